@@ -1,0 +1,108 @@
+/**
+ * Job kinds: a name, a payload schema (TypeBox, so one source serves validation and the API's
+ * documentation), defaults, and the handler a worker runs. The registry is open: library users
+ * register their own kinds next to the built-in ones.
+ */
+import type { Static, TSchema } from '@sinclair/typebox';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { Logger } from 'pino';
+import { type ErrorDetail, JobqError } from '../queue/errors.ts';
+
+export interface HandlerContext {
+  /** Aborted when the job is cancelled, times out, or the worker shuts down; `signal.reason` says which. */
+  signal: AbortSignal;
+  job: { id: string; kind: string; queue: string; attempt: number; maxAttempts: number };
+  /** A child logger that carries the job's id. */
+  logger: Logger;
+  /** Renews the job's lease now (the worker also renews it on its own schedule). */
+  heartbeat(): Promise<void>;
+}
+
+/** What a handler returns is stored as the job's `result` (must be JSON-serialisable, or undefined). */
+export type JobHandler<P = unknown> = (payload: P, ctx: HandlerContext) => Promise<unknown> | unknown;
+
+export interface KindDefinition<S extends TSchema = TSchema> {
+  name: string;
+  description?: string;
+  payloadSchema: S;
+  /** max_attempts when the job does not say. Default 3. */
+  defaultMaxAttempts?: number;
+  /** Handler timeout when the job does not say. Default 60 s. */
+  timeoutMs?: number;
+  handler: JobHandler<Static<S>>;
+}
+
+/** Thrown by a handler to fail the job at once, without further attempts. */
+export class PermanentError extends Error {
+  override readonly name = 'PermanentError';
+}
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+export interface RegisteredKind {
+  name: string;
+  description: string | undefined;
+  payloadSchema: TSchema;
+  defaultMaxAttempts: number;
+  timeoutMs: number;
+  handler: JobHandler;
+}
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+export class KindRegistry {
+  readonly #kinds = new Map<string, RegisteredKind & { validate: ValidateFunction }>();
+  readonly #ajv = addFormats(new Ajv({ allErrors: true, strict: false, coerceTypes: false, useDefaults: false }));
+
+  constructor(kinds: KindDefinition<any>[] = []) {
+    for (const k of kinds) this.register(k);
+  }
+
+  register<S extends TSchema>(kind: KindDefinition<S>): this {
+    if (!/^[a-z][a-z0-9_.-]{0,127}$/.test(kind.name)) {
+      throw new Error(`kind name "${kind.name}" must be lower case letters, digits, _ . or -, starting with a letter`);
+    }
+    if (this.#kinds.has(kind.name)) throw new Error(`kind "${kind.name}" is already registered`);
+    this.#kinds.set(kind.name, {
+      name: kind.name,
+      description: kind.description,
+      payloadSchema: kind.payloadSchema,
+      defaultMaxAttempts: kind.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      timeoutMs: kind.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      handler: kind.handler as JobHandler,
+      validate: this.#ajv.compile(kind.payloadSchema),
+    });
+    return this;
+  }
+
+  get(name: string): RegisteredKind | undefined {
+    return this.#kinds.get(name);
+  }
+
+  list(): RegisteredKind[] {
+    return [...this.#kinds.values()];
+  }
+
+  /** Checks a payload against its kind; throws `unknown_kind` or `payload_invalid` naming the fields. */
+  validate(kind: string, payload: unknown, pathPrefix = '/payload'): RegisteredKind {
+    const entry = this.#kinds.get(kind);
+    if (!entry) {
+      throw new JobqError('unknown_kind', `unknown kind "${kind}"; known kinds: ${[...this.#kinds.keys()].join(', ')}`, [
+        { path: pathPrefix.replace(/payload$/, 'kind'), message: 'not a registered kind' },
+      ]);
+    }
+    if (!entry.validate(payload)) {
+      const details = (entry.validate.errors ?? []).map((e) => toDetail(e, pathPrefix));
+      throw new JobqError('payload_invalid', `payload does not match the schema of kind "${kind}"`, details);
+    }
+    return entry;
+  }
+}
+
+function toDetail(e: ErrorObject, prefix: string): ErrorDetail {
+  const missing = e.keyword === 'required' ? `/${String(e.params.missingProperty)}` : '';
+  const extra = e.keyword === 'additionalProperties' ? `/${String(e.params.additionalProperty)}` : '';
+  return { path: `${prefix}${e.instancePath}${missing}${extra}`, message: e.message ?? 'is invalid' };
+}

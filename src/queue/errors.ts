@@ -1,0 +1,88 @@
+/**
+ * The one error type of jobq. Every failure that leaves the queue module is a JobqError with a
+ * stable snake_case `kind`; raw driver errors never escape (see `fromDatabaseError`).
+ */
+export const ERROR_KINDS = [
+  'validation_failed',
+  'payload_invalid',
+  'unknown_kind',
+  'idempotency_conflict',
+  'invalid_transition',
+  'not_found',
+  'unauthorized',
+  'payload_too_large',
+  'unsupported_media_type',
+  'database_unavailable',
+  'internal',
+] as const;
+
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+export interface ErrorDetail {
+  /** Where the problem is: a JSON pointer into the input (`/payload/to`), or a field name. */
+  path: string;
+  message: string;
+  [extra: string]: unknown;
+}
+
+export class JobqError extends Error {
+  override readonly name = 'JobqError';
+
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly details?: ErrorDetail[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isJobqError(err: unknown, kind?: ErrorKind): err is JobqError {
+  return err instanceof JobqError && (kind === undefined || err.kind === kind);
+}
+
+/**
+ * SQLSTATE classes and codes that mean "the database is not there right now" rather than
+ * "the statement is wrong": connection exceptions (08), operator intervention (57P01-57P05),
+ * insufficient resources (53) and the client-side socket errors node-postgres reports.
+ */
+const UNAVAILABLE_CODES = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '57P05', // idle_session_timeout
+  '53300', // too_many_connections
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOENT', // a Unix socket that is not there (embedded server stopped)
+]);
+
+const UNAVAILABLE_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Cannot use a pool after calling end',
+  'Client was closed',
+];
+
+export function isConnectionError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  return UNAVAILABLE_MESSAGES.some((m) => err.message.includes(m));
+}
+
+/** Turns anything thrown by the driver into a JobqError, keeping the original as `cause`. */
+export function fromDatabaseError(err: unknown): JobqError {
+  if (err instanceof JobqError) return err;
+  if (isConnectionError(err)) {
+    return new JobqError('database_unavailable', 'the database is not reachable right now; try again', undefined, {
+      cause: err,
+    });
+  }
+  return new JobqError('internal', 'an internal error occurred', undefined, { cause: err });
+}

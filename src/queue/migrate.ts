@@ -1,0 +1,112 @@
+/**
+ * Numbered `.sql` migrations, applied in order, each in its own transaction, under a session-level
+ * advisory lock so that any number of processes starting at once apply each exactly once.
+ * A released migration is never edited: its checksum is recorded and checked.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { fromDatabaseError, JobqError } from './errors.ts';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+/** Arbitrary but fixed: the key of the advisory lock that serialises migrators ("jobq" in ASCII). */
+const MIGRATION_LOCK_KEY = 0x6a6f6271;
+const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  const migrations = readdirSync(dir)
+    .filter((f) => /^\d+_[\w-]+\.sql$/.test(f))
+    .map((file) => {
+      const sql = readFileSync(path.join(dir, file), 'utf8');
+      return {
+        version: Number(file.split('_')[0]),
+        name: file.replace(/\.sql$/, ''),
+        sql,
+        checksum: createHash('sha256').update(sql).digest('hex'),
+      };
+    })
+    .sort((a, b) => a.version - b.version);
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migrations must be numbered 1, 2, 3...: found ${m.name} at position ${i + 1}`);
+  });
+  return migrations;
+}
+
+export const LATEST_VERSION = loadMigrations().at(-1)?.version ?? 0;
+
+export interface MigrateResult {
+  applied: string[];
+  version: number;
+}
+
+export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Promise<MigrateResult> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw fromDatabaseError(err);
+  }
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS jobq`);
+      await client.query(`CREATE TABLE IF NOT EXISTS jobq.migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+      const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
+        'SELECT version, name, checksum FROM jobq.migrations ORDER BY version',
+      );
+      const done = new Map(rows.map((r) => [r.version, r]));
+      for (const m of migrations) {
+        const prior = done.get(m.version);
+        if (prior && prior.checksum !== m.checksum) {
+          throw new JobqError('internal', `migration ${m.name} was changed after it was applied; add a new migration instead`);
+        }
+      }
+      const applied: string[] = [];
+      for (const m of migrations.filter((m) => !done.has(m.version))) {
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+        applied.push(m.name);
+      }
+      const version = Math.max(0, ...rows.map((r) => r.version), ...migrations.map((m) => m.version));
+      return { applied, version };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+    }
+  } catch (err) {
+    throw err instanceof JobqError ? err : fromDatabaseError(err);
+  } finally {
+    client.release();
+  }
+}
+
+/** The highest applied version, or 0 when jobq's schema is not there yet. */
+export async function schemaVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
+  try {
+    const present = await db.query<{ ok: boolean }>(`SELECT to_regclass('jobq.migrations') IS NOT NULL AS ok`);
+    if (!present.rows[0]?.ok) return 0;
+    const { rows } = await db.query<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM jobq.migrations');
+    return rows[0]?.v ?? 0;
+  } catch (err) {
+    throw fromDatabaseError(err);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The job model. The states are declared once here; the SQL enum in migrations/0001_jobs.sql mirrors
+ * them, and a test checks the two agree.
+ */
+import type pg from 'pg';
+
+export const JOB_STATUSES = ['queued', 'running', 'retrying', 'succeeded', 'failed_permanent', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES = ['succeeded', 'failed_permanent', 'cancelled'] as const satisfies readonly JobStatus[];
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+
+export function isTerminal(status: JobStatus): status is TerminalStatus {
+  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+}
+
+export interface AttemptError {
+  at: string;
+  attempt: number;
+  error: string;
+}
+
+export interface Job {
+  id: string;
+  queue: string;
+  kind: string;
+  payload: unknown;
+  status: JobStatus;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  runAt: Date;
+  timeoutMs: number | null;
+  lockedBy: string | null;
+  lockedAt: Date | null;
+  cancelRequested: boolean;
+  idempotencyKey: string | null;
+  lastError: string | null;
+  errors: AttemptError[];
+  backoffMs: number | null;
+  result: unknown;
+  createdAt: Date;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface NewJob {
+  kind: string;
+  payload: unknown;
+  queue?: string;
+  /** Higher runs first. Default 0. */
+  priority?: number;
+  /** At least 1. Default: the kind's default, else 3. */
+  maxAttempts?: number;
+  /** When the job becomes runnable. Give this or `delayMs`, not both. Default now. */
+  runAt?: Date;
+  delayMs?: number;
+  /** Handler timeout for this job; default the kind's. */
+  timeoutMs?: number;
+  idempotencyKey?: string;
+}
+
+export interface EnqueueResult {
+  job: Job;
+  /** False when the idempotency key matched an existing job, which is returned instead. */
+  isNew: boolean;
+}
+
+export type CancelOutcome =
+  | { outcome: 'cancelled'; job: Job }
+  | { outcome: 'cancel_requested'; job: Job }
+  | { outcome: 'already_terminal'; status: TerminalStatus; job: Job };
+
+export interface ListFilter {
+  status?: JobStatus;
+  kind?: string;
+  queue?: string;
+  /** 1..500, default 50. */
+  limit?: number;
+  /** Opaque, from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  nextCursor: string | null;
+}
+
+export type StatusCounts = Record<JobStatus, number>;
+
+export interface QueueStats {
+  byStatus: StatusCounts;
+  byKind: Record<string, StatusCounts>;
+  byQueue: Record<string, StatusCounts>;
+  /** Seconds since the oldest runnable job became runnable; 0 when none waits. */
+  oldestRunnableAgeSeconds: number;
+}
+
+export interface HeartbeatResult {
+  /** Jobs of this worker whose cancellation was requested. */
+  cancelRequested: string[];
+  /** Jobs this worker no longer holds (recovered, finished elsewhere): stop working on them. */
+  lost: string[];
+}
+
+/** Anything that runs a query: the pool, or a client inside the caller's own transaction. */
+export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
+
+export interface WriteOptions {
+  /** Run on this client (inside the caller's transaction) instead of the pool. */
+  db?: Queryable;
+}
+
+export interface WorkerWriteOptions extends WriteOptions {
+  /** When given, the transition applies only while this worker holds the job. */
+  workerId?: string;
+}
