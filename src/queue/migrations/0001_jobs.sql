@@ -65,3 +65,17 @@ CREATE UNIQUE INDEX jobs_idempotency_key_idx ON jobq.jobs (idempotency_key)
 
 -- Keep the hot table tidy: it is updated several times per job.
 ALTER TABLE jobq.jobs SET (fillfactor = 80);
+
+-- Appends one attempt error to a job's history and keeps the newest `keep` entries.
+CREATE FUNCTION jobq.push_error(errors jsonb, at timestamptz, attempt integer, error text, keep integer)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT coalesce(jsonb_agg(e ORDER BY i), '[]'::jsonb)
+    FROM (
+      SELECT e, i
+        FROM jsonb_array_elements(
+               errors || jsonb_build_array(jsonb_build_object('at', at, 'attempt', attempt, 'error', error))
+             ) WITH ORDINALITY AS t(e, i)
+       ORDER BY i DESC
+       LIMIT keep
+    ) newest
+$$;

@@ -1,0 +1,36 @@
+/** The connection pool every part of jobq shares (the LISTEN connection of a worker is separate). */
+import pg from 'pg';
+
+export interface PoolOptions {
+  max?: number;
+  applicationName?: string;
+  /** How long to wait for a connection before failing with database_unavailable. */
+  connectionTimeoutMs?: number;
+  onError?: (err: Error) => void;
+}
+
+export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? 'jobq',
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5_000,
+    idleTimeoutMillis: 30_000,
+    // A hung query must not hold a request or a worker slot forever.
+    query_timeout: 60_000,
+  });
+  // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the process.
+  pool.on('error', (err) => opts.onError?.(err));
+  return pool;
+}
+
+/** The URL with its password replaced, for logs and errors. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * The job lifecycle: the one module that changes jobs. API and workers call it and nothing else;
+ * it is also the library face of the package. See docs/lifecycle.md for the state diagram.
+ */
+import { EventEmitter } from 'node:events';
+import type pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import type { KindRegistry } from '../kinds/registry.ts';
+import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, validatePolicy } from './backoff.ts';
+import { fromDatabaseError, JobqError } from './errors.ts';
+import { errorText, isUuid, type JobRow, prepareInsert, toJob, toJsonParam } from './rows.ts';
+import * as SQL from './sql.ts';
+import {
+  type CancelOutcome,
+  type EnqueueResult,
+  type HeartbeatResult,
+  isTerminal,
+  type Job,
+  JOB_STATUSES,
+  type JobPage,
+  type JobStatus,
+  type ListFilter,
+  type NewJob,
+  type Queryable,
+  type QueueStats,
+  type StatusCounts,
+  type WorkerWriteOptions,
+  type WriteOptions,
+} from './types.ts';
+
+export interface QueueOptions {
+  pool: pg.Pool;
+  kinds: KindRegistry;
+  backoff?: BackoffPolicy;
+  /** Random source of the backoff jitter (tests pass a seeded one). */
+  random?: RandomSource;
+  /** The time the database should take as "now"; by default the database's own clock. */
+  clock?: () => Date;
+}
+
+export interface QueueEvents {
+  enqueued: [{ job: Job; isNew: boolean }];
+  claimed: [{ jobs: Job[]; workerId: string }];
+  recovered: [{ jobs: Job[] }];
+}
+
+export interface ClaimOptions extends WriteOptions {
+  /** How many jobs at most. Default 1. */
+  limit?: number;
+  /** Only these queues; default all. */
+  queues?: string[];
+  /** Only these kinds (a worker claims only what it has handlers for); default all. */
+  kinds?: string[];
+}
+
+export const MAX_BATCH = 1000;
+const RECOVER_BATCH = 1000;
+
+export class Queue {
+  readonly events = new EventEmitter<QueueEvents>();
+  readonly kinds: KindRegistry;
+  readonly #pool: pg.Pool;
+  readonly #backoff: BackoffPolicy;
+  readonly #random: RandomSource;
+  readonly #clock: (() => Date) | undefined;
+
+  constructor(options: QueueOptions) {
+    this.#pool = options.pool;
+    this.kinds = options.kinds;
+    this.#backoff = validatePolicy(options.backoff ?? DEFAULT_BACKOFF);
+    this.#random = options.random ?? Math.random;
+    this.#clock = options.clock;
+  }
+
+  async enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
+    const [result] = await this.enqueueMany([job], opts);
+    return result!;
+  }
+
+  /**
+   * Inserts up to 1,000 jobs, all or nothing, and returns them in input order. A job whose idempotency
+   * key exists already comes back as that job with `isNew: false`; with another kind or payload the
+   * whole batch fails with `idempotency_conflict`. With `opts.db`, run it inside your transaction.
+   */
+  async enqueueMany(jobs: NewJob[], opts: WriteOptions = {}): Promise<EnqueueResult[]> {
+    if (!Array.isArray(jobs) || jobs.length < 1 || jobs.length > MAX_BATCH) {
+      throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
+    }
+    const rows = jobs.map((job, i) => prepareInsert(job, i, uuidv7(), this.kinds));
+    let input: string;
+    try {
+      input = JSON.stringify(rows);
+    } catch {
+      throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON' }]);
+    }
+    const keyed = rows.filter((r) => r.idempotency_key !== null);
+    // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
+    // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
+    const atomic = keyed.length > 0 && rows.length > 1 && !opts.db;
+    const results = await this.#withClient(atomic ? undefined : opts.db, atomic, async (db) => {
+      const inserted = await this.#rows(SQL.INSERT, [input, this.#now()], db);
+      const byId = new Map(inserted.map((r) => [r.id, toJob(r)]));
+      const out: (EnqueueResult | undefined)[] = rows.map((r) => {
+        const job = byId.get(r.id);
+        return job ? { job, isNew: true } : undefined;
+      });
+      const missing = rows.filter((r) => !byId.has(r.id));
+      if (missing.length > 0) {
+        const lookup = missing.map(({ ord, idempotency_key, kind, payload }) => ({ ord, idempotency_key, kind, payload }));
+        const found = await this.#rows<JobRow & { ord: number; same: boolean }>(SQL.FIND_BY_KEYS, [JSON.stringify(lookup)], db);
+        for (const f of found) {
+          if (!f.same) {
+            throw new JobqError('idempotency_conflict', `idempotency key "${f.idempotency_key}" was used for a job with another kind or payload`, [
+              { path: '/idempotency_key', message: `already used by job ${f.id}`, index: f.ord, job_id: f.id },
+            ]);
+          }
+          out[f.ord] = { job: toJob(f), isNew: false };
+        }
+      }
+      return out;
+    });
+    if (results.some((r) => r === undefined)) {
+      // The job holding a key was deleted between our insert and our look-up (retention): try again.
+      return this.enqueueMany(jobs, opts);
+    }
+    const done = results as EnqueueResult[];
+    for (const r of done) this.events.emit('enqueued', r);
+    return done;
+  }
+
+  /** Claims up to `limit` runnable jobs for `workerId`: highest priority, then oldest run_at, first. */
+  async claim(workerId: string, opts: ClaimOptions = {}): Promise<Job[]> {
+    const limit = opts.limit ?? 1;
+    if (!Number.isInteger(limit) || limit < 1) throw new JobqError('validation_failed', 'claim limit must be a positive integer');
+    const queues = opts.queues && opts.queues.length > 0 ? opts.queues : null;
+    const kinds = opts.kinds && opts.kinds.length > 0 ? opts.kinds : null;
+    const rows = await this.#rows(SQL.CLAIM, [workerId, limit, queues, this.#now(), kinds], opts.db);
+    const jobs = rows.map(toJob).sort((a, b) => b.priority - a.priority || +a.runAt - +b.runAt || (a.id < b.id ? -1 : 1));
+    if (jobs.length > 0) this.events.emit('claimed', { jobs, workerId });
+    return jobs;
+  }
+
+  async fetchNext(workerId: string, opts: ClaimOptions = {}): Promise<Job | null> {
+    const [job] = await this.claim(workerId, { ...opts, limit: 1 });
+    return job ?? null;
+  }
+
+  /** running → succeeded, storing `result` (any JSON value). */
+  async markSucceeded(id: string, result?: unknown, opts: WorkerWriteOptions = {}): Promise<Job> {
+    const rows = await this.#transition(id, SQL.COMPLETE, [id, toJsonParam(result), opts.workerId ?? null, this.#now()], opts);
+    return toJob(rows);
+  }
+
+  /**
+   * A failed attempt of a running job: retrying after a decorrelated-jitter delay, or failed_permanent
+   * when out of attempts or `permanent`, or cancelled when a cancel was requested meanwhile.
+   */
+  async markFailedOrRetry(
+    id: string,
+    error: unknown,
+    opts: WorkerWriteOptions & { permanent?: boolean; previousDelayMs?: number | null } = {},
+  ): Promise<Job> {
+    let previous = opts.previousDelayMs;
+    if (previous === undefined && isUuid(id)) {
+      const [row] = await this.#rows<{ backoff_ms: number | null }>(SQL.BACKOFF_OF, [id], opts.db);
+      previous = row?.backoff_ms ?? null;
+    }
+    const delay = nextDelay(previous, this.#backoff, this.#random);
+    const values = [id, errorText(error), opts.permanent ?? false, opts.workerId ?? null, delay, this.#now()];
+    return toJob(await this.#transition(id, SQL.FAIL, values, opts));
+  }
+
+  /** running (with a cancel request) → cancelled: the worker saw the request and stopped the handler. */
+  async finalizeCancelled(id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
+    return toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now()], opts));
+  }
+
+  /** Cancels a waiting job at once, flags a running one for its worker, and reports a finished one. */
+  async requestCancel(id: string, opts: WriteOptions = {}): Promise<CancelOutcome> {
+    if (!isUuid(id)) throw notFound(id);
+    const [row] = await this.#rows<JobRow & { prev_status: JobStatus }>(SQL.CANCEL, [id, this.#now()], opts.db);
+    if (row) {
+      const job = toJob(row);
+      if (row.prev_status !== 'running') return { outcome: 'cancelled', job };
+      await this.#rows(SQL.NOTIFY_CANCEL, [id], opts.db);
+      return { outcome: 'cancel_requested', job };
+    }
+    const job = await this.get(id, opts);
+    if (!job) throw notFound(id);
+    if (!isTerminal(job.status)) return this.requestCancel(id, opts); // changed under us: decide again
+    return { outcome: 'already_terminal', status: job.status, job };
+  }
+
+  /** failed_permanent or cancelled → queued, with its attempts reset. */
+  async retry(id: string, opts: WriteOptions = {}): Promise<Job> {
+    return toJob(await this.#transition(id, SQL.RETRY, [id, this.#now()], opts));
+  }
+
+  /** Renews the lease on this worker's running jobs; says which have a cancel request and which it lost. */
+  async heartbeat(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<HeartbeatResult> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return { cancelRequested: [], lost: [...ids] };
+    const rows = await this.#rows<{ id: string; cancel_requested: boolean }>(SQL.HEARTBEAT, [workerId, valid, this.#now()], opts.db);
+    const held = new Set(rows.map((r) => r.id));
+    return {
+      cancelRequested: rows.filter((r) => r.cancel_requested).map((r) => r.id),
+      lost: ids.filter((id) => !held.has(id)),
+    };
+  }
+
+  /** Gives this worker's unfinished jobs back (to queued, attempt not spent); returns those released. */
+  async release(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<Job[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return [];
+    return (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now()], opts.db)).map(toJob);
+  }
+
+  /** Running jobs whose lease is older than `staleAfterMs` lost their worker: retry or fail them. Returns how many. */
+  async recoverStale(staleAfterMs: number, opts: WriteOptions = {}): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.#rows(SQL.RECOVER, [staleAfterMs, RECOVER_BATCH, this.#now()], opts.db);
+      total += rows.length;
+      if (rows.length > 0) this.events.emit('recovered', { jobs: rows.map(toJob) });
+      if (rows.length < RECOVER_BATCH) return total;
+    }
+  }
+
+  /**
+   * recoverStale for a fleet: every worker process calls it on a timer, but only the one that gets the
+   * advisory lock does the work. Returns how many jobs it recovered, or null when another process is sweeping.
+   */
+  async sweep(staleAfterMs: number): Promise<number | null> {
+    return this.#withClient(undefined, true, async (db) => {
+      const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK, [], db);
+      return lock?.locked ? this.recoverStale(staleAfterMs, { db }) : null;
+    });
+  }
+
+  async get(id: string, opts: WriteOptions = {}): Promise<Job | null> {
+    if (!isUuid(id)) return null;
+    const [row] = await this.#rows(SQL.GET, [id], opts.db);
+    return row ? toJob(row) : null;
+  }
+
+  /** Newest first, `limit` per page (1..500, default 50); pass `nextCursor` back for the next page. */
+  async list(filter: ListFilter = {}, opts: WriteOptions = {}): Promise<JobPage> {
+    const limit = filter.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+      throw new JobqError('validation_failed', 'limit must be an integer from 1 to 500', [{ path: '/limit', message: 'must be 1..500' }]);
+    }
+    if (filter.status !== undefined && !JOB_STATUSES.includes(filter.status)) {
+      throw new JobqError('validation_failed', `unknown status "${filter.status}"`, [{ path: '/status', message: `must be one of ${JOB_STATUSES.join(', ')}` }]);
+    }
+    const after = filter.cursor === undefined ? null : decodeCursor(filter.cursor);
+    const values = [filter.status ?? null, filter.kind ?? null, filter.queue ?? null, after, limit + 1];
+    const rows = await this.#rows(SQL.LIST, values, opts.db);
+    const jobs = rows.slice(0, limit).map(toJob);
+    return { jobs, nextCursor: rows.length > limit ? encodeCursor(jobs[jobs.length - 1]!.id) : null };
+  }
+
+  /** Counts by status, by kind and by queue, and the age of the oldest runnable job. */
+  async stats(opts: WriteOptions = {}): Promise<QueueStats> {
+    const [counts, oldest] = await Promise.all([
+      this.#rows<{ queue: string; kind: string; status: JobStatus; n: number }>(SQL.COUNTS, [], opts.db),
+      this.#rows<{ age: number }>(SQL.OLDEST_RUNNABLE, [this.#now()], opts.db),
+    ]);
+    const stats: QueueStats = { byStatus: zeroCounts(), byKind: {}, byQueue: {}, oldestRunnableAgeSeconds: Math.max(0, oldest[0]?.age ?? 0) };
+    for (const { queue, kind, status, n } of counts) {
+      stats.byStatus[status] += n;
+      (stats.byKind[kind] ??= zeroCounts())[status] += n;
+      (stats.byQueue[queue] ??= zeroCounts())[status] += n;
+    }
+    return stats;
+  }
+
+  /** Runs a guarded transition; when it changed nothing, says why: not_found or invalid_transition. */
+  async #transition(id: string, stmt: SQL.Statement, values: unknown[], opts: WorkerWriteOptions): Promise<JobRow> {
+    if (!isUuid(id)) throw notFound(id);
+    const [row] = await this.#rows(stmt, values, opts.db);
+    if (row) return row;
+    const [current] = await this.#rows<{ status: JobStatus }>(SQL.STATUS_OF, [id], opts.db);
+    if (!current) throw notFound(id);
+    const action = stmt.name.replace(/^jobq_/, '');
+    const notHeld = opts.workerId && current.status === 'running' ? ` held by another worker than ${opts.workerId}` : '';
+    throw new JobqError('invalid_transition', `cannot ${action} job ${id}: it is ${current.status}${notHeld}`, [
+      { path: '/status', message: `is ${current.status}`, status: current.status },
+    ]);
+  }
+
+  async #rows<R = JobRow>(stmt: SQL.Statement, values: unknown[], db?: Queryable): Promise<R[]> {
+    try {
+      const res = await (db ?? this.#pool).query({ name: stmt.name, text: stmt.text, values });
+      return res.rows as R[];
+    } catch (err) {
+      throw fromDatabaseError(err);
+    }
+  }
+
+  async #withClient<T>(db: Queryable | undefined, transaction: boolean, fn: (db: Queryable) => Promise<T>): Promise<T> {
+    if (!transaction) return fn(db ?? this.#pool);
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw fromDatabaseError(err);
+    }
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw fromDatabaseError(err);
+    } finally {
+      client.release();
+    }
+  }
+
+  #now(): Date | null {
+    return this.#clock ? this.#clock() : null;
+  }
+}
+
+function notFound(id: string): JobqError {
+  return new JobqError('not_found', `no job with id ${id}`);
+}
+
+function zeroCounts(): StatusCounts {
+  return Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString();
+  if (!isUuid(id)) throw new JobqError('validation_failed', 'cursor is not one this server issued', [{ path: '/cursor', message: 'invalid cursor' }]);
+  return id;
+}

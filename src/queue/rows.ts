@@ -1,0 +1,158 @@
+/** Mapping between database rows and the Job model, and the checks a new job passes before insert. */
+import { type KindRegistry } from '../kinds/registry.ts';
+import { type ErrorDetail, JobqError } from './errors.ts';
+import { MAX_ERROR_LENGTH } from './sql.ts';
+import type { AttemptError, Job, JobStatus, NewJob } from './types.ts';
+
+export interface JobRow {
+  id: string;
+  queue: string;
+  kind: string;
+  payload: unknown;
+  status: JobStatus;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  run_at: Date;
+  timeout_ms: number | null;
+  locked_by: string | null;
+  locked_at: Date | null;
+  cancel_requested: boolean;
+  idempotency_key: string | null;
+  last_error: string | null;
+  errors: AttemptError[];
+  backoff_ms: number | null;
+  result: unknown;
+  created_at: Date;
+  updated_at: Date;
+  finished_at: Date | null;
+}
+
+export function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    queue: r.queue,
+    kind: r.kind,
+    payload: r.payload,
+    status: r.status,
+    priority: r.priority,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    runAt: r.run_at,
+    timeoutMs: r.timeout_ms,
+    lockedBy: r.locked_by,
+    lockedAt: r.locked_at,
+    cancelRequested: r.cancel_requested,
+    idempotencyKey: r.idempotency_key,
+    lastError: r.last_error,
+    errors: r.errors,
+    backoffMs: r.backoff_ms,
+    result: r.result,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+/** The shape one job takes inside INSERT's JSON input. */
+export interface InsertRow {
+  ord: number;
+  id: string;
+  queue: string;
+  kind: string;
+  payload: unknown;
+  priority: number;
+  max_attempts: number;
+  run_at: string | null;
+  delay_ms: number;
+  timeout_ms: number | null;
+  idempotency_key: string | null;
+}
+
+const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+const INT32_MAX = 2_147_483_647;
+
+/**
+ * Validates one new job (kind, payload, envelope) and turns it into an insert row.
+ * Throws unknown_kind, payload_invalid or validation_failed; every detail carries the job's `index`.
+ */
+export function prepareInsert(job: NewJob, index: number, id: string, kinds: KindRegistry): InsertRow {
+  const fail = (path: string, message: string): never => {
+    throw new JobqError('validation_failed', `invalid job: ${path.slice(1)} ${message}`, [{ path, message, index }]);
+  };
+  if (job === null || typeof job !== 'object') fail('/', 'must be an object');
+  let kind;
+  try {
+    kind = kinds.validate(job.kind, job.payload);
+  } catch (err) {
+    if (err instanceof JobqError) throw withIndex(err, index);
+    throw err;
+  }
+  const queue = job.queue ?? 'default';
+  if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) fail('/queue', 'must be 1-128 letters, digits or _ . : -');
+  const priority = job.priority ?? 0;
+  if (!isInt(priority, -INT32_MAX, INT32_MAX)) fail('/priority', 'must be a 32-bit integer');
+  const maxAttempts = job.maxAttempts ?? kind.defaultMaxAttempts;
+  if (!isInt(maxAttempts, 1, 1000)) fail('/max_attempts', 'must be an integer from 1 to 1000');
+  if (job.runAt !== undefined && job.delayMs !== undefined) fail('/run_at', 'cannot be given together with delay_ms');
+  if (job.runAt !== undefined && !(job.runAt instanceof Date && Number.isFinite(job.runAt.getTime()))) {
+    fail('/run_at', 'must be a valid date');
+  }
+  const delayMs = job.delayMs ?? 0;
+  if (!isInt(delayMs, 0, INT32_MAX)) fail('/delay_ms', 'must be a non-negative integer of milliseconds');
+  if (job.timeoutMs !== undefined && !isInt(job.timeoutMs, 1, INT32_MAX)) fail('/timeout_ms', 'must be a positive integer');
+  const key = job.idempotencyKey;
+  if (key !== undefined && (typeof key !== 'string' || key.length < 1 || key.length > 255)) {
+    fail('/idempotency_key', 'must be a string of 1 to 255 characters');
+  }
+  return {
+    ord: index,
+    id,
+    queue,
+    kind: job.kind,
+    payload: job.payload,
+    priority,
+    max_attempts: maxAttempts,
+    run_at: job.runAt ? job.runAt.toISOString() : null,
+    delay_ms: delayMs,
+    timeout_ms: job.timeoutMs ?? null,
+    idempotency_key: key ?? null,
+  };
+}
+
+function withIndex(err: JobqError, index: number): JobqError {
+  const details: ErrorDetail[] = (err.details ?? []).map((d) => ({ ...d, index }));
+  return new JobqError(err.kind, err.message, details);
+}
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+/** What an attempt's failure leaves in last_error: the stack when there is one, bounded in length. */
+export function errorText(error: unknown): string {
+  let text: string;
+  if (error instanceof Error) text = error.stack && error.stack.includes(error.message) ? error.stack : `${error.name}: ${error.message}`;
+  else if (typeof error === 'string') text = error;
+  else {
+    try {
+      text = JSON.stringify(error) ?? String(error);
+    } catch {
+      text = String(error);
+    }
+  }
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
+}
+
+/** A JSON value for a jsonb parameter (node-postgres would send a bare string as text, not JSON). */
+export function toJsonParam(value: unknown): string | null {
+  if (value === undefined) return null;
+  const json = JSON.stringify(value);
+  return json === undefined ? null : json;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(id: unknown): id is string {
+  return typeof id === 'string' && UUID.test(id);
+}

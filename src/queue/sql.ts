@@ -1,0 +1,259 @@
+/**
+ * Every statement jobq runs against the jobs table. Nothing outside src/queue/ writes job SQL.
+ *
+ * Conventions:
+ * - Each transition is a guarded compare-and-set (`WHERE status = 'running' ...`) that returns the
+ *   rows it changed, so a late or duplicate transition is detected instead of overwriting a newer state.
+ * - `$now` parameters are `coalesce($n::timestamptz, now())`: NULL in production (the database's clock),
+ *   a fixed time in tests (the clock seam).
+ * - Statements are named, so each connection prepares them once.
+ */
+const NOW = (n: number) => `coalesce($${n}::timestamptz, now())`;
+
+/** NOTIFY channels. The payload of `JOBS_CHANNEL` is the queue name; of `CANCEL_CHANNEL` the job id. */
+export const JOBS_CHANNEL = 'jobq_jobs';
+export const CANCEL_CHANNEL = 'jobq_cancel';
+
+/** How many attempt errors a job keeps (newest last). */
+export const ERROR_HISTORY = 10;
+/** last_error and each history entry are cut to this many characters. */
+export const MAX_ERROR_LENGTH = 8_000;
+
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+const s = (name: string, text: string): Statement => ({ name: `jobq_${name}`, text });
+
+/**
+ * Inserts a batch given as one JSON array ($1); rows whose idempotency key exists are skipped
+ * (resolved by FIND_BY_KEYS). One NOTIFY per queue per transaction: PostgreSQL folds identical ones.
+ */
+export const INSERT = s(
+  'insert',
+  `WITH input AS (
+     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+       ord int, id uuid, queue text, kind text, payload jsonb, priority int, max_attempts int,
+       run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text)
+   ), ins AS (
+     INSERT INTO jobq.jobs (id, queue, kind, payload, priority, max_attempts, run_at, timeout_ms,
+                            idempotency_key, created_at, updated_at)
+     SELECT id, queue, kind, payload, priority, max_attempts,
+            coalesce(run_at, ${NOW(2)} + delay_ms * interval '1 millisecond'),
+            timeout_ms, idempotency_key, ${NOW(2)}, ${NOW(2)}
+       FROM input ORDER BY ord
+     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING *
+   )
+   SELECT ins.* FROM ins
+   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ins.queue) WHERE ins.run_at <= ${NOW(2)}) n ON true`,
+);
+
+/** The jobs holding the given idempotency keys, and whether each matches the kind and payload asked for. */
+export const FIND_BY_KEYS = s(
+  'find_by_keys',
+  `SELECT j.*, x.ord, (j.kind = x.kind AND j.payload = x.payload) AS same
+     FROM jsonb_to_recordset($1::jsonb) AS x(ord int, idempotency_key text, kind text, payload jsonb)
+     JOIN jobq.jobs j ON j.idempotency_key = x.idempotency_key`,
+);
+
+/**
+ * Claims up to $2 runnable jobs of the queues $3 and kinds $5 (NULL: any): the CTE locks exactly the rows it picks (SKIP LOCKED, so concurrent
+ * claimers never wait for or double-claim a row), the UPDATE marks them running and takes the lease.
+ */
+export const CLAIM = s(
+  'claim',
+  `WITH next AS (
+     SELECT id FROM jobq.jobs
+      WHERE status IN ('queued', 'retrying')
+        AND run_at <= ${NOW(4)}
+        AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
+        AND ($5::text[] IS NULL OR kind = ANY($5::text[]))
+      ORDER BY priority DESC, run_at, id
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+   )
+   UPDATE jobq.jobs j
+      SET status = 'running', attempts = j.attempts + 1, locked_by = $1,
+          locked_at = ${NOW(4)}, updated_at = ${NOW(4)}
+     FROM next
+    WHERE j.id = next.id
+   RETURNING j.*`,
+);
+
+/** Guard shared by the worker's transitions: the job is running and, when $W is given, held by that worker. */
+const HELD = (idParam: number, workerParam: number) =>
+  `id = $${idParam} AND status = 'running' AND ($${workerParam}::text IS NULL OR locked_by = $${workerParam})`;
+
+export const COMPLETE = s(
+  'complete',
+  `UPDATE jobq.jobs
+      SET status = 'succeeded', result = $2::jsonb, locked_by = NULL, locked_at = NULL,
+          finished_at = ${NOW(4)}, updated_at = ${NOW(4)}
+    WHERE ${HELD(1, 3)}
+   RETURNING *`,
+);
+
+/**
+ * A failed attempt: cancelled when a cancel was requested (never retried), failed_permanent when
+ * asked ($3) or out of attempts, else retrying after $5 ms (the decorrelated-jitter delay).
+ */
+export const FAIL = s(
+  'fail',
+  `WITH cur AS (
+     SELECT id, (CASE WHEN cancel_requested THEN 'cancelled'
+                      WHEN $3::boolean OR attempts >= max_attempts THEN 'failed_permanent'
+                      ELSE 'retrying' END)::jobq.job_status AS next
+       FROM jobq.jobs WHERE ${HELD(1, 4)}
+       FOR UPDATE
+   )
+   UPDATE jobq.jobs j
+      SET status = cur.next,
+          run_at = CASE WHEN cur.next = 'retrying' THEN ${NOW(6)} + $5 * interval '1 millisecond' ELSE j.run_at END,
+          backoff_ms = CASE WHEN cur.next = 'retrying' THEN $5 ELSE j.backoff_ms END,
+          last_error = $2,
+          errors = jobq.push_error(j.errors, ${NOW(6)}, j.attempts, $2, ${ERROR_HISTORY}),
+          locked_by = NULL, locked_at = NULL,
+          finished_at = CASE WHEN cur.next = 'retrying' THEN NULL ELSE ${NOW(6)} END,
+          updated_at = ${NOW(6)}
+     FROM cur
+    WHERE j.id = cur.id
+   RETURNING j.*`,
+);
+
+/** The previous delay of a running job, which the next decorrelated-jitter delay grows from. */
+export const BACKOFF_OF = s('backoff_of', `SELECT backoff_ms FROM jobq.jobs WHERE id = $1`);
+
+export const FINALIZE_CANCELLED = s(
+  'finalize_cancelled',
+  `UPDATE jobq.jobs
+      SET status = 'cancelled', locked_by = NULL, locked_at = NULL,
+          finished_at = ${NOW(3)}, updated_at = ${NOW(3)}
+    WHERE ${HELD(1, 2)}
+   RETURNING *`,
+);
+
+/**
+ * Cancel: a waiting job is cancelled at once; a running one is flagged for its worker.
+ * Returns the status before the change as prev_status; no row means not found or already terminal.
+ */
+export const CANCEL = s(
+  'cancel',
+  `WITH prev AS (
+     SELECT id, status FROM jobq.jobs
+      WHERE id = $1 AND status IN ('queued', 'retrying', 'running')
+      FOR UPDATE
+   )
+   UPDATE jobq.jobs j
+      SET status = CASE WHEN prev.status = 'running' THEN j.status ELSE 'cancelled' END,
+          cancel_requested = prev.status = 'running',
+          finished_at = CASE WHEN prev.status = 'running' THEN NULL ELSE ${NOW(2)} END,
+          updated_at = ${NOW(2)}
+     FROM prev
+    WHERE j.id = prev.id
+   RETURNING prev.status AS prev_status, j.*`,
+);
+
+export const NOTIFY_CANCEL = s('notify_cancel', `SELECT pg_notify('${CANCEL_CHANNEL}', $1::text)`);
+
+/** Back to queued with a fresh set of attempts, from failed_permanent or cancelled only. */
+export const RETRY = s(
+  'retry',
+  `WITH upd AS (
+     UPDATE jobq.jobs
+        SET status = 'queued', attempts = 0, run_at = ${NOW(2)}, backoff_ms = NULL, cancel_requested = false,
+            result = NULL, finished_at = NULL, updated_at = ${NOW(2)}
+      WHERE id = $1 AND status IN ('failed_permanent', 'cancelled')
+     RETURNING *
+   )
+   SELECT upd.* FROM upd LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue)) n ON true`,
+);
+
+/** Renews the lease of this worker's running jobs; reports which of them have a cancel request. */
+export const HEARTBEAT = s(
+  'heartbeat',
+  `UPDATE jobq.jobs SET locked_at = ${NOW(3)}
+    WHERE id = ANY($2::uuid[]) AND status = 'running' AND locked_by = $1
+   RETURNING id, cancel_requested`,
+);
+
+/** Gives unfinished jobs back (shutdown) without spending their attempt; a cancel request wins. */
+export const RELEASE = s(
+  'release',
+  `WITH upd AS (
+     UPDATE jobq.jobs
+        SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END::jobq.job_status,
+            attempts = greatest(attempts - 1, 0), locked_by = NULL, locked_at = NULL,
+            finished_at = CASE WHEN cancel_requested THEN ${NOW(3)} END, updated_at = ${NOW(3)}
+      WHERE id = ANY($2::uuid[]) AND status = 'running' AND locked_by = $1
+     RETURNING *
+   )
+   SELECT upd.* FROM upd
+   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue) WHERE upd.status = 'queued') n ON true`,
+);
+
+/**
+ * Running jobs whose lease is older than $1 ms lost their worker: retried at once, or failed_permanent
+ * with no attempts left (cancelled if a cancel was pending). Works in bounded batches; SKIP LOCKED
+ * leaves alone a row its worker is finishing right now.
+ */
+export const RECOVER = s(
+  'recover',
+  `WITH stale AS (
+     SELECT id, (CASE WHEN cancel_requested THEN 'cancelled'
+                      WHEN attempts >= max_attempts THEN 'failed_permanent'
+                      ELSE 'retrying' END)::jobq.job_status AS next
+       FROM jobq.jobs
+      WHERE status = 'running' AND locked_at < ${NOW(3)} - $1 * interval '1 millisecond'
+      ORDER BY locked_at
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+   ), upd AS (
+     UPDATE jobq.jobs j
+        SET status = stale.next,
+            last_error = 'worker ' || j.locked_by || ' lost the job: its lease expired',
+            errors = jobq.push_error(j.errors, ${NOW(3)}, j.attempts,
+                                     'worker ' || j.locked_by || ' lost the job: its lease expired', ${ERROR_HISTORY}),
+            run_at = CASE WHEN stale.next = 'retrying' THEN ${NOW(3)} ELSE j.run_at END,
+            locked_by = NULL, locked_at = NULL,
+            finished_at = CASE WHEN stale.next = 'retrying' THEN NULL ELSE ${NOW(3)} END,
+            updated_at = ${NOW(3)}
+       FROM stale
+      WHERE j.id = stale.id
+     RETURNING j.*
+   )
+   SELECT upd.* FROM upd
+   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue) WHERE upd.status = 'retrying') n ON true`,
+);
+
+export const GET = s('get', `SELECT * FROM jobq.jobs WHERE id = $1`);
+
+export const STATUS_OF = s('status_of', `SELECT status FROM jobq.jobs WHERE id = $1`);
+
+/** Newest first, keyset-paged on the id (UUID v7 sorts by creation). */
+export const LIST = s(
+  'list',
+  `SELECT * FROM jobq.jobs
+    WHERE ($1::jobq.job_status IS NULL OR status = $1)
+      AND ($2::text IS NULL OR kind = $2)
+      AND ($3::text IS NULL OR queue = $3)
+      AND ($4::uuid IS NULL OR id < $4)
+    ORDER BY id DESC
+    LIMIT $5`,
+);
+
+export const COUNTS = s(
+  'counts',
+  `SELECT queue, kind, status, count(*)::int AS n FROM jobq.jobs GROUP BY queue, kind, status`,
+);
+
+export const OLDEST_RUNNABLE = s(
+  'oldest_runnable',
+  `SELECT coalesce(extract(epoch FROM ${NOW(1)} - min(run_at)), 0)::float8 AS age
+     FROM jobq.jobs
+    WHERE status IN ('queued', 'retrying') AND run_at <= ${NOW(1)}`,
+);
+
+/** Only one process at a time sweeps: the others skip their turn instead of queueing behind it. */
+export const SWEEP_LOCK = s('sweep_lock', `SELECT pg_try_advisory_xact_lock(${0x6a6f6273}) AS locked`);

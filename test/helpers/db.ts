@@ -1,0 +1,64 @@
+/**
+ * Real PostgreSQL for tests: each call copies the run's migrated template into a database of its own,
+ * dropped when the test (or file) ends. Set up by test/run.ts (`npm test`).
+ */
+import { after } from 'node:test';
+import pg from 'pg';
+import { builtinKinds } from '../../src/kinds/index.ts';
+import { KindRegistry } from '../../src/kinds/registry.ts';
+import { Queue, type QueueOptions } from '../../src/queue/queue.ts';
+
+const adminUrl = process.env.JOBQ_TEST_ADMIN_URL;
+const template = process.env.JOBQ_TEST_TEMPLATE;
+const run = process.env.JOBQ_TEST_RUN ?? String(process.pid);
+let counter = 0;
+let adminPool: pg.Pool | undefined;
+
+export interface TestDatabase {
+  url: string;
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+function admin(): pg.Pool {
+  if (!adminUrl || !template) throw new Error('run the tests with `npm test` (it provides the database)');
+  if (!adminPool) {
+    // Lives as long as the file's process; allowExitOnIdle lets that process end without a hook.
+    adminPool = new pg.Pool({ connectionString: adminUrl, max: 2, allowExitOnIdle: true });
+  }
+  return adminPool;
+}
+
+/**
+ * A fresh migrated database (`{ migrated: false }`: an empty one), dropped after the calling test
+ * (or, called at file level, after the file).
+ */
+export async function freshDatabase(opts: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const name = `jobq_t${run}_${process.pid}_${++counter}`;
+  const pool0 = admin();
+  await pool0.query(opts.migrated === false ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`);
+  const u = new URL(adminUrl!);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  pool.on('error', () => {});
+  let dropped = false;
+  const drop = async () => {
+    if (dropped) return;
+    dropped = true;
+    await pool.end().catch(() => {});
+    await pool0.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  };
+  after(drop);
+  return { url, pool, drop };
+}
+
+export function testKinds(): KindRegistry {
+  return new KindRegistry(builtinKinds({ outboxDir: '/nonexistent-outbox', httpAllowHosts: [] }));
+}
+
+/** A fresh database and a Queue on it with the built-in kinds. */
+export async function freshQueue(opts: Partial<QueueOptions> = {}): Promise<{ queue: Queue; db: TestDatabase }> {
+  const db = await freshDatabase();
+  return { db, queue: new Queue({ pool: db.pool, kinds: testKinds(), ...opts }) };
+}

@@ -1,0 +1,274 @@
+/**
+ * Tests of the `send_email` kind against a real smtp-server on 127.0.0.1 (port chosen by the OS):
+ * delivery, 5xx → PermanentError, 4xx → retryable Error, auth failure without leaking the password,
+ * abort; and the outbox mode (file per job id, parseable headers, idempotent rewrite).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { builtinKinds } from '../../src/kinds/index.ts';
+import { type HandlerContext, KindRegistry, PermanentError } from '../../src/kinds/registry.ts';
+import { maskUrl, type SendEmailPayload, type SendEmailResult, sendEmailKind } from '../../src/kinds/send_email.ts';
+import { isJobqError } from '../../src/queue/errors.ts';
+
+const JOB_ID = '0190f5c2-7d6e-7abc-9def-0123456789ab';
+const PASSWORD = 's3cr3t-P@ss';
+
+function fakeCtx(opts: { controller?: AbortController; logs?: string[] } = {}): HandlerContext {
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      opts.logs?.push(String(chunk));
+      cb();
+    },
+  });
+  return {
+    signal: (opts.controller ?? new AbortController()).signal,
+    job: { id: JOB_ID, kind: 'send_email', queue: 'default', attempt: 1, maxAttempts: 5 },
+    logger: pino({ level: 'trace' }, sink),
+    heartbeat: async () => {},
+  };
+}
+
+/** Splits a raw RFC 5322 message into unfolded headers (lower-case names) and body. */
+function parseMessage(raw: string): { headers: Map<string, string>; body: string } {
+  const normal = raw.replace(/\r\n/g, '\n');
+  const split = normal.indexOf('\n\n');
+  assert.ok(split > 0, 'message has no header/body separator');
+  const headers = new Map<string, string>();
+  for (const line of normal.slice(0, split).replace(/\n[ \t]+/g, ' ').split('\n')) {
+    const colon = line.indexOf(':');
+    assert.ok(colon > 0, `malformed header line ${JSON.stringify(line)}`);
+    headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return { headers, body: normal.slice(split + 2) };
+}
+
+async function startSmtp(options: SMTPServerOptions) {
+  const state = { messages: [] as string[], connections: 0, url: '' };
+  const server = new SMTPServer({
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    ...options,
+    onConnect(_session, cb) {
+      state.connections++;
+      cb();
+    },
+    onData(stream, _session, cb) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        state.messages.push(Buffer.concat(chunks).toString('utf8'));
+        cb();
+      });
+    },
+  });
+  server.on('error', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.url = `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+  return Object.assign(state, { close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
+}
+type TestServer = Awaited<ReturnType<typeof startSmtp>>;
+
+/** The handler, typed: JobHandler's return type is `unknown`. */
+function send(kind: ReturnType<typeof sendEmailKind>, p: SendEmailPayload, ctx: HandlerContext): Promise<SendEmailResult> {
+  return Promise.resolve(kind.handler(p, ctx)) as Promise<SendEmailResult>;
+}
+
+const isRetryable = (e: unknown) => e instanceof Error && !(e instanceof PermanentError);
+const payload = { to: 'alice@example.com', subject: 'Hello from jobq', body: 'Line one.\nLine two.\n' };
+
+describe('send_email over SMTP', () => {
+  let open: TestServer;
+  let rcptCode = 0;
+  let holdMail: (() => void) | undefined;
+  let mailSeen: (() => void) | undefined;
+
+  before(async () => {
+    open = await startSmtp({
+      authOptional: true,
+      onMailFrom(_addr, _session, cb) {
+        if (!holdMail) return cb();
+        mailSeen?.();
+        holdMail = () => cb(); // released only after the test's abort
+      },
+      onRcptTo(_addr, _session, cb) {
+        if (!rcptCode) return cb();
+        cb(Object.assign(new Error(rcptCode >= 500 ? 'Mailbox unavailable' : 'Try again later'), { responseCode: rcptCode }));
+      },
+    });
+  });
+  after(() => open.close());
+
+  it('delivers the message with To, Subject, body and a Message-ID from the job id', async () => {
+    const logs: string[] = [];
+    const kind = sendEmailKind({ smtpUrl: open.url, outboxDir: '/nonexistent', from: 'queue@example.org' });
+    const result = await send(kind, payload, fakeCtx({ logs }));
+    assert.deepEqual(result, { transport: 'smtp', message_id: `<${JOB_ID}@jobq>`, accepted: ['alice@example.com'] });
+    assert.equal(open.messages.length, 1);
+    const { headers, body } = parseMessage(open.messages[0] ?? '');
+    assert.deepEqual(
+      ['to', 'from', 'subject', 'message-id'].map((h) => headers.get(h)),
+      ['alice@example.com', 'queue@example.org', 'Hello from jobq', `<${JOB_ID}@jobq>`],
+    );
+    assert.equal(body.trimEnd(), 'Line one.\nLine two.');
+    assert.ok(logs.some((l) => l.includes('email sent over SMTP')));
+  });
+
+  it('uses the payload sender over the default', async () => {
+    const kind = sendEmailKind({ smtpUrl: open.url, outboxDir: '/nonexistent' });
+    await send(kind, { ...payload, from: 'bob@example.net' }, fakeCtx());
+    assert.equal(parseMessage(open.messages.at(-1) ?? '').headers.get('from'), 'bob@example.net');
+  });
+
+  it('fails permanently on a 5xx rejection and retryably on a 4xx reply', async () => {
+    const kind = sendEmailKind({ smtpUrl: open.url, outboxDir: '/nonexistent' });
+    const delivered = open.messages.length;
+    try {
+      rcptCode = 550;
+      await assert.rejects(send(kind, payload, fakeCtx()), (e) => e instanceof PermanentError && /550/.test(e.message));
+      rcptCode = 450;
+      await assert.rejects(send(kind, payload, fakeCtx()), (e) => isRetryable(e) && /450/.test((e as Error).message));
+      assert.equal(open.messages.length, delivered);
+    } finally {
+      rcptCode = 0;
+    }
+  });
+
+  it('fails retryably when the server cannot be reached', async () => {
+    const gone = await startSmtp({ authOptional: true });
+    const url = gone.url;
+    await gone.close();
+    const kind = sendEmailKind({ smtpUrl: url, outboxDir: '/nonexistent' });
+    await assert.rejects(send(kind, payload, fakeCtx()), isRetryable);
+  });
+
+  it('rejects with the abort reason, without connecting when already aborted', async () => {
+    const kind = sendEmailKind({ smtpUrl: open.url, outboxDir: '/nonexistent' });
+    const early = new AbortController();
+    early.abort('cancelled');
+    const before = open.connections;
+    await assert.rejects(send(kind, payload, fakeCtx({ controller: early })), (e) => e === 'cancelled');
+    assert.equal(open.connections, before);
+
+    const controller = new AbortController();
+    const reason = new Error('job timed out');
+    const seen = new Promise<void>((resolve) => (mailSeen = resolve));
+    holdMail = () => {};
+    const pending = send(kind, payload, fakeCtx({ controller }));
+    await seen; // the session is waiting on MAIL FROM
+    controller.abort(reason);
+    await assert.rejects(pending, (e) => e === reason);
+    holdMail();
+    holdMail = undefined;
+  });
+
+  it('never reveals the SMTP password in errors or logs', async () => {
+    const authServer = await startSmtp({
+      allowInsecureAuth: true,
+      onAuth(_auth, _session, cb) {
+        cb(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+      },
+    });
+    try {
+      const url = authServer.url.replace('smtp://', `smtp://mailer:${encodeURIComponent(PASSWORD)}@`);
+      const logs: string[] = [];
+      const kind = sendEmailKind({ smtpUrl: url, outboxDir: '/nonexistent' });
+      const err = await send(kind, payload, fakeCtx({ logs })).then(() => assert.fail('expected a rejection'), (e: Error) => e);
+      assert.ok(err instanceof PermanentError, `expected PermanentError, got ${String(err)}`);
+      assert.match(err.message, /535/);
+      for (const text of [err.message, String(err.stack), JSON.stringify(err), ...logs]) {
+        assert.ok(!text.includes(PASSWORD) && !text.includes(encodeURIComponent(PASSWORD)), text);
+      }
+      assert.equal(maskUrl(url).includes(encodeURIComponent(PASSWORD)), false);
+      assert.match(maskUrl(url), /mailer:\*\*\*@127\.0\.0\.1/);
+    } finally {
+      await authServer.close();
+    }
+  });
+
+  it('refuses a URL that is not smtp(s), without echoing its password', () => {
+    assert.throws(
+      () => sendEmailKind({ smtpUrl: `http://u:${PASSWORD}@example.com`, outboxDir: '/x' }),
+      (e: Error) => /smtp:\/\//.test(e.message) && !e.message.includes(PASSWORD),
+    );
+  });
+});
+
+describe('send_email to the outbox', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'jobq-outbox-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('writes <jobId>.eml with parseable headers, and rewrites it when the job runs again', async () => {
+    const outboxDir = path.join(dir, 'nested', 'outbox');
+    const kind = sendEmailKind({ outboxDir });
+    const logs: string[] = [];
+    const result = await send(kind, payload, fakeCtx({ logs }));
+    const file = path.join(outboxDir, `${JOB_ID}.eml`);
+    assert.deepEqual(result, { transport: 'outbox', message_id: `<${JOB_ID}@jobq>`, path: file });
+    assert.ok(logs.some((l) => l.includes(file)), 'the path is logged');
+
+    const { headers, body } = parseMessage(await readFile(file, 'utf8'));
+    assert.deepEqual(
+      ['to', 'from', 'subject', 'message-id'].map((h) => headers.get(h)),
+      ['alice@example.com', 'jobq@localhost', 'Hello from jobq', `<${JOB_ID}@jobq>`],
+    );
+    assert.ok(headers.has('date'));
+    assert.equal(body.trimEnd(), 'Line one.\nLine two.');
+
+    await send(kind, { ...payload, subject: 'Second run' }, fakeCtx());
+    assert.deepEqual(await readdir(outboxDir), [`${JOB_ID}.eml`]);
+    assert.equal(parseMessage(await readFile(file, 'utf8')).headers.get('subject'), 'Second run');
+  });
+
+  it('keeps line breaks in the subject from injecting headers', async () => {
+    const kind = sendEmailKind({ outboxDir: dir });
+    await send(kind, { ...payload, subject: 'Hi\r\nBcc: mallory@example.com' }, fakeCtx());
+    const { headers } = parseMessage(await readFile(path.join(dir, `${JOB_ID}.eml`), 'utf8'));
+    assert.equal(headers.has('bcc'), false);
+  });
+
+  it('rejects with the abort reason', async () => {
+    const controller = new AbortController();
+    controller.abort('shutdown');
+    await assert.rejects(send(sendEmailKind({ outboxDir: dir }), payload, fakeCtx({ controller })), (e) => e === 'shutdown');
+  });
+});
+
+describe('send_email payload validation', () => {
+  const registry = new KindRegistry(builtinKinds({ outboxDir: '/nonexistent', httpAllowHosts: [] }));
+
+  it('accepts good payloads', () => {
+    registry.validate('send_email', payload);
+    registry.validate('send_email', { ...payload, body: '', from: 'me@example.org' });
+    assert.equal(registry.get('send_email')?.defaultMaxAttempts, 3);
+  });
+
+  it('rejects bad payloads naming the field', () => {
+    const { subject: _omit, ...noSubject } = payload;
+    const cases: [unknown, string][] = [
+      [noSubject, '/payload/subject'],
+      [{ ...payload, subject: '' }, '/payload/subject'],
+      [{ ...payload, subject: 'x'.repeat(999) }, '/payload/subject'],
+      [{ ...payload, to: 'not an address' }, '/payload/to'],
+      [{ ...payload, from: 'nobody' }, '/payload/from'],
+      [{ ...payload, body: 'x'.repeat(1_000_001) }, '/payload/body'],
+      [{ ...payload, cc: 'x@example.com' }, '/payload/cc'],
+    ];
+    for (const [bad, where] of cases) {
+      assert.throws(
+        () => registry.validate('send_email', bad),
+        (e) => isJobqError(e, 'payload_invalid') && e.details?.some((d) => d.path === where) === true,
+        where,
+      );
+    }
+  });
+});

@@ -1,0 +1,176 @@
+/** Enqueue beyond the seed: conflicts, races, batches, caller transactions, envelope checks. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pg from 'pg';
+import { isJobqError, type JobqError } from '../src/queue/errors.ts';
+import { Queue } from '../src/queue/queue.ts';
+import type { NewJob } from '../src/queue/types.ts';
+import { freshQueue, testKinds } from './helpers/db.ts';
+
+const email = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'send_email', payload: { to: 'a@b.c', subject: 'hi', body: 'hello' }, ...extra });
+
+async function count(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query('SELECT count(*)::int AS n FROM jobq.jobs');
+  return rows[0].n;
+}
+
+test('the same key with another payload or kind is an idempotency_conflict and changes nothing', async () => {
+  const { queue, db } = await freshQueue();
+  const first = await queue.enqueue(email({ idempotencyKey: 'k1' }));
+  await assert.rejects(queue.enqueue(email({ idempotencyKey: 'k1', payload: { to: 'x@y.z', subject: 'hi', body: 'hello' } })), (err) => {
+    assert.ok(isJobqError(err, 'idempotency_conflict'));
+    assert.equal(err.details?.[0]?.job_id, first.job.id);
+    return true;
+  });
+  await assert.rejects(queue.enqueue({ kind: 'summarize_text', payload: { text: 'x' }, idempotencyKey: 'k1' }), (err) =>
+    isJobqError(err, 'idempotency_conflict'),
+  );
+  assert.equal(await count(db.pool), 1);
+});
+
+test('payload key order does not make a conflict (jsonb equality)', async () => {
+  const { queue } = await freshQueue();
+  const a = await queue.enqueue({ kind: 'send_email', payload: { to: 'a@b.c', subject: 's', body: 'b' }, idempotencyKey: 'order' });
+  const b = await queue.enqueue({ kind: 'send_email', payload: { body: 'b', subject: 's', to: 'a@b.c' }, idempotencyKey: 'order' });
+  assert.equal(b.isNew, false);
+  assert.equal(b.job.id, a.job.id);
+});
+
+test('the same key from 20 connections at the same instant: one job, 19 replays, no error', async () => {
+  const { queue, db } = await freshQueue();
+  // 20 separate pools, so the 20 inserts really travel over 20 connections at once.
+  const pools = Array.from({ length: 20 }, () => new pg.Pool({ connectionString: db.url, max: 1 }));
+  try {
+    const queues = pools.map((pool) => new Queue({ pool, kinds: testKinds() }));
+    await Promise.all(pools.map((p) => p.query('SELECT 1'))); // connect first, so the inserts start together
+    const results = await Promise.all(queues.map((q) => q.enqueue(email({ idempotencyKey: 'race' }))));
+    assert.equal(results.filter((r) => r.isNew).length, 1);
+    assert.equal(new Set(results.map((r) => r.job.id)).size, 1);
+    assert.equal(await count(db.pool), 1);
+  } finally {
+    await Promise.all(pools.map((p) => p.end()));
+  }
+  assert.ok(queue);
+});
+
+test('unknown kind is unknown_kind; a bad envelope is validation_failed naming the field', async () => {
+  const { queue, db } = await freshQueue();
+  await assert.rejects(queue.enqueue({ kind: 'nope', payload: {} }), (err) => isJobqError(err, 'unknown_kind'));
+  const cases: [Partial<NewJob>, string][] = [
+    [{ maxAttempts: 0 }, '/max_attempts'],
+    [{ maxAttempts: 1.5 }, '/max_attempts'],
+    [{ priority: 2 ** 40 }, '/priority'],
+    [{ queue: '' }, '/queue'],
+    [{ queue: 'a b' }, '/queue'],
+    [{ runAt: new Date(), delayMs: 5 }, '/run_at'],
+    [{ runAt: new Date('nonsense') }, '/run_at'],
+    [{ delayMs: -1 }, '/delay_ms'],
+    [{ timeoutMs: 0 }, '/timeout_ms'],
+    [{ idempotencyKey: '' }, '/idempotency_key'],
+    [{ idempotencyKey: 'x'.repeat(256) }, '/idempotency_key'],
+  ];
+  for (const [extra, path] of cases) {
+    await assert.rejects(queue.enqueue(email(extra)), (err: JobqError) => {
+      assert.equal(err.kind, 'validation_failed', JSON.stringify(extra));
+      assert.equal(err.details?.[0]?.path, path);
+      return true;
+    });
+  }
+  assert.equal(await count(db.pool), 0);
+});
+
+test('payload_invalid details name the offending fields', async () => {
+  const { queue } = await freshQueue();
+  await assert.rejects(queue.enqueue({ kind: 'send_email', payload: { to: 'not-an-email', subject: 'x' } }), (err: JobqError) => {
+    assert.equal(err.kind, 'payload_invalid');
+    const paths = err.details!.map((d) => d.path).sort();
+    assert.deepEqual(paths, ['/payload/body', '/payload/to']);
+    return true;
+  });
+});
+
+test('delay_ms and run_at set when the job becomes runnable; priority and queue are kept', async () => {
+  const now = new Date('2030-06-01T12:00:00Z');
+  const { queue } = await freshQueue({ clock: () => now });
+  const delayed = await queue.enqueue(email({ delayMs: 1500, priority: 7, queue: 'mail' }));
+  assert.equal(delayed.job.runAt.getTime(), now.getTime() + 1500);
+  assert.equal(delayed.job.priority, 7);
+  assert.equal(delayed.job.queue, 'mail');
+  const at = new Date('2030-06-02T00:00:00Z');
+  assert.equal((await queue.enqueue(email({ runAt: at }))).job.runAt.getTime(), at.getTime());
+  assert.equal((await queue.enqueue(email())).job.runAt.getTime(), now.getTime());
+});
+
+test('ids are UUID v7 and sort by creation', async () => {
+  const { queue } = await freshQueue();
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push((await queue.enqueue(email())).job.id);
+  for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.deepEqual([...ids].sort(), ids);
+});
+
+test('enqueueMany inserts in input order, all or nothing', async () => {
+  const { queue, db } = await freshQueue();
+  const jobs = Array.from({ length: 1000 }, (_, i) => ({ kind: 'noop', payload: { sleep_ms: i } }));
+  const out = await queue.enqueueMany(jobs);
+  assert.equal(out.length, 1000);
+  out.forEach((r, i) => assert.deepEqual(r.job.payload, { sleep_ms: i }));
+  assert.equal(await count(db.pool), 1000);
+
+  const bad = [email(), email(), { kind: 'send_email', payload: { to: 'a@b.c' } }];
+  await assert.rejects(queue.enqueueMany(bad), (err: JobqError) => {
+    assert.equal(err.kind, 'payload_invalid');
+    assert.equal(err.details?.[0]?.index, 2);
+    return true;
+  });
+  await assert.rejects(queue.enqueueMany([]), (err) => isJobqError(err, 'validation_failed'));
+  await assert.rejects(queue.enqueueMany(Array.from({ length: 1001 }, () => email())), (err) => isJobqError(err, 'validation_failed'));
+  assert.equal(await count(db.pool), 1000);
+});
+
+test('enqueueMany with keys: replays resolve to the existing job; a conflict rolls the whole batch back', async () => {
+  const { queue, db } = await freshQueue();
+  const existing = await queue.enqueue(email({ idempotencyKey: 'a' }));
+  const out = await queue.enqueueMany([email(), email({ idempotencyKey: 'a' }), email({ idempotencyKey: 'b' }), email({ idempotencyKey: 'b' })]);
+  assert.deepEqual(out.map((r) => r.isNew), [true, false, true, false]);
+  assert.equal(out[1]!.job.id, existing.job.id);
+  assert.equal(out[3]!.job.id, out[2]!.job.id);
+  assert.equal(await count(db.pool), 3);
+
+  const conflicting = [email({ idempotencyKey: 'c' }), email(), { kind: 'summarize_text', payload: { text: 't' }, idempotencyKey: 'a' }];
+  await assert.rejects(queue.enqueueMany(conflicting), (err: JobqError) => {
+    assert.equal(err.kind, 'idempotency_conflict');
+    assert.equal(err.details?.[0]?.index, 2);
+    return true;
+  });
+  assert.equal(await count(db.pool), 3, 'nothing of the failed batch stays');
+});
+
+test("enqueue inside the caller's transaction commits and rolls back with it", async () => {
+  const { queue, db } = await freshQueue();
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { job } = await queue.enqueue(email(), { db: client });
+    assert.equal(await queue.get(job.id), null, 'not visible outside the transaction yet');
+    await client.query('ROLLBACK');
+    assert.equal(await queue.get(job.id), null);
+
+    await client.query('BEGIN');
+    const kept = await queue.enqueue(email(), { db: client });
+    await client.query('COMMIT');
+    assert.equal((await queue.get(kept.job.id))?.status, 'queued');
+  } finally {
+    client.release();
+  }
+});
+
+test('enqueue emits an enqueued event per job with isNew', async () => {
+  const { queue } = await freshQueue();
+  const seen: boolean[] = [];
+  queue.events.on('enqueued', (e) => seen.push(e.isNew));
+  await queue.enqueue(email({ idempotencyKey: 'e' }));
+  await queue.enqueue(email({ idempotencyKey: 'e' }));
+  await queue.enqueueMany([email(), email()]);
+  assert.deepEqual(seen, [true, false, true, true]);
+});

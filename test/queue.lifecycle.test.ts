@@ -1,0 +1,218 @@
+/** Claiming, transitions and their guards, leases, release, recovery and retry. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
+import { seededRandom } from '../src/queue/backoff.ts';
+import { isJobqError, type JobqError } from '../src/queue/errors.ts';
+import { Queue } from '../src/queue/queue.ts';
+import type { NewJob } from '../src/queue/types.ts';
+import { freshQueue, testKinds } from './helpers/db.ts';
+
+const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
+const rejectsWith = (kind: string) => (err: unknown) => isJobqError(err) && err.kind === kind;
+
+test('claim takes up to limit jobs, highest priority first, then oldest run_at', async () => {
+  const t0 = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 10_000) });
+  const low = await queue.enqueue(noop({ runAt: new Date(t0.getTime() + 1) }));
+  const oldLow = await queue.enqueue(noop({ runAt: t0 }));
+  const high = await queue.enqueue(noop({ priority: 5, runAt: new Date(t0.getTime() + 2) }));
+  const claimed = await queue.claim('w', { limit: 2 });
+  assert.deepEqual(claimed.map((j) => j.id), [high.job.id, oldLow.job.id]);
+  assert.deepEqual((await queue.claim('w', { limit: 10 })).map((j) => j.id), [low.job.id]);
+  assert.deepEqual(await queue.claim('w', { limit: 10 }), []);
+});
+
+test('claim honours the queues filter', async () => {
+  const { queue } = await freshQueue();
+  const a = await queue.enqueue(noop({ queue: 'a' }));
+  const b = await queue.enqueue(noop({ queue: 'b' }));
+  assert.deepEqual((await queue.claim('w', { limit: 10, queues: ['b'] })).map((j) => j.id), [b.job.id]);
+  assert.deepEqual((await queue.claim('w', { limit: 10, queues: ['b', 'c'] })).map((j) => j.id), []);
+  assert.deepEqual((await queue.claim('w', { limit: 10 })).map((j) => j.id), [a.job.id]);
+});
+
+test('8 claimers racing over 2,000 jobs claim every job exactly once', async () => {
+  const { queue, db } = await freshQueue();
+  for (let i = 0; i < 2; i++) await queue.enqueueMany(Array.from({ length: 1000 }, () => noop()));
+  const claimers = Array.from({ length: 8 }, (_, i) => {
+    const q = new Queue({ pool: db.pool, kinds: testKinds() });
+    return (opts: { limit: number }) => q.claim(`w${i}`, opts);
+  });
+  const seen = new Map<string, string>();
+  await Promise.all(
+    claimers.map(async (claim, i) => {
+      for (;;) {
+        const jobs = await claim({ limit: 7 });
+        if (jobs.length === 0) return;
+        for (const j of jobs) {
+          assert.equal(seen.has(j.id), false, `job ${j.id} claimed twice`);
+          assert.equal(j.lockedBy, `w${i}`);
+          seen.set(j.id, j.lockedBy!);
+        }
+      }
+    }),
+  );
+  assert.equal(seen.size, 2000);
+  assert.equal(new Set(seen.values()).size > 1, true, 'the work was spread over several claimers');
+  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'running' AND attempts = 1`);
+  assert.equal(rows[0].n, 2000);
+});
+
+test('markSucceeded stores the result; a worker guard protects a job held by another worker', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(noop());
+  await queue.fetchNext('w1');
+  await assert.rejects(queue.markSucceeded(job.id, { ok: 1 }, { workerId: 'w2' }), rejectsWith('invalid_transition'));
+  const done = await queue.markSucceeded(job.id, { ok: 1 }, { workerId: 'w1' });
+  assert.equal(done.status, 'succeeded');
+  assert.deepEqual(done.result, { ok: 1 });
+  assert.ok(done.finishedAt instanceof Date);
+  await assert.rejects(queue.markSucceeded(job.id), rejectsWith('invalid_transition'), 'a second completion is refused');
+  await assert.rejects(queue.markSucceeded(uuidv7()), rejectsWith('not_found'));
+  await assert.rejects(queue.markSucceeded('not-a-uuid'), rejectsWith('not_found'));
+  // A bare string result is stored as a JSON string, not mangled.
+  const other = await queue.enqueue(noop());
+  await queue.fetchNext('w1');
+  assert.equal((await queue.markSucceeded(other.job.id, 'plain text')).result, 'plain text');
+});
+
+test('every transition that does not apply fails with invalid_transition and changes nothing', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(noop());
+  const before = await queue.get(job.id);
+  await assert.rejects(queue.markFailedOrRetry(job.id, 'x'), rejectsWith('invalid_transition'));
+  await assert.rejects(queue.finalizeCancelled(job.id), rejectsWith('invalid_transition'));
+  await assert.rejects(queue.retry(job.id), rejectsWith('invalid_transition'));
+  assert.deepEqual(await queue.get(job.id), before);
+  await assert.rejects(queue.markFailedOrRetry(uuidv7(), 'x'), rejectsWith('not_found'));
+  await assert.rejects(queue.retry(uuidv7()), rejectsWith('not_found'));
+  await assert.rejects(queue.finalizeCancelled(uuidv7()), rejectsWith('not_found'));
+});
+
+test('failures back off with decorrelated jitter, keep a bounded error history, then fail permanently', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => now, random: seededRandom(7) });
+  const { job } = await queue.enqueue(noop({ maxAttempts: 12 }));
+  let previous = 0;
+  for (let attempt = 1; attempt <= 12; attempt++) {
+    now = new Date(now.getTime() + 3_600_000 * 2); // past any backoff
+    const claimed = await queue.fetchNext('w');
+    assert.equal(claimed?.attempts, attempt);
+    const failed = await queue.markFailedOrRetry(job.id, new Error(`boom ${attempt}`));
+    assert.match(failed.lastError!, new RegExp(`^Error: boom ${attempt}\\n\\s+at `), 'message and stack');
+    assert.ok(failed.errors.length <= 10);
+    assert.equal(failed.errors.at(-1)?.attempt, attempt);
+    if (attempt < 12) {
+      assert.equal(failed.status, 'retrying');
+      const delay = failed.runAt.getTime() - now.getTime();
+      assert.equal(delay, failed.backoffMs);
+      assert.ok(delay >= 1000 && delay <= (previous || 1000) * 3 && delay <= 3_600_000, `attempt ${attempt}: ${delay}`);
+      previous = delay;
+    } else {
+      assert.equal(failed.status, 'failed_permanent');
+      assert.ok(failed.finishedAt);
+      assert.deepEqual(failed.errors.map((e) => e.attempt), [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    }
+  }
+});
+
+test('a permanent failure skips the remaining attempts; a failure after a cancel request cancels', async () => {
+  const { queue } = await freshQueue();
+  const a = await queue.enqueue(noop({ maxAttempts: 5 }));
+  await queue.fetchNext('w');
+  assert.equal((await queue.markFailedOrRetry(a.job.id, 'bad input', { permanent: true })).status, 'failed_permanent');
+
+  const b = await queue.enqueue(noop({ maxAttempts: 5 }));
+  await queue.fetchNext('w');
+  await queue.requestCancel(b.job.id);
+  const failed = await queue.markFailedOrRetry(b.job.id, new Error('aborted'));
+  assert.equal(failed.status, 'cancelled', 'a cancelled job is never retried');
+});
+
+test('heartbeat renews the lease, reports cancel requests and jobs the worker lost', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => now });
+  const [a, b, c] = await queue.enqueueMany([noop(), noop(), noop()]);
+  await queue.claim('w1', { limit: 2 });
+  await queue.fetchNext('w2');
+  await queue.requestCancel(b!.job.id);
+  now = new Date(now.getTime() + 20_000);
+  const hb = await queue.heartbeat('w1', [a!.job.id, b!.job.id, c!.job.id, 'junk']);
+  assert.deepEqual(hb.cancelRequested, [b!.job.id]);
+  assert.deepEqual(hb.lost.sort(), [c!.job.id, 'junk'].sort());
+  assert.equal((await queue.get(a!.job.id))?.lockedAt?.getTime(), now.getTime());
+  assert.notEqual((await queue.get(c!.job.id))?.lockedAt?.getTime(), now.getTime(), "another worker's lease is not touched");
+  // The renewed lease is not stale 25 s later; the unrenewed one is.
+  now = new Date(now.getTime() + 25_000);
+  assert.equal(await queue.recoverStale(30_000), 1);
+  assert.equal((await queue.get(c!.job.id))?.status, 'retrying');
+  assert.equal((await queue.get(a!.job.id))?.status, 'running');
+});
+
+test('recoverStale: no attempts left means failed_permanent saying the worker was lost', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => now });
+  const { job } = await queue.enqueue(noop({ maxAttempts: 1 }));
+  const events: number[] = [];
+  queue.events.on('recovered', (e) => events.push(e.jobs.length));
+  await queue.fetchNext('gone-worker');
+  assert.equal(await queue.recoverStale(30_000), 0, 'a fresh lease is left alone');
+  now = new Date(now.getTime() + 31_000);
+  assert.equal(await queue.recoverStale(30_000), 1);
+  const after = await queue.get(job.id);
+  assert.equal(after?.status, 'failed_permanent');
+  assert.match(after!.lastError!, /gone-worker lost the job/);
+  assert.deepEqual(events, [1]);
+});
+
+test('release gives jobs back without spending the attempt, only for the worker holding them', async () => {
+  const { queue } = await freshQueue();
+  const [a, b] = await queue.enqueueMany([noop(), noop()]);
+  await queue.fetchNext('w1');
+  await queue.fetchNext('w2');
+  const released = await queue.release('w1', [a!.job.id, b!.job.id]);
+  assert.deepEqual(released.map((j) => j.id), [a!.job.id]);
+  const after = await queue.get(a!.job.id);
+  assert.equal(after?.status, 'queued');
+  assert.equal(after?.attempts, 0);
+  assert.equal(after?.lockedBy, null);
+  assert.equal((await queue.get(b!.job.id))?.status, 'running');
+  assert.equal((await queue.fetchNext('w3'))?.id, a!.job.id, 'a released job is claimable again');
+});
+
+test('retry brings a failed_permanent or cancelled job back to queued with attempts reset', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(noop({ maxAttempts: 1 }));
+  await queue.fetchNext('w');
+  await queue.markFailedOrRetry(job.id, 'x');
+  const again = await queue.retry(job.id);
+  assert.equal(again.status, 'queued');
+  assert.equal(again.attempts, 0);
+  assert.equal(again.finishedAt, null);
+  await assert.rejects(queue.retry(job.id), rejectsWith('invalid_transition'));
+  const cancelled = await queue.enqueue(noop());
+  await queue.requestCancel(cancelled.job.id);
+  assert.equal((await queue.retry(cancelled.job.id)).status, 'queued');
+});
+
+test('requestCancel of a retrying job cancels it at once', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(noop());
+  await queue.fetchNext('w');
+  await queue.markFailedOrRetry(job.id, 'x');
+  const out = await queue.requestCancel(job.id);
+  assert.equal(out.outcome, 'cancelled');
+  assert.equal(out.job.status, 'cancelled');
+  assert.equal((await queue.fetchNext('w')), null);
+});
+
+test('errors leave the queue module as JobqError, never as driver errors', async () => {
+  const { queue, db } = await freshQueue();
+  await db.pool.end();
+  await assert.rejects(queue.get(uuidv7()), (err: JobqError) => {
+    assert.equal(err.name, 'JobqError');
+    assert.equal(err.kind, 'database_unavailable');
+    return true;
+  });
+});
