@@ -53,6 +53,7 @@ test('stats count by status, kind and queue, and age the oldest runnable job', a
   assert.equal(stats.byQueue.a?.succeeded, 1);
   assert.equal(stats.byQueue.b?.queued, 2);
   assert.equal(stats.oldestRunnableAgeSeconds, 30, 'the delayed job is not runnable yet and does not count');
+  assert.deepEqual(stats.oldestRunnableAgeSecondsByQueue, { a: 30, b: 30 });
   for (const s of JOB_STATUSES) assert.equal(typeof stats.byStatus[s], 'number');
 });
 

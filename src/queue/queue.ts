@@ -263,13 +263,18 @@ export class Queue {
   async stats(opts: WriteOptions = {}): Promise<QueueStats> {
     const [counts, oldest] = await Promise.all([
       this.#rows<{ queue: string; kind: string; status: JobStatus; n: number }>(SQL.COUNTS, [], opts.db),
-      this.#rows<{ age: number }>(SQL.OLDEST_RUNNABLE, [this.#now()], opts.db),
+      this.#rows<{ queue: string; age: number }>(SQL.OLDEST_RUNNABLE, [this.#now()], opts.db),
     ]);
-    const stats: QueueStats = { byStatus: zeroCounts(), byKind: {}, byQueue: {}, oldestRunnableAgeSeconds: Math.max(0, oldest[0]?.age ?? 0) };
+    const stats: QueueStats = { byStatus: zeroCounts(), byKind: {}, byQueue: {}, oldestRunnableAgeSeconds: 0, oldestRunnableAgeSecondsByQueue: {} };
     for (const { queue, kind, status, n } of counts) {
       stats.byStatus[status] += n;
       (stats.byKind[kind] ??= zeroCounts())[status] += n;
       (stats.byQueue[queue] ??= zeroCounts())[status] += n;
+      stats.oldestRunnableAgeSecondsByQueue[queue] = 0;
+    }
+    for (const { queue, age } of oldest) {
+      stats.oldestRunnableAgeSecondsByQueue[queue] = Math.max(0, age);
+      stats.oldestRunnableAgeSeconds = Math.max(stats.oldestRunnableAgeSeconds, age);
     }
     return stats;
   }

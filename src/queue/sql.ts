@@ -248,11 +248,13 @@ export const COUNTS = s(
   `SELECT queue, kind, status, count(*)::int AS n FROM jobq.jobs GROUP BY queue, kind, status`,
 );
 
+/** Per queue: seconds since its oldest runnable job became runnable (queues with none are absent). */
 export const OLDEST_RUNNABLE = s(
   'oldest_runnable',
-  `SELECT coalesce(extract(epoch FROM ${NOW(1)} - min(run_at)), 0)::float8 AS age
+  `SELECT queue, extract(epoch FROM ${NOW(1)} - min(run_at))::float8 AS age
      FROM jobq.jobs
-    WHERE status IN ('queued', 'retrying') AND run_at <= ${NOW(1)}`,
+    WHERE status IN ('queued', 'retrying') AND run_at <= ${NOW(1)}
+    GROUP BY queue`,
 );
 
 /** Only one process at a time sweeps: the others skip their turn instead of queueing behind it. */

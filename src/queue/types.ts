@@ -94,6 +94,8 @@ export interface QueueStats {
   byQueue: Record<string, StatusCounts>;
   /** Seconds since the oldest runnable job became runnable; 0 when none waits. */
   oldestRunnableAgeSeconds: number;
+  /** The same per queue; a queue with no runnable job has 0. */
+  oldestRunnableAgeSecondsByQueue: Record<string, number>;
 }
 
 export interface HeartbeatResult {

@@ -1,0 +1,87 @@
+/** In-process workers on a fresh database, with test-controlled kinds, stopped after each test. */
+import { after } from 'node:test';
+import pino from 'pino';
+import { Type } from '@sinclair/typebox';
+import type { HandlerContext, KindRegistry } from '../../src/kinds/registry.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import type { Job, JobStatus } from '../../src/queue/types.ts';
+import { Worker, type WorkerOptions } from '../../src/worker/worker.ts';
+import { freshDatabase, testKinds, type TestDatabase } from '../helpers/db.ts';
+
+export const silent = pino({ level: 'silent' });
+
+export type ProbeHandler = (payload: { n?: number }, ctx: HandlerContext) => Promise<unknown> | unknown;
+
+/** Built-in kinds plus `probe`, whose handler the test sets. */
+export function kindsWithProbe(handler: ProbeHandler): KindRegistry {
+  return testKinds().register({
+    name: 'probe',
+    payloadSchema: Type.Object({ n: Type.Optional(Type.Integer()) }),
+    timeoutMs: 60_000,
+    handler: (p, ctx) => handler(p, ctx),
+  });
+}
+
+export interface Setup {
+  db: TestDatabase;
+  queue: Queue;
+  worker(overrides?: Partial<WorkerOptions>): Promise<Worker>;
+}
+
+export async function setup(kinds: KindRegistry = testKinds()): Promise<Setup> {
+  const db = await freshDatabase();
+  const queue = new Queue({ pool: db.pool, kinds });
+  const workers: Worker[] = [];
+  after(async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+  });
+  return {
+    db,
+    queue,
+    async worker(overrides = {}) {
+      const w = new Worker({
+        queue,
+        databaseUrl: db.url,
+        logger: silent,
+        workerId: `w${workers.length + 1}`,
+        concurrency: 10,
+        queues: [],
+        leaseMs: 30_000,
+        heartbeatMs: 5_000,
+        pollIntervalMs: 60_000, // long: tests that need a prompt start prove NOTIFY works
+        shutdownGraceMs: 5_000,
+        timeoutGraceMs: 1_000,
+        ...overrides,
+      });
+      workers.push(w);
+      await w.start();
+      return w;
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, ms = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function waitForStatus(queue: Queue, id: string, status: JobStatus | JobStatus[], ms = 10_000): Promise<Job> {
+  const wanted = Array.isArray(status) ? status : [status];
+  return eventually(async () => {
+    const job = await queue.get(id);
+    return job && wanted.includes(job.status) ? job : undefined;
+  }, ms, `job ${id} to be ${wanted.join(' or ')}`);
+}
+
+/** A promise with its resolve function, for handlers the test steers. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}

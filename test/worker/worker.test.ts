@@ -1,0 +1,193 @@
+/** The worker in-process on real PostgreSQL: wake-up, concurrency, cancellation, timeouts, leases. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PermanentError } from '../../src/kinds/registry.ts';
+import { deferred, eventually, kindsWithProbe, setup, waitForStatus } from './helpers.ts';
+
+test('a job enqueued while the worker idles starts at once, by NOTIFY, not by the 60 s poll', async () => {
+  const started = deferred<number>();
+  const s = await setup(kindsWithProbe(() => started.resolve(Date.now())));
+  await s.worker({ pollIntervalMs: 60_000 });
+  await new Promise((r) => setTimeout(r, 100)); // let the worker settle into its idle wait
+  const t0 = Date.now();
+  const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+  const at = await Promise.race([started.promise, new Promise<number>((_, rej) => setTimeout(() => rej(new Error('not started within 5 s')), 5_000))]);
+  assert.ok(at - t0 < 5_000);
+  await waitForStatus(s.queue, job.id, 'succeeded');
+});
+
+test('concurrency never exceeds the limit, and reaches it', async () => {
+  let running = 0;
+  let peak = 0;
+  const s = await setup(
+    kindsWithProbe(async () => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+    }),
+  );
+  const jobs = await s.queue.enqueueMany(Array.from({ length: 60 }, () => ({ kind: 'probe', payload: {} })));
+  await s.worker({ concurrency: 4 });
+  for (const r of jobs) await waitForStatus(s.queue, r.job.id, 'succeeded');
+  assert.equal(peak, 4);
+});
+
+test('a handler result is stored; a thrown error retries; a PermanentError fails at once', async () => {
+  const s = await setup(
+    kindsWithProbe((p) => {
+      if (p.n === 1) return { doubled: 2 };
+      if (p.n === 2) throw new Error('flaky');
+      throw new PermanentError('bad input');
+    }),
+  );
+  await s.worker();
+  const [ok, flaky, bad] = await s.queue.enqueueMany([1, 2, 3].map((n) => ({ kind: 'probe', payload: { n }, maxAttempts: 5 })));
+  assert.deepEqual((await waitForStatus(s.queue, ok!.job.id, 'succeeded')).result, { doubled: 2 });
+  const retrying = await waitForStatus(s.queue, flaky!.job.id, 'retrying');
+  assert.match(retrying.lastError!, /^Error: flaky/);
+  assert.ok(retrying.runAt.getTime() > Date.now(), 'retried later, with backoff');
+  const failed = await waitForStatus(s.queue, bad!.job.id, 'failed_permanent');
+  assert.equal(failed.attempts, 1);
+  assert.match(failed.lastError!, /PermanentError: bad input/);
+});
+
+test('cancelling a running noop {sleep_ms: 60000} ends it cancelled within a second or two', async () => {
+  const s = await setup();
+  await s.worker();
+  const { job } = await s.queue.enqueue({ kind: 'noop', payload: { sleep_ms: 60_000 } });
+  await waitForStatus(s.queue, job.id, 'running');
+  const t0 = Date.now();
+  assert.equal((await s.queue.requestCancel(job.id)).outcome, 'cancel_requested');
+  const after = await waitForStatus(s.queue, job.id, 'cancelled', 2_000);
+  assert.ok(Date.now() - t0 < 2_000);
+  assert.equal(after.attempts, 1, 'never retried');
+  assert.equal(after.lockedBy, null);
+});
+
+test('a handler that finishes successfully despite a cancel request is succeeded', async () => {
+  const release = deferred();
+  const aborted = deferred();
+  const s = await setup(
+    kindsWithProbe(async (_p, ctx) => {
+      ctx.signal.addEventListener('abort', () => aborted.resolve());
+      await release.promise; // ignores the signal and completes its work
+      return 'done anyway';
+    }),
+  );
+  await s.worker();
+  const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+  await waitForStatus(s.queue, job.id, 'running');
+  await s.queue.requestCancel(job.id);
+  await aborted.promise;
+  release.resolve();
+  assert.equal((await waitForStatus(s.queue, job.id, 'succeeded')).result, 'done anyway');
+});
+
+test('a timeout aborts the signal with a timeout reason and the job is retried', async () => {
+  const s = await setup();
+  await s.worker();
+  const { job } = await s.queue.enqueue({ kind: 'noop', payload: { sleep_ms: 60_000 }, timeoutMs: 200 });
+  const after = await waitForStatus(s.queue, job.id, 'retrying', 5_000);
+  assert.match(after.lastError!, /timed out after 200 ms/);
+  assert.equal(after.attempts, 1);
+});
+
+test('a handler that ignores its signal loses its slot after timeout plus grace, and the job fails', async () => {
+  const never = new Promise(() => {});
+  const s = await setup(kindsWithProbe((p) => (p.n === 1 ? never : 'second ran')));
+  await s.worker({ concurrency: 1, timeoutGraceMs: 200 });
+  const { job: stuck } = await s.queue.enqueue({ kind: 'probe', payload: { n: 1 }, timeoutMs: 200, maxAttempts: 1 });
+  const { job: next } = await s.queue.enqueue({ kind: 'probe', payload: { n: 2 } });
+  const failed = await waitForStatus(s.queue, stuck.id, 'failed_permanent', 5_000);
+  assert.match(failed.lastError!, /timed out/);
+  assert.equal((await waitForStatus(s.queue, next.id, 'succeeded', 5_000)).result, 'second ran', 'the slot was freed');
+});
+
+test('a long job whose worker is alive keeps its lease and is never taken from it', async () => {
+  const s = await setup(kindsWithProbe(async () => new Promise((r) => setTimeout(() => r('kept'), 3_000))));
+  const worker = await s.worker({ leaseMs: 1_000, heartbeatMs: 200 });
+  let recovered = 0;
+  worker.events.on('recovered', (e) => (recovered += e.count));
+  const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+  const done = await waitForStatus(s.queue, job.id, 'succeeded', 10_000);
+  assert.equal(done.attempts, 1);
+  assert.equal(recovered, 0);
+});
+
+test('the sweeper recovers a job whose worker vanished, and it runs again', async () => {
+  const s = await setup(kindsWithProbe(() => 'ran'));
+  const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+  await s.queue.fetchNext('vanished-worker'); // claimed by a worker that will never come back
+  const worker = await s.worker({ leaseMs: 1_000, heartbeatMs: 200 });
+  const recovered = deferred<number>();
+  worker.events.on('recovered', (e) => recovered.resolve(e.count));
+  assert.equal(await recovered.promise, 1);
+  const done = await waitForStatus(s.queue, job.id, 'succeeded', 5_000);
+  assert.equal(done.attempts, 2);
+  assert.equal(done.lockedBy, null);
+});
+
+test('jobs of kinds this worker has no handler for are left for workers that have one', async () => {
+  const s = await setup(kindsWithProbe(() => 'ok'));
+  await s.db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) VALUES (gen_random_uuid(), 'elsewhere', '{}')`);
+  const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+  await s.worker();
+  await waitForStatus(s.queue, job.id, 'succeeded');
+  const { rows } = await s.db.pool.query(`SELECT status FROM jobq.jobs WHERE kind = 'elsewhere'`);
+  assert.equal(rows[0].status, 'queued');
+});
+
+test('stop() lets running jobs finish within the grace period', async () => {
+  const s = await setup(kindsWithProbe(async () => new Promise((r) => setTimeout(() => r('finished'), 300))));
+  const worker = await s.worker({ shutdownGraceMs: 5_000 });
+  const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+  await waitForStatus(s.queue, job.id, 'running');
+  await worker.stop();
+  assert.equal((await s.queue.get(job.id))?.status, 'succeeded');
+});
+
+test('stop() aborts what outlives the grace period and releases it without spending the attempt', async () => {
+  const s = await setup();
+  const worker = await s.worker({ shutdownGraceMs: 100 });
+  const { job } = await s.queue.enqueue({ kind: 'noop', payload: { sleep_ms: 60_000 } });
+  await waitForStatus(s.queue, job.id, 'running');
+  await worker.stop();
+  const after = await s.queue.get(job.id);
+  assert.equal(after?.status, 'queued');
+  assert.equal(after?.attempts, 0);
+  assert.equal(after?.lockedBy, null);
+});
+
+test('the listener reconnects after pg_terminate_backend and NOTIFY wakes the worker again', async () => {
+  const started = deferred();
+  const s = await setup(kindsWithProbe(() => started.resolve()));
+  const worker = await s.worker({ pollIntervalMs: 60_000 });
+  const reconnected = deferred();
+  worker.events.on('listener:reconnect', () => reconnected.resolve());
+  const { rows } = await s.db.pool.query(
+    `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'jobq-listener' AND datname = current_database()`,
+  );
+  assert.equal(rows.length, 1);
+  await reconnected.promise;
+  const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+  await Promise.race([started.promise, new Promise((_, rej) => setTimeout(() => rej(new Error('no wake-up after reconnect')), 5_000))]);
+  await waitForStatus(s.queue, job.id, 'succeeded');
+});
+
+test('ctx.heartbeat() renews the lease at once', async () => {
+  const beat = deferred();
+  const go = deferred();
+  const s = await setup(kindsWithProbe(async (_p, ctx) => {
+    await go.promise;
+    await ctx.heartbeat();
+    beat.resolve();
+  }));
+  await s.worker();
+  const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+  const before = (await waitForStatus(s.queue, job.id, 'running')).lockedAt!;
+  await new Promise((r) => setTimeout(r, 20));
+  go.resolve();
+  await beat.promise;
+  const row = await eventually(async () => (await s.queue.get(job.id)) ?? undefined);
+  assert.ok(row.status === 'succeeded' || row.lockedAt!.getTime() > before.getTime());
+});
