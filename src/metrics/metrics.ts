@@ -1,0 +1,142 @@
+/**
+ * Prometheus metrics. The queue, the worker and the API emit typed events; this module subscribes to
+ * them and is the only code that calls prom-client. Gauges of the table's contents are read at scrape
+ * time with one cheap query, cached for a second so that many scrapers do not load the database.
+ * Labels come from bounded sets only: kind, queue, outcome, status, method, route template.
+ */
+import type { EventEmitter } from 'node:events';
+import client from 'prom-client';
+import type { Queue } from '../queue/queue.ts';
+import { JOB_STATUSES, type QueueStats } from '../queue/types.ts';
+import type { Worker } from '../worker/worker.ts';
+
+export interface ApiEvents {
+  request: [{ method: string; route: string; statusCode: number; durationMs: number }];
+}
+
+export interface MetricsOptions {
+  queue: Queue;
+  worker?: Worker;
+  api?: EventEmitter<ApiEvents>;
+  /** How long a read of the table's counts is reused. Default 1000 ms. */
+  statsCacheMs?: number;
+  /** Node.js process metrics (event loop lag, heap, GC). Default true. */
+  processMetrics?: boolean;
+}
+
+export interface Metrics {
+  registry: client.Registry;
+  contentType: string;
+  render(): Promise<string>;
+}
+
+const FINISH_OUTCOMES = new Set(['succeeded', 'retried', 'failed_permanent', 'cancelled', 'timed_out']);
+const RUN_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800];
+const WAIT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+export function createMetrics(opts: MetricsOptions): Metrics {
+  const registry = new client.Registry();
+  if (opts.processMetrics !== false) client.collectDefaultMetrics({ register: registry, prefix: 'jobq_' });
+  const registers = [registry];
+
+  const enqueued = new client.Counter({ name: 'jobq_jobs_enqueued_total', help: 'Jobs created by enqueue.', labelNames: ['kind', 'queue'], registers });
+  const replays = new client.Counter({ name: 'jobq_jobs_idempotent_replays_total', help: 'Enqueues answered with an existing job of the same idempotency key.', labelNames: ['kind'], registers });
+  opts.queue.events.on('enqueued', ({ job, isNew }) => {
+    if (isNew) enqueued.inc({ kind: job.kind, queue: job.queue });
+    else replays.inc({ kind: job.kind });
+  });
+  const recovered = new client.Counter({ name: 'jobq_stale_jobs_recovered_total', help: 'Running jobs whose worker was lost (lease expired), given another run or failed.', registers });
+  opts.queue.events.on('recovered', ({ jobs }) => recovered.inc(jobs.length));
+
+  if (opts.worker) subscribeWorker(opts.worker, registers);
+  if (opts.api) subscribeApi(opts.api, registers);
+
+  const cached = cachedStats(opts.queue, opts.statsCacheMs ?? 1_000);
+  new client.Gauge({
+    name: 'jobq_jobs',
+    help: 'Jobs in the table by queue and status, read at scrape time.',
+    labelNames: ['queue', 'status'],
+    registers,
+    async collect() {
+      const stats = await cached().catch(() => undefined);
+      if (!stats) return; // database unreachable: keep the last values rather than fail the scrape
+      this.reset();
+      for (const [queue, counts] of Object.entries(stats.byQueue)) {
+        for (const status of JOB_STATUSES) this.set({ queue, status }, counts[status]);
+      }
+    },
+  });
+  new client.Gauge({
+    name: 'jobq_oldest_runnable_job_age_seconds',
+    help: 'Seconds since the oldest runnable job of the queue became runnable (0: none waits).',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const stats = await cached().catch(() => undefined);
+      if (!stats) return;
+      this.reset();
+      for (const [queue, age] of Object.entries(stats.oldestRunnableAgeSecondsByQueue)) this.set({ queue }, age);
+    },
+  });
+
+  return { registry, contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+function subscribeWorker(worker: Worker, registers: client.Registry[]): void {
+  const finished = new client.Counter({ name: 'jobq_jobs_finished_total', help: 'Job attempts finished, by outcome.', labelNames: ['kind', 'queue', 'outcome'], registers });
+  const run = new client.Histogram({ name: 'jobq_job_run_seconds', help: 'Handler run time per attempt.', labelNames: ['kind', 'outcome'], buckets: RUN_BUCKETS, registers });
+  const wait = new client.Histogram({ name: 'jobq_job_wait_seconds', help: 'Time from run_at to claim: how long a runnable job waited for a worker.', labelNames: ['kind', 'queue'], buckets: WAIT_BUCKETS, registers });
+  const batch = new client.Histogram({ name: 'jobq_claim_batch_size', help: 'Jobs taken per non-empty claim.', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500], registers });
+  const reconnects = new client.Counter({ name: 'jobq_listener_reconnects_total', help: 'Reconnections of the LISTEN connection after it was lost.', registers });
+  new client.Gauge({
+    name: 'jobq_worker_slots',
+    help: 'Worker slots by state.',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      this.set({ state: 'busy' }, worker.busy);
+      this.set({ state: 'free' }, Math.max(0, worker.concurrency - worker.busy));
+    },
+  });
+  worker.events.on('job:start', ({ job, waitMs }) => wait.observe({ kind: job.kind, queue: job.queue }, waitMs / 1000));
+  worker.events.on('job:finish', ({ job, outcome, durationMs }) => {
+    if (!FINISH_OUTCOMES.has(outcome)) return; // released (shutdown) and lost are not outcomes of the job
+    finished.inc({ kind: job.kind, queue: job.queue, outcome });
+    run.observe({ kind: job.kind, outcome }, durationMs / 1000);
+  });
+  worker.events.on('claim', ({ claimed }) => {
+    if (claimed > 0) batch.observe(claimed);
+  });
+  worker.events.on('listener:reconnect', () => reconnects.inc());
+}
+
+function subscribeApi(api: EventEmitter<ApiEvents>, registers: client.Registry[]): void {
+  const requests = new client.Counter({ name: 'jobq_http_requests_total', help: 'HTTP requests by route template and status.', labelNames: ['method', 'route', 'status'], registers });
+  const duration = new client.Histogram({
+    name: 'jobq_http_request_duration_seconds',
+    help: 'HTTP request duration by route template.',
+    labelNames: ['method', 'route'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  api.on('request', ({ method, route, statusCode, durationMs }) => {
+    requests.inc({ method, route, status: String(statusCode) });
+    duration.observe({ method, route }, durationMs / 1000);
+  });
+}
+
+/** One stats query per `ms` at most, however many scrapers and gauges ask; concurrent askers share it. */
+function cachedStats(queue: Queue, ms: number): () => Promise<QueueStats> {
+  let at = 0;
+  let pending: Promise<QueueStats> | undefined;
+  return () => {
+    if (!pending || Date.now() - at > ms) {
+      at = Date.now();
+      pending = queue.stats();
+      pending.catch(() => {
+        at = 0; // do not cache a failure
+      });
+    }
+    return pending;
+  };
+}
