@@ -19,6 +19,8 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 const text = (raw: string): string => raw;
+/** An empty value (`DATABASE_URL=`) means unset. */
+const optionalText = (raw: string): string | undefined => (raw.trim() === '' ? undefined : raw);
 const list = (raw: string): string[] => raw.split(',').map((s) => s.trim()).filter(Boolean);
 const bool = (raw: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -43,7 +45,7 @@ const spec = <T>(s: Spec<T>): Spec<T> => s;
 
 export const SETTINGS = {
   // -- database and process
-  databaseUrl: spec<string | undefined>({ flag: '--database-url <url>', env: 'DATABASE_URL', description: 'PostgreSQL to use; unset: start an embedded one', default: undefined, parse: text, shownDefault: 'embedded' }),
+  databaseUrl: spec<string | undefined>({ flag: '--database-url <url>', env: 'DATABASE_URL', description: 'PostgreSQL to use; unset: start an embedded one', default: undefined, parse: optionalText, shownDefault: 'embedded' }),
   dataDir: spec({ flag: '--data-dir <dir>', env: 'JOBQ_DATA_DIR', description: 'folder for the embedded PostgreSQL and the e-mail outbox', default: './.jobq', parse: text }),
   migrate: spec({ flag: '--migrate <bool>', env: 'JOBQ_MIGRATE', description: 'apply migrations at start', default: true, parse: bool }),
   logLevel: spec({ flag: '--log-level <level>', env: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, default: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(LOG_LEVELS) }),
@@ -68,8 +70,8 @@ export const SETTINGS = {
   backoffBaseMs: spec({ flag: '--backoff-base-ms <ms>', env: 'JOBQ_BACKOFF_BASE_MS', description: 'smallest retry delay', default: 1_000, parse: int(1) }),
   backoffCapMs: spec({ flag: '--backoff-cap-ms <ms>', env: 'JOBQ_BACKOFF_CAP_MS', description: 'largest retry delay', default: 3_600_000, parse: int(1) }),
   // -- built-in kinds
-  smtpUrl: spec<string | undefined>({ flag: '--smtp-url <url>', env: 'SMTP_URL', description: 'send_email through this SMTP server; unset: write .eml files to the outbox', default: undefined, parse: text, shownDefault: 'outbox' }),
-  outboxDir: spec<string | undefined>({ flag: '--outbox-dir <dir>', env: 'JOBQ_OUTBOX_DIR', description: 'where send_email writes without SMTP', default: undefined, parse: text, shownDefault: '<data-dir>/outbox' }),
+  smtpUrl: spec<string | undefined>({ flag: '--smtp-url <url>', env: 'SMTP_URL', description: 'send_email through this SMTP server; unset: write .eml files to the outbox', default: undefined, parse: optionalText, shownDefault: 'outbox' }),
+  outboxDir: spec<string | undefined>({ flag: '--outbox-dir <dir>', env: 'JOBQ_OUTBOX_DIR', description: 'where send_email writes without SMTP', default: undefined, parse: optionalText, shownDefault: '<data-dir>/outbox' }),
   mailFrom: spec({ flag: '--mail-from <address>', env: 'JOBQ_MAIL_FROM', description: 'default sender of send_email', default: 'jobq@localhost', parse: text }),
   httpAllowHosts: spec({ flag: '--http-allow-hosts <hosts>', env: 'JOBQ_HTTP_ALLOW_HOSTS', description: 'hosts the http kind may call although private or loopback', default: [] as string[], parse: list, shownDefault: 'none' }),
 } as const;

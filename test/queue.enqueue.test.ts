@@ -39,7 +39,7 @@ test('payload key order does not make a conflict (jsonb equality)', async () => 
 test('the same key from 20 connections at the same instant: one job, 19 replays, no error', async () => {
   const { queue, db } = await freshQueue();
   // 20 separate pools, so the 20 inserts really travel over 20 connections at once.
-  const pools = Array.from({ length: 20 }, () => new pg.Pool({ connectionString: db.url, max: 1 }));
+  const pools = Array.from({ length: 20 }, () => new pg.Pool({ connectionString: db.url, max: 1 }).on('error', () => {}));
   try {
     const queues = pools.map((pool) => new Queue({ pool, kinds: testKinds() }));
     await Promise.all(pools.map((p) => p.query('SELECT 1'))); // connect first, so the inserts start together
@@ -173,4 +173,17 @@ test('enqueue emits an enqueued event per job with isNew', async () => {
   await queue.enqueue(email({ idempotencyKey: 'e' }));
   await queue.enqueueMany([email(), email()]);
   assert.deepEqual(seen, [true, false, true, true]);
+});
+
+test('several entries of one batch with the same key must all match the existing job', async () => {
+  const { queue, db } = await freshQueue();
+  await queue.enqueue(email({ idempotencyKey: 'dup' }));
+  const other = email({ idempotencyKey: 'dup', payload: { to: 'x@y.z', subject: 'other', body: 'b' } });
+  for (const batch of [[email({ idempotencyKey: 'dup' }), other], [other, email({ idempotencyKey: 'dup' })]]) {
+    await assert.rejects(queue.enqueueMany(batch), (err) => isJobqError(err, 'idempotency_conflict'));
+  }
+  await assert.rejects(queue.enqueueMany([email(), other, email({ idempotencyKey: 'fresh' }), { ...other, idempotencyKey: 'fresh' }]), (err) =>
+    isJobqError(err, 'idempotency_conflict'),
+  );
+  assert.equal(await count(db.pool), 1);
 });

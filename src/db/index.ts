@@ -19,7 +19,7 @@ export interface OpenOptions extends PoolOptions {
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
   const embedded = opts.databaseUrl ? undefined : await startEmbeddedPostgres({ dataDir: opts.dataDir, log: opts.log });
-  const url = opts.databaseUrl ?? embedded!.url;
+  const url = opts.databaseUrl || embedded!.url;
   opts.log?.(`using PostgreSQL at ${redactUrl(url)}${embedded ? ' (embedded)' : ''}`);
   const pool = createPool(url, opts);
   let closed = false;

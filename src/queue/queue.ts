@@ -63,6 +63,7 @@ export class Queue {
   readonly #backoff: BackoffPolicy;
   readonly #random: RandomSource;
   readonly #clock: (() => Date) | undefined;
+  readonly #notifier: Notifier;
 
   constructor(options: QueueOptions) {
     this.#pool = options.pool;
@@ -70,6 +71,7 @@ export class Queue {
     this.#backoff = validatePolicy(options.backoff ?? DEFAULT_BACKOFF);
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock;
+    this.#notifier = new Notifier((queues) => this.#rows(SQL.NOTIFY_QUEUES, [queues]));
   }
 
   async enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
@@ -94,11 +96,13 @@ export class Queue {
       throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON' }]);
     }
     const keyed = rows.filter((r) => r.idempotency_key !== null);
+    const wake = new Set<string>();
     // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
     // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
     const atomic = keyed.length > 0 && rows.length > 1 && !opts.db;
     const results = await this.#withClient(atomic ? undefined : opts.db, atomic, async (db) => {
-      const inserted = await this.#rows(SQL.INSERT, [input, this.#now()], db);
+      const inserted = await this.#rows<JobRow & { runnable: boolean }>(SQL.INSERT, [input, this.#now(), opts.db !== undefined], db);
+      for (const r of inserted) if (r.runnable) wake.add(r.queue);
       const byId = new Map(inserted.map((r) => [r.id, toJob(r)]));
       const out: (EnqueueResult | undefined)[] = rows.map((r) => {
         const job = byId.get(r.id);
@@ -106,15 +110,21 @@ export class Queue {
       });
       const missing = rows.filter((r) => !byId.has(r.id));
       if (missing.length > 0) {
-        const lookup = missing.map(({ ord, idempotency_key, kind, payload }) => ({ ord, idempotency_key, kind, payload }));
-        const found = await this.#rows<JobRow & { ord: number; same: boolean }>(SQL.FIND_BY_KEYS, [JSON.stringify(lookup)], db);
-        for (const f of found) {
-          if (!f.same) {
-            throw new JobqError('idempotency_conflict', `idempotency key "${f.idempotency_key}" was used for a job with another kind or payload`, [
-              { path: '/idempotency_key', message: `already used by job ${f.id}`, index: f.ord, job_id: f.id },
+        const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
+        const found = await this.#rows<JobRow & { same: boolean }>(SQL.FIND_BY_KEYS, [Object.keys(asked), JSON.stringify(asked)], db);
+        const byKey = new Map(found.map((f) => [f.idempotency_key, f]));
+        for (const r of missing) {
+          const f = byKey.get(r.idempotency_key);
+          if (!f) continue; // deleted meanwhile: the caller tries again
+          // `same` is the database's jsonb comparison; the second check covers several entries of one
+          // batch that share a key, of which the statement could only compare one.
+          const same = f.same && sameJob(toJob(f), r);
+          if (!same) {
+            throw new JobqError('idempotency_conflict', `idempotency key "${r.idempotency_key}" was used for a job with another kind or payload`, [
+              { path: '/idempotency_key', message: `already used by job ${f.id}`, index: r.ord, job_id: f.id },
             ]);
           }
-          out[f.ord] = { job: toJob(f), isNew: false };
+          out[r.ord] = { job: toJob(f), isNew: false };
         }
       }
       return out;
@@ -123,6 +133,7 @@ export class Queue {
       // The job holding a key was deleted between our insert and our look-up (retention): try again.
       return this.enqueueMany(jobs, opts);
     }
+    if (!opts.db) this.#notifier.notify(wake);
     const done = results as EnqueueResult[];
     for (const r of done) this.events.emit('enqueued', r);
     return done;
@@ -149,6 +160,18 @@ export class Queue {
   async markSucceeded(id: string, result?: unknown, opts: WorkerWriteOptions = {}): Promise<Job> {
     const rows = await this.#transition(id, SQL.COMPLETE, [id, toJsonParam(result), opts.workerId ?? null, this.#now()], opts);
     return toJob(rows);
+  }
+
+  /**
+   * Completes many running jobs of `workerId` in one statement. Returns the ids it completed; a job
+   * missing from the result was no longer held by this worker (recovered, cancelled, released).
+   */
+  async completeMany(workerId: string, items: { id: string; result?: unknown }[], opts: WriteOptions = {}): Promise<string[]> {
+    if (items.length === 0) return [];
+    const results: Record<string, unknown> = {};
+    for (const { id, result } of items) if (result !== undefined) results[id] = result;
+    const ids = items.map((i) => i.id).filter(isUuid);
+    return (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [ids, JSON.stringify(results), workerId, this.#now()], opts.db)).map((r) => r.id);
   }
 
   /**
@@ -326,6 +349,47 @@ export class Queue {
   #now(): Date | null {
     return this.#clock ? this.#clock() : null;
   }
+}
+
+/**
+ * Coalesced wake-ups: one NOTIFY statement in flight at a time; queues named while it runs are sent
+ * together by the next one. Under load that is one notification per round trip, not one per insert.
+ * A lost notification only delays a start until the workers' next poll.
+ */
+class Notifier {
+  readonly #pending = new Set<string>();
+  #inFlight = false;
+
+  constructor(private readonly send: (queues: string[]) => Promise<unknown>) {}
+
+  notify(queues: Iterable<string>): void {
+    for (const q of queues) this.#pending.add(q);
+    if (!this.#inFlight && this.#pending.size > 0) void this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    this.#inFlight = true;
+    while (this.#pending.size > 0) {
+      const queues = [...this.#pending];
+      this.#pending.clear();
+      await this.send(queues).catch(() => {});
+    }
+    this.#inFlight = false;
+  }
+}
+
+/** Whether a job (the first of a batch to use a key) is what a later entry with that key asks for. */
+function sameJob(job: Job, row: { kind: string; payload: unknown }): boolean {
+  return job.kind === row.kind && canonical(job.payload) === canonical(row.payload);
+}
+
+/** JSON with object keys sorted, so that key order does not make two payloads differ. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : val,
+  );
 }
 
 function notFound(id: string): JobqError {

@@ -28,7 +28,9 @@ const s = (name: string, text: string): Statement => ({ name: `jobq_${name}`, te
 
 /**
  * Inserts a batch given as one JSON array ($1); rows whose idempotency key exists are skipped
- * (resolved by FIND_BY_KEYS). One NOTIFY per queue per transaction: PostgreSQL folds identical ones.
+ * (resolved by FIND_BY_KEYS). With $3 the statement itself notifies (delivered when the caller's
+ * transaction commits); otherwise the caller sends NOTIFY_QUEUES after the commit, which keeps
+ * concurrent inserts from queueing behind the notification lock that every NOTIFY takes at commit.
  */
 export const INSERT = s(
   'insert',
@@ -46,40 +48,43 @@ export const INSERT = s(
      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING *
    )
-   SELECT ins.* FROM ins
-   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ins.queue) WHERE ins.run_at <= ${NOW(2)}) n ON true`,
+   SELECT ins.*, ins.run_at <= ${NOW(2)} AS runnable FROM ins
+   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ins.queue) WHERE $3::boolean AND ins.run_at <= ${NOW(2)}) n ON true`,
 );
 
-/** The jobs holding the given idempotency keys, and whether each matches the kind and payload asked for. */
+/** Wakes workers of these queues: sent after the inserts committed, coalesced (see Queue). */
+export const NOTIFY_QUEUES = s('notify_queues', `SELECT pg_notify('${JOBS_CHANNEL}', q) FROM unnest($1::text[]) AS q`);
+
+/**
+ * The jobs holding the given idempotency keys ($1), and whether each matches the kind and payload
+ * asked for ($2: a JSON object {key: {kind, payload}}).
+ */
 export const FIND_BY_KEYS = s(
   'find_by_keys',
-  `SELECT j.*, x.ord, (j.kind = x.kind AND j.payload = x.payload) AS same
-     FROM jsonb_to_recordset($1::jsonb) AS x(ord int, idempotency_key text, kind text, payload jsonb)
-     JOIN jobq.jobs j ON j.idempotency_key = x.idempotency_key`,
+  `SELECT *, (kind = $2::jsonb -> idempotency_key ->> 'kind' AND payload = $2::jsonb -> idempotency_key -> 'payload') AS same
+     FROM jobq.jobs
+    WHERE idempotency_key = ANY($1::text[])`,
 );
 
 /**
- * Claims up to $2 runnable jobs of the queues $3 and kinds $5 (NULL: any): the CTE locks exactly the rows it picks (SKIP LOCKED, so concurrent
- * claimers never wait for or double-claim a row), the UPDATE marks them running and takes the lease.
+ * Claims up to $2 runnable jobs of the queues $3 and kinds $5 (NULL: any), highest priority, then
+ * oldest run_at first. The statement is the function jobq.claim in migrations/0001_jobs.sql (a
+ * function so that it can pin the planner to the runnable index; see there).
  */
-export const CLAIM = s(
-  'claim',
-  `WITH next AS (
-     SELECT id FROM jobq.jobs
-      WHERE status IN ('queued', 'retrying')
-        AND run_at <= ${NOW(4)}
-        AND ($3::text[] IS NULL OR queue = ANY($3::text[]))
-        AND ($5::text[] IS NULL OR kind = ANY($5::text[]))
-      ORDER BY priority DESC, run_at, id
-      LIMIT $2
-      FOR UPDATE SKIP LOCKED
-   )
-   UPDATE jobq.jobs j
-      SET status = 'running', attempts = j.attempts + 1, locked_by = $1,
-          locked_at = ${NOW(4)}, updated_at = ${NOW(4)}
-     FROM next
-    WHERE j.id = next.id
-   RETURNING j.*`,
+export const CLAIM = s('claim', `SELECT * FROM jobq.claim($1, $2, $3::text[], $5::text[], $4::timestamptz)`);
+
+/**
+ * Completes many jobs of one worker in one statement: $1 the ids, $2 a JSON object of results by id.
+ * `id = ANY(array)` keeps this a primary-key lookup; a join against a set-returning function would
+ * let a stale row estimate pick a nested loop that compares every row with every other.
+ */
+export const COMPLETE_MANY = s(
+  'complete_many',
+  `UPDATE jobq.jobs
+      SET status = 'succeeded', result = $2::jsonb -> id::text, locked_by = NULL, locked_at = NULL,
+          finished_at = ${NOW(4)}, updated_at = ${NOW(4)}
+    WHERE id = ANY($1::uuid[]) AND status = 'running' AND locked_by = $3
+   RETURNING id`,
 );
 
 /** Guard shared by the worker's transitions: the job is running and, when $W is given, held by that worker. */

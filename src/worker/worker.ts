@@ -1,7 +1,18 @@
 /**
- * A worker process's engine: one claim loop that fills free slots in one `claim` per wake-up, an
- * instant wake-up by LISTEN/NOTIFY with a poll as fallback, lease renewal in one statement for all
- * its jobs, cooperative cancellation, timeouts, a fleet-wide stale-lease sweeper, and graceful stop.
+ * A worker process's engine.
+ *
+ * - One claim loop takes, in one `claim`, enough jobs for the free slots plus a small local buffer;
+ *   the buffer lets the next job start the instant a slot frees instead of a round trip later. It is
+ *   sized to hold about BUFFER_TARGET_MS of work at the observed handler speed (so slow handlers
+ *   buffer next to nothing and jobs stay fair between workers), and only while a backlog exists.
+ * - NOTIFY wakes the loop at once; a poll is the fallback.
+ * - Successes are written in batches (see Completer); a slot frees as soon as its handler settles.
+ * - Leases of everything it holds (buffered, running, being written) are renewed in one statement.
+ * - Cancel requests (NOTIFY or heartbeat) abort the handler's signal; timeouts abort it too, and a
+ *   handler ignoring its signal loses its slot after a grace period.
+ * - A fleet-wide sweeper (advisory lock) recovers jobs whose worker was lost.
+ * - stop() gives back the buffer, lets running jobs finish within the grace period, then aborts and
+ *   releases the rest, and writes every outcome before it resolves.
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +22,7 @@ import { isJobqError } from '../queue/errors.ts';
 import type { Queue } from '../queue/queue.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
 import type { Job } from '../queue/types.ts';
+import { Completer } from './completer.ts';
 import { execute, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 import { Listener } from './listener.ts';
 
@@ -34,6 +46,7 @@ export interface WorkerOptions {
 export type FinishOutcome = 'succeeded' | 'retried' | 'failed_permanent' | 'cancelled' | 'timed_out' | 'released' | 'lost';
 
 export interface WorkerEvents {
+  /** waitMs: from the moment the job became runnable (run_at) to its start. */
   'job:start': [{ job: Job; waitMs: number }];
   'job:finish': [{ job: Job; outcome: FinishOutcome; durationMs: number }];
   claim: [{ requested: number; claimed: number }];
@@ -41,18 +54,28 @@ export interface WorkerEvents {
   'listener:reconnect': [];
 }
 
+/** The local buffer holds about this much work (at the observed handler speed), at most MAX_BUFFER jobs. */
+const BUFFER_TARGET_MS = 100;
+const MAX_BUFFER = 1000;
+/** Claiming pauses while this many outcomes wait to be written (the database is slow or away). */
+const MAX_UNWRITTEN = 5000;
+
 interface Active {
   job: Job;
   controller: AbortController;
-  done: Promise<void>;
+  settled: Promise<void>;
 }
 
 export class Worker {
   readonly events = new EventEmitter<WorkerEvents>();
   readonly #o: WorkerOptions;
+  readonly #buffer: Job[] = [];
   readonly #active = new Map<string, Active>();
+  readonly #finishing = new Map<string, Promise<void>>();
   readonly #kindNames: string[];
   readonly #listener: Listener;
+  readonly #completer: Completer;
+  #avgRunMs = 10;
   #stopping = false;
   #started = false;
   #loopDone: Promise<void> = Promise.resolve();
@@ -60,11 +83,17 @@ export class Worker {
   #wakeup: (() => void) | undefined;
   #woken = false;
   #lastClaimFull = false;
+  /** Something may be claimable: a notification came, or the poll tick passed. */
+  #hint = true;
+  /** The loop sleeps because it has no room (slots and buffer full, or too many unwritten outcomes). */
+  #roomless = false;
+  #throttled = false;
   #timers: NodeJS.Timeout[] = [];
 
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#kindNames = options.queue.kinds.list().map((k) => k.name);
+    this.#completer = new Completer(options.queue, options.workerId, (write) => this.#persist(write));
     this.#listener = new Listener({
       url: options.databaseUrl,
       channels: [JOBS_CHANNEL, CANCEL_CHANNEL],
@@ -72,6 +101,7 @@ export class Worker {
       onNotify: (channel, payload) => this.#onNotify(channel, payload),
       onConnect: (reconnected) => {
         if (reconnected) this.events.emit('listener:reconnect');
+        this.#hint = true; // notifications sent while it was away are lost: look now
         this.#wake();
       },
     });
@@ -80,11 +110,16 @@ export class Worker {
   get id(): string {
     return this.#o.workerId;
   }
+  /** Slots running a handler. */
   get busy(): number {
     return this.#active.size;
   }
   get concurrency(): number {
     return this.#o.concurrency;
+  }
+  /** Claimed jobs waiting for a slot. */
+  get buffered(): number {
+    return this.#buffer.length;
   }
 
   async start(): Promise<void> {
@@ -98,10 +133,6 @@ export class Worker {
     this.#o.logger.info({ worker_id: this.id, concurrency: this.concurrency, queues: this.#o.queues }, 'worker started');
   }
 
-  /**
-   * Graceful stop: no new claims; running handlers get the grace period to finish; then their signals
-   * abort and whatever is still unfinished is released (back to queued, attempt not spent).
-   */
   stop(): Promise<void> {
     this.#stopped ??= this.#stop();
     return this.#stopped;
@@ -112,13 +143,15 @@ export class Worker {
     this.#wake();
     await this.#loopDone;
     const log = this.#o.logger;
+    const buffered = this.#buffer.splice(0).map((j) => j.id);
+    if (buffered.length > 0) await this.#persist(() => this.#o.queue.release(this.id, buffered)).catch(() => {});
     if (this.#active.size > 0) {
       log.info({ running: this.#active.size, grace_ms: this.#o.shutdownGraceMs }, 'waiting for running jobs to finish');
-      await settleWithin(this.#allDone(), this.#o.shutdownGraceMs);
+      await settleWithin(this.#allSettled(), this.#o.shutdownGraceMs);
     }
     if (this.#active.size > 0) {
       for (const a of this.#active.values()) a.controller.abort(new WorkerShutdownError());
-      await settleWithin(this.#allDone(), Math.min(this.#o.timeoutGraceMs, 2_000));
+      await settleWithin(this.#allSettled(), Math.min(this.#o.timeoutGraceMs, 2_000));
     }
     const leftovers = [...this.#active.keys()];
     if (leftovers.length > 0) {
@@ -126,34 +159,62 @@ export class Worker {
       await this.#persist(() => this.#o.queue.release(this.id, leftovers)).catch(() => {});
       log.warn({ released: leftovers.length }, 'released jobs whose handlers did not stop in time');
     }
+    await Promise.allSettled(this.#finishing.values());
+    await this.#completer.drain();
     for (const t of this.#timers) clearInterval(t);
     await this.#listener.close();
     log.info({ worker_id: this.id }, 'worker stopped');
   }
 
+  /**
+   * Claims when there is room (free slots or buffer) and a reason to expect work: a notification, the
+   * poll tick, or a last claim that came back full (a backlog). Otherwise it sleeps until one of those
+   * or a freed slot. The poll keeps a fixed rhythm: busy slots freeing up do not postpone it.
+   */
   async #loop(): Promise<void> {
     let errorDelay = 0;
+    let nextPoll = 0;
     while (!this.#stopping) {
-      const free = this.#o.concurrency - this.#active.size;
-      if (free <= 0) {
-        await this.#sleep(Infinity);
+      const now = Date.now();
+      if (now >= nextPoll) {
+        this.#hint = true;
+        nextPoll = now + this.#o.pollIntervalMs;
+      }
+      const want = this.#o.concurrency - this.#active.size + this.#bufferTarget() - this.#buffer.length;
+      this.#throttled = this.#finishing.size + this.#completer.size > MAX_UNWRITTEN;
+      this.#roomless = want <= 0 || this.#throttled;
+      if (this.#roomless || !(this.#hint || this.#lastClaimFull)) {
+        await this.#sleep(nextPoll - now);
         continue;
       }
+      this.#hint = false;
       let jobs: Job[];
       try {
-        jobs = await this.#o.queue.claim(this.id, { limit: free, queues: this.#o.queues, kinds: this.#kindNames });
+        jobs = await this.#o.queue.claim(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames });
         errorDelay = 0;
       } catch (err) {
         errorDelay = Math.min(5_000, Math.max(100, errorDelay * 2));
         this.#o.logger.error({ err: errText(err), retry_ms: errorDelay }, 'claim failed');
+        this.#hint = true;
         await this.#sleep(errorDelay);
         continue;
       }
-      this.events.emit('claim', { requested: free, claimed: jobs.length });
-      this.#lastClaimFull = jobs.length === free;
-      for (const job of jobs) this.#start(job);
-      if (!this.#lastClaimFull) await this.#sleep(this.#o.pollIntervalMs);
+      this.events.emit('claim', { requested: want, claimed: jobs.length });
+      this.#lastClaimFull = jobs.length === want;
+      this.#buffer.push(...jobs);
+      this.#pump();
     }
+  }
+
+  /** Jobs to hold beyond the free slots: none without a backlog, else ~BUFFER_TARGET_MS of work. */
+  #bufferTarget(): number {
+    if (!this.#lastClaimFull) return 0;
+    const perSlot = BUFFER_TARGET_MS / Math.max(this.#avgRunMs, 0.05);
+    return Math.min(MAX_BUFFER, Math.floor(this.#o.concurrency * perSlot));
+  }
+
+  #pump(): void {
+    while (this.#active.size < this.#o.concurrency && this.#buffer.length > 0 && !this.#stopping) this.#start(this.#buffer.shift()!);
   }
 
   #start(job: Job): void {
@@ -161,11 +222,9 @@ export class Worker {
     const controller = new AbortController();
     const started = performance.now();
     const logger = this.#o.logger.child({ job_id: job.id, kind: job.kind, attempt: job.attempts });
-    const entry = { job, controller } as Active;
-    this.#active.set(job.id, entry);
-    this.events.emit('job:start', { job, waitMs: Math.max(0, (job.lockedAt?.getTime() ?? Date.now()) - job.runAt.getTime()) });
+    this.events.emit('job:start', { job, waitMs: Math.max(0, Date.now() - job.runAt.getTime()) });
     logger.info('job started');
-    entry.done = execute({
+    const settled = execute({
       handler: kind.handler,
       payload: job.payload,
       controller,
@@ -179,33 +238,38 @@ export class Worker {
           this.#applyHeartbeat(hb.cancelRequested, hb.lost);
         },
       },
-    })
-      .then((settled) => this.#finish(job, settled))
-      .catch((err: unknown): FinishOutcome => {
-        // The outcome could not be written within a lease period: the sweeper will give the job another run.
-        logger.error({ err: errText(err) }, 'could not record the outcome of the job');
-        return 'lost';
-      })
-      .then((outcome) => {
-        const durationMs = performance.now() - started;
-        logger.info({ outcome, duration_ms: Math.round(durationMs * 1000) / 1000 }, 'job finished');
-        this.events.emit('job:finish', { job, outcome, durationMs });
-      })
-      .finally(() => {
-        this.#active.delete(job.id);
-        if (this.#lastClaimFull) this.#wake();
-      });
+    }).then((s) => {
+      const ran = performance.now() - started;
+      this.#avgRunMs = this.#avgRunMs * 0.9 + ran * 0.1;
+      this.#active.delete(job.id);
+      const write = this.#record(job, s)
+        .catch((err: unknown): FinishOutcome => {
+          // Not written within a lease period: the sweeper will give the job another run.
+          logger.error({ err: errText(err) }, 'could not record the outcome of the job');
+          return 'lost';
+        })
+        .then((outcome) => {
+          const durationMs = performance.now() - started;
+          logger.info({ outcome, duration_ms: Math.round(durationMs * 1000) / 1000 }, 'job finished');
+          this.events.emit('job:finish', { job, outcome, durationMs: ran });
+        })
+        .finally(() => {
+          this.#finishing.delete(job.id);
+          if (this.#throttled) this.#wake();
+        });
+      this.#finishing.set(job.id, write);
+      this.#pump();
+      if (this.#roomless || (this.#lastClaimFull && this.#buffer.length <= this.#bufferTarget() / 2)) this.#wake();
+    });
+    this.#active.set(job.id, { job, controller, settled });
   }
 
-  /** Records what the handler did. Returns the outcome for logs and metrics. */
-  async #finish(job: Job, s: Settled): Promise<FinishOutcome> {
+  /** Writes what the handler did. Returns the outcome for logs and metrics. */
+  async #record(job: Job, s: Settled): Promise<FinishOutcome> {
     const q = this.#o.queue;
     const opts = { workerId: this.id, previousDelayMs: job.backoffMs };
     try {
-      if (s.ok) {
-        await this.#persist(() => q.markSucceeded(job.id, s.value, opts));
-        return 'succeeded';
-      }
+      if (s.ok) return (await this.#completer.complete(job.id, s.value)) ? 'succeeded' : this.#lost(job);
       if (s.reason instanceof WorkerShutdownError) {
         await this.#persist(() => q.release(this.id, [job.id]));
         return 'released';
@@ -223,12 +287,14 @@ export class Worker {
       const after = await this.#persist(() => q.markFailedOrRetry(job.id, s.error, { ...opts, permanent }));
       return after.status === 'retrying' ? 'retried' : after.status === 'cancelled' ? 'cancelled' : 'failed_permanent';
     } catch (err) {
-      if (isJobqError(err, 'invalid_transition')) {
-        this.#o.logger.warn({ job_id: job.id, err: err.message }, 'job was taken from this worker before it finished');
-        return 'lost';
-      }
+      if (isJobqError(err, 'invalid_transition')) return this.#lost(job);
       throw err;
     }
+  }
+
+  #lost(job: Job): FinishOutcome {
+    this.#o.logger.warn({ job_id: job.id }, 'job was taken from this worker before its outcome was written');
+    return 'lost';
   }
 
   /** Retries a write while the database is unavailable, for up to one lease period. */
@@ -246,7 +312,7 @@ export class Worker {
   }
 
   async #heartbeat(): Promise<void> {
-    const ids = [...this.#active.keys()];
+    const ids = [...this.#buffer.map((j) => j.id), ...this.#active.keys(), ...this.#finishing.keys(), ...this.#completer.pendingIds];
     if (ids.length === 0) return;
     try {
       const hb = await this.#o.queue.heartbeat(this.id, ids);
@@ -261,9 +327,23 @@ export class Worker {
     for (const id of lost) this.#abort(id, new LeaseLostError());
   }
 
-  #abort(id: string, reason: Error): void {
+  #abort(id: string, reason: JobCancelledError | LeaseLostError): void {
     const a = this.#active.get(id);
-    if (a && !a.controller.signal.aborted) a.controller.abort(reason);
+    if (a) {
+      if (!a.controller.signal.aborted) a.controller.abort(reason);
+      return;
+    }
+    const i = this.#buffer.findIndex((j) => j.id === id);
+    if (i < 0) return;
+    const [job] = this.#buffer.splice(i, 1);
+    if (reason instanceof JobCancelledError) {
+      // Never started: record it cancelled without running it.
+      const write = this.#persist(() => this.#o.queue.finalizeCancelled(job!.id, { workerId: this.id }))
+        .then(() => void this.events.emit('job:finish', { job: job!, outcome: 'cancelled', durationMs: 0 }))
+        .catch((err) => this.#o.logger.warn({ job_id: id, err: errText(err) }, 'could not record a cancellation'))
+        .finally(() => this.#finishing.delete(id));
+      this.#finishing.set(id, write);
+    }
   }
 
   async #sweep(): Promise<void> {
@@ -280,11 +360,11 @@ export class Worker {
   }
 
   #onNotify(channel: string, payload: string): void {
-    if (channel === CANCEL_CHANNEL) {
-      this.#abort(payload, new JobCancelledError());
-      return;
+    if (channel === CANCEL_CHANNEL) this.#abort(payload, new JobCancelledError());
+    else if (this.#o.queues.length === 0 || this.#o.queues.includes(payload)) {
+      this.#hint = true;
+      this.#wake();
     }
-    if (this.#o.queues.length === 0 || this.#o.queues.includes(payload)) this.#wake();
   }
 
   #wake(): void {
@@ -309,8 +389,8 @@ export class Worker {
     this.#woken = false;
   }
 
-  #allDone(): Promise<unknown> {
-    return Promise.all([...this.#active.values()].map((a) => a.done));
+  #allSettled(): Promise<unknown> {
+    return Promise.all([...this.#active.values()].map((a) => a.settled));
   }
 }
 

@@ -29,12 +29,13 @@ export interface Setup {
 }
 
 export async function setup(kinds: KindRegistry = testKinds()): Promise<Setup> {
-  const db = await freshDatabase();
-  const queue = new Queue({ pool: db.pool, kinds });
   const workers: Worker[] = [];
+  // Registered before the database's own hook, so workers stop before their database is dropped.
   after(async () => {
     await Promise.all(workers.map((w) => w.stop()));
   });
+  const db = await freshDatabase();
+  const queue = new Queue({ pool: db.pool, kinds });
   return {
     db,
     queue,

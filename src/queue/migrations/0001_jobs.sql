@@ -79,3 +79,39 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
        LIMIT keep
     ) newest
 $$;
+
+-- Claiming, in a function for one reason: planner settings. The claim's ORDER BY matches
+-- jobs_runnable_idx exactly, so walking that index and stopping at LIMIT is always the right plan.
+-- But right after a bulk enqueue, before autovacuum has analysed the table, the planner believes few
+-- rows are runnable and picks a bitmap scan plus a sort of every runnable row (measured: 5 ms per
+-- claim with 20,000 runnable rows, against 0.05 ms). The SET clauses take those plans away.
+-- The CTE locks exactly the rows it picks (SKIP LOCKED: concurrent claimers never wait for or
+-- double-claim a row); the UPDATE marks them running and takes the lease.
+CREATE FUNCTION jobq.claim(p_worker text, p_limit integer, p_queues text[], p_kinds text[], p_now timestamptz)
+RETURNS SETOF jobq.jobs
+LANGUAGE plpgsql VOLATILE
+SET enable_bitmapscan = off
+SET enable_sort = off
+SET enable_seqscan = off
+AS $$
+DECLARE
+  v_now timestamptz := coalesce(p_now, now());
+BEGIN
+  RETURN QUERY
+  WITH next AS (
+    SELECT id FROM jobq.jobs
+     WHERE status IN ('queued', 'retrying')
+       AND run_at <= v_now
+       AND (p_queues IS NULL OR queue = ANY(p_queues))
+       AND (p_kinds IS NULL OR kind = ANY(p_kinds))
+     ORDER BY priority DESC, run_at, id
+     LIMIT p_limit
+     FOR UPDATE SKIP LOCKED
+  )
+  UPDATE jobq.jobs j
+     SET status = 'running', attempts = j.attempts + 1, locked_by = p_worker, locked_at = v_now, updated_at = v_now
+    FROM next
+   WHERE j.id = next.id
+  RETURNING j.*;
+END
+$$;
