@@ -66,12 +66,13 @@ export const SETTINGS = {
   pollIntervalMs: spec({ flag: '--poll-interval-ms <ms>', env: 'JOBQ_POLL_INTERVAL_MS', description: 'fallback poll when no notification arrives', default: 1_000, parse: int(10) }),
   shutdownGraceMs: spec({ flag: '--shutdown-grace-ms <ms>', env: 'JOBQ_SHUTDOWN_GRACE_MS', description: 'time running jobs get to finish on SIGTERM', default: 30_000, parse: int(0) }),
   timeoutGraceMs: spec({ flag: '--timeout-grace-ms <ms>', env: 'JOBQ_TIMEOUT_GRACE_MS', description: 'after a timeout, how long a handler may ignore its signal before its slot is freed', default: 5_000, parse: int(0) }),
+  metricsHost: spec({ flag: '--metrics-host <host>', env: 'JOBQ_METRICS_HOST', description: 'address of the worker metrics server', default: '127.0.0.1', parse: text }),
   metricsPort: spec<number | undefined>({ flag: '--metrics-port <port>', env: 'JOBQ_METRICS_PORT', description: 'serve /metrics of a worker on this port', default: undefined, parse: int(0, 65535), shownDefault: 'off' }),
   backoffBaseMs: spec({ flag: '--backoff-base-ms <ms>', env: 'JOBQ_BACKOFF_BASE_MS', description: 'smallest retry delay', default: 1_000, parse: int(1) }),
   backoffCapMs: spec({ flag: '--backoff-cap-ms <ms>', env: 'JOBQ_BACKOFF_CAP_MS', description: 'largest retry delay', default: 3_600_000, parse: int(1) }),
   // -- built-in kinds
   smtpUrl: spec<string | undefined>({ flag: '--smtp-url <url>', env: 'SMTP_URL', description: 'send_email through this SMTP server; unset: write .eml files to the outbox', default: undefined, parse: optionalText, shownDefault: 'outbox' }),
-  outboxDir: spec<string | undefined>({ flag: '--outbox-dir <dir>', env: 'JOBQ_OUTBOX_DIR', description: 'where send_email writes without SMTP', default: undefined, parse: optionalText, shownDefault: '<data-dir>/outbox' }),
+  outboxDir: spec<string | undefined>({ flag: '--outbox-dir <dir>', env: 'JOBQ_OUTBOX_DIR', description: 'where send_email writes without SMTP (default: <data-dir>/outbox)', default: undefined, parse: optionalText, shownDefault: '<data-dir>/outbox' }),
   mailFrom: spec({ flag: '--mail-from <address>', env: 'JOBQ_MAIL_FROM', description: 'default sender of send_email', default: 'jobq@localhost', parse: text }),
   httpAllowHosts: spec({ flag: '--http-allow-hosts <hosts>', env: 'JOBQ_HTTP_ALLOW_HOSTS', description: 'hosts the http kind may call although private or loopback', default: [] as string[], parse: list, shownDefault: 'none' }),
 } as const;
@@ -89,7 +90,7 @@ const WORKER: SettingName[] = [
 export const COMMAND_SETTINGS = {
   migrate: COMMON,
   api: [...COMMON, ...API, 'backoffBaseMs', 'backoffCapMs', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts'],
-  worker: [...COMMON, ...WORKER, 'metricsPort'],
+  worker: [...COMMON, ...WORKER, 'metricsHost', 'metricsPort'],
   serve: [...COMMON, ...API, ...WORKER],
 } satisfies Record<string, SettingName[]>;
 

@@ -216,3 +216,22 @@ test('errors leave the queue module as JobqError, never as driver errors', async
     return true;
   });
 });
+
+test('completeMany completes only the jobs this worker holds, each with its own result', async () => {
+  const { queue } = await freshQueue();
+  const [a, b, c] = await queue.enqueueMany([noop(), noop(), noop()]);
+  await queue.claim('w1', { limit: 2 });
+  await queue.fetchNext('w2');
+  const done = await queue.completeMany('w1', [
+    { id: a!.job.id, result: { n: 1 } },
+    { id: b!.job.id },
+    { id: c!.job.id, result: 'not mine' },
+  ]);
+  assert.deepEqual(done.sort(), [a!.job.id, b!.job.id].sort());
+  assert.deepEqual((await queue.get(a!.job.id))?.result, { n: 1 });
+  const bAfter = await queue.get(b!.job.id);
+  assert.equal(bAfter?.status, 'succeeded');
+  assert.equal(bAfter?.result, null);
+  assert.equal((await queue.get(c!.job.id))?.status, 'running', "another worker's job is untouched");
+  assert.deepEqual(await queue.completeMany('w1', [{ id: a!.job.id }]), [], 'a second completion changes nothing');
+});

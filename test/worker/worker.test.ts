@@ -191,3 +191,38 @@ test('ctx.heartbeat() renews the lease at once', async () => {
   const row = await eventually(async () => (await s.queue.get(job.id)) ?? undefined);
   assert.ok(row.status === 'succeeded' || row.lockedAt!.getTime() > before.getTime());
 });
+
+test('a backlog is buffered beyond the slots; stop() gives the buffer back untouched', async () => {
+  const gate = deferred();
+  const s = await setup(kindsWithProbe(() => gate.promise));
+  await s.queue.enqueueMany(Array.from({ length: 200 }, () => ({ kind: 'probe', payload: {} })));
+  const worker = await s.worker({ concurrency: 2, shutdownGraceMs: 5_000 });
+  await eventually(() => (worker.buffered > 0 ? true : undefined), 10_000, 'a buffer');
+  const { rows: held } = await s.db.pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'running'`);
+  assert.equal(held[0].n, 2 + worker.buffered, 'buffered jobs are claimed (leased) but not started');
+  const stopping = worker.stop();
+  gate.resolve();
+  await stopping;
+  const { rows } = await s.db.pool.query(`SELECT status::text, attempts, count(*)::int AS n FROM jobq.jobs GROUP BY 1, 2 ORDER BY 1`);
+  assert.deepEqual(rows, [
+    { status: 'queued', attempts: 0, n: 198 },
+    { status: 'succeeded', attempts: 1, n: 2 },
+  ]);
+});
+
+test('cancelling a job that waits in the buffer records it cancelled without running it', async () => {
+  const gate = deferred();
+  let runs = 0;
+  const s = await setup(kindsWithProbe(() => (runs++, gate.promise)));
+  const jobs = await s.queue.enqueueMany(Array.from({ length: 50 }, () => ({ kind: 'probe', payload: {} })));
+  const worker = await s.worker({ concurrency: 1 });
+  await eventually(() => (worker.buffered > 0 ? true : undefined), 10_000, 'a buffer');
+  const last = jobs[5]!.job.id; // claimed into the buffer behind the first, never started
+  const before = await s.queue.get(last);
+  assert.equal(before?.status, 'running', 'the last job is buffered (claimed)');
+  assert.equal((await s.queue.requestCancel(last)).outcome, 'cancel_requested');
+  const after = await waitForStatus(s.queue, last, 'cancelled', 5_000);
+  assert.equal(after.lockedBy, null);
+  assert.equal(runs, 1, 'only the first job ever started');
+  gate.resolve();
+});

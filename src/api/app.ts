@@ -1,0 +1,126 @@
+/**
+ * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts under /v1,
+ * routes/system.ts, openapi.ts), one error format (errors.ts), one body parser (body.ts), API keys
+ * (auth.ts), request ids, access logs and a `request` event per response for metrics.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Queue } from '../queue/queue.ts';
+import { installAuth } from './auth.ts';
+import { installJsonParser } from './body.ts';
+import { frameworkErrorHandler, installErrorHandling } from './errors.ts';
+import { registerDocs, registerOpenApi } from './openapi.ts';
+import { jobRoutes } from './routes/jobs.ts';
+import { systemRoutes } from './routes/system.ts';
+import { ErrorBodySchema } from './schemas/errors.ts';
+import { JobSchema } from './schemas/job.ts';
+
+export interface RequestEvent {
+  method: string;
+  /** The route template (`/v1/jobs/:id`), or `unmatched` when no route matched: never the raw URL. */
+  route: string;
+  statusCode: number;
+  durationMs: number;
+}
+
+export type ApiEvents = { request: [RequestEvent] };
+
+export interface ApiOptions {
+  queue: Queue;
+  config: Pick<Config, 'apiKeys' | 'metricsAuth' | 'bodyLimit'>;
+  /** Access logs and errors go here (one JSON line per request). Default: silent. */
+  logger?: Logger;
+  /** Readiness check for /readyz (typically a database round trip). */
+  ready: () => Promise<boolean>;
+  /** How long /readyz waits for `ready()`. Default 2000 ms. */
+  readyTimeoutMs?: number;
+  /** Serves GET /metrics when given. */
+  metrics?: { contentType: string; render(): Promise<string> };
+  /** Receives one `request` event per response. */
+  events?: EventEmitter<ApiEvents>;
+}
+
+export const DEFAULT_READY_TIMEOUT_MS = 2000;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The caller's X-Request-Id when it is 1-128 of [A-Za-z0-9._:-], else a new UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+function validator(options: AjvOptions): Ajv {
+  return addFormats(new Ajv({ allErrors: true, strict: true, strictTypes: false, useDefaults: false, removeAdditional: false, ...options }));
+}
+
+/** A Fastify instance with every route registered; `listen` or `inject` it. */
+export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
+  const { bodyLimit, apiKeys, metricsAuth } = opts.config;
+  const app = Fastify({
+    loggerInstance: opts.logger ?? pino({ level: 'silent' }),
+    // Fastify's two lines per request are replaced by the one access-log line of the onResponse hook.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    bodyLimit,
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    // While closing, requests still in flight on open connections are served normally (Fastify's 503
+    // would not have the API's error body).
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler(bodyLimit),
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+
+  // Bodies are validated as sent: no type coercion, no silent removal of unknown fields. Query strings
+  // and path parameters are text, so numbers there are coerced.
+  const bodies = validator({ coerceTypes: false });
+  const params = validator({ coerceTypes: true });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema));
+  app.addSchema(JobSchema);
+  app.addSchema(ErrorBodySchema);
+
+  installJsonParser(app);
+  installErrorHandling(app, bodyLimit);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  installAuth(app, { apiKeys, metricsAuth });
+  app.addHook('onResponse', async (request, reply) => {
+    const event: RequestEvent = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      statusCode: reply.statusCode,
+      durationMs: reply.elapsedTime,
+    };
+    request.log.info(
+      { method: event.method, route: event.route, status: event.statusCode, durationMs: Math.round(event.durationMs * 1000) / 1000 },
+      'request completed',
+    );
+    try {
+      opts.events?.emit('request', event);
+    } catch (err) {
+      request.log.error({ err }, 'a request event listener failed');
+    }
+  });
+
+  await registerOpenApi(app);
+  const routeOpts = {
+    queue: opts.queue,
+    ready: opts.ready,
+    readyTimeoutMs: opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+    metrics: opts.metrics,
+    metricsAuth,
+  };
+  await app.register(systemRoutes, routeOpts);
+  await app.register(jobRoutes, { prefix: '/v1', queue: opts.queue });
+  await registerDocs(app);
+  return app;
+}

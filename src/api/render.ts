@@ -1,0 +1,67 @@
+/** The queue's camelCase model → the API's snake_case wire shapes. */
+import type { RegisteredKind } from '../kinds/registry.ts';
+import type { CancelOutcome, Job, JobPage, QueueStats } from '../queue/types.ts';
+import type { JobWire } from './schemas/job.ts';
+import type { CancelResponseWire, JobListWire, KindWire, StatsWire } from './schemas/responses.ts';
+
+const iso = (d: Date): string => d.toISOString();
+const isoOrNull = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+/** A timestamp the database rendered inside JSON (any offset) as toISOString's UTC form. */
+function normaliseTimestamp(text: string): string {
+  const d = new Date(text);
+  return Number.isFinite(d.getTime()) ? d.toISOString() : text;
+}
+
+export function renderJob(job: Job): JobWire {
+  return {
+    id: job.id,
+    queue: job.queue,
+    kind: job.kind,
+    payload: job.payload ?? null,
+    status: job.status,
+    priority: job.priority,
+    attempts: job.attempts,
+    max_attempts: job.maxAttempts,
+    run_at: iso(job.runAt),
+    locked_by: job.lockedBy,
+    locked_at: isoOrNull(job.lockedAt),
+    cancel_requested: job.cancelRequested,
+    idempotency_key: job.idempotencyKey,
+    last_error: job.lastError,
+    result: job.result ?? null,
+    created_at: iso(job.createdAt),
+    updated_at: iso(job.updatedAt),
+    finished_at: isoOrNull(job.finishedAt),
+    timeout_ms: job.timeoutMs,
+    errors: (job.errors ?? []).map((e) => ({ at: normaliseTimestamp(e.at), attempt: e.attempt, error: e.error })),
+  };
+}
+
+export function renderPage(page: JobPage): JobListWire {
+  return { jobs: page.jobs.map(renderJob), next_cursor: page.nextCursor };
+}
+
+export function renderCancel(outcome: CancelOutcome): CancelResponseWire {
+  return { outcome: outcome.outcome, job: renderJob(outcome.job) };
+}
+
+export function renderStats(stats: QueueStats): StatsWire {
+  return {
+    by_status: stats.byStatus,
+    by_kind: stats.byKind,
+    by_queue: stats.byQueue,
+    oldest_runnable_age_seconds: stats.oldestRunnableAgeSeconds,
+  };
+}
+
+export function renderKind(kind: RegisteredKind): KindWire {
+  return {
+    name: kind.name,
+    description: kind.description ?? null,
+    // A plain JSON copy: TypeBox schemas carry symbol keys that mean nothing on the wire.
+    payload_schema: JSON.parse(JSON.stringify(kind.payloadSchema)) as unknown,
+    default_max_attempts: kind.defaultMaxAttempts,
+    timeout_ms: kind.timeoutMs,
+  };
+}

@@ -1,0 +1,204 @@
+/** /v1/jobs: enqueue (one or a batch), read, list, cancel, retry. Registered with the prefix /v1. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type ErrorDetail, isJobqError, JobqError } from '../../queue/errors.ts';
+import type { Queue } from '../../queue/queue.ts';
+import type { NewJob } from '../../queue/types.ts';
+import { renderCancel, renderJob, renderPage } from '../render.ts';
+import { errorResponses } from '../schemas/errors.ts';
+import { JobSchema, Ref } from '../schemas/job.ts';
+import { BatchRequestSchema, CreateJobHeadersSchema, JobIdParamsSchema, ListQuerySchema, NewJobSchema, type NewJobWire } from '../schemas/requests.ts';
+import { BatchResponseSchema, CancelResponseSchema, JobListSchema } from '../schemas/responses.ts';
+
+export interface JobRoutesOptions {
+  queue: Queue;
+}
+
+const SECURITY = [{ bearerAuth: [] }];
+const MIN_RUN_AT = Date.UTC(1970, 0, 1);
+const MAX_RUN_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** The wire envelope → the queue's NewJob. `at` is the JSON pointer of this job in the request body. */
+function toNewJob(body: NewJobWire, at: string, index?: number): NewJob {
+  let runAt: Date | undefined;
+  if (body.run_at !== undefined) {
+    runAt = new Date(body.run_at);
+    const t = runAt.getTime();
+    if (!Number.isFinite(t) || t < MIN_RUN_AT || t > MAX_RUN_AT) {
+      const detail: ErrorDetail = { path: `${at}/run_at`, message: 'must be an RFC 3339 date-time from 1970 to 9999' };
+      if (index !== undefined) detail.index = index;
+      throw new JobqError('validation_failed', `${at ? `${at.slice(1)}/` : ''}run_at must be an RFC 3339 date-time from 1970 to 9999`, [detail]);
+    }
+  }
+  return {
+    kind: body.kind,
+    payload: body.payload,
+    queue: body.queue,
+    priority: body.priority,
+    maxAttempts: body.max_attempts,
+    runAt,
+    delayMs: body.delay_ms,
+    timeoutMs: body.timeout_ms,
+    idempotencyKey: body.idempotency_key,
+  };
+}
+
+/** Queue errors of a batch name the job by `index` and a path inside it: make the paths absolute. */
+function inBatch(err: unknown): unknown {
+  if (!isJobqError(err) || !err.details?.some((d) => typeof d.index === 'number')) return err;
+  const details = err.details.map((d) =>
+    typeof d.index === 'number' && !d.path.startsWith('/jobs/') ? { ...d, path: `/jobs/${d.index}${d.path === '/' ? '' : d.path}` } : d,
+  );
+  const indexes = [...new Set(details.map((d) => d.index).filter((i) => typeof i === 'number'))];
+  const message = indexes.length === 1 ? `job ${String(indexes[0])}: ${err.message}` : err.message;
+  return new JobqError(err.kind, message, details, { cause: err });
+}
+
+/** A single enqueue has no index to speak of. */
+function single(err: unknown): unknown {
+  if (!isJobqError(err) || !err.details?.some((d) => 'index' in d)) return err;
+  return new JobqError(err.kind, err.message, err.details.map(({ index: _index, ...d }) => d as ErrorDetail), { cause: err });
+}
+
+export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app, { queue }) => {
+  app.post(
+    '/jobs',
+    {
+      schema: {
+        operationId: 'createJob',
+        tags: ['jobs'],
+        summary: 'Enqueue a job',
+        description:
+          'Validates the payload against the kind\'s schema and enqueues the job. With an idempotency key (body field or `Idempotency-Key` header) ' +
+          'already used with the same kind and payload, the existing job is returned with 200 and `Idempotent-Replayed: true`.',
+        security: SECURITY,
+        headers: CreateJobHeadersSchema,
+        body: NewJobSchema,
+        response: {
+          201: Ref(JobSchema, {
+            description: 'Enqueued.',
+            headers: { Location: { type: 'string', description: 'URL of the new job.', examples: ['/v1/jobs/01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f'] } },
+          }),
+          200: Ref(JobSchema, {
+            description: 'The idempotency key was used before with the same kind and payload: the existing job.',
+            headers: { 'Idempotent-Replayed': { type: 'string', enum: ['true'] } },
+          }),
+          ...errorResponses(400, 401, 409, 413, 415, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const header = request.headers['idempotency-key'];
+      const body = request.body;
+      if (header !== undefined && body.idempotency_key !== undefined && header !== body.idempotency_key) {
+        throw new JobqError('validation_failed', 'the Idempotency-Key header and the body field idempotency_key differ', [
+          { path: '/idempotency_key', message: 'differs from the Idempotency-Key header' },
+        ]);
+      }
+      const newJob = toNewJob(body, '');
+      if (header !== undefined) newJob.idempotencyKey = header;
+      const { job, isNew } = await queue.enqueue(newJob).catch((err: unknown) => Promise.reject(single(err)));
+      if (isNew) {
+        reply.code(201).header('location', `/v1/jobs/${job.id}`);
+      } else {
+        reply.code(200).header('idempotent-replayed', 'true');
+      }
+      return renderJob(job);
+    },
+  );
+
+  app.post(
+    '/jobs/batch',
+    {
+      schema: {
+        operationId: 'createJobs',
+        tags: ['jobs'],
+        summary: 'Enqueue up to 1,000 jobs at once',
+        description:
+          'All or nothing, in one transaction: one invalid job rejects the batch, and the error details name it (`/jobs/3/payload/to`, `index` 3).',
+        security: SECURITY,
+        body: BatchRequestSchema,
+        response: {
+          201: { ...BatchResponseSchema, description: 'Enqueued, in request order.' },
+          ...errorResponses(400, 401, 409, 413, 415, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const jobs = request.body.jobs.map((j, i) => toNewJob(j, `/jobs/${i}`, i));
+      const results = await queue.enqueueMany(jobs).catch((err: unknown) => Promise.reject(inBatch(err)));
+      reply.code(201);
+      return { jobs: results.map((r) => renderJob(r.job)) };
+    },
+  );
+
+  app.get(
+    '/jobs/:id',
+    {
+      schema: {
+        operationId: 'getJob',
+        tags: ['jobs'],
+        summary: 'Read a job',
+        security: SECURITY,
+        params: JobIdParamsSchema,
+        response: { 200: Ref(JobSchema, { description: 'The job.' }), ...errorResponses(400, 401, 404, 500, 503) },
+      },
+    },
+    async (request) => {
+      const job = await queue.get(request.params.id);
+      if (!job) throw new JobqError('not_found', `no job with id ${request.params.id}`);
+      return renderJob(job);
+    },
+  );
+
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        operationId: 'listJobs',
+        tags: ['jobs'],
+        summary: 'List jobs, newest first',
+        description: 'Filter by status, kind and queue; walk the pages with `cursor` = the previous `next_cursor`.',
+        security: SECURITY,
+        querystring: ListQuerySchema,
+        response: { 200: { ...JobListSchema, description: 'One page.' }, ...errorResponses(400, 401, 500, 503) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      return renderPage(await queue.list({ status: q.status, kind: q.kind, queue: q.queue, limit: q.limit, cursor: q.cursor }));
+    },
+  );
+
+  app.post(
+    '/jobs/:id/cancel',
+    {
+      schema: {
+        operationId: 'cancelJob',
+        tags: ['jobs'],
+        summary: 'Cancel a job',
+        description:
+          'A waiting job (queued, retrying) is cancelled at once; a running one is flagged and its worker told (`cancel_requested`); a finished one is left as it is (`already_terminal`).',
+        security: SECURITY,
+        params: JobIdParamsSchema,
+        response: { 200: { ...CancelResponseSchema, description: 'What the cancel did.' }, ...errorResponses(400, 401, 404, 413, 415, 500, 503) },
+      },
+    },
+    async (request) => renderCancel(await queue.requestCancel(request.params.id)),
+  );
+
+  app.post(
+    '/jobs/:id/retry',
+    {
+      schema: {
+        operationId: 'retryJob',
+        tags: ['jobs'],
+        summary: 'Run a failed or cancelled job again',
+        description: 'Only a `failed_permanent` or `cancelled` job: it goes back to `queued` with its attempts reset.',
+        security: SECURITY,
+        params: JobIdParamsSchema,
+        response: { 200: Ref(JobSchema, { description: 'The job, queued again.' }), ...errorResponses(400, 401, 404, 409, 413, 415, 500, 503) },
+      },
+    },
+    async (request) => renderJob(await queue.retry(request.params.id)),
+  );
+};

@@ -1,0 +1,124 @@
+/** Liveness, readiness, metrics, and the read-only /v1 views of the whole queue: stats and kinds. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { JobqError } from '../../queue/errors.ts';
+import type { Queue } from '../../queue/queue.ts';
+import { renderKind, renderStats } from '../render.ts';
+import { errorResponses } from '../schemas/errors.ts';
+import { HealthSchema, KindListSchema, ReadySchema, StatsSchema } from '../schemas/responses.ts';
+
+export interface SystemRoutesOptions {
+  queue: Queue;
+  ready: () => Promise<boolean>;
+  readyTimeoutMs: number;
+  metrics?: { contentType: string; render(): Promise<string> } | undefined;
+  metricsAuth: boolean;
+}
+
+const SECURITY = [{ bearerAuth: [] }];
+const OPEN: [] = [];
+
+/** True when `ready()` resolves true within `timeoutMs`; false when it resolves otherwise, rejects or is late. */
+export async function checkReady(ready: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    const answer = Promise.resolve()
+      .then(ready)
+      .then((ok) => ok === true, () => false);
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = async (app, opts) => {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        operationId: 'health',
+        tags: ['system'],
+        summary: 'Liveness: the process runs',
+        security: OPEN,
+        response: { 200: { ...HealthSchema, description: 'Alive.' }, ...errorResponses(500) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        operationId: 'ready',
+        tags: ['system'],
+        summary: 'Readiness: the database answers',
+        description: `Ready when the readiness check (a database round trip) succeeds within ${opts.readyTimeoutMs} ms.`,
+        security: OPEN,
+        response: { 200: { ...ReadySchema, description: 'Ready to serve.' }, ...errorResponses(500, 503) },
+      },
+    },
+    async () => {
+      if (!(await checkReady(opts.ready, opts.readyTimeoutMs))) {
+        throw new JobqError('database_unavailable', 'not ready: the database did not answer');
+      }
+      return { status: 'ready' as const };
+    },
+  );
+
+  if (opts.metrics) {
+    const metrics = opts.metrics;
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          operationId: 'metrics',
+          tags: ['system'],
+          summary: 'Prometheus metrics',
+          security: opts.metricsAuth ? SECURITY : OPEN,
+          response: {
+            200: {
+              description: 'Prometheus text exposition format.',
+              content: { 'text/plain': { schema: { type: 'string', examples: ['# HELP jobq_jobs_enqueued_total Jobs enqueued.\n'] } } },
+            },
+            ...errorResponses(...(opts.metricsAuth ? [401, 500] : [500])),
+          },
+        },
+      },
+      async (_request, reply) => {
+        const text = await metrics.render();
+        return reply.type(metrics.contentType).send(text);
+      },
+    );
+  }
+
+  app.get(
+    '/v1/stats',
+    {
+      schema: {
+        operationId: 'stats',
+        tags: ['system'],
+        summary: 'Job counts by status, kind and queue',
+        security: SECURITY,
+        response: { 200: { ...StatsSchema, description: 'Counts.' }, ...errorResponses(401, 500, 503) },
+      },
+    },
+    async () => renderStats(await opts.queue.stats()),
+  );
+
+  app.get(
+    '/v1/kinds',
+    {
+      schema: {
+        operationId: 'kinds',
+        tags: ['system'],
+        summary: 'The registered job kinds and their payload schemas',
+        security: SECURITY,
+        response: { 200: { ...KindListSchema, description: 'Every kind.' }, ...errorResponses(401, 500) },
+      },
+    },
+    async () => opts.queue.kinds.list().map(renderKind),
+  );
+};

@@ -1,0 +1,87 @@
+/**
+ * The job as it travels over the wire: snake_case, timestamps as RFC 3339 UTC strings, absent values
+ * null. One TypeBox schema serves response serialisation, the OpenAPI document and the client's types.
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { JOB_STATUSES, type JobStatus } from '../../queue/types.ts';
+
+/** `T | null` as one JSON schema (`type: [T, 'null']`), which OpenAPI 3.1 and fast-json-stringify both read well. */
+export function Nullable<T extends TSchema>(schema: T) {
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type as string, 'null'] });
+}
+
+/** A reference to a shared schema (registered with `addSchema`), typed as that schema. */
+export function Ref<T extends TSchema>(schema: T, options: Record<string, unknown> = {}) {
+  if (!schema.$id) throw new Error('Ref needs a schema with an $id');
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id, options));
+}
+
+export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC.', examples: ['2025-01-31T09:30:00.000Z'] });
+
+export const JobStatusSchema = Type.Unsafe<JobStatus>({
+  type: 'string',
+  enum: [...JOB_STATUSES],
+  description: 'queued → running → succeeded, or retrying / failed_permanent / cancelled; see docs/lifecycle.md.',
+});
+
+export const AttemptErrorSchema = Type.Object(
+  {
+    at: Timestamp,
+    attempt: Type.Integer({ minimum: 0, description: 'Which attempt failed (1 is the first).' }),
+    error: Type.String({ description: 'The error text of that attempt.' }),
+  },
+  { additionalProperties: false },
+);
+
+const EXAMPLE_JOB = {
+  id: '01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f',
+  queue: 'default',
+  kind: 'send_email',
+  payload: { to: 'ada@example.com', subject: 'Welcome', body: 'Hello Ada!' },
+  status: 'queued',
+  priority: 0,
+  attempts: 0,
+  max_attempts: 3,
+  run_at: '2025-01-31T09:30:00.000Z',
+  locked_by: null,
+  locked_at: null,
+  cancel_requested: false,
+  idempotency_key: 'signup-42',
+  last_error: null,
+  result: null,
+  created_at: '2025-01-31T09:30:00.000Z',
+  updated_at: '2025-01-31T09:30:00.000Z',
+  finished_at: null,
+  timeout_ms: null,
+  errors: [],
+};
+
+export const JobSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid', description: 'UUID v7 (time ordered).' }),
+    queue: Type.String({ description: 'Queue name; workers can be limited to some queues.' }),
+    kind: Type.String({ description: 'What the job does; see GET /v1/kinds.' }),
+    payload: Type.Unknown({ description: "The job's input, valid against its kind's payload schema." }),
+    status: JobStatusSchema,
+    priority: Type.Integer({ description: 'Higher runs first.' }),
+    attempts: Type.Integer({ minimum: 0, description: 'Attempts started so far.' }),
+    max_attempts: Type.Integer({ minimum: 1 }),
+    run_at: { ...Timestamp, description: 'When the job is (or was) runnable.' },
+    locked_by: Nullable(Type.String({ description: 'The worker running the job.' })),
+    locked_at: Nullable(Timestamp),
+    cancel_requested: Type.Boolean({ description: 'A cancel was requested while the job was running.' }),
+    idempotency_key: Nullable(Type.String()),
+    last_error: Nullable(Type.String({ description: 'Error of the latest failed attempt.' })),
+    result: Type.Unknown({ description: "The handler's result once succeeded; null otherwise." }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    finished_at: Nullable(Timestamp),
+    timeout_ms: Nullable(Type.Integer({ minimum: 1, description: "Handler timeout of this job; null: the kind's default." })),
+    errors: Type.Array(AttemptErrorSchema, { description: 'The latest attempt errors, oldest first.' }),
+  },
+  { $id: 'Job', additionalProperties: false, description: 'A job.', examples: [EXAMPLE_JOB] },
+);
+
+export type JobWire = Static<typeof JobSchema>;
+export type AttemptErrorWire = Static<typeof AttemptErrorSchema>;
+export { EXAMPLE_JOB };

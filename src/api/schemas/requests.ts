@@ -1,0 +1,85 @@
+/**
+ * Request schemas. Envelopes are closed (`additionalProperties: false`): an unknown or misspelt field
+ * is a `validation_failed`, never silently dropped. Payloads are checked by their kind's schema in the
+ * queue, not here.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { JobStatusSchema } from './job.ts';
+
+const INT32_MAX = 2_147_483_647;
+export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+const QUEUE_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
+const KIND_PATTERN = '^[a-z][a-z0-9_.-]{0,127}$';
+
+export const NewJobSchema = Type.Object(
+  {
+    kind: Type.String({ minLength: 1, maxLength: 128, description: 'A registered kind (GET /v1/kinds).' }),
+    payload: Type.Unknown({ description: "Checked against the kind's payload schema." }),
+    queue: Type.Optional(Type.String({ pattern: QUEUE_PATTERN, description: 'Default "default".' })),
+    priority: Type.Optional(Type.Integer({ minimum: -INT32_MAX, maximum: INT32_MAX, description: 'Higher runs first. Default 0.' })),
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Default: the kind's default." })),
+    run_at: Type.Optional(
+      Type.String({ format: 'date-time', description: 'RFC 3339 with a time zone, 1970..9999; not together with delay_ms. Default now.' }),
+    ),
+    delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'Run after this many milliseconds; not together with run_at.' })),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: INT32_MAX, description: "Handler timeout; default the kind's." })),
+    idempotency_key: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 255, description: 'Same key, kind and payload: the existing job is returned instead of a new one.' }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        kind: 'send_email',
+        payload: { to: 'ada@example.com', subject: 'Welcome', body: 'Hello Ada!' },
+        queue: 'mail',
+        priority: 5,
+        max_attempts: 5,
+        delay_ms: 60_000,
+        idempotency_key: 'signup-42',
+      },
+    ],
+  },
+);
+export type NewJobWire = Static<typeof NewJobSchema>;
+
+export const CreateJobHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ pattern: '^[\\x21-\\x7E]([\\x20-\\x7E]{0,253}[\\x21-\\x7E])?$', description: 'Same as the body field idempotency_key (printable ASCII, 1-255); when both are given they must agree.' }),
+  ),
+});
+
+export const BatchRequestSchema = Type.Object(
+  {
+    jobs: Type.Array(NewJobSchema, { minItems: 1, maxItems: 1000, description: 'Inserted all or nothing, in this order.' }),
+  },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        jobs: [
+          { kind: 'summarize_text', payload: { text: 'First sentence. Second one.', max_sentences: 1 } },
+          { kind: 'noop', payload: { sleep_ms: 10 }, priority: -1 },
+        ],
+      },
+    ],
+  },
+);
+export type BatchRequestWire = Static<typeof BatchRequestSchema>;
+
+export const JobIdParamsSchema = Type.Object({
+  id: Type.String({ format: 'uuid', pattern: UUID_PATTERN, description: 'Job id.', examples: ['01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f'] }),
+});
+
+export const ListQuerySchema = Type.Object(
+  {
+    status: Type.Optional(JobStatusSchema),
+    kind: Type.Optional(Type.String({ pattern: KIND_PATTERN })),
+    queue: Type.Optional(Type.String({ pattern: QUEUE_PATTERN })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Jobs per page, 1..500. Default 50.' })),
+    cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$', description: 'next_cursor of the previous page.' })),
+  },
+  { additionalProperties: false },
+);
+export type ListQueryWire = Static<typeof ListQuerySchema>;

@@ -1,0 +1,170 @@
+/**
+ * A typed client of the jobq HTTP API, on the global `fetch` (or one you pass). Its inputs and outputs
+ * are the wire types (snake_case, timestamps as strings), the same TypeBox schemas the server validates
+ * and serialises with. Every failure is a JobqClientError: `status` is the HTTP status (0 when there was
+ * no answer), `kind` the API's error kind, or `network_error`, `invalid_response`, `timeout`.
+ */
+import type { ErrorBodyWire, ErrorDetailWire } from './api/schemas/errors.ts';
+import type { JobWire } from './api/schemas/job.ts';
+import type { ListQueryWire, NewJobWire } from './api/schemas/requests.ts';
+import type { BatchResponseWire, CancelResponseWire, JobListWire, KindWire, StatsWire } from './api/schemas/responses.ts';
+import type { ErrorKind } from './queue/errors.ts';
+import { type JobStatus, TERMINAL_STATUSES } from './queue/types.ts';
+
+export type { AttemptErrorWire, JobWire } from './api/schemas/job.ts';
+export type { ErrorBodyWire, ErrorDetailWire, JobListWire, KindWire, NewJobWire, StatsWire, CancelResponseWire, JobStatus };
+
+export type JobListFilter = ListQueryWire;
+export type ClientErrorKind = ErrorKind | 'network_error' | 'invalid_response' | 'timeout';
+
+export interface ClientOptions {
+  /** Where the API is, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Default: the global fetch. */
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface EnqueueOptions {
+  /** Sent as the Idempotency-Key header. */
+  idempotencyKey?: string;
+}
+
+export interface WaitForOptions {
+  /** Give up (reject with kind `timeout`) after this long. */
+  timeoutMs: number;
+  /** Pause between polls. Default 250 ms. */
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+export class JobqClientError extends Error {
+  override readonly name = 'JobqClientError';
+
+  constructor(
+    /** HTTP status; 0 when no response arrived (network error, timeout of waitFor). */
+    readonly status: number,
+    readonly kind: ClientErrorKind,
+    message: string,
+    readonly details?: ErrorDetailWire[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface JobqClient {
+  /** Enqueues a job; a replayed idempotency key gives the existing job. */
+  enqueue(job: NewJobWire, opts?: EnqueueOptions): Promise<JobWire>;
+  /** Enqueues up to 1,000 jobs, all or nothing; returns them in order. */
+  enqueueBatch(jobs: NewJobWire[]): Promise<JobWire[]>;
+  get(id: string): Promise<JobWire>;
+  /** Every job matching the filter, newest first, walking the pages (`limit` is the page size). */
+  list(filter?: JobListFilter): AsyncGenerator<JobWire, void, undefined>;
+  listPage(filter?: JobListFilter): Promise<JobListWire>;
+  cancel(id: string): Promise<CancelResponseWire>;
+  retry(id: string): Promise<JobWire>;
+  stats(): Promise<StatsWire>;
+  kinds(): Promise<KindWire[]>;
+  /** Polls the job until it is succeeded, failed_permanent or cancelled; rejects with kind `timeout` after timeoutMs. */
+  waitFor(id: string, opts: WaitForOptions): Promise<JobWire>;
+}
+
+const isTerminal = (status: JobStatus): boolean => (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export function createClient(options: ClientOptions): JobqClient {
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const fetchFn = options.fetch ?? globalThis.fetch;
+
+  async function call<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
+    if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`;
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let status = 0;
+    let text: string;
+    try {
+      const res = await fetchFn(`${base}${path}`, init);
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      throw new JobqClientError(status, 'network_error', `${method} ${path} failed: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err });
+    }
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (status < 200 || status > 299) {
+      const e = (parsed as Partial<ErrorBodyWire> | undefined)?.error;
+      if (e && typeof e.kind === 'string' && typeof e.message === 'string') {
+        throw new JobqClientError(status, e.kind, e.message, Array.isArray(e.details) ? e.details : undefined);
+      }
+      throw new JobqClientError(status, 'invalid_response', `${method} ${path} answered HTTP ${status} without an error body`);
+    }
+    if (parsed === undefined) throw new JobqClientError(status, 'invalid_response', `${method} ${path} answered HTTP ${status} without a JSON body`);
+    return parsed as T;
+  }
+
+  const jobPath = (id: string, action = '') => `/v1/jobs/${encodeURIComponent(id)}${action}`;
+
+  const client: JobqClient = {
+    enqueue: (job, opts = {}) =>
+      call<JobWire>('POST', '/v1/jobs', job, opts.idempotencyKey !== undefined ? { 'idempotency-key': opts.idempotencyKey } : {}),
+    enqueueBatch: async (jobs) => (await call<BatchResponseWire>('POST', '/v1/jobs/batch', { jobs })).jobs,
+    get: (id) => call<JobWire>('GET', jobPath(id)),
+    listPage: (filter = {}) => {
+      const query = new URLSearchParams();
+      for (const [key, value] of Object.entries(filter)) if (value !== undefined) query.set(key, String(value));
+      const qs = query.toString();
+      return call<JobListWire>('GET', qs ? `/v1/jobs?${qs}` : '/v1/jobs');
+    },
+    async *list(filter = {}) {
+      let cursor = filter.cursor;
+      do {
+        const page = await client.listPage({ ...filter, cursor });
+        yield* page.jobs;
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor !== undefined);
+    },
+    cancel: (id) => call<CancelResponseWire>('POST', jobPath(id, '/cancel')),
+    retry: (id) => call<JobWire>('POST', jobPath(id, '/retry')),
+    stats: () => call<StatsWire>('GET', '/v1/stats'),
+    kinds: () => call<KindWire[]>('GET', '/v1/kinds'),
+    async waitFor(id, { timeoutMs, intervalMs = 250, signal }) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const job = await client.get(id);
+        if (isTerminal(job.status)) return job;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new JobqClientError(0, 'timeout', `job ${id} is still ${job.status} after ${timeoutMs} ms`, [
+            { path: '/status', message: `is ${job.status}` },
+          ]);
+        }
+        await sleep(Math.min(intervalMs, left), signal);
+      }
+    },
+  };
+  return client;
+}

@@ -1,0 +1,29 @@
+/**
+ * jobq as a library: embed the queue (and, if you like, a worker) in your own Node.js service.
+ *
+ *   import { Queue, KindRegistry, builtinKinds, createPool, migrate } from 'jobq';
+ */
+export { Queue, type QueueOptions, type QueueEvents, type ClaimOptions, MAX_BATCH } from './queue/queue.ts';
+export * from './queue/types.ts';
+export { JobqError, isJobqError, ERROR_KINDS, type ErrorKind, type ErrorDetail } from './queue/errors.ts';
+export { migrate, schemaVersion, LATEST_VERSION } from './queue/migrate.ts';
+export { nextDelay, seededRandom, DEFAULT_BACKOFF, type BackoffPolicy, type RandomSource } from './queue/backoff.ts';
+export { JOBS_CHANNEL, CANCEL_CHANNEL } from './queue/sql.ts';
+export {
+  KindRegistry,
+  PermanentError,
+  type KindDefinition,
+  type JobHandler,
+  type HandlerContext,
+} from './kinds/registry.ts';
+export { builtinKinds, type BuiltinKindOptions } from './kinds/index.ts';
+export { Worker, type WorkerOptions, type WorkerEvents, type FinishOutcome } from './worker/worker.ts';
+export { JobTimeoutError, JobCancelledError, WorkerShutdownError } from './worker/execute.ts';
+export { createPool } from './db/pool.ts';
+export { openDatabase, type Database } from './db/index.ts';
+export { startEmbeddedPostgres } from './db/embedded.ts';
+export { resolveConfig, type Config } from './config.ts';
+export { startService, type Service } from './server.ts';
+export { createMetrics, type Metrics } from './metrics/metrics.ts';
+export { createClient, JobqClientError, type JobqClient, type ClientOptions, type JobWire, type NewJobWire } from './client.ts';
+export { createLogger } from './logger.ts';

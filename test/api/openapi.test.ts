@@ -1,0 +1,237 @@
+/**
+ * The document is the truth: /openapi.json is valid OpenAPI 3.1, and real responses of every route,
+ * successes and errors, match the schema (and headers) it declares for their status.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import { buildTestApp, email, UNKNOWN_ID } from './helpers.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+type Doc = OpenAPIV3_1.Document;
+type Operation = OpenAPIV3_1.OperationObject;
+
+class Checker {
+  readonly covered = new Set<string>();
+  readonly #ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+  readonly #validators = new Map<object, ValidateFunction>();
+  readonly #templates: { template: string; re: RegExp }[];
+
+  constructor(readonly doc: Doc) {
+    this.#templates = Object.keys(doc.paths ?? {}).map((template) => ({
+      template,
+      re: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+    }));
+  }
+
+  /** Sends the request and checks the response against the operation's declared response for its status. */
+  async check(app: FastifyInstance, opts: InjectOptions & { url: string }): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
+    const res = await app.inject(opts);
+    const method = (opts.method ?? 'GET').toLowerCase() as (typeof METHODS)[number];
+    const path = opts.url.split('?')[0]!;
+    const matches = this.#templates.filter((t) => t.re.test(path));
+    // A literal path (/v1/jobs/batch) wins over a template (/v1/jobs/{id}).
+    const match = matches.find((t) => !t.template.includes('{')) ?? matches[0];
+    assert.ok(match, `${path} is not in the document`);
+    const op = (this.doc.paths![match.template] as Record<string, Operation>)[method];
+    assert.ok(op, `${method.toUpperCase()} ${match.template} is not in the document`);
+    const response = op.responses?.[String(res.statusCode)] as OpenAPIV3_1.ResponseObject | undefined;
+    assert.ok(response, `${method.toUpperCase()} ${match.template} answered ${res.statusCode}, which the document does not declare: ${res.body.slice(0, 300)}`);
+    for (const header of Object.keys(response.headers ?? {})) {
+      assert.ok(res.headers[header.toLowerCase()] !== undefined, `${method} ${match.template} ${res.statusCode}: header ${header} is declared but missing`);
+    }
+    const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const media = response.content?.[mediaType];
+    assert.ok(media?.schema, `${method} ${match.template} ${res.statusCode}: no schema for ${mediaType}`);
+    const body = mediaType === 'application/json' ? JSON.parse(res.body) : res.body;
+    const validate = this.#validator(media.schema);
+    assert.ok(validate(body), `${method} ${match.template} ${res.statusCode}: ${this.#ajv.errorsText(validate.errors)}\n${res.body.slice(0, 500)}`);
+    this.covered.add(`${method} ${match.template} ${res.statusCode}`);
+    return { status: res.statusCode, body, headers: res.headers };
+  }
+
+  #validator(schema: object): ValidateFunction {
+    let v = this.#validators.get(schema);
+    if (!v) {
+      v = this.#ajv.compile(schema);
+      this.#validators.set(schema, v);
+    }
+    return v;
+  }
+}
+
+function operations(doc: Doc): [string, string, Operation][] {
+  const out: [string, string, Operation][] = [];
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const m of METHODS) {
+      const op = (item as Record<string, Operation | undefined>)[m];
+      if (op) out.push([m, path, op]);
+    }
+  }
+  return out;
+}
+
+test('the document is valid OpenAPI 3.1, declares bearer auth, and documents every route with schemas and examples', async () => {
+  const { app } = await buildTestApp({ metrics: { contentType: 'text/plain; version=0.0.4; charset=utf-8', render: async () => 'up 1\n' } });
+  const res = await app.inject({ url: '/openapi.json' });
+  assert.equal(res.statusCode, 200);
+  const raw = JSON.parse(res.body) as Doc;
+  await SwaggerParser.validate(structuredClone(raw) as never);
+  assert.equal(raw.openapi, '3.1.0');
+  assert.deepEqual(raw.components?.securitySchemes?.bearerAuth, {
+    type: 'http',
+    scheme: 'bearer',
+    description: (raw.components?.securitySchemes?.bearerAuth as { description: string }).description,
+  });
+  const routes = operations(raw).map(([m, p]) => `${m.toUpperCase()} ${p}`).sort();
+  assert.deepEqual(routes, [
+    'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz', 'GET /v1/jobs', 'GET /v1/jobs/{id}', 'GET /v1/kinds', 'GET /v1/stats',
+    'POST /v1/jobs', 'POST /v1/jobs/batch', 'POST /v1/jobs/{id}/cancel', 'POST /v1/jobs/{id}/retry',
+  ]);
+  const doc = (await SwaggerParser.dereference(structuredClone(raw) as never)) as unknown as Doc;
+  for (const [method, path, op] of operations(doc)) {
+    const name = `${method.toUpperCase()} ${path}`;
+    assert.ok(op.operationId, `${name} has an operationId`);
+    if (path.startsWith('/v1/')) {
+      assert.deepEqual(op.security, [{ bearerAuth: [] }], `${name} needs the bearer key`);
+      assert.ok(op.responses?.['401'], `${name} documents 401`);
+    } else {
+      assert.deepEqual(op.security, [], `${name} is open`);
+    }
+    for (const [status, response] of Object.entries(op.responses ?? {})) {
+      const media = (response as OpenAPIV3_1.ResponseObject).content;
+      assert.ok(media && Object.keys(media).length > 0, `${name} ${status} has content`);
+      for (const [type, m] of Object.entries(media)) {
+        assert.ok(m.schema, `${name} ${status} ${type} has a schema`);
+        if (path === '/openapi.json') continue;
+        const schema = m.schema as { examples?: unknown[] };
+        assert.ok(m.example !== undefined || m.examples !== undefined || schema.examples !== undefined, `${name} ${status} has an example`);
+      }
+    }
+    if (method === 'post' && !path.includes('{id}')) {
+      const body = (op.requestBody as OpenAPIV3_1.RequestBodyObject).content['application/json'];
+      assert.ok(body?.schema && (body.example !== undefined || body.examples !== undefined), `${name} has a request schema with an example`);
+    }
+  }
+});
+
+test('real responses of every route, success and error, match the schemas the document declares for their status', async () => {
+  const metrics = { contentType: 'text/plain; version=0.0.4; charset=utf-8', render: async () => '# TYPE up gauge\nup 1\n' };
+  const { app, queue } = await buildTestApp({ config: { apiKeys: ['key-1'], metricsAuth: true, bodyLimit: 4096 }, metrics });
+  const raw = JSON.parse((await app.inject({ url: '/openapi.json' })).body) as Doc;
+  const doc = (await SwaggerParser.dereference(structuredClone(raw) as never)) as unknown as Doc;
+  const c = new Checker(doc);
+  const auth = { authorization: 'Bearer key-1' };
+  const post = (url: string, payload?: unknown, headers: Record<string, string> = {}) =>
+    c.check(app, { method: 'POST', url, headers: { ...auth, ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
+  const get = (url: string, headers: Record<string, string> = auth) => c.check(app, { url, headers });
+
+  // system
+  assert.equal((await get('/healthz', {})).status, 200);
+  assert.equal((await get('/readyz', {})).status, 200);
+  assert.equal((await get('/openapi.json', {})).status, 200);
+  assert.equal((await get('/metrics')).status, 200);
+  assert.equal((await get('/metrics', {})).status, 401);
+  assert.equal((await get('/v1/kinds')).status, 200);
+  assert.equal((await get('/v1/kinds', {})).status, 401);
+
+  // enqueue
+  const created = await post('/v1/jobs', email({ idempotency_key: 'k1' }));
+  assert.equal(created.status, 201);
+  assert.equal((await post('/v1/jobs', email({ idempotency_key: 'k1' }))).status, 200);
+  assert.equal((await post('/v1/jobs', email({ payload: { to: 'x' } }))).status, 400);
+  assert.equal((await post('/v1/jobs', email({ priority: 'high', extra: true }))).status, 400);
+  assert.equal((await post('/v1/jobs', { kind: 'nope', payload: {} })).status, 400);
+  assert.equal((await post('/v1/jobs', email({ idempotency_key: 'k1', payload: { to: 'b@c.de', subject: 's', body: 'b' } }))).status, 409);
+  assert.equal((await post('/v1/jobs', email({ payload: { to: 'a@b.cd', subject: 's', body: 'x'.repeat(5000) } }))).status, 413);
+  assert.equal((await post('/v1/jobs', 'text', { 'content-type': 'text/plain' })).status, 415);
+  assert.equal((await c.check(app, { method: 'POST', url: '/v1/jobs', payload: email() })).status, 401);
+  const batch = await post('/v1/jobs/batch', { jobs: [{ kind: 'noop', payload: {} }, { kind: 'noop', payload: {} }] });
+  assert.equal(batch.status, 201);
+  assert.equal((await post('/v1/jobs/batch', { jobs: [email(), email({ payload: {} })] })).status, 400);
+  assert.equal((await post('/v1/jobs/batch', { jobs: [email({ idempotency_key: 'k1', payload: { to: 'q@r.st', subject: 's', body: 'b' } })] })).status, 409);
+  assert.equal((await post('/v1/jobs/batch', { jobs: Array.from({ length: 60 }, () => email()) })).status, 413);
+  assert.equal((await post('/v1/jobs/batch', '<jobs/>', { 'content-type': 'application/xml' })).status, 415);
+  assert.equal((await c.check(app, { method: 'POST', url: '/v1/jobs/batch', payload: { jobs: [] } })).status, 401);
+
+  // read and list
+  const id = created.body.id as string;
+  assert.equal((await get(`/v1/jobs/${id}`)).status, 200);
+  assert.equal((await get(`/v1/jobs/${UNKNOWN_ID}`)).status, 404);
+  assert.equal((await get('/v1/jobs/not-a-uuid')).status, 400);
+  assert.equal((await get(`/v1/jobs/${id}`, {})).status, 401);
+  const page = await get('/v1/jobs?limit=1');
+  assert.equal(page.status, 200);
+  assert.ok(page.body.next_cursor);
+  assert.equal((await get(`/v1/jobs?limit=1&cursor=${page.body.next_cursor}`)).status, 200);
+  assert.equal((await get('/v1/jobs?limit=1000')).status, 400);
+  assert.equal((await get('/v1/jobs', {})).status, 401);
+  const stats = await get('/v1/stats');
+  assert.equal(stats.status, 200);
+  assert.equal(stats.body.by_status.queued, 3);
+  assert.equal((await get('/v1/stats', {})).status, 401);
+
+  // cancel and retry
+  const [a, b] = batch.body.jobs as { id: string }[];
+  await queue.claim('w1', { limit: 1 }); // the oldest: the first job
+  assert.equal((await post(`/v1/jobs/${id}/cancel`)).body.outcome, 'cancel_requested');
+  assert.equal((await post(`/v1/jobs/${a!.id}/cancel`)).body.outcome, 'cancelled');
+  assert.equal((await post(`/v1/jobs/${a!.id}/cancel`)).body.outcome, 'already_terminal');
+  assert.equal((await post(`/v1/jobs/${UNKNOWN_ID}/cancel`)).status, 404);
+  assert.equal((await post('/v1/jobs/x/cancel')).status, 400);
+  assert.equal((await post(`/v1/jobs/${a!.id}/cancel`, 'x'.repeat(5000), { 'content-type': 'application/json' })).status, 413);
+  assert.equal((await post(`/v1/jobs/${a!.id}/cancel`, 'x', { 'content-type': 'text/plain' })).status, 415);
+  assert.equal((await c.check(app, { method: 'POST', url: `/v1/jobs/${a!.id}/cancel` })).status, 401);
+  assert.equal((await post(`/v1/jobs/${a!.id}/retry`)).status, 200);
+  assert.equal((await post(`/v1/jobs/${b!.id}/retry`)).status, 409);
+  assert.equal((await post(`/v1/jobs/${UNKNOWN_ID}/retry`)).status, 404);
+  assert.equal((await post('/v1/jobs/x/retry')).status, 400);
+  assert.equal((await post(`/v1/jobs/${b!.id}/retry`, 'x'.repeat(5000), { 'content-type': 'application/json' })).status, 413);
+  assert.equal((await post(`/v1/jobs/${b!.id}/retry`, 'x', { 'content-type': 'text/plain' })).status, 415);
+  assert.equal((await c.check(app, { method: 'POST', url: `/v1/jobs/${b!.id}/retry` })).status, 401);
+
+  // 503: not ready, and a database that is gone
+  const notReady = await buildTestApp({ queue, ready: async () => false });
+  assert.equal((await c.check(notReady.app, { url: '/readyz' })).status, 503);
+  const gone = await buildTestApp();
+  await gone.db!.pool.end();
+  for (const [method, url, payload] of [
+    ['GET', '/v1/stats'], ['GET', '/v1/jobs'], ['GET', `/v1/jobs/${UNKNOWN_ID}`], ['POST', '/v1/jobs', email()],
+    ['POST', '/v1/jobs/batch', { jobs: [email()] }], ['POST', `/v1/jobs/${UNKNOWN_ID}/cancel`], ['POST', `/v1/jobs/${UNKNOWN_ID}/retry`],
+  ] as const) {
+    const r = await c.check(gone.app, { method, url, ...(payload ? { payload } : {}) });
+    assert.equal(r.status, 503, `${method} ${url}`);
+  }
+
+  // 500: a failure nobody expected
+  const broken = await buildTestApp({ metrics: { contentType: 'text/plain', render: async () => Promise.reject(new Error('registry broke')) } });
+  const boom = async () => {
+    throw new TypeError('cannot read properties of undefined');
+  };
+  Object.assign(broken.queue, { get: boom, list: boom, stats: boom, enqueueMany: boom, requestCancel: boom, retry: boom });
+  Object.assign(broken.queue.kinds, { list: () => [{ name: 'bad' }] }); // a kind without its fields: serialisation fails
+  for (const [method, url, payload] of [
+    ['GET', '/metrics'], ['GET', '/v1/kinds'], ['GET', '/v1/stats'], ['GET', '/v1/jobs'], ['GET', `/v1/jobs/${UNKNOWN_ID}`],
+    ['POST', '/v1/jobs', email()], ['POST', '/v1/jobs/batch', { jobs: [email()] }], ['POST', `/v1/jobs/${UNKNOWN_ID}/cancel`],
+    ['POST', `/v1/jobs/${UNKNOWN_ID}/retry`],
+  ] as const) {
+    const r = await c.check(broken.app, { method, url, ...(payload ? { payload } : {}) });
+    assert.equal(r.status, 500, `${method} ${url}: ${JSON.stringify(r.body)}`);
+  }
+
+  // Every operation answered each of its success statuses, and every declared status was seen somewhere.
+  for (const [method, path, op] of operations(doc)) {
+    for (const status of Object.keys(op.responses ?? {}).filter((s) => s.startsWith('2'))) {
+      assert.ok(c.covered.has(`${method} ${path} ${status}`), `${method} ${path} ${status} was never exercised`);
+    }
+  }
+  const declared = new Set(operations(doc).flatMap(([, , op]) => Object.keys(op.responses ?? {})));
+  const seen = new Set([...c.covered].map((k) => k.split(' ')[2]));
+  assert.deepEqual([...declared].sort(), [...seen].sort());
+});

@@ -1,0 +1,54 @@
+/** The `jobq` command line: help with defaults and variables, checked values, the bin entry. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { test } from 'node:test';
+import { COMMAND_SETTINGS, resolveConfig, SETTINGS } from '../src/config.ts';
+
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [path.resolve('bin/jobq.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+
+test('`jobq <command> --help` lists every option with its environment variable and default', () => {
+  for (const command of ['serve', 'api', 'worker', 'migrate'] as const) {
+    const out = run([command, '--help']);
+    assert.equal(out.status, 0, out.stderr);
+    const help = out.stdout.replace(/\s+/g, ' ');
+    for (const name of COMMAND_SETTINGS[command]) {
+      const s = SETTINGS[name];
+      assert.ok(help.includes(s.flag.split(' ')[0]!), `${command}: ${s.flag}`);
+      assert.ok(help.includes(`env: ${s.env}`), `${command}: ${s.env}`);
+    }
+  }
+  const worker = run(['worker', '--help']).stdout.replace(/\s+/g, ' ');
+  for (const d of ['default: 10, env: JOBQ_CONCURRENCY', 'default: 30000, env: JOBQ_LEASE_MS', 'default: 1000, env: JOBQ_POLL_INTERVAL_MS', 'default: 30000, env: JOBQ_SHUTDOWN_GRACE_MS', 'default: all', 'default: hostname:pid']) {
+    assert.ok(worker.includes(d), d);
+  }
+});
+
+test('a bad value, from a flag or the environment, is refused with a message naming it', () => {
+  const flag = run(['worker', '--concurrency', 'lots']);
+  assert.notEqual(flag.status, 0);
+  assert.match(flag.stderr, /--concurrency.*must be an integer from 1/);
+  const env = run(['worker'], { JOBQ_LEASE_MS: '-5' });
+  assert.notEqual(env.status, 0);
+  assert.match(env.stderr, /lease-ms.*must be an integer/);
+  const cross = run(['worker', '--lease-ms', '2000', '--heartbeat-ms', '5000']);
+  assert.notEqual(cross.status, 0);
+  assert.match(cross.stderr, /heartbeat-ms \(5000\) must be shorter than --lease-ms \(2000\)/);
+});
+
+test('refuses a public address without API keys, saying why', () => {
+  const out = run(['api', '--host', '0.0.0.0', '--port', '0'], { DATABASE_URL: process.env.JOBQ_TEST_ADMIN_URL! });
+  assert.notEqual(out.status, 0);
+  assert.match(out.stdout + out.stderr, /refusing to listen on 0\.0\.0\.0 without API keys/);
+});
+
+test('resolveConfig reads the environment, treats empty as unset, and names a bad variable', () => {
+  const c = resolveConfig({}, { JOBQ_CONCURRENCY: '7', JOBQ_QUEUES: 'a, b,,c', DATABASE_URL: '', JOBQ_DATA_DIR: '/srv/jobq' });
+  assert.equal(c.concurrency, 7);
+  assert.deepEqual(c.queues, ['a', 'b', 'c']);
+  assert.equal(c.databaseUrl, undefined);
+  assert.equal(c.outboxDir, '/srv/jobq/outbox');
+  assert.throws(() => resolveConfig({}, { PORT: '99999' }), /PORT: must be an integer from 0 to 65535/);
+  assert.throws(() => resolveConfig({}, { JOBQ_METRICS_AUTH: 'maybe' }), /JOBQ_METRICS_AUTH: must be true or false/);
+});
