@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import os from 'node:os';
+import { DEFAULT_RETENTION, formatRetention, parseRetention, type Retention } from './queue/retention.ts';
 import path from 'node:path';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -68,6 +69,13 @@ export const SETTINGS = {
   timeoutGraceMs: spec({ flag: '--timeout-grace-ms <ms>', env: 'JOBQ_TIMEOUT_GRACE_MS', description: 'after a timeout, how long a handler may ignore its signal before its slot is freed', default: 5_000, parse: int(0) }),
   metricsHost: spec({ flag: '--metrics-host <host>', env: 'JOBQ_METRICS_HOST', description: 'address of the worker metrics server', default: '127.0.0.1', parse: text }),
   metricsPort: spec<number | undefined>({ flag: '--metrics-port <port>', env: 'JOBQ_METRICS_PORT', description: 'serve /metrics of a worker on this port', default: undefined, parse: int(0, 65535), shownDefault: 'off' }),
+  retention: spec<Retention>({ flag: '--retention <spec>', env: 'JOBQ_RETENTION', description: 'how long finished jobs are kept: a duration (30d) or per status (succeeded=7d,failed=30d,cancelled=30d); never keeps them', default: DEFAULT_RETENTION, parse: (raw) => {
+    try {
+      return parseRetention(raw);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  }, shownDefault: formatRetention(DEFAULT_RETENTION) }),
   backoffBaseMs: spec({ flag: '--backoff-base-ms <ms>', env: 'JOBQ_BACKOFF_BASE_MS', description: 'smallest retry delay', default: 1_000, parse: int(1) }),
   backoffCapMs: spec({ flag: '--backoff-cap-ms <ms>', env: 'JOBQ_BACKOFF_CAP_MS', description: 'largest retry delay', default: 3_600_000, parse: int(1) }),
   // -- built-in kinds
@@ -85,7 +93,7 @@ const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'logLevel', 
 const API: SettingName[] = ['host', 'port', 'apiKeys', 'metricsAuth', 'insecure', 'bodyLimit'];
 const WORKER: SettingName[] = [
   'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs',
-  'backoffBaseMs', 'backoffCapMs', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts',
+  'backoffBaseMs', 'backoffCapMs', 'retention', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts',
 ];
 export const COMMAND_SETTINGS = {
   migrate: COMMON,

@@ -51,6 +51,9 @@ test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnab
   const recover = rows.map((r) => r['QUERY PLAN']).join('\n');
   assert.match(recover, /jobs_running_lease_idx/, recover);
   assert.doesNotMatch(recover, /Seq Scan/, recover);
+  const prune = (await db.pool.query(`EXPLAIN ${SQL.PRUNE.text}`, ['succeeded', 60_000, 1000, null])).rows.map((r) => r['QUERY PLAN']).join('\n');
+  assert.match(prune, /jobs_finished_idx/, prune);
+  assert.doesNotMatch(prune, /Seq Scan/, prune);
 
   // And it really claims: the highest priority first.
   const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 10, null, null, null]);

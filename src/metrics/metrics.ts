@@ -47,6 +47,8 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   });
   const recovered = new client.Counter({ name: 'jobq_stale_jobs_recovered_total', help: 'Running jobs whose worker was lost (lease expired), given another run or failed.', registers });
   opts.queue.events.on('recovered', ({ jobs }) => recovered.inc(jobs.length));
+  const pruned = new client.Counter({ name: 'jobq_jobs_pruned_total', help: 'Finished jobs deleted after their retention period.', registers });
+  opts.queue.events.on('pruned', ({ count }) => pruned.inc(count));
 
   if (opts.worker) subscribeWorker(opts.worker, registers);
   if (opts.api) subscribeApi(opts.api, registers);

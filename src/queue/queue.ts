@@ -8,6 +8,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { KindRegistry } from '../kinds/registry.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, validatePolicy } from './backoff.ts';
 import { fromDatabaseError, JobqError } from './errors.ts';
+import type { Retention } from './retention.ts';
 import { errorText, isUuid, type JobRow, prepareInsert, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
 import {
@@ -18,6 +19,7 @@ import {
   type Job,
   JOB_STATUSES,
   type JobPage,
+  TERMINAL_STATUSES,
   type JobStatus,
   type ListFilter,
   type NewJob,
@@ -42,6 +44,7 @@ export interface QueueEvents {
   enqueued: [{ job: Job; isNew: boolean }];
   claimed: [{ jobs: Job[]; workerId: string }];
   recovered: [{ jobs: Job[] }];
+  pruned: [{ count: number }];
 }
 
 export interface ClaimOptions extends WriteOptions {
@@ -250,14 +253,51 @@ export class Queue {
   }
 
   /**
-   * recoverStale for a fleet: every worker process calls it on a timer, but only the one that gets the
-   * advisory lock does the work. Returns how many jobs it recovered, or null when another process is sweeping.
+   * Deletes finished jobs older than their status's retention, in batches of `batch` (each its own
+   * short statement), for at most `budgetMs`. Frees their idempotency keys. Returns how many.
    */
-  async sweep(staleAfterMs: number): Promise<number | null> {
-    return this.#withClient(undefined, true, async (db) => {
-      const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK, [], db);
-      return lock?.locked ? this.recoverStale(staleAfterMs, { db }) : null;
-    });
+  async prune(retention: Retention, opts: WriteOptions & { batch?: number; budgetMs?: number } = {}): Promise<number> {
+    const batch = opts.batch ?? 1000;
+    const until = Date.now() + (opts.budgetMs ?? 1_000);
+    let total = 0;
+    for (const status of TERMINAL_STATUSES) {
+      const keepMs = retention[status];
+      if (keepMs === null) continue;
+      for (;;) {
+        const res = await this.#exec(SQL.PRUNE, [status, keepMs, batch, this.#now()], opts.db);
+        total += res;
+        if (res < batch || Date.now() > until) break;
+      }
+    }
+    if (total > 0) this.events.emit('pruned', { count: total });
+    return total;
+  }
+
+  /**
+   * The fleet's housekeeping: every worker process calls it on a timer, but only the one that gets the
+   * advisory lock does the work (the others skip their turn). Recovers jobs of lost workers, then
+   * prunes by `retention`. Returns null when another process is sweeping.
+   */
+  async sweep(staleAfterMs: number, retention?: Retention): Promise<{ recovered: number; pruned: number } | null> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw fromDatabaseError(err);
+    }
+    try {
+      const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK_SESSION, [], client);
+      if (!lock?.locked) return null;
+      try {
+        const recovered = await this.recoverStale(staleAfterMs, { db: client });
+        const pruned = retention ? await this.prune(retention, { db: client }) : 0;
+        return { recovered, pruned };
+      } finally {
+        await this.#rows(SQL.SWEEP_UNLOCK_SESSION, [], client).catch(() => {});
+      }
+    } finally {
+      client.release();
+    }
   }
 
   async get(id: string, opts: WriteOptions = {}): Promise<Job | null> {
@@ -314,6 +354,14 @@ export class Queue {
     throw new JobqError('invalid_transition', `cannot ${action} job ${id}: it is ${current.status}${notHeld}`, [
       { path: '/status', message: `is ${current.status}`, status: current.status },
     ]);
+  }
+
+  async #exec(stmt: SQL.Statement, values: unknown[], db?: Queryable): Promise<number> {
+    try {
+      return (await (db ?? this.#pool).query({ name: stmt.name, text: stmt.text, values })).rowCount ?? 0;
+    } catch (err) {
+      throw fromDatabaseError(err);
+    }
   }
 
   async #rows<R = JobRow>(stmt: SQL.Statement, values: unknown[], db?: Queryable): Promise<R[]> {

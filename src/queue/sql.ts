@@ -262,5 +262,23 @@ export const OLDEST_RUNNABLE = s(
     GROUP BY queue`,
 );
 
+/**
+ * Deletes up to $3 jobs of status $1 that finished more than $2 ms ago, oldest first. SKIP LOCKED and
+ * a small batch per statement: pruning never waits for, or long holds, a row anyone else touches.
+ */
+export const PRUNE = s(
+  'prune',
+  `WITH doomed AS (
+     SELECT id FROM jobq.jobs
+      WHERE status = $1::jobq.job_status AND finished_at IS NOT NULL
+        AND finished_at < ${NOW(4)} - $2 * interval '1 millisecond'
+      ORDER BY status, finished_at
+      LIMIT $3
+      FOR UPDATE SKIP LOCKED
+   )
+   DELETE FROM jobq.jobs j USING doomed WHERE j.id = doomed.id`,
+);
+
 /** Only one process at a time sweeps: the others skip their turn instead of queueing behind it. */
-export const SWEEP_LOCK = s('sweep_lock', `SELECT pg_try_advisory_xact_lock(${0x6a6f6273}) AS locked`);
+export const SWEEP_LOCK_SESSION = s('sweep_lock_session', `SELECT pg_try_advisory_lock(${0x6a6f6273}) AS locked`);
+export const SWEEP_UNLOCK_SESSION = s('sweep_unlock_session', `SELECT pg_advisory_unlock(${0x6a6f6273})`);

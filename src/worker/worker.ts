@@ -21,6 +21,7 @@ import { PermanentError } from '../kinds/registry.ts';
 import { isJobqError } from '../queue/errors.ts';
 import type { Queue } from '../queue/queue.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
+import { DEFAULT_RETENTION, type Retention } from '../queue/retention.ts';
 import type { Job } from '../queue/types.ts';
 import { Completer } from './completer.ts';
 import { execute, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
@@ -41,6 +42,8 @@ export interface WorkerOptions {
   shutdownGraceMs: number;
   /** How long a handler may ignore its aborted signal before its slot is freed. */
   timeoutGraceMs: number;
+  /** How long finished jobs are kept before the sweeper deletes them. Default DEFAULT_RETENTION. */
+  retention?: Retention;
 }
 
 export type FinishOutcome = 'succeeded' | 'retried' | 'failed_permanent' | 'cancelled' | 'timed_out' | 'released' | 'lost';
@@ -349,11 +352,12 @@ export class Worker {
   async #sweep(): Promise<void> {
     if (this.#stopping) return;
     try {
-      const count = await this.#o.queue.sweep(this.#o.leaseMs);
-      if (count) {
-        this.#o.logger.warn({ count }, 'recovered jobs whose worker was lost');
-        this.events.emit('recovered', { count });
+      const swept = await this.#o.queue.sweep(this.#o.leaseMs, this.#o.retention ?? DEFAULT_RETENTION);
+      if (swept?.recovered) {
+        this.#o.logger.warn({ count: swept.recovered }, 'recovered jobs whose worker was lost');
+        this.events.emit('recovered', { count: swept.recovered });
       }
+      if (swept?.pruned) this.#o.logger.debug({ count: swept.pruned }, 'pruned finished jobs past their retention');
     } catch (err) {
       this.#o.logger.warn({ err: errText(err) }, 'sweep failed');
     }
