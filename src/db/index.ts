@@ -1,7 +1,8 @@
 /** Where the database comes from: DATABASE_URL when given, else the embedded PostgreSQL. */
 import type pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
-import { createPool, type PoolOptions, redactUrl } from './pool.ts';
+import { redactUrl } from '../redact.ts';
+import { createPool, type PoolOptions } from './pool.ts';
 
 export interface Database {
   url: string;
@@ -36,4 +37,4 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   };
 }
 
-export { createPool, redactUrl };
+export { createPool };

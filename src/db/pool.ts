@@ -23,14 +23,3 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
   pool.on('error', (err) => opts.onError?.(err));
   return pool;
 }
-
-/** The URL with its password replaced, for logs and errors. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
-  }
-}

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import nodemailer, { type NodemailerError, type SendMailOptions } from 'nodemailer';
 import { type HandlerContext, type KindDefinition, PermanentError } from './registry.ts';
+import { redactUrl } from '../redact.ts';
 
 export const SendEmailPayload = Type.Object(
   {
@@ -42,16 +43,6 @@ export interface SendEmailResult {
 export const DEFAULT_FROM = 'jobq@localhost';
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/;
 
-/** The URL with its password replaced by `***`, for logs and messages. */
-export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
 
 /** Removes every form of `secret` that might show up in text. */
 function scrubber(secret: string): (text: string) => string {
@@ -75,10 +66,10 @@ function createSmtp(url: string) {
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`send_email: invalid SMTP URL ${maskUrl(url)}`);
+    throw new Error(`send_email: invalid SMTP URL ${redactUrl(url)}`);
   }
   if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
-    throw new Error(`send_email: SMTP URL must start with smtp:// or smtps://, got ${maskUrl(url)}`);
+    throw new Error(`send_email: SMTP URL must start with smtp:// or smtps://, got ${redactUrl(url)}`);
   }
   const transport = nodemailer.createTransport({
     url,

@@ -291,12 +291,7 @@ export class Queue {
    * prunes by `retention`. Returns null when another process is sweeping.
    */
   async sweep(staleAfterMs: number, retention?: Retention): Promise<{ recovered: number; pruned: number } | null> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      throw fromDatabaseError(err);
-    }
+    const client = await this.#connect();
     try {
       const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK_SESSION, [], client);
       if (!lock?.locked) return null;
@@ -387,12 +382,7 @@ export class Queue {
 
   async #withClient<T>(db: Queryable | undefined, transaction: boolean, fn: (db: Queryable) => Promise<T>): Promise<T> {
     if (!transaction) return fn(db ?? this.#pool);
-    let client: pg.PoolClient;
-    try {
-      client = await this.#pool.connect();
-    } catch (err) {
-      throw fromDatabaseError(err);
-    }
+    const client = await this.#connect();
     try {
       await client.query('BEGIN');
       const out = await fn(client);
@@ -403,6 +393,14 @@ export class Queue {
       throw fromDatabaseError(err);
     } finally {
       client.release();
+    }
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (err) {
+      throw fromDatabaseError(err);
     }
   }
 

@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { type HandlerContext, KindRegistry, PermanentError } from '../../src/kinds/registry.ts';
-import { maskUrl, type SendEmailPayload, type SendEmailResult, sendEmailKind } from '../../src/kinds/send_email.ts';
+import { redactUrl } from '../../src/redact.ts';
+import { type SendEmailPayload, type SendEmailResult, sendEmailKind } from '../../src/kinds/send_email.ts';
 import { isJobqError } from '../../src/queue/errors.ts';
 
 const JOB_ID = '0190f5c2-7d6e-7abc-9def-0123456789ab';
@@ -185,8 +186,8 @@ describe('send_email over SMTP', () => {
       for (const text of [err.message, String(err.stack), JSON.stringify(err), ...logs]) {
         assert.ok(!text.includes(PASSWORD) && !text.includes(encodeURIComponent(PASSWORD)), text);
       }
-      assert.equal(maskUrl(url).includes(encodeURIComponent(PASSWORD)), false);
-      assert.match(maskUrl(url), /mailer:\*\*\*@127\.0\.0\.1/);
+      assert.equal(redactUrl(url).includes(encodeURIComponent(PASSWORD)), false);
+      assert.match(redactUrl(url), /mailer:\*\*\*@127\.0\.0\.1/);
     } finally {
       await authServer.close();
     }
