@@ -40,7 +40,8 @@ export type Settled =
 export interface ExecuteOptions {
   handler: JobHandler;
   payload: unknown;
-  ctx: Omit<HandlerContext, 'signal'>;
+  /** The handler's context; its `signal` must be `controller.signal`. */
+  ctx: HandlerContext;
   controller: AbortController;
   timeoutMs: number;
   /** How long a handler may run on after its signal aborted before it is abandoned. */
@@ -69,7 +70,7 @@ export function execute(opts: ExecuteOptions): Promise<Settled> {
     signal.addEventListener('abort', onAbort, { once: true });
     let pending: unknown;
     try {
-      pending = opts.handler(opts.payload, { ...opts.ctx, signal });
+      pending = opts.handler(opts.payload, opts.ctx);
     } catch (error) {
       finish({ ok: false, error, reason: reason(), abandoned: false });
       return;
