@@ -235,3 +235,20 @@ test('completeMany completes only the jobs this worker holds, each with its own 
   assert.equal((await queue.get(c!.job.id))?.status, 'running', "another worker's job is untouched");
   assert.deepEqual(await queue.completeMany('w1', [{ id: a!.job.id }]), [], 'a second completion changes nothing');
 });
+
+test('a claim from a cursor takes only later jobs of the same priority, in order', async () => {
+  const t0 = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 60_000) });
+  const at = (ms: number) => new Date(t0.getTime() + ms);
+  const [p0a, p0b, p0c, p5] = await queue.enqueueMany([
+    noop({ runAt: at(1) }),
+    noop({ runAt: at(2) }),
+    noop({ runAt: at(3) }),
+    noop({ runAt: at(0), priority: 5 }),
+  ]);
+  const first = await queue.claim('w', { limit: 1, after: p0a!.job });
+  assert.deepEqual(first.map((j) => j.id), [p0b!.job.id], 'after p0a at priority 0: p0b, not the priority-5 job');
+  assert.deepEqual((await queue.claim('w', { limit: 5, after: first[0]! })).map((j) => j.id), [p0c!.job.id]);
+  assert.deepEqual((await queue.claim('w', { limit: 5, after: p0c!.job })).map((j) => j.id), [], 'nothing after the last');
+  assert.deepEqual((await queue.claim('w', { limit: 5 })).map((j) => j.id), [p5!.job.id, p0a!.job.id], 'from the front: everything left');
+});

@@ -54,6 +54,11 @@ export interface ClaimOptions extends WriteOptions {
   queues?: string[];
   /** Only these kinds (a worker claims only what it has handlers for); default all. */
   kinds?: string[];
+  /**
+   * Continue after this job (the last of the previous claim), within its priority: the scan starts
+   * there instead of stepping over dead index entries from the front. See migrations/0004.
+   */
+  after?: Pick<Job, 'priority' | 'runAt' | 'id'>;
 }
 
 export const MAX_BATCH = 1000;
@@ -160,7 +165,8 @@ export class Queue {
     if (!Number.isInteger(limit) || limit < 1) throw new JobqError('validation_failed', 'claim limit must be a positive integer');
     const queues = opts.queues && opts.queues.length > 0 ? opts.queues : null;
     const kinds = opts.kinds && opts.kinds.length > 0 ? opts.kinds : null;
-    const rows = await this.#rows(SQL.CLAIM, [workerId, limit, queues, this.#now(), kinds], opts.db);
+    const a = opts.after;
+    const rows = await this.#rows(SQL.CLAIM, [workerId, limit, queues, this.#now(), kinds, a?.priority ?? null, a?.runAt ?? null, a?.id ?? null], opts.db);
     const jobs = rows.map(toJob).sort((a, b) => b.priority - a.priority || +a.runAt - +b.runAt || (a.id < b.id ? -1 : 1));
     if (jobs.length > 0) this.events.emit('claimed', { jobs, workerId });
     return jobs;

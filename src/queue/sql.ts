@@ -68,10 +68,14 @@ export const FIND_BY_KEYS = s(
 
 /**
  * Claims up to $2 runnable jobs of the queues $3 and kinds $5 (NULL: any), highest priority, then
- * oldest run_at first. The statement is the function jobq.claim in migrations/0001_jobs.sql (a
- * function so that it can pin the planner to the runnable index; see there).
+ * oldest run_at first; with a cursor ($6 priority, $7 run_at, $8 id: the last job of the previous
+ * claim) only jobs after it at that priority. The statement is the function jobq.claim (migrations
+ * 0001 and 0004): a function so that it can pin the planner to the runnable index.
  */
-export const CLAIM = s('claim', `SELECT * FROM jobq.claim($1, $2, $3::text[], $5::text[], $4::timestamptz)`);
+export const CLAIM = s(
+  'claim',
+  `SELECT * FROM jobq.claim($1, $2, $3::text[], $5::text[], $4::timestamptz, $6::integer, $7::timestamptz, $8::uuid)`,
+);
 
 /**
  * Completes many jobs of one worker in one statement: $1 the ids, $2 a JSON object of results by id.

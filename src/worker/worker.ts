@@ -177,10 +177,14 @@ export class Worker {
   async #loop(): Promise<void> {
     let errorDelay = 0;
     let nextPoll = 0;
+    // Where the next claim continues: the last job of a full claim. Reset to the front of the queue
+    // when a claim from it comes back short and at every poll tick (see migrations/0004).
+    let cursor: Job | undefined;
     while (!this.#stopping) {
       const now = Date.now();
       if (now >= nextPoll) {
         this.#hint = true;
+        cursor = undefined;
         nextPoll = now + this.#o.pollIntervalMs;
       }
       const want = this.#o.concurrency - this.#active.size + this.#bufferTarget() - this.#buffer.length;
@@ -193,9 +197,10 @@ export class Worker {
       this.#hint = false;
       let jobs: Job[];
       try {
-        jobs = await this.#o.queue.claim(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames });
+        jobs = await this.#o.queue.claim(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor });
         errorDelay = 0;
       } catch (err) {
+        cursor = undefined;
         errorDelay = Math.min(5_000, Math.max(100, errorDelay * 2));
         this.#o.logger.error({ err: errText(err), retry_ms: errorDelay }, 'claim failed');
         this.#hint = true;
@@ -203,7 +208,10 @@ export class Worker {
         continue;
       }
       this.events.emit('claim', { requested: want, claimed: jobs.length });
-      this.#lastClaimFull = jobs.length === want;
+      const full = jobs.length === want;
+      if (!full && cursor) this.#hint = true; // short from the cursor: look again from the front at once
+      cursor = full ? jobs[jobs.length - 1] : undefined;
+      this.#lastClaimFull = full;
       this.#buffer.push(...jobs);
       this.#pump();
     }

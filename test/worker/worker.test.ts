@@ -226,3 +226,21 @@ test('cancelling a job that waits in the buffer records it cancelled without run
   assert.equal(runs, 1, 'only the first job ever started');
   gate.resolve();
 });
+
+test('during a backlog a higher-priority job still jumps ahead, and every job runs exactly once', async () => {
+  const ran: number[] = [];
+  const s = await setup(
+    kindsWithProbe(async (p) => {
+      ran.push(p.n ?? -1);
+      await new Promise((r) => setTimeout(r, 2));
+    }),
+  );
+  await s.queue.enqueueMany(Array.from({ length: 600 }, (_, n) => ({ kind: 'probe', payload: { n } })));
+  await s.worker({ concurrency: 2, pollIntervalMs: 200 });
+  await eventually(() => (ran.length >= 50 ? true : undefined), 10_000, 'the backlog to be under way');
+  await s.queue.enqueue({ kind: 'probe', payload: { n: 9999 }, priority: 9 });
+  await eventually(() => (ran.length === 601 ? true : undefined), 30_000, 'every job');
+  assert.equal(new Set(ran).size, 601, 'each job ran once');
+  const at = ran.indexOf(9999);
+  assert.ok(at < 600 - 100, `the priority job ran at position ${at} of 601, well before the backlog drained`);
+});
