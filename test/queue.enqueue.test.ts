@@ -187,3 +187,35 @@ test('several entries of one batch with the same key must all match the existing
   );
   assert.equal(await count(db.pool), 1);
 });
+
+test('concurrent single enqueues share statements, and each caller gets its own outcome', async () => {
+  const { db } = await freshQueue();
+  let inserts = 0;
+  const query = db.pool.query.bind(db.pool) as (...a: unknown[]) => Promise<unknown>;
+  (db.pool as unknown as { query: unknown }).query = (...a: unknown[]) => {
+    if ((a[0] as { name?: string })?.name === 'jobq_insert') inserts++;
+    return query(...a);
+  };
+  const queue = new Queue({ pool: db.pool, kinds: testKinds() });
+  await queue.enqueue(email({ idempotencyKey: 'taken' }));
+  inserts = 0;
+  const calls = Array.from({ length: 200 }, (_, i) =>
+    i === 50
+      ? queue.enqueue(email({ idempotencyKey: 'taken', payload: { to: 'x@y.z', subject: 'other', body: 'b' } }))
+      : i === 60
+        ? queue.enqueue(email({ idempotencyKey: 'taken' }))
+        : queue.enqueue(email()),
+  );
+  const settled = await Promise.allSettled(calls);
+  const rejected = settled.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+  assert.deepEqual(rejected, [50], 'only the conflicting call fails');
+  const conflict = (settled[50] as PromiseRejectedResult).reason as JobqError;
+  assert.equal(conflict.kind, 'idempotency_conflict');
+  assert.equal(conflict.details?.[0]?.index, undefined, 'a single enqueue has no batch index');
+  const replay = (settled[60] as PromiseFulfilledResult<{ isNew: boolean }>).value;
+  assert.equal(replay.isNew, false);
+  const ids = settled.flatMap((r, i) => (r.status === 'fulfilled' && i !== 60 ? [r.value.job.id] : []));
+  assert.equal(new Set(ids).size, 198);
+  assert.equal(await count(db.pool), 199);
+  assert.ok(inserts < 100, `200 calls went in ${inserts} statements`);
+});

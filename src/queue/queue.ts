@@ -9,6 +9,7 @@ import type { KindRegistry } from '../kinds/registry.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, validatePolicy } from './backoff.ts';
 import { fromDatabaseError, JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
+import { Coalescer } from './coalescer.ts';
 import { errorText, type InsertRow, isUuid, type JobRow, prepareInsert, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
 import {
@@ -62,6 +63,9 @@ export interface ClaimOptions extends WriteOptions {
 }
 
 export const MAX_BATCH = 1000;
+
+/** What inserting one row came to: the job, a conflict, or nothing (its key's job vanished meanwhile). */
+type RowOutcome = EnqueueResult | JobqError | undefined;
 const RECOVER_BATCH = 1000;
 
 export class Queue {
@@ -72,6 +76,7 @@ export class Queue {
   readonly #random: RandomSource;
   readonly #clock: (() => Date) | undefined;
   readonly #notifier: Notifier;
+  readonly #singles: Coalescer<InsertRow, EnqueueResult | undefined>;
   #enqueuesInFlight = 0;
 
   constructor(options: QueueOptions) {
@@ -81,11 +86,23 @@ export class Queue {
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock;
     this.#notifier = new Notifier((queues) => this.#rows(SQL.NOTIFY_QUEUES, [queues]));
+    // Concurrent single enqueues share statements; each row keeps its own outcome (no all-or-nothing).
+    this.#singles = new Coalescer<InsertRow, EnqueueResult | undefined>(async (rows) => {
+      const outcomes = await this.#insertRows(rows.map((r, ord) => ({ ...r, ord })), undefined, false, false);
+      return outcomes.map((o) => (o instanceof JobqError ? withoutIndex(o) : o));
+    });
   }
 
+  /**
+   * Enqueues one job. Concurrent calls (without `opts.db`) share statements: while one insert is on
+   * its way, the jobs enqueued meanwhile go together in the next, each caller still getting its own
+   * result or error. At rest a call is a single statement, as before.
+   */
   async enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
-    const [result] = await this.enqueueMany([job], opts);
-    return result!;
+    if (opts.db) return (await this.enqueueMany([job], opts))[0]!;
+    const row = prepareInsert(job, 0, uuidv7(), this.kinds);
+    const result = await this.#singles.add(row);
+    return result ?? this.enqueue(job); // its key's job was deleted meanwhile (retention): try again
   }
 
   /**
@@ -98,34 +115,47 @@ export class Queue {
       throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
     }
     const rows = jobs.map((job, i) => prepareInsert(job, i, uuidv7(), this.kinds));
-    // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
-    // itself: the notification leaves with the commit (one round trip, lowest latency). Under
-    // concurrency, enqueues notify after their commits, coalesced, so that NOTIFY's commit-time lock
-    // does not serialise them.
-    const notifyInStatement = opts.db !== undefined || (this.#enqueuesInFlight === 0 && this.#notifier.idle);
     // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
     // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
     const atomic = rows.length > 1 && !opts.db && rows.some((r) => r.idempotency_key !== null);
-    const wake = new Set<string>();
-    this.#enqueuesInFlight++;
-    let results: (EnqueueResult | undefined)[];
-    try {
-      results = await this.#withClient(atomic ? undefined : opts.db, atomic, (db) => this.#insert(rows, notifyInStatement, wake, db));
-    } finally {
-      this.#enqueuesInFlight--;
-    }
+    const results = await this.#insertRows(rows, opts.db, atomic, true);
     if (results.some((r) => r === undefined)) {
       // The job holding a key was deleted between our insert and our look-up (retention): try again.
       return this.enqueueMany(jobs, opts);
     }
+    return results as EnqueueResult[];
+  }
+
+  /**
+   * Inserts rows and reports per row: the job, an idempotency_conflict error (thrown instead when
+   * `allOrNothing`), or undefined when the job holding its key vanished meanwhile.
+   */
+  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean): Promise<RowOutcome[]> {
+    // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
+    // itself: the notification leaves with the commit (one round trip, lowest latency). Under
+    // concurrency, enqueues notify after their commits, coalesced, so that NOTIFY's commit-time lock
+    // does not serialise them.
+    const notifyInStatement = db !== undefined || (this.#enqueuesInFlight === 0 && this.#notifier.idle);
+    const wake = new Set<string>();
+    this.#enqueuesInFlight++;
+    let results: RowOutcome[];
+    try {
+      results = await this.#withClient(db, transaction, async (client) => {
+        const out = await this.#insert(rows, notifyInStatement, wake, client);
+        const conflict = out.find((r) => r instanceof JobqError);
+        if (allOrNothing && conflict) throw conflict; // inside the transaction: undoes the batch
+        return out;
+      });
+    } finally {
+      this.#enqueuesInFlight--;
+    }
     if (!notifyInStatement) this.#notifier.notify(wake);
-    const done = results as EnqueueResult[];
-    for (const r of done) this.events.emit('enqueued', r);
-    return done;
+    for (const r of results) if (r && !(r instanceof JobqError)) this.events.emit('enqueued', r);
+    return results;
   }
 
   /** The insert, then the look-up of jobs whose idempotency key existed. Collects the queues to wake. */
-  async #insert(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable): Promise<(EnqueueResult | undefined)[]> {
+  async #insert(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
     let input: string;
     try {
       input = JSON.stringify(rows);
@@ -135,7 +165,7 @@ export class Queue {
     const inserted = await this.#rows<JobRow & { runnable: boolean }>(SQL.INSERT, [input, this.#now(), notify], db);
     for (const r of inserted) if (r.runnable) wake.add(r.queue);
     const byId = new Map(inserted.map((r) => [r.id, toJob(r)]));
-    const out: (EnqueueResult | undefined)[] = rows.map((r) => {
+    const out: RowOutcome[] = rows.map((r) => {
       const job = byId.get(r.id);
       return job ? { job, isNew: true } : undefined;
     });
@@ -149,12 +179,11 @@ export class Queue {
       if (!f) continue; // deleted meanwhile: the caller tries again
       // `same` is the database's jsonb comparison; the second check covers several entries of one
       // batch that share a key, of which the statement could only compare one.
-      if (!(f.same && sameJob(toJob(f), r))) {
-        throw new JobqError('idempotency_conflict', `idempotency key "${r.idempotency_key}" was used for a job with another kind or payload`, [
-          { path: '/idempotency_key', message: `already used by job ${f.id}`, index: r.ord, job_id: f.id },
-        ]);
-      }
-      out[r.ord] = { job: toJob(f), isNew: false };
+      out[r.ord] = f.same && sameJob(toJob(f), r)
+        ? { job: toJob(f), isNew: false }
+        : new JobqError('idempotency_conflict', `idempotency key "${r.idempotency_key}" was used for a job with another kind or payload`, [
+            { path: '/idempotency_key', message: `already used by job ${f.id}`, index: r.ord, job_id: f.id },
+          ]);
     }
     return out;
   }
@@ -458,6 +487,11 @@ function canonical(v: unknown): string {
       ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : val,
   );
+}
+
+/** A single enqueue's error carries no batch index. */
+function withoutIndex(err: JobqError): JobqError {
+  return new JobqError(err.kind, err.message, err.details?.map(({ index: _index, ...d }) => d));
 }
 
 function notFound(id: string): JobqError {

@@ -214,7 +214,7 @@ test('real responses of every route, success and error, match the schemas the do
   const boom = async () => {
     throw new TypeError('cannot read properties of undefined');
   };
-  Object.assign(broken.queue, { get: boom, list: boom, stats: boom, enqueueMany: boom, requestCancel: boom, retry: boom });
+  Object.assign(broken.queue, { get: boom, list: boom, stats: boom, enqueue: boom, enqueueMany: boom, requestCancel: boom, retry: boom });
   Object.assign(broken.queue.kinds, { list: () => [{ name: 'bad' }] }); // a kind without its fields: serialisation fails
   for (const [method, url, payload] of [
     ['GET', '/metrics'], ['GET', '/v1/kinds'], ['GET', '/v1/stats'], ['GET', '/v1/jobs'], ['GET', `/v1/jobs/${UNKNOWN_ID}`],
