@@ -49,6 +49,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     max: config.poolSize,
+    queryTimeoutMs: config.queryTimeoutMs,
     log: (m) => logger.info(m),
     onError: (err) => logger.warn({ err: err.message }, 'idle database connection lost'),
   });

@@ -45,8 +45,8 @@ test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnab
     SELECT gen_random_uuid(), 'noop', '{}', i % 3 FROM generate_series(1, 10000) i`);
   await db.pool.query('ANALYZE jobq.jobs');
 
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null]));
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, ['default'], null, ['noop'], null, null, null]));
+  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null, null]));
+  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, ['default'], null, ['noop'], null, null, null, null]));
   const { rows } = await db.pool.query(`EXPLAIN ${SQL.RECOVER.text}`, [30000, 1000, null]);
   const recover = rows.map((r) => r['QUERY PLAN']).join('\n');
   assert.match(recover, /jobs_running_lease_idx/, recover);
@@ -57,12 +57,12 @@ test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnab
 
   // From a cursor, the scan starts at the cursor: a range of the index, not a walk from its front.
   const { rows: [last] } = await db.pool.query(`SELECT priority, run_at, id FROM jobq.jobs WHERE status = 'queued' AND priority = 1 ORDER BY run_at, id OFFSET 500 LIMIT 1`);
-  const cursor = await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], last.priority, last.run_at, last.id]);
+  const cursor = await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], last.priority, last.run_at, last.id, null]);
   assertIndexWalk(cursor);
   assert.match(cursor, /Index Cond: \(\(priority = .*ROW\(run_at, id\) > ROW\(/, cursor);
 
   // And it really claims: the highest priority first.
-  const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null]);
+  const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null, null]);
   assert.equal(claimed.rows.length, 10);
   for (const r of claimed.rows) assert.equal(r.priority, 2);
 });
@@ -70,5 +70,5 @@ test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnab
 test('right after a bulk enqueue, before any ANALYZE, the claim still walks the index (no sort of every row)', async () => {
   const db = await freshDatabase();
   await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 20000)`);
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], null, null, null]));
+  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], null, null, null, null]));
 });

@@ -252,3 +252,22 @@ test('a claim from a cursor takes only later jobs of the same priority, in order
   assert.deepEqual((await queue.claim('w', { limit: 5, after: p0c!.job })).map((j) => j.id), [], 'nothing after the last');
   assert.deepEqual((await queue.claim('w', { limit: 5 })).map((j) => j.id), [p5!.job.id, p0a!.job.id], 'from the front: everything left');
 });
+
+test('a job its lost worker never started goes back to queued with its attempt given back', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => now });
+  const [a, b, c] = await queue.enqueueMany([noop({ maxAttempts: 1 }), noop({ maxAttempts: 1 }), noop({ maxAttempts: 1 })]);
+  const claimed = await queue.claim('gone', { limit: 3, started: 1 }); // one in a slot, two buffered
+  assert.deepEqual(claimed.map((j) => j.startedAt !== null), [true, false, false]);
+  await queue.markStarted('gone', [b!.job.id]); // the second one started later
+  now = new Date(now.getTime() + 60_000);
+  assert.equal(await queue.recoverStale(30_000), 3);
+  const [ra, rb, rc] = await Promise.all([a, b, c].map((r) => queue.get(r!.job.id)));
+  assert.equal(ra?.status, 'failed_permanent', 'started, out of attempts');
+  assert.equal(rb?.status, 'failed_permanent');
+  assert.equal(rc?.status, 'queued', 'never started: not an attempt');
+  assert.equal(rc?.attempts, 0);
+  assert.deepEqual(rc?.errors, []);
+  assert.equal(rc?.startedAt, null);
+  assert.equal((await queue.fetchNext('next'))?.id, c!.job.id, 'and it is claimable at once');
+});

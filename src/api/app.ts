@@ -15,7 +15,7 @@ import type { Config } from '../config.ts';
 import type { Queue } from '../queue/queue.ts';
 import { installAuth } from './auth.ts';
 import { installJsonParser } from './body.ts';
-import { frameworkErrorHandler, installErrorHandling } from './errors.ts';
+import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.ts';
 import { registerDocs, registerOpenApi } from './openapi.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { systemRoutes } from './routes/system.ts';
@@ -76,6 +76,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
     // would not have the API's error body).
     return503OnClosing: false,
     frameworkErrors: frameworkErrorHandler(bodyLimit),
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
   // Bodies are validated as sent: no type coercion, no silent removal of unknown fields. Query strings

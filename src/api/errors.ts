@@ -121,3 +121,24 @@ export function frameworkErrorHandler(bodyLimit: number) {
     sendError(request, reply, err, bodyLimit);
   };
 }
+
+/**
+ * Fastify's `clientErrorHandler`: requests Node's HTTP parser rejects before Fastify sees them (a bad
+ * request line, a broken Content-Length, headers over the size limit). They get the API's error
+ * body too, then the connection closes (the stream cannot be trusted after a parse error).
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (!socket.writable) return;
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? 431 : 400;
+  const body = JSON.stringify({
+    error: {
+      kind: 'validation_failed',
+      message: tooLarge ? 'request headers are too large' : 'the request is not valid HTTP',
+    },
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}

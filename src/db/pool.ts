@@ -6,6 +6,8 @@ export interface PoolOptions {
   applicationName?: string;
   /** How long to wait for a connection before failing with database_unavailable. */
   connectionTimeoutMs?: number;
+  /** How long a query may go unanswered before it fails with database_unavailable. Default 5 s. */
+  queryTimeoutMs?: number;
   onError?: (err: Error) => void;
 }
 
@@ -16,8 +18,9 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
     application_name: opts.applicationName ?? 'jobq',
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
-    // A hung query must not hold a request or a worker slot forever.
-    query_timeout: 60_000,
+    // A database that stops answering (frozen, partitioned) must not hold a request for long: the
+    // query fails with database_unavailable and its connection is discarded. Migrations lift it.
+    query_timeout: opts.queryTimeoutMs ?? 5_000,
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', (err) => opts.onError?.(err));

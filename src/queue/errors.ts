@@ -67,6 +67,7 @@ const UNAVAILABLE_MESSAGES = [
   'Client has encountered a connection error',
   'Cannot use a pool after calling end',
   'Client was closed',
+  'Query read timeout', // the pool's query_timeout: a database that stopped answering
 ];
 
 export function isConnectionError(err: unknown): boolean {

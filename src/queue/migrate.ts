@@ -19,6 +19,8 @@ export interface Migration {
 
 /** Arbitrary but fixed: the key of the advisory lock that serialises migrators ("jobq" in ASCII). */
 const MIGRATION_LOCK_KEY = 0x6a6f6271;
+/** Migrations may wait for another process's migration and may build indexes: no query timeout. */
+const NO_TIMEOUT = 24 * 3_600_000;
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -54,19 +56,22 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
   } catch (err) {
     throw fromDatabaseError(err);
   }
+  const q = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS jobq`);
-      await client.query(`CREATE TABLE IF NOT EXISTS jobq.migrations (
+      await q(`CREATE SCHEMA IF NOT EXISTS jobq`);
+      await q(`CREATE TABLE IF NOT EXISTS jobq.migrations (
         version integer PRIMARY KEY,
         name text NOT NULL,
         checksum text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       )`);
-      const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
-        'SELECT version, name, checksum FROM jobq.migrations ORDER BY version',
-      );
+      const { rows } = (await q('SELECT version, name, checksum FROM jobq.migrations ORDER BY version')) as pg.QueryResult<{
+        version: number;
+        name: string;
+        checksum: string;
+      }>;
       const done = new Map(rows.map((r) => [r.version, r]));
       for (const m of migrations) {
         const prior = done.get(m.version);
@@ -76,13 +81,13 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
       }
       const applied: string[] = [];
       for (const m of migrations.filter((m) => !done.has(m.version))) {
-        await client.query('BEGIN');
+        await q('BEGIN');
         try {
-          await client.query(m.sql);
-          await client.query('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
-          await client.query('COMMIT');
+          await q(m.sql);
+          await q('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+          await q('COMMIT');
         } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
+          await q('ROLLBACK').catch(() => {});
           throw err;
         }
         applied.push(m.name);
@@ -90,7 +95,7 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
       const version = Math.max(0, ...rows.map((r) => r.version), ...migrations.map((m) => m.version));
       return { applied, version };
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+      await q('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
     }
   } catch (err) {
     throw err instanceof JobqError ? err : fromDatabaseError(err);

@@ -60,6 +60,11 @@ export interface ClaimOptions extends WriteOptions {
    * there instead of stepping over dead index entries from the front. See migrations/0004.
    */
   after?: Pick<Job, 'priority' | 'runAt' | 'id'>;
+  /**
+   * How many of the claimed jobs start now (default all). The rest wait in the worker's buffer; mark
+   * them with `markStarted` when they start, so that losing the worker gives their attempt back.
+   */
+  started?: number;
 }
 
 export const MAX_BATCH = 1000;
@@ -195,7 +200,8 @@ export class Queue {
     const queues = opts.queues && opts.queues.length > 0 ? opts.queues : null;
     const kinds = opts.kinds && opts.kinds.length > 0 ? opts.kinds : null;
     const a = opts.after;
-    const rows = await this.#rows(SQL.CLAIM, [workerId, limit, queues, this.#now(), kinds, a?.priority ?? null, a?.runAt ?? null, a?.id ?? null], opts.db);
+    const values = [workerId, limit, queues, this.#now(), kinds, a?.priority ?? null, a?.runAt ?? null, a?.id ?? null, opts.started ?? null];
+    const rows = await this.#rows(SQL.CLAIM, values, opts.db);
     const jobs = rows.map(toJob).sort((a, b) => b.priority - a.priority || +a.runAt - +b.runAt || (a.id < b.id ? -1 : 1));
     if (jobs.length > 0) this.events.emit('claimed', { jobs, workerId });
     return jobs;
@@ -204,6 +210,12 @@ export class Queue {
   async fetchNext(workerId: string, opts: ClaimOptions = {}): Promise<Job | null> {
     const [job] = await this.claim(workerId, { ...opts, limit: 1 });
     return job ?? null;
+  }
+
+  /** Records that these claimed-but-buffered jobs of `workerId` have started. */
+  async markStarted(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<void> {
+    const valid = ids.filter(isUuid);
+    if (valid.length > 0) await this.#exec(SQL.MARK_STARTED, [valid, workerId, this.#now()], opts.db);
   }
 
   /** running → succeeded, storing `result` (any JSON value). */

@@ -17,6 +17,7 @@ export interface JobRow {
   timeout_ms: number | null;
   locked_by: string | null;
   locked_at: Date | null;
+  started_at: Date | null;
   cancel_requested: boolean;
   idempotency_key: string | null;
   last_error: string | null;
@@ -42,6 +43,7 @@ export function toJob(r: JobRow): Job {
     timeoutMs: r.timeout_ms,
     lockedBy: r.locked_by,
     lockedAt: r.locked_at,
+    startedAt: r.started_at,
     cancelRequested: r.cancel_requested,
     idempotencyKey: r.idempotency_key,
     lastError: r.last_error,

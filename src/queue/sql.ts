@@ -69,12 +69,13 @@ export const FIND_BY_KEYS = s(
 /**
  * Claims up to $2 runnable jobs of the queues $3 and kinds $5 (NULL: any), highest priority, then
  * oldest run_at first; with a cursor ($6 priority, $7 run_at, $8 id: the last job of the previous
- * claim) only jobs after it at that priority. The statement is the function jobq.claim (migrations
+ * claim) only jobs after it at that priority. The first $9 (default all) start now; the rest wait in
+ * the worker's buffer until MARK_STARTED. The statement is the function jobq.claim (migrations
  * 0001 and 0004): a function so that it can pin the planner to the runnable index.
  */
 export const CLAIM = s(
   'claim',
-  `SELECT * FROM jobq.claim($1, $2, $3::text[], $5::text[], $4::timestamptz, $6::integer, $7::timestamptz, $8::uuid)`,
+  `SELECT * FROM jobq.claim($1, $2, $3::text[], $5::text[], $4::timestamptz, $6::integer, $7::timestamptz, $8::uuid, $9::integer)`,
 );
 
 /**
@@ -193,7 +194,7 @@ export const RELEASE = s(
   `WITH upd AS (
      UPDATE jobq.jobs
         SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END::jobq.job_status,
-            attempts = greatest(attempts - 1, 0), locked_by = NULL, locked_at = NULL,
+            attempts = greatest(attempts - 1, 0), locked_by = NULL, locked_at = NULL, started_at = NULL,
             finished_at = CASE WHEN cancel_requested THEN ${NOW(3)} END, updated_at = ${NOW(3)}
       WHERE id = ANY($2::uuid[]) AND status = 'running' AND locked_by = $1
      RETURNING *
@@ -204,15 +205,18 @@ export const RELEASE = s(
 
 /**
  * Running jobs whose lease is older than $1 ms lost their worker: retried at once, or failed_permanent
- * with no attempts left (cancelled if a cancel was pending). Works in bounded batches; SKIP LOCKED
+ * with no attempts left (cancelled if a cancel was pending). A job that never started (it waited in
+ * the lost worker's buffer) goes back to queued with its attempt given back. Works in bounded batches; SKIP LOCKED
  * leaves alone a row its worker is finishing right now.
  */
 export const RECOVER = s(
   'recover',
   `WITH stale AS (
-     SELECT id, (CASE WHEN cancel_requested THEN 'cancelled'
-                      WHEN attempts >= max_attempts THEN 'failed_permanent'
-                      ELSE 'retrying' END)::jobq.job_status AS next
+     SELECT id, started_at IS NOT NULL AS started,
+            (CASE WHEN cancel_requested THEN 'cancelled'
+                  WHEN started_at IS NULL THEN 'queued'
+                  WHEN attempts >= max_attempts THEN 'failed_permanent'
+                  ELSE 'retrying' END)::jobq.job_status AS next
        FROM jobq.jobs
       WHERE status = 'running' AND locked_at < ${NOW(3)} - $1 * interval '1 millisecond'
       ORDER BY locked_at
@@ -221,19 +225,29 @@ export const RECOVER = s(
    ), upd AS (
      UPDATE jobq.jobs j
         SET status = stale.next,
-            last_error = 'worker ' || j.locked_by || ' lost the job: its lease expired',
-            errors = jobq.push_error(j.errors, ${NOW(3)}, j.attempts,
-                                     'worker ' || j.locked_by || ' lost the job: its lease expired', ${ERROR_HISTORY}),
-            run_at = CASE WHEN stale.next = 'retrying' THEN ${NOW(3)} ELSE j.run_at END,
-            locked_by = NULL, locked_at = NULL,
-            finished_at = CASE WHEN stale.next = 'retrying' THEN NULL ELSE ${NOW(3)} END,
+            attempts = CASE WHEN stale.started THEN j.attempts ELSE greatest(j.attempts - 1, 0) END,
+            last_error = CASE WHEN stale.started THEN 'worker ' || j.locked_by || ' lost the job: its lease expired' ELSE j.last_error END,
+            errors = CASE WHEN stale.started
+                          THEN jobq.push_error(j.errors, ${NOW(3)}, j.attempts,
+                                               'worker ' || j.locked_by || ' lost the job: its lease expired', ${ERROR_HISTORY})
+                          ELSE j.errors END,
+            run_at = CASE WHEN stale.next IN ('retrying', 'queued') THEN ${NOW(3)} ELSE j.run_at END,
+            locked_by = NULL, locked_at = NULL, started_at = NULL,
+            finished_at = CASE WHEN stale.next IN ('retrying', 'queued') THEN NULL ELSE ${NOW(3)} END,
             updated_at = ${NOW(3)}
        FROM stale
       WHERE j.id = stale.id
      RETURNING j.*
    )
    SELECT upd.* FROM upd
-   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue) WHERE upd.status = 'retrying') n ON true`,
+   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue) WHERE upd.status IN ('retrying', 'queued')) n ON true`,
+);
+
+/** Buffered jobs of this worker that have just started: their attempt now counts if the worker is lost. */
+export const MARK_STARTED = s(
+  'mark_started',
+  `UPDATE jobq.jobs SET started_at = ${NOW(3)}
+    WHERE id = ANY($1::uuid[]) AND status = 'running' AND locked_by = $2 AND started_at IS NULL`,
 );
 
 export const GET = s('get', `SELECT * FROM jobq.jobs WHERE id = $1`);

@@ -33,6 +33,8 @@ export interface Job {
   timeoutMs: number | null;
   lockedBy: string | null;
   lockedAt: Date | null;
+  /** When the current (or last) attempt's handler started; null while claimed but waiting in a buffer. */
+  startedAt: Date | null;
   cancelRequested: boolean;
   idempotencyKey: string | null;
   lastError: string | null;

@@ -23,6 +23,7 @@ import type { Queue } from '../queue/queue.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
 import { DEFAULT_RETENTION, type Retention } from '../queue/retention.ts';
 import type { Job } from '../queue/types.ts';
+import { Coalescer } from '../queue/coalescer.ts';
 import { Completer } from './completer.ts';
 import { execute, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 import { Listener } from './listener.ts';
@@ -78,6 +79,7 @@ export class Worker {
   readonly #kindNames: string[];
   readonly #listener: Listener;
   readonly #completer: Completer;
+  readonly #starter: Coalescer<string, void>;
   #avgRunMs = 10;
   #stopping = false;
   #started = false;
@@ -97,6 +99,10 @@ export class Worker {
     this.#o = options;
     this.#kindNames = options.queue.kinds.list().map((k) => k.name);
     this.#completer = new Completer(options.queue, options.workerId, (write) => this.#persist(write));
+    this.#starter = new Coalescer<string, void>(async (ids) => {
+      await options.queue.markStarted(options.workerId, ids);
+      return ids.map(() => undefined);
+    }, 1);
     this.#listener = new Listener({
       url: options.databaseUrl,
       channels: [JOBS_CHANNEL, CANCEL_CHANNEL],
@@ -197,7 +203,8 @@ export class Worker {
       this.#hint = false;
       let jobs: Job[];
       try {
-        jobs = await this.#o.queue.claim(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor });
+        const slots = Math.max(0, this.#o.concurrency - this.#active.size - this.#buffer.length);
+        jobs = await this.#o.queue.claim(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots });
         errorDelay = 0;
       } catch (err) {
         cursor = undefined;
@@ -236,6 +243,8 @@ export class Worker {
     const log = this.#o.logger;
     this.events.emit('job:start', { job, waitMs: Math.max(0, Date.now() - job.runAt.getTime()) });
     log.info(fields, 'job started');
+    // Claimed into the buffer, it starts only now: say so, so that losing this worker counts the attempt.
+    if (job.startedAt === null) this.#starter.add(job.id).catch((err) => log.debug({ ...fields, err: errText(err) }, 'could not mark the job started'));
     // The handler's child logger is made only if the handler asks for it: at tens of thousands of
     // jobs a second, creating one per job is a measurable share of the work.
     let child: Logger | undefined;

@@ -6,11 +6,18 @@
 -- is a range of the index. The worker starts from the front again when a cursor claim comes back
 -- short and at every poll tick, so released jobs (whose run_at is old) and higher priorities are
 -- never missed for longer than that. The planner is pinned to the index walk as before.
+--
+-- Claims also say which jobs start now (p_started, the worker's free slots; the rest wait in its
+-- buffer): started_at is set for those, and for buffered ones when they start (Queue.markStarted).
+-- A job whose worker is lost before it started gets its attempt back on recovery.
 DROP FUNCTION jobq.claim(text, integer, text[], text[], timestamptz);
+
+ALTER TABLE jobq.jobs ADD COLUMN started_at timestamptz;
 
 CREATE FUNCTION jobq.claim(
   p_worker text, p_limit integer, p_queues text[], p_kinds text[], p_now timestamptz,
-  p_priority integer DEFAULT NULL, p_after_run_at timestamptz DEFAULT NULL, p_after_id uuid DEFAULT NULL
+  p_priority integer DEFAULT NULL, p_after_run_at timestamptz DEFAULT NULL, p_after_id uuid DEFAULT NULL,
+  p_started integer DEFAULT NULL
 )
 RETURNS SETOF jobq.jobs
 LANGUAGE plpgsql VOLATILE
@@ -23,8 +30,8 @@ DECLARE
 BEGIN
   IF p_after_id IS NULL THEN
     RETURN QUERY
-    WITH next AS (
-      SELECT id FROM jobq.jobs
+    WITH locked AS (
+      SELECT id, priority, run_at FROM jobq.jobs
        WHERE status IN ('queued', 'retrying')
          AND run_at <= v_now
          AND (p_queues IS NULL OR queue = ANY(p_queues))
@@ -32,16 +39,19 @@ BEGIN
        ORDER BY priority DESC, run_at, id
        LIMIT p_limit
        FOR UPDATE SKIP LOCKED
+    ), next AS (
+      SELECT id, row_number() OVER (ORDER BY priority DESC, run_at, id) AS n FROM locked
     )
     UPDATE jobq.jobs j
-       SET status = 'running', attempts = j.attempts + 1, locked_by = p_worker, locked_at = v_now, updated_at = v_now
+       SET status = 'running', attempts = j.attempts + 1, locked_by = p_worker, locked_at = v_now, updated_at = v_now,
+           started_at = CASE WHEN next.n <= coalesce(p_started, p_limit) THEN v_now END
       FROM next
      WHERE j.id = next.id
     RETURNING j.*;
   ELSE
     RETURN QUERY
-    WITH next AS (
-      SELECT id FROM jobq.jobs
+    WITH locked AS (
+      SELECT id, priority, run_at FROM jobq.jobs
        WHERE status IN ('queued', 'retrying')
          AND priority = p_priority
          AND (run_at, id) > (p_after_run_at, p_after_id)
@@ -51,9 +61,12 @@ BEGIN
        ORDER BY priority DESC, run_at, id
        LIMIT p_limit
        FOR UPDATE SKIP LOCKED
+    ), next AS (
+      SELECT id, row_number() OVER (ORDER BY priority DESC, run_at, id) AS n FROM locked
     )
     UPDATE jobq.jobs j
-       SET status = 'running', attempts = j.attempts + 1, locked_by = p_worker, locked_at = v_now, updated_at = v_now
+       SET status = 'running', attempts = j.attempts + 1, locked_by = p_worker, locked_at = v_now, updated_at = v_now,
+           started_at = CASE WHEN next.n <= coalesce(p_started, p_limit) THEN v_now END
       FROM next
      WHERE j.id = next.id
     RETURNING j.*;
