@@ -1,0 +1,91 @@
+/** Command-line flags of `npm run bench`. */
+import { parseArgs } from 'node:util';
+
+export interface Options {
+  quick: boolean;
+  jobs: number;
+  reps: number;
+  /** Finished jobs already in the table for the "finished" scenario. */
+  finished: number;
+  samples: number;
+  intervalMs: number;
+  /** Single-job enqueue calls measured (shared by 10 callers). */
+  singles: number;
+  httpSeconds: number;
+  /** Families or ids to run (empty: all). */
+  systems: string[];
+  /** Scenario ids to run (empty: all). */
+  scenarios: string[];
+  http: boolean;
+  pgbench: boolean;
+  timeoutMs: number;
+  outDir: string;
+}
+
+const HELP = `npm run bench -- [flags]
+  --quick              small and fast (2,000 jobs, 1 repetition, 10,000 finished rows, 30 latency samples)
+  --jobs N             jobs per processing run (default 100000)
+  --reps N             repetitions; every figure is their median (default 3)
+  --finished N         finished jobs in the table for the "finished" scenario (default 1000000)
+  --samples N          pickup-latency samples, one every --interval-ms (default 200, 20 ms)
+  --singles N          single-job enqueue calls from 10 callers (default 5000)
+  --http-seconds N     duration of each autocannon run (default 10)
+  --systems a,b        only these systems: jobq, pgboss, graphile, bullmq-pg, bullmq-redis or ids like pgboss-best
+  --scenarios a,b      only these: latency, enqueue, c10, c50, 2proc, xmin, finished
+  --no-http            skip jobq's HTTP enqueue runs
+  --no-pgbench         skip the pgbench runs
+  --timeout-s N        give up a processing run after N seconds (default 900)
+  --out DIR            where results go (default bench/results)
+Environment: DATABASE_URL (default: jobq's embedded PostgreSQL in a temp dir).`;
+
+export function parseOptions(argv: string[], defaultOut: string): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      jobs: { type: 'string' },
+      reps: { type: 'string' },
+      finished: { type: 'string' },
+      samples: { type: 'string' },
+      'interval-ms': { type: 'string' },
+      singles: { type: 'string' },
+      'http-seconds': { type: 'string' },
+      systems: { type: 'string' },
+      scenarios: { type: 'string' },
+      'no-http': { type: 'boolean', default: false },
+      'no-pgbench': { type: 'boolean', default: false },
+      'timeout-s': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const quick = values.quick ?? false;
+  const int = (name: string, raw: string | undefined, dflt: number, min = 1): number => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${raw}"`);
+    return n;
+  };
+  const list = (raw: string | undefined) => (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return {
+    quick,
+    jobs: int('jobs', values.jobs, quick ? 2_000 : 100_000, 10),
+    reps: int('reps', values.reps, quick ? 1 : 3),
+    finished: int('finished', values.finished, quick ? 10_000 : 1_000_000, 0),
+    samples: int('samples', values.samples, quick ? 30 : 200),
+    intervalMs: int('interval-ms', values['interval-ms'], 20),
+    singles: int('singles', values.singles, quick ? 1_000 : 5_000, 10),
+    httpSeconds: int('http-seconds', values['http-seconds'], quick ? 2 : 10),
+    systems: list(values.systems),
+    scenarios: list(values.scenarios),
+    http: !values['no-http'],
+    pgbench: !values['no-pgbench'],
+    timeoutMs: int('timeout-s', values['timeout-s'], 900) * 1000,
+    outDir: values.out ?? defaultOut,
+  };
+}

@@ -1,0 +1,163 @@
+/** The results: their shape, medians, the printed tables, and the files under bench/results/. */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { renderChart } from '../chart.ts';
+import type { Machine } from './infra.ts';
+import type { Options } from './options.ts';
+
+export interface Figure {
+  unit: string;
+  /** One value per repetition. */
+  values: number[];
+  median: number | null;
+  note?: string;
+  error?: string;
+  /** Counters summed over repetitions (lost latency samples, re-run jobs, HTTP errors...). */
+  extra?: Record<string, number>;
+  /** Per-repetition diagnostics (commits and WAL bytes per job), reported as medians. */
+  diag?: Record<string, number[]>;
+}
+
+export interface Results {
+  startedAt: string;
+  finishedAt: string;
+  mode: 'quick' | 'full';
+  options: Options;
+  machine: Machine;
+  postgres: { version: string; embedded: boolean; settings: Record<string, string> };
+  redis: { version: string } | null;
+  versions: Record<string, string>;
+  systems: { id: string; label: string; family: string; backend: string; variant: string; settings: string; version: string; skipped?: string }[];
+  /** By system id (plus `pgbench`), then metric key. */
+  figures: Record<string, Record<string, Figure>>;
+  notes: string[];
+}
+
+export const METRICS: Record<string, { label: string; unit: string; higherIsBetter: boolean }> = {
+  'process.c10': { label: '1 proc × 10', unit: 'jobs/s', higherIsBetter: true },
+  'process.c50': { label: '1 proc × 50', unit: 'jobs/s', higherIsBetter: true },
+  'process.2proc': { label: '2 procs × 10', unit: 'jobs/s', higherIsBetter: true },
+  'process.finished': { label: '+finished rows', unit: 'jobs/s', higherIsBetter: true },
+  'process.xmin': { label: 'held xmin', unit: 'jobs/s', higherIsBetter: true },
+  'latency.p50': { label: 'p50', unit: 'ms', higherIsBetter: false },
+  'latency.p95': { label: 'p95', unit: 'ms', higherIsBetter: false },
+  'latency.p99': { label: 'p99', unit: 'ms', higherIsBetter: false },
+  'enqueue.single': { label: '1/call, 10 callers', unit: 'jobs/s', higherIsBetter: true },
+  'enqueue.batch': { label: '1,000/call', unit: 'jobs/s', higherIsBetter: true },
+  'http.single': { label: 'HTTP POST /v1/jobs', unit: 'jobs/s', higherIsBetter: true },
+  'http.batch': { label: 'HTTP POST /v1/jobs/batch', unit: 'jobs/s', higherIsBetter: true },
+  'pgbench.batched': { label: 'claim 50 + 1 finish stmt', unit: 'jobs/s', higherIsBetter: true },
+  'pgbench.perJob': { label: 'claim 50 + 50 finish stmts', unit: 'jobs/s', higherIsBetter: true },
+};
+
+export function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function finalize(r: Results): void {
+  for (const byMetric of Object.values(r.figures)) for (const f of Object.values(byMetric)) f.median = median(f.values);
+}
+
+const num = (v: number | null | undefined, unit: string): string => {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  if (unit === 'ms') return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US');
+  return Math.round(v).toLocaleString('en-US');
+};
+
+function cell(f: Figure | undefined): string {
+  if (!f) return '—';
+  if (f.error) return 'failed';
+  if (f.median === null) return f.note ? 'n/a' : '—';
+  return num(f.median, f.unit) + (f.note ? '*' : '');
+}
+
+function ratio(jobq: Figure | undefined, peer: Figure | undefined): string {
+  if (!jobq?.median || !peer?.median || peer.median <= 0) return '';
+  return `${(jobq.median / peer.median).toFixed(2)}×`;
+}
+
+function table(title: string, r: Results, metrics: string[], rowIds: string[]): string[] {
+  const jobq = r.figures.jobq ?? {};
+  const labelOf = (id: string) => {
+    const s = r.systems.find((x) => x.id === id);
+    return s ? `${s.label} ${s.version}` : id;
+  };
+  const rows = rowIds.filter((id) => r.figures[id] && metrics.some((m) => r.figures[id]![m]));
+  if (rows.length === 0) return [];
+  const head = ['system', ...metrics.flatMap((m) => [METRICS[m]!.label, 'jobq/x'])];
+  const body = rows.map((id) => [labelOf(id), ...metrics.flatMap((m) => [cell(r.figures[id]![m]), id === 'jobq' ? '' : ratio(jobq[m], r.figures[id]![m])])]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cols: string[]) => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return ['', title, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+}
+
+export function printReport(r: Results): void {
+  finalize(r);
+  const o = r.options;
+  const ids = r.systems.filter((s) => !s.skipped).map((s) => s.id);
+  const m = r.machine;
+  const out: string[] = [
+    '',
+    `jobq benchmark — ${r.mode} run, ${r.startedAt}; jobq ${r.versions.jobq} at ${r.versions.jobqCommit ?? '?'}`,
+    `machine: ${m.cores} cores (${m.cpu}), ${m.ramGiB} GiB RAM, ${m.os}; Node ${m.node}; load average at start ${m.loadAtStart}` +
+      (m.loadAtStart > 0.5 ? ' (other work was running: figures may be low and noisy)' : ''),
+    `PostgreSQL ${r.postgres.version} (${r.postgres.embedded ? 'embedded' : 'DATABASE_URL'}; fsync=${r.postgres.settings.fsync}, synchronous_commit=${r.postgres.settings.synchronous_commit}, shared_buffers=${r.postgres.settings.shared_buffers}×8kB)` +
+      (r.redis ? `; Redis ${r.redis.version} (appendonly everysec)` : ''),
+    `every figure is the median of ${o.reps} repetition(s); "jobq/x" = jobq's figure ÷ that row's (throughput: >1 means jobq is faster; latency: <1 means jobq is faster)`,
+    ...table(`Processing throughput, jobs/s (${o.jobs.toLocaleString('en-US')} no-op jobs pre-enqueued; +finished rows: ${o.finished.toLocaleString('en-US')} finished jobs in the table, 1 proc × 10; held xmin: another session in BEGIN; SELECT txid_current(), 1 proc × 10)`,
+      r, ['process.c10', 'process.c50', 'process.2proc', 'process.finished', 'process.xmin'], ids),
+    ...table(`Pickup latency, ms (${o.samples} jobs enqueued one every ${o.intervalMs} ms, idle worker at concurrency 10; handler start − just before the enqueue call, same process)`,
+      r, ['latency.p50', 'latency.p95', 'latency.p99'], ids),
+    ...table(`Enqueue throughput, jobs/s (${o.singles.toLocaleString('en-US')} single-job calls from 10 concurrent callers; ${o.jobs.toLocaleString('en-US')} jobs in calls of 1,000 from one caller)`,
+      r, ['enqueue.single', 'enqueue.batch'], ids),
+    ...table(`jobq over HTTP, jobs/s (autocannon ${o.httpSeconds} s: POST /v1/jobs with 50 connections, POST /v1/jobs/batch of 1,000 with 10)`, r, ['http.single', 'http.batch'], ['jobq']),
+    ...table(`PostgreSQL alone: pgbench, 10 clients, jobq's schema, ${o.jobs.toLocaleString('en-US')} queued rows (bench/pgbench/*.sql)`, r, ['pgbench.batched', 'pgbench.perJob'], ['pgbench']),
+  ];
+  const c10 = r.figures.jobq?.['process.c10']?.median;
+  for (const k of ['pgbench.batched', 'pgbench.perJob']) {
+    const p = r.figures.pgbench?.[k]?.median;
+    if (c10 && p) out.push(`  jobq 1 proc × 10 reaches ${((c10 / p) * 100).toFixed(0)}% of pgbench "${METRICS[k]!.label}"`);
+  }
+  const costRows = ids.filter((id) => r.figures[id]?.['process.c10']?.diag);
+  if (costRows.length) {
+    out.push('', 'What each job cost in the 1 proc × 10 runs (medians): commits in the system\'s database (incl. the harness\'s count polls), WAL of the',
+      'whole server, CPU µs of the worker process and of the server processes (PostgreSQL backends + Redis, whole machine)');
+    const w = Math.max(...costRows.map((id) => (r.systems.find((x) => x.id === id)?.label ?? id).length));
+    out.push(`${'system'.padEnd(w)}  commits/job  WAL bytes/job  worker CPU µs/job  server CPU µs/job`);
+    for (const id of costRows) {
+      const d = r.figures[id]!['process.c10']!.diag!;
+      const m = (k: string) => median(d[k] ?? []);
+      const c = m('commitsPerJob');
+      const us = (v: number | null) => (v === null ? '—' : Math.round(v * 1000).toLocaleString('en-US'));
+      out.push(`${(r.systems.find((x) => x.id === id)?.label ?? id).padEnd(w)}  ${c === null ? '—'.padStart(11) : c.toFixed(3).padStart(11)}  ${num(m('walBytesPerJob'), 'B').padStart(13)}  ${us(m('workerCpuMsPerJob')).padStart(17)}  ${us(m('serverCpuMsPerJob')).padStart(17)}`);
+    }
+  }
+  out.push('', 'Settings:');
+  for (const s of r.systems) out.push(`  ${s.label} ${s.version}: ${s.skipped ? `SKIPPED (${s.skipped})` : s.settings}`);
+  const footnotes: string[] = [];
+  for (const [id, byMetric] of Object.entries(r.figures)) {
+    for (const [k, f] of Object.entries(byMetric)) {
+      if (f.error) footnotes.push(`${id} ${k}: failed: ${f.error}`);
+      else if (f.note) footnotes.push(`${id} ${k}${f.median !== null ? '*' : ''}: ${f.note}`);
+      if (f.extra?.lost) footnotes.push(`${id} latency: ${f.extra.lost} of ${o.samples * o.reps} samples not picked up within 15 s of the last enqueue (counted as 15,000 ms: its quantiles are lower bounds)`);
+      if (f.extra?.extraRuns) footnotes.push(`${id} ${k}: ${f.extra.extraRuns} handler run(s) beyond one per job`);
+      if (f.extra?.errors) footnotes.push(`${id} ${k}: ${f.extra.errors} HTTP error(s)/non-2xx`);
+    }
+  }
+  if (footnotes.length || r.notes.length) out.push('', 'Notes:', ...[...r.notes, ...footnotes].map((n) => `  - ${n}`));
+  console.log(out.join('\n'));
+}
+
+export async function writeResults(r: Results, dir: string): Promise<string[]> {
+  finalize(r);
+  const stamp = r.startedAt.replace(/[:.]/g, '-');
+  const json = `${JSON.stringify(r, null, 2)}\n`;
+  const files = [path.join(dir, `${r.mode}-${stamp}.json`), path.join(dir, 'latest.json'), path.join(dir, 'throughput.svg')];
+  await writeFile(files[0]!, json);
+  await writeFile(files[1]!, json);
+  await writeFile(files[2]!, renderChart(r));
+  return files;
+}

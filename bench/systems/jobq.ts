@@ -1,0 +1,93 @@
+/**
+ * jobq, through its library API (src/index.ts) with its own defaults: the worker settings are those
+ * `resolveConfig` gives with no environment (pool of 10, poll 1 s, LISTEN/NOTIFY wake-up, heartbeat
+ * 5 s...), only `concurrency` is set. The log level is `warn` (at jobq's default `info` it writes two
+ * lines per job, which would measure pino rather than the queue).
+ */
+import { Type } from '@sinclair/typebox';
+import type pg from 'pg';
+import { createPool, KindRegistry, migrate, Queue, resolveConfig, Worker } from '../../src/index.ts';
+import { createLogger } from '../../src/logger.ts';
+import type { BenchPayload, CreateDriver, Driver, StartWorkerOptions, Target, WorkerHandle } from './types.ts';
+
+const KIND = 'bench_noop';
+const Payload = Type.Object({ s: Type.Optional(Type.Integer()) }, { additionalProperties: false });
+
+export const createDriver: CreateDriver = (target: Target) => new JobqDriver(target);
+
+class JobqDriver implements Driver {
+  readonly #target: Target;
+  readonly #config = resolveConfig({}, {});
+  readonly #pool: pg.Pool;
+  #onJob: (p: BenchPayload) => void = () => {};
+  readonly #queue: Queue;
+
+  constructor(target: Target) {
+    this.#target = target;
+    this.#pool = createPool(target.pgUrl, { max: this.#config.poolSize, applicationName: 'jobq-bench' });
+    const kinds = new KindRegistry([
+      {
+        name: KIND,
+        payloadSchema: Payload,
+        handler: (payload) => {
+          this.#onJob(payload);
+          return undefined;
+        },
+      },
+    ]);
+    this.#queue = new Queue({ pool: this.#pool, kinds });
+  }
+
+  async install(): Promise<void> {
+    await migrate(this.#pool);
+  }
+
+  async enqueueOne(payload: BenchPayload): Promise<void> {
+    await this.#queue.enqueue({ kind: KIND, payload });
+  }
+
+  async enqueueBatch(payloads: BenchPayload[]): Promise<void> {
+    await this.#queue.enqueueMany(payloads.map((payload) => ({ kind: KIND, payload })));
+  }
+
+  async remaining(): Promise<number> {
+    const { rows } = await this.#pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('queued', 'running', 'retrying')`,
+    );
+    return rows[0]!.n;
+  }
+
+  async reset(): Promise<void> {
+    await this.#pool.query('TRUNCATE jobq.jobs');
+  }
+
+  async addFinished(count: number): Promise<string | undefined> {
+    // Finished an hour ago, spread over the hour before: what a day of history looks like to the table.
+    await this.#pool.query(
+      `INSERT INTO jobq.jobs (id, kind, payload, status, attempts, result, created_at, updated_at, finished_at)
+       SELECT gen_random_uuid(), $1, '{}', 'succeeded', 1, NULL,
+              now() - interval '2 hours' + i * interval '1 millisecond', now() - interval '1 hour', now() - interval '1 hour'
+         FROM generate_series(1, $2::int) AS i`,
+      [KIND, count],
+    );
+    return undefined;
+  }
+
+  async startWorker(opts: StartWorkerOptions): Promise<WorkerHandle> {
+    this.#onJob = opts.onJob;
+    const config = { ...this.#config, concurrency: opts.concurrency };
+    const worker = new Worker({
+      ...config,
+      queue: this.#queue,
+      databaseUrl: this.#target.pgUrl,
+      logger: createLogger('warn', { pretty: false }),
+      workerId: `bench:${process.pid}`,
+    });
+    await worker.start();
+    return { stop: () => worker.stop() };
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}

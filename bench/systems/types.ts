@@ -1,0 +1,75 @@
+/**
+ * The one small interface every benchmarked system implements, so that the harness (bench/run.ts and
+ * bench/lib/*) never knows which queue it drives. A driver is used in two places:
+ * - the orchestrating process: install, enqueue, count what is left, reset, add finished rows;
+ * - a worker process (bench/worker-child.ts): startWorker, and for the latency run also enqueueOne.
+ */
+
+export type Backend = 'postgres' | 'redis';
+export type Variant = 'best' | 'default';
+
+/** Where a system's state lives: its own database on the shared server, or the bench's own Redis. */
+export interface Target {
+  /** URL of this system's own database (created and dropped by the harness). */
+  pgUrl: string;
+  /** redis://127.0.0.1:PORT of the redis-server the bench started, when the backend is redis. */
+  redisUrl?: string;
+  /** Queue / task name the jobs go to. */
+  queue: string;
+}
+
+/** A no-op job's payload: `s` is a latency sample number, absent for throughput jobs. */
+export interface BenchPayload {
+  s?: number;
+}
+
+export interface WorkerHandle {
+  /** Stops fetching, waits for running handlers, closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface StartWorkerOptions {
+  concurrency: number;
+  /** Called at the very start of every handler invocation. */
+  onJob: (payload: BenchPayload) => void;
+}
+
+export interface Driver {
+  /** Creates the system's schema / queue; idempotent. */
+  install(): Promise<void>;
+  enqueueOne(payload: BenchPayload): Promise<void>;
+  /** 1 to 1,000 jobs in one call of the system's bulk API. */
+  enqueueBatch(payloads: BenchPayload[]): Promise<void>;
+  /** Jobs not yet marked finished (waiting, running, retrying). */
+  remaining(): Promise<number>;
+  /** Removes every job, finished or not. */
+  reset(): Promise<void>;
+  /**
+   * Adds `count` finished jobs the way the system keeps them (SQL generate_series where it can).
+   * Returns a note instead when the system (in this setting) keeps no finished jobs.
+   */
+  addFinished(count: number): Promise<string | undefined>;
+  startWorker(opts: StartWorkerOptions): Promise<WorkerHandle>;
+  close(): Promise<void>;
+}
+
+/** One row of the comparison: a system on a backend in one setting. */
+export interface SystemDef {
+  /** Stable id used in JSON and flags, e.g. `pgboss-best`. */
+  id: string;
+  /** Family, for --systems filters and the chart: jobq, pgboss, graphile, bullmq-pg, bullmq-redis. */
+  family: string;
+  label: string;
+  backend: Backend;
+  variant: Variant;
+  /** npm package whose version is reported. */
+  pkg: string;
+  /** What "best" or "defaults" means for this row, printed under the table. */
+  settings: string;
+  /** For a setting too slow for N jobs: the processing runs use at most this many (half in --quick), and why. */
+  maxJobs?: { jobs: number; why: string };
+  /** Module that exports `createDriver(target, variant)`, relative to bench/systems/. */
+  module: string;
+}
+
+export type CreateDriver = (target: Target, variant: Variant) => Driver;
