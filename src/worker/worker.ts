@@ -80,7 +80,9 @@ export class Worker {
   readonly #listener: Listener;
   readonly #completer: Completer;
   readonly #starter: Coalescer<string, void>;
-  #avgRunMs = 10;
+  // Starts high, so a fresh worker claims about twice its concurrency until it has seen handlers run;
+  // a worker that dies early then strands few jobs.
+  #avgRunMs = 100;
   #stopping = false;
   #started = false;
   #loopDone: Promise<void> = Promise.resolve();
