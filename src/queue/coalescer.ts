@@ -20,6 +20,11 @@ export class Coalescer<I, R> {
     private readonly maxBatch = 1000,
   ) {}
 
+  /** Nothing is being run right now. */
+  get idle(): boolean {
+    return this.#inFlight === 0;
+  }
+
   add(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });

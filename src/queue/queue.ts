@@ -10,7 +10,7 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, vali
 import { fromDatabaseError, JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
 import { Coalescer } from './coalescer.ts';
-import { errorText, type InsertRow, isUuid, type JobRow, prepareInsert, toJob, toJsonParam } from './rows.ts';
+import { decodeCursor, encodeCursor, errorText, type InsertRow, isUuid, type JobRow, prepareInsert, sameJob, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
@@ -80,7 +80,8 @@ export class Queue {
   readonly #backoff: BackoffPolicy;
   readonly #random: RandomSource;
   readonly #clock: (() => Date) | undefined;
-  readonly #notifier: Notifier;
+  /** Coalesced wake-ups: one NOTIFY in flight; queues named meanwhile go together in the next. */
+  readonly #notifier: Coalescer<string, void>;
   readonly #singles: Coalescer<InsertRow, EnqueueResult | undefined>;
   #enqueuesInFlight = 0;
 
@@ -90,7 +91,11 @@ export class Queue {
     this.#backoff = validatePolicy(options.backoff ?? DEFAULT_BACKOFF);
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock;
-    this.#notifier = new Notifier((queues) => this.#rows(SQL.NOTIFY_QUEUES, [queues]));
+    // A lost notification only delays a start until the workers' next poll: errors are dropped.
+    this.#notifier = new Coalescer<string, void>(async (queues) => {
+      await this.#rows(SQL.NOTIFY_QUEUES, [[...new Set(queues)]]).catch(() => {});
+      return queues.map(() => undefined);
+    }, 1);
     // Concurrent single enqueues share statements; each row keeps its own outcome (no all-or-nothing).
     this.#singles = new Coalescer<InsertRow, EnqueueResult | undefined>(async (rows) => {
       const outcomes = await this.#insertRows(rows.map((r, ord) => ({ ...r, ord })), undefined, false, false);
@@ -154,7 +159,7 @@ export class Queue {
     } finally {
       this.#enqueuesInFlight--;
     }
-    if (!notifyInStatement) this.#notifier.notify(wake);
+    if (!notifyInStatement) for (const q of wake) void this.#notifier.add(q);
     for (const r of results) if (r && !(r instanceof JobqError)) this.events.emit('enqueued', r);
     return results;
   }
@@ -456,51 +461,6 @@ export class Queue {
   }
 }
 
-/**
- * Coalesced wake-ups: one NOTIFY statement in flight at a time; queues named while it runs are sent
- * together by the next one. Under load that is one notification per round trip, not one per insert.
- * A lost notification only delays a start until the workers' next poll.
- */
-class Notifier {
-  readonly #pending = new Set<string>();
-  #inFlight = false;
-
-  constructor(private readonly send: (queues: string[]) => Promise<unknown>) {}
-
-  get idle(): boolean {
-    return !this.#inFlight;
-  }
-
-  notify(queues: Iterable<string>): void {
-    for (const q of queues) this.#pending.add(q);
-    if (!this.#inFlight && this.#pending.size > 0) void this.#flush();
-  }
-
-  async #flush(): Promise<void> {
-    this.#inFlight = true;
-    while (this.#pending.size > 0) {
-      const queues = [...this.#pending];
-      this.#pending.clear();
-      await this.send(queues).catch(() => {});
-    }
-    this.#inFlight = false;
-  }
-}
-
-/** Whether a job (the first of a batch to use a key) is what a later entry with that key asks for. */
-function sameJob(job: Job, row: { kind: string; payload: unknown }): boolean {
-  return job.kind === row.kind && canonical(job.payload) === canonical(row.payload);
-}
-
-/** JSON with object keys sorted, so that key order does not make two payloads differ. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val)
-      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : val,
-  );
-}
-
 /** A single enqueue's error carries no batch index. */
 function withoutIndex(err: JobqError): JobqError {
   return new JobqError(err.kind, err.message, err.details?.map(({ index: _index, ...d }) => d));
@@ -512,14 +472,4 @@ function notFound(id: string): JobqError {
 
 function zeroCounts(): StatusCounts {
   return Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
-}
-
-function encodeCursor(id: string): string {
-  return Buffer.from(id).toString('base64url');
-}
-
-function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString();
-  if (!isUuid(id)) throw new JobqError('validation_failed', 'cursor is not one this server issued', [{ path: '/cursor', message: 'invalid cursor' }]);
-  return id;
 }

@@ -158,3 +158,27 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(id: unknown): id is string {
   return typeof id === 'string' && UUID.test(id);
 }
+
+/** Whether a job (the first of a batch to use a key) is what a later entry with that key asks for. */
+export function sameJob(job: Job, row: { kind: string; payload: unknown }): boolean {
+  return job.kind === row.kind && canonical(job.payload) === canonical(row.payload);
+}
+
+/** JSON with object keys sorted, so that key order does not make two payloads differ. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, val: unknown) =>
+    val && typeof val === 'object' && !Array.isArray(val)
+      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : val,
+  );
+}
+
+export function encodeCursor(id: string): string {
+  return Buffer.from(id).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString();
+  if (!isUuid(id)) throw new JobqError('validation_failed', 'cursor is not one this server issued', [{ path: '/cursor', message: 'invalid cursor' }]);
+  return id;
+}
