@@ -4,6 +4,7 @@
  *
  *   npm test                      every test file
  *   npm test -- test/queue*.ts    just these files
+ *   npm test -- --test-name-pattern=deadlock test/worker/worker.test.ts    some tests only
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -11,12 +12,14 @@ import { runTestFiles } from './helpers/run-tests.ts';
 
 const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
 const args = process.argv.slice(2);
-const files = args.length > 0 ? args : findTests(path.join(root, 'test'));
+const options = args.filter((a) => a.startsWith('--')); // passed to the test runner
+const named = args.filter((a) => !a.startsWith('--'));
+const files = named.length > 0 ? named : findTests(path.join(root, 'test'));
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-process.exit(await runTestFiles({ files }));
+process.exit(await runTestFiles({ files, nodeTestArgs: options }));
 
 function findTests(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })

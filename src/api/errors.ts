@@ -51,7 +51,7 @@ function describe(details: ErrorDetail[], part: string): string {
 export function toApiError(err: unknown, bodyLimit: number): ApiError {
   if (isJobqError(err)) {
     if (err.kind === 'internal') return { kind: 'internal', message: 'an internal error occurred' };
-    if (err.kind === 'database_unavailable') return { kind: err.kind, message: 'the database is not reachable right now; try again' };
+    if (err.kind === 'database_unavailable') return { kind: err.kind, message: 'the database is not reachable or too busy right now; try again' };
     return err.details ? { kind: err.kind, message: err.message, details: err.details } : { kind: err.kind, message: err.message };
   }
   if (!(err instanceof Error)) return { kind: 'internal', message: 'an internal error occurred' };

@@ -43,11 +43,18 @@ export function isJobqError(err: unknown, kind?: ErrorKind): err is JobqError {
 }
 
 /**
- * SQLSTATE classes and codes that mean "the database is not there right now" rather than
- * "the statement is wrong": connection exceptions (08), operator intervention (57P01-57P05),
- * insufficient resources (53) and the client-side socket errors node-postgres reports.
+ * SQLSTATE classes and codes that mean "the database cannot do this right now; the same statement
+ * will work later" rather than "the statement is wrong": connection exceptions (08), operator
+ * intervention (57P01-57P05), insufficient resources (53), transaction rollbacks that ask for a retry
+ * (a deadlock victim, a serialization failure), a lock or statement timeout, and the client-side
+ * socket errors node-postgres reports. Every jobq statement is a guarded compare-and-set or an
+ * idempotent insert, so trying it again is always safe.
  */
 const UNAVAILABLE_CODES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected: concurrent multi-row updates met in opposite orders; one is rolled back
+  '55P03', // lock_not_available (lock_timeout)
+  '57014', // query_canceled (statement_timeout)
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now
@@ -81,7 +88,7 @@ export function isConnectionError(err: unknown): boolean {
 export function fromDatabaseError(err: unknown): JobqError {
   if (err instanceof JobqError) return err;
   if (isConnectionError(err)) {
-    return new JobqError('database_unavailable', 'the database is not reachable right now; try again', undefined, {
+    return new JobqError('database_unavailable', 'the database is not reachable or too busy right now; try again', undefined, {
       cause: err,
     });
   }

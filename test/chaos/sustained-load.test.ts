@@ -88,15 +88,19 @@ test(`sustained load: ${DURATION_MS / 1000} s at half capacity with failures and
 
   // Every accepted job ended as its fate says, judged by the deliveries (rows are pruned).
   let lost = 0;
-  let duplicated = 0;
   let succeeded = 0;
+  const duplicates: string[] = [];
   for (const [id, fate] of fates) {
     const d = target.deliveries.get(id) ?? 0;
     const want = fate === 'flaky' ? 2 : 1;
     if (d < want) lost++;
-    else if (d > want) duplicated++;
+    else if (d > want) duplicates.push(id);
     if (d >= want && fate !== 'gone') succeeded++;
   }
+  const duplicated = duplicates.length;
+  // A duplicate explains itself: what the workers logged about leases, recoveries and failed writes.
+  const why = duplicated === 0 ? [] : [w1.proc, w2.proc].flatMap((p) =>
+    p.output().split('\n').filter((l) => /recovered|could not record|taken from this worker|heartbeat failed|retrying the write|sweep failed/.test(l) || duplicates.some((id) => l.includes(id))).slice(-40).map((l) => `${p.name}: ${l}`));
   const { rows: left } = await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM jobq.jobs GROUP BY status`);
   const stuck = left.filter((r) => !['succeeded', 'failed_permanent', 'cancelled'].includes(r.status)).reduce((a, r) => a + r.n, 0);
   const third = Math.floor(samples.length / 3);
@@ -137,7 +141,7 @@ test(`sustained load: ${DURATION_MS / 1000} s at half capacity with failures and
   assert.deepEqual(refused, [], 'every enqueue got 201');
   assert.ok(skipped <= ticks / 100, `${skipped} of ${ticks} ticks skipped: the API could not keep the rate`);
   assert.equal(lost, 0, 'every accepted job was delivered as its fate says (ok once, flaky twice, gone once)');
-  assert.equal(duplicated, 0, 'no delivery beyond that: nothing ran twice, a 404 was never retried');
+  assert.equal(duplicated, 0, `no delivery beyond that: nothing ran twice, a 404 was never retried. Worker logs:\n${why.join('\n')}`);
   assert.equal(stuck, 0, 'nothing left running or waiting');
   // Flat: the typical backlog (median, so that one slow moment of a shared machine does not decide)
   // of the last third is within twice the first third's plus one second of work, and it never holds

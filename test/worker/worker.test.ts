@@ -244,3 +244,48 @@ test('during a backlog a higher-priority job still jumps ahead, and every job ru
   const at = ran.indexOf(9999);
   assert.ok(at < 600 - 100, `the priority job ran at position ${at} of 601, well before the backlog drained`);
 });
+
+test('a completion chosen as a deadlock victim is written again, not given up (no second run)', async () => {
+  // Another session holds B and then asks for A while the worker's batched completion of [A, B]
+  // holds A and waits for B: PostgreSQL rolls the worker's statement back (40P01). The worker must
+  // try the write again; given up, the jobs would stay running until their lease ran out and run twice.
+  const gates = new Map([1, 2, 3].map((n) => [n, deferred<void>()] as const));
+  const runs = new Map<number, number>();
+  const s = await setup(kindsWithProbe(async (p) => {
+    runs.set(p.n!, (runs.get(p.n!) ?? 0) + 1);
+    await gates.get(p.n!)!.promise;
+  }));
+  const [a, b, c] = (await s.queue.enqueueMany([1, 2, 3].map((n) => ({ kind: 'probe', payload: { n } })))).map((r) => r.job.id);
+  await s.worker({ concurrency: 3 });
+  for (const id of [a!, b!, c!]) await waitForStatus(s.queue, id, 'running');
+  const other = await s.db.pool.connect();
+  const completionWaits = async () => {
+    const { rows } = await s.db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%status = ''succeeded''%'`);
+    return rows[0].n > 0 ? true : undefined;
+  };
+  const deadlocks = async () => (await s.db.pool.query(`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`)).rows[0].n as number;
+  const deadlocksBefore = await deadlocks();
+  try {
+    await other.query(`SET deadlock_timeout = '60s'`); // the worker's session detects the deadlock, so it is the victim
+    await other.query('BEGIN');
+    await other.query('UPDATE jobq.jobs SET updated_at = updated_at WHERE id = $1', [b]);
+    await other.query('SAVEPOINT hold_c');
+    await other.query('UPDATE jobq.jobs SET updated_at = updated_at WHERE id = $1', [c]);
+    gates.get(3)!.resolve(undefined); // C's completion goes alone and waits for C...
+    await eventually(completionWaits, 10_000, "C's completion to wait");
+    gates.get(1)!.resolve(undefined); // ...while A's and B's gather behind it
+    gates.get(2)!.resolve(undefined);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    await other.query('ROLLBACK TO SAVEPOINT hold_c'); // C is written; [A, B] goes next, takes A, waits for B
+    await eventually(completionWaits, 10_000, "[A, B]'s completion to wait for B");
+    assert.equal((await s.queue.get(a!))?.status, 'running', 'A is held by the waiting batch, not written alone');
+    await other.query('UPDATE jobq.jobs SET updated_at = updated_at WHERE id = $1', [a]); // the deadlock
+    await other.query('COMMIT');
+  } finally {
+    other.release();
+  }
+  for (const id of [a!, b!, c!]) await waitForStatus(s.queue, id, 'succeeded', 5_000);
+  assert.ok((await deadlocks()) > deadlocksBefore, 'PostgreSQL did detect a deadlock');
+  assert.deepEqual([...runs.entries()].sort(), [[1, 1], [2, 1], [3, 1]]);
+});

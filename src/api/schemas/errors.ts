@@ -79,7 +79,7 @@ const EXAMPLES: Record<number, ErrorBodyWire> = {
   413: { error: { kind: 'payload_too_large', message: 'the request body exceeds 1048576 bytes' } },
   415: { error: { kind: 'unsupported_media_type', message: 'send the body as application/json' } },
   500: { error: { kind: 'internal', message: 'an internal error occurred (request id 6f1c0a7e-1111-4c3b-9a55-0d7f5a1e2b3c)' } },
-  503: { error: { kind: 'database_unavailable', message: 'the database is not reachable right now; try again' } },
+  503: { error: { kind: 'database_unavailable', message: 'the database is not reachable or too busy right now; try again' } },
 };
 
 const HEADERS: Record<number, Record<string, { type: 'string'; description: string }>> = {
