@@ -271,3 +271,27 @@ test('a job its lost worker never started goes back to queued with its attempt g
   assert.equal(rc?.startedAt, null);
   assert.equal((await queue.fetchNext('next'))?.id, c!.job.id, 'and it is claimable at once');
 });
+
+test("claimToRun (the worker's claim) returns the same fields as claim, in claim order", async () => {
+  const t0 = new Date('2030-01-01T00:00:00.123Z');
+  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 1_000) });
+  const made = await queue.enqueueMany([
+    noop({ runAt: t0, timeoutMs: 1_500, maxAttempts: 7, queue: 'q1', payload: { sleep_ms: 5 } }),
+    noop({ runAt: new Date(t0.getTime() + 1), priority: 3 }),
+    noop({ runAt: t0 }),
+  ]);
+  const lean = await queue.claimToRun('w', { limit: 2, started: 1 });
+  const rest = await queue.claim('w', { limit: 2 });
+  assert.deepEqual(lean.map((j) => j.id), [made[1]!.job.id, made[0]!.job.id], 'priority first, then run_at');
+  assert.deepEqual(rest.map((j) => j.id), [made[2]!.job.id]);
+  for (const j of lean) {
+    const full = (await queue.get(j.id))!;
+    assert.deepEqual(j, {
+      id: full.id, queue: full.queue, kind: full.kind, payload: full.payload, priority: full.priority, attempts: full.attempts,
+      maxAttempts: full.maxAttempts, runAt: full.runAt, timeoutMs: full.timeoutMs, backoffMs: full.backoffMs, startedAt: full.startedAt,
+    });
+  }
+  assert.equal(lean[0]!.startedAt?.getTime(), t0.getTime() + 1_000, 'the first starts now');
+  assert.equal(lean[1]!.startedAt, null, 'the second waits in the buffer');
+  assert.equal(lean[1]!.timeoutMs, 1_500);
+});

@@ -10,10 +10,11 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, vali
 import { fromDatabaseError, JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
 import { Coalescer } from './coalescer.ts';
-import { decodeCursor, encodeCursor, errorText, type InsertRow, isUuid, type JobRow, prepareInsert, sameJob, toJob, toJsonParam } from './rows.ts';
+import { type ClaimedRow, decodeCursor, encodeCursor, errorText, type InsertRow, isUuid, type JobRow, prepareInsert, sameJob, toClaimedJob, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
+  type ClaimedJob,
   type EnqueueResult,
   type HeartbeatResult,
   isTerminal,
@@ -43,7 +44,7 @@ export interface QueueOptions {
 
 export interface QueueEvents {
   enqueued: [{ job: Job; isNew: boolean }];
-  claimed: [{ jobs: Job[]; workerId: string }];
+  claimed: [{ jobs: ClaimedJob[]; workerId: string }];
   recovered: [{ jobs: Job[] }];
   pruned: [{ count: number }];
 }
@@ -200,14 +201,28 @@ export class Queue {
 
   /** Claims up to `limit` runnable jobs for `workerId`: highest priority, then oldest run_at, first. */
   async claim(workerId: string, opts: ClaimOptions = {}): Promise<Job[]> {
+    const rows = await this.#rows(SQL.CLAIM, this.#claimValues(workerId, opts), opts.db);
+    return this.#claimed(workerId, rows.map(toJob));
+  }
+
+  /** `claim`, returning only what a worker needs to run the jobs (cheaper to read: the worker's claim). */
+  async claimToRun(workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJob[]> {
+    const rows = await this.#rows<ClaimedRow>(SQL.CLAIM_TO_RUN, this.#claimValues(workerId, opts), opts.db);
+    return this.#claimed(workerId, rows.map(toClaimedJob));
+  }
+
+  #claimValues(workerId: string, opts: ClaimOptions): unknown[] {
     const limit = opts.limit ?? 1;
     if (!Number.isInteger(limit) || limit < 1) throw new JobqError('validation_failed', 'claim limit must be a positive integer');
     const queues = opts.queues && opts.queues.length > 0 ? opts.queues : null;
     const kinds = opts.kinds && opts.kinds.length > 0 ? opts.kinds : null;
     const a = opts.after;
-    const values = [workerId, limit, queues, this.#now(), kinds, a?.priority ?? null, a?.runAt ?? null, a?.id ?? null, opts.started ?? null];
-    const rows = await this.#rows(SQL.CLAIM, values, opts.db);
-    const jobs = rows.map(toJob).sort((a, b) => b.priority - a.priority || +a.runAt - +b.runAt || (a.id < b.id ? -1 : 1));
+    return [workerId, limit, queues, this.#now(), kinds, a?.priority ?? null, a?.runAt ?? null, a?.id ?? null, opts.started ?? null];
+  }
+
+  /** In claim order (RETURNING promises none): the last one is where the next claim's cursor starts. */
+  #claimed<J extends ClaimedJob>(workerId: string, jobs: J[]): J[] {
+    jobs.sort((a, b) => b.priority - a.priority || +a.runAt - +b.runAt || (a.id < b.id ? -1 : 1));
     if (jobs.length > 0) this.events.emit('claimed', { jobs, workerId });
     return jobs;
   }

@@ -2,7 +2,7 @@
 import { type KindRegistry } from '../kinds/registry.ts';
 import { type ErrorDetail, JobqError } from './errors.ts';
 import { MAX_ERROR_LENGTH } from './sql.ts';
-import type { AttemptError, Job, JobStatus, NewJob } from './types.ts';
+import type { AttemptError, ClaimedJob, Job, JobStatus, NewJob } from './types.ts';
 
 export interface JobRow {
   id: string;
@@ -53,6 +53,37 @@ export function toJob(r: JobRow): Job {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     finishedAt: r.finished_at,
+  };
+}
+
+/** A row of CLAIM_TO_RUN. */
+export interface ClaimedRow {
+  id: string;
+  queue: string;
+  kind: string;
+  payload: unknown;
+  priority: number;
+  attempts: number;
+  max_attempts: number;
+  timeout_ms: number | null;
+  backoff_ms: number | null;
+  started_at: Date | null;
+  run_at_ms: number;
+}
+
+export function toClaimedJob(r: ClaimedRow): ClaimedJob {
+  return {
+    id: r.id,
+    queue: r.queue,
+    kind: r.kind,
+    payload: r.payload,
+    priority: r.priority,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    runAt: new Date(r.run_at_ms),
+    timeoutMs: r.timeout_ms,
+    backoffMs: r.backoff_ms,
+    startedAt: r.started_at,
   };
 }
 
