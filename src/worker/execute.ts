@@ -37,51 +37,86 @@ export type Settled =
   | { ok: true; value: unknown }
   | { ok: false; error: unknown; reason: AbortReason | undefined; abandoned: boolean };
 
+/**
+ * A job's abort state. The AbortSignal is made only when the handler reads it: most handlers never
+ * do, and an AbortController per job (an EventTarget, its listeners) was, with the timer, a tenth of a
+ * fast worker's CPU. Aborting before the signal exists records the reason; the signal, when asked
+ * for, starts out aborted with it.
+ */
+export class JobAbort {
+  #controller: AbortController | undefined;
+  #reason: AbortReason | undefined;
+  /** Called once, on the first abort (execute uses it to start the grace period). */
+  onAbort: (() => void) | undefined;
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get reason(): AbortReason | undefined {
+    return this.#reason;
+  }
+
+  abort(reason: AbortReason): void {
+    if (this.#reason) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.onAbort?.();
+  }
+}
+
 export interface ExecuteOptions {
   handler: JobHandler;
   payload: unknown;
-  /** The handler's context; its `signal` must be `controller.signal`. */
+  /** The handler's context; its `signal` must be `abort.signal`. */
   ctx: HandlerContext;
-  controller: AbortController;
+  abort: JobAbort;
   timeoutMs: number;
   /** How long a handler may run on after its signal aborted before it is abandoned. */
   graceMs: number;
 }
 
+/**
+ * Runs the handler. One that returns without a promise is settled at once, with no timer armed; one
+ * that returns a promise runs under its timeout, and is abandoned `graceMs` after an abort it ignores.
+ */
 export function execute(opts: ExecuteOptions): Promise<Settled> {
-  const { controller } = opts;
-  const signal = controller.signal;
+  const { abort } = opts;
+  let pending: unknown;
+  try {
+    pending = opts.handler(opts.payload, opts.ctx);
+  } catch (error) {
+    return Promise.resolve({ ok: false, error, reason: abort.reason, abandoned: false });
+  }
+  if (!isThenable(pending)) return Promise.resolve({ ok: true, value: pending });
   return new Promise<Settled>((resolve) => {
     let done = false;
     let graceTimer: NodeJS.Timeout | undefined;
-    const timeout = setTimeout(() => controller.abort(new JobTimeoutError(opts.timeoutMs)), opts.timeoutMs);
+    const timeout = setTimeout(() => abort.abort(new JobTimeoutError(opts.timeoutMs)), opts.timeoutMs);
     const finish = (s: Settled) => {
       if (done) return;
       done = true;
       clearTimeout(timeout);
       clearTimeout(graceTimer);
-      signal.removeEventListener('abort', onAbort);
+      abort.onAbort = undefined;
       resolve(s);
     };
-    const reason = () => (signal.aborted ? (signal.reason as AbortReason) : undefined);
     const onAbort = () => {
-      graceTimer = setTimeout(() => finish({ ok: false, error: signal.reason, reason: reason(), abandoned: true }), opts.graceMs);
+      graceTimer = setTimeout(() => finish({ ok: false, error: abort.reason, reason: abort.reason, abandoned: true }), opts.graceMs);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
-    let pending: unknown;
-    try {
-      pending = opts.handler(opts.payload, opts.ctx);
-    } catch (error) {
-      finish({ ok: false, error, reason: reason(), abandoned: false });
-      return;
-    }
-    if (pending instanceof Promise || (pending && typeof (pending as PromiseLike<unknown>).then === 'function')) {
-      Promise.resolve(pending).then(
-        (value) => finish({ ok: true, value }),
-        (error) => finish({ ok: false, error, reason: reason(), abandoned: false }),
-      );
-    } else {
-      finish({ ok: true, value: pending });
-    }
+    if (abort.reason) onAbort();
+    else abort.onAbort = onAbort;
+    Promise.resolve(pending).then(
+      (value) => finish({ ok: true, value }),
+      (error) => finish({ ok: false, error, reason: abort.reason, abandoned: false }),
+    );
   });
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v instanceof Promise || (v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<unknown>).then === 'function');
 }

@@ -22,10 +22,10 @@ import { isJobqError } from '../queue/errors.ts';
 import type { Queue } from '../queue/queue.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
 import { DEFAULT_RETENTION, type Retention } from '../queue/retention.ts';
-import type { Job } from '../queue/types.ts';
+import type { ClaimedJob } from '../queue/types.ts';
 import { Coalescer } from '../queue/coalescer.ts';
 import { Completer } from './completer.ts';
-import { execute, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
+import { execute, JobAbort, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 import { Listener } from './listener.ts';
 
 export interface WorkerOptions {
@@ -51,8 +51,8 @@ export type FinishOutcome = 'succeeded' | 'retried' | 'failed_permanent' | 'canc
 
 export interface WorkerEvents {
   /** waitMs: from the moment the job became runnable (run_at) to its start. */
-  'job:start': [{ job: Job; waitMs: number }];
-  'job:finish': [{ job: Job; outcome: FinishOutcome; durationMs: number }];
+  'job:start': [{ job: ClaimedJob; waitMs: number }];
+  'job:finish': [{ job: ClaimedJob; outcome: FinishOutcome; durationMs: number }];
   claim: [{ requested: number; claimed: number }];
   recovered: [{ count: number }];
   'listener:reconnect': [];
@@ -65,15 +65,15 @@ const MAX_BUFFER = 1000;
 const MAX_UNWRITTEN = 5000;
 
 interface Active {
-  job: Job;
-  controller: AbortController;
+  job: ClaimedJob;
+  abort: JobAbort;
   settled: Promise<void>;
 }
 
 export class Worker {
   readonly events = new EventEmitter<WorkerEvents>();
   readonly #o: WorkerOptions;
-  readonly #buffer: Job[] = [];
+  readonly #buffer: ClaimedJob[] = [];
   readonly #active = new Map<string, Active>();
   readonly #finishing = new Map<string, Promise<void>>();
   readonly #kindNames: string[];
@@ -161,7 +161,7 @@ export class Worker {
       await settleWithin(this.#allSettled(), this.#o.shutdownGraceMs);
     }
     if (this.#active.size > 0) {
-      for (const a of this.#active.values()) a.controller.abort(new WorkerShutdownError());
+      for (const a of this.#active.values()) a.abort.abort(new WorkerShutdownError());
       await settleWithin(this.#allSettled(), Math.min(this.#o.timeoutGraceMs, 2_000));
     }
     const leftovers = [...this.#active.keys()];
@@ -187,7 +187,7 @@ export class Worker {
     let nextPoll = 0;
     // Where the next claim continues: the last job of a full claim. Reset to the front of the queue
     // when a claim from it comes back short and at every poll tick (see migrations/0004).
-    let cursor: Job | undefined;
+    let cursor: ClaimedJob | undefined;
     while (!this.#stopping) {
       const now = Date.now();
       if (now >= nextPoll) {
@@ -203,10 +203,10 @@ export class Worker {
         continue;
       }
       this.#hint = false;
-      let jobs: Job[];
+      let jobs: ClaimedJob[];
       try {
         const slots = Math.max(0, this.#o.concurrency - this.#active.size - this.#buffer.length);
-        jobs = await this.#o.queue.claim(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots });
+        jobs = await this.#o.queue.claimToRun(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots });
         errorDelay = 0;
       } catch (err) {
         cursor = undefined;
@@ -237,9 +237,9 @@ export class Worker {
     while (this.#active.size < this.#o.concurrency && this.#buffer.length > 0 && !this.#stopping) this.#start(this.#buffer.shift()!);
   }
 
-  #start(job: Job): void {
+  #start(job: ClaimedJob): void {
     const kind = this.#o.queue.kinds.get(job.kind)!;
-    const controller = new AbortController();
+    const abort = new JobAbort();
     const started = performance.now();
     const fields = { job_id: job.id, kind: job.kind, attempt: job.attempts };
     const log = this.#o.logger;
@@ -251,7 +251,9 @@ export class Worker {
     // jobs a second, creating one per job is a measurable share of the work.
     let child: Logger | undefined;
     const ctx: HandlerContext = {
-      signal: controller.signal,
+      get signal() {
+        return abort.signal;
+      },
       job: { id: job.id, kind: job.kind, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts },
       get logger() {
         return (child ??= log.child(fields));
@@ -264,7 +266,7 @@ export class Worker {
     const settled = execute({
       handler: kind.handler,
       payload: job.payload,
-      controller,
+      abort,
       timeoutMs: job.timeoutMs ?? kind.timeoutMs,
       graceMs: this.#o.timeoutGraceMs,
       ctx,
@@ -291,11 +293,11 @@ export class Worker {
       this.#pump();
       if (this.#roomless || (this.#lastClaimFull && this.#buffer.length <= this.#bufferTarget() / 2)) this.#wake();
     });
-    this.#active.set(job.id, { job, controller, settled });
+    this.#active.set(job.id, { job, abort, settled });
   }
 
   /** Writes what the handler did. Returns the outcome for logs and metrics. */
-  async #record(job: Job, s: Settled): Promise<FinishOutcome> {
+  async #record(job: ClaimedJob, s: Settled): Promise<FinishOutcome> {
     const q = this.#o.queue;
     const opts = { workerId: this.id, previousDelayMs: job.backoffMs };
     try {
@@ -322,7 +324,7 @@ export class Worker {
     }
   }
 
-  #lost(job: Job): FinishOutcome {
+  #lost(job: ClaimedJob): FinishOutcome {
     this.#o.logger.warn({ job_id: job.id }, 'job was taken from this worker before its outcome was written');
     return 'lost';
   }
@@ -360,7 +362,7 @@ export class Worker {
   #abort(id: string, reason: JobCancelledError | LeaseLostError): void {
     const a = this.#active.get(id);
     if (a) {
-      if (!a.controller.signal.aborted) a.controller.abort(reason);
+      a.abort.abort(reason);
       return;
     }
     const i = this.#buffer.findIndex((j) => j.id === id);
