@@ -257,14 +257,21 @@ test('a job its lost worker never started goes back to queued with its attempt g
   let now = new Date('2030-01-01T00:00:00Z');
   const { queue } = await freshQueue({ clock: () => now });
   const [a, b, c] = await queue.enqueueMany([noop({ maxAttempts: 1 }), noop({ maxAttempts: 1 }), noop({ maxAttempts: 1 })]);
-  const claimed = await queue.claim('gone', { limit: 3, started: 1 }); // one in a slot, two buffered
+  const claimed = await queue.claimToRun('gone', { limit: 3, started: 1 }); // one in a slot, two buffered
   assert.deepEqual(claimed.map((j) => j.startedAt !== null), [true, false, false]);
-  await queue.markStarted('gone', [b!.job.id]); // the second one started later
+  assert.ok(claimed[0]!.claimSeq < claimed[1]!.claimSeq && claimed[1]!.claimSeq < claimed[2]!.claimSeq, 'numbered in claim order');
+  await queue.markStartedThrough('gone', claimed[1]!.claimSeq); // the second one started later
+  await queue.markStartedThrough('gone', claimed[0]!.claimSeq); // a late, older write does not undo it
+  // Another worker's watermark says nothing about these.
+  const [d] = await queue.enqueueMany([noop({ maxAttempts: 1 })]);
+  const [other] = await queue.claimToRun('other', { limit: 1, started: 0 });
+  await queue.markStartedThrough('other', other!.claimSeq);
   now = new Date(now.getTime() + 60_000);
-  assert.equal(await queue.recoverStale(30_000), 3);
-  const [ra, rb, rc] = await Promise.all([a, b, c].map((r) => queue.get(r!.job.id)));
+  assert.equal(await queue.recoverStale(30_000), 4);
+  const [ra, rb, rc, rd] = await Promise.all([a, b, c, d].map((r) => queue.get(r!.job.id)));
   assert.equal(ra?.status, 'failed_permanent', 'started, out of attempts');
-  assert.equal(rb?.status, 'failed_permanent');
+  assert.equal(rb?.status, 'failed_permanent', 'started from the buffer: the attempt counts');
+  assert.equal(rd?.status, 'failed_permanent', 'started by the other worker');
   assert.equal(rc?.status, 'queued', 'never started: not an attempt');
   assert.equal(rc?.attempts, 0);
   assert.deepEqual(rc?.errors, []);
@@ -289,9 +296,29 @@ test("claimToRun (the worker's claim) returns the same fields as claim, in claim
     assert.deepEqual(j, {
       id: full.id, queue: full.queue, kind: full.kind, payload: full.payload, priority: full.priority, attempts: full.attempts,
       maxAttempts: full.maxAttempts, runAt: full.runAt, timeoutMs: full.timeoutMs, backoffMs: full.backoffMs, startedAt: full.startedAt,
+      claimSeq: j.claimSeq,
     });
+    assert.ok(Number.isSafeInteger(j.claimSeq) && j.claimSeq > 0);
   }
   assert.equal(lean[0]!.startedAt?.getTime(), t0.getTime() + 1_000, 'the first starts now');
   assert.equal(lean[1]!.startedAt, null, 'the second waits in the buffer');
   assert.equal(lean[1]!.timeoutMs, 1_500);
+});
+
+test("the sweeper forgets a worker's start watermark an hour after its last write, unless it still holds running jobs", async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { db, queue } = await freshQueue({ clock: () => now });
+  await queue.enqueueMany([noop()]);
+  const [held] = await queue.claimToRun('busy', { limit: 1, started: 0 });
+  await queue.markStartedThrough('busy', held!.claimSeq);
+  await queue.markStartedThrough('idle', held!.claimSeq);
+  now = new Date(now.getTime() + 59 * 60_000);
+  await queue.heartbeat('busy', [held!.id]);
+  await queue.sweep(30_000);
+  const workers = async () => (await db.pool.query(`SELECT id FROM jobq.workers ORDER BY id`)).rows.map((r) => r.id);
+  assert.deepEqual(await workers(), ['busy', 'idle'], 'not an hour yet');
+  now = new Date(now.getTime() + 2 * 60_000);
+  await queue.heartbeat('busy', [held!.id]);
+  assert.deepEqual(await queue.sweep(30_000), { recovered: 0, pruned: 0 });
+  assert.deepEqual(await workers(), ['busy'], 'idle is forgotten; busy still holds a running job');
 });

@@ -44,7 +44,7 @@ export interface QueueOptions {
 
 export interface QueueEvents {
   enqueued: [{ job: Job; isNew: boolean }];
-  claimed: [{ jobs: ClaimedJob[]; workerId: string }];
+  claimed: [{ jobs: Pick<Job, 'id' | 'kind' | 'queue'>[]; workerId: string }];
   recovered: [{ jobs: Job[] }];
   pruned: [{ count: number }];
 }
@@ -62,8 +62,8 @@ export interface ClaimOptions extends WriteOptions {
    */
   after?: Pick<Job, 'priority' | 'runAt' | 'id'>;
   /**
-   * How many of the claimed jobs start now (default all). The rest wait in the worker's buffer; mark
-   * them with `markStarted` when they start, so that losing the worker gives their attempt back.
+   * How many of the claimed jobs start now (default all). The rest wait in the worker's buffer; record
+   * their starts with `markStartedThrough`, so that losing the worker gives back only unstarted ones' attempts.
    */
   started?: number;
 }
@@ -73,6 +73,10 @@ export const MAX_BATCH = 1000;
 /** What inserting one row came to: the job, a conflict, or nothing (its key's job vanished meanwhile). */
 type RowOutcome = EnqueueResult | JobqError | undefined;
 const RECOVER_BATCH = 1000;
+/** A worker's row in jobq.workers (its start watermark) outlives its last write by this much. */
+const WORKER_ROW_RETENTION_MS = 3_600_000;
+/** Claim numbers leave 20 bits for the position within a claim (migrations/0006). */
+const MAX_CLAIM = 1_048_575;
 
 export class Queue {
   readonly events = new EventEmitter<QueueEvents>();
@@ -213,7 +217,9 @@ export class Queue {
 
   #claimValues(workerId: string, opts: ClaimOptions): unknown[] {
     const limit = opts.limit ?? 1;
-    if (!Number.isInteger(limit) || limit < 1) throw new JobqError('validation_failed', 'claim limit must be a positive integer');
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM) {
+      throw new JobqError('validation_failed', `claim limit must be an integer from 1 to ${MAX_CLAIM}`);
+    }
     const queues = opts.queues && opts.queues.length > 0 ? opts.queues : null;
     const kinds = opts.kinds && opts.kinds.length > 0 ? opts.kinds : null;
     const a = opts.after;
@@ -221,7 +227,7 @@ export class Queue {
   }
 
   /** In claim order (RETURNING promises none): the last one is where the next claim's cursor starts. */
-  #claimed<J extends ClaimedJob>(workerId: string, jobs: J[]): J[] {
+  #claimed<J extends Pick<Job, 'id' | 'kind' | 'queue' | 'priority' | 'runAt'>>(workerId: string, jobs: J[]): J[] {
     jobs.sort((a, b) => b.priority - a.priority || +a.runAt - +b.runAt || (a.id < b.id ? -1 : 1));
     if (jobs.length > 0) this.events.emit('claimed', { jobs, workerId });
     return jobs;
@@ -232,10 +238,12 @@ export class Queue {
     return job ?? null;
   }
 
-  /** Records that these claimed-but-buffered jobs of `workerId` have started. */
-  async markStarted(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<void> {
-    const valid = ids.filter(isUuid);
-    if (valid.length > 0) await this.#exec(SQL.MARK_STARTED, [valid, workerId, this.#now()], opts.db);
+  /**
+   * Records that `workerId` has started every buffered job of its claims up to `claimSeq` (a
+   * `ClaimedJob.claimSeq`; it starts them in claim order), so that losing the worker counts their attempt.
+   */
+  async markStartedThrough(workerId: string, claimSeq: number, opts: WriteOptions = {}): Promise<void> {
+    await this.#exec(SQL.MARK_STARTED_THROUGH, [workerId, claimSeq, this.#now()], opts.db);
   }
 
   /** running → succeeded, storing `result` (any JSON value). */
@@ -364,6 +372,7 @@ export class Queue {
       if (!lock?.locked) return null;
       try {
         const recovered = await this.recoverStale(staleAfterMs, { db: client });
+        await this.#exec(SQL.PRUNE_WORKERS, [Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), this.#now()], client);
         const pruned = retention ? await this.prune(retention, { db: client }) : 0;
         return { recovered, pruned };
       } finally {

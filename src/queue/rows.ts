@@ -69,6 +69,7 @@ export interface ClaimedRow {
   backoff_ms: number | null;
   started_at: Date | null;
   run_at_ms: number;
+  claim_seq: number;
 }
 
 export function toClaimedJob(r: ClaimedRow): ClaimedJob {
@@ -84,6 +85,7 @@ export function toClaimedJob(r: ClaimedRow): ClaimedJob {
     timeoutMs: r.timeout_ms,
     backoffMs: r.backoff_ms,
     startedAt: r.started_at,
+    claimSeq: r.claim_seq,
   };
 }
 

@@ -70,7 +70,7 @@ export const FIND_BY_KEYS = s(
  * Claims up to $2 runnable jobs of the queues $3 and kinds $5 (NULL: any), highest priority, then
  * oldest run_at first; with a cursor ($6 priority, $7 run_at, $8 id: the last job of the previous
  * claim) only jobs after it at that priority. The first $9 (default all) start now; the rest wait in
- * the worker's buffer until MARK_STARTED. The statement is the function jobq.claim (migrations
+ * the worker's buffer (see MARK_STARTED_THROUGH). The statement is the function jobq.claim (migrations
  * 0001 and 0004): a function so that it can pin the planner to the runnable index.
  */
 const CLAIM_CALL = `jobq.claim($1, $2, $3::text[], $5::text[], $4::timestamptz, $6::integer, $7::timestamptz, $8::uuid, $9::integer)`;
@@ -83,7 +83,7 @@ export const CLAIM = s('claim', `SELECT * FROM ${CLAIM_CALL}`);
 export const CLAIM_TO_RUN = s(
   'claim_to_run',
   `SELECT id, queue, kind, payload, priority, attempts, max_attempts, timeout_ms, backoff_ms, started_at,
-          (extract(epoch FROM run_at) * 1000)::float8 AS run_at_ms
+          (extract(epoch FROM run_at) * 1000)::float8 AS run_at_ms, claim_seq::float8 AS claim_seq
      FROM ${CLAIM_CALL}`,
 );
 
@@ -215,22 +215,28 @@ export const RELEASE = s(
 /**
  * Running jobs whose lease is older than $1 ms lost their worker: retried at once, or failed_permanent
  * with no attempts left (cancelled if a cancel was pending). A job that never started (it waited in
- * the lost worker's buffer) goes back to queued with its attempt given back. Works in bounded batches; SKIP LOCKED
+ * the lost worker's buffer: no started_at, and past its worker's started_seq) goes back to queued with
+ * its attempt given back. Works in bounded batches; SKIP LOCKED
  * leaves alone a row its worker is finishing right now.
  */
 export const RECOVER = s(
   'recover',
-  `WITH stale AS (
-     SELECT id, started_at IS NOT NULL AS started,
-            (CASE WHEN cancel_requested THEN 'cancelled'
-                  WHEN started_at IS NULL THEN 'queued'
-                  WHEN attempts >= max_attempts THEN 'failed_permanent'
-                  ELSE 'retrying' END)::jobq.job_status AS next
-       FROM jobq.jobs
+  `WITH locked AS (
+     SELECT id, cancel_requested, attempts, max_attempts,
+            coalesce(started_at IS NOT NULL
+                     OR claim_seq <= (SELECT w.started_seq FROM jobq.workers w WHERE w.id = j.locked_by), false) AS started
+       FROM jobq.jobs j
       WHERE status = 'running' AND locked_at < ${NOW(3)} - $1 * interval '1 millisecond'
       ORDER BY locked_at
       LIMIT $2
-      FOR UPDATE SKIP LOCKED
+      FOR UPDATE OF j SKIP LOCKED
+   ), stale AS (
+     SELECT id, started,
+            (CASE WHEN cancel_requested THEN 'cancelled'
+                  WHEN NOT started THEN 'queued'
+                  WHEN attempts >= max_attempts THEN 'failed_permanent'
+                  ELSE 'retrying' END)::jobq.job_status AS next
+       FROM locked
    ), upd AS (
      UPDATE jobq.jobs j
         SET status = stale.next,
@@ -252,11 +258,22 @@ export const RECOVER = s(
    LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue) WHERE upd.status IN ('retrying', 'queued')) n ON true`,
 );
 
-/** Buffered jobs of this worker that have just started: their attempt now counts if the worker is lost. */
-export const MARK_STARTED = s(
-  'mark_started',
-  `UPDATE jobq.jobs SET started_at = ${NOW(3)}
-    WHERE id = ANY($1::uuid[]) AND status = 'running' AND locked_by = $2 AND started_at IS NULL`,
+/**
+ * Worker $1 has started every job of its claims numbered up to $2 (claim_seq; migrations/0006): one
+ * row per worker, however many buffered jobs started since the last write.
+ */
+export const MARK_STARTED_THROUGH = s(
+  'mark_started_through',
+  `INSERT INTO jobq.workers AS w (id, started_seq, updated_at) VALUES ($1, $2, ${NOW(3)})
+   ON CONFLICT (id) DO UPDATE SET started_seq = greatest(w.started_seq, excluded.started_seq), updated_at = excluded.updated_at`,
+);
+
+/** Forgets workers that wrote nothing for $1 ms and hold no running job. */
+export const PRUNE_WORKERS = s(
+  'prune_workers',
+  `DELETE FROM jobq.workers w
+    WHERE w.updated_at < ${NOW(2)} - $1 * interval '1 millisecond'
+      AND NOT EXISTS (SELECT 1 FROM jobq.jobs j WHERE j.status = 'running' AND j.locked_by = w.id)`,
 );
 
 export const GET = s('get', `SELECT * FROM jobq.jobs WHERE id = $1`);

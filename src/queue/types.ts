@@ -48,9 +48,12 @@ export interface Job {
 
 /**
  * What a worker needs to run a claimed job (`Queue.claimToRun`): a few columns of the row, read
- * without parsing five timestamps and two JSON histories per job. A `Job` is one too.
+ * without parsing five timestamps and two JSON histories per job.
  */
-export type ClaimedJob = Pick<Job, 'id' | 'queue' | 'kind' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'runAt' | 'timeoutMs' | 'backoffMs' | 'startedAt'>;
+export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'runAt' | 'timeoutMs' | 'backoffMs' | 'startedAt'> {
+  /** Its number in claim order (see `Queue.markStartedThrough`). */
+  claimSeq: number;
+}
 
 export interface NewJob {
   kind: string;

@@ -79,7 +79,7 @@ export class Worker {
   readonly #kindNames: string[];
   readonly #listener: Listener;
   readonly #completer: Completer;
-  readonly #starter: Coalescer<string, void>;
+  readonly #starter: Coalescer<number, void>;
   // Starts high, so a fresh worker claims about twice its concurrency until it has seen handlers run;
   // a worker that dies early then strands few jobs.
   #avgRunMs = 100;
@@ -101,9 +101,10 @@ export class Worker {
     this.#o = options;
     this.#kindNames = options.queue.kinds.list().map((k) => k.name);
     this.#completer = new Completer(options.queue, options.workerId, (write) => this.#persist(write));
-    this.#starter = new Coalescer<string, void>(async (ids) => {
-      await options.queue.markStarted(options.workerId, ids);
-      return ids.map(() => undefined);
+    // Buffered jobs start in claim order, so one number says which have started: the last one's.
+    this.#starter = new Coalescer<number, void>(async (seqs) => {
+      await options.queue.markStartedThrough(options.workerId, Math.max(...seqs));
+      return seqs.map(() => undefined);
     }, 1);
     this.#listener = new Listener({
       url: options.databaseUrl,
@@ -246,7 +247,7 @@ export class Worker {
     this.events.emit('job:start', { job, waitMs: Math.max(0, Date.now() - job.runAt.getTime()) });
     log.info(fields, 'job started');
     // Claimed into the buffer, it starts only now: say so, so that losing this worker counts the attempt.
-    if (job.startedAt === null) this.#starter.add(job.id).catch((err) => log.debug({ ...fields, err: errText(err) }, 'could not mark the job started'));
+    if (job.startedAt === null) this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...fields, err: errText(err) }, 'could not mark the job started'));
     // The handler's child logger is made only if the handler asks for it: at tens of thousands of
     // jobs a second, creating one per job is a measurable share of the work.
     let child: Logger | undefined;
