@@ -18,6 +18,12 @@ export class Coalescer<I, R> {
     private readonly run: (items: I[]) => Promise<(R | Error)[]>,
     private readonly maxInFlight = 2,
     private readonly maxBatch = 1000,
+    /**
+     * When a whole run fails with an error this accepts (the database is unreachable), the items
+     * waiting behind it fail with it instead of being sent into the same outage: a caller waits for
+     * at most the run in flight and its own, never for a queue of runs that each time out in turn.
+     */
+    private readonly failWaitingOn: (err: unknown) => boolean = () => false,
   ) {}
 
   /** Nothing is being run right now. */
@@ -46,6 +52,7 @@ export class Coalescer<I, R> {
           });
         } catch (err) {
           for (const p of batch) p.reject(err);
+          if (this.failWaitingOn(err)) for (const p of this.#pending.splice(0)) p.reject(err);
         }
       }
     } finally {

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import type { KindRegistry } from '../kinds/registry.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, validatePolicy } from './backoff.ts';
-import { fromDatabaseError, JobqError } from './errors.ts';
+import { fromDatabaseError, isJobqError, JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
 import { Coalescer } from './coalescer.ts';
 import { type ClaimedRow, decodeCursor, encodeCursor, errorText, type InsertRow, isUuid, type JobRow, prepareInsert, sameJob, toClaimedJob, toJob, toJsonParam } from './rows.ts';
@@ -105,7 +105,7 @@ export class Queue {
     this.#singles = new Coalescer<InsertRow, EnqueueResult | undefined>(async (rows) => {
       const outcomes = await this.#insertRows(rows.map((r, ord) => ({ ...r, ord })), undefined, false, false);
       return outcomes.map((o) => (o instanceof JobqError ? withoutIndex(o) : o));
-    });
+    }, 2, MAX_BATCH, (err) => isJobqError(err, 'database_unavailable'));
   }
 
   /**
