@@ -33,7 +33,10 @@ export interface Job {
   timeoutMs: number | null;
   lockedBy: string | null;
   lockedAt: Date | null;
-  /** When the current (or last) attempt's handler started; null while claimed but waiting in a buffer. */
+  /**
+   * When the claim started the current attempt's handler; null for a job claimed into a worker's buffer
+   * (its start is recorded by the worker's watermark, `Queue.markStartedThrough`).
+   */
   startedAt: Date | null;
   cancelRequested: boolean;
   idempotencyKey: string | null;
