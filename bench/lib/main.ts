@@ -102,7 +102,10 @@ export async function main(argv: string[], ctx: { root: string; bench: string; j
   results.finishedAt = new Date().toISOString();
   mkdirSync(o.outDir, { recursive: true });
   printReport(results);
-  const files = await writeResults(results, o.outDir);
+  // Only a complete full run replaces latest.json and the README's chart; quick and partial runs
+  // (CI, a look at one system) keep their own file.
+  const complete = !o.quick && o.systems.length === 0 && o.scenarios.length === 0 && o.http && o.pgbench;
+  const files = await writeResults(results, o.outDir, complete);
   log(`wrote ${files.join(', ')}`);
   // A peer that fails is reported and the run goes on; jobq's own figures failing fails the run (CI).
   const jobqFailed = Object.entries(results.figures.jobq ?? {}).filter(([, f]) => f.error);

@@ -151,13 +151,17 @@ export function printReport(r: Results): void {
   console.log(out.join('\n'));
 }
 
-export async function writeResults(r: Results, dir: string): Promise<string[]> {
+/** Writes `<mode>-<time>.json`; with `publish`, also latest.json and the chart the README shows. */
+export async function writeResults(r: Results, dir: string, publish: boolean): Promise<string[]> {
   finalize(r);
   const stamp = r.startedAt.replace(/[:.]/g, '-');
   const json = `${JSON.stringify(r, null, 2)}\n`;
-  const files = [path.join(dir, `${r.mode}-${stamp}.json`), path.join(dir, 'latest.json'), path.join(dir, 'throughput.svg')];
+  const files = [path.join(dir, `${r.mode}-${stamp}.json`)];
   await writeFile(files[0]!, json);
-  await writeFile(files[1]!, json);
-  await writeFile(files[2]!, renderChart(r));
+  if (publish) {
+    files.push(path.join(dir, 'latest.json'), path.join(dir, 'throughput.svg'));
+    await writeFile(files[1]!, json);
+    await writeFile(files[2]!, renderChart(r));
+  }
   return files;
 }
