@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { checkout } from './checkout.ts';
 import { fromDatabaseError, JobqError } from './errors.ts';
 
 export interface Migration {
@@ -50,12 +51,7 @@ export interface MigrateResult {
 }
 
 export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Promise<MigrateResult> {
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (err) {
-    throw fromDatabaseError(err);
-  }
+  const client = await checkout(pool);
   const q = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
   try {
     await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);

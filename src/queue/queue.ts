@@ -9,6 +9,7 @@ import type { KindRegistry } from '../kinds/registry.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, validatePolicy } from './backoff.ts';
 import { fromDatabaseError, isJobqError, JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
+import { checkout } from './checkout.ts';
 import { Coalescer } from './coalescer.ts';
 import { type ClaimedRow, decodeCursor, encodeCursor, errorText, type InsertRow, isUuid, type JobRow, prepareInsert, sameJob, toClaimedJob, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
@@ -472,12 +473,8 @@ export class Queue {
     }
   }
 
-  async #connect(): Promise<pg.PoolClient> {
-    try {
-      return await this.#pool.connect();
-    } catch (err) {
-      throw fromDatabaseError(err);
-    }
+  #connect(): Promise<pg.PoolClient> {
+    return checkout(this.#pool);
   }
 
   #now(): Date | null {

@@ -59,7 +59,7 @@ export async function runnableCount(pool: pg.Pool): Promise<number> {
 
 export async function scrape(url: string): Promise<Sample[]> {
   const res = await request(url, 'GET', '/metrics', { timeoutMs: 10_000 });
-  if (res.status !== 200) throw new Error(`GET ${url}/metrics: ${res.status} ${res.body.slice(0, 200)}`);
+  if (res.status !== 200) throw new Error(`GET ${url}/metrics: ${res.status} ${res.error ?? res.body.slice(0, 200)}`);
   return parseExposition(res.body);
 }
 

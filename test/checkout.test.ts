@@ -1,0 +1,36 @@
+/** A client checked out of the pool (sweeper, transactions, migrations) whose connection is killed while it is out. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pg from 'pg';
+import { checkout } from '../src/queue/checkout.ts';
+import { isJobqError } from '../src/queue/errors.ts';
+import { freshDatabase } from './helpers/db.ts';
+import { eventually } from './worker/helpers.ts';
+
+test('a checked-out client killed between statements does not take the process down, and is destroyed on release', async () => {
+  // Without checkout's listener the 'error' this provokes has no handler and ends the test process.
+  const db = await freshDatabase();
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  try {
+    const client = await checkout(pool);
+    let released = false;
+    try {
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      assert.equal(client.listenerCount('error'), 1, 'the pool took its own listener away; ours is there');
+      await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      await eventually(() => ((client as unknown as { _queryable: boolean })._queryable ? undefined : true), 5_000, 'the client to see its connection end');
+      await assert.rejects(client.query('SELECT 1'));
+      client.release();
+      released = true;
+    } finally {
+      if (!released) client.release(true);
+    }
+    assert.equal(pool.totalCount, 0, 'the broken client was destroyed, not put back');
+    const again = await checkout(pool);
+    assert.equal((await again.query('SELECT 1 AS one')).rows[0].one, 1, 'the pool hands out a working one');
+    again.release();
+    await assert.rejects(checkout(new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })), (e) => isJobqError(e, 'database_unavailable'));
+  } finally {
+    await pool.end();
+  }
+});
