@@ -111,8 +111,18 @@ export function loggedProblem(p: JobqProcess, msg: RegExp): boolean {
  * server is there but answers nothing, as in a network partition or a paused VM. thaw() sends SIGCONT.
  */
 export function freeze(postmasterPid: number): { pids: number[]; thaw(): void } {
-  const pids = [postmasterPid, ...childrenOf(postmasterPid)];
-  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  // The postmaster first: stopped, it starts no new children; one that exits meanwhile (a backend,
+  // an autovacuum worker) is simply not there to freeze.
+  process.kill(postmasterPid, 'SIGSTOP');
+  const pids = [postmasterPid];
+  for (const pid of childrenOf(postmasterPid)) {
+    try {
+      process.kill(pid, 'SIGSTOP');
+      pids.push(pid);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
   let thawed = false;
   return {
     pids,
