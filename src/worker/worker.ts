@@ -1,10 +1,12 @@
 /**
  * A worker process's engine.
  *
- * - One claim loop takes, in one `claim`, enough jobs for the free slots plus a small local buffer;
- *   the buffer lets the next job start the instant a slot frees instead of a round trip later. It is
- *   sized to hold about BUFFER_TARGET_MS of work at the observed handler speed (so slow handlers
+ * - One claim loop takes, in one `claimToRun`, enough jobs for the free slots plus a small local
+ *   buffer; the buffer lets the next job start the instant a slot frees instead of a round trip later.
+ *   It is sized to hold about BUFFER_TARGET_MS of work at the observed handler speed (so slow handlers
  *   buffer next to nothing and jobs stay fair between workers), and only while a backlog exists.
+ *   Buffered jobs start in claim order, and the worker records how far it got as one number (its
+ *   start watermark), so that losing it gives the never-started ones their attempt back.
  * - NOTIFY wakes the loop at once; a poll is the fallback.
  * - Successes are written in batches (see Completer); a slot frees as soon as its handler settles.
  * - Leases of everything it holds (buffered, running, being written) are renewed in one statement.
