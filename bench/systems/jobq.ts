@@ -29,9 +29,10 @@ class JobqDriver implements Driver {
       {
         name: KIND,
         payloadSchema: Payload,
-        handler: (payload) => {
+        // async, as every peer's handler here: the same work in the same shape (jobq settles a handler
+        // that returns without a promise on the spot, which would flatter it).
+        handler: async (payload) => {
           this.#onJob(payload);
-          return undefined;
         },
       },
     ]);

@@ -67,7 +67,7 @@ export interface ClaimedRow {
   max_attempts: number;
   timeout_ms: number | null;
   backoff_ms: number | null;
-  started_at: Date | null;
+  started_at_ms: number | null;
   run_at_ms: number;
   claim_seq: number;
 }
@@ -84,7 +84,7 @@ export function toClaimedJob(r: ClaimedRow): ClaimedJob {
     runAt: new Date(r.run_at_ms),
     timeoutMs: r.timeout_ms,
     backoffMs: r.backoff_ms,
-    startedAt: r.started_at,
+    startedAt: r.started_at_ms === null ? null : new Date(r.started_at_ms),
     claimSeq: r.claim_seq,
   };
 }

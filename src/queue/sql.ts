@@ -78,11 +78,13 @@ export const CLAIM = s('claim', `SELECT * FROM ${CLAIM_CALL}`);
 
 /**
  * The same claim, returning only what a worker runs the job with. run_at comes as epoch milliseconds
- * (a float, microseconds kept): turning text into a Date was the worker's largest single cost after GC.
+ * (a float, microseconds kept), started_at too: turning text into a Date was the worker's largest single
+ * cost after GC.
  */
 export const CLAIM_TO_RUN = s(
   'claim_to_run',
-  `SELECT id, queue, kind, payload, priority, attempts, max_attempts, timeout_ms, backoff_ms, started_at,
+  `SELECT id, queue, kind, payload, priority, attempts, max_attempts, timeout_ms, backoff_ms,
+          (extract(epoch FROM started_at) * 1000)::float8 AS started_at_ms,
           (extract(epoch FROM run_at) * 1000)::float8 AS run_at_ms, claim_seq::float8 AS claim_seq
      FROM ${CLAIM_CALL}`,
 );

@@ -5,11 +5,13 @@
  */
 import type { Queue } from '../queue/queue.ts';
 
+/** Called once the write is done: held is false if this worker no longer held the job; err if the write failed. */
+export type CompletionCallback = (err: unknown, held: boolean) => void;
+
 interface Item {
   id: string;
   result: unknown;
-  resolve: (held: boolean) => void;
-  reject: (err: unknown) => void;
+  done: CompletionCallback;
 }
 
 export class Completer {
@@ -25,13 +27,15 @@ export class Completer {
     private readonly maxBatch = 1000,
   ) {}
 
-  /** Resolves true once the job is recorded succeeded, false if this worker no longer held it. */
-  complete(id: string, result: unknown): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.#items.push({ id, result, resolve, reject });
-      this.#ids.add(id);
-      this.#flushing ??= this.#flush();
-    });
+  /**
+   * Queues the job's success; `done` is called once it is written. A callback, not a promise: at tens
+   * of thousands of jobs a second, a promise and its reactions per job are a visible share of the
+   * worker's CPU and garbage.
+   */
+  complete(id: string, result: unknown, done: CompletionCallback): void {
+    this.#items.push({ id, result, done });
+    this.#ids.add(id);
+    this.#flushing ??= this.#flush();
   }
 
   /** Jobs whose completion is not written yet: still running in the database, so their lease is renewed. */
@@ -53,12 +57,12 @@ export class Completer {
       while (this.#items.length > 0) {
         const batch = this.#items.splice(0, this.maxBatch);
         try {
-          const done = new Set(await this.persist(() => this.queue.completeMany(this.workerId, batch)));
-          for (const item of batch) item.resolve(done.has(item.id));
-        } catch (err) {
-          for (const item of batch) item.reject(err);
-        } finally {
+          const written = new Set(await this.persist(() => this.queue.completeMany(this.workerId, batch)));
           for (const item of batch) this.#ids.delete(item.id);
+          for (const item of batch) item.done(undefined, written.has(item.id));
+        } catch (err) {
+          for (const item of batch) this.#ids.delete(item.id);
+          for (const item of batch) item.done(err, false);
         }
       }
     } finally {

@@ -81,18 +81,19 @@ export interface ExecuteOptions {
 }
 
 /**
- * Runs the handler. One that returns without a promise is settled at once, with no timer armed; one
- * that returns a promise runs under its timeout, and is abandoned `graceMs` after an abort it ignores.
+ * Runs the handler. One that returns without a promise is settled at once (a plain value, not a
+ * promise: no timer armed, nothing queued); one that returns a promise runs under its timeout, and is
+ * abandoned `graceMs` after an abort it ignores.
  */
-export function execute(opts: ExecuteOptions): Promise<Settled> {
+export function execute(opts: ExecuteOptions): Settled | Promise<Settled> {
   const { abort } = opts;
   let pending: unknown;
   try {
     pending = opts.handler(opts.payload, opts.ctx);
   } catch (error) {
-    return Promise.resolve({ ok: false, error, reason: abort.reason, abandoned: false });
+    return { ok: false, error, reason: abort.reason, abandoned: false };
   }
-  if (!isThenable(pending)) return Promise.resolve({ ok: true, value: pending });
+  if (!isThenable(pending)) return { ok: true, value: pending };
   return new Promise<Settled>((resolve) => {
     let done = false;
     let graceTimer: NodeJS.Timeout | undefined;

@@ -244,67 +244,81 @@ export class Worker {
     const kind = this.#o.queue.kinds.get(job.kind)!;
     const abort = new JobAbort();
     const started = performance.now();
-    const fields = { job_id: job.id, kind: job.kind, attempt: job.attempts };
     const log = this.#o.logger;
-    this.events.emit('job:start', { job, waitMs: Math.max(0, Date.now() - job.runAt.getTime()) });
-    log.info(fields, 'job started');
+    if (this.events.listenerCount('job:start') > 0) this.events.emit('job:start', { job, waitMs: Math.max(0, Date.now() - job.runAt.getTime()) });
+    if (log.isLevelEnabled('info')) log.info(logFields(job), 'job started');
     // Claimed into the buffer, it starts only now: say so, so that losing this worker counts the attempt.
-    if (job.startedAt === null) this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...fields, err: errText(err) }, 'could not mark the job started'));
-    // The handler's child logger is made only if the handler asks for it: at tens of thousands of
-    // jobs a second, creating one per job is a measurable share of the work.
-    let child: Logger | undefined;
-    const ctx: HandlerContext = {
-      get signal() {
-        return abort.signal;
-      },
-      job: { id: job.id, kind: job.kind, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts },
-      get logger() {
-        return (child ??= log.child(fields));
-      },
-      heartbeat: async () => {
-        const hb = await this.#o.queue.heartbeat(this.id, [job.id]);
-        this.#applyHeartbeat(hb.cancelRequested, hb.lost);
-      },
-    };
-    const settled = execute({
+    if (job.startedAt === null) this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...logFields(job), err: errText(err) }, 'could not mark the job started'));
+    const out = execute({
       handler: kind.handler,
       payload: job.payload,
       abort,
       timeoutMs: job.timeoutMs ?? kind.timeoutMs,
       graceMs: this.#o.timeoutGraceMs,
-      ctx,
-    }).then((s) => {
-      const ran = performance.now() - started;
-      this.#avgRunMs = this.#avgRunMs * 0.9 + ran * 0.1;
-      this.#active.delete(job.id);
+      ctx: new JobContext(job, abort, log, this),
+    });
+    // A handler that returned without a promise is done already: it never held a slot.
+    if (out instanceof Promise) this.#active.set(job.id, { job, abort, settled: out.then((s) => this.#settled(job, started, s)) });
+    else this.#settled(job, started, out);
+  }
+
+  /** Renews one job's lease at its handler's request (HandlerContext.heartbeat). */
+  async heartbeatJob(id: string): Promise<void> {
+    const hb = await this.#o.queue.heartbeat(this.id, [id]);
+    this.#applyHeartbeat(hb.cancelRequested, hb.lost);
+  }
+
+  /** The handler settled: free its slot, write the outcome, start the next job. */
+  #settled(job: ClaimedJob, started: number, s: Settled): void {
+    const ran = performance.now() - started;
+    this.#avgRunMs = this.#avgRunMs * 0.9 + ran * 0.1;
+    const wasActive = this.#active.delete(job.id);
+    if (s.ok) {
+      // The common case, kept free of promises: the completer calls back once the batch is written.
+      this.#completer.complete(job.id, s.value, (err, held) => {
+        let outcome: FinishOutcome;
+        if (err !== undefined) {
+          this.#o.logger.error({ job_id: job.id, err: errText(err) }, 'could not record the outcome of the job');
+          outcome = 'lost';
+        } else outcome = held ? 'succeeded' : this.#lost(job);
+        this.#finished(job, outcome, started, ran);
+      });
+    } else {
       const write = this.#record(job, s)
         .catch((err: unknown): FinishOutcome => {
           // Not written within a lease period: the sweeper will give the job another run.
-          log.error({ ...fields, err: errText(err) }, 'could not record the outcome of the job');
+          this.#o.logger.error({ job_id: job.id, err: errText(err) }, 'could not record the outcome of the job');
           return 'lost';
         })
-        .then((outcome) => {
-          const durationMs = performance.now() - started;
-          log.info({ ...fields, outcome, duration_ms: Math.round(durationMs * 1000) / 1000 }, 'job finished');
-          this.events.emit('job:finish', { job, outcome, durationMs: ran });
-        })
-        .finally(() => {
-          this.#finishing.delete(job.id);
-          if (this.#throttled) this.#wake();
-        });
+        .then((outcome) => this.#finished(job, outcome, started, ran))
+        .finally(() => this.#finishing.delete(job.id));
       this.#finishing.set(job.id, write);
-      this.#pump();
-      if (this.#roomless || (this.#lastClaimFull && this.#buffer.length <= this.#bufferTarget() / 2)) this.#wake();
-    });
-    this.#active.set(job.id, { job, abort, settled });
+    }
+    // Started from #pump (a handler that returned at once), #pump goes on by itself.
+    if (wasActive) this.#pump();
+    if (this.#roomless || (this.#lastClaimFull && this.#buffer.length <= this.#bufferTarget() / 2)) this.#wake();
+  }
+
+  #finished(job: ClaimedJob, outcome: FinishOutcome, started: number, ran: number): void {
+    const log = this.#o.logger;
+    if (log.isLevelEnabled('info')) {
+      log.info({ ...logFields(job), outcome, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 }, 'job finished');
+    }
+    if (this.events.listenerCount('job:finish') > 0) {
+      try {
+        this.events.emit('job:finish', { job, outcome, durationMs: ran });
+      } catch (err) {
+        log.error({ job_id: job.id, err: errText(err) }, 'a job:finish listener threw');
+      }
+    }
+    if (this.#throttled) this.#wake();
   }
 
   /** Writes what the handler did. Returns the outcome for logs and metrics. */
-  async #record(job: ClaimedJob, s: Settled): Promise<FinishOutcome> {
+  async #record(job: ClaimedJob, s: Settled & { ok: false }): Promise<FinishOutcome> {
     const q = this.#o.queue;
     const opts = { workerId: this.id, previousDelayMs: job.backoffMs };
     try {
-      if (s.ok) return (await this.#completer.complete(job.id, s.value)) ? 'succeeded' : this.#lost(job);
       if (s.reason instanceof WorkerShutdownError) {
         await this.#persist(() => q.release(this.id, [job.id]));
         return 'released';
@@ -434,6 +448,38 @@ async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
   clearTimeout(timer);
+}
+
+function logFields(job: ClaimedJob): { job_id: string; kind: string; attempt: number } {
+  return { job_id: job.id, kind: job.kind, attempt: job.attempts };
+}
+
+/**
+ * What a handler gets besides its payload. A class, so one small object per job: the signal and the
+ * child logger are made only if the handler asks for them.
+ */
+class JobContext implements HandlerContext {
+  #job: HandlerContext['job'] | undefined;
+  #child: Logger | undefined;
+  constructor(
+    private readonly claimed: ClaimedJob,
+    private readonly abort: JobAbort,
+    private readonly log: Logger,
+    private readonly worker: Worker,
+  ) {}
+  get job(): HandlerContext['job'] {
+    const c = this.claimed;
+    return (this.#job ??= { id: c.id, kind: c.kind, queue: c.queue, attempt: c.attempts, maxAttempts: c.maxAttempts });
+  }
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+  get logger(): Logger {
+    return (this.#child ??= this.log.child(logFields(this.claimed)));
+  }
+  heartbeat(): Promise<void> {
+    return this.worker.heartbeatJob(this.claimed.id);
+  }
 }
 
 function errText(err: unknown): string {

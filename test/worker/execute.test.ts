@@ -26,10 +26,12 @@ test('a signal read before the abort is aborted by it, listeners called', () => 
 
 test('a synchronous handler settles with its value or its throw; an async one that ignores its timeout is abandoned after the grace', async () => {
   const abort = new JobAbort();
-  assert.deepEqual(await execute({ handler: () => 42, payload: {}, ctx: ctxOf(abort), abort, timeoutMs: 10, graceMs: 10 }), { ok: true, value: 42 });
+  // Settled on the spot: a plain value, not a promise (nothing queued per job).
+  assert.deepEqual(execute({ handler: () => 42, payload: {}, ctx: ctxOf(abort), abort, timeoutMs: 10, graceMs: 10 }), { ok: true, value: 42 });
   const boom = new Error('boom');
-  const thrown = await execute({ handler: () => { throw boom; }, payload: {}, ctx: ctxOf(abort), abort, timeoutMs: 10, graceMs: 10 });
+  const thrown = execute({ handler: () => { throw boom; }, payload: {}, ctx: ctxOf(abort), abort, timeoutMs: 10, graceMs: 10 });
   assert.deepEqual(thrown, { ok: false, error: boom, reason: undefined, abandoned: false });
+  assert.ok(execute({ handler: async () => 1, payload: {}, ctx: ctxOf(abort), abort, timeoutMs: 10, graceMs: 10 }) instanceof Promise);
 
   const stubborn = new JobAbort();
   const t0 = Date.now();
