@@ -56,14 +56,15 @@ export class Completer {
     try {
       while (this.#items.length > 0) {
         const batch = this.#items.splice(0, this.maxBatch);
+        let written: Set<string> | undefined;
+        let error: unknown;
         try {
-          const written = new Set(await this.persist(() => this.queue.completeMany(this.workerId, batch)));
-          for (const item of batch) this.#ids.delete(item.id);
-          for (const item of batch) item.done(undefined, written.has(item.id));
+          written = new Set(await this.persist(() => this.queue.completeMany(this.workerId, batch)));
         } catch (err) {
-          for (const item of batch) this.#ids.delete(item.id);
-          for (const item of batch) item.done(err, false);
+          error = err;
         }
+        for (const item of batch) this.#ids.delete(item.id);
+        for (const item of batch) item.done(error, written?.has(item.id) ?? false);
       }
     } finally {
       this.#flushing = undefined;

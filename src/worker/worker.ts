@@ -276,20 +276,12 @@ export class Worker {
     if (s.ok) {
       // The common case, kept free of promises: the completer calls back once the batch is written.
       this.#completer.complete(job.id, s.value, (err, held) => {
-        let outcome: FinishOutcome;
-        if (err !== undefined) {
-          this.#o.logger.error({ job_id: job.id, err: errText(err) }, 'could not record the outcome of the job');
-          outcome = 'lost';
-        } else outcome = held ? 'succeeded' : this.#lost(job);
+        const outcome = err !== undefined ? this.#unwritten(job, err) : held ? 'succeeded' : this.#lost(job);
         this.#finished(job, outcome, started, ran);
       });
     } else {
       const write = this.#record(job, s)
-        .catch((err: unknown): FinishOutcome => {
-          // Not written within a lease period: the sweeper will give the job another run.
-          this.#o.logger.error({ job_id: job.id, err: errText(err) }, 'could not record the outcome of the job');
-          return 'lost';
-        })
+        .catch((err: unknown) => this.#unwritten(job, err))
         .then((outcome) => this.#finished(job, outcome, started, ran))
         .finally(() => this.#finishing.delete(job.id));
       this.#finishing.set(job.id, write);
@@ -339,6 +331,12 @@ export class Worker {
       if (isJobqError(err, 'invalid_transition')) return this.#lost(job);
       throw err;
     }
+  }
+
+  /** The outcome could not be written within a lease period: the sweeper will give the job another run. */
+  #unwritten(job: ClaimedJob, err: unknown): FinishOutcome {
+    this.#o.logger.error({ job_id: job.id, err: errText(err) }, 'could not record the outcome of the job');
+    return 'lost';
   }
 
   #lost(job: ClaimedJob): FinishOutcome {
