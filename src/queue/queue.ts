@@ -4,10 +4,10 @@
  */
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
-import { v7 as uuidv7 } from 'uuid';
 import type { KindRegistry } from '../kinds/registry.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, validatePolicy } from './backoff.ts';
 import { fromDatabaseError, isJobqError, JobqError } from './errors.ts';
+import { newJobId } from './ids.ts';
 import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
 import { Coalescer } from './coalescer.ts';
@@ -116,7 +116,7 @@ export class Queue {
    */
   async enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
     if (opts.db) return (await this.enqueueMany([job], opts))[0]!;
-    const row = prepareInsert(job, 0, uuidv7(), this.kinds);
+    const row = prepareInsert(job, 0, newJobId(), this.kinds);
     const result = await this.#singles.add(row);
     return result ?? this.enqueue(job); // its key's job was deleted meanwhile (retention): try again
   }
@@ -130,7 +130,7 @@ export class Queue {
     if (!Array.isArray(jobs) || jobs.length < 1 || jobs.length > MAX_BATCH) {
       throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
     }
-    const rows = jobs.map((job, i) => prepareInsert(job, i, uuidv7(), this.kinds));
+    const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.kinds));
     // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
     // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
     const atomic = rows.length > 1 && !opts.db && rows.some((r) => r.idempotency_key !== null);
