@@ -1,10 +1,12 @@
 /** Enqueue beyond the seed: conflicts, races, batches, caller transactions, envelope checks. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Type } from '@sinclair/typebox';
 import pg from 'pg';
 import { isJobqError, type JobqError } from '../src/queue/errors.ts';
+import { KindRegistry } from '../src/kinds/registry.ts';
 import { Queue } from '../src/queue/queue.ts';
-import type { NewJob } from '../src/queue/types.ts';
+import type { EnqueueResult, NewJob } from '../src/queue/types.ts';
 import { freshQueue, testKinds } from './helpers/db.ts';
 
 const email = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'send_email', payload: { to: 'a@b.c', subject: 'hi', body: 'hello' }, ...extra });
@@ -99,6 +101,31 @@ test('delay_ms and run_at set when the job becomes runnable; priority and queue 
   const at = new Date('2030-06-02T00:00:00Z');
   assert.equal((await queue.enqueue(email({ runAt: at }))).job.runAt.getTime(), at.getTime());
   assert.equal((await queue.enqueue(email())).job.runAt.getTime(), now.getTime());
+});
+
+test('the job an enqueue returns is the row it stored, column for column, whatever the envelope', async () => {
+  const kinds = new KindRegistry([{ name: 'anything', payloadSchema: Type.Any(), handler: () => {} }]);
+  const { queue } = await freshQueue({ kinds });
+  const at = new Date('2031-02-03T04:05:06.789Z');
+  const payloads: unknown[] = [{ b: 1, a: [1, 'x', null] }, 'text', 42.5, null, [], { nested: { deep: true }, when: new Date(0), gone: undefined }];
+  const cases: NewJob[] = [
+    ...payloads.map((payload) => ({ kind: 'anything', payload })),
+    { kind: 'anything', payload: {}, queue: 'q1', priority: -3, maxAttempts: 9, timeoutMs: 1234, idempotencyKey: 'k1' },
+    { kind: 'anything', payload: {}, runAt: at },
+    { kind: 'anything', payload: {}, delayMs: 86_400_000 },
+  ];
+  const check = async (results: EnqueueResult[]) => {
+    for (const r of results) {
+      assert.equal(r.isNew, true);
+      assert.deepEqual(r.job, await queue.get(r.job.id), JSON.stringify(r.job));
+    }
+  };
+  await check(await Promise.all(cases.map((c) => queue.enqueue({ ...c, idempotencyKey: c.idempotencyKey && `${c.idempotencyKey}-single` }))));
+  await check(await queue.enqueueMany(cases));
+  const replayed = await queue.enqueue(cases[payloads.length]!);
+  assert.equal(replayed.isNew, false);
+  assert.deepEqual(replayed.job, await queue.get(replayed.job.id));
+  assert.equal((await queue.get((await queue.enqueue({ kind: 'anything', payload: {}, runAt: at })).job.id))?.runAt.getTime(), at.getTime());
 });
 
 test('ids are UUID v7 and sort by creation', async () => {

@@ -11,7 +11,7 @@ import { newJobId } from './ids.ts';
 import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
 import { Coalescer } from './coalescer.ts';
-import { type ClaimedRow, decodeCursor, encodeCursor, errorText, type InsertRow, isUuid, type JobRow, prepareInsert, sameJob, toClaimedJob, toJob, toJsonParam } from './rows.ts';
+import { type ClaimedRow, decodeCursor, encodeCursor, errorText, type InsertedRow, type InsertRow, isUuid, type JobRow, newJobFromInsert, prepareInsert, sameJob, toClaimedJob, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
@@ -178,12 +178,15 @@ export class Queue {
     } catch {
       throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON' }]);
     }
-    const inserted = await this.#rows<JobRow & { runnable: boolean }>(SQL.INSERT, [input, this.#now(), notify], db);
+    const inserted = await this.#rows<InsertedRow>(SQL.INSERT, [input, this.#now(), notify], db);
     for (const r of inserted) if (r.runnable) wake.add(r.queue);
-    const byId = new Map(inserted.map((r) => [r.id, toJob(r)]));
-    const out: RowOutcome[] = rows.map((r) => {
-      const job = byId.get(r.id);
-      return job ? { job, isNew: true } : undefined;
+    const byId = new Map(inserted.map((r) => [r.id, r]));
+    // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
+    // string, an undefined property goes), not the caller's objects.
+    const sent = JSON.parse(input) as { payload: unknown }[];
+    const out: RowOutcome[] = rows.map((r, i) => {
+      const ins = byId.get(r.id);
+      return ins ? { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true } : undefined;
     });
     const missing = rows.filter((r) => !byId.has(r.id));
     if (missing.length === 0) return out;

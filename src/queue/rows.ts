@@ -56,6 +56,47 @@ export function toJob(r: JobRow): Job {
   };
 }
 
+/** A row of INSERT: what the database decided about a job it inserted. */
+export interface InsertedRow {
+  id: string;
+  run_at_ms: number;
+  created_at_ms: number;
+  runnable: boolean;
+  queue: string;
+}
+
+/**
+ * The job an insert made: the input row (its payload as JSON gives it back, the same value the jsonb
+ * column holds) plus what INSERT returned; every other column has its default. The enqueue tests
+ * compare this with the stored row, so a new column default cannot drift apart unseen.
+ */
+export function newJobFromInsert(input: InsertRow, payload: unknown, r: InsertedRow): Job {
+  return {
+    id: r.id,
+    queue: input.queue,
+    kind: input.kind,
+    payload,
+    status: 'queued',
+    priority: input.priority,
+    attempts: 0,
+    maxAttempts: input.max_attempts,
+    runAt: new Date(r.run_at_ms),
+    timeoutMs: input.timeout_ms,
+    lockedBy: null,
+    lockedAt: null,
+    startedAt: null,
+    cancelRequested: false,
+    idempotencyKey: input.idempotency_key,
+    lastError: null,
+    errors: [],
+    backoffMs: null,
+    result: null,
+    createdAt: new Date(r.created_at_ms),
+    updatedAt: new Date(r.created_at_ms),
+    finishedAt: null,
+  };
+}
+
 /** A row of CLAIM_TO_RUN. */
 export interface ClaimedRow {
   id: string;
