@@ -46,8 +46,8 @@ test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnab
     SELECT gen_random_uuid(), 'noop', '{}', i % 3 FROM generate_series(1, 10000) i`);
   await db.pool.query('ANALYZE jobq.jobs');
 
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null, null]));
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, ['default'], null, ['noop'], null, null, null, null]));
+  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null, null, false]));
+  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, ['default'], null, ['noop'], null, null, null, null, false]));
   const { rows } = await db.pool.query(`EXPLAIN ${SQL.RECOVER.text}`, [30000, 1000, null]);
   const recover = rows.map((r) => r['QUERY PLAN']).join('\n');
   assert.match(recover, /jobs_lease_idx/, recover);
@@ -58,12 +58,12 @@ test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnab
 
   // From a cursor, the scan starts at the cursor: a range of the index, not a walk from its front.
   const { rows: [last] } = await db.pool.query(`SELECT priority, run_at, id FROM jobq.jobs WHERE status = 'queued' AND priority = 1 ORDER BY run_at, id OFFSET 500 LIMIT 1`);
-  const cursor = await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], last.priority, last.run_at, last.id, null]);
+  const cursor = await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], last.priority, last.run_at, last.id, null, false]);
   assertIndexWalk(cursor);
   assert.match(cursor, /Index Cond: \(\(priority = .*ROW\(run_at, id\) > ROW\(/, cursor);
 
   // And it really claims: the highest priority first.
-  const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null, null]);
+  const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null, null, false]);
   assert.equal(claimed.rows.length, 10);
   for (const r of claimed.rows) assert.equal(r.priority, 2);
 });
@@ -74,7 +74,7 @@ test("a worker's statements on its own jobs look them up by id, however many job
   const db = await freshDatabase();
   await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 20000)`);
   await db.pool.query('ANALYZE jobq.jobs');
-  const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 5000, null, null, null, null, null, null, null]);
+  const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 5000, null, null, null, null, null, null, null, false]);
   assert.equal(claimed.rowCount, 5000);
   const ids = claimed.rows.slice(0, 100).map((r) => r.id);
   for (const mode of ['force_custom_plan', 'force_generic_plan']) {
@@ -94,7 +94,7 @@ test("a worker's statements on its own jobs look them up by id, however many job
 test('right after a bulk enqueue, before any ANALYZE, the claim still walks the index (no sort of every row)', async () => {
   const db = await freshDatabase();
   await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 20000)`);
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], null, null, null, null]));
+  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], null, null, null, null, false]));
 });
 
 test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above jit_above_cost', async () => {
@@ -102,11 +102,11 @@ test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above j
   const db = await freshDatabase();
   await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 1000)`);
   const { rows: [fn] } = await db.pool.query(`SELECT proconfig FROM pg_proc
-    WHERE oid = 'jobq.claim(text, integer, text[], text[], timestamptz, integer, timestamptz, uuid, integer)'::regprocedure`);
+    WHERE oid = 'jobq.claim(text, integer, text[], text[], timestamptz, integer, timestamptz, uuid, integer, boolean)'::regprocedure`);
   assert.ok(fn.proconfig.includes('jit=off'), String(fn.proconfig));
   const { rows: [{ available }] } = await db.pool.query('SELECT pg_jit_available() AS available');
   if (!available) return; // a server built without LLVM (the embedded one) never compiles; the setting above is what counts
-  const plan = await plansOf(db.pool, SQL.CLAIM.text, ['w', 200, null, null, null, null, null, null, 10], ['jit = on']);
+  const plan = await plansOf(db.pool, SQL.CLAIM.text, ['w', 200, null, null, null, null, null, null, 10, false], ['jit = on']);
   assert.match(plan, /Update on jobs/, plan);
   assert.doesNotMatch(plan, /JIT:/, plan);
   // The same kind of work outside the function, with the same pin, is compiled: this test can tell.

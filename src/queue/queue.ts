@@ -227,7 +227,9 @@ export class Queue {
     const queues = opts.queues && opts.queues.length > 0 ? opts.queues : null;
     const kinds = opts.kinds && opts.kinds.length > 0 ? opts.kinds : null;
     const a = opts.after;
-    return [workerId, limit, queues, this.#now(), kinds, a?.priority ?? null, a?.runAt ?? null, a?.id ?? null, opts.started ?? null];
+    // A claim of its own (not inside the caller's transaction) need not wait for its WAL flush (0008).
+    const async = opts.db === undefined;
+    return [workerId, limit, queues, this.#now(), kinds, a?.priority ?? null, a?.runAt ?? null, a?.id ?? null, opts.started ?? null, async];
   }
 
   /** In claim order (RETURNING promises none): the last one is where the next claim's cursor starts. */

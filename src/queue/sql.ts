@@ -76,10 +76,12 @@ export const FIND_BY_KEYS = s(
  * Claims up to $2 runnable jobs of the queues $3 and kinds $5 (NULL: any), highest priority, then
  * oldest run_at first; with a cursor ($6 priority, $7 run_at, $8 id: the last job of the previous
  * claim) only jobs after it at that priority. The first $9 (default all) start now; the rest wait in
- * the worker's buffer (see MARK_STARTED_THROUGH). The statement is the function jobq.claim (migrations
- * 0001 and 0004): a function so that it can pin the planner to the runnable index.
+ * the worker's buffer (see MARK_STARTED_THROUGH). With $10 the claim commits without waiting for the
+ * WAL flush (only when it is the whole transaction: migration 0008). The statement is the function
+ * jobq.claim (migrations 0001, 0004, 0006, 0008): a function so that it can pin the planner to the
+ * runnable index.
  */
-const CLAIM_CALL = `jobq.claim($1, $2, $3::text[], $5::text[], $4::timestamptz, $6::integer, $7::timestamptz, $8::uuid, $9::integer)`;
+const CLAIM_CALL = `jobq.claim($1, $2, $3::text[], $5::text[], $4::timestamptz, $6::integer, $7::timestamptz, $8::uuid, $9::integer, $10::boolean)`;
 export const CLAIM = s('claim', `SELECT * FROM ${CLAIM_CALL}`);
 
 /**

@@ -1,0 +1,63 @@
+/**
+ * The claim's commit (migration 0008): a claim that is its own transaction commits without waiting
+ * for the WAL flush; a claim inside the caller's transaction never changes how that transaction commits.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pg from 'pg';
+import { Queue } from '../src/queue/queue.ts';
+import * as SQL from '../src/queue/sql.ts';
+import { freshDatabase, testKinds } from './helpers/db.ts';
+
+const show = async (c: pg.ClientBase) => (await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
+
+test('jobq.claim with p_async makes the rest of its transaction commit asynchronously, and only that transaction', async () => {
+  const db = await freshDatabase();
+  await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 3)`);
+  const c = await db.pool.connect();
+  try {
+    for (const async of [false, true]) {
+      await c.query('BEGIN');
+      const { rowCount } = await c.query(SQL.CLAIM.text, ['w', 1, null, null, null, null, null, null, null, async]);
+      assert.equal(rowCount, 1);
+      assert.equal(await show(c), async ? 'off' : 'on');
+      await c.query('COMMIT');
+      assert.equal(await show(c), 'on', 'the session keeps its own setting');
+    }
+  } finally {
+    c.release();
+  }
+});
+
+test("the queue claims asynchronously on its own, and never inside the caller's transaction", async () => {
+  const db = await freshDatabase();
+  // The real pool, recording what each claim statement was sent with.
+  const sent: unknown[][] = [];
+  class RecordingPool extends pg.Pool {
+    override query(config: unknown, values?: unknown): never {
+      const c = config as { name?: string; values?: unknown[] };
+      if (typeof c === 'object' && c.name?.startsWith('jobq_claim')) sent.push(c.values!);
+      return (super.query as (a: unknown, b?: unknown) => never)(config, values);
+    }
+  }
+  const pool = new RecordingPool({ connectionString: db.url, max: 2 });
+  const queue = new Queue({ pool, kinds: testKinds() });
+  try {
+    await queue.enqueueMany(Array.from({ length: 4 }, () => ({ kind: 'noop', payload: {} })));
+    assert.equal((await queue.claim('w', { limit: 1 })).length, 1);
+    assert.equal((await queue.claimToRun('w', { limit: 1 })).length, 1);
+    assert.deepEqual(sent.map((v) => v.at(-1)), [true, true]);
+
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      assert.equal((await queue.claim('w', { limit: 1, db: client })).length, 1);
+      assert.equal(await show(client), 'on', "the caller's transaction still commits durably");
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  } finally {
+    await pool.end();
+  }
+});
