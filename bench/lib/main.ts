@@ -1,6 +1,6 @@
 /** Orchestration: servers, then every selected system through every scenario, then HTTP and pgbench, then the report. */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SYSTEMS } from '../systems/index.ts';
 import type { CreateDriver, SystemDef, Target } from '../systems/types.ts';
@@ -20,6 +20,10 @@ const PROCESS_RUNS = [
 
 export async function main(argv: string[], ctx: { root: string; bench: string; jobqVersion: string }): Promise<void> {
   const o = parseOptions(argv, path.join(ctx.bench, 'results'));
+  if (o.report) {
+    printReport(JSON.parse(readFileSync(o.report, 'utf8')) as Results);
+    return;
+  }
   const log = (m: string) => console.error(`[bench] ${m}`);
   const wanted = (s: SystemDef) => o.systems.length === 0 || o.systems.includes(s.family) || o.systems.includes(s.id);
   const scenario = (s: string) => o.scenarios.length === 0 || o.scenarios.includes(s);

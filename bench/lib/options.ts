@@ -20,6 +20,8 @@ export interface Options {
   pgbench: boolean;
   timeoutMs: number;
   outDir: string;
+  /** Print the report of this saved run (a results JSON) instead of running. */
+  report: string | undefined;
 }
 
 const HELP = `npm run bench -- [flags]
@@ -36,6 +38,7 @@ const HELP = `npm run bench -- [flags]
   --no-pgbench         skip the pgbench runs
   --timeout-s N        give up a processing run after N seconds (default 900)
   --out DIR            where results go (default bench/results)
+  --report FILE        print the report of a saved run (its JSON: tables, costs, targets) and exit
 Environment: DATABASE_URL (default: jobq's embedded PostgreSQL in a temp dir).`;
 
 export function parseOptions(argv: string[], defaultOut: string): Options {
@@ -56,6 +59,7 @@ export function parseOptions(argv: string[], defaultOut: string): Options {
       'no-pgbench': { type: 'boolean', default: false },
       'timeout-s': { type: 'string' },
       out: { type: 'string' },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -87,5 +91,6 @@ export function parseOptions(argv: string[], defaultOut: string): Options {
     pgbench: !values['no-pgbench'],
     timeoutMs: int('timeout-s', values['timeout-s'], 900) * 1000,
     outDir: values.out ?? defaultOut,
+    report: values.report,
   };
 }

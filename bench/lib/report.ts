@@ -4,6 +4,7 @@ import path from 'node:path';
 import { renderChart } from '../chart.ts';
 import type { Machine } from './infra.ts';
 import type { Options } from './options.ts';
+import { checkTargets, formatVerdicts } from './targets.ts';
 
 export interface Figure {
   unit: string;
@@ -135,6 +136,8 @@ export function printReport(r: Results): void {
       out.push(`${(r.systems.find((x) => x.id === id)?.label ?? id).padEnd(w)}  ${c === null ? '—'.padStart(11) : c.toFixed(3).padStart(11)}  ${num(m('walBytesPerJob'), 'B').padStart(13)}  ${us(m('workerCpuMsPerJob')).padStart(17)}  ${us(m('serverCpuMsPerJob')).padStart(17)}`);
     }
   }
+  out.push(...formatVerdicts(checkTargets(r)));
+  if (r.mode === 'quick') out.push('  (a quick run: too short for these ratios to mean much)');
   out.push('', 'Settings:');
   for (const s of r.systems) out.push(`  ${s.label} ${s.version}: ${s.skipped ? `SKIPPED (${s.skipped})` : s.settings}`);
   const footnotes: string[] = [];

@@ -1,0 +1,72 @@
+/** The bench's verdict on issue #6's targets (bench/lib/targets.ts), from a run's figures: no database. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Figure, Results } from '../bench/lib/report.ts';
+import { checkTargets, formatVerdicts } from '../bench/lib/targets.ts';
+
+const fig = (median: number, more: Partial<Figure> = {}): Figure => ({ unit: 'jobs/s', values: [median], median, ...more });
+
+function run(figures: Results['figures']): Results {
+  const sys = (id: string, family: string) => ({ id, label: id, family, backend: 'postgres', variant: id.split('-').at(-1)!, settings: '', version: '1' });
+  return {
+    startedAt: '', finishedAt: '', mode: 'full', options: {} as Results['options'], machine: {} as Results['machine'],
+    postgres: { version: '15', embedded: false, settings: {} }, redis: null, versions: {},
+    systems: [sys('jobq', 'jobq'), sys('graphile-best', 'graphile'), sys('graphile-default', 'graphile'), sys('pgboss-best', 'pgboss'), sys('pgboss-default', 'pgboss'), sys('bullmq-pg-best', 'bullmq-pg')],
+    figures, notes: [],
+  };
+}
+
+const verdict = (r: Results, label: string) => {
+  const v = checkTargets(r).find((x) => x.target.label === label);
+  assert.ok(v, `no target "${label}"`);
+  return v;
+};
+
+test('a peer is compared at the best of its variants; a bound reached exactly is met', () => {
+  const r = run({
+    jobq: { 'process.c10': fig(12_000) },
+    'graphile-best': { 'process.c10': fig(10_000) },
+    'graphile-default': { 'process.c10': fig(9_000) },
+  });
+  const v = verdict(r, 'processing, concurrency 10: ≥ 1.2× graphile-worker');
+  assert.equal(v.against?.id, 'graphile-best');
+  assert.equal(v.value, 1.2);
+  assert.equal(v.met, true);
+  r.figures['graphile-default']!['process.c10'] = fig(10_001);
+  const worse = verdict(r, 'processing, concurrency 10: ≥ 1.2× graphile-worker');
+  assert.equal(worse.against?.id, 'graphile-default');
+  assert.equal(worse.met, false);
+});
+
+test('stand-in and failed figures do not count; what was not measured is neither met nor missed', () => {
+  const r = run({
+    jobq: { 'process.c10': fig(12_000), 'enqueue.single': fig(5_000) },
+    // pg-boss's default figure is a 50-job stand-in (noted), its tuned one failed: nothing to compare with.
+    'pgboss-default': { 'process.c10': fig(50, { note: '50 jobs per run' }) },
+    'pgboss-best': { 'process.c10': fig(0, { error: 'boom', median: null }) },
+  });
+  assert.equal(verdict(r, 'processing, concurrency 10: ≥ 3× pg-boss').met, null);
+  assert.equal(verdict(r, 'processing, concurrency 50: ≥ 3× pg-boss').value, null);
+  assert.equal(verdict(r, 'HTTP: ≥ 4,000 single enqueues/s (50 connections)').met, null);
+  assert.match(formatVerdicts(checkTargets(r)).join('\n'), /processing, concurrency 10: ≥ 3× pg-boss: not measured in this run/);
+});
+
+test('"ahead of" is strict, latency bounds are maxima, jobq-relative targets use its own empty-table figure', () => {
+  const r = run({
+    jobq: {
+      'enqueue.single': fig(2_000), 'latency.p50': fig(1.5, { unit: 'ms' }), 'latency.p99': fig(6, { unit: 'ms' }),
+      'process.c10': fig(20_000), 'process.finished': fig(17_000), 'process.xmin': fig(10_000), 'http.batch': fig(45_000),
+    },
+    'bullmq-pg-best': { 'enqueue.single': fig(2_000) },
+  });
+  assert.equal(verdict(r, 'enqueue, 1 per call from 10 callers: ahead of BullMQ on PostgreSQL').met, false);
+  assert.equal(verdict(r, 'pickup latency p50 ≤ 1.5 ms').met, true);
+  assert.equal(verdict(r, 'pickup latency p99 ≤ 5 ms').met, false);
+  assert.equal(verdict(r, '1,000,000 finished rows: ≥ 90% of the empty table').value, 0.85);
+  assert.equal(verdict(r, 'a transaction held open: no collapse (≥ 50%)').met, true);
+  const text = formatVerdicts(checkTargets(r)).join('\n');
+  assert.match(text, /MISSED {2}pickup latency p99 ≤ 5 ms: 6\.00 ms; 20% over/);
+  assert.match(text, /MISSED {2}HTTP: ≥ 50,000 jobs\/s through \/v1\/jobs\/batch: 45,000\/s; 10% short/);
+  assert.match(text, /met {5}pickup latency p50 ≤ 1\.5 ms: 1\.50 ms/);
+  assert.match(text, /docs\/performance\.md/);
+});
