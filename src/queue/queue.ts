@@ -179,14 +179,15 @@ export class Queue {
       throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON' }]);
     }
     const inserted = await this.#rows<InsertedRow>(SQL.INSERT, [input, this.#now(), notify], db);
-    for (const r of inserted) if (r.runnable) wake.add(r.queue);
     const byId = new Map(inserted.map((r) => [r.id, r]));
     // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
     // string, an undefined property goes), not the caller's objects.
     const sent = JSON.parse(input) as { payload: unknown }[];
     const out: RowOutcome[] = rows.map((r, i) => {
       const ins = byId.get(r.id);
-      return ins ? { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true } : undefined;
+      if (!ins) return undefined;
+      if (ins.runnable) wake.add(r.queue);
+      return { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
     });
     const missing = rows.filter((r) => !byId.has(r.id));
     if (missing.length === 0) return out;

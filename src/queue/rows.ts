@@ -62,7 +62,6 @@ export interface InsertedRow {
   run_at_ms: number;
   created_at_ms: number;
   runnable: boolean;
-  queue: string;
 }
 
 /**

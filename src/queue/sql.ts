@@ -53,7 +53,7 @@ export const INSERT = s(
      RETURNING id, queue, run_at, created_at
    )
    SELECT ins.id, (extract(epoch FROM ins.run_at) * 1000)::float8 AS run_at_ms,
-          (extract(epoch FROM ins.created_at) * 1000)::float8 AS created_at_ms, ins.run_at <= ${NOW(2)} AS runnable, ins.queue
+          (extract(epoch FROM ins.created_at) * 1000)::float8 AS created_at_ms, ins.run_at <= ${NOW(2)} AS runnable
      FROM ins
    LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ins.queue) WHERE $3::boolean AND ins.run_at <= ${NOW(2)}) n ON true`,
 );
