@@ -1,7 +1,7 @@
 /** The bench's verdict on issue #6's targets (bench/lib/targets.ts), from a run's figures: no database. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Figure, Results } from '../bench/lib/report.ts';
+import { type Figure, printReport, type Results } from '../bench/lib/report.ts';
 import { checkTargets, formatVerdicts } from '../bench/lib/targets.ts';
 
 const fig = (median: number, more: Partial<Figure> = {}): Figure => ({ unit: 'jobs/s', values: [median], median, ...more });
@@ -69,4 +69,19 @@ test('"ahead of" is strict, latency bounds are maxima, jobq-relative targets use
   assert.match(text, /MISSED {2}HTTP: ≥ 50,000 jobs\/s through \/v1\/jobs\/batch: 45,000\/s; 10% short/);
   assert.match(text, /met {5}pickup latency p50 ≤ 1\.5 ms: 1\.50 ms/);
   assert.match(text, /docs\/performance\.md/);
+});
+
+test('the printed report ends its figures with the verdicts, and says when a quick run is too short to judge', (t) => {
+  const printed: string[] = [];
+  t.mock.method(console, 'log', (line: string) => printed.push(line));
+  const r = run({ jobq: { 'http.single': fig(6_000), 'http.batch': fig(40_000) } });
+  r.options = { reps: 1, jobs: 2_000, finished: 10_000, samples: 30, intervalMs: 20, singles: 1_000, httpSeconds: 2 } as Results['options'];
+  r.machine = { cores: 2, cpu: 'x', ramGiB: 1, os: 'x', node: 'v22', loadAtStart: 0 };
+  r.mode = 'quick';
+  printReport(r);
+  const text = printed.join('\n');
+  assert.match(text, /Targets of issue #6, with jobq's defaults \(1 of 2 measured met/);
+  assert.match(text, /met {5}HTTP: ≥ 4,000 single enqueues\/s \(50 connections\): 6,000\/s/);
+  assert.match(text, /a quick run: too short for these ratios to mean much/);
+  assert.ok(text.indexOf('Targets of issue') < text.indexOf('Settings:'));
 });
