@@ -10,7 +10,7 @@ import { eventually } from './worker/helpers.ts';
 test('a checked-out client killed between statements does not take the process down, and is destroyed on release', async () => {
   // Without checkout's listener the 'error' this provokes has no handler and ends the test process.
   const db = await freshDatabase();
-  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 }).on('error', () => {});
   try {
     const client = await checkout(pool);
     let released = false;

@@ -109,7 +109,7 @@ test('Ctrl-C to the whole process group of `jobq serve` on embedded PostgreSQL: 
   const serve = jobq(['serve'], env, { detached: true });
   const url = await eventually(() => /postgresql:\/\/postgres@localhost\/postgres\?host=[^"\s]+/.exec(serve.output())?.[0], 30_000, 'embedded url');
   await eventually(() => (/API listening/.test(serve.output()) ? true : undefined), 30_000, 'API up');
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const pool = new pg.Pool({ connectionString: url, max: 2 }).on('error', () => {});
   after(() => pool.end().catch(() => {}));
   const queue = new Queue({ pool, kinds: testKinds() });
   const { job } = await queue.enqueue({ kind: 'noop', payload: { sleep_ms: 60_000 } });
@@ -124,7 +124,7 @@ test('Ctrl-C to the whole process group of `jobq serve` on embedded PostgreSQL: 
   assert.deepEqual(await exitOf(again), { code: 0, signal: null }, again.output());
   const check = jobq(['serve'], { ...env, JOBQ_CONCURRENCY: '1' }, { detached: true });
   const url2 = await eventually(() => /postgresql:\/\/postgres@localhost\/postgres\?host=[^"\s]+/.exec(check.output())?.[0], 30_000, 'embedded url');
-  const pool2 = new pg.Pool({ connectionString: url2, max: 1 });
+  const pool2 = new pg.Pool({ connectionString: url2, max: 1 }).on('error', () => {});
   after(() => pool2.end().catch(() => {}));
   const { rows } = await pool2.query(`SELECT status, attempts, errors FROM jobq.jobs WHERE id = $1`, [job.id]);
   assert.ok(rows[0].status === 'queued' || (rows[0].status === 'running' && rows[0].attempts === 1), JSON.stringify(rows[0]));
