@@ -85,3 +85,21 @@ test('the printed report ends its figures with the verdicts, and says when a qui
   assert.match(text, /a quick run: too short for these ratios to mean much/);
   assert.ok(text.indexOf('Targets of issue') < text.indexOf('Settings:'));
 });
+
+test("the p50 latency verdict carries this machine's floor (PostgreSQL alone) when the run measured it", (t) => {
+  const r = run({ jobq: { 'latency.p50': fig(2.1, { unit: 'ms' }) } });
+  assert.equal(verdict(r, 'pickup latency p50 ≤ 1.5 ms').floor, undefined);
+  assert.doesNotMatch(formatVerdicts(checkTargets(r)).join('\n'), /floor/);
+  r.figures.postgres = { 'floor.insert': fig(1.03, { unit: 'ms' }), 'floor.roundtrip': fig(0.54, { unit: 'ms' }), 'floor.pickup': fig(1.57, { unit: 'ms' }) };
+  const v = verdict(r, 'pickup latency p50 ≤ 1.5 ms');
+  assert.equal(v.met, false);
+  assert.equal(v.floor, 1.57);
+  assert.match(formatVerdicts(checkTargets(r)).join('\n'), /MISSED {2}pickup latency p50 ≤ 1\.5 ms: 2\.10 ms; 40% over \(this machine's floor: PostgreSQL alone, durable INSERT \+ round trip: 1\.57 ms\)/);
+  // The report prints the floor's parts as a table of its own.
+  const printed: string[] = [];
+  t.mock.method(console, 'log', (line: string) => printed.push(line));
+  r.options = { reps: 1, jobs: 2_000, finished: 10_000, samples: 30, intervalMs: 20, singles: 1_000, httpSeconds: 2 } as Results['options'];
+  r.machine = { cores: 2, cpu: 'x', ramGiB: 1, os: 'x', node: 'v22', loadAtStart: 0 };
+  printReport(r);
+  assert.match(printed.join('\n'), /PostgreSQL alone, ms[^\n]*\n[^\n]*durable 1-row INSERT[^\n]*\n[^\n]*\npostgres +1\.03 +0\.54 +1\.57/);
+});

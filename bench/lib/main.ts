@@ -7,6 +7,7 @@ import type { CreateDriver, SystemDef, Target } from '../systems/types.ts';
 import { openHttp } from './http.ts';
 import { createDatabase, dropDatabase, machine, packageVersion, type Redis, type Server, startPostgres, startRedis } from './infra.ts';
 import { parseOptions, type Options } from './options.ts';
+import { measureFloor } from './floor.ts';
 import { openPgbench } from './pgbench.ts';
 import { type Figure, METRICS, printReport, type Results, writeResults } from './report.ts';
 import { enqueueBatches, enqueueSingles, latencyRun, prefill, processRun, type System } from './runs.ts';
@@ -100,6 +101,7 @@ export async function main(argv: string[], ctx: { root: string; bench: string; j
     }
     if (o.http && defs.some((d) => d.id === 'jobq')) await runHttp(server, o, results, log);
     if (o.pgbench) await runPgbench(server, o, results, log);
+    if (o.pgbench && scenario('latency')) await runFloor(server, o, results, log);
   } finally {
     await stopAll();
   }
@@ -289,5 +291,24 @@ async function runPgbench(server: Server, o: Options, results: Results, log: (m:
     }
   } finally {
     await session.close();
+  }
+}
+
+/** PostgreSQL alone: the durable insert and the round trip that every pickup contains (floor.ts). */
+async function runFloor(server: Server, o: Options, results: Results, log: (m: string) => void): Promise<void> {
+  const figures = (results.figures.postgres ??= {});
+  const add = (key: string, v: number) => (figures[key] ??= { unit: 'ms', values: [], median: null }).values.push(v);
+  try {
+    for (let rep = 1; rep <= o.reps; rep++) {
+      const f = await measureFloor(server.url, o.samples, o.intervalMs);
+      add('floor.insert', f.insertMs);
+      add('floor.roundtrip', f.roundTripMs);
+      add('floor.pickup', f.insertMs + f.roundTripMs);
+      log(`postgres floor rep ${rep}/${o.reps}: insert ${f.insertMs.toFixed(2)} ms + round trip ${f.roundTripMs.toFixed(2)} ms`);
+    }
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0]!;
+    for (const key of ['floor.insert', 'floor.roundtrip', 'floor.pickup']) (figures[key] ??= { unit: 'ms', values: [], median: null }).error = msg;
+    log(`postgres floor: FAILED ${msg}`);
   }
 }

@@ -29,7 +29,7 @@ export interface Results {
   redis: { version: string } | null;
   versions: Record<string, string>;
   systems: { id: string; label: string; family: string; backend: string; variant: string; settings: string; version: string; skipped?: string }[];
-  /** By system id (plus `pgbench`), then metric key. */
+  /** By system id (plus `pgbench` and `postgres`: PostgreSQL alone), then metric key. */
   figures: Record<string, Record<string, Figure>>;
   notes: string[];
 }
@@ -49,6 +49,9 @@ export const METRICS: Record<string, { label: string; unit: string; higherIsBett
   'http.batch': { label: 'HTTP POST /v1/jobs/batch', unit: 'jobs/s', higherIsBetter: true },
   'pgbench.batched': { label: 'claim 50 + 1 finish stmt', unit: 'jobs/s', higherIsBetter: true },
   'pgbench.perJob': { label: 'claim 50 + 50 finish stmts', unit: 'jobs/s', higherIsBetter: true },
+  'floor.insert': { label: 'durable 1-row INSERT', unit: 'ms', higherIsBetter: false },
+  'floor.roundtrip': { label: 'SELECT 1', unit: 'ms', higherIsBetter: false },
+  'floor.pickup': { label: 'sum: pickup floor', unit: 'ms', higherIsBetter: false },
 };
 
 export function median(values: number[]): number | null {
@@ -112,6 +115,8 @@ export function printReport(r: Results): void {
       r, ['process.c10', 'process.c50', 'process.2proc', 'process.finished', 'process.xmin'], ids),
     ...table(`Pickup latency, ms (${o.samples} jobs enqueued one every ${o.intervalMs} ms, idle worker at concurrency 10; handler start − just before the enqueue call, same process)`,
       r, ['latency.p50', 'latency.p95', 'latency.p99'], ids),
+    ...table(`PostgreSQL alone, ms (p50, one statement every ${o.intervalMs} ms as above): every pickup through INSERT → NOTIFY → claim contains both steps`,
+      r, ['floor.insert', 'floor.roundtrip', 'floor.pickup'], ['postgres']),
     ...table(`Enqueue throughput, jobs/s (${o.singles.toLocaleString('en-US')} single-job calls from 10 concurrent callers; ${o.jobs.toLocaleString('en-US')} jobs in calls of 1,000 from one caller)`,
       r, ['enqueue.single', 'enqueue.batch'], ids),
     ...table(`jobq over HTTP, jobs/s (autocannon ${o.httpSeconds} s: POST /v1/jobs with 50 connections, POST /v1/jobs/batch of 1,000 with 10)`, r, ['http.single', 'http.batch'], ['jobq']),

@@ -17,6 +17,8 @@ export interface Target {
   max?: number;
   /** Strictly above `min` (ahead of, rather than level with). */
   strict?: boolean;
+  /** A figure of the same run that bounds jobq's from below on this machine, printed beside the verdict. */
+  floor?: { system: string; metric: string; name: string };
 }
 
 const PROCESSING = ['process.c10', 'process.c50'] as const;
@@ -29,7 +31,10 @@ export const TARGETS: Target[] = [
     { label: `processing, ${CONC[m]}: ≥ 2× BullMQ on Redis`, metric: m, versus: { family: 'bullmq-redis', name: 'BullMQ on Redis' }, min: 2 },
     { label: `processing, ${CONC[m]}: ≥ 70% of pgbench's claim-and-finish`, metric: m, versus: { system: 'pgbench', metric: 'pgbench.batched', name: 'pgbench' }, min: 0.7 },
   ]),
-  { label: 'pickup latency p50 ≤ 1.5 ms', metric: 'latency.p50', max: 1.5 },
+  {
+    label: 'pickup latency p50 ≤ 1.5 ms', metric: 'latency.p50', max: 1.5,
+    floor: { system: 'postgres', metric: 'floor.pickup', name: "this machine's floor: PostgreSQL alone, durable INSERT + round trip" },
+  },
   { label: 'pickup latency p99 ≤ 5 ms', metric: 'latency.p99', max: 5 },
   { label: 'enqueue, 1 per call from 10 callers: ≥ 3× pg-boss', metric: 'enqueue.single', versus: { family: 'pgboss', name: 'pg-boss' }, min: 3 },
   { label: 'enqueue, 1 per call from 10 callers: ≥ 3× graphile-worker', metric: 'enqueue.single', versus: { family: 'graphile', name: 'graphile-worker' }, min: 3 },
@@ -47,6 +52,8 @@ export interface Verdict {
   /** The peer figure used, for the record. */
   against?: { id: string; median: number };
   met: boolean | null;
+  /** The target's floor figure, when measured. */
+  floor?: number;
 }
 
 const good = (f: Figure | undefined): number | null => (f && !f.error && !f.note && f.median !== null && f.median > 0 ? f.median : null);
@@ -80,19 +87,21 @@ export function checkTargets(r: Results): Verdict[] {
     if (value !== null) {
       met = (target.min === undefined || (target.strict ? value > target.min : value >= target.min)) && (target.max === undefined || value <= target.max);
     }
-    return { target, value, against, met };
+    const floor = target.floor ? good(r.figures[target.floor.system]?.[target.floor.metric]) : null;
+    return { target, value, against, met, ...(floor !== null ? { floor } : {}) };
   });
 }
 
 /** One line per target: met or missed, the measured value, and by how much it misses. */
 export function formatVerdicts(verdicts: Verdict[]): string[] {
   const fmt = (t: Target, x: number) => (t.versus ? `${x.toFixed(2)}×` : t.metric.startsWith('latency') ? `${x.toFixed(2)} ms` : `${Math.round(x).toLocaleString('en-US')}/s`);
-  const lines = verdicts.map(({ target: t, value, against, met }) => {
+  const lines = verdicts.map(({ target: t, value, against, met, floor }) => {
     if (value === null) return `  —       ${t.label}: not measured in this run`;
     const vs = against ? ` (vs ${against.id} ${Math.round(against.median).toLocaleString('en-US')})` : '';
     const bound = t.min ?? t.max!;
     const gap = met ? '' : t.max !== undefined ? `; ${((value / bound - 1) * 100).toFixed(0)}% over` : `; ${((1 - value / bound) * 100).toFixed(0)}% short`;
-    return `  ${met ? 'met   ' : 'MISSED'}  ${t.label}: ${fmt(t, value)}${vs}${gap}`;
+    const below = floor !== undefined ? ` (${t.floor!.name}: ${fmt(t, floor)})` : '';
+    return `  ${met ? 'met   ' : 'MISSED'}  ${t.label}: ${fmt(t, value)}${vs}${gap}${below}`;
   });
   const missed = verdicts.filter((v) => v.met === false).length;
   const measured = verdicts.filter((v) => v.met !== null).length;
