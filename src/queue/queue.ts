@@ -6,12 +6,12 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, validatePolicy } from './backoff.ts';
-import { fromDatabaseError, isJobqError, JobqError } from './errors.ts';
-import { newJobId } from './ids.ts';
+import { JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
-import { Coalescer } from './coalescer.ts';
-import { type ClaimedRow, decodeCursor, encodeCursor, errorText, type InsertedRow, type InsertRow, isUuid, type JobRow, newJobFromInsert, prepareInsert, sameJob, toClaimedJob, toJob, toJsonParam } from './rows.ts';
+import { run } from './db.ts';
+import { Enqueuer } from './enqueue.ts';
+import { type ClaimedRow, decodeCursor, encodeCursor, errorText, isUuid, type JobRow, toClaimedJob, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
@@ -69,10 +69,8 @@ export interface ClaimOptions extends WriteOptions {
   started?: number;
 }
 
-export const MAX_BATCH = 1000;
+export { MAX_BATCH } from './enqueue.ts';
 
-/** What inserting one row came to: the job, a conflict, or nothing (its key's job vanished meanwhile). */
-type RowOutcome = EnqueueResult | JobqError | undefined;
 const RECOVER_BATCH = 1000;
 /** A worker's row in jobq.workers (its start watermark) outlives its last write by this much. */
 const WORKER_ROW_RETENTION_MS = 3_600_000;
@@ -86,10 +84,7 @@ export class Queue {
   readonly #backoff: BackoffPolicy;
   readonly #random: RandomSource;
   readonly #clock: (() => Date) | undefined;
-  /** Coalesced wake-ups: one NOTIFY in flight; queues named meanwhile go together in the next. */
-  readonly #notifier: Coalescer<string, void>;
-  readonly #singles: Coalescer<InsertRow, EnqueueResult | undefined>;
-  #enqueuesInFlight = 0;
+  readonly #enqueuer: Enqueuer;
 
   constructor(options: QueueOptions) {
     this.#pool = options.pool;
@@ -97,16 +92,12 @@ export class Queue {
     this.#backoff = validatePolicy(options.backoff ?? DEFAULT_BACKOFF);
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock;
-    // A lost notification only delays a start until the workers' next poll: errors are dropped.
-    this.#notifier = new Coalescer<string, void>(async (queues) => {
-      await this.#rows(SQL.NOTIFY_QUEUES, [[...new Set(queues)]]).catch(() => {});
-      return queues.map(() => undefined);
-    }, 1);
-    // Concurrent single enqueues share statements; each row keeps its own outcome (no all-or-nothing).
-    this.#singles = new Coalescer<InsertRow, EnqueueResult | undefined>(async (rows) => {
-      const outcomes = await this.#insertRows(rows.map((r, ord) => ({ ...r, ord })), undefined, false, false);
-      return outcomes.map((o) => (o instanceof JobqError ? withoutIndex(o) : o));
-    }, 2, MAX_BATCH, (err) => isJobqError(err, 'database_unavailable'));
+    this.#enqueuer = new Enqueuer({
+      pool: this.#pool,
+      kinds: this.kinds,
+      now: () => this.#now(),
+      onEnqueued: (r) => this.events.emit('enqueued', r),
+    });
   }
 
   /**
@@ -114,11 +105,8 @@ export class Queue {
    * its way, the jobs enqueued meanwhile go together in the next, each caller still getting its own
    * result or error. At rest a call is a single statement, as before.
    */
-  async enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
-    if (opts.db) return (await this.enqueueMany([job], opts))[0]!;
-    const row = prepareInsert(job, 0, newJobId(), this.kinds);
-    const result = await this.#singles.add(row);
-    return result ?? this.enqueue(job); // its key's job was deleted meanwhile (retention): try again
+  enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
+    return this.#enqueuer.one(job, opts);
   }
 
   /**
@@ -126,86 +114,8 @@ export class Queue {
    * key exists already comes back as that job with `isNew: false`; with another kind or payload the
    * whole batch fails with `idempotency_conflict`. With `opts.db`, run it inside your transaction.
    */
-  async enqueueMany(jobs: NewJob[], opts: WriteOptions = {}): Promise<EnqueueResult[]> {
-    if (!Array.isArray(jobs) || jobs.length < 1 || jobs.length > MAX_BATCH) {
-      throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
-    }
-    const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.kinds));
-    // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
-    // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
-    const atomic = rows.length > 1 && !opts.db && rows.some((r) => r.idempotency_key !== null);
-    const results = await this.#insertRows(rows, opts.db, atomic, true);
-    if (results.some((r) => r === undefined)) {
-      // The job holding a key was deleted between our insert and our look-up (retention): try again.
-      return this.enqueueMany(jobs, opts);
-    }
-    return results as EnqueueResult[];
-  }
-
-  /**
-   * Inserts rows and reports per row: the job, an idempotency_conflict error (thrown instead when
-   * `allOrNothing`), or undefined when the job holding its key vanished meanwhile.
-   */
-  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean): Promise<RowOutcome[]> {
-    // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
-    // itself: the notification leaves with the commit (one round trip, lowest latency). Under
-    // concurrency, enqueues notify after their commits, coalesced, so that NOTIFY's commit-time lock
-    // does not serialise them.
-    const notifyInStatement = db !== undefined || (this.#enqueuesInFlight === 0 && this.#notifier.idle);
-    const wake = new Set<string>();
-    this.#enqueuesInFlight++;
-    let results: RowOutcome[];
-    try {
-      results = await this.#withClient(db, transaction, async (client) => {
-        const out = await this.#insert(rows, notifyInStatement, wake, client);
-        const conflict = out.find((r) => r instanceof JobqError);
-        if (allOrNothing && conflict) throw conflict; // inside the transaction: undoes the batch
-        return out;
-      });
-    } finally {
-      this.#enqueuesInFlight--;
-    }
-    if (!notifyInStatement) for (const q of wake) void this.#notifier.add(q);
-    for (const r of results) if (r && !(r instanceof JobqError)) this.events.emit('enqueued', r);
-    return results;
-  }
-
-  /** The insert, then the look-up of jobs whose idempotency key existed. Collects the queues to wake. */
-  async #insert(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
-    let input: string;
-    try {
-      input = JSON.stringify(rows);
-    } catch {
-      throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON' }]);
-    }
-    const inserted = await this.#rows<InsertedRow>(SQL.INSERT, [input, this.#now(), notify], db);
-    const byId = new Map(inserted.map((r) => [r.id, r]));
-    // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
-    // string, an undefined property goes), not the caller's objects.
-    const sent = JSON.parse(input) as { payload: unknown }[];
-    const out: RowOutcome[] = rows.map((r, i) => {
-      const ins = byId.get(r.id);
-      if (!ins) return undefined;
-      if (ins.runnable) wake.add(r.queue);
-      return { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
-    });
-    const missing = rows.filter((r) => !byId.has(r.id));
-    if (missing.length === 0) return out;
-    const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
-    const found = await this.#rows<JobRow & { same: boolean }>(SQL.FIND_BY_KEYS, [Object.keys(asked), JSON.stringify(asked)], db);
-    const byKey = new Map(found.map((f) => [f.idempotency_key, f]));
-    for (const r of missing) {
-      const f = byKey.get(r.idempotency_key);
-      if (!f) continue; // deleted meanwhile: the caller tries again
-      // `same` is the database's jsonb comparison; the second check covers several entries of one
-      // batch that share a key, of which the statement could only compare one.
-      out[r.ord] = f.same && sameJob(toJob(f), r)
-        ? { job: toJob(f), isNew: false }
-        : new JobqError('idempotency_conflict', `idempotency key "${r.idempotency_key}" was used for a job with another kind or payload`, [
-            { path: '/idempotency_key', message: `already used by job ${f.id}`, index: r.ord, job_id: f.id },
-          ]);
-    }
-    return out;
+  enqueueMany(jobs: NewJob[], opts: WriteOptions = {}): Promise<EnqueueResult[]> {
+    return this.#enqueuer.many(jobs, opts);
   }
 
   /** Claims up to `limit` runnable jobs for `workerId`: highest priority, then oldest run_at, first. */
@@ -447,36 +357,11 @@ export class Queue {
   }
 
   async #exec(stmt: SQL.Statement, values: unknown[], db?: Queryable): Promise<number> {
-    try {
-      return (await (db ?? this.#pool).query({ name: stmt.name, text: stmt.text, values })).rowCount ?? 0;
-    } catch (err) {
-      throw fromDatabaseError(err);
-    }
+    return (await run(db ?? this.#pool, stmt, values)).rowCount ?? 0;
   }
 
   async #rows<R = JobRow>(stmt: SQL.Statement, values: unknown[], db?: Queryable): Promise<R[]> {
-    try {
-      const res = await (db ?? this.#pool).query({ name: stmt.name, text: stmt.text, values });
-      return res.rows as R[];
-    } catch (err) {
-      throw fromDatabaseError(err);
-    }
-  }
-
-  async #withClient<T>(db: Queryable | undefined, transaction: boolean, fn: (db: Queryable) => Promise<T>): Promise<T> {
-    if (!transaction) return fn(db ?? this.#pool);
-    const client = await this.#connect();
-    try {
-      await client.query('BEGIN');
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw fromDatabaseError(err);
-    } finally {
-      client.release();
-    }
+    return (await run<R>(db ?? this.#pool, stmt, values)).rows;
   }
 
   #connect(): Promise<pg.PoolClient> {
@@ -486,11 +371,6 @@ export class Queue {
   #now(): Date | null {
     return this.#clock ? this.#clock() : null;
   }
-}
-
-/** A single enqueue's error carries no batch index. */
-function withoutIndex(err: JobqError): JobqError {
-  return new JobqError(err.kind, err.message, err.details?.map(({ index: _index, ...d }) => d));
 }
 
 function notFound(id: string): JobqError {

@@ -1,0 +1,146 @@
+/**
+ * Enqueueing: one INSERT for a single job or a batch (the rows travel as one JSON array), the look-up
+ * of jobs whose idempotency key already existed, and the wake-up of workers. Used by Queue only.
+ */
+import type pg from 'pg';
+import type { KindRegistry } from '../kinds/registry.ts';
+import { Coalescer } from './coalescer.ts';
+import { inTransaction, run } from './db.ts';
+import { isJobqError, JobqError } from './errors.ts';
+import { newJobId } from './ids.ts';
+import { type InsertedRow, type InsertRow, type JobRow, newJobFromInsert, prepareInsert, sameJob, toJob } from './rows.ts';
+import * as SQL from './sql.ts';
+import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts';
+
+export const MAX_BATCH = 1000;
+
+/** What inserting one row came to: the job, a conflict, or nothing (its key's job vanished meanwhile). */
+type RowOutcome = EnqueueResult | JobqError | undefined;
+
+export interface EnqueuerOptions {
+  pool: pg.Pool;
+  kinds: KindRegistry;
+  /** The time the database should take as "now" (null: its own clock). */
+  now: () => Date | null;
+  /** Called for every job inserted or found by its key. */
+  onEnqueued: (result: EnqueueResult) => void;
+}
+
+export class Enqueuer {
+  readonly #o: EnqueuerOptions;
+  /** Coalesced wake-ups: one NOTIFY in flight; queues named meanwhile go together in the next. */
+  readonly #notifier: Coalescer<string, void>;
+  readonly #singles: Coalescer<InsertRow, EnqueueResult | undefined>;
+  #inFlight = 0;
+
+  constructor(options: EnqueuerOptions) {
+    this.#o = options;
+    // A lost notification only delays a start until the workers' next poll: errors are dropped.
+    this.#notifier = new Coalescer<string, void>(async (queues) => {
+      await run(this.#o.pool, SQL.NOTIFY_QUEUES, [[...new Set(queues)]]).catch(() => {});
+      return queues.map(() => undefined);
+    }, 1);
+    // Concurrent single enqueues share statements; each row keeps its own outcome (no all-or-nothing).
+    this.#singles = new Coalescer<InsertRow, EnqueueResult | undefined>(async (rows) => {
+      const outcomes = await this.#insertRows(rows.map((r, ord) => ({ ...r, ord })), undefined, false, false);
+      return outcomes.map((o) => (o instanceof JobqError ? withoutIndex(o) : o));
+    }, 2, MAX_BATCH, (err) => isJobqError(err, 'database_unavailable'));
+  }
+
+  /** See Queue.enqueue. */
+  async one(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
+    if (opts.db) return (await this.many([job], opts))[0]!;
+    const row = prepareInsert(job, 0, newJobId(), this.#o.kinds);
+    const result = await this.#singles.add(row);
+    return result ?? this.one(job); // its key's job was deleted meanwhile (retention): try again
+  }
+
+  /** See Queue.enqueueMany. */
+  async many(jobs: NewJob[], opts: WriteOptions = {}): Promise<EnqueueResult[]> {
+    if (!Array.isArray(jobs) || jobs.length < 1 || jobs.length > MAX_BATCH) {
+      throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
+    }
+    const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.#o.kinds));
+    // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
+    // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
+    const atomic = rows.length > 1 && !opts.db && rows.some((r) => r.idempotency_key !== null);
+    const results = await this.#insertRows(rows, opts.db, atomic, true);
+    if (results.some((r) => r === undefined)) {
+      // The job holding a key was deleted between our insert and our look-up (retention): try again.
+      return this.many(jobs, opts);
+    }
+    return results as EnqueueResult[];
+  }
+
+  /**
+   * Inserts rows and reports per row: the job, an idempotency_conflict error (thrown instead when
+   * `allOrNothing`), or undefined when the job holding its key vanished meanwhile.
+   */
+  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean): Promise<RowOutcome[]> {
+    // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
+    // itself: the notification leaves with the commit (one round trip, lowest latency). Under
+    // concurrency, enqueues notify after their commits, coalesced, so that NOTIFY's commit-time lock
+    // does not serialise them.
+    const notifyInStatement = db !== undefined || (this.#inFlight === 0 && this.#notifier.idle);
+    const wake = new Set<string>();
+    const attempt = async (client: Queryable) => {
+      const out = await this.#insert(rows, notifyInStatement, wake, client);
+      const conflict = out.find((r) => r instanceof JobqError);
+      if (allOrNothing && conflict) throw conflict; // inside the transaction: undoes the batch
+      return out;
+    };
+    this.#inFlight++;
+    let results: RowOutcome[];
+    try {
+      results = transaction ? await inTransaction(this.#o.pool, attempt) : await attempt(db ?? this.#o.pool);
+    } finally {
+      this.#inFlight--;
+    }
+    if (!notifyInStatement) for (const q of wake) void this.#notifier.add(q);
+    for (const r of results) if (r && !(r instanceof JobqError)) this.#o.onEnqueued(r);
+    return results;
+  }
+
+  /** The insert, then the look-up of jobs whose idempotency key existed. Collects the queues to wake. */
+  async #insert(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
+    let input: string;
+    try {
+      input = JSON.stringify(rows);
+    } catch {
+      throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON' }]);
+    }
+    const inserted = (await run<InsertedRow>(db, SQL.INSERT, [input, this.#o.now(), notify])).rows;
+    const byId = new Map(inserted.map((r) => [r.id, r]));
+    // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
+    // string, an undefined property goes), not the caller's objects.
+    const sent = JSON.parse(input) as { payload: unknown }[];
+    const out: RowOutcome[] = rows.map((r, i) => {
+      const ins = byId.get(r.id);
+      if (!ins) return undefined;
+      if (ins.runnable) wake.add(r.queue);
+      return { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
+    });
+    const missing = rows.filter((r) => !byId.has(r.id));
+    if (missing.length === 0) return out;
+    const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
+    const found = (await run<JobRow & { same: boolean }>(db, SQL.FIND_BY_KEYS, [Object.keys(asked), JSON.stringify(asked)])).rows;
+    const byKey = new Map(found.map((f) => [f.idempotency_key, f]));
+    for (const r of missing) {
+      const f = byKey.get(r.idempotency_key);
+      if (!f) continue; // deleted meanwhile: the caller tries again
+      // `same` is the database's jsonb comparison; the second check covers several entries of one
+      // batch that share a key, of which the statement could only compare one.
+      out[r.ord] = f.same && sameJob(toJob(f), r)
+        ? { job: toJob(f), isNew: false }
+        : new JobqError('idempotency_conflict', `idempotency key "${r.idempotency_key}" was used for a job with another kind or payload`, [
+            { path: '/idempotency_key', message: `already used by job ${f.id}`, index: r.ord, job_id: f.id },
+          ]);
+    }
+    return out;
+  }
+}
+
+/** A single enqueue's error carries no batch index. */
+function withoutIndex(err: JobqError): JobqError {
+  return new JobqError(err.kind, err.message, err.details?.map(({ index: _index, ...d }) => d));
+}
