@@ -1,6 +1,6 @@
 /** The bench's verdict on issue #6's targets (bench/lib/targets.ts), from a run's figures: no database. */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { type Figure, printReport, type Results } from '../bench/lib/report.ts';
 import { checkTargets, formatVerdicts } from '../bench/lib/targets.ts';
 
@@ -14,6 +14,16 @@ function run(figures: Results['figures']): Results {
     systems: [sys('jobq', 'jobq'), sys('graphile-best', 'graphile'), sys('graphile-default', 'graphile'), sys('pgboss-best', 'pgboss'), sys('pgboss-default', 'pgboss'), sys('bullmq-pg-best', 'bullmq-pg')],
     figures, notes: [],
   };
+}
+
+/** What printReport prints for `r`, with the run options and machine a report needs. */
+function printed(t: TestContext, r: Results): string {
+  const lines: string[] = [];
+  t.mock.method(console, 'log', (line: string) => lines.push(line));
+  r.options = { reps: 1, jobs: 2_000, finished: 10_000, samples: 30, intervalMs: 20, singles: 1_000, httpSeconds: 2 } as Results['options'];
+  r.machine = { cores: 2, cpu: 'x', ramGiB: 1, os: 'x', node: 'v22', loadAtStart: 0 };
+  printReport(r);
+  return lines.join('\n');
 }
 
 const verdict = (r: Results, label: string) => {
@@ -72,14 +82,9 @@ test('"ahead of" is strict, latency bounds are maxima, jobq-relative targets use
 });
 
 test('the printed report ends its figures with the verdicts, and says when a quick run is too short to judge', (t) => {
-  const printed: string[] = [];
-  t.mock.method(console, 'log', (line: string) => printed.push(line));
   const r = run({ jobq: { 'http.single': fig(6_000), 'http.batch': fig(40_000) } });
-  r.options = { reps: 1, jobs: 2_000, finished: 10_000, samples: 30, intervalMs: 20, singles: 1_000, httpSeconds: 2 } as Results['options'];
-  r.machine = { cores: 2, cpu: 'x', ramGiB: 1, os: 'x', node: 'v22', loadAtStart: 0 };
   r.mode = 'quick';
-  printReport(r);
-  const text = printed.join('\n');
+  const text = printed(t, r);
   assert.match(text, /Targets of issue #6, with jobq's defaults \(1 of 2 measured met/);
   assert.match(text, /met {5}HTTP: ≥ 4,000 single enqueues\/s \(50 connections\): 6,000\/s/);
   assert.match(text, /a quick run: too short for these ratios to mean much/);
@@ -96,10 +101,5 @@ test("the p50 latency verdict carries this machine's floor (PostgreSQL alone) wh
   assert.equal(v.floor, 1.57);
   assert.match(formatVerdicts(checkTargets(r)).join('\n'), /MISSED {2}pickup latency p50 ≤ 1\.5 ms: 2\.10 ms; 40% over \(this machine's floor: PostgreSQL alone, durable INSERT \+ round trip: 1\.57 ms\)/);
   // The report prints the floor's parts as a table of its own.
-  const printed: string[] = [];
-  t.mock.method(console, 'log', (line: string) => printed.push(line));
-  r.options = { reps: 1, jobs: 2_000, finished: 10_000, samples: 30, intervalMs: 20, singles: 1_000, httpSeconds: 2 } as Results['options'];
-  r.machine = { cores: 2, cpu: 'x', ramGiB: 1, os: 'x', node: 'v22', loadAtStart: 0 };
-  printReport(r);
-  assert.match(printed.join('\n'), /PostgreSQL alone, ms[^\n]*\n[^\n]*durable 1-row INSERT[^\n]*\n[^\n]*\npostgres +1\.03 +0\.54 +1\.57/);
+  assert.match(printed(t, r), /PostgreSQL alone, ms[^\n]*\n[^\n]*durable 1-row INSERT[^\n]*\n[^\n]*\npostgres +1\.03 +0\.54 +1\.57/);
 });

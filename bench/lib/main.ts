@@ -4,10 +4,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SYSTEMS } from '../systems/index.ts';
 import type { CreateDriver, SystemDef, Target } from '../systems/types.ts';
+import { measureFloor } from './floor.ts';
 import { openHttp } from './http.ts';
 import { createDatabase, dropDatabase, machine, packageVersion, type Redis, type Server, startPostgres, startRedis } from './infra.ts';
 import { parseOptions, type Options } from './options.ts';
-import { measureFloor } from './floor.ts';
 import { openPgbench } from './pgbench.ts';
 import { type Figure, METRICS, printReport, type Results, writeResults } from './report.ts';
 import { enqueueBatches, enqueueSingles, latencyRun, prefill, processRun, type System } from './runs.ts';
@@ -297,18 +297,18 @@ async function runPgbench(server: Server, o: Options, results: Results, log: (m:
 /** PostgreSQL alone: the durable insert and the round trip that every pickup contains (floor.ts). */
 async function runFloor(server: Server, o: Options, results: Results, log: (m: string) => void): Promise<void> {
   const figures = (results.figures.postgres ??= {});
-  const add = (key: string, v: number) => (figures[key] ??= { unit: 'ms', values: [], median: null }).values.push(v);
+  const fig = (key: string) => (figures[key] ??= { unit: 'ms', values: [], median: null });
   try {
     for (let rep = 1; rep <= o.reps; rep++) {
       const f = await measureFloor(server.url, o.samples, o.intervalMs);
-      add('floor.insert', f.insertMs);
-      add('floor.roundtrip', f.roundTripMs);
-      add('floor.pickup', f.insertMs + f.roundTripMs);
+      fig('floor.insert').values.push(f.insertMs);
+      fig('floor.roundtrip').values.push(f.roundTripMs);
+      fig('floor.pickup').values.push(f.insertMs + f.roundTripMs);
       log(`postgres floor rep ${rep}/${o.reps}: insert ${f.insertMs.toFixed(2)} ms + round trip ${f.roundTripMs.toFixed(2)} ms`);
     }
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0]!;
-    for (const key of ['floor.insert', 'floor.roundtrip', 'floor.pickup']) (figures[key] ??= { unit: 'ms', values: [], median: null }).error = msg;
+    for (const key of ['floor.insert', 'floor.roundtrip', 'floor.pickup']) fig(key).error = msg;
     log(`postgres floor: FAILED ${msg}`);
   }
 }
