@@ -4,7 +4,8 @@
  * permanently, 4xx replies and connection problems are retried. Without one, the rendered message is
  * written to `<outboxDir>/<jobId>.eml` (rewritten, not duplicated, when a job runs again). The
  * Message-ID is `<jobId@jobq>` so a re-delivered job is recognisable downstream. The SMTP password
- * never appears in results, logs or error messages.
+ * never appears in results, logs or error messages. Outbox files are created 0600 (the folder 0700
+ * when jobq creates it): a message is readable only by the user jobq runs as.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -125,9 +126,10 @@ export function sendEmailKind(opts: SendEmailOptions): KindDefinition<typeof Sen
     const dir = path.resolve(opts.outboxDir);
     const file = path.join(dir, `${ctx.job.id}.eml`);
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      await writeFile(tmp, raw, { signal: ctx.signal });
+      // 0600: messages are private; 'wx': never through a file or link already at the temporary name.
+      await writeFile(tmp, raw, { signal: ctx.signal, mode: 0o600, flag: 'wx' });
       await rename(tmp, file); // atomic: a reader sees the old file or the new one, never half of one
     } catch (err) {
       await rm(tmp, { force: true });

@@ -1,10 +1,10 @@
 /**
  * Tests of the `send_email` kind against a real smtp-server on 127.0.0.1 (port chosen by the OS):
  * delivery, 5xx → PermanentError, 4xx → retryable Error, auth failure without leaking the password,
- * abort; and the outbox mode (file per job id, parseable headers, idempotent rewrite).
+ * abort; and the outbox mode (file per job id, parseable headers, idempotent rewrite, private file modes).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -228,6 +228,29 @@ describe('send_email to the outbox', () => {
     await send(kind, { ...payload, subject: 'Second run' }, fakeCtx());
     assert.deepEqual(await readdir(outboxDir), [`${JOB_ID}.eml`]);
     assert.equal(parseMessage(await readFile(file, 'utf8')).headers.get('subject'), 'Second run');
+  });
+
+  it('creates messages 0600 and the folders it makes 0700, whatever the umask', async () => {
+    const outboxDir = path.join(dir, 'private', 'outbox');
+    const file = path.join(outboxDir, `${JOB_ID}.eml`);
+    const umask = process.umask(0);
+    try {
+      await send(sendEmailKind({ outboxDir }), payload, fakeCtx());
+      const modes = async () => Promise.all([file, outboxDir, path.dirname(outboxDir)].map(async (p) => (await stat(p)).mode & 0o777));
+      assert.deepEqual(await modes(), [0o600, 0o700, 0o700]);
+
+      await writeFile(file, 'an older, world-readable copy', { mode: 0o644 });
+      await send(sendEmailKind({ outboxDir }), payload, fakeCtx());
+      assert.equal((await stat(file)).mode & 0o777, 0o600, 'a rewrite is private too');
+
+      const existing = path.join(dir, 'existing');
+      await mkdir(existing, { mode: 0o755 });
+      await send(sendEmailKind({ outboxDir: existing }), payload, fakeCtx());
+      assert.equal((await stat(existing)).mode & 0o777, 0o755, "a folder jobq did not make keeps its mode");
+      assert.equal((await stat(path.join(existing, `${JOB_ID}.eml`))).mode & 0o777, 0o600);
+    } finally {
+      process.umask(umask);
+    }
   });
 
   it('keeps line breaks in the subject from injecting headers', async () => {
