@@ -1,7 +1,9 @@
 /**
  * Tests of the `send_email` kind against a real smtp-server on 127.0.0.1 (port chosen by the OS):
  * delivery, 5xx → PermanentError, 4xx → retryable Error, auth failure without leaking the password,
- * abort; and the outbox mode (file per job id, parseable headers, idempotent rewrite, private file modes).
+ * abort; credentials only over TLS (STARTTLS required, URLs that turn TLS off refused, `insecure=true`
+ * to allow clear text); and the outbox mode (file per job id, parseable headers, idempotent rewrite,
+ * private file modes).
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -177,7 +179,8 @@ describe('send_email over SMTP', () => {
       },
     });
     try {
-      const url = authServer.url.replace('smtp://', `smtp://mailer:${encodeURIComponent(PASSWORD)}@`);
+      // insecure=true: this server has no TLS, and the test is about a failed AUTH.
+      const url = `${authServer.url.replace('smtp://', `smtp://mailer:${encodeURIComponent(PASSWORD)}@`)}?insecure=true`;
       const logs: string[] = [];
       const kind = sendEmailKind({ smtpUrl: url, outboxDir: '/nonexistent' });
       const err = await send(kind, payload, fakeCtx({ logs })).then(() => assert.fail('expected a rejection'), (e: Error) => e);
@@ -191,6 +194,73 @@ describe('send_email over SMTP', () => {
     } finally {
       await authServer.close();
     }
+  });
+
+  /** A server that accepts any login and records it, with (`tls`) or without STARTTLS. */
+  async function authServer(tls: boolean) {
+    const logins: { user: string; secure: boolean }[] = [];
+    const server = await startSmtp({
+      allowInsecureAuth: true,
+      ...(tls ? { disabledCommands: [] } : {}),
+      onAuth(auth, session, cb) {
+        logins.push({ user: auth.username ?? '', secure: session.secure });
+        cb(null, { user: auth.username });
+      },
+    });
+    const withLogin = (query = '') => `${server.url.replace('smtp://', `smtp://mailer:${encodeURIComponent(PASSWORD)}@`)}${query}`;
+    return Object.assign(server, { logins, withLogin });
+  }
+
+  it('never sends credentials over SMTP without TLS, failing the delivery with a clear message', async () => {
+    const plain = await authServer(false);
+    try {
+      const kind = sendEmailKind({ smtpUrl: plain.withLogin(), outboxDir: '/nonexistent' });
+      const err = await send(kind, payload, fakeCtx()).then(() => assert.fail('expected a rejection'), (e: Error) => e);
+      assert.match(err.message, /credentials only over TLS/);
+      assert.match(err.message, /insecure=true/);
+      assert.ok(!err.message.includes(PASSWORD));
+      assert.deepEqual([plain.logins, plain.messages.length], [[], 0], 'no AUTH, no message');
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('sends credentials after STARTTLS when the server offers it', async () => {
+    const tls = await authServer(true); // smtp-server's built-in self-signed certificate
+    try {
+      const kind = sendEmailKind({ smtpUrl: tls.withLogin('?tls.rejectUnauthorized=false'), outboxDir: '/nonexistent' });
+      await send(kind, payload, fakeCtx());
+      assert.deepEqual(tls.logins, [{ user: 'mailer', secure: true }]);
+      assert.equal(tls.messages.length, 1);
+    } finally {
+      await tls.close();
+    }
+  });
+
+  it('sends credentials in clear text only with insecure=true', async () => {
+    const plain = await authServer(false);
+    try {
+      const kind = sendEmailKind({ smtpUrl: plain.withLogin('?insecure=true'), outboxDir: '/nonexistent' });
+      await send(kind, payload, fakeCtx());
+      assert.deepEqual(plain.logins, [{ user: 'mailer', secure: false }]);
+      assert.equal(plain.messages.length, 1);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('refuses at start a URL with credentials that turns TLS off, unless insecure=true', () => {
+    const login = `smtp://mailer:${encodeURIComponent(PASSWORD)}@mail.example.com:587`;
+    for (const query of ['?ignoreTLS=true', '?ignoreTLS=1', '?requireTLS=false', '?requireTLS=0&x=1', '?ignoreTLS=true&insecure=false']) {
+      assert.throws(
+        () => sendEmailKind({ smtpUrl: `${login}${query}`, outboxDir: '/x' }),
+        (e: Error) => /clear text/.test(e.message) && /insecure=true/.test(e.message) && !e.message.includes(PASSWORD),
+        query,
+      );
+    }
+    sendEmailKind({ smtpUrl: `${login}?ignoreTLS=true&insecure=true`, outboxDir: '/x' });
+    sendEmailKind({ smtpUrl: `${login.replace('smtp:', 'smtps:')}?ignoreTLS=true`, outboxDir: '/x' });
+    sendEmailKind({ smtpUrl: 'smtp://mail.example.com:25?ignoreTLS=true', outboxDir: '/x' }); // no credentials
   });
 
   it('refuses a URL that is not smtp(s), without echoing its password', () => {
