@@ -11,14 +11,23 @@
  * - As root it runs as the `postgres` user (created when missing), as PostgreSQL refuses root.
  * - A server left running by a SIGKILLed jobq is adopted; a stale `postmaster.pid` whose process is
  *   gone (or is some other program) is removed; a server another live jobq process started is shared.
+ * - The cluster trusts whoever reaches its socket, so the socket's folder must be private. Folders at
+ *   predictable paths under the temporary folder (the socket folder when the data path is too long for
+ *   a socket path, the copy of the binaries) are used only when they are real directories owned by us
+ *   (or the postgres user) that no one else may write to, checked on a descriptor opened without
+ *   following links; otherwise start-up refuses, naming the folder. Ownership is only ever changed
+ *   through such a descriptor, so a symbolic link can never give the postgres user someone else's file.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { chown, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { chownNoFollow, copyOfBinaries, type RunAs, trustedDirectory } from './embedded-dirs.ts';
+
+export { copyOfBinaries } from './embedded-dirs.ts';
 
 export interface EmbeddedPostgresOptions {
   /** JOBQ_DATA_DIR: the cluster lives in `<dataDir>/pg`. */
@@ -40,26 +49,22 @@ export interface EmbeddedPostgres {
 const SOCKET_PORT = 5432;
 const OWNER_FILE = 'jobq.owner';
 
-interface RunAs {
-  uid?: number;
-  gid?: number;
-}
-
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => {});
   let binDir = locateBinaries();
   const runAs = await postgresUser(log);
   if (runAs.uid !== undefined) binDir = await binariesUsableBy(binDir, runAs, log);
 
-  const dataDir = path.resolve(options.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(path.resolve(options.dataDir), { recursive: true });
+  // Links in the path the user chose are followed once, here; nothing below follows one again.
+  const dataDir = await realpath(path.resolve(options.dataDir));
   let pgData = path.join(dataDir, 'pg');
   if (runAs.uid !== undefined && !reachableBy(dataDir, runAs)) {
     pgData = path.join('/var/lib/jobq', `pg-${shortHash(dataDir)}`);
     log(`${dataDir} is not reachable by the postgres user; keeping the cluster in ${pgData} instead`);
   }
   await mkdir(path.dirname(pgData), { recursive: true });
-  if (runAs.uid !== undefined) await chown(path.dirname(pgData), runAs.uid, runAs.gid!);
+  if (runAs.uid !== undefined) await chownNoFollow(path.dirname(pgData), runAs);
 
   if (!existsSync(path.join(pgData, 'PG_VERSION'))) {
     // A folder without PG_VERSION is an initdb that never finished: it holds nothing of value.
@@ -146,23 +151,29 @@ async function binariesUsableBy(binDir: string, runAs: RunAs, log: (m: string) =
   const nativeDir = path.dirname(binDir);
   const version = spawnSync(path.join(binDir, 'postgres'), ['--version'], { encoding: 'utf8' }).stdout.trim();
   const target = path.join(os.tmpdir(), `jobq-postgres-${shortHash(nativeDir + version)}`);
-  if (!existsSync(path.join(target, 'bin', 'postgres'))) {
-    log(`the postgres user cannot reach ${nativeDir}; copying the PostgreSQL binaries to ${target}`);
-    await cp(nativeDir, target, { recursive: true, verbatimSymlinks: true });
-  }
-  return path.join(target, 'bin');
+  return path.join(await copyOfBinaries(nativeDir, target, log), 'bin');
 }
 
 function reachableBy(dir: string, runAs: RunAs): boolean {
   return spawnSync('test', ['-x', dir], { ...runAs }).status === 0;
 }
 
-/** Unix socket paths are limited to ~107 bytes; fall back to a private folder under /tmp. */
+/**
+ * Unix socket paths are limited to ~107 bytes; fall back to a private folder under /tmp, at a path
+ * derived from the cluster's so that a later start finds a server left running. Whoever reaches the
+ * socket is trusted by the cluster, so a folder someone else made there first is refused.
+ */
 async function socketDirectory(pgData: string, runAs: RunAs): Promise<string> {
   if (`${pgData}/.s.PGSQL.${SOCKET_PORT}.lock`.length <= 100) return pgData;
   const dir = path.join(os.tmpdir(), `jobq-${shortHash(pgData)}`);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (runAs.uid !== undefined) await chown(dir, runAs.uid, runAs.gid!);
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const owners = [process.getuid?.() ?? 0, ...(runAs.uid === undefined ? [] : [runAs.uid])];
+  const opts = { owners, denyMode: 0o077, what: 'socket folder', hint: ', or set JOBQ_DATA_DIR to a shorter path', chownTo: runAs };
+  await trustedDirectory(dir, opts);
   return dir;
 }
 

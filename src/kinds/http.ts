@@ -4,11 +4,13 @@
  * the connection, and every redirect hop again. 2xx succeeds with an excerpt of the body; 408, 429,
  * 5xx, timeouts and network errors are retried; other 4xx and blocked addresses fail permanently.
  * Each request carries `Idempotency-Key: <job id>` so receivers can deduplicate redelivered jobs.
+ * Which headers a job may set and which follow a redirect to another origin: see http_headers.ts.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
 import { type Static, Type } from '@sinclair/typebox';
+import { checkHeaders, HEADER_NAME, headersAfterRedirect } from './http_headers.ts';
 import { type HandlerContext, type KindDefinition, PermanentError } from './registry.ts';
 import { checkUrlHost, createGuardedLookup, SSRF_BLOCKED } from './ssrf.ts';
 
@@ -29,11 +31,22 @@ export const HttpPayload = Type.Object(
       ),
     ),
     headers: Type.Optional(
-      Type.Record(
-        Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$" }),
-        Type.String({ maxLength: 8192, pattern: '^[^\\r\\n\\0]*$' }),
-        { maxProperties: 50, additionalProperties: false },
-      ),
+      Type.Record(Type.String({ pattern: HEADER_NAME }), Type.String({ maxLength: 8192, pattern: '^[^\\r\\n\\0]*$' }), {
+        maxProperties: 50,
+        additionalProperties: false,
+        description:
+          'Request headers. Host, hop-by-hop headers (Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, ' +
+          'Upgrade), Content-Length and Expect are refused. On a redirect to another origin they are all dropped, ' +
+          'except those named in keep_headers_on_redirect.',
+      }),
+    ),
+    keep_headers_on_redirect: Type.Optional(
+      Type.Array(Type.String({ pattern: HEADER_NAME }), {
+        maxItems: 50,
+        description:
+          'Headers (of `headers`) still sent after a redirect to another origin, for example an API key the ' +
+          'target also needs after http→https. Never sent after a redirect from https to http.',
+      }),
     ),
     body: Type.Optional(Type.Unknown({ description: 'Any JSON value, sent as application/json.' })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 300_000, description: 'Default 30000.' })),
@@ -63,18 +76,6 @@ const RESULT_HEADERS = [
   'retry-after',
   'x-request-id',
 ];
-/** Headers node:http computes itself; a job setting them would corrupt the framing. */
-const MANAGED_HEADERS = new Set([
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-]);
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 type Method = NonNullable<HttpPayload['method']>;
@@ -84,17 +85,17 @@ function header(headers: Record<string, string>, name: string): string | undefin
   return key === undefined ? undefined : headers[key];
 }
 
-function dropHeader(headers: Record<string, string>, name: string): void {
-  for (const k of Object.keys(headers)) if (k.toLowerCase() === name) delete headers[k];
+function withoutHeader(headers: Record<string, string>, name: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== name));
 }
 
-function encodeBody(payload: HttpPayload, headers: Record<string, string>): Buffer | undefined {
+/** The body and its content type (the job's, else JSON); the type travels with the body, not with the headers. */
+function encodeBody(payload: HttpPayload): { body: Buffer; type: string } | undefined {
   if (payload.body === undefined) return undefined;
-  const type = header(headers, 'content-type');
-  if (type === undefined) headers['content-type'] = 'application/json';
+  const type = header(payload.headers ?? {}, 'content-type');
   // A string sent with a non-JSON content type the job chose goes as it is; everything else as JSON.
-  if (typeof payload.body === 'string' && type !== undefined && !/json/i.test(type)) return Buffer.from(payload.body);
-  return Buffer.from(JSON.stringify(payload.body));
+  if (typeof payload.body === 'string' && type !== undefined && !/json/i.test(type)) return { body: Buffer.from(payload.body), type };
+  return { body: Buffer.from(JSON.stringify(payload.body)), type: type ?? 'application/json' };
 }
 
 /** Reads at most MAX_BODY_BYTES (then stops), keeping only the first `keep` bytes. */
@@ -165,18 +166,19 @@ export function httpKind(opts: { allowHosts: string[] }): KindDefinition<typeof 
     let url = new URL(payload.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new PermanentError('url must be http or https');
     let method: Method = payload.method ?? 'POST';
-    const headers: Record<string, string> = { ...payload.headers };
-    for (const k of Object.keys(headers)) {
-      if (MANAGED_HEADERS.has(k.toLowerCase())) {
-        throw new PermanentError(`header ${k} is set by jobq and must not be given`);
-      }
-    }
-    if (header(headers, 'user-agent') === undefined) headers['user-agent'] = 'jobq';
-    if (header(headers, 'idempotency-key') === undefined) headers['idempotency-key'] = ctx.job.id;
-    let body = encodeBody(payload, headers);
+    // Checked at enqueue too; again here for jobs enqueued before that check existed.
+    const [bad] = checkHeaders(payload.headers);
+    if (bad) throw new PermanentError(bad.message);
+    let encoded = encodeBody(payload);
+    /** The headers the job set that the next hop gets (fewer after a redirect to another origin). */
+    let own = encoded ? withoutHeader(payload.headers ?? {}, 'content-type') : { ...payload.headers };
 
     for (let hop = 0; ; hop++) {
-      const res = await send({ url, method, headers, body }, signal);
+      const headers = { ...own };
+      if (header(headers, 'user-agent') === undefined) headers['user-agent'] = 'jobq';
+      if (header(headers, 'idempotency-key') === undefined) headers['idempotency-key'] = ctx.job.id;
+      if (encoded) headers['content-type'] = encoded.type;
+      const res = await send({ url, method, headers, body: encoded?.body }, signal);
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
       if (REDIRECTS.has(status) && location) {
@@ -193,10 +195,10 @@ export function httpKind(opts: { allowHosts: string[] }): KindDefinition<typeof 
         }
         if (status <= 303 && method !== 'HEAD') {
           method = 'GET';
-          body = undefined;
-          dropHeader(headers, 'content-type');
+          encoded = undefined;
+          own = withoutHeader(own, 'content-type');
         }
-        if (next.origin !== url.origin) for (const h of CREDENTIAL_HEADERS) dropHeader(headers, h);
+        own = headersAfterRedirect(own, url, next, payload.keep_headers_on_redirect);
         ctx.logger.debug({ status, from: url.origin, to: next.origin, hop: hop + 1 }, 'following redirect');
         url = next;
         continue;
@@ -237,6 +239,7 @@ export function httpKind(opts: { allowHosts: string[] }): KindDefinition<typeof 
     name: 'http',
     description: 'Makes an HTTP(S) request (default POST with a JSON body), guarded against SSRF; retries 408/429/5xx.',
     payloadSchema: HttpPayload,
+    checkPayload: (payload) => checkHeaders(payload.headers),
     defaultMaxAttempts: 5,
     timeoutMs: 60_000,
     handler,

@@ -30,6 +30,12 @@ export interface KindDefinition<S extends TSchema = TSchema> {
   defaultMaxAttempts?: number;
   /** Handler timeout when the job does not say. Default 60 s. */
   timeoutMs?: number;
+  /**
+   * Checks the schema cannot express, run at enqueue once the payload matches the schema: the
+   * problems found, with paths relative to the payload (`/headers/Host`); none means valid. Runs on
+   * every enqueue of the kind, so keep it cheap.
+   */
+  checkPayload?: (payload: Static<S>) => ErrorDetail[];
   handler: JobHandler<Static<S>>;
 }
 
@@ -47,6 +53,7 @@ export interface RegisteredKind {
   payloadSchema: TSchema;
   defaultMaxAttempts: number;
   timeoutMs: number;
+  checkPayload: ((payload: unknown) => ErrorDetail[]) | undefined;
   handler: JobHandler;
 }
 
@@ -71,6 +78,7 @@ export class KindRegistry {
       payloadSchema: kind.payloadSchema,
       defaultMaxAttempts: kind.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       timeoutMs: kind.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      checkPayload: kind.checkPayload as RegisteredKind['checkPayload'],
       handler: kind.handler as JobHandler,
       validate: this.#ajv.compile(kind.payloadSchema),
     });
@@ -96,6 +104,11 @@ export class KindRegistry {
     if (!entry.validate(payload)) {
       const details = (entry.validate.errors ?? []).map((e) => toDetail(e, pathPrefix));
       throw new JobqError('payload_invalid', `payload does not match the schema of kind "${kind}"`, details);
+    }
+    const problems = entry.checkPayload?.(payload) ?? [];
+    if (problems.length > 0) {
+      const details = problems.map((d) => ({ ...d, path: `${pathPrefix}${d.path}` }));
+      throw new JobqError('payload_invalid', `payload of kind "${kind}" is invalid: ${problems[0]?.message}`, details);
     }
     return entry;
   }

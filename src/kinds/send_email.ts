@@ -4,7 +4,14 @@
  * permanently, 4xx replies and connection problems are retried. Without one, the rendered message is
  * written to `<outboxDir>/<jobId>.eml` (rewritten, not duplicated, when a job runs again). The
  * Message-ID is `<jobId@jobq>` so a re-delivered job is recognisable downstream. The SMTP password
- * never appears in results, logs or error messages.
+ * never appears in results, logs or error messages. Outbox files are created 0600 (the folder 0700
+ * when jobq creates it): a message is readable only by the user jobq runs as.
+ *
+ * Credentials never cross the network in clear text: with `smtp://user:pass@host` the connection must
+ * be upgraded with STARTTLS before AUTH (nodemailer's `requireTLS`), else the delivery fails without
+ * sending them; a URL that turns TLS off (`ignoreTLS=true`, `requireTLS=false`) is refused at start.
+ * `smtps://` (TLS from the first byte) needs nothing. A relay that really has no TLS (a local test
+ * server) is allowed with `?insecure=true` on the URL, which jobq reads and removes.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -50,12 +57,15 @@ function scrubber(secret: string): (text: string) => string {
   return (text) => forms.reduce((t, f) => t.split(f).join('***'), text);
 }
 
-function smtpError(err: NodemailerError, scrub: (s: string) => string): Error {
+const NO_TLS_HINT = 'use smtps://, enable STARTTLS on the server, or add insecure=true to the SMTP URL to allow clear text';
+
+function smtpError(err: NodemailerError, scrub: (s: string) => string, tlsRequired: boolean): Error {
   const code = err.responseCode;
   const permanent =
     err.permanent ?? (typeof code === 'number' ? code >= 500 && code < 600 : err.code === 'EENVELOPE');
   const label = code ? ` (${code})` : err.code ? ` (${err.code})` : '';
-  const message = scrub(`SMTP delivery failed${label}: ${err.message}`);
+  const why = tlsRequired && err.code === 'ETLS' ? `; jobq sends SMTP credentials only over TLS: ${NO_TLS_HINT}` : '';
+  const message = scrub(`SMTP delivery failed${label}: ${err.message}${why}`);
   const out = permanent ? new PermanentError(message) : new Error(message);
   Object.assign(out, { code: err.code, responseCode: code });
   return out;
@@ -71,14 +81,33 @@ function createSmtp(url: string) {
   if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
     throw new Error(`send_email: SMTP URL must start with smtp:// or smtps://, got ${redactUrl(url)}`);
   }
+  const q = parsed.searchParams;
+  const insecure = q.get('insecure') === 'true';
+  const tlsRequired = parsed.protocol === 'smtp:' && (parsed.username !== '' || parsed.password !== '') && !insecure;
+  // nodemailer reads any value but false/0 as true (and an empty one as false).
+  const falsy = (v: string | null) => v === null || ['false', '0', ''].includes(v);
+  const tlsOff = !falsy(q.get('ignoreTLS')) || (q.has('requireTLS') && falsy(q.get('requireTLS')));
+  if (tlsRequired && tlsOff) {
+    throw new Error(
+      `send_email: the SMTP URL ${redactUrl(url)} has credentials but turns TLS off, so they would cross the ` +
+        'network in clear text; remove that parameter (STARTTLS is then required), use smtps://, or add ' +
+        'insecure=true to the URL to allow clear text',
+    );
+  }
+  let transportUrl = url;
+  if (q.has('insecure')) {
+    q.delete('insecure'); // jobq's own parameter, not nodemailer's
+    transportUrl = parsed.href;
+  }
   const transport = nodemailer.createTransport({
-    url,
+    url: transportUrl,
+    requireTLS: tlsRequired, // a parameter of the URL would override it; the ones that turn TLS off are refused above
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 45_000,
     logger: false,
   });
-  return { transport, scrub: scrubber(decodeURIComponent(parsed.password)) };
+  return { transport, tlsRequired, scrub: scrubber(decodeURIComponent(parsed.password)) };
 }
 
 export function sendEmailKind(opts: SendEmailOptions): KindDefinition<typeof SendEmailPayload> {
@@ -100,13 +129,13 @@ export function sendEmailKind(opts: SendEmailOptions): KindDefinition<typeof Sen
   }
 
   async function viaSmtp(smtpTransport: ReturnType<typeof createSmtp>, mail: SendMailOptions, ctx: HandlerContext) {
-    const { transport, scrub } = smtpTransport;
+    const { transport, scrub, tlsRequired } = smtpTransport;
     try {
       const info = await transport.sendMail({ ...mail, signal: ctx.signal });
       return info.accepted.map(String);
     } catch (err) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      throw smtpError(err as NodemailerError, scrub);
+      throw smtpError(err as NodemailerError, scrub, tlsRequired);
     }
   }
 
@@ -125,9 +154,10 @@ export function sendEmailKind(opts: SendEmailOptions): KindDefinition<typeof Sen
     const dir = path.resolve(opts.outboxDir);
     const file = path.join(dir, `${ctx.job.id}.eml`);
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
-      await writeFile(tmp, raw, { signal: ctx.signal });
+      // 0600: messages are private; 'wx': never through a file or link already at the temporary name.
+      await writeFile(tmp, raw, { signal: ctx.signal, mode: 0o600, flag: 'wx' });
       await rename(tmp, file); // atomic: a reader sees the old file or the new one, never half of one
     } catch (err) {
       await rm(tmp, { force: true });

@@ -3,7 +3,8 @@
  * a stop word is scored by its frequency in the whole text divided by the highest such frequency,
  * a sentence scores the sum of its words' scores divided by the square root of its word count (so
  * neither long nor one-word sentences win by length alone), and the top N sentences are returned in
- * their original order. `summarize` is pure; the handler only wraps it.
+ * their original order. `summarize` is pure; the handler only wraps it. Every step is linear in the
+ * text's length, whatever its shape (a regex here must not rescan what an earlier attempt scanned).
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type { HandlerContext, KindDefinition } from './registry.ts';
@@ -53,7 +54,13 @@ const BEFORE_NUMBER = new Set(['no', 'nos', 'fig', 'figs', 'vol', 'p', 'pp', 'ch
 
 const BLOCK_SPLIT = /\n[ \t]*(?:\n\s*)+|\n(?=[ \t]*(?:[-*•‣▪]|\d{1,3}[.)])[ \t])/;
 const BULLET = /^(?:[-*•‣▪]|\d{1,3}[.)])\s+/;
-const TERMINATOR = /[.!?…]+["'”’»)\]]*(?=\s|$)/gu;
+/**
+ * A run of terminators and closing marks followed by whitespace or the end. The lookbehind lets a
+ * match start only where a run starts: without it, each position inside a long run that is not
+ * followed by whitespace (`'.'.repeat(n) + 'a'`) rescanned the rest of the run, which was quadratic.
+ * No match was ever lost by it, since every position of a run ends where the run ends.
+ */
+const TERMINATOR = /(?<![.!?…])[.!?…]+["'”’»)\]]*(?=\s|$)/gu;
 const NON_SPACE = /\S/g;
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*/gu;
 const UPPER = /^\p{Lu}$/u;

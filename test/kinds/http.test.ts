@@ -1,7 +1,9 @@
 /**
  * Tests of the `http` kind against real node:http servers on 127.0.0.1 (ports chosen by the OS):
  * results and headers sent, retryable vs permanent statuses, timeout, abort, redirects (and the
- * SSRF guard on each hop), the default guard refusing loopback without connecting, and validation.
+ * SSRF guard on each hop, the job's headers dropped on a redirect to another origin), the default
+ * guard refusing loopback without connecting, and validation (Host and hop-by-hop headers refused at
+ * enqueue with 400 payload_invalid).
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -12,6 +14,7 @@ import { type HttpPayload, type HttpResult, httpKind } from '../../src/kinds/htt
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { type HandlerContext, KindRegistry, PermanentError } from '../../src/kinds/registry.ts';
 import { isJobqError } from '../../src/queue/errors.ts';
+import { assertError, buildTestApp } from '../api/helpers.ts';
 
 const JOB_ID = '0190f5c2-7d6e-7abc-9def-0123456789ab';
 
@@ -194,11 +197,35 @@ describe('http kind', () => {
     assert.deepEqual(srv.requests[1] && [srv.requests[1].method, srv.requests[1].body], ['POST', '{"x":2}']);
   });
 
-  it('drops credentials on a cross-origin redirect', async () => {
-    const url = `${srv.base}/redirect/301?to=${encodeURIComponent(`${other.base}/ok`)}`;
-    await run(kind, { url, method: 'GET', headers: { Authorization: 'Bearer t', 'X-Keep': '1' } });
-    assert.equal(srv.requests[0]?.headers.authorization, 'Bearer t');
-    assert.deepEqual(pick(other.requests[0]?.headers, 'authorization', 'x-keep'), [undefined, '1']);
+  const secrets = { Authorization: 'Bearer t', Cookie: 'sid=1', 'X-Api-Key': 'k', 'User-Agent': 'mine/1', 'Idempotency-Key': 'mine' };
+  const secretNames = ['authorization', 'cookie', 'x-api-key', 'user-agent', 'idempotency-key'];
+
+  it('drops every header the job set on a redirect to another origin, keeping its own and the body type', async () => {
+    // other.base differs from srv.base by port only: another origin all the same.
+    const url = `${srv.base}/redirect/307?to=${encodeURIComponent(`${other.base}/ok`)}`;
+    await run(kind, { url, headers: { ...secrets, 'Content-Type': 'text/plain' }, body: 'words' });
+    assert.deepEqual(pick(srv.requests[0]?.headers, ...secretNames), Object.values(secrets));
+    assert.deepEqual(pick(other.requests[0]?.headers, ...secretNames), [undefined, undefined, undefined, 'jobq', JOB_ID]);
+    assert.deepEqual([other.requests[0]?.body, other.requests[0]?.headers['content-type']], ['words', 'text/plain']);
+  });
+
+  it('keeps the headers named in keep_headers_on_redirect, and all of them within one origin', async () => {
+    const cross = `${srv.base}/redirect/302?to=${encodeURIComponent(`${other.base}/ok`)}`;
+    await run(kind, { url: cross, method: 'GET', headers: secrets, keep_headers_on_redirect: ['x-API-key', 'X-Absent'] });
+    assert.deepEqual(pick(other.requests[0]?.headers, ...secretNames), [undefined, undefined, 'k', 'jobq', JOB_ID]);
+
+    srv.requests.length = 0;
+    const same = `${srv.base}/redirect/302?to=${encodeURIComponent('/ok')}`;
+    await run(kind, { url: same, method: 'GET', headers: secrets });
+    assert.deepEqual(pick(srv.requests[1]?.headers, ...secretNames), Object.values(secrets));
+  });
+
+  it('refuses Host and hop-by-hop headers without connecting (jobs enqueued before the check)', async () => {
+    for (const name of ['Host', 'connection', 'Keep-Alive', 'Proxy-Authorization', 'TE', 'Upgrade', 'Transfer-Encoding']) {
+      const refused = (e: unknown) => e instanceof PermanentError && e.message.includes(`header ${name} `);
+      await assert.rejects(run(kind, { url: `${srv.base}/ok`, headers: { [name]: 'internal.example' } }), refused, name);
+    }
+    assert.equal(srv.requests.length, 0);
   });
 
   it('gives up after 5 redirects', async () => {
@@ -258,6 +285,7 @@ describe('http payload validation', () => {
       [{ url: u, headers: { 'bad name': 'v' } }, '/payload/headers/bad name'],
       [{ url: u, headers: { 'x-a': 'v\r\nx-b: injected' } }, '/payload/headers/x-a'],
       [{ url: u, headers: { 'x-a': 1 } }, '/payload/headers/x-a'],
+      [{ url: u, keep_headers_on_redirect: ['bad name'] }, '/payload/keep_headers_on_redirect/0'],
       [{ url: u, timeout_ms: 0 }, '/payload/timeout_ms'],
       [{ url: u, timeout_ms: 300_001 }, '/payload/timeout_ms'],
       [{ url: u, extra: 1 }, '/payload/extra'],
@@ -266,5 +294,36 @@ describe('http payload validation', () => {
       const invalid = (e: unknown) => isJobqError(e, 'payload_invalid') && e.details?.some((d) => d.path === where) === true;
       assert.throws(() => registry.validate('http', bad), invalid, `${where}: ${JSON.stringify(bad).slice(0, 80)}`);
     }
+  });
+});
+
+describe('http headers refused at enqueue', () => {
+  const registry = new KindRegistry(builtinKinds({ outboxDir: '/nonexistent', httpAllowHosts: [] }));
+  const u = 'https://example.com/';
+  const refused = [
+    'Host', 'host', 'HOST', 'Connection', 'Keep-Alive', 'Proxy-Authorization', 'Proxy-Connection', 'TE', 'Trailer',
+    'Transfer-Encoding', 'Upgrade', 'Content-Length', 'Expect',
+  ];
+
+  it('refuses Host, hop-by-hop headers, Content-Length and Expect naming the header', () => {
+    for (const name of refused) {
+      const invalid = (e: unknown) =>
+        isJobqError(e, 'payload_invalid') &&
+        e.details?.length === 1 &&
+        e.details[0]?.path === `/payload/headers/${name}` &&
+        e.details[0]?.message.includes(`header ${name} `) === true;
+      assert.throws(() => registry.validate('http', { url: u, headers: { 'X-Fine': '1', [name]: 'v' } }), invalid, name);
+    }
+    registry.validate('http', { url: u, headers: { 'X-Api-Key': 'k', 'X-Hosted': 'v', Authorization: 'a', 'Content-Type': 't' } });
+  });
+
+  it('answers POST /v1/jobs with 400 payload_invalid and stores nothing', async () => {
+    const { app, db } = await buildTestApp();
+    const job = { kind: 'http', payload: { url: u, headers: { Host: 'admin.internal' } } };
+    const e = assertError(await app.inject({ method: 'POST', url: '/v1/jobs', payload: job }), 400, 'payload_invalid');
+    assert.deepEqual(e.error.details?.map((d) => d.path), ['/payload/headers/Host']);
+    assert.match(e.error.message, /Host/);
+    const { rows } = await db!.pool.query('SELECT count(*)::int AS n FROM jobq.jobs');
+    assert.equal(rows[0].n, 0);
   });
 });

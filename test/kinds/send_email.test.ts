@@ -1,10 +1,12 @@
 /**
  * Tests of the `send_email` kind against a real smtp-server on 127.0.0.1 (port chosen by the OS):
  * delivery, 5xx → PermanentError, 4xx → retryable Error, auth failure without leaking the password,
- * abort; and the outbox mode (file per job id, parseable headers, idempotent rewrite).
+ * abort; credentials only over TLS (STARTTLS required, URLs that turn TLS off refused, `insecure=true`
+ * to allow clear text); and the outbox mode (file per job id, parseable headers, idempotent rewrite,
+ * private file modes).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -177,7 +179,8 @@ describe('send_email over SMTP', () => {
       },
     });
     try {
-      const url = authServer.url.replace('smtp://', `smtp://mailer:${encodeURIComponent(PASSWORD)}@`);
+      // insecure=true: this server has no TLS, and the test is about a failed AUTH.
+      const url = `${authServer.url.replace('smtp://', `smtp://mailer:${encodeURIComponent(PASSWORD)}@`)}?insecure=true`;
       const logs: string[] = [];
       const kind = sendEmailKind({ smtpUrl: url, outboxDir: '/nonexistent' });
       const err = await send(kind, payload, fakeCtx({ logs })).then(() => assert.fail('expected a rejection'), (e: Error) => e);
@@ -191,6 +194,73 @@ describe('send_email over SMTP', () => {
     } finally {
       await authServer.close();
     }
+  });
+
+  /** A server that accepts any login and records it, with (`tls`) or without STARTTLS. */
+  async function authServer(tls: boolean) {
+    const logins: { user: string; secure: boolean }[] = [];
+    const server = await startSmtp({
+      allowInsecureAuth: true,
+      ...(tls ? { disabledCommands: [] } : {}),
+      onAuth(auth, session, cb) {
+        logins.push({ user: auth.username ?? '', secure: session.secure });
+        cb(null, { user: auth.username });
+      },
+    });
+    const withLogin = (query = '') => `${server.url.replace('smtp://', `smtp://mailer:${encodeURIComponent(PASSWORD)}@`)}${query}`;
+    return Object.assign(server, { logins, withLogin });
+  }
+
+  it('never sends credentials over SMTP without TLS, failing the delivery with a clear message', async () => {
+    const plain = await authServer(false);
+    try {
+      const kind = sendEmailKind({ smtpUrl: plain.withLogin(), outboxDir: '/nonexistent' });
+      const err = await send(kind, payload, fakeCtx()).then(() => assert.fail('expected a rejection'), (e: Error) => e);
+      assert.match(err.message, /credentials only over TLS/);
+      assert.match(err.message, /insecure=true/);
+      assert.ok(!err.message.includes(PASSWORD));
+      assert.deepEqual([plain.logins, plain.messages.length], [[], 0], 'no AUTH, no message');
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('sends credentials after STARTTLS when the server offers it', async () => {
+    const tls = await authServer(true); // smtp-server's built-in self-signed certificate
+    try {
+      const kind = sendEmailKind({ smtpUrl: tls.withLogin('?tls.rejectUnauthorized=false'), outboxDir: '/nonexistent' });
+      await send(kind, payload, fakeCtx());
+      assert.deepEqual(tls.logins, [{ user: 'mailer', secure: true }]);
+      assert.equal(tls.messages.length, 1);
+    } finally {
+      await tls.close();
+    }
+  });
+
+  it('sends credentials in clear text only with insecure=true', async () => {
+    const plain = await authServer(false);
+    try {
+      const kind = sendEmailKind({ smtpUrl: plain.withLogin('?insecure=true'), outboxDir: '/nonexistent' });
+      await send(kind, payload, fakeCtx());
+      assert.deepEqual(plain.logins, [{ user: 'mailer', secure: false }]);
+      assert.equal(plain.messages.length, 1);
+    } finally {
+      await plain.close();
+    }
+  });
+
+  it('refuses at start a URL with credentials that turns TLS off, unless insecure=true', () => {
+    const login = `smtp://mailer:${encodeURIComponent(PASSWORD)}@mail.example.com:587`;
+    for (const query of ['?ignoreTLS=true', '?ignoreTLS=1', '?requireTLS=false', '?requireTLS=0&x=1', '?ignoreTLS=true&insecure=false']) {
+      assert.throws(
+        () => sendEmailKind({ smtpUrl: `${login}${query}`, outboxDir: '/x' }),
+        (e: Error) => /clear text/.test(e.message) && /insecure=true/.test(e.message) && !e.message.includes(PASSWORD),
+        query,
+      );
+    }
+    sendEmailKind({ smtpUrl: `${login}?ignoreTLS=true&insecure=true`, outboxDir: '/x' });
+    sendEmailKind({ smtpUrl: `${login.replace('smtp:', 'smtps:')}?ignoreTLS=true`, outboxDir: '/x' });
+    sendEmailKind({ smtpUrl: 'smtp://mail.example.com:25?ignoreTLS=true', outboxDir: '/x' }); // no credentials
   });
 
   it('refuses a URL that is not smtp(s), without echoing its password', () => {
@@ -228,6 +298,29 @@ describe('send_email to the outbox', () => {
     await send(kind, { ...payload, subject: 'Second run' }, fakeCtx());
     assert.deepEqual(await readdir(outboxDir), [`${JOB_ID}.eml`]);
     assert.equal(parseMessage(await readFile(file, 'utf8')).headers.get('subject'), 'Second run');
+  });
+
+  it('creates messages 0600 and the folders it makes 0700, whatever the umask', async () => {
+    const outboxDir = path.join(dir, 'private', 'outbox');
+    const file = path.join(outboxDir, `${JOB_ID}.eml`);
+    const umask = process.umask(0);
+    try {
+      await send(sendEmailKind({ outboxDir }), payload, fakeCtx());
+      const modes = async () => Promise.all([file, outboxDir, path.dirname(outboxDir)].map(async (p) => (await stat(p)).mode & 0o777));
+      assert.deepEqual(await modes(), [0o600, 0o700, 0o700]);
+
+      await writeFile(file, 'an older, world-readable copy', { mode: 0o644 });
+      await send(sendEmailKind({ outboxDir }), payload, fakeCtx());
+      assert.equal((await stat(file)).mode & 0o777, 0o600, 'a rewrite is private too');
+
+      const existing = path.join(dir, 'existing');
+      await mkdir(existing, { mode: 0o755 });
+      await send(sendEmailKind({ outboxDir: existing }), payload, fakeCtx());
+      assert.equal((await stat(existing)).mode & 0o777, 0o755, "a folder jobq did not make keeps its mode");
+      assert.equal((await stat(path.join(existing, `${JOB_ID}.eml`))).mode & 0o777, 0o600);
+    } finally {
+      process.umask(umask);
+    }
   });
 
   it('keeps line breaks in the subject from injecting headers', async () => {
