@@ -66,7 +66,13 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       ? new Worker({ ...config, queue, databaseUrl: db.url, logger })
       : undefined;
     const apiEvents = new EventEmitter<ApiEvents>();
-    const metrics = createMetrics({ queue, worker, api: what.api ? apiEvents : undefined });
+    const metrics = createMetrics({
+      queue,
+      worker,
+      api: what.api ? apiEvents : undefined,
+      knownQueues: [...config.metricsQueues, ...config.queues],
+      maxQueueLabels: config.metricsMaxQueues,
+    });
     let app: FastifyInstance | undefined;
     let url: string | undefined;
     let metricsServer: (Server & { url: string }) | undefined;

@@ -48,6 +48,12 @@ export interface QueueEvents {
   claimed: [{ jobs: Pick<Job, 'id' | 'kind' | 'queue'>[]; workerId: string }];
   recovered: [{ jobs: Job[] }];
   pruned: [{ count: number }];
+  /**
+   * Jobs that became cancelled, by whichever transition: an API cancel of a waiting job, a worker
+   * finalizing a running or buffered one, a failed attempt or a release that found a cancel request,
+   * recovery of a lost one with a cancel request. Each cancellation is emitted exactly once.
+   */
+  cancelled: [{ jobs: Pick<Job, 'id' | 'kind' | 'queue'>[] }];
 }
 
 export interface ClaimOptions extends WriteOptions {
@@ -197,12 +203,12 @@ export class Queue {
     }
     const delay = nextDelay(previous, this.#backoff, this.#random);
     const values = [id, errorText(error), opts.permanent ?? false, opts.workerId ?? null, delay, this.#now()];
-    return toJob(await this.#transition(id, SQL.FAIL, values, opts));
+    return this.#cancelledOne(toJob(await this.#transition(id, SQL.FAIL, values, opts)));
   }
 
   /** running (with a cancel request) → cancelled: the worker saw the request and stopped the handler. */
   async finalizeCancelled(id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
-    return toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now()], opts));
+    return this.#cancelledOne(toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now()], opts)));
   }
 
   /** Cancels a waiting job at once, flags a running one for its worker, and reports a finished one. */
@@ -211,7 +217,7 @@ export class Queue {
     const [row] = await this.#rows<JobRow & { prev_status: JobStatus }>(SQL.CANCEL, [id, this.#now()], opts.db);
     if (row) {
       const job = toJob(row);
-      if (row.prev_status !== 'running') return { outcome: 'cancelled', job };
+      if (row.prev_status !== 'running') return { outcome: 'cancelled', job: this.#cancelledOne(job) };
       await this.#rows(SQL.NOTIFY_CANCEL, [id], opts.db);
       return { outcome: 'cancel_requested', job };
     }
@@ -242,7 +248,9 @@ export class Queue {
   async release(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<Job[]> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return [];
-    return (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now()], opts.db)).map(toJob);
+    const jobs = (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now()], opts.db)).map(toJob);
+    this.#emitCancelled(jobs);
+    return jobs;
   }
 
   /** Running jobs whose lease is older than `staleAfterMs` lost their worker: retry or fail them. Returns how many. */
@@ -251,7 +259,11 @@ export class Queue {
     for (;;) {
       const rows = await this.#rows(SQL.RECOVER, [staleAfterMs, RECOVER_BATCH, this.#now()], opts.db);
       total += rows.length;
-      if (rows.length > 0) this.events.emit('recovered', { jobs: rows.map(toJob) });
+      if (rows.length > 0) {
+        const jobs = rows.map(toJob);
+        this.events.emit('recovered', { jobs });
+        this.#emitCancelled(jobs);
+      }
       if (rows.length < RECOVER_BATCH) return total;
     }
   }
@@ -366,6 +378,18 @@ export class Queue {
 
   #connect(): Promise<pg.PoolClient> {
     return checkout(this.#pool);
+  }
+
+  /** Emits `cancelled` for those of `jobs` (what a transition returned) that it made cancelled. */
+  #emitCancelled(jobs: Job[]): void {
+    if (this.events.listenerCount('cancelled') === 0) return;
+    const cancelled = jobs.filter((j) => j.status === 'cancelled');
+    if (cancelled.length > 0) this.events.emit('cancelled', { jobs: cancelled });
+  }
+
+  #cancelledOne(job: Job): Job {
+    this.#emitCancelled([job]);
+    return job;
   }
 
   #now(): Date | null {
