@@ -50,6 +50,8 @@ export async function startService(config: Config, logger: Logger, what: StartOp
     dataDir: config.dataDir,
     max: config.poolSize,
     queryTimeoutMs: config.queryTimeoutMs,
+    statementTimeoutMs: config.statementTimeoutMs,
+    readTimeoutMs: config.readTimeoutMs,
     log: (m) => logger.info(m),
     onError: (err) => logger.warn({ err: err.message }, 'idle database connection lost'),
   });
@@ -61,7 +63,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       mailFrom: config.mailFrom,
       httpAllowHosts: config.httpAllowHosts,
     }));
-    const queue = new Queue({ pool: db.pool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
+    const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
     const worker = what.worker
       ? new Worker({ ...config, queue, databaseUrl: db.url, logger })
       : undefined;

@@ -54,6 +54,8 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
   const client = await checkout(pool);
   const q = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
   try {
+    // The pool's statement_timeout (db/pool.ts) is lifted too, for this session until it goes back.
+    await q('SET statement_timeout = 0');
     await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       await q(`CREATE SCHEMA IF NOT EXISTS jobq`);
@@ -92,6 +94,7 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
       return { applied, version };
     } finally {
       await q('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+      await q('RESET statement_timeout').catch(() => {});
     }
   } catch (err) {
     throw err instanceof JobqError ? err : fromDatabaseError(err);

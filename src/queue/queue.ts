@@ -11,7 +11,8 @@ import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
 import { run } from './db.ts';
 import { Enqueuer } from './enqueue.ts';
-import { type ClaimedRow, decodeCursor, encodeCursor, errorText, isUuid, type JobRow, toClaimedJob, toJob, toJsonParam } from './rows.ts';
+import { LIST_SCAN_ROWS, type ListBounds, type ListRow, listValues, PAGE_BYTES, pageOf } from './list.ts';
+import { type ClaimedRow, errorText, isUuid, type JobRow, toClaimedJob, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
@@ -41,6 +42,14 @@ export interface QueueOptions {
   random?: RandomSource;
   /** The time the database should take as "now"; by default the database's own clock. */
   clock?: () => Date;
+  /**
+   * Where `get` and `list` run (the API's reads): a pool whose connections have a short
+   * statement_timeout, so that a read nobody waits for any more is stopped by the database, and whose
+   * connections reads cannot take from writes. Default `pool`.
+   */
+  readPool?: pg.Pool;
+  /** Bounds of one `list` page (see list.ts). Default LIST_SCAN_ROWS rows examined, PAGE_BYTES bytes. */
+  listBounds?: Partial<ListBounds>;
 }
 
 export interface QueueEvents {
@@ -87,6 +96,8 @@ export class Queue {
   readonly events = new EventEmitter<QueueEvents>();
   readonly kinds: KindRegistry;
   readonly #pool: pg.Pool;
+  readonly #readPool: pg.Pool;
+  readonly #listBounds: ListBounds;
   readonly #backoff: BackoffPolicy;
   readonly #random: RandomSource;
   readonly #clock: (() => Date) | undefined;
@@ -94,6 +105,8 @@ export class Queue {
 
   constructor(options: QueueOptions) {
     this.#pool = options.pool;
+    this.#readPool = options.readPool ?? options.pool;
+    this.#listBounds = { scanRows: LIST_SCAN_ROWS, pageBytes: PAGE_BYTES, ...options.listBounds };
     this.kinds = options.kinds;
     this.#backoff = validatePolicy(options.backoff ?? DEFAULT_BACKOFF);
     this.#random = options.random ?? Math.random;
@@ -314,24 +327,18 @@ export class Queue {
 
   async get(id: string, opts: WriteOptions = {}): Promise<Job | null> {
     if (!isUuid(id)) return null;
-    const [row] = await this.#rows(SQL.GET, [id], opts.db);
+    const [row] = await this.#rows(SQL.GET, [id], opts.db ?? this.#readPool);
     return row ? toJob(row) : null;
   }
 
-  /** Newest first, `limit` per page (1..500, default 50); pass `nextCursor` back for the next page. */
+  /**
+   * Newest first, `limit` per page (1..500, default 50); pass `nextCursor` back for the next page. A
+   * page examines a bounded number of rows and bytes, so it may hold fewer jobs than `limit` (even none)
+   * while `nextCursor` is not null: walk until it is (see list.ts).
+   */
   async list(filter: ListFilter = {}, opts: WriteOptions = {}): Promise<JobPage> {
-    const limit = filter.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      throw new JobqError('validation_failed', 'limit must be an integer from 1 to 500', [{ path: '/limit', message: 'must be 1..500' }]);
-    }
-    if (filter.status !== undefined && !JOB_STATUSES.includes(filter.status)) {
-      throw new JobqError('validation_failed', `unknown status "${filter.status}"`, [{ path: '/status', message: `must be one of ${JOB_STATUSES.join(', ')}` }]);
-    }
-    const after = filter.cursor === undefined ? null : decodeCursor(filter.cursor);
-    const values = [filter.status ?? null, filter.kind ?? null, filter.queue ?? null, after, limit + 1];
-    const rows = await this.#rows(SQL.LIST, values, opts.db);
-    const jobs = rows.slice(0, limit).map(toJob);
-    return { jobs, nextCursor: rows.length > limit ? encodeCursor(jobs[jobs.length - 1]!.id) : null };
+    const { values, limit } = listValues(filter, this.#listBounds);
+    return pageOf(await this.#rows<ListRow>(SQL.LIST, values, opts.db ?? this.#readPool), limit);
   }
 
   /** Counts by status, by kind and by queue, and the age of the oldest runnable job. */

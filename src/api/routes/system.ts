@@ -1,5 +1,6 @@
 /** Liveness, readiness, metrics, and the read-only /v1 views of the whole queue: stats and kinds. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { cached } from '../../queue/cached.ts';
 import { JobqError } from '../../queue/errors.ts';
 import type { Queue } from '../../queue/queue.ts';
 import { renderKind, renderStats } from '../render.ts';
@@ -16,6 +17,11 @@ export interface SystemRoutesOptions {
 
 const SECURITY = [{ bearerAuth: [] }];
 const OPEN: [] = [];
+/**
+ * /v1/stats counts the whole table: it is answered from one query per this period, however many
+ * callers ask (concurrent ones share the one in flight).
+ */
+export const STATS_CACHE_MS = 1_000;
 
 /** True when `ready()` resolves true within `timeoutMs`; false when it resolves otherwise, rejects or is late. */
 export async function checkReady(ready: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -34,6 +40,8 @@ export async function checkReady(ready: () => Promise<boolean>, timeoutMs: numbe
 }
 
 export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = async (app, opts) => {
+  const stats = cached(() => opts.queue.stats(), STATS_CACHE_MS);
+
   app.get(
     '/healthz',
     {
@@ -101,11 +109,12 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         operationId: 'stats',
         tags: ['system'],
         summary: 'Job counts by status, kind and queue',
+        description: `Read at most once per ${STATS_CACHE_MS} ms: the answer may be that old.`,
         security: SECURITY,
         response: { 200: { ...StatsSchema, description: 'Counts.' }, ...errorResponses(401, 500, 503) },
       },
     },
-    async () => renderStats(await opts.queue.stats()),
+    async () => renderStats(await stats()),
   );
 
   app.get(
