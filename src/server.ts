@@ -14,7 +14,7 @@ import type { Logger } from './logger.ts';
 import { type ApiEvents, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { serveMetrics } from './metrics/server.ts';
 import { isJobqError } from './queue/errors.ts';
-import { LATEST_VERSION, migrate, schemaVersion } from './queue/migrate.ts';
+import { appliedVersion, LATEST_VERSION, migrate } from './queue/migrate.ts';
 import { Queue } from './queue/queue.ts';
 import { Worker } from './worker/worker.ts';
 
@@ -85,7 +85,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
         queue,
         config,
         logger,
-        ready: async () => (await schemaVersion(db.pool).catch(() => 0)) >= LATEST_VERSION,
+        ready: async () => (await appliedVersion(db.pool).catch(() => 0)) >= LATEST_VERSION,
         metrics,
         events: apiEvents,
       });

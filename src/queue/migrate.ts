@@ -103,6 +103,19 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
   }
 }
 
+/**
+ * The highest applied version, in one statement (readiness asks this): it fails where `schemaVersion`
+ * would say 0, when jobq's schema is not there yet.
+ */
+export async function appliedVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
+  try {
+    const { rows } = await db.query<{ v: number }>({ name: 'jobq_applied_version', text: 'SELECT coalesce(max(version), 0) AS v FROM jobq.migrations' });
+    return rows[0]?.v ?? 0;
+  } catch (err) {
+    throw fromDatabaseError(err);
+  }
+}
+
 /** The highest applied version, or 0 when jobq's schema is not there yet. */
 export async function schemaVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
   try {

@@ -146,14 +146,18 @@ test('a page stops before the job that would pass its byte cap, and the cursor c
   assert.ok(pages >= 4);
 });
 
-test('/v1/stats costs one query per period however many ask at once', async () => {
-  const { app, queue } = await buildTestApp();
+test('/v1/stats and /readyz cost one query per period however many ask at once', async () => {
+  let readyChecks = 0;
+  const { app, queue } = await buildTestApp({ ready: async () => (readyChecks++, true) });
   let statsQueries = 0;
   const stats = queue.stats.bind(queue);
   queue.stats = (...a) => (statsQueries++, stats(...a));
   await queue.enqueue({ kind: 'noop', payload: {} });
   const statsAnswers = await Promise.all(Array.from({ length: 50 }, () => app.inject({ url: '/v1/stats' })));
+  const readyAnswers = await Promise.all(Array.from({ length: 50 }, () => app.inject({ url: '/readyz' })));
   assert.deepEqual([...new Set(statsAnswers.map((r) => r.statusCode))], [200]);
   assert.equal(body(statsAnswers[0]!).by_status.queued, 1);
+  assert.deepEqual([...new Set(readyAnswers.map((r) => r.statusCode))], [200]);
   assert.equal(statsQueries, 1);
+  assert.equal(readyChecks, 1);
 });

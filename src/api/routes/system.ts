@@ -18,9 +18,10 @@ export interface SystemRoutesOptions {
 const SECURITY = [{ bearerAuth: [] }];
 const OPEN: [] = [];
 /**
- * /v1/stats counts the whole table: it is answered from one query per this period, however many
- * callers ask (concurrent ones share the one in flight).
+ * /readyz needs no key and /v1/stats counts the whole table: each is answered from one check or query
+ * per this period, however many callers ask (concurrent ones share the one in flight).
  */
+export const READY_CACHE_MS = 1_000;
 export const STATS_CACHE_MS = 1_000;
 
 /** True when `ready()` resolves true within `timeoutMs`; false when it resolves otherwise, rejects or is late. */
@@ -40,6 +41,7 @@ export async function checkReady(ready: () => Promise<boolean>, timeoutMs: numbe
 }
 
 export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = async (app, opts) => {
+  const isReady = cached(() => checkReady(opts.ready, opts.readyTimeoutMs), READY_CACHE_MS);
   const stats = cached(() => opts.queue.stats(), STATS_CACHE_MS);
 
   app.get(
@@ -63,13 +65,15 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         operationId: 'ready',
         tags: ['system'],
         summary: 'Readiness: the database answers',
-        description: `Ready when the readiness check (a database round trip) succeeds within ${opts.readyTimeoutMs} ms.`,
+        description:
+          `Ready when the readiness check (a database round trip) succeeds within ${opts.readyTimeoutMs} ms. ` +
+          `The answer is reused for ${READY_CACHE_MS} ms.`,
         security: OPEN,
         response: { 200: { ...ReadySchema, description: 'Ready to serve.' }, ...errorResponses(500, 503) },
       },
     },
     async () => {
-      if (!(await checkReady(opts.ready, opts.readyTimeoutMs))) {
+      if (!(await isReady())) {
         throw new JobqError('database_unavailable', 'not ready: the database did not answer');
       }
       return { status: 'ready' as const };
