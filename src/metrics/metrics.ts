@@ -14,7 +14,7 @@ import type { EventEmitter } from 'node:events';
 import client from 'prom-client';
 import { cached } from '../queue/cached.ts';
 import type { Queue } from '../queue/queue.ts';
-import { JOB_STATUSES, type QueueStats } from '../queue/types.ts';
+import { JOB_STATUSES, type QueueStats, type StatusCounts } from '../queue/types.ts';
 import type { Worker } from '../worker/worker.ts';
 import { BoundedLabels, DEFAULT_MAX_LABELS } from './labels.ts';
 
@@ -70,25 +70,20 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   if (opts.worker) subscribeWorker(opts.worker, registers, finished, queues);
   if (opts.api) subscribeApi(opts.api, registers);
 
-  const stats = cached(() => opts.queue.stats(), opts.statsCacheMs ?? 1_000);
+  // What is kept between scrapes is already folded into bounded labels: a table of 100,000 queues
+  // must not leave a 100,000-entry stats object alive in the cache.
+  const tables = cached(async () => foldByLabel(await opts.queue.stats(), queues), opts.statsCacheMs ?? 1_000);
   new client.Gauge({
     name: 'jobq_jobs',
     help: 'Jobs in the table by queue and status, read at scrape time.',
     labelNames: ['queue', 'status'],
     registers,
     async collect() {
-      const s = await stats().catch(() => undefined);
-      if (!s) return; // database unreachable: keep the last values rather than fail the scrape
+      const t = await tables().catch(() => undefined);
+      if (!t) return; // database unreachable: keep the last values rather than fail the scrape
       this.reset();
-      const byLabel = new Map<string, Record<string, number>>();
-      for (const [queue, counts] of Object.entries(s.byQueue)) {
-        const label = queues.of(queue);
-        const into = byLabel.get(label);
-        if (!into) byLabel.set(label, { ...counts });
-        else for (const status of JOB_STATUSES) into[status]! += counts[status];
-      }
-      for (const [queue, counts] of byLabel) {
-        for (const status of JOB_STATUSES) this.set({ queue, status }, counts[status]!);
+      for (const [queue, counts] of t.counts) {
+        for (const status of JOB_STATUSES) this.set({ queue, status }, counts[status]);
       }
     },
   });
@@ -98,15 +93,10 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     labelNames: ['queue'],
     registers,
     async collect() {
-      const s = await stats().catch(() => undefined);
-      if (!s) return;
+      const t = await tables().catch(() => undefined);
+      if (!t) return;
       this.reset();
-      const byLabel = new Map<string, number>();
-      for (const [queue, age] of Object.entries(s.oldestRunnableAgeSecondsByQueue)) {
-        const label = queues.of(queue);
-        byLabel.set(label, Math.max(age, byLabel.get(label) ?? 0));
-      }
-      for (const [queue, age] of byLabel) this.set({ queue }, age);
+      for (const [queue, age] of t.oldest) this.set({ queue }, age);
     },
   });
 
@@ -154,4 +144,21 @@ function subscribeApi(api: EventEmitter<ApiEvents>, registers: client.Registry[]
     requests.inc({ method, route, status: String(statusCode) });
     duration.observe({ method, route }, durationMs / 1000);
   });
+}
+
+/** The table's counts and ages per queue label: counts of queues sharing a label add up, ages take the oldest. */
+function foldByLabel(stats: QueueStats, queues: BoundedLabels): { counts: Map<string, StatusCounts>; oldest: Map<string, number> } {
+  const counts = new Map<string, StatusCounts>();
+  for (const [queue, c] of Object.entries(stats.byQueue)) {
+    const label = queues.of(queue);
+    const into = counts.get(label);
+    if (!into) counts.set(label, { ...c });
+    else for (const status of JOB_STATUSES) into[status] += c[status];
+  }
+  const oldest = new Map<string, number>();
+  for (const [queue, age] of Object.entries(stats.oldestRunnableAgeSecondsByQueue)) {
+    const label = queues.of(queue);
+    oldest.set(label, Math.max(age, oldest.get(label) ?? 0));
+  }
+  return { counts, oldest };
 }
