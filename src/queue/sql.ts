@@ -308,6 +308,8 @@ const WIRE_BYTES = (col: string) =>
  * - once the matching rows' payloads, results and errors add up to $7 bytes, later rows come back
  *   without those columns (`fits` false): the caller ends the page before them.
  * `hit` says whether a row matches the filters ($1 status, $2 kind, $3 queue; NULL: any).
+ * The cursor is a range condition even without one (`$4 IS NULL OR id < $4` would be a filter in a
+ * generic plan: the scan would start at the newest row and step over everything newer than the cursor).
  */
 export const LIST = s(
   'list',
@@ -331,7 +333,7 @@ export const LIST = s(
                           ($1::jobq.job_status IS NULL OR j.status = $1) AND ($2::text IS NULL OR j.kind = $2)
                             AND ($3::text IS NULL OR j.queue = $3) AS hit
                      FROM jobq.jobs j
-                    WHERE ($4::uuid IS NULL OR j.id < $4)
+                    WHERE j.id < coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
                     ORDER BY j.id DESC
                     LIMIT $6
                  ) s
