@@ -52,12 +52,14 @@ export const SETTINGS = {
   logLevel: spec({ flag: '--log-level <level>', env: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, default: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(LOG_LEVELS) }),
   poolSize: spec({ flag: '--pool-size <n>', env: 'JOBQ_POOL_SIZE', description: 'connections in the database pool', default: 10, parse: int(1, 1000) }),
   queryTimeoutMs: spec({ flag: '--query-timeout-ms <ms>', env: 'JOBQ_QUERY_TIMEOUT_MS', description: 'a query unanswered this long fails as database_unavailable', default: 5_000, parse: int(100) }),
+  statementTimeoutMs: spec<number | undefined>({ flag: '--statement-timeout-ms <ms>', env: 'JOBQ_STATEMENT_TIMEOUT_MS', description: 'the database stops any statement running this long (statement_timeout)', default: undefined, parse: int(100), shownDefault: 'the query timeout' }),
   // -- HTTP API
   host: spec({ flag: '--host <host>', env: 'HOST', description: 'address the API listens on', default: '127.0.0.1', parse: text }),
   port: spec({ flag: '--port <port>', env: 'PORT', description: 'port the API listens on', default: 8080, parse: int(0, 65535) }),
   apiKeys: spec({ flag: '--api-keys <keys>', env: 'JOBQ_API_KEYS', description: 'comma-separated API keys; set: /v1 needs "Authorization: Bearer <key>"', default: [] as string[], parse: list, shownDefault: 'none' }),
   metricsAuth: spec({ flag: '--metrics-auth <bool>', env: 'JOBQ_METRICS_AUTH', description: '/metrics needs an API key too', default: false, parse: bool }),
   insecure: spec({ flag: '--insecure <bool>', env: 'JOBQ_INSECURE', description: 'allow a non-loopback address without API keys', default: false, parse: bool }),
+  readTimeoutMs: spec({ flag: '--read-timeout-ms <ms>', env: 'JOBQ_READ_TIMEOUT_MS', description: 'the database stops an API read (list, get) running this long', default: 2_000, parse: int(100) }),
   bodyLimit: spec({ flag: '--body-limit <bytes>', env: 'JOBQ_BODY_LIMIT', description: 'largest request body accepted', default: 1_048_576, parse: int(1024, 1024 ** 3) }),
   // -- worker
   concurrency: spec({ flag: '--concurrency <n>', env: 'JOBQ_CONCURRENCY', description: 'jobs run at once by this process', default: 10, parse: int(1, 10_000) }),
@@ -83,6 +85,9 @@ export const SETTINGS = {
   smtpUrl: spec<string | undefined>({ flag: '--smtp-url <url>', env: 'SMTP_URL', description: 'send_email through this SMTP server; unset: write .eml files to the outbox', default: undefined, parse: optionalText, shownDefault: 'outbox' }),
   outboxDir: spec<string | undefined>({ flag: '--outbox-dir <dir>', env: 'JOBQ_OUTBOX_DIR', description: 'where send_email writes without SMTP (default: <data-dir>/outbox)', default: undefined, parse: optionalText, shownDefault: '<data-dir>/outbox' }),
   mailFrom: spec({ flag: '--mail-from <address>', env: 'JOBQ_MAIL_FROM', description: 'default sender of send_email', default: 'jobq@localhost', parse: text }),
+  // -- metrics
+  metricsQueues: spec({ flag: '--metrics-queues <names>', env: 'JOBQ_METRICS_QUEUES', description: 'queues that always keep their own metrics label (besides default and --queues)', default: [] as string[], parse: list, shownDefault: 'none' }),
+  metricsMaxQueues: spec({ flag: '--metrics-max-queues <n>', env: 'JOBQ_METRICS_MAX_QUEUES', description: 'other queue names that get a metrics label; later ones count as "(other)"', default: 100, parse: int(0, 10_000) }),
   httpAllowHosts: spec({ flag: '--http-allow-hosts <hosts>', env: 'JOBQ_HTTP_ALLOW_HOSTS', description: 'hosts the http kind may call although private or loopback', default: [] as string[], parse: list, shownDefault: 'none' }),
 } as const;
 
@@ -90,7 +95,8 @@ export type SettingName = keyof typeof SETTINGS;
 export type Config = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['default'] } & { outboxDir: string };
 
 /** Which settings each command takes. */
-const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'logLevel', 'poolSize', 'queryTimeoutMs'];
+const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'logLevel', 'poolSize', 'queryTimeoutMs', 'statementTimeoutMs'];
+const METRICS: SettingName[] = ['metricsQueues', 'metricsMaxQueues'];
 const API: SettingName[] = ['host', 'port', 'apiKeys', 'metricsAuth', 'insecure', 'bodyLimit'];
 const WORKER: SettingName[] = [
   'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs',
@@ -98,9 +104,9 @@ const WORKER: SettingName[] = [
 ];
 export const COMMAND_SETTINGS = {
   migrate: COMMON,
-  api: [...COMMON, ...API, 'backoffBaseMs', 'backoffCapMs', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts'],
-  worker: [...COMMON, ...WORKER, 'metricsHost', 'metricsPort'],
-  serve: [...COMMON, ...API, ...WORKER],
+  api: [...COMMON, ...API, ...METRICS, 'readTimeoutMs', 'backoffBaseMs', 'backoffCapMs', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts'],
+  worker: [...COMMON, ...WORKER, ...METRICS, 'metricsHost', 'metricsPort'],
+  serve: [...COMMON, ...API, ...WORKER, ...METRICS, 'readTimeoutMs'],
 } satisfies Record<string, SettingName[]>;
 
 /** Commander options for these settings: flag, then environment variable, then default. */

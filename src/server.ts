@@ -14,7 +14,7 @@ import type { Logger } from './logger.ts';
 import { type ApiEvents, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { serveMetrics } from './metrics/server.ts';
 import { isJobqError } from './queue/errors.ts';
-import { LATEST_VERSION, migrate, schemaVersion } from './queue/migrate.ts';
+import { appliedVersion, LATEST_VERSION, migrate } from './queue/migrate.ts';
 import { Queue } from './queue/queue.ts';
 import { Worker } from './worker/worker.ts';
 
@@ -50,6 +50,8 @@ export async function startService(config: Config, logger: Logger, what: StartOp
     dataDir: config.dataDir,
     max: config.poolSize,
     queryTimeoutMs: config.queryTimeoutMs,
+    statementTimeoutMs: config.statementTimeoutMs,
+    readTimeoutMs: config.readTimeoutMs,
     log: (m) => logger.info(m),
     onError: (err) => logger.warn({ err: err.message }, 'idle database connection lost'),
   });
@@ -61,12 +63,18 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       mailFrom: config.mailFrom,
       httpAllowHosts: config.httpAllowHosts,
     }));
-    const queue = new Queue({ pool: db.pool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
+    const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
     const worker = what.worker
       ? new Worker({ ...config, queue, databaseUrl: db.url, logger })
       : undefined;
     const apiEvents = new EventEmitter<ApiEvents>();
-    const metrics = createMetrics({ queue, worker, api: what.api ? apiEvents : undefined });
+    const metrics = createMetrics({
+      queue,
+      worker,
+      api: what.api ? apiEvents : undefined,
+      knownQueues: [...config.metricsQueues, ...config.queues],
+      maxQueueLabels: config.metricsMaxQueues,
+    });
     let app: FastifyInstance | undefined;
     let url: string | undefined;
     let metricsServer: (Server & { url: string }) | undefined;
@@ -77,7 +85,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
         queue,
         config,
         logger,
-        ready: async () => (await schemaVersion(db.pool).catch(() => 0)) >= LATEST_VERSION,
+        ready: async () => (await appliedVersion(db.pool).catch(() => 0)) >= LATEST_VERSION,
         metrics,
         events: apiEvents,
       });

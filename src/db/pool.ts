@@ -8,6 +8,13 @@ export interface PoolOptions {
   connectionTimeoutMs?: number;
   /** How long a query may go unanswered before it fails with database_unavailable. Default 5 s. */
   queryTimeoutMs?: number;
+  /**
+   * The server-side limit on each statement (PostgreSQL's statement_timeout, set when a connection
+   * opens). query_timeout only makes the client stop waiting: the server went on scanning for nobody.
+   * Default: the query timeout, so a statement stops when its caller stops waiting for it and never
+   * before (a slow write under load is not cut short while its caller would still take the answer).
+   */
+  statementTimeoutMs?: number;
   onError?: (err: Error) => void;
 }
 
@@ -21,6 +28,7 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
     // A database that stops answering (frozen, partitioned) must not hold a request for long: the
     // query fails with database_unavailable and its connection is discarded. Migrations lift it.
     query_timeout: opts.queryTimeoutMs ?? 5_000,
+    statement_timeout: opts.statementTimeoutMs ?? opts.queryTimeoutMs ?? 5_000,
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', (err) => opts.onError?.(err));

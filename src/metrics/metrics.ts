@@ -2,13 +2,21 @@
  * Prometheus metrics. The queue, the worker and the API emit typed events; this module subscribes to
  * them and is the only code that calls prom-client. Gauges of the table's contents are read at scrape
  * time with one cheap query, cached for a second so that many scrapers do not load the database.
- * Labels come from bounded sets only: kind, queue, outcome, status, method, route template.
+ * Labels come from bounded sets only: kind (registered), queue (bounded by BoundedLabels: known queues
+ * and the first few others keep their name, the rest count under `(other)`), outcome, status, method,
+ * route template.
+ *
+ * jobq_jobs_finished_total counts each attempt's outcome once. Cancellations are counted from the
+ * queue's `cancelled` event, wherever they happen (an API cancel of a waiting job has no worker; a
+ * release or recovery may end a job cancelled), and never from the worker's `job:finish`.
  */
 import type { EventEmitter } from 'node:events';
 import client from 'prom-client';
+import { cached } from '../queue/cached.ts';
 import type { Queue } from '../queue/queue.ts';
-import { JOB_STATUSES, type QueueStats } from '../queue/types.ts';
+import { JOB_STATUSES, type QueueStats, type StatusCounts } from '../queue/types.ts';
 import type { Worker } from '../worker/worker.ts';
+import { BoundedLabels, DEFAULT_MAX_LABELS } from './labels.ts';
 
 export interface ApiEvents {
   request: [{ method: string; route: string; statusCode: number; durationMs: number }];
@@ -22,6 +30,10 @@ export interface MetricsOptions {
   statsCacheMs?: number;
   /** Node.js process metrics (event loop lag, heap, GC). Default true. */
   processMetrics?: boolean;
+  /** Queues that always keep their own label (besides `default`). */
+  knownQueues?: string[];
+  /** How many other queue names get a label of their own; later ones count as `(other)`. Default 100. */
+  maxQueueLabels?: number;
 }
 
 export interface Metrics {
@@ -38,32 +50,39 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = new client.Registry();
   if (opts.processMetrics !== false) client.collectDefaultMetrics({ register: registry, prefix: 'jobq_' });
   const registers = [registry];
+  const queues = new BoundedLabels(['default', ...(opts.knownQueues ?? [])], opts.maxQueueLabels ?? DEFAULT_MAX_LABELS);
 
   const enqueued = new client.Counter({ name: 'jobq_jobs_enqueued_total', help: 'Jobs created by enqueue.', labelNames: ['kind', 'queue'], registers });
   const replays = new client.Counter({ name: 'jobq_jobs_idempotent_replays_total', help: 'Enqueues answered with an existing job of the same idempotency key.', labelNames: ['kind'], registers });
   opts.queue.events.on('enqueued', ({ job, isNew }) => {
-    if (isNew) enqueued.inc({ kind: job.kind, queue: job.queue });
+    if (isNew) enqueued.inc({ kind: job.kind, queue: queues.of(job.queue) });
     else replays.inc({ kind: job.kind });
+  });
+  const finished = new client.Counter({ name: 'jobq_jobs_finished_total', help: 'Job attempts finished, by outcome (cancelled: every job cancelled, wherever).', labelNames: ['kind', 'queue', 'outcome'], registers });
+  opts.queue.events.on('cancelled', ({ jobs }) => {
+    for (const job of jobs) finished.inc({ kind: job.kind, queue: queues.of(job.queue), outcome: 'cancelled' });
   });
   const recovered = new client.Counter({ name: 'jobq_stale_jobs_recovered_total', help: 'Running jobs whose worker was lost (lease expired), given another run or failed.', registers });
   opts.queue.events.on('recovered', ({ jobs }) => recovered.inc(jobs.length));
   const pruned = new client.Counter({ name: 'jobq_jobs_pruned_total', help: 'Finished jobs deleted after their retention period.', registers });
   opts.queue.events.on('pruned', ({ count }) => pruned.inc(count));
 
-  if (opts.worker) subscribeWorker(opts.worker, registers);
+  if (opts.worker) subscribeWorker(opts.worker, registers, finished, queues);
   if (opts.api) subscribeApi(opts.api, registers);
 
-  const cached = cachedStats(opts.queue, opts.statsCacheMs ?? 1_000);
+  // What is kept between scrapes is already folded into bounded labels: a table of 100,000 queues
+  // must not leave a 100,000-entry stats object alive in the cache.
+  const tables = cached(async () => foldByLabel(await opts.queue.stats(), queues), opts.statsCacheMs ?? 1_000);
   new client.Gauge({
     name: 'jobq_jobs',
     help: 'Jobs in the table by queue and status, read at scrape time.',
     labelNames: ['queue', 'status'],
     registers,
     async collect() {
-      const stats = await cached().catch(() => undefined);
-      if (!stats) return; // database unreachable: keep the last values rather than fail the scrape
+      const t = await tables().catch(() => undefined);
+      if (!t) return; // database unreachable: keep the last values rather than fail the scrape
       this.reset();
-      for (const [queue, counts] of Object.entries(stats.byQueue)) {
+      for (const [queue, counts] of t.counts) {
         for (const status of JOB_STATUSES) this.set({ queue, status }, counts[status]);
       }
     },
@@ -74,18 +93,17 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     labelNames: ['queue'],
     registers,
     async collect() {
-      const stats = await cached().catch(() => undefined);
-      if (!stats) return;
+      const t = await tables().catch(() => undefined);
+      if (!t) return;
       this.reset();
-      for (const [queue, age] of Object.entries(stats.oldestRunnableAgeSecondsByQueue)) this.set({ queue }, age);
+      for (const [queue, age] of t.oldest) this.set({ queue }, age);
     },
   });
 
   return { registry, contentType: registry.contentType, render: () => registry.metrics() };
 }
 
-function subscribeWorker(worker: Worker, registers: client.Registry[]): void {
-  const finished = new client.Counter({ name: 'jobq_jobs_finished_total', help: 'Job attempts finished, by outcome.', labelNames: ['kind', 'queue', 'outcome'], registers });
+function subscribeWorker(worker: Worker, registers: client.Registry[], finished: client.Counter, queues: BoundedLabels): void {
   const run = new client.Histogram({ name: 'jobq_job_run_seconds', help: 'Handler run time per attempt.', labelNames: ['kind', 'outcome'], buckets: RUN_BUCKETS, registers });
   const wait = new client.Histogram({ name: 'jobq_job_wait_seconds', help: 'Time from run_at to claim: how long a runnable job waited for a worker.', labelNames: ['kind', 'queue'], buckets: WAIT_BUCKETS, registers });
   const batch = new client.Histogram({ name: 'jobq_claim_batch_size', help: 'Jobs taken per non-empty claim.', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500], registers });
@@ -100,10 +118,11 @@ function subscribeWorker(worker: Worker, registers: client.Registry[]): void {
       this.set({ state: 'free' }, Math.max(0, worker.concurrency - worker.busy));
     },
   });
-  worker.events.on('job:start', ({ job, waitMs }) => wait.observe({ kind: job.kind, queue: job.queue }, waitMs / 1000));
+  worker.events.on('job:start', ({ job, waitMs }) => wait.observe({ kind: job.kind, queue: queues.of(job.queue) }, waitMs / 1000));
   worker.events.on('job:finish', ({ job, outcome, durationMs }) => {
     if (!FINISH_OUTCOMES.has(outcome)) return; // released (shutdown) and lost are not outcomes of the job
-    finished.inc({ kind: job.kind, queue: job.queue, outcome });
+    // A cancellation is counted from the queue's `cancelled` event, which sees every one exactly once.
+    if (outcome !== 'cancelled') finished.inc({ kind: job.kind, queue: queues.of(job.queue), outcome });
     run.observe({ kind: job.kind, outcome }, durationMs / 1000);
   });
   worker.events.on('claim', ({ claimed }) => {
@@ -127,18 +146,19 @@ function subscribeApi(api: EventEmitter<ApiEvents>, registers: client.Registry[]
   });
 }
 
-/** One stats query per `ms` at most, however many scrapers and gauges ask; concurrent askers share it. */
-function cachedStats(queue: Queue, ms: number): () => Promise<QueueStats> {
-  let at = 0;
-  let pending: Promise<QueueStats> | undefined;
-  return () => {
-    if (!pending || Date.now() - at > ms) {
-      at = Date.now();
-      pending = queue.stats();
-      pending.catch(() => {
-        at = 0; // do not cache a failure
-      });
-    }
-    return pending;
-  };
+/** The table's counts and ages per queue label: counts of queues sharing a label add up, ages take the oldest. */
+function foldByLabel(stats: QueueStats, queues: BoundedLabels): { counts: Map<string, StatusCounts>; oldest: Map<string, number> } {
+  const counts = new Map<string, StatusCounts>();
+  for (const [queue, c] of Object.entries(stats.byQueue)) {
+    const label = queues.of(queue);
+    const into = counts.get(label);
+    if (!into) counts.set(label, { ...c });
+    else for (const status of JOB_STATUSES) into[status] += c[status];
+  }
+  const oldest = new Map<string, number>();
+  for (const [queue, age] of Object.entries(stats.oldestRunnableAgeSecondsByQueue)) {
+    const label = queues.of(queue);
+    oldest.set(label, Math.max(age, oldest.get(label) ?? 0));
+  }
+  return { counts, oldest };
 }

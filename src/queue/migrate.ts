@@ -54,6 +54,8 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
   const client = await checkout(pool);
   const q = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
   try {
+    // The pool's statement_timeout (db/pool.ts) is lifted too, for this session until it goes back.
+    await q('SET statement_timeout = 0');
     await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       await q(`CREATE SCHEMA IF NOT EXISTS jobq`);
@@ -92,11 +94,25 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
       return { applied, version };
     } finally {
       await q('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+      await q('RESET statement_timeout').catch(() => {});
     }
   } catch (err) {
     throw err instanceof JobqError ? err : fromDatabaseError(err);
   } finally {
     client.release();
+  }
+}
+
+/**
+ * The highest applied version, in one statement (readiness asks this): it fails where `schemaVersion`
+ * would say 0, when jobq's schema is not there yet.
+ */
+export async function appliedVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
+  try {
+    const { rows } = await db.query<{ v: number }>({ name: 'jobq_applied_version', text: 'SELECT coalesce(max(version), 0) AS v FROM jobq.migrations' });
+    return rows[0]?.v ?? 0;
+  } catch (err) {
+    throw fromDatabaseError(err);
   }
 }
 

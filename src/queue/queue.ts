@@ -11,7 +11,8 @@ import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
 import { run } from './db.ts';
 import { Enqueuer } from './enqueue.ts';
-import { type ClaimedRow, decodeCursor, encodeCursor, errorText, isUuid, type JobRow, toClaimedJob, toJob, toJsonParam } from './rows.ts';
+import { LIST_SCAN_ROWS, type ListBounds, type ListRow, listValues, PAGE_BYTES, pageOf } from './list.ts';
+import { type ClaimedRow, errorText, isUuid, type JobRow, toClaimedJob, toJob, toJsonParam } from './rows.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
@@ -41,6 +42,14 @@ export interface QueueOptions {
   random?: RandomSource;
   /** The time the database should take as "now"; by default the database's own clock. */
   clock?: () => Date;
+  /**
+   * Where `get` and `list` run (the API's reads): a pool whose connections have a short
+   * statement_timeout, so that a read nobody waits for any more is stopped by the database, and whose
+   * connections reads cannot take from writes. Default `pool`.
+   */
+  readPool?: pg.Pool;
+  /** Bounds of one `list` page (see list.ts). Default LIST_SCAN_ROWS rows examined, PAGE_BYTES bytes. */
+  listBounds?: Partial<ListBounds>;
 }
 
 export interface QueueEvents {
@@ -48,6 +57,12 @@ export interface QueueEvents {
   claimed: [{ jobs: Pick<Job, 'id' | 'kind' | 'queue'>[]; workerId: string }];
   recovered: [{ jobs: Job[] }];
   pruned: [{ count: number }];
+  /**
+   * Jobs that became cancelled, by whichever transition: an API cancel of a waiting job, a worker
+   * finalizing a running or buffered one, a failed attempt or a release that found a cancel request,
+   * recovery of a lost one with a cancel request. Each cancellation is emitted exactly once.
+   */
+  cancelled: [{ jobs: Pick<Job, 'id' | 'kind' | 'queue'>[] }];
 }
 
 export interface ClaimOptions extends WriteOptions {
@@ -81,6 +96,8 @@ export class Queue {
   readonly events = new EventEmitter<QueueEvents>();
   readonly kinds: KindRegistry;
   readonly #pool: pg.Pool;
+  readonly #readPool: pg.Pool;
+  readonly #listBounds: ListBounds;
   readonly #backoff: BackoffPolicy;
   readonly #random: RandomSource;
   readonly #clock: (() => Date) | undefined;
@@ -88,6 +105,8 @@ export class Queue {
 
   constructor(options: QueueOptions) {
     this.#pool = options.pool;
+    this.#readPool = options.readPool ?? options.pool;
+    this.#listBounds = { scanRows: LIST_SCAN_ROWS, pageBytes: PAGE_BYTES, ...options.listBounds };
     this.kinds = options.kinds;
     this.#backoff = validatePolicy(options.backoff ?? DEFAULT_BACKOFF);
     this.#random = options.random ?? Math.random;
@@ -197,12 +216,12 @@ export class Queue {
     }
     const delay = nextDelay(previous, this.#backoff, this.#random);
     const values = [id, errorText(error), opts.permanent ?? false, opts.workerId ?? null, delay, this.#now()];
-    return toJob(await this.#transition(id, SQL.FAIL, values, opts));
+    return this.#cancelledOne(toJob(await this.#transition(id, SQL.FAIL, values, opts)));
   }
 
   /** running (with a cancel request) → cancelled: the worker saw the request and stopped the handler. */
   async finalizeCancelled(id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
-    return toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now()], opts));
+    return this.#cancelledOne(toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now()], opts)));
   }
 
   /** Cancels a waiting job at once, flags a running one for its worker, and reports a finished one. */
@@ -211,7 +230,7 @@ export class Queue {
     const [row] = await this.#rows<JobRow & { prev_status: JobStatus }>(SQL.CANCEL, [id, this.#now()], opts.db);
     if (row) {
       const job = toJob(row);
-      if (row.prev_status !== 'running') return { outcome: 'cancelled', job };
+      if (row.prev_status !== 'running') return { outcome: 'cancelled', job: this.#cancelledOne(job) };
       await this.#rows(SQL.NOTIFY_CANCEL, [id], opts.db);
       return { outcome: 'cancel_requested', job };
     }
@@ -242,7 +261,9 @@ export class Queue {
   async release(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<Job[]> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return [];
-    return (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now()], opts.db)).map(toJob);
+    const jobs = (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now()], opts.db)).map(toJob);
+    this.#emitCancelled(jobs);
+    return jobs;
   }
 
   /** Running jobs whose lease is older than `staleAfterMs` lost their worker: retry or fail them. Returns how many. */
@@ -251,7 +272,11 @@ export class Queue {
     for (;;) {
       const rows = await this.#rows(SQL.RECOVER, [staleAfterMs, RECOVER_BATCH, this.#now()], opts.db);
       total += rows.length;
-      if (rows.length > 0) this.events.emit('recovered', { jobs: rows.map(toJob) });
+      if (rows.length > 0) {
+        const jobs = rows.map(toJob);
+        this.events.emit('recovered', { jobs });
+        this.#emitCancelled(jobs);
+      }
       if (rows.length < RECOVER_BATCH) return total;
     }
   }
@@ -302,24 +327,18 @@ export class Queue {
 
   async get(id: string, opts: WriteOptions = {}): Promise<Job | null> {
     if (!isUuid(id)) return null;
-    const [row] = await this.#rows(SQL.GET, [id], opts.db);
+    const [row] = await this.#rows(SQL.GET, [id], opts.db ?? this.#readPool);
     return row ? toJob(row) : null;
   }
 
-  /** Newest first, `limit` per page (1..500, default 50); pass `nextCursor` back for the next page. */
+  /**
+   * Newest first, `limit` per page (1..500, default 50); pass `nextCursor` back for the next page. A
+   * page examines a bounded number of rows and bytes, so it may hold fewer jobs than `limit` (even none)
+   * while `nextCursor` is not null: walk until it is (see list.ts).
+   */
   async list(filter: ListFilter = {}, opts: WriteOptions = {}): Promise<JobPage> {
-    const limit = filter.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-      throw new JobqError('validation_failed', 'limit must be an integer from 1 to 500', [{ path: '/limit', message: 'must be 1..500' }]);
-    }
-    if (filter.status !== undefined && !JOB_STATUSES.includes(filter.status)) {
-      throw new JobqError('validation_failed', `unknown status "${filter.status}"`, [{ path: '/status', message: `must be one of ${JOB_STATUSES.join(', ')}` }]);
-    }
-    const after = filter.cursor === undefined ? null : decodeCursor(filter.cursor);
-    const values = [filter.status ?? null, filter.kind ?? null, filter.queue ?? null, after, limit + 1];
-    const rows = await this.#rows(SQL.LIST, values, opts.db);
-    const jobs = rows.slice(0, limit).map(toJob);
-    return { jobs, nextCursor: rows.length > limit ? encodeCursor(jobs[jobs.length - 1]!.id) : null };
+    const { values, limit } = listValues(filter, this.#listBounds);
+    return pageOf(await this.#rows<ListRow>(SQL.LIST, values, opts.db ?? this.#readPool), limit);
   }
 
   /** Counts by status, by kind and by queue, and the age of the oldest runnable job. */
@@ -366,6 +385,18 @@ export class Queue {
 
   #connect(): Promise<pg.PoolClient> {
     return checkout(this.#pool);
+  }
+
+  /** Emits `cancelled` for those of `jobs` (what a transition returned) that it made cancelled. */
+  #emitCancelled(jobs: Job[]): void {
+    if (this.events.listenerCount('cancelled') === 0) return;
+    const cancelled = jobs.filter((j) => j.status === 'cancelled');
+    if (cancelled.length > 0) this.events.emit('cancelled', { jobs: cancelled });
+  }
+
+  #cancelledOne(job: Job): Job {
+    this.#emitCancelled([job]);
+    return job;
   }
 
   #now(): Date | null {

@@ -290,15 +290,58 @@ export const GET = s('get', `SELECT * FROM jobq.jobs WHERE id = $1`);
 
 export const STATUS_OF = s('status_of', `SELECT status FROM jobq.jobs WHERE id = $1`);
 
-/** Newest first, keyset-paged on the id (UUID v7 sorts by creation). */
+/**
+ * The bytes a column holds once sent as text. For a value stored uncompressed its stored size says so
+ * without reading it; a compressed one (a 1 MiB repetitive payload may be stored in 12 kB) is read and
+ * measured, so that compression cannot smuggle a huge page past the byte cap.
+ */
+const WIRE_BYTES = (col: string) =>
+  `coalesce(CASE WHEN pg_column_compression(${col}) IS NULL THEN pg_column_size(${col}) ELSE octet_length(${col}::text) END, 0)`;
+
+/**
+ * One page of a listing, newest first, keyset-paged on the id (UUID v7 sorts by creation), bounded
+ * three ways so that no filter makes it expensive:
+ * - it examines at most $6 rows after the cursor $4 (walking the primary key backwards, no index per
+ *   filter: those would cost every enqueue and transition an index entry); the row where that scan
+ *   stopped comes back marked `scan_end`, so the caller can continue after it;
+ * - it returns at most $5 rows (the page size plus one, which says whether more follow);
+ * - once the matching rows' payloads, results and errors add up to $7 bytes, later rows come back
+ *   without those columns (`fits` false): the caller ends the page before them.
+ * `hit` says whether a row matches the filters ($1 status, $2 kind, $3 queue; NULL: any).
+ * The cursor is a range condition even without one (`$4 IS NULL OR id < $4` would be a filter in a
+ * generic plan: the scan would start at the newest row and step over everything newer than the cursor).
+ */
 export const LIST = s(
   'list',
-  `SELECT * FROM jobq.jobs
-    WHERE ($1::jobq.job_status IS NULL OR status = $1)
-      AND ($2::text IS NULL OR kind = $2)
-      AND ($3::text IS NULL OR queue = $3)
-      AND ($4::uuid IS NULL OR id < $4)
-    ORDER BY id DESC
+  `SELECT w.id, w.queue, w.kind, w.status, w.priority, w.attempts, w.max_attempts, w.run_at, w.timeout_ms,
+          w.locked_by, w.locked_at, w.started_at, w.cancel_requested, w.idempotency_key, w.backoff_ms,
+          w.created_at, w.updated_at, w.finished_at,
+          CASE WHEN w.fits THEN w.payload END AS payload, CASE WHEN w.fits THEN w.result END AS result,
+          CASE WHEN w.fits THEN w.errors END AS errors, CASE WHEN w.fits THEN w.last_error END AS last_error,
+          w.hit, w.fits, w.n = $6 AS scan_end
+     FROM (
+       SELECT m.*, m.upto = m.size OR m.upto <= $7 AS fits
+         FROM (
+           SELECT h.*, sum(h.size) OVER (ORDER BY h.id DESC) AS upto
+             FROM (
+               SELECT s.*,
+                      CASE WHEN s.hit THEN 512 + ${WIRE_BYTES('s.payload')} + ${WIRE_BYTES('s.result')} + ${WIRE_BYTES('s.errors')}
+                                           + coalesce(octet_length(s.last_error), 0)
+                           ELSE 0 END AS size
+                 FROM (
+                   SELECT j.*, row_number() OVER (ORDER BY j.id DESC) AS n,
+                          ($1::jobq.job_status IS NULL OR j.status = $1) AND ($2::text IS NULL OR j.kind = $2)
+                            AND ($3::text IS NULL OR j.queue = $3) AS hit
+                     FROM jobq.jobs j
+                    WHERE j.id < coalesce($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
+                    ORDER BY j.id DESC
+                    LIMIT $6
+                 ) s
+                WHERE s.hit OR s.n = $6
+             ) h
+         ) m
+     ) w
+    ORDER BY w.id DESC
     LIMIT $5`,
 );
 

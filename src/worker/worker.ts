@@ -321,8 +321,9 @@ export class Worker {
         return 'cancelled';
       }
       if (s.reason instanceof JobTimeoutError) {
-        await this.#persist(() => q.markFailedOrRetry(job.id, s.reason, opts));
-        return 'timed_out';
+        // A cancel requested meanwhile wins (the job ends cancelled): one attempt, one outcome.
+        const after = await this.#persist(() => q.markFailedOrRetry(job.id, s.reason, opts));
+        return after.status === 'cancelled' ? 'cancelled' : 'timed_out';
       }
       const permanent = s.error instanceof PermanentError;
       const after = await this.#persist(() => q.markFailedOrRetry(job.id, s.error, { ...opts, permanent }));

@@ -157,7 +157,10 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         operationId: 'listJobs',
         tags: ['jobs'],
         summary: 'List jobs, newest first',
-        description: 'Filter by status, kind and queue; walk the pages with `cursor` = the previous `next_cursor`.',
+        description:
+          'Filter by status, kind and queue; walk the pages with `cursor` = the previous `next_cursor` until it is null. ' +
+          'A page examines a bounded number of jobs (10,000) and bytes (8 MiB of payloads, results and errors), so it may hold ' +
+          'fewer jobs than `limit`, even none, while `next_cursor` says where to continue.',
         security: SECURITY,
         querystring: ListQuerySchema,
         response: { 200: { ...JobListSchema, description: 'One page.' }, ...errorResponses(400, 401, 500, 503) },

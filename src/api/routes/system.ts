@@ -1,5 +1,6 @@
 /** Liveness, readiness, metrics, and the read-only /v1 views of the whole queue: stats and kinds. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { cached } from '../../queue/cached.ts';
 import { JobqError } from '../../queue/errors.ts';
 import type { Queue } from '../../queue/queue.ts';
 import { renderKind, renderStats } from '../render.ts';
@@ -16,6 +17,12 @@ export interface SystemRoutesOptions {
 
 const SECURITY = [{ bearerAuth: [] }];
 const OPEN: [] = [];
+/**
+ * /readyz needs no key and /v1/stats counts the whole table: each is answered from one check or query
+ * per this period, however many callers ask (concurrent ones share the one in flight).
+ */
+export const READY_CACHE_MS = 1_000;
+export const STATS_CACHE_MS = 1_000;
 
 /** True when `ready()` resolves true within `timeoutMs`; false when it resolves otherwise, rejects or is late. */
 export async function checkReady(ready: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -34,6 +41,9 @@ export async function checkReady(ready: () => Promise<boolean>, timeoutMs: numbe
 }
 
 export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = async (app, opts) => {
+  const isReady = cached(() => checkReady(opts.ready, opts.readyTimeoutMs), READY_CACHE_MS);
+  const stats = cached(() => opts.queue.stats(), STATS_CACHE_MS);
+
   app.get(
     '/healthz',
     {
@@ -55,13 +65,15 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         operationId: 'ready',
         tags: ['system'],
         summary: 'Readiness: the database answers',
-        description: `Ready when the readiness check (a database round trip) succeeds within ${opts.readyTimeoutMs} ms.`,
+        description:
+          `Ready when the readiness check (a database round trip) succeeds within ${opts.readyTimeoutMs} ms. ` +
+          `The answer is reused for ${READY_CACHE_MS} ms.`,
         security: OPEN,
         response: { 200: { ...ReadySchema, description: 'Ready to serve.' }, ...errorResponses(500, 503) },
       },
     },
     async () => {
-      if (!(await checkReady(opts.ready, opts.readyTimeoutMs))) {
+      if (!(await isReady())) {
         throw new JobqError('database_unavailable', 'not ready: the database did not answer');
       }
       return { status: 'ready' as const };
@@ -101,11 +113,12 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         operationId: 'stats',
         tags: ['system'],
         summary: 'Job counts by status, kind and queue',
+        description: `Read at most once per ${STATS_CACHE_MS} ms: the answer may be that old.`,
         security: SECURITY,
         response: { 200: { ...StatsSchema, description: 'Counts.' }, ...errorResponses(401, 500, 503) },
       },
     },
-    async () => renderStats(await opts.queue.stats()),
+    async () => renderStats(await stats()),
   );
 
   app.get(
