@@ -11,7 +11,7 @@ import { cliOptions, COMMAND_SETTINGS, type Config, finishConfig, resolveConfig 
 import { openDatabase } from './db/index.ts';
 import { createLogger } from './logger.ts';
 import { migrate } from './queue/migrate.ts';
-import { startService, stopOnSignals } from './server.ts';
+import { reloadOnHangup, startService, stopOnSignals } from './server.ts';
 
 const program = new Command('jobq')
   .description('PostgreSQL-backed job queue: HTTP API, SKIP LOCKED workers, retries with jitter')
@@ -36,8 +36,11 @@ function command(name: keyof typeof COMMAND_SETTINGS, description: string, run: 
 async function serve(config: Config, what: { api: boolean; worker: boolean }): Promise<void> {
   const logger = createLogger(config.logLevel);
   const signals = stopOnSignals(logger);
+  const hangup = what.api ? reloadOnHangup(logger) : undefined;
   try {
-    signals.started(await startService(config, logger, what));
+    const service = await startService(config, logger, what);
+    signals.started(service);
+    hangup?.started(service);
   } catch (err) {
     logger.fatal({ err: (err as Error).message, cause: causeOf(err) }, 'failed to start');
     await new Promise((r) => setTimeout(r, 50)); // let the log line out

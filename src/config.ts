@@ -7,6 +7,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import os from 'node:os';
 import { DEFAULT_RETENTION, formatRetention, parseRetention, type Retention } from './queue/retention.ts';
 import path from 'node:path';
+import { parseKeyEntry } from './api/keys.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -27,6 +28,16 @@ const bool = (raw: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off|)$/i.test(raw)) return false;
   throw new InvalidArgumentError(`must be true or false, got "${raw}"`);
+};
+/** API key entries, each checked (see src/api/keys.ts); errors name the entry, never the key. */
+const keyEntries = (raw: string): string[] => {
+  const entries = list(raw);
+  try {
+    entries.forEach((entry, i) => parseKeyEntry(entry, i + 1));
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return entries;
 };
 const oneOf = <T extends string>(choices: readonly T[]) => (raw: string): T => {
   if (!(choices as readonly string[]).includes(raw)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
@@ -55,10 +66,12 @@ export const SETTINGS = {
   // -- HTTP API
   host: spec({ flag: '--host <host>', env: 'HOST', description: 'address the API listens on', default: '127.0.0.1', parse: text }),
   port: spec({ flag: '--port <port>', env: 'PORT', description: 'port the API listens on', default: 8080, parse: int(0, 65535) }),
-  apiKeys: spec({ flag: '--api-keys <keys>', env: 'JOBQ_API_KEYS', description: 'comma-separated API keys; set: /v1 needs "Authorization: Bearer <key>"', default: [] as string[], parse: list, shownDefault: 'none' }),
+  apiKeys: spec({ flag: '--api-keys <keys>', env: 'JOBQ_API_KEYS', description: 'comma-separated API keys, each <key> (all scopes) or name:scopes:<key> or name:scopes:sha256:<hex> (scopes: enqueue+read+admin); set: /v1 needs "Authorization: Bearer <key>"', default: [] as string[], parse: keyEntries, shownDefault: 'none' }),
   metricsAuth: spec({ flag: '--metrics-auth <bool>', env: 'JOBQ_METRICS_AUTH', description: '/metrics needs an API key too', default: false, parse: bool }),
   insecure: spec({ flag: '--insecure <bool>', env: 'JOBQ_INSECURE', description: 'allow a non-loopback address without API keys', default: false, parse: bool }),
   bodyLimit: spec({ flag: '--body-limit <bytes>', env: 'JOBQ_BODY_LIMIT', description: 'largest request body accepted', default: 1_048_576, parse: int(1024, 1024 ** 3) }),
+  // -- HTTP API: key file, slow clients (issue 14, items 14 and 8)
+  apiKeysFile: spec<string | undefined>({ flag: '--api-keys-file <path>', env: 'JOBQ_API_KEYS_FILE', description: 'more API keys, one entry per line (# comments); re-read on SIGHUP', default: undefined, parse: optionalText, shownDefault: 'none' }),
   // -- worker
   concurrency: spec({ flag: '--concurrency <n>', env: 'JOBQ_CONCURRENCY', description: 'jobs run at once by this process', default: 10, parse: int(1, 10_000) }),
   queues: spec({ flag: '--queues <names>', env: 'JOBQ_QUEUES', description: 'comma-separated queues to work; empty: all', default: [] as string[], parse: list, shownDefault: 'all' }),
@@ -91,7 +104,7 @@ export type Config = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['defau
 
 /** Which settings each command takes. */
 const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'logLevel', 'poolSize', 'queryTimeoutMs'];
-const API: SettingName[] = ['host', 'port', 'apiKeys', 'metricsAuth', 'insecure', 'bodyLimit'];
+const API: SettingName[] = ['host', 'port', 'apiKeys', 'apiKeysFile', 'metricsAuth', 'insecure', 'bodyLimit'];
 const WORKER: SettingName[] = [
   'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs',
   'backoffBaseMs', 'backoffCapMs', 'retention', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts',

@@ -13,8 +13,9 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Queue } from '../queue/queue.ts';
-import { installAuth } from './auth.ts';
+import { installAuth, keyNameOf } from './auth.ts';
 import { installJsonParser } from './body.ts';
+import { KeyRing, loadApiKeys } from './keys.ts';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.ts';
 import { registerDocs, registerOpenApi } from './openapi.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -43,6 +44,11 @@ export interface ApiOptions {
   readyTimeoutMs?: number;
   /** Serves GET /metrics when given. */
   metrics?: { contentType: string; render(): Promise<string> };
+  /**
+   * The API keys in force; replace its keys to rotate them while serving (SIGHUP does, see server.ts).
+   * Default: a ring of `config.apiKeys`.
+   */
+  keys?: KeyRing;
   /** Receives one `request` event per response. */
   events?: EventEmitter<ApiEvents>;
 }
@@ -93,7 +99,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  installAuth(app, { apiKeys, metricsAuth });
+  installAuth(app, { keys: opts.keys ?? new KeyRing(loadApiKeys({ apiKeys })), metricsAuth });
   app.addHook('onResponse', async (request, reply) => {
     const event: RequestEvent = {
       method: request.method,
@@ -101,8 +107,15 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
       statusCode: reply.statusCode,
       durationMs: reply.elapsedTime,
     };
+    const key = keyNameOf(request);
     request.log.info(
-      { method: event.method, route: event.route, status: event.statusCode, durationMs: Math.round(event.durationMs * 1000) / 1000 },
+      {
+        method: event.method,
+        route: event.route,
+        status: event.statusCode,
+        durationMs: Math.round(event.durationMs * 1000) / 1000,
+        ...(key === undefined ? {} : { keyName: key }),
+      },
       'request completed',
     );
     try {

@@ -82,6 +82,7 @@ export function toApiError(err: unknown, bodyLimit: number): ApiError {
   if (err instanceof SyntaxError && status === 400) return { kind: 'validation_failed', message: 'the request body is not valid JSON' };
   if (status === 404 || status === 405) return { kind: 'not_found', message: 'no such route' };
   if (status === 401) return { kind: 'unauthorized', message: 'a valid API key is required' };
+  if (status === 403) return { kind: 'forbidden', message: 'the API key lacks the scope this route needs' };
   if (status === 413) return { kind: 'payload_too_large', message: `the request body exceeds ${bodyLimit} bytes` };
   if (status === 415) return { kind: 'unsupported_media_type', message: 'send the body as application/json (UTF-8)' };
   // Fastify's other 4xx describe the request, never the server: safe to pass on.

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { JobqError } from '../../queue/errors.ts';
 import type { Queue } from '../../queue/queue.ts';
 import { renderKind, renderStats } from '../render.ts';
+import { securityFor } from '../auth.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { HealthSchema, KindListSchema, ReadySchema, StatsSchema } from '../schemas/responses.ts';
 
@@ -14,7 +15,6 @@ export interface SystemRoutesOptions {
   metricsAuth: boolean;
 }
 
-const SECURITY = [{ bearerAuth: [] }];
 const OPEN: [] = [];
 
 /** True when `ready()` resolves true within `timeoutMs`; false when it resolves otherwise, rejects or is late. */
@@ -77,13 +77,13 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
           operationId: 'metrics',
           tags: ['system'],
           summary: 'Prometheus metrics',
-          security: opts.metricsAuth ? SECURITY : OPEN,
+          security: opts.metricsAuth ? securityFor('read') : OPEN,
           response: {
             200: {
               description: 'Prometheus text exposition format.',
               content: { 'text/plain': { schema: { type: 'string', examples: ['# HELP jobq_jobs_enqueued_total Jobs enqueued.\n'] } } },
             },
-            ...errorResponses(...(opts.metricsAuth ? [401, 500] : [500])),
+            ...errorResponses(...(opts.metricsAuth ? [401, 403, 500] : [500])),
           },
         },
       },
@@ -101,8 +101,8 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         operationId: 'stats',
         tags: ['system'],
         summary: 'Job counts by status, kind and queue',
-        security: SECURITY,
-        response: { 200: { ...StatsSchema, description: 'Counts.' }, ...errorResponses(401, 500, 503) },
+        security: securityFor('read'),
+        response: { 200: { ...StatsSchema, description: 'Counts.' }, ...errorResponses(401, 403, 500, 503) },
       },
     },
     async () => renderStats(await opts.queue.stats()),
@@ -115,8 +115,8 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         operationId: 'kinds',
         tags: ['system'],
         summary: 'The registered job kinds and their payload schemas',
-        security: SECURITY,
-        response: { 200: { ...KindListSchema, description: 'Every kind.' }, ...errorResponses(401, 500) },
+        security: securityFor('read'),
+        response: { 200: { ...KindListSchema, description: 'Every kind.' }, ...errorResponses(401, 403, 500) },
       },
     },
     async () => opts.queue.kinds.list().map(renderKind),
