@@ -12,6 +12,7 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { type ConnectionLimits, connectionOptions, limitConnections } from './connections.ts';
 import type { Queue } from '../queue/queue.ts';
 import { installAuth, keyNameOf } from './auth.ts';
 import { installJsonParser } from './body.ts';
@@ -35,7 +36,7 @@ export type ApiEvents = { request: [RequestEvent] };
 
 export interface ApiOptions {
   queue: Queue;
-  config: Pick<Config, 'apiKeys' | 'metricsAuth' | 'bodyLimit'>;
+  config: Pick<Config, 'apiKeys' | 'metricsAuth' | 'bodyLimit'> & Partial<ConnectionLimits>;
   /** Access logs and errors go here (one JSON line per request). Default: silent. */
   logger?: Logger;
   /** Readiness check for /readyz (typically a database round trip). */
@@ -83,10 +84,12 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
     frameworkErrors: frameworkErrorHandler(bodyLimit),
     clientErrorHandler,
+    ...connectionOptions(opts.config),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
   // Bodies are validated as sent: no type coercion, no silent removal of unknown fields. Query strings
   // and path parameters are text, so numbers there are coerced.
+  limitConnections(app, opts.config);
   const bodies = validator({ coerceTypes: false });
   const params = validator({ coerceTypes: true });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema));

@@ -131,15 +131,17 @@ export function frameworkErrorHandler(bodyLimit: number) {
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
   if (!socket.writable) return;
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
+  // Headers or body did not arrive within --headers-timeout-ms / --request-timeout-ms (connections.ts).
+  const late = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = tooLarge ? 431 : late ? 408 : 400;
   const body = JSON.stringify({
     error: {
       kind: 'validation_failed',
-      message: tooLarge ? 'request headers are too large' : 'the request is not valid HTTP',
+      message: tooLarge ? 'request headers are too large' : late ? 'the request did not arrive in time' : 'the request is not valid HTTP',
     },
   });
   socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : late ? 'Request Timeout' : 'Bad Request'}\r\n` +
       `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
