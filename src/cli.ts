@@ -7,7 +7,7 @@
  * Every option also reads an environment variable; `jobq <command> --help` lists both and the defaults.
  */
 import { Command } from 'commander';
-import { cliOptions, COMMAND_SETTINGS, type Config, finishConfig, resolveConfig } from './config.ts';
+import { cliOptions, COMMAND_SETTINGS, type Config, type ConfigInput, finishConfig, readSettings } from './config.ts';
 import { openDatabase } from './db/index.ts';
 import { createLogger } from './logger.ts';
 import { migrate } from './queue/migrate.ts';
@@ -24,8 +24,8 @@ function command(name: keyof typeof COMMAND_SETTINGS, description: string, run: 
   cmd.action(async (opts: Partial<Config>) => {
     let config: Config;
     try {
-      // Settings this command has no flag for keep their defaults.
-      config = finishConfig({ ...resolveConfig({}, {}), ...opts } as Config);
+      // Settings this command has no flag for keep their defaults; derived ones are derived from what was given.
+      config = finishConfig({ ...readSettings({}), ...opts } as ConfigInput);
     } catch (err) {
       cmd.error(`error: ${(err as Error).message}`);
     }

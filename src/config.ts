@@ -82,7 +82,7 @@ export const SETTINGS = {
   queues: spec({ flag: '--queues <names>', env: 'JOBQ_QUEUES', description: 'comma-separated queues to work; empty: all', default: [] as string[], parse: list, shownDefault: 'all' }),
   workerId: spec({ flag: '--worker-id <id>', env: 'JOBQ_WORKER_ID', description: 'name of this worker in locked_by', default: `${os.hostname()}:${process.pid}`, parse: text, shownDefault: 'hostname:pid' }),
   leaseMs: spec({ flag: '--lease-ms <ms>', env: 'JOBQ_LEASE_MS', description: 'a running job whose lease is older is recovered', default: 30_000, parse: int(1_000) }),
-  heartbeatMs: spec({ flag: '--heartbeat-ms <ms>', env: 'JOBQ_HEARTBEAT_MS', description: 'how often leases are renewed', default: 5_000, parse: int(100) }),
+  heartbeatMs: spec<number | undefined>({ flag: '--heartbeat-ms <ms>', env: 'JOBQ_HEARTBEAT_MS', description: 'how often leases are renewed, shorter than --lease-ms; unset: a third of --lease-ms, at most 5000', default: undefined, parse: int(100) }),
   pollIntervalMs: spec({ flag: '--poll-interval-ms <ms>', env: 'JOBQ_POLL_INTERVAL_MS', description: 'fallback poll when no notification arrives', default: 1_000, parse: int(10) }),
   shutdownGraceMs: spec({ flag: '--shutdown-grace-ms <ms>', env: 'JOBQ_SHUTDOWN_GRACE_MS', description: 'time running jobs get to finish on SIGTERM', default: 30_000, parse: int(0) }),
   timeoutGraceMs: spec({ flag: '--timeout-grace-ms <ms>', env: 'JOBQ_TIMEOUT_GRACE_MS', description: 'after a timeout, how long a handler may ignore its signal before its slot is freed', default: 5_000, parse: int(0) }),
@@ -105,7 +105,9 @@ export const SETTINGS = {
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
-export type Config = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['default'] } & { outboxDir: string };
+/** Settings as given: unset ones with their defaults, derived ones (heartbeatMs) possibly undefined. */
+export type ConfigInput = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['default'] };
+export type Config = ConfigInput & { outboxDir: string; heartbeatMs: number };
 
 /** Which settings each command takes. */
 const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'logLevel', 'poolSize', 'queryTimeoutMs'];
@@ -138,6 +140,11 @@ export function cliOptions(names: SettingName[]): Option[] {
  * Throws an Error naming the variable when a value is invalid.
  */
 export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  return finishConfig({ ...readSettings(env), ...stripUndefined(overrides) });
+}
+
+/** Defaults, then the environment: settings as given, not yet derived or checked across fields. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): ConfigInput {
   const out: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(SETTINGS) as [SettingName, Spec<unknown>][]) {
     const raw = env[s.env];
@@ -147,12 +154,24 @@ export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.Proce
       throw new Error(`${s.env}: ${(err as Error).message}`);
     }
   }
-  return finishConfig({ ...out, ...stripUndefined(overrides) } as Config);
+  return out as ConfigInput;
 }
 
-/** Derived values and cross-field checks, shared by the CLI and resolveConfig. */
-export function finishConfig(c: Config): Config {
-  const config = { ...c, outboxDir: c.outboxDir ?? path.join(c.dataDir, 'outbox') };
+/** The heartbeat when none is given: a third of the lease, at most 5 s (never under the 100 ms floor). */
+export function defaultHeartbeatMs(leaseMs: number): number {
+  return Math.max(100, Math.min(5_000, Math.floor(leaseMs / 3)));
+}
+
+/**
+ * Derived values and cross-field checks, shared by the CLI and resolveConfig. A heartbeat given
+ * explicitly must be shorter than the lease; one not given follows the lease (`defaultHeartbeatMs`).
+ */
+export function finishConfig(c: ConfigInput & { outboxDir?: string | undefined }): Config {
+  const config: Config = {
+    ...c,
+    outboxDir: c.outboxDir ?? path.join(c.dataDir, 'outbox'),
+    heartbeatMs: c.heartbeatMs ?? defaultHeartbeatMs(c.leaseMs),
+  };
   if (config.heartbeatMs >= config.leaseMs) throw new Error(`--heartbeat-ms (${config.heartbeatMs}) must be shorter than --lease-ms (${config.leaseMs})`);
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new Error(`--headers-timeout-ms (${config.headersTimeoutMs}) must be at most --request-timeout-ms (${config.requestTimeoutMs})`);
