@@ -122,7 +122,7 @@ const WORKER: SettingName[] = [
 export const COMMAND_SETTINGS = {
   migrate: COMMON,
   api: [...COMMON, ...API, 'backoffBaseMs', 'backoffCapMs', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts'],
-  worker: [...COMMON, ...WORKER, 'metricsHost', 'metricsPort'],
+  worker: [...COMMON, ...WORKER, 'metricsHost', 'metricsPort', 'metricsAuth', 'apiKeys', 'apiKeysFile', 'insecure'],
   serve: [...COMMON, ...API, ...WORKER],
 } satisfies Record<string, SettingName[]>;
 

@@ -47,11 +47,18 @@ export interface StartOptions {
 }
 
 export async function startService(config: Config, logger: Logger, what: StartOptions): Promise<Service> {
-  const keys = new KeyRing(what.api ? loadApiKeys(config) : []);
+  const workerMetrics = !what.api && config.metricsPort !== undefined;
+  const keys = new KeyRing(what.api || (workerMetrics && config.metricsAuth) ? loadApiKeys(config) : []);
   if (what.api && !isLoopback(config.host) && keys.size === 0 && !config.insecure) {
     throw new Error(
       `refusing to listen on ${config.host} without API keys: anyone who can reach it could enqueue work. ` +
         'Set JOBQ_API_KEYS (or --api-keys), listen on 127.0.0.1, or pass --insecure true if a proxy in front authenticates.',
+    );
+  }
+  if (workerMetrics && !isLoopback(config.metricsHost) && keys.size === 0 && !config.insecure) {
+    throw new Error(
+      `refusing to serve worker metrics on ${config.metricsHost} without a key: anyone who can reach it could read the queues' names and counts. ` +
+        'Set --metrics-auth true with JOBQ_API_KEYS (a key with the read scope), listen on 127.0.0.1, or pass --insecure true if a proxy in front authenticates.',
     );
   }
   const db = await openDatabase({
@@ -95,8 +102,8 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       url = await api.listen({ host: config.host, port: config.port });
       logger.info({ url, docs: `${url}/docs`, keys: keys.names() }, 'API listening');
     }
-    if (!what.api && config.metricsPort !== undefined) {
-      metricsServer = await serveMetrics(metrics, config.metricsHost, config.metricsPort);
+    if (workerMetrics && config.metricsPort !== undefined) {
+      metricsServer = await serveMetrics(metrics, config.metricsHost, config.metricsPort, keys.size > 0 ? keys : undefined);
       logger.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
     }
     await worker?.start();
