@@ -71,12 +71,12 @@ export const SETTINGS = {
   insecure: spec({ flag: '--insecure <bool>', env: 'JOBQ_INSECURE', description: 'allow a non-loopback address without API keys', default: false, parse: bool }),
   bodyLimit: spec({ flag: '--body-limit <bytes>', env: 'JOBQ_BODY_LIMIT', description: 'largest request body accepted', default: 1_048_576, parse: int(1024, 1024 ** 3) }),
   // -- HTTP API: key file, slow clients (issue 14, items 14 and 8)
+  apiKeysFile: spec<string | undefined>({ flag: '--api-keys-file <path>', env: 'JOBQ_API_KEYS_FILE', description: 'more API keys, one entry per line (# comments); re-read on SIGHUP', default: undefined, parse: optionalText, shownDefault: 'none' }),
   requestTimeoutMs: spec({ flag: '--request-timeout-ms <ms>', env: 'JOBQ_REQUEST_TIMEOUT_MS', description: 'a request whose headers and body have not all arrived this long after it began gets 408 and its connection is closed', default: 30_000, parse: int(100, 3_600_000) }),
   headersTimeoutMs: spec({ flag: '--headers-timeout-ms <ms>', env: 'JOBQ_HEADERS_TIMEOUT_MS', description: 'the same for the request line and headers alone (at most --request-timeout-ms)', default: 10_000, parse: int(100, 3_600_000) }),
   keepAliveTimeoutMs: spec({ flag: '--keep-alive-timeout-ms <ms>', env: 'JOBQ_KEEP_ALIVE_TIMEOUT_MS', description: 'an idle keep-alive connection is closed after this long (keep it above a proxy\'s idle timeout)', default: 72_000, parse: int(100, 3_600_000) }),
   idleTimeoutMs: spec({ flag: '--idle-timeout-ms <ms>', env: 'JOBQ_IDLE_TIMEOUT_MS', description: 'a connection with no traffic either way this long (a client that stops reading) is closed', default: 120_000, parse: int(100, 3_600_000) }),
   maxConnections: spec({ flag: '--max-connections <n>', env: 'JOBQ_MAX_CONNECTIONS', description: 'connections the API holds at once; more are closed as they arrive', default: 10_000, parse: int(1, 1_000_000) }),
-  apiKeysFile: spec<string | undefined>({ flag: '--api-keys-file <path>', env: 'JOBQ_API_KEYS_FILE', description: 'more API keys, one entry per line (# comments); re-read on SIGHUP', default: undefined, parse: optionalText, shownDefault: 'none' }),
   // -- worker
   concurrency: spec({ flag: '--concurrency <n>', env: 'JOBQ_CONCURRENCY', description: 'jobs run at once by this process', default: 10, parse: int(1, 10_000) }),
   queues: spec({ flag: '--queues <names>', env: 'JOBQ_QUEUES', description: 'comma-separated queues to work; empty: all', default: [] as string[], parse: list, shownDefault: 'all' }),

@@ -11,16 +11,17 @@
  */
 import type { ServerOptions } from 'node:http';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import type { Config } from '../config.ts';
+import { type Config, SETTINGS } from '../config.ts';
 
 export type ConnectionLimits = Pick<Config, 'requestTimeoutMs' | 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'idleTimeoutMs' | 'maxConnections'>;
 
+/** The defaults of the settings, for an app built without them (tests, library users). */
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
-  requestTimeoutMs: 30_000,
-  headersTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 72_000,
-  idleTimeoutMs: 120_000,
-  maxConnections: 10_000,
+  requestTimeoutMs: SETTINGS.requestTimeoutMs.default,
+  headersTimeoutMs: SETTINGS.headersTimeoutMs.default,
+  keepAliveTimeoutMs: SETTINGS.keepAliveTimeoutMs.default,
+  idleTimeoutMs: SETTINGS.idleTimeoutMs.default,
+  maxConnections: SETTINGS.maxConnections.default,
 };
 
 /** Fastify's server options for these limits (missing ones take the defaults above). */
