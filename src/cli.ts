@@ -7,11 +7,11 @@
  * Every option also reads an environment variable; `jobq <command> --help` lists both and the defaults.
  */
 import { Command } from 'commander';
-import { cliOptions, COMMAND_SETTINGS, type Config, finishConfig, resolveConfig } from './config.ts';
+import { cliOptions, COMMAND_SETTINGS, type Config, type ConfigInput, finishConfig, readSettings } from './config.ts';
 import { openDatabase } from './db/index.ts';
 import { createLogger } from './logger.ts';
 import { migrate } from './queue/migrate.ts';
-import { startService, stopOnSignals } from './server.ts';
+import { reloadOnHangup, startService, stopOnSignals } from './server.ts';
 
 const program = new Command('jobq')
   .description('PostgreSQL-backed job queue: HTTP API, SKIP LOCKED workers, retries with jitter')
@@ -24,8 +24,8 @@ function command(name: keyof typeof COMMAND_SETTINGS, description: string, run: 
   cmd.action(async (opts: Partial<Config>) => {
     let config: Config;
     try {
-      // Settings this command has no flag for keep their defaults.
-      config = finishConfig({ ...resolveConfig({}, {}), ...opts } as Config);
+      // Settings this command has no flag for keep their defaults; derived ones are derived from what was given.
+      config = finishConfig({ ...readSettings({}), ...opts } as ConfigInput);
     } catch (err) {
       cmd.error(`error: ${(err as Error).message}`);
     }
@@ -36,8 +36,11 @@ function command(name: keyof typeof COMMAND_SETTINGS, description: string, run: 
 async function serve(config: Config, what: { api: boolean; worker: boolean }): Promise<void> {
   const logger = createLogger(config.logLevel);
   const signals = stopOnSignals(logger);
+  const hangup = what.api ? reloadOnHangup(logger) : undefined;
   try {
-    signals.started(await startService(config, logger, what));
+    const service = await startService(config, logger, what);
+    signals.started(service);
+    hangup?.started(service);
   } catch (err) {
     logger.fatal({ err: (err as Error).message, cause: causeOf(err) }, 'failed to start');
     await new Promise((r) => setTimeout(r, 50)); // let the log line out

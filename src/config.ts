@@ -7,6 +7,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import os from 'node:os';
 import { DEFAULT_RETENTION, formatRetention, parseRetention, type Retention } from './queue/retention.ts';
 import path from 'node:path';
+import { parseKeyEntry } from './api/keys.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -27,6 +28,16 @@ const bool = (raw: string): boolean => {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off|)$/i.test(raw)) return false;
   throw new InvalidArgumentError(`must be true or false, got "${raw}"`);
+};
+/** API key entries, each checked (see src/api/keys.ts); errors name the entry, never the key. */
+const keyEntries = (raw: string): string[] => {
+  const entries = list(raw);
+  try {
+    entries.forEach((entry, i) => parseKeyEntry(entry, i + 1));
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return entries;
 };
 const oneOf = <T extends string>(choices: readonly T[]) => (raw: string): T => {
   if (!(choices as readonly string[]).includes(raw)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
@@ -56,17 +67,24 @@ export const SETTINGS = {
   // -- HTTP API
   host: spec({ flag: '--host <host>', env: 'HOST', description: 'address the API listens on', default: '127.0.0.1', parse: text }),
   port: spec({ flag: '--port <port>', env: 'PORT', description: 'port the API listens on', default: 8080, parse: int(0, 65535) }),
-  apiKeys: spec({ flag: '--api-keys <keys>', env: 'JOBQ_API_KEYS', description: 'comma-separated API keys; set: /v1 needs "Authorization: Bearer <key>"', default: [] as string[], parse: list, shownDefault: 'none' }),
+  apiKeys: spec({ flag: '--api-keys <keys>', env: 'JOBQ_API_KEYS', description: 'comma-separated API keys, each <key> (all scopes) or name:scopes:<key> or name:scopes:sha256:<hex> (scopes: enqueue+read+admin); set: /v1 needs "Authorization: Bearer <key>"', default: [] as string[], parse: keyEntries, shownDefault: 'none' }),
   metricsAuth: spec({ flag: '--metrics-auth <bool>', env: 'JOBQ_METRICS_AUTH', description: '/metrics needs an API key too', default: false, parse: bool }),
   insecure: spec({ flag: '--insecure <bool>', env: 'JOBQ_INSECURE', description: 'allow a non-loopback address without API keys', default: false, parse: bool }),
   readTimeoutMs: spec({ flag: '--read-timeout-ms <ms>', env: 'JOBQ_READ_TIMEOUT_MS', description: 'the database stops an API read (list, get) running this long', default: 2_000, parse: int(100) }),
   bodyLimit: spec({ flag: '--body-limit <bytes>', env: 'JOBQ_BODY_LIMIT', description: 'largest request body accepted', default: 1_048_576, parse: int(1024, 1024 ** 3) }),
+  // -- HTTP API: key file, slow clients (issue 14, items 14 and 8)
+  apiKeysFile: spec<string | undefined>({ flag: '--api-keys-file <path>', env: 'JOBQ_API_KEYS_FILE', description: 'more API keys, one entry per line (# comments); re-read on SIGHUP', default: undefined, parse: optionalText, shownDefault: 'none' }),
+  requestTimeoutMs: spec({ flag: '--request-timeout-ms <ms>', env: 'JOBQ_REQUEST_TIMEOUT_MS', description: 'a request whose headers and body have not all arrived this long after it began gets 408 and its connection is closed', default: 30_000, parse: int(100, 3_600_000) }),
+  headersTimeoutMs: spec({ flag: '--headers-timeout-ms <ms>', env: 'JOBQ_HEADERS_TIMEOUT_MS', description: 'the same for the request line and headers alone (at most --request-timeout-ms)', default: 10_000, parse: int(100, 3_600_000) }),
+  keepAliveTimeoutMs: spec({ flag: '--keep-alive-timeout-ms <ms>', env: 'JOBQ_KEEP_ALIVE_TIMEOUT_MS', description: 'an idle keep-alive connection is closed after this long (keep it above a proxy\'s idle timeout)', default: 72_000, parse: int(100, 3_600_000) }),
+  idleTimeoutMs: spec({ flag: '--idle-timeout-ms <ms>', env: 'JOBQ_IDLE_TIMEOUT_MS', description: 'a connection with no traffic either way this long (a client that stops reading) is closed', default: 120_000, parse: int(100, 3_600_000) }),
+  maxConnections: spec({ flag: '--max-connections <n>', env: 'JOBQ_MAX_CONNECTIONS', description: 'connections the API holds at once; more are closed as they arrive', default: 10_000, parse: int(1, 1_000_000) }),
   // -- worker
   concurrency: spec({ flag: '--concurrency <n>', env: 'JOBQ_CONCURRENCY', description: 'jobs run at once by this process', default: 10, parse: int(1, 10_000) }),
   queues: spec({ flag: '--queues <names>', env: 'JOBQ_QUEUES', description: 'comma-separated queues to work; empty: all', default: [] as string[], parse: list, shownDefault: 'all' }),
   workerId: spec({ flag: '--worker-id <id>', env: 'JOBQ_WORKER_ID', description: 'name of this worker in locked_by', default: `${os.hostname()}:${process.pid}`, parse: text, shownDefault: 'hostname:pid' }),
   leaseMs: spec({ flag: '--lease-ms <ms>', env: 'JOBQ_LEASE_MS', description: 'a running job whose lease is older is recovered', default: 30_000, parse: int(1_000) }),
-  heartbeatMs: spec({ flag: '--heartbeat-ms <ms>', env: 'JOBQ_HEARTBEAT_MS', description: 'how often leases are renewed', default: 5_000, parse: int(100) }),
+  heartbeatMs: spec<number | undefined>({ flag: '--heartbeat-ms <ms>', env: 'JOBQ_HEARTBEAT_MS', description: 'how often leases are renewed, shorter than --lease-ms; unset: a third of --lease-ms, at most 5000', default: undefined, parse: int(100) }),
   pollIntervalMs: spec({ flag: '--poll-interval-ms <ms>', env: 'JOBQ_POLL_INTERVAL_MS', description: 'fallback poll when no notification arrives', default: 1_000, parse: int(10) }),
   shutdownGraceMs: spec({ flag: '--shutdown-grace-ms <ms>', env: 'JOBQ_SHUTDOWN_GRACE_MS', description: 'time running jobs get to finish on SIGTERM', default: 30_000, parse: int(0) }),
   timeoutGraceMs: spec({ flag: '--timeout-grace-ms <ms>', env: 'JOBQ_TIMEOUT_GRACE_MS', description: 'after a timeout, how long a handler may ignore its signal before its slot is freed', default: 5_000, parse: int(0) }),
@@ -92,12 +110,17 @@ export const SETTINGS = {
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
-export type Config = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['default'] } & { outboxDir: string };
+/** Settings as given: unset ones with their defaults, derived ones (heartbeatMs) possibly undefined. */
+export type ConfigInput = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['default'] };
+export type Config = ConfigInput & { outboxDir: string; heartbeatMs: number };
 
 /** Which settings each command takes. */
 const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'logLevel', 'poolSize', 'queryTimeoutMs', 'statementTimeoutMs'];
 const METRICS: SettingName[] = ['metricsQueues', 'metricsMaxQueues'];
-const API: SettingName[] = ['host', 'port', 'apiKeys', 'metricsAuth', 'insecure', 'bodyLimit'];
+const API: SettingName[] = [
+  'host', 'port', 'apiKeys', 'apiKeysFile', 'metricsAuth', 'insecure', 'bodyLimit',
+  'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'idleTimeoutMs', 'maxConnections',
+];
 const WORKER: SettingName[] = [
   'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs',
   'backoffBaseMs', 'backoffCapMs', 'retention', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts',
@@ -105,7 +128,7 @@ const WORKER: SettingName[] = [
 export const COMMAND_SETTINGS = {
   migrate: COMMON,
   api: [...COMMON, ...API, ...METRICS, 'readTimeoutMs', 'backoffBaseMs', 'backoffCapMs', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts'],
-  worker: [...COMMON, ...WORKER, ...METRICS, 'metricsHost', 'metricsPort'],
+  worker: [...COMMON, ...WORKER, ...METRICS, 'metricsHost', 'metricsPort', 'metricsAuth', 'apiKeys', 'apiKeysFile', 'insecure'],
   serve: [...COMMON, ...API, ...WORKER, ...METRICS, 'readTimeoutMs'],
 } satisfies Record<string, SettingName[]>;
 
@@ -123,6 +146,11 @@ export function cliOptions(names: SettingName[]): Option[] {
  * Throws an Error naming the variable when a value is invalid.
  */
 export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  return finishConfig({ ...readSettings(env), ...stripUndefined(overrides) });
+}
+
+/** Defaults, then the environment: settings as given, not yet derived or checked across fields. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): ConfigInput {
   const out: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(SETTINGS) as [SettingName, Spec<unknown>][]) {
     const raw = env[s.env];
@@ -132,13 +160,28 @@ export function resolveConfig(overrides: Partial<Config> = {}, env: NodeJS.Proce
       throw new Error(`${s.env}: ${(err as Error).message}`);
     }
   }
-  return finishConfig({ ...out, ...stripUndefined(overrides) } as Config);
+  return out as ConfigInput;
 }
 
-/** Derived values and cross-field checks, shared by the CLI and resolveConfig. */
-export function finishConfig(c: Config): Config {
-  const config = { ...c, outboxDir: c.outboxDir ?? path.join(c.dataDir, 'outbox') };
+/** The heartbeat when none is given: a third of the lease, at most 5 s (never under the 100 ms floor). */
+export function defaultHeartbeatMs(leaseMs: number): number {
+  return Math.max(100, Math.min(5_000, Math.floor(leaseMs / 3)));
+}
+
+/**
+ * Derived values and cross-field checks, shared by the CLI and resolveConfig. A heartbeat given
+ * explicitly must be shorter than the lease; one not given follows the lease (`defaultHeartbeatMs`).
+ */
+export function finishConfig(c: ConfigInput & { outboxDir?: string | undefined }): Config {
+  const config: Config = {
+    ...c,
+    outboxDir: c.outboxDir ?? path.join(c.dataDir, 'outbox'),
+    heartbeatMs: c.heartbeatMs ?? defaultHeartbeatMs(c.leaseMs),
+  };
   if (config.heartbeatMs >= config.leaseMs) throw new Error(`--heartbeat-ms (${config.heartbeatMs}) must be shorter than --lease-ms (${config.leaseMs})`);
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new Error(`--headers-timeout-ms (${config.headersTimeoutMs}) must be at most --request-timeout-ms (${config.requestTimeoutMs})`);
+  }
   if (config.backoffCapMs < config.backoffBaseMs) throw new Error('--backoff-cap-ms must be at least --backoff-base-ms');
   return config;
 }

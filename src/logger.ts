@@ -9,6 +9,13 @@ export const REDACT_PATHS = [
   'databaseUrl',
   'smtpUrl',
   'apiKeys',
+  // node-postgres settings and environment variables that hold a secret, wherever they are logged
+  'connectionString',
+  '*.connectionString',
+  'sslpassword',
+  '*.sslpassword',
+  'PGPASSWORD',
+  '*.PGPASSWORD',
 ];
 
 export function createLogger(level: string, opts: { pretty?: boolean } = {}): Logger {

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { KeyRing, loadApiKeys } from './api/keys.ts';
 import { type Config, isLoopback } from './config.ts';
 import { type Database, openDatabase } from './db/index.ts';
 import { builtinKinds } from './kinds/index.ts';
@@ -28,6 +29,13 @@ export interface Service {
   url: string | undefined;
   /** Where a worker's own metrics server listens (`--metrics-port`). */
   metricsUrl: string | undefined;
+  /**
+   * Loads the API keys again (what SIGHUP does): the `--api-keys` entries as given at start, plus the
+   * `--api-keys-file` read anew. Returns the names now in force. Throws, keeping the keys in force,
+   * when the file cannot be read, holds an invalid entry or no key, or when the service started
+   * without keys (the API is open then; restart it with keys). Undefined without an API.
+   */
+  reloadKeys: (() => string[]) | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,10 +47,18 @@ export interface StartOptions {
 }
 
 export async function startService(config: Config, logger: Logger, what: StartOptions): Promise<Service> {
-  if (what.api && !isLoopback(config.host) && config.apiKeys.length === 0 && !config.insecure) {
+  const workerMetrics = !what.api && config.metricsPort !== undefined;
+  const keys = new KeyRing(what.api || (workerMetrics && config.metricsAuth) ? loadApiKeys(config) : []);
+  if (what.api && !isLoopback(config.host) && keys.size === 0 && !config.insecure) {
     throw new Error(
       `refusing to listen on ${config.host} without API keys: anyone who can reach it could enqueue work. ` +
         'Set JOBQ_API_KEYS (or --api-keys), listen on 127.0.0.1, or pass --insecure true if a proxy in front authenticates.',
+    );
+  }
+  if (workerMetrics && !isLoopback(config.metricsHost) && keys.size === 0 && !config.insecure) {
+    throw new Error(
+      `refusing to serve worker metrics on ${config.metricsHost} without a key: anyone who can reach it could read the queues' names and counts. ` +
+        'Set --metrics-auth true with JOBQ_API_KEYS (a key with the read scope), listen on 127.0.0.1, or pass --insecure true if a proxy in front authenticates.',
     );
   }
   const db = await openDatabase({
@@ -88,13 +104,14 @@ export async function startService(config: Config, logger: Logger, what: StartOp
         ready: async () => (await appliedVersion(db.pool).catch(() => 0)) >= LATEST_VERSION,
         metrics,
         events: apiEvents,
+        keys,
       });
       app = api;
       url = await api.listen({ host: config.host, port: config.port });
-      logger.info({ url, docs: `${url}/docs` }, 'API listening');
+      logger.info({ url, docs: `${url}/docs`, keys: keys.names() }, 'API listening');
     }
-    if (!what.api && config.metricsPort !== undefined) {
-      metricsServer = await serveMetrics(metrics, config.metricsHost, config.metricsPort);
+    if (workerMetrics && config.metricsPort !== undefined) {
+      metricsServer = await serveMetrics(metrics, config.metricsHost, config.metricsPort, keys.size > 0 ? keys : undefined);
       logger.info({ url: `${metricsServer.url}/metrics` }, 'metrics listening');
     }
     await worker?.start();
@@ -107,6 +124,13 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       metrics,
       url,
       metricsUrl: metricsServer?.url,
+      reloadKeys: what.api
+        ? () => {
+            if (keys.size === 0) throw new Error('the API started without keys; restart it with --api-keys or --api-keys-file');
+            keys.replace(loadApiKeys(config));
+            return keys.names();
+          }
+        : undefined,
       stop: () =>
         (stopping ??= (async () => {
           metricsServer?.close();
@@ -134,6 +158,34 @@ async function migrateWithRetry(db: Database, logger: Logger): Promise<void> {
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/**
+ * SIGHUP reloads the API keys (`Service.reloadKeys`) and logs the names now in force, or why the old
+ * keys stay. Installed before start-up (SIGHUP's default would end the process); one that arrives
+ * while starting is applied once the service is up. A process without an API installs nothing.
+ */
+export function reloadOnHangup(logger: Logger): { started(service: Service): void } {
+  let service: Service | undefined;
+  let pending = false;
+  const reload = () => {
+    try {
+      const names = service!.reloadKeys!();
+      logger.info({ keys: names }, 'API keys reloaded');
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'API keys not reloaded; the previous keys stay in force');
+    }
+  };
+  process.on('SIGHUP', () => {
+    if (service) reload();
+    else pending = true;
+  });
+  return {
+    started(s: Service) {
+      service = s;
+      if (pending) reload();
+    },
+  };
 }
 
 /**

@@ -52,3 +52,24 @@ test('resolveConfig reads the environment, treats empty as unset, and names a ba
   assert.throws(() => resolveConfig({}, { PORT: '99999' }), /PORT: must be an integer from 0 to 65535/);
   assert.throws(() => resolveConfig({}, { JOBQ_METRICS_AUTH: 'maybe' }), /JOBQ_METRICS_AUTH: must be true or false/);
 });
+
+test('a heartbeat not given follows the lease (a third, at most 5 s); one given explicitly must still be shorter', () => {
+  assert.equal(resolveConfig({}, {}).heartbeatMs, 5_000);
+  assert.equal(resolveConfig({}, { JOBQ_LEASE_MS: '3000' }).heartbeatMs, 1_000);
+  assert.equal(resolveConfig({}, { JOBQ_LEASE_MS: '1000' }).heartbeatMs, 333);
+  assert.equal(resolveConfig({}, { JOBQ_LEASE_MS: '600000' }).heartbeatMs, 5_000);
+  assert.equal(resolveConfig({ leaseMs: 3_000 }, {}).heartbeatMs, 1_000);
+  assert.equal(resolveConfig({}, { JOBQ_LEASE_MS: '3000', JOBQ_HEARTBEAT_MS: '2000' }).heartbeatMs, 2_000);
+  assert.throws(() => resolveConfig({}, { JOBQ_LEASE_MS: '3000', JOBQ_HEARTBEAT_MS: '5000' }), /--heartbeat-ms \(5000\) must be shorter than --lease-ms \(3000\)/);
+  assert.throws(() => resolveConfig({ leaseMs: 3_000, heartbeatMs: 3_000 }, {}), /must be shorter than --lease-ms/);
+  // The command line: JOBQ_LEASE_MS=3000 alone passes the heartbeat check (and stops at the next,
+  // deliberately broken, setting, so nothing starts); an explicit heartbeat is still checked.
+  const alone = run(['worker', '--backoff-base-ms', '10', '--backoff-cap-ms', '5'], { JOBQ_LEASE_MS: '3000' });
+  assert.notEqual(alone.status, 0);
+  assert.doesNotMatch(alone.stderr.split('\n')[0]!, /heartbeat/);
+  assert.match(alone.stderr, /--backoff-cap-ms must be at least --backoff-base-ms/);
+  const given = run(['worker', '--heartbeat-ms', '5000'], { JOBQ_LEASE_MS: '3000' });
+  assert.match(given.stderr, /--heartbeat-ms \(5000\) must be shorter than --lease-ms \(3000\)/);
+  const help = run(['worker', '--help']).stdout.replace(/\s+/g, ' ');
+  assert.ok(help.includes('unset: a third of --lease-ms, at most 5000'), help);
+});

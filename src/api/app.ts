@@ -12,9 +12,11 @@ import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { type ConnectionLimits, connectionOptions, limitConnections } from './connections.ts';
 import type { Queue } from '../queue/queue.ts';
-import { installAuth } from './auth.ts';
+import { installAuth, keyNameOf } from './auth.ts';
 import { installJsonParser } from './body.ts';
+import { KeyRing, loadApiKeys } from './keys.ts';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.ts';
 import { registerDocs, registerOpenApi } from './openapi.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -34,7 +36,7 @@ export type ApiEvents = { request: [RequestEvent] };
 
 export interface ApiOptions {
   queue: Queue;
-  config: Pick<Config, 'apiKeys' | 'metricsAuth' | 'bodyLimit'>;
+  config: Pick<Config, 'apiKeys' | 'metricsAuth' | 'bodyLimit'> & Partial<ConnectionLimits>;
   /** Access logs and errors go here (one JSON line per request). Default: silent. */
   logger?: Logger;
   /** Readiness check for /readyz (typically a database round trip). */
@@ -43,6 +45,11 @@ export interface ApiOptions {
   readyTimeoutMs?: number;
   /** Serves GET /metrics when given. */
   metrics?: { contentType: string; render(): Promise<string> };
+  /**
+   * The API keys in force; replace its keys to rotate them while serving (SIGHUP does, see server.ts).
+   * Default: a ring of `config.apiKeys`.
+   */
+  keys?: KeyRing;
   /** Receives one `request` event per response. */
   events?: EventEmitter<ApiEvents>;
 }
@@ -77,10 +84,12 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
     frameworkErrors: frameworkErrorHandler(bodyLimit),
     clientErrorHandler,
+    ...connectionOptions(opts.config),
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
   // Bodies are validated as sent: no type coercion, no silent removal of unknown fields. Query strings
   // and path parameters are text, so numbers there are coerced.
+  limitConnections(app, opts.config);
   const bodies = validator({ coerceTypes: false });
   const params = validator({ coerceTypes: true });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema));
@@ -93,7 +102,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  installAuth(app, { apiKeys, metricsAuth });
+  installAuth(app, { keys: opts.keys ?? new KeyRing(loadApiKeys({ apiKeys })), metricsAuth });
   app.addHook('onResponse', async (request, reply) => {
     const event: RequestEvent = {
       method: request.method,
@@ -101,8 +110,15 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
       statusCode: reply.statusCode,
       durationMs: reply.elapsedTime,
     };
+    const key = keyNameOf(request);
     request.log.info(
-      { method: event.method, route: event.route, status: event.statusCode, durationMs: Math.round(event.durationMs * 1000) / 1000 },
+      {
+        method: event.method,
+        route: event.route,
+        status: event.statusCode,
+        durationMs: Math.round(event.durationMs * 1000) / 1000,
+        ...(key === undefined ? {} : { keyName: key }),
+      },
       'request completed',
     );
     try {

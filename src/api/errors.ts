@@ -82,6 +82,7 @@ export function toApiError(err: unknown, bodyLimit: number): ApiError {
   if (err instanceof SyntaxError && status === 400) return { kind: 'validation_failed', message: 'the request body is not valid JSON' };
   if (status === 404 || status === 405) return { kind: 'not_found', message: 'no such route' };
   if (status === 401) return { kind: 'unauthorized', message: 'a valid API key is required' };
+  if (status === 403) return { kind: 'forbidden', message: 'the API key lacks the scope this route needs' };
   if (status === 413) return { kind: 'payload_too_large', message: `the request body exceeds ${bodyLimit} bytes` };
   if (status === 415) return { kind: 'unsupported_media_type', message: 'send the body as application/json (UTF-8)' };
   // Fastify's other 4xx describe the request, never the server: safe to pass on.
@@ -130,15 +131,17 @@ export function frameworkErrorHandler(bodyLimit: number) {
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
   if (!socket.writable) return;
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
+  // Headers or body did not arrive within --headers-timeout-ms / --request-timeout-ms (connections.ts).
+  const late = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = tooLarge ? 431 : late ? 408 : 400;
   const body = JSON.stringify({
     error: {
       kind: 'validation_failed',
-      message: tooLarge ? 'request headers are too large' : 'the request is not valid HTTP',
+      message: tooLarge ? 'request headers are too large' : late ? 'the request did not arrive in time' : 'the request is not valid HTTP',
     },
   });
   socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : late ? 'Request Timeout' : 'Bad Request'}\r\n` +
       `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }

@@ -35,7 +35,9 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (`--api-keys`), required on /v1 when keys are configured.' },
+          bearerAuth: { type: 'http', scheme: 'bearer', description:
+              'An API key (`--api-keys`, `--api-keys-file`), required on /v1 when keys are configured. Each operation lists the scope ' +
+              'its key needs (`enqueue`, `read` or `admin`; admin grants all); a valid key without it gets 403 `forbidden`.' },
         },
       },
     },

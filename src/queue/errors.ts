@@ -10,6 +10,7 @@ export const ERROR_KINDS = [
   'invalid_transition',
   'not_found',
   'unauthorized',
+  'forbidden',
   'payload_too_large',
   'unsupported_media_type',
   'database_unavailable',

@@ -99,8 +99,10 @@ test('the document is valid OpenAPI 3.1, declares bearer auth, and documents eve
     const name = `${method.toUpperCase()} ${path}`;
     assert.ok(op.operationId, `${name} has an operationId`);
     if (path.startsWith('/v1/')) {
-      assert.deepEqual(op.security, [{ bearerAuth: [] }], `${name} needs the bearer key`);
+      const scope = method === 'get' ? 'read' : path.includes('{id}') ? 'admin' : 'enqueue';
+      assert.deepEqual(op.security, [{ bearerAuth: [scope] }], `${name} needs a bearer key with the scope ${scope}`);
       assert.ok(op.responses?.['401'], `${name} documents 401`);
+      assert.ok(op.responses?.['403'], `${name} documents 403`);
     } else {
       assert.deepEqual(op.security, [], `${name} is open`);
     }
@@ -123,7 +125,7 @@ test('the document is valid OpenAPI 3.1, declares bearer auth, and documents eve
 
 test('real responses of every route, success and error, match the schemas the document declares for their status', async () => {
   const metrics = { contentType: 'text/plain; version=0.0.4; charset=utf-8', render: async () => '# TYPE up gauge\nup 1\n' };
-  const { app, queue } = await buildTestApp({ config: { apiKeys: ['key-1'], metricsAuth: true, bodyLimit: 4096 }, metrics });
+  const { app, queue } = await buildTestApp({ config: { apiKeys: ['key-1', 'nobody:enqueue:key-enq', 'viewer:read:key-read'], metricsAuth: true, bodyLimit: 4096 }, metrics });
   const raw = JSON.parse((await app.inject({ url: '/openapi.json' })).body) as Doc;
   const doc = (await SwaggerParser.dereference(structuredClone(raw) as never)) as unknown as Doc;
   const c = new Checker(doc);
@@ -195,6 +197,17 @@ test('real responses of every route, success and error, match the schemas the do
   assert.equal((await post(`/v1/jobs/${b!.id}/retry`, 'x'.repeat(5000), { 'content-type': 'application/json' })).status, 413);
   assert.equal((await post(`/v1/jobs/${b!.id}/retry`, 'x', { 'content-type': 'text/plain' })).status, 415);
   assert.equal((await c.check(app, { method: 'POST', url: `/v1/jobs/${b!.id}/retry` })).status, 401);
+
+  // 403: a valid key without the route's scope
+  const enq = { authorization: 'Bearer key-enq' };
+  const read = { authorization: 'Bearer key-read' };
+  for (const [method, url, headers] of [
+    ['GET', '/metrics', enq], ['GET', '/v1/kinds', enq], ['GET', '/v1/stats', enq], ['GET', '/v1/jobs', enq], ['GET', `/v1/jobs/${id}`, enq],
+    ['POST', '/v1/jobs', read], ['POST', '/v1/jobs/batch', read], ['POST', `/v1/jobs/${id}/cancel`, enq], ['POST', `/v1/jobs/${id}/retry`, read],
+  ] as const) {
+    const r = await c.check(app, { method, url, headers, ...(method === 'POST' && !url.includes('/jobs/0') && !url.includes(id) ? { payload: { jobs: [] } } : {}) });
+    assert.equal(r.status, 403, `${method} ${url}`);
+  }
 
   // 503: not ready, and a database that is gone
   const notReady = await buildTestApp({ queue, ready: async () => false });

@@ -4,6 +4,7 @@ import { type ErrorDetail, isJobqError, JobqError } from '../../queue/errors.ts'
 import type { Queue } from '../../queue/queue.ts';
 import type { NewJob } from '../../queue/types.ts';
 import { renderCancel, renderJob, renderPage } from '../render.ts';
+import { securityFor } from '../auth.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { JobSchema, Ref } from '../schemas/job.ts';
 import { BatchRequestSchema, CreateJobHeadersSchema, JobIdParamsSchema, ListQuerySchema, NewJobSchema, type NewJobWire } from '../schemas/requests.ts';
@@ -13,7 +14,6 @@ export interface JobRoutesOptions {
   queue: Queue;
 }
 
-const SECURITY = [{ bearerAuth: [] }];
 const MIN_RUN_AT = Date.UTC(1970, 0, 1);
 const MAX_RUN_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
@@ -70,7 +70,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         description:
           'Validates the payload against the kind\'s schema and enqueues the job. With an idempotency key (body field or `Idempotency-Key` header) ' +
           'already used with the same kind and payload, the existing job is returned with 200 and `Idempotent-Replayed: true`.',
-        security: SECURITY,
+        security: securityFor('enqueue'),
         headers: CreateJobHeadersSchema,
         body: NewJobSchema,
         response: {
@@ -82,7 +82,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
             description: 'The idempotency key was used before with the same kind and payload: the existing job.',
             headers: { 'Idempotent-Replayed': { type: 'string', enum: ['true'] } },
           }),
-          ...errorResponses(400, 401, 409, 413, 415, 500, 503),
+          ...errorResponses(400, 401, 403, 409, 413, 415, 500, 503),
         },
       },
     },
@@ -115,11 +115,11 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         summary: 'Enqueue up to 1,000 jobs at once',
         description:
           'All or nothing, in one transaction: one invalid job rejects the batch, and the error details name it (`/jobs/3/payload/to`, `index` 3).',
-        security: SECURITY,
+        security: securityFor('enqueue'),
         body: BatchRequestSchema,
         response: {
           201: { ...BatchResponseSchema, description: 'Enqueued, in request order.' },
-          ...errorResponses(400, 401, 409, 413, 415, 500, 503),
+          ...errorResponses(400, 401, 403, 409, 413, 415, 500, 503),
         },
       },
     },
@@ -138,9 +138,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         operationId: 'getJob',
         tags: ['jobs'],
         summary: 'Read a job',
-        security: SECURITY,
+        security: securityFor('read'),
         params: JobIdParamsSchema,
-        response: { 200: Ref(JobSchema, { description: 'The job.' }), ...errorResponses(400, 401, 404, 500, 503) },
+        response: { 200: Ref(JobSchema, { description: 'The job.' }), ...errorResponses(400, 401, 403, 404, 500, 503) },
       },
     },
     async (request) => {
@@ -161,9 +161,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
           'Filter by status, kind and queue; walk the pages with `cursor` = the previous `next_cursor` until it is null. ' +
           'A page examines a bounded number of jobs (10,000) and bytes (8 MiB of payloads, results and errors), so it may hold ' +
           'fewer jobs than `limit`, even none, while `next_cursor` says where to continue.',
-        security: SECURITY,
+        security: securityFor('read'),
         querystring: ListQuerySchema,
-        response: { 200: { ...JobListSchema, description: 'One page.' }, ...errorResponses(400, 401, 500, 503) },
+        response: { 200: { ...JobListSchema, description: 'One page.' }, ...errorResponses(400, 401, 403, 500, 503) },
       },
     },
     async (request) => {
@@ -181,9 +181,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         summary: 'Cancel a job',
         description:
           'A waiting job (queued, retrying) is cancelled at once; a running one is flagged and its worker told (`cancel_requested`); a finished one is left as it is (`already_terminal`).',
-        security: SECURITY,
+        security: securityFor('admin'),
         params: JobIdParamsSchema,
-        response: { 200: { ...CancelResponseSchema, description: 'What the cancel did.' }, ...errorResponses(400, 401, 404, 413, 415, 500, 503) },
+        response: { 200: { ...CancelResponseSchema, description: 'What the cancel did.' }, ...errorResponses(400, 401, 403, 404, 413, 415, 500, 503) },
       },
     },
     async (request) => renderCancel(await queue.requestCancel(request.params.id)),
@@ -197,9 +197,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         tags: ['jobs'],
         summary: 'Run a failed or cancelled job again',
         description: 'Only a `failed_permanent` or `cancelled` job: it goes back to `queued` with its attempts reset.',
-        security: SECURITY,
+        security: securityFor('admin'),
         params: JobIdParamsSchema,
-        response: { 200: Ref(JobSchema, { description: 'The job, queued again.' }), ...errorResponses(400, 401, 404, 409, 413, 415, 500, 503) },
+        response: { 200: Ref(JobSchema, { description: 'The job, queued again.' }), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 500, 503) },
       },
     },
     async (request) => renderJob(await queue.retry(request.params.id)),

@@ -4,6 +4,7 @@ import { cached } from '../../queue/cached.ts';
 import { JobqError } from '../../queue/errors.ts';
 import type { Queue } from '../../queue/queue.ts';
 import { renderKind, renderStats } from '../render.ts';
+import { securityFor } from '../auth.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { HealthSchema, KindListSchema, ReadySchema, StatsSchema } from '../schemas/responses.ts';
 
@@ -15,7 +16,6 @@ export interface SystemRoutesOptions {
   metricsAuth: boolean;
 }
 
-const SECURITY = [{ bearerAuth: [] }];
 const OPEN: [] = [];
 /**
  * /readyz needs no key and /v1/stats counts the whole table: each is answered from one check or query
@@ -89,13 +89,13 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
           operationId: 'metrics',
           tags: ['system'],
           summary: 'Prometheus metrics',
-          security: opts.metricsAuth ? SECURITY : OPEN,
+          security: opts.metricsAuth ? securityFor('read') : OPEN,
           response: {
             200: {
               description: 'Prometheus text exposition format.',
               content: { 'text/plain': { schema: { type: 'string', examples: ['# HELP jobq_jobs_enqueued_total Jobs enqueued.\n'] } } },
             },
-            ...errorResponses(...(opts.metricsAuth ? [401, 500] : [500])),
+            ...errorResponses(...(opts.metricsAuth ? [401, 403, 500] : [500])),
           },
         },
       },
@@ -114,8 +114,8 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         tags: ['system'],
         summary: 'Job counts by status, kind and queue',
         description: `Read at most once per ${STATS_CACHE_MS} ms: the answer may be that old.`,
-        security: SECURITY,
-        response: { 200: { ...StatsSchema, description: 'Counts.' }, ...errorResponses(401, 500, 503) },
+        security: securityFor('read'),
+        response: { 200: { ...StatsSchema, description: 'Counts.' }, ...errorResponses(401, 403, 500, 503) },
       },
     },
     async () => renderStats(await stats()),
@@ -128,8 +128,8 @@ export const systemRoutes: FastifyPluginAsyncTypebox<SystemRoutesOptions> = asyn
         operationId: 'kinds',
         tags: ['system'],
         summary: 'The registered job kinds and their payload schemas',
-        security: SECURITY,
-        response: { 200: { ...KindListSchema, description: 'Every kind.' }, ...errorResponses(401, 500) },
+        security: securityFor('read'),
+        response: { 200: { ...KindListSchema, description: 'Every kind.' }, ...errorResponses(401, 403, 500) },
       },
     },
     async () => opts.queue.kinds.list().map(renderKind),

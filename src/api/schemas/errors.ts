@@ -51,6 +51,7 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   payload_invalid: 400,
   unknown_kind: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   idempotency_conflict: 409,
   invalid_transition: 409,
@@ -63,6 +64,7 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid input: `validation_failed` (envelope, parameters, JSON), `payload_invalid` or `unknown_kind`.',
   401: '`unauthorized`: API keys are configured and the request has no valid `Authorization: Bearer <key>`.',
+  403: '`forbidden`: the API key is valid but lacks the scope this route needs (`enqueue`, `read` or `admin`; admin grants all).',
   404: '`not_found`: no such job (or no such route).',
   409: '`idempotency_conflict` or `invalid_transition`.',
   413: '`payload_too_large`: the body exceeds the configured limit.',
@@ -74,6 +76,7 @@ const DESCRIPTIONS: Record<number, string> = {
 const EXAMPLES: Record<number, ErrorBodyWire> = {
   400: { error: { kind: 'validation_failed', message: 'body priority must be integer', details: [{ path: '/priority', message: 'must be integer' }] } },
   401: { error: { kind: 'unauthorized', message: 'a valid API key is required: Authorization: Bearer <key>' } },
+  403: { error: { kind: 'forbidden', message: 'the API key "dashboard" lacks the scope "admin" this route needs' } },
   404: { error: { kind: 'not_found', message: 'no job with id 01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f' } },
   409: { error: { kind: 'invalid_transition', message: 'cannot retry job 01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f: it is queued', details: [{ path: '/status', message: 'is queued' }] } },
   413: { error: { kind: 'payload_too_large', message: 'the request body exceeds 1048576 bytes' } },
