@@ -11,7 +11,8 @@ import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
 import { run } from './db.ts';
 import { Enqueuer } from './enqueue.ts';
-import { type ClaimedRow, decodeCursor, encodeCursor, errorText, isUuid, type JobRow, toClaimedJob, toJob, toJsonParam } from './rows.ts';
+import { type ClaimedRow, decodeCursor, encodeCursor, errorText, isUuid, type JobRow, toClaimedJob, toJob } from './rows.ts';
+import { type Completion, resultJson, resultsParam, writeCompletions } from './results.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
@@ -163,22 +164,25 @@ export class Queue {
     await this.#exec(SQL.MARK_STARTED_THROUGH, [workerId, claimSeq, this.#now()], opts.db);
   }
 
-  /** running → succeeded, storing `result` (any JSON value). */
+  /** running → succeeded, storing `result` (any value; made storable as results.ts describes). */
   async markSucceeded(id: string, result?: unknown, opts: WorkerWriteOptions = {}): Promise<Job> {
-    const rows = await this.#transition(id, SQL.COMPLETE, [id, toJsonParam(result), opts.workerId ?? null, this.#now()], opts);
+    const rows = await this.#transition(id, SQL.COMPLETE, [id, resultJson(result) ?? null, opts.workerId ?? null, this.#now()], opts);
     return toJob(rows);
   }
 
   /**
    * Completes many running jobs of `workerId` in one statement. Returns the ids it completed; a job
    * missing from the result was no longer held by this worker (recovered, cancelled, released).
+   * Results are made storable (results.ts): a result the database would refuse, or a huge one, is
+   * stored altered and marked, and never fails the other jobs of the batch.
    */
   async completeMany(workerId: string, items: { id: string; result?: unknown }[], opts: WriteOptions = {}): Promise<string[]> {
     if (items.length === 0) return [];
-    const results: Record<string, unknown> = {};
-    for (const { id, result } of items) if (result !== undefined) results[id] = result;
-    const ids = items.map((i) => i.id).filter(isUuid);
-    return (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [ids, JSON.stringify(results), workerId, this.#now()], opts.db)).map((r) => r.id);
+    const rows: Completion[] = [];
+    for (const { id, result } of items) if (isUuid(id)) rows.push({ id, json: resultJson(result) });
+    const write = async (batch: Completion[]) =>
+      (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [batch.map((r) => r.id), resultsParam(batch), workerId, this.#now()], opts.db)).map((r) => r.id);
+    return writeCompletions(rows, write, opts.db === undefined);
   }
 
   /**
