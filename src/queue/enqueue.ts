@@ -14,8 +14,8 @@ import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts'
 
 export const MAX_BATCH = 1000;
 
-/** What inserting one row came to: the job, a conflict, or nothing (its key's job vanished meanwhile). */
-type RowOutcome = EnqueueResult | JobqError | undefined;
+/** What inserting one row came to: the job (new, or the one holding its key), or a conflict. */
+type RowOutcome = EnqueueResult | JobqError;
 
 export interface EnqueuerOptions {
   pool: pg.Pool;
@@ -30,7 +30,7 @@ export class Enqueuer {
   readonly #o: EnqueuerOptions;
   /** Coalesced wake-ups: one NOTIFY in flight; queues named meanwhile go together in the next. */
   readonly #notifier: Coalescer<string, void>;
-  readonly #singles: Coalescer<InsertRow, EnqueueResult | undefined>;
+  readonly #singles: Coalescer<InsertRow, EnqueueResult>;
   #inFlight = 0;
 
   constructor(options: EnqueuerOptions) {
@@ -41,7 +41,7 @@ export class Enqueuer {
       return queues.map(() => undefined);
     }, 1);
     // Concurrent single enqueues share statements; each row keeps its own outcome (no all-or-nothing).
-    this.#singles = new Coalescer<InsertRow, EnqueueResult | undefined>(async (rows) => {
+    this.#singles = new Coalescer<InsertRow, EnqueueResult>(async (rows) => {
       const outcomes = await this.#insertRows(rows.map((r, ord) => ({ ...r, ord })), undefined, false, false);
       return outcomes.map((o) => (o instanceof JobqError ? withoutIndex(o) : o));
     }, 2, MAX_BATCH, (err) => isJobqError(err, 'database_unavailable'));
@@ -51,8 +51,7 @@ export class Enqueuer {
   async one(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
     if (opts.db) return (await this.many([job], opts))[0]!;
     const row = prepareInsert(job, 0, newJobId(), this.#o.kinds);
-    const result = await this.#singles.add(row);
-    return result ?? this.one(job); // its key's job was deleted meanwhile (retention): try again
+    return this.#singles.add(row);
   }
 
   /** See Queue.enqueueMany. */
@@ -64,18 +63,11 @@ export class Enqueuer {
     // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
     // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
     const atomic = rows.length > 1 && !opts.db && rows.some((r) => r.idempotency_key !== null);
-    const results = await this.#insertRows(rows, opts.db, atomic, true);
-    if (results.some((r) => r === undefined)) {
-      // The job holding a key was deleted between our insert and our look-up (retention): try again.
-      return this.many(jobs, opts);
-    }
-    return results as EnqueueResult[];
+    // Conflicts throw (all or nothing): what comes back is one job per row.
+    return (await this.#insertRows(rows, opts.db, atomic, true)) as EnqueueResult[];
   }
 
-  /**
-   * Inserts rows and reports per row: the job, an idempotency_conflict error (thrown instead when
-   * `allOrNothing`), or undefined when the job holding its key vanished meanwhile.
-   */
+  /** Inserts rows and reports per row: the job, or an idempotency_conflict error (thrown instead when `allOrNothing`). */
   async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean): Promise<RowOutcome[]> {
     // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
     // itself: the notification leaves with the commit (one round trip, lowest latency). Under
@@ -97,12 +89,24 @@ export class Enqueuer {
       this.#inFlight--;
     }
     if (!notifyInStatement) for (const q of wake) void this.#notifier.add(q);
-    for (const r of results) if (r && !(r instanceof JobqError)) this.#o.onEnqueued(r);
+    for (const r of results) if (!(r instanceof JobqError)) this.#o.onEnqueued(r);
     return results;
   }
 
-  /** The insert, then the look-up of jobs whose idempotency key existed. Collects the queues to wake. */
+  /**
+   * The insert, then the look-up of jobs whose idempotency key existed. Collects the queues to wake.
+   * A key's job can be deleted (retention) after the insert skipped its row and before the look-up:
+   * only those rows are inserted again, on the same connection (so inside the same transaction when
+   * there is one); rows already inserted are never sent twice.
+   */
   async #insert(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
+    const out: RowOutcome[] = new Array(rows.length);
+    for (let pending = rows; pending.length > 0; ) pending = await this.#insertOnce(pending, notify, wake, db, out);
+    return out;
+  }
+
+  /** One round of #insert: fills `out` (by `ord`) and returns the rows whose key's job vanished. */
+  async #insertOnce(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<InsertRow[]> {
     let input: string;
     try {
       input = JSON.stringify(rows);
@@ -114,20 +118,24 @@ export class Enqueuer {
     // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
     // string, an undefined property goes), not the caller's objects.
     const sent = JSON.parse(input) as { payload: unknown }[];
-    const out: RowOutcome[] = rows.map((r, i) => {
+    const missing: InsertRow[] = [];
+    rows.forEach((r, i) => {
       const ins = byId.get(r.id);
-      if (!ins) return undefined;
+      if (!ins) return void missing.push(r);
       if (ins.runnable) wake.add(r.queue);
-      return { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
+      out[r.ord] = { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
     });
-    const missing = rows.filter((r) => !byId.has(r.id));
-    if (missing.length === 0) return out;
+    if (missing.length === 0) return [];
     const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
     const found = (await run<JobRow & { same: boolean }>(db, SQL.FIND_BY_KEYS, [Object.keys(asked), JSON.stringify(asked)])).rows;
     const byKey = new Map(found.map((f) => [f.idempotency_key, f]));
+    const vanished: InsertRow[] = [];
     for (const r of missing) {
       const f = byKey.get(r.idempotency_key);
-      if (!f) continue; // deleted meanwhile: the caller tries again
+      if (!f) {
+        vanished.push(r);
+        continue;
+      }
       // `same` is the database's jsonb comparison; the second check covers several entries of one
       // batch that share a key, of which the statement could only compare one.
       out[r.ord] = f.same && sameJob(toJob(f), r)
@@ -136,7 +144,7 @@ export class Enqueuer {
             { path: '/idempotency_key', message: `already used by job ${f.id}`, index: r.ord, job_id: f.id },
           ]);
     }
-    return out;
+    return vanished;
   }
 }
 
