@@ -288,19 +288,25 @@ export class Queue {
    */
   async sweep(staleAfterMs: number, retention?: Retention): Promise<{ recovered: number; pruned: number } | null> {
     const client = await this.#connect();
+    let holding = false;
     try {
       const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK_SESSION, [], client);
       if (!lock?.locked) return null;
+      holding = true;
       try {
         const recovered = await this.recoverStale(staleAfterMs, { db: client });
         await this.#exec(SQL.PRUNE_WORKERS, [Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), this.#now()], client);
         const pruned = retention ? await this.prune(retention, { db: client }) : 0;
         return { recovered, pruned };
       } finally {
-        await this.#rows(SQL.SWEEP_UNLOCK_SESSION, [], client).catch(() => {});
+        const [unlock] = await this.#rows<{ unlocked: boolean }>(SQL.SWEEP_UNLOCK_SESSION, [], client).catch(() => []);
+        if (unlock?.unlocked) holding = false;
       }
     } finally {
-      client.release();
+      // A session whose unlock failed (timed out, refused) still holds the lock: put back into the pool,
+      // it would keep every other process from sweeping for as long as it lives. Destroying the client
+      // ends the session, and with it the lock.
+      client.release(holding ? new Error('the sweep lock could not be released') : undefined);
     }
   }
 
