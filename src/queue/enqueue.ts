@@ -13,6 +13,13 @@ import * as SQL from './sql.ts';
 import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts';
 
 export const MAX_BATCH = 1000;
+/**
+ * An INSERT statement carries at most about this many characters of JSON (one row may be larger
+ * alone). Concurrent single enqueues coalesce into one batch; at 1 MiB each, a batch of a thousand
+ * serialised into one string passed Node's string limit (about 512 Mi characters), and every caller
+ * got 400 payload_invalid for what was no fault of theirs (issue #14, item 11).
+ */
+export const MAX_INSERT_CHARS = 32 * 1_048_576;
 
 /** What inserting one row came to: the job (new, or the one holding its key), or a conflict. */
 type RowOutcome = EnqueueResult | JobqError;
@@ -60,15 +67,21 @@ export class Enqueuer {
       throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
     }
     const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.#o.kinds));
+    const texts = rows.map((r) => {
+      const text = rowJson(r);
+      if (text instanceof JobqError) throw text;
+      return text;
+    });
     // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
-    // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
-    const atomic = rows.length > 1 && !opts.db && rows.some((r) => r.idempotency_key !== null);
+    // insert must undo it, and a batch too large for one statement takes several: those run in a
+    // transaction (a single job never needs one).
+    const atomic = rows.length > 1 && !opts.db && (rows.some((r) => r.idempotency_key !== null) || texts.reduce((n, t) => n + t.length + 1, 0) > MAX_INSERT_CHARS);
     // Conflicts throw (all or nothing): what comes back is one job per row.
-    return (await this.#insertRows(rows, opts.db, atomic, true)) as EnqueueResult[];
+    return (await this.#insertRows(rows, opts.db, atomic, true, texts)) as EnqueueResult[];
   }
 
   /** Inserts rows and reports per row: the job, or an idempotency_conflict error (thrown instead when `allOrNothing`). */
-  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean): Promise<RowOutcome[]> {
+  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean, texts?: string[]): Promise<RowOutcome[]> {
     // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
     // itself: the notification leaves with the commit (one round trip, lowest latency). Under
     // concurrency, enqueues notify after their commits, coalesced, so that NOTIFY's commit-time lock
@@ -76,7 +89,7 @@ export class Enqueuer {
     const notifyInStatement = db !== undefined || (this.#inFlight === 0 && this.#notifier.idle);
     const wake = new Set<string>();
     const attempt = async (client: Queryable) => {
-      const out = await this.#insert(rows, notifyInStatement, wake, client);
+      const out = await this.#insert(rows, texts, notifyInStatement, wake, client);
       const conflict = out.find((r) => r instanceof JobqError);
       if (allOrNothing && conflict) throw conflict; // inside the transaction: undoes the batch
       return out;
@@ -94,46 +107,76 @@ export class Enqueuer {
   }
 
   /**
-   * The insert, then the look-up of jobs whose idempotency key existed. Collects the queues to wake.
-   * A key's job can be deleted (retention) after the insert skipped its row and before the look-up:
-   * only those rows are inserted again, on the same connection (so inside the same transaction when
-   * there is one); rows already inserted are never sent twice.
+   * The inserts, then the look-up of jobs whose idempotency key existed. Collects the queues to wake.
+   * Rows go in statements of at most about MAX_INSERT_CHARS of JSON, each row serialised on its own
+   * (`texts`, or here, one statement's worth at a time): a row that cannot be serialised fails alone.
    */
-  async #insert(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
+  async #insert(rows: InsertRow[], texts: string[] | undefined, notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
     const out: RowOutcome[] = new Array(rows.length);
-    for (let pending = rows; pending.length > 0; ) pending = await this.#insertOnce(pending, notify, wake, db, out);
+    let chunk: InsertRow[] = [];
+    let chunkTexts: string[] = [];
+    let chars = 0;
+    for (const [i, r] of rows.entries()) {
+      const text = texts ? texts[i]! : rowJson(r);
+      if (text instanceof JobqError) {
+        out[r.ord] = text;
+        continue;
+      }
+      if (chunk.length > 0 && chars + text.length > MAX_INSERT_CHARS) {
+        await this.#insertChunk(chunk, chunkTexts, notify, wake, db, out);
+        chunk = [];
+        chunkTexts = [];
+        chars = 0;
+      }
+      chunk.push(r);
+      chunkTexts.push(text);
+      chars += text.length + 1;
+    }
+    if (chunk.length > 0) await this.#insertChunk(chunk, chunkTexts, notify, wake, db, out);
     return out;
   }
 
-  /** One round of #insert: fills `out` (by `ord`) and returns the rows whose key's job vanished. */
-  async #insertOnce(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<InsertRow[]> {
-    let input: string;
-    try {
-      input = JSON.stringify(rows);
-    } catch {
-      throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON' }]);
+  /**
+   * One statement's rows. A key's job can be deleted (retention) after the insert skipped its row and
+   * before the look-up: only those rows are inserted again, on the same connection (so inside the same
+   * transaction when there is one); rows already inserted are never sent twice.
+   */
+  async #insertChunk(rows: InsertRow[], texts: string[], notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<void> {
+    for (let pending = rows.map((_, i) => i); pending.length > 0; ) {
+      const vanished = await this.#insertOnce(pending.map((i) => rows[i]!), pending.map((i) => texts[i]!), notify, wake, db, out);
+      pending = vanished.map((v) => pending[v]!);
     }
+  }
+
+  /** One INSERT and its look-up: fills `out` (by `ord`); returns the positions (in `rows`) of rows whose key's job vanished. */
+  async #insertOnce(rows: InsertRow[], texts: string[], notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<number[]> {
+    const input = `[${texts.join(',')}]`;
     const inserted = (await run<InsertedRow>(db, SQL.INSERT, [input, this.#o.now(), notify])).rows;
     const byId = new Map(inserted.map((r) => [r.id, r]));
-    // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
-    // string, an undefined property goes), not the caller's objects.
-    const sent = JSON.parse(input) as { payload: unknown }[];
     const missing: InsertRow[] = [];
+    const at = new Map<InsertRow, number>();
     rows.forEach((r, i) => {
       const ins = byId.get(r.id);
-      if (!ins) return void missing.push(r);
+      if (!ins) {
+        missing.push(r);
+        at.set(r, i);
+        return;
+      }
       if (ins.runnable) wake.add(r.queue);
-      out[r.ord] = { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
+      // The payload as the database stored it: JSON's reading of what was sent (a Date becomes its
+      // string, an undefined property goes), not the caller's object.
+      const sent = JSON.parse(texts[i]!) as { payload: unknown };
+      out[r.ord] = { job: newJobFromInsert(r, sent.payload ?? null, ins), isNew: true };
     });
     if (missing.length === 0) return [];
     const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
     const found = (await run<JobRow & { same: boolean }>(db, SQL.FIND_BY_KEYS, [Object.keys(asked), JSON.stringify(asked)])).rows;
     const byKey = new Map(found.map((f) => [f.idempotency_key, f]));
-    const vanished: InsertRow[] = [];
+    const vanished: number[] = [];
     for (const r of missing) {
       const f = byKey.get(r.idempotency_key);
       if (!f) {
-        vanished.push(r);
+        vanished.push(at.get(r)!);
         continue;
       }
       // `same` is the database's jsonb comparison; the second check covers several entries of one
@@ -145,6 +188,18 @@ export class Enqueuer {
           ]);
     }
     return vanished;
+  }
+}
+
+/** A row's JSON for INSERT, or why it has none: its own payload is not JSON, or too large to serialise. */
+function rowJson(row: InsertRow): string | JobqError {
+  try {
+    return JSON.stringify(row);
+  } catch (err) {
+    if (err instanceof RangeError && /string length/i.test(err.message)) {
+      return new JobqError('payload_too_large', 'payload is too large to enqueue', [{ path: '/payload', message: 'too large to serialise', index: row.ord }]);
+    }
+    return new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON', index: row.ord }]);
   }
 }
 
