@@ -52,6 +52,7 @@ export const SETTINGS = {
   logLevel: spec({ flag: '--log-level <level>', env: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, default: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(LOG_LEVELS) }),
   poolSize: spec({ flag: '--pool-size <n>', env: 'JOBQ_POOL_SIZE', description: 'connections in the database pool', default: 10, parse: int(1, 1000) }),
   queryTimeoutMs: spec({ flag: '--query-timeout-ms <ms>', env: 'JOBQ_QUERY_TIMEOUT_MS', description: 'a query unanswered this long fails as database_unavailable', default: 5_000, parse: int(100) }),
+  migrateLockTimeoutMs: spec({ flag: '--migrate-lock-timeout-ms <ms>', env: 'JOBQ_MIGRATE_LOCK_TIMEOUT_MS', description: 'a migration waits this long for a table lock, then gives up and tries again (other statements queue behind its wait)', default: 3_000, parse: int(1) }),
   // -- HTTP API
   host: spec({ flag: '--host <host>', env: 'HOST', description: 'address the API listens on', default: '127.0.0.1', parse: text }),
   port: spec({ flag: '--port <port>', env: 'PORT', description: 'port the API listens on', default: 8080, parse: int(0, 65535) }),
@@ -90,7 +91,7 @@ export type SettingName = keyof typeof SETTINGS;
 export type Config = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['default'] } & { outboxDir: string };
 
 /** Which settings each command takes. */
-const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'logLevel', 'poolSize', 'queryTimeoutMs'];
+const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'migrateLockTimeoutMs', 'logLevel', 'poolSize', 'queryTimeoutMs'];
 const API: SettingName[] = ['host', 'port', 'apiKeys', 'metricsAuth', 'insecure', 'bodyLimit'];
 const WORKER: SettingName[] = [
   'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs',
