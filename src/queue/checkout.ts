@@ -33,13 +33,14 @@ export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
   };
   client.on('error', onError);
   // Statements of a checked-out client that fail on the client's side (a query timeout, a dropped
-  // connection) leave it in an unknown state: note it, so that release destroys the client.
+  // connection) leave it in an unknown state: note it, so that release destroys the client. An error
+  // the server answered (a deadlock, a statement_timeout: severity ERROR) leaves the connection fine.
   const query = client.query;
   client.query = function (this: pg.PoolClient, ...args: unknown[]) {
     const out = (query as (...a: unknown[]) => unknown).apply(this, args);
     if (out instanceof Promise) {
       out.catch((err: unknown) => {
-        if (isConnectionError(err)) onError(err as Error);
+        if (isConnectionError(err) && (err as { severity?: unknown }).severity !== 'ERROR') onError(err as Error);
       });
     }
     return out;
