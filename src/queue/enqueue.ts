@@ -67,21 +67,26 @@ export class Enqueuer {
       throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
     }
     const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.#o.kinds));
-    const texts = rows.map((r) => {
-      const text = rowJson(r);
-      if (text instanceof JobqError) throw text;
-      return text;
-    });
+    // The whole batch as one statement's input when it fits; else each row's JSON (a row that has
+    // none fails the batch), to go in several statements.
+    let input: string | string[] | undefined = wholeJson(rows);
+    if (input === undefined) {
+      input = rows.map((r) => {
+        const text = rowJson(r);
+        if (text instanceof JobqError) throw text;
+        return text;
+      });
+    }
     // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
     // insert must undo it, and a batch too large for one statement takes several: those run in a
     // transaction (a single job never needs one).
-    const atomic = rows.length > 1 && !opts.db && (rows.some((r) => r.idempotency_key !== null) || texts.reduce((n, t) => n + t.length + 1, 0) > MAX_INSERT_CHARS);
+    const atomic = rows.length > 1 && !opts.db && (typeof input !== 'string' || rows.some((r) => r.idempotency_key !== null));
     // Conflicts throw (all or nothing): what comes back is one job per row.
-    return (await this.#insertRows(rows, opts.db, atomic, true, texts)) as EnqueueResult[];
+    return (await this.#insertRows(rows, opts.db, atomic, true, input)) as EnqueueResult[];
   }
 
   /** Inserts rows and reports per row: the job, or an idempotency_conflict error (thrown instead when `allOrNothing`). */
-  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean, texts?: string[]): Promise<RowOutcome[]> {
+  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean, input?: string | string[]): Promise<RowOutcome[]> {
     // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
     // itself: the notification leaves with the commit (one round trip, lowest latency). Under
     // concurrency, enqueues notify after their commits, coalesced, so that NOTIFY's commit-time lock
@@ -89,7 +94,7 @@ export class Enqueuer {
     const notifyInStatement = db !== undefined || (this.#inFlight === 0 && this.#notifier.idle);
     const wake = new Set<string>();
     const attempt = async (client: Queryable) => {
-      const out = await this.#insert(rows, texts, notifyInStatement, wake, client);
+      const out = await this.#insert(rows, input, notifyInStatement, wake, client);
       const conflict = out.find((r) => r instanceof JobqError);
       if (allOrNothing && conflict) throw conflict; // inside the transaction: undoes the batch
       return out;
@@ -108,75 +113,77 @@ export class Enqueuer {
 
   /**
    * The inserts, then the look-up of jobs whose idempotency key existed. Collects the queues to wake.
-   * Rows go in statements of at most about MAX_INSERT_CHARS of JSON, each row serialised on its own
-   * (`texts`, or here, one statement's worth at a time): a row that cannot be serialised fails alone.
+   * `input` is the whole batch's JSON (one statement: the common case), or each row's, or nothing
+   * (then the batch is serialised here). When the whole batch cannot be one string (a row that is not
+   * JSON, or Node's string limit) or is larger than MAX_INSERT_CHARS, rows are serialised one by one
+   * and go in statements of at most about MAX_INSERT_CHARS: a row that has no JSON fails alone.
    */
-  async #insert(rows: InsertRow[], texts: string[] | undefined, notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
+  async #insert(rows: InsertRow[], input: string | string[] | undefined, notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
     const out: RowOutcome[] = new Array(rows.length);
+    const whole = input === undefined ? wholeJson(rows) : typeof input === 'string' ? input : undefined;
+    if (whole !== undefined) {
+      await this.#insertChunk(rows, whole, notify, wake, db, out);
+      return out;
+    }
     let chunk: InsertRow[] = [];
-    let chunkTexts: string[] = [];
+    let texts: string[] = [];
     let chars = 0;
     for (const [i, r] of rows.entries()) {
-      const text = texts ? texts[i]! : rowJson(r);
+      const text = Array.isArray(input) ? input[i]! : rowJson(r);
       if (text instanceof JobqError) {
         out[r.ord] = text;
         continue;
       }
       if (chunk.length > 0 && chars + text.length > MAX_INSERT_CHARS) {
-        await this.#insertChunk(chunk, chunkTexts, notify, wake, db, out);
+        await this.#insertChunk(chunk, `[${texts.join(',')}]`, notify, wake, db, out);
         chunk = [];
-        chunkTexts = [];
+        texts = [];
         chars = 0;
       }
       chunk.push(r);
-      chunkTexts.push(text);
+      texts.push(text);
       chars += text.length + 1;
     }
-    if (chunk.length > 0) await this.#insertChunk(chunk, chunkTexts, notify, wake, db, out);
+    if (chunk.length > 0) await this.#insertChunk(chunk, `[${texts.join(',')}]`, notify, wake, db, out);
     return out;
   }
 
   /**
-   * One statement's rows. A key's job can be deleted (retention) after the insert skipped its row and
-   * before the look-up: only those rows are inserted again, on the same connection (so inside the same
-   * transaction when there is one); rows already inserted are never sent twice.
+   * One statement's rows (`input`: their JSON array). A key's job can be deleted (retention) after the
+   * insert skipped its row and before the look-up: only those rows are inserted again, on the same
+   * connection (so inside the same transaction when there is one); rows already inserted are never
+   * sent twice.
    */
-  async #insertChunk(rows: InsertRow[], texts: string[], notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<void> {
-    for (let pending = rows.map((_, i) => i); pending.length > 0; ) {
-      const vanished = await this.#insertOnce(pending.map((i) => rows[i]!), pending.map((i) => texts[i]!), notify, wake, db, out);
-      pending = vanished.map((v) => pending[v]!);
+  async #insertChunk(rows: InsertRow[], input: string, notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<void> {
+    for (let pending = rows; pending.length > 0; ) {
+      pending = await this.#insertOnce(pending, input, notify, wake, db, out);
+      if (pending.length > 0) input = JSON.stringify(pending);
     }
   }
 
-  /** One INSERT and its look-up: fills `out` (by `ord`); returns the positions (in `rows`) of rows whose key's job vanished. */
-  async #insertOnce(rows: InsertRow[], texts: string[], notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<number[]> {
-    const input = `[${texts.join(',')}]`;
+  /** One INSERT and its look-up: fills `out` (by `ord`); returns the rows whose key's job vanished. */
+  async #insertOnce(rows: InsertRow[], input: string, notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<InsertRow[]> {
     const inserted = (await run<InsertedRow>(db, SQL.INSERT, [input, this.#o.now(), notify])).rows;
     const byId = new Map(inserted.map((r) => [r.id, r]));
+    // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
+    // string, an undefined property goes), not the caller's objects.
+    const sent = JSON.parse(input) as { payload: unknown }[];
     const missing: InsertRow[] = [];
-    const at = new Map<InsertRow, number>();
     rows.forEach((r, i) => {
       const ins = byId.get(r.id);
-      if (!ins) {
-        missing.push(r);
-        at.set(r, i);
-        return;
-      }
+      if (!ins) return void missing.push(r);
       if (ins.runnable) wake.add(r.queue);
-      // The payload as the database stored it: JSON's reading of what was sent (a Date becomes its
-      // string, an undefined property goes), not the caller's object.
-      const sent = JSON.parse(texts[i]!) as { payload: unknown };
-      out[r.ord] = { job: newJobFromInsert(r, sent.payload ?? null, ins), isNew: true };
+      out[r.ord] = { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
     });
     if (missing.length === 0) return [];
     const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
     const found = (await run<JobRow & { same: boolean }>(db, SQL.FIND_BY_KEYS, [Object.keys(asked), JSON.stringify(asked)])).rows;
     const byKey = new Map(found.map((f) => [f.idempotency_key, f]));
-    const vanished: number[] = [];
+    const vanished: InsertRow[] = [];
     for (const r of missing) {
       const f = byKey.get(r.idempotency_key);
       if (!f) {
-        vanished.push(at.get(r)!);
+        vanished.push(r);
         continue;
       }
       // `same` is the database's jsonb comparison; the second check covers several entries of one
@@ -188,6 +195,16 @@ export class Enqueuer {
           ]);
     }
     return vanished;
+  }
+}
+
+/** The batch's JSON for one INSERT; undefined when it is not one (a row is not JSON, or past Node's string limit) or too large for one statement. */
+function wholeJson(rows: InsertRow[]): string | undefined {
+  try {
+    const json = JSON.stringify(rows);
+    return json.length <= MAX_INSERT_CHARS ? json : undefined;
+  } catch {
+    return undefined;
   }
 }
 
