@@ -55,7 +55,7 @@ command('migrate', 'apply the database migrations, then exit', async (config) =>
   const logger = createLogger(config.logLevel);
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, max: 1, log: (m) => logger.info(m) });
   try {
-    const { applied, version } = await migrate(db.pool);
+    const { applied, version } = await migrate(db.pool, undefined, { lockTimeoutMs: config.migrateLockTimeoutMs });
     logger.info({ applied, version }, applied.length ? 'migrations applied' : 'schema already up to date');
   } catch (err) {
     logger.fatal({ err: (err as Error).message, cause: causeOf(err) }, 'migration failed');

@@ -64,6 +64,7 @@ export const SETTINGS = {
   poolSize: spec({ flag: '--pool-size <n>', env: 'JOBQ_POOL_SIZE', description: 'connections in the database pool', default: 10, parse: int(1, 1000) }),
   queryTimeoutMs: spec({ flag: '--query-timeout-ms <ms>', env: 'JOBQ_QUERY_TIMEOUT_MS', description: 'a query unanswered this long fails as database_unavailable', default: 5_000, parse: int(100) }),
   statementTimeoutMs: spec<number | undefined>({ flag: '--statement-timeout-ms <ms>', env: 'JOBQ_STATEMENT_TIMEOUT_MS', description: 'the database stops any statement running this long (statement_timeout)', default: undefined, parse: int(100), shownDefault: 'the query timeout' }),
+  migrateLockTimeoutMs: spec({ flag: '--migrate-lock-timeout-ms <ms>', env: 'JOBQ_MIGRATE_LOCK_TIMEOUT_MS', description: 'a migration waits this long for a table lock, then gives up and tries again (other statements queue behind its wait)', default: 3_000, parse: int(1) }),
   // -- HTTP API
   host: spec({ flag: '--host <host>', env: 'HOST', description: 'address the API listens on', default: '127.0.0.1', parse: text }),
   port: spec({ flag: '--port <port>', env: 'PORT', description: 'port the API listens on', default: 8080, parse: int(0, 65535) }),
@@ -115,7 +116,7 @@ export type ConfigInput = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['
 export type Config = ConfigInput & { outboxDir: string; heartbeatMs: number };
 
 /** Which settings each command takes. */
-const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'logLevel', 'poolSize', 'queryTimeoutMs', 'statementTimeoutMs'];
+const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'migrateLockTimeoutMs', 'logLevel', 'poolSize', 'queryTimeoutMs', 'statementTimeoutMs'];
 const METRICS: SettingName[] = ['metricsQueues', 'metricsMaxQueues'];
 const API: SettingName[] = [
   'host', 'port', 'apiKeys', 'apiKeysFile', 'metricsAuth', 'insecure', 'bodyLimit',

@@ -72,7 +72,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
     onError: (err) => logger.warn({ err: err.message }, 'idle database connection lost'),
   });
   try {
-    if (config.migrate) await migrateWithRetry(db, logger);
+    if (config.migrate) await migrateWithRetry(db, logger, config.migrateLockTimeoutMs);
     const kinds = what.kinds ?? new KindRegistry(builtinKinds({
       smtpUrl: config.smtpUrl,
       outboxDir: config.outboxDir,
@@ -145,16 +145,16 @@ export async function startService(config: Config, logger: Logger, what: StartOp
 }
 
 /** At start the database may still be coming up (a fresh container, a restart): wait for it a while. */
-async function migrateWithRetry(db: Database, logger: Logger): Promise<void> {
+async function migrateWithRetry(db: Database, logger: Logger, lockTimeoutMs: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
     try {
-      const { applied, version } = await migrate(db.pool);
+      const { applied, version } = await migrate(db.pool, undefined, { lockTimeoutMs });
       if (applied.length > 0) logger.info({ applied, version }, 'migrations applied');
       return;
     } catch (err) {
       if (!isJobqError(err, 'database_unavailable') || Date.now() + delay > deadline) throw err;
-      logger.warn({ retry_ms: delay }, 'database not reachable yet; retrying');
+      logger.warn({ retry_ms: delay, err: (err as Error).message }, 'database not reachable yet; retrying');
       await new Promise((r) => setTimeout(r, delay));
     }
   }

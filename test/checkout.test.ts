@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { checkout } from '../src/queue/checkout.ts';
+import { inTransaction } from '../src/queue/db.ts';
 import { isJobqError } from '../src/queue/errors.ts';
 import { freshDatabase } from './helpers/db.ts';
 import { eventually } from './worker/helpers.ts';
@@ -30,6 +31,29 @@ test('a checked-out client killed between statements does not take the process d
     assert.equal((await again.query('SELECT 1 AS one')).rows[0].one, 1, 'the pool hands out a working one');
     again.release();
     await assert.rejects(checkout(new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' })), (e) => isJobqError(e, 'database_unavailable'));
+  } finally {
+    await pool.end();
+  }
+});
+
+test('a transaction that fails with an error the server answered is rolled back and its connection kept', async () => {
+  // A serialization failure counts as "database unavailable, try again", but the connection is fine:
+  // only client-side failures (an abandoned statement, a lost connection) cost the connection.
+  const db = await freshDatabase();
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 }).on('error', () => {});
+  try {
+    const pid = async () => (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const before = await pid();
+    await assert.rejects(
+      inTransaction(pool, async (c) => {
+        await c.query(`DO $$ BEGIN RAISE EXCEPTION 'try again' USING ERRCODE = '40001'; END $$`);
+      }),
+      (e) => isJobqError(e, 'database_unavailable'),
+    );
+    assert.equal(await pid(), before, 'the same connection, put back');
+    const client = await pool.connect();
+    assert.equal(client.getTransactionStatus(), 'I', 'outside any transaction');
+    client.release();
   } finally {
     await pool.end();
   }

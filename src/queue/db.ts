@@ -3,7 +3,7 @@
  * with database errors mapped to jobq's error kinds; and a transaction on a client of its own.
  */
 import type pg from 'pg';
-import { checkout } from './checkout.ts';
+import { checkout, isUsable } from './checkout.ts';
 import { fromDatabaseError } from './errors.ts';
 import type { Statement } from './sql.ts';
 import type { Queryable } from './types.ts';
@@ -16,7 +16,12 @@ export async function run<R>(db: Queryable, stmt: Statement, values: unknown[]):
   }
 }
 
-/** Runs `fn` in a transaction on a client taken from `pool`: committed if it returns, rolled back if it throws. */
+/**
+ * Runs `fn` in a transaction on a client taken from `pool`: committed if it returns, rolled back if it
+ * throws. A client whose transaction did not end cleanly (a statement abandoned at its query timeout,
+ * a lost connection, a ROLLBACK or COMMIT that failed) is destroyed, never put back (see checkout.ts):
+ * the server then rolls the transaction back when the session ends.
+ */
 export async function inTransaction<T>(pool: pg.Pool, fn: (db: Queryable) => Promise<T>): Promise<T> {
   const client = await checkout(pool);
   try {
@@ -25,7 +30,8 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (db: Queryable) => Pro
     await client.query('COMMIT');
     return out;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    // After an abandoned statement a ROLLBACK would only wait behind it: the release destroys the client.
+    if (isUsable(client)) await client.query('ROLLBACK').catch(() => {});
     throw fromDatabaseError(err);
   } finally {
     client.release();

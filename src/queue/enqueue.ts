@@ -13,9 +13,16 @@ import * as SQL from './sql.ts';
 import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts';
 
 export const MAX_BATCH = 1000;
+/**
+ * An INSERT statement carries at most about this many characters of JSON (one row may be larger
+ * alone). Concurrent single enqueues coalesce into one batch; at 1 MiB each, a batch of a thousand
+ * serialised into one string passed Node's string limit (about 512 Mi characters), and every caller
+ * got 400 payload_invalid for what was no fault of theirs (issue #14, item 11).
+ */
+export const MAX_INSERT_CHARS = 32 * 1_048_576;
 
-/** What inserting one row came to: the job, a conflict, or nothing (its key's job vanished meanwhile). */
-type RowOutcome = EnqueueResult | JobqError | undefined;
+/** What inserting one row came to: the job (new, or the one holding its key), or a conflict. */
+type RowOutcome = EnqueueResult | JobqError;
 
 export interface EnqueuerOptions {
   pool: pg.Pool;
@@ -30,7 +37,7 @@ export class Enqueuer {
   readonly #o: EnqueuerOptions;
   /** Coalesced wake-ups: one NOTIFY in flight; queues named meanwhile go together in the next. */
   readonly #notifier: Coalescer<string, void>;
-  readonly #singles: Coalescer<InsertRow, EnqueueResult | undefined>;
+  readonly #singles: Coalescer<InsertRow, EnqueueResult>;
   #inFlight = 0;
 
   constructor(options: EnqueuerOptions) {
@@ -41,7 +48,7 @@ export class Enqueuer {
       return queues.map(() => undefined);
     }, 1);
     // Concurrent single enqueues share statements; each row keeps its own outcome (no all-or-nothing).
-    this.#singles = new Coalescer<InsertRow, EnqueueResult | undefined>(async (rows) => {
+    this.#singles = new Coalescer<InsertRow, EnqueueResult>(async (rows) => {
       const outcomes = await this.#insertRows(rows.map((r, ord) => ({ ...r, ord })), undefined, false, false);
       return outcomes.map((o) => (o instanceof JobqError ? withoutIndex(o) : o));
     }, 2, MAX_BATCH, (err) => isJobqError(err, 'database_unavailable'));
@@ -51,8 +58,7 @@ export class Enqueuer {
   async one(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
     if (opts.db) return (await this.many([job], opts))[0]!;
     const row = prepareInsert(job, 0, newJobId(), this.#o.kinds);
-    const result = await this.#singles.add(row);
-    return result ?? this.one(job); // its key's job was deleted meanwhile (retention): try again
+    return this.#singles.add(row);
   }
 
   /** See Queue.enqueueMany. */
@@ -61,22 +67,26 @@ export class Enqueuer {
       throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
     }
     const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.#o.kinds));
-    // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
-    // insert must undo it, so a batch of several runs in a transaction (a single job never needs one).
-    const atomic = rows.length > 1 && !opts.db && rows.some((r) => r.idempotency_key !== null);
-    const results = await this.#insertRows(rows, opts.db, atomic, true);
-    if (results.some((r) => r === undefined)) {
-      // The job holding a key was deleted between our insert and our look-up (retention): try again.
-      return this.many(jobs, opts);
+    // The whole batch as one statement's input when it fits; else each row's JSON (a row that has
+    // none fails the batch), to go in several statements.
+    let input: string | string[] | undefined = wholeJson(rows);
+    if (input === undefined) {
+      input = rows.map((r) => {
+        const text = rowJson(r);
+        if (text instanceof JobqError) throw text;
+        return text;
+      });
     }
-    return results as EnqueueResult[];
+    // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
+    // insert must undo it, and a batch too large for one statement takes several: those run in a
+    // transaction (a single job never needs one).
+    const atomic = rows.length > 1 && !opts.db && (typeof input !== 'string' || rows.some((r) => r.idempotency_key !== null));
+    // Conflicts throw (all or nothing): what comes back is one job per row.
+    return (await this.#insertRows(rows, opts.db, atomic, true, input)) as EnqueueResult[];
   }
 
-  /**
-   * Inserts rows and reports per row: the job, an idempotency_conflict error (thrown instead when
-   * `allOrNothing`), or undefined when the job holding its key vanished meanwhile.
-   */
-  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean): Promise<RowOutcome[]> {
+  /** Inserts rows and reports per row: the job, or an idempotency_conflict error (thrown instead when `allOrNothing`). */
+  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean, input?: string | string[]): Promise<RowOutcome[]> {
     // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
     // itself: the notification leaves with the commit (one round trip, lowest latency). Under
     // concurrency, enqueues notify after their commits, coalesced, so that NOTIFY's commit-time lock
@@ -84,7 +94,7 @@ export class Enqueuer {
     const notifyInStatement = db !== undefined || (this.#inFlight === 0 && this.#notifier.idle);
     const wake = new Set<string>();
     const attempt = async (client: Queryable) => {
-      const out = await this.#insert(rows, notifyInStatement, wake, client);
+      const out = await this.#insert(rows, input, notifyInStatement, wake, client);
       const conflict = out.find((r) => r instanceof JobqError);
       if (allOrNothing && conflict) throw conflict; // inside the transaction: undoes the batch
       return out;
@@ -97,37 +107,85 @@ export class Enqueuer {
       this.#inFlight--;
     }
     if (!notifyInStatement) for (const q of wake) void this.#notifier.add(q);
-    for (const r of results) if (r && !(r instanceof JobqError)) this.#o.onEnqueued(r);
+    for (const r of results) if (!(r instanceof JobqError)) this.#o.onEnqueued(r);
     return results;
   }
 
-  /** The insert, then the look-up of jobs whose idempotency key existed. Collects the queues to wake. */
-  async #insert(rows: InsertRow[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
-    let input: string;
-    try {
-      input = JSON.stringify(rows);
-    } catch {
-      throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON' }]);
+  /**
+   * The inserts, then the look-up of jobs whose idempotency key existed. Collects the queues to wake.
+   * `input` is the whole batch's JSON (one statement: the common case), or each row's, or nothing
+   * (then the batch is serialised here). When the whole batch cannot be one string (a row that is not
+   * JSON, or Node's string limit) or is larger than MAX_INSERT_CHARS, rows are serialised one by one
+   * and go in statements of at most about MAX_INSERT_CHARS: a row that has no JSON fails alone.
+   */
+  async #insert(rows: InsertRow[], input: string | string[] | undefined, notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
+    const out: RowOutcome[] = new Array(rows.length);
+    const whole = input === undefined ? wholeJson(rows) : typeof input === 'string' ? input : undefined;
+    if (whole !== undefined) {
+      await this.#insertChunk(rows, whole, notify, wake, db, out);
+      return out;
     }
+    let chunk: InsertRow[] = [];
+    let texts: string[] = [];
+    let chars = 0;
+    for (const [i, r] of rows.entries()) {
+      const text = Array.isArray(input) ? input[i]! : rowJson(r);
+      if (text instanceof JobqError) {
+        out[r.ord] = text;
+        continue;
+      }
+      if (chunk.length > 0 && chars + text.length > MAX_INSERT_CHARS) {
+        await this.#insertChunk(chunk, `[${texts.join(',')}]`, notify, wake, db, out);
+        chunk = [];
+        texts = [];
+        chars = 0;
+      }
+      chunk.push(r);
+      texts.push(text);
+      chars += text.length + 1;
+    }
+    if (chunk.length > 0) await this.#insertChunk(chunk, `[${texts.join(',')}]`, notify, wake, db, out);
+    return out;
+  }
+
+  /**
+   * One statement's rows (`input`: their JSON array). A key's job can be deleted (retention) after the
+   * insert skipped its row and before the look-up: only those rows are inserted again, on the same
+   * connection (so inside the same transaction when there is one); rows already inserted are never
+   * sent twice.
+   */
+  async #insertChunk(rows: InsertRow[], input: string, notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<void> {
+    for (let pending = rows; pending.length > 0; ) {
+      pending = await this.#insertOnce(pending, input, notify, wake, db, out);
+      if (pending.length > 0) input = JSON.stringify(pending);
+    }
+  }
+
+  /** One INSERT and its look-up: fills `out` (by `ord`); returns the rows whose key's job vanished. */
+  async #insertOnce(rows: InsertRow[], input: string, notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<InsertRow[]> {
     const inserted = (await run<InsertedRow>(db, SQL.INSERT, [input, this.#o.now(), notify])).rows;
     const byId = new Map(inserted.map((r) => [r.id, r]));
     // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
     // string, an undefined property goes), not the caller's objects.
     const sent = JSON.parse(input) as { payload: unknown }[];
-    const out: RowOutcome[] = rows.map((r, i) => {
+    const missing: InsertRow[] = [];
+    rows.forEach((r, i) => {
       const ins = byId.get(r.id);
-      if (!ins) return undefined;
+      if (!ins) return void missing.push(r);
       if (ins.runnable) wake.add(r.queue);
-      return { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
+      out[r.ord] = { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
     });
-    const missing = rows.filter((r) => !byId.has(r.id));
-    if (missing.length === 0) return out;
+    if (missing.length === 0) return [];
     const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
     const found = (await run<JobRow & { same: boolean }>(db, SQL.FIND_BY_KEYS, [Object.keys(asked), JSON.stringify(asked)])).rows;
     const byKey = new Map(found.map((f) => [f.idempotency_key, f]));
+    const vanished: InsertRow[] = [];
     for (const r of missing) {
       const f = byKey.get(r.idempotency_key);
-      if (!f) continue; // deleted meanwhile: the caller tries again
+      if (!f) {
+        vanished.push(r);
+        continue;
+      }
       // `same` is the database's jsonb comparison; the second check covers several entries of one
       // batch that share a key, of which the statement could only compare one.
       out[r.ord] = f.same && sameJob(toJob(f), r)
@@ -136,7 +194,29 @@ export class Enqueuer {
             { path: '/idempotency_key', message: `already used by job ${f.id}`, index: r.ord, job_id: f.id },
           ]);
     }
-    return out;
+    return vanished;
+  }
+}
+
+/** The batch's JSON for one INSERT; undefined when it is not one (a row is not JSON, or past Node's string limit) or too large for one statement. */
+function wholeJson(rows: InsertRow[]): string | undefined {
+  try {
+    const json = JSON.stringify(rows);
+    return json.length <= MAX_INSERT_CHARS ? json : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A row's JSON for INSERT, or why it has none: its own payload is not JSON, or too large to serialise. */
+function rowJson(row: InsertRow): string | JobqError {
+  try {
+    return JSON.stringify(row);
+  } catch (err) {
+    if (err instanceof RangeError && /string length/i.test(err.message)) {
+      return new JobqError('payload_too_large', 'payload is too large to enqueue', [{ path: '/payload', message: 'too large to serialise', index: row.ord }]);
+    }
+    return new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON', index: row.ord }]);
   }
 }
 

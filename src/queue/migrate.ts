@@ -2,6 +2,13 @@
  * Numbered `.sql` migrations, applied in order, each in its own transaction, under a session-level
  * advisory lock so that any number of processes starting at once apply each exactly once.
  * A released migration is never edited: its checksum is recorded and checked.
+ *
+ * Each migration waits at most `lockTimeoutMs` for a lock (PostgreSQL's lock_timeout). A migration
+ * that alters jobq.jobs needs an exclusive lock; waiting for it behind one long transaction (a report,
+ * a forgotten psql session), it would queue every statement of every API and worker process behind
+ * itself: an outage for as long as that transaction lasts (issue #14, item 11). It gives up instead,
+ * and tries again a few times after a pause; after the last attempt it fails with
+ * database_unavailable and says so.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -21,7 +28,12 @@ export interface Migration {
 /** Arbitrary but fixed: the key of the advisory lock that serialises migrators ("jobq" in ASCII). */
 const MIGRATION_LOCK_KEY = 0x6a6f6271;
 /** Migrations may wait for another process's migration and may build indexes: no query timeout. */
+const LOCK_NOT_AVAILABLE = '55P03';
 const NO_TIMEOUT = 24 * 3_600_000;
+/** Defaults of MigrateOptions. */
+export const DEFAULT_MIGRATE_LOCK_TIMEOUT_MS = 3_000;
+const DEFAULT_LOCK_ATTEMPTS = 5;
+const LOCK_RETRY_PAUSE_MS = 1_000;
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -50,7 +62,16 @@ export interface MigrateResult {
   version: number;
 }
 
-export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Promise<MigrateResult> {
+export interface MigrateOptions {
+  /** How long one migration may wait for a lock before it gives up (and tries again). Default 3 s. */
+  lockTimeoutMs?: number;
+  /** How many times a migration that could not get its locks is tried. Default 5. */
+  lockAttempts?: number;
+}
+
+export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts: MigrateOptions = {}): Promise<MigrateResult> {
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_MIGRATE_LOCK_TIMEOUT_MS;
+  const attempts = opts.lockAttempts ?? DEFAULT_LOCK_ATTEMPTS;
   const client = await checkout(pool);
   const q = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
   try {
@@ -79,14 +100,28 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations()): Pro
       }
       const applied: string[] = [];
       for (const m of migrations.filter((m) => !done.has(m.version))) {
-        await q('BEGIN');
-        try {
-          await q(m.sql);
-          await q('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
-          await q('COMMIT');
-        } catch (err) {
-          await q('ROLLBACK').catch(() => {});
-          throw err;
+        for (let attempt = 1; ; attempt++) {
+          await q('BEGIN');
+          try {
+            await q(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+            await q(m.sql);
+            await q('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+            await q('COMMIT');
+            break;
+          } catch (err) {
+            await q('ROLLBACK').catch(() => {});
+            if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+            if (attempt >= attempts) {
+              throw new JobqError(
+                'database_unavailable',
+                `migration ${m.name} could not get its locks within ${lockTimeoutMs} ms in ${attempts} attempts: ` +
+                  'another session holds a lock on a table it changes (a long transaction?); try again when it is done',
+                undefined,
+                { cause: err },
+              );
+            }
+            await new Promise((r) => setTimeout(r, LOCK_RETRY_PAUSE_MS));
+          }
         }
         applied.push(m.name);
       }

@@ -12,7 +12,8 @@ import { checkout } from './checkout.ts';
 import { run } from './db.ts';
 import { Enqueuer } from './enqueue.ts';
 import { LIST_SCAN_ROWS, type ListBounds, type ListRow, listValues, PAGE_BYTES, pageOf } from './list.ts';
-import { type ClaimedRow, errorText, isUuid, type JobRow, toClaimedJob, toJob, toJsonParam } from './rows.ts';
+import { type ClaimedRow, errorText, isUuid, type JobRow, toClaimedJob, toJob } from './rows.ts';
+import { type Completion, resultJson, resultsParam, writeCompletions } from './results.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
@@ -182,22 +183,25 @@ export class Queue {
     await this.#exec(SQL.MARK_STARTED_THROUGH, [workerId, claimSeq, this.#now()], opts.db);
   }
 
-  /** running → succeeded, storing `result` (any JSON value). */
+  /** running → succeeded, storing `result` (any value; made storable as results.ts describes). */
   async markSucceeded(id: string, result?: unknown, opts: WorkerWriteOptions = {}): Promise<Job> {
-    const rows = await this.#transition(id, SQL.COMPLETE, [id, toJsonParam(result), opts.workerId ?? null, this.#now()], opts);
+    const rows = await this.#transition(id, SQL.COMPLETE, [id, resultJson(result) ?? null, opts.workerId ?? null, this.#now()], opts);
     return toJob(rows);
   }
 
   /**
    * Completes many running jobs of `workerId` in one statement. Returns the ids it completed; a job
    * missing from the result was no longer held by this worker (recovered, cancelled, released).
+   * Results are made storable (results.ts): a result the database would refuse, or a huge one, is
+   * stored altered and marked, and never fails the other jobs of the batch.
    */
   async completeMany(workerId: string, items: { id: string; result?: unknown }[], opts: WriteOptions = {}): Promise<string[]> {
     if (items.length === 0) return [];
-    const results: Record<string, unknown> = {};
-    for (const { id, result } of items) if (result !== undefined) results[id] = result;
-    const ids = items.map((i) => i.id).filter(isUuid);
-    return (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [ids, JSON.stringify(results), workerId, this.#now()], opts.db)).map((r) => r.id);
+    const rows: Completion[] = [];
+    for (const { id, result } of items) if (isUuid(id)) rows.push({ id, json: resultJson(result) });
+    const write = async (batch: Completion[]) =>
+      (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [batch.map((r) => r.id), resultsParam(batch), workerId, this.#now()], opts.db)).map((r) => r.id);
+    return writeCompletions(rows, write, opts.db === undefined);
   }
 
   /**
@@ -309,19 +313,25 @@ export class Queue {
    */
   async sweep(staleAfterMs: number, retention?: Retention): Promise<{ recovered: number; pruned: number } | null> {
     const client = await this.#connect();
+    let holding = false;
     try {
       const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK_SESSION, [], client);
       if (!lock?.locked) return null;
+      holding = true;
       try {
         const recovered = await this.recoverStale(staleAfterMs, { db: client });
         await this.#exec(SQL.PRUNE_WORKERS, [Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), this.#now()], client);
         const pruned = retention ? await this.prune(retention, { db: client }) : 0;
         return { recovered, pruned };
       } finally {
-        await this.#rows(SQL.SWEEP_UNLOCK_SESSION, [], client).catch(() => {});
+        const [unlock] = await this.#rows<{ unlocked: boolean }>(SQL.SWEEP_UNLOCK_SESSION, [], client).catch(() => []);
+        if (unlock?.unlocked) holding = false;
       }
     } finally {
-      client.release();
+      // A session whose unlock failed (timed out, refused) still holds the lock: put back into the pool,
+      // it would keep every other process from sweeping for as long as it lives. Destroying the client
+      // ends the session, and with it the lock.
+      client.release(holding ? new Error('the sweep lock could not be released') : undefined);
     }
   }
 

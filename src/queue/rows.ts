@@ -1,6 +1,7 @@
 /** Mapping between database rows and the Job model, and the checks a new job passes before insert. */
 import { type KindRegistry } from '../kinds/registry.ts';
 import { type ErrorDetail, JobqError } from './errors.ts';
+import { storableText } from './results.ts';
 import { MAX_ERROR_LENGTH } from './sql.ts';
 import type { AttemptError, ClaimedJob, Job, JobStatus, NewJob } from './types.ts';
 
@@ -204,7 +205,10 @@ function isInt(v: unknown, min: number, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 }
 
-/** What an attempt's failure leaves in last_error: the stack when there is one, bounded in length. */
+/**
+ * What an attempt's failure leaves in last_error: the stack when there is one, bounded in length, with
+ * any NUL replaced (PostgreSQL text cannot hold one; see results.ts).
+ */
 export function errorText(error: unknown): string {
   let text: string;
   if (error instanceof Error) text = error.stack && error.stack.includes(error.message) ? error.stack : `${error.name}: ${error.message}`;
@@ -216,14 +220,7 @@ export function errorText(error: unknown): string {
       text = String(error);
     }
   }
-  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
-}
-
-/** A JSON value for a jsonb parameter (node-postgres would send a bare string as text, not JSON). */
-export function toJsonParam(value: unknown): string | null {
-  if (value === undefined) return null;
-  const json = JSON.stringify(value);
-  return json === undefined ? null : json;
+  return storableText(text, MAX_ERROR_LENGTH);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -378,4 +378,4 @@ export const PRUNE = s(
 
 /** Only one process at a time sweeps: the others skip their turn instead of queueing behind it. */
 export const SWEEP_LOCK_SESSION = s('sweep_lock_session', `SELECT pg_try_advisory_lock(${0x6a6f6273}) AS locked`);
-export const SWEEP_UNLOCK_SESSION = s('sweep_unlock_session', `SELECT pg_advisory_unlock(${0x6a6f6273})`);
+export const SWEEP_UNLOCK_SESSION = s('sweep_unlock_session', `SELECT pg_advisory_unlock(${0x6a6f6273}) AS unlocked`);

@@ -21,6 +21,8 @@ const FILES = [
   'test/chaos/db-restart.test.ts',
   'test/chaos/db-freeze.test.ts',
   'test/chaos/connection-loss.test.ts',
+  'test/chaos/dead-transaction.test.ts',
+  'test/chaos/unstorable-result.test.ts',
   'test/chaos/hostile-input.test.ts',
   'test/chaos/security.test.ts',
   'test/chaos/ssrf.test.ts',
