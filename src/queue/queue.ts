@@ -9,6 +9,7 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, vali
 import { JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
+import { type ClaimRef, claimSet, type ClaimsHeartbeat, renewClaims } from './leases.ts';
 import { run } from './db.ts';
 import { Enqueuer } from './enqueue.ts';
 import { type ClaimedRow, decodeCursor, encodeCursor, errorText, isUuid, type JobRow, toClaimedJob, toJob, toJsonParam } from './rows.ts';
@@ -165,7 +166,7 @@ export class Queue {
 
   /** running → succeeded, storing `result` (any JSON value). */
   async markSucceeded(id: string, result?: unknown, opts: WorkerWriteOptions = {}): Promise<Job> {
-    const rows = await this.#transition(id, SQL.COMPLETE, [id, toJsonParam(result), opts.workerId ?? null, this.#now()], opts);
+    const rows = await this.#transition(id, SQL.COMPLETE, [id, toJsonParam(result), opts.workerId ?? null, this.#now(), opts.claimSeq ?? null], opts);
     return toJob(rows);
   }
 
@@ -178,7 +179,24 @@ export class Queue {
     const results: Record<string, unknown> = {};
     for (const { id, result } of items) if (result !== undefined) results[id] = result;
     const ids = items.map((i) => i.id).filter(isUuid);
-    return (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [ids, JSON.stringify(results), workerId, this.#now()], opts.db)).map((r) => r.id);
+    return (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [ids, JSON.stringify(results), workerId, this.#now(), null], opts.db)).map((r) => r.id);
+  }
+
+  /**
+   * `completeMany` guarded by the claim: each item completes only while `workerId` still holds that
+   * very claim (`ClaimedJob.claimSeq`), never a later attempt of the same job. Returns the claims it
+   * completed. One statement, as completeMany.
+   */
+  async completeClaims(workerId: string, items: { id: string; claimSeq: number; result?: unknown }[], opts: WriteOptions = {}): Promise<number[]> {
+    if (items.length === 0) return [];
+    let set = '{';
+    for (const { claimSeq, result } of items) {
+      const json = result === undefined ? undefined : JSON.stringify(result);
+      set += `${set.length > 1 ? ',' : ''}"${claimSeq}":[${json ?? ''}]`;
+    }
+    const ids = [...new Set(items.map((i) => i.id).filter(isUuid))];
+    const rows = await this.#rows<{ claim_seq: number }>(SQL.COMPLETE_MANY, [ids, null, workerId, this.#now(), `${set}}`], opts.db);
+    return rows.map((r) => r.claim_seq);
   }
 
   /**
@@ -196,13 +214,13 @@ export class Queue {
       previous = row?.backoff_ms ?? null;
     }
     const delay = nextDelay(previous, this.#backoff, this.#random);
-    const values = [id, errorText(error), opts.permanent ?? false, opts.workerId ?? null, delay, this.#now()];
+    const values = [id, errorText(error), opts.permanent ?? false, opts.workerId ?? null, delay, this.#now(), opts.claimSeq ?? null];
     return toJob(await this.#transition(id, SQL.FAIL, values, opts));
   }
 
   /** running (with a cancel request) → cancelled: the worker saw the request and stopped the handler. */
   async finalizeCancelled(id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
-    return toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now()], opts));
+    return toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now(), opts.claimSeq ?? null], opts));
   }
 
   /** Cancels a waiting job at once, flags a running one for its worker, and reports a finished one. */
@@ -230,7 +248,7 @@ export class Queue {
   async heartbeat(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<HeartbeatResult> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return { cancelRequested: [], lost: [...ids] };
-    const rows = await this.#rows<{ id: string; cancel_requested: boolean }>(SQL.HEARTBEAT, [workerId, valid, this.#now()], opts.db);
+    const rows = await this.#rows<{ id: string; cancel_requested: boolean }>(SQL.HEARTBEAT, [workerId, valid, this.#now(), null], opts.db);
     const held = new Set(rows.map((r) => r.id));
     return {
       cancelRequested: rows.filter((r) => r.cancel_requested).map((r) => r.id),
@@ -242,7 +260,36 @@ export class Queue {
   async release(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<Job[]> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return [];
-    return (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now()], opts.db)).map(toJob);
+    return (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now(), null], opts.db)).map(toJob);
+  }
+
+  /** Renews the lease of exactly these claims of `workerId` (ClaimedJob.claimSeq): `heartbeat` by claim. */
+  renewClaims(workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<ClaimsHeartbeat> {
+    return renewClaims(opts.db ?? this.#pool, workerId, claims, this.#now());
+  }
+
+  /** `release` by claim: gives back only these claims, never a later attempt of the same job. */
+  async releaseClaims(workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<Job[]> {
+    if (claims.length === 0) return [];
+    const ids = [...new Set(claims.map((c) => c.id).filter(isUuid))];
+    return (await this.#rows(SQL.RELEASE, [workerId, ids, this.#now(), claimSet(claims)], opts.db)).map(toJob);
+  }
+
+  /**
+   * Takes the id `workerId` for the Worker object `instance` (a random token) for `aliveMs`, unless a
+   * live worker holds it (its registration renewed within its own lease). Returns null when taken, or
+   * how long the holder's registration has left. See migrations/0009.
+   */
+  async registerWorker(workerId: string, instance: string, aliveMs: number): Promise<{ heldForMs: number } | null> {
+    const taken = await this.#rows(SQL.REGISTER_WORKER, [workerId, instance, aliveMs, this.#now()]);
+    if (taken.length > 0) return null;
+    const [holder] = await this.#rows<{ remaining_ms: number | null }>(SQL.WORKER_HOLDER, [workerId, this.#now()]);
+    return { heldForMs: Math.max(0, Math.round(holder?.remaining_ms ?? 0)) };
+  }
+
+  /** The worker `instance` stopped: its id is free for the next one at once. */
+  async unregisterWorker(workerId: string, instance: string): Promise<void> {
+    await this.#exec(SQL.UNREGISTER_WORKER, [workerId, instance, this.#now()]);
   }
 
   /** Running jobs whose lease is older than `staleAfterMs` lost their worker: retry or fail them. Returns how many. */
