@@ -332,7 +332,7 @@ export class Queue {
   async sweep(staleAfterMs: number, retention?: Retention): Promise<{ recovered: number; pruned: number } | null> {
     const client = await this.#connect();
     try {
-      const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK_SESSION, [], client);
+      const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK_SESSION, [String(Math.max(1_000, staleAfterMs))], client);
       if (!lock?.locked) return null;
       try {
         const recovered = await this.recoverStale(staleAfterMs, { db: client });

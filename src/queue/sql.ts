@@ -392,6 +392,20 @@ export const PRUNE = s(
    DELETE FROM jobq.jobs j USING doomed WHERE j.id = doomed.id`,
 );
 
-/** Only one process at a time sweeps: the others skip their turn instead of queueing behind it. */
-export const SWEEP_LOCK_SESSION = s('sweep_lock_session', `SELECT pg_try_advisory_lock(${0x6a6f6273}) AS locked`);
-export const SWEEP_UNLOCK_SESSION = s('sweep_unlock_session', `SELECT pg_advisory_unlock(${0x6a6f6273})`);
+/**
+ * Only one process at a time sweeps: the others skip their turn instead of queueing behind it.
+ * While it holds the lock, the session ends itself after $1 ms idle (idle_session_timeout, PostgreSQL
+ * 14+), which frees the lock: a sweeper whose process stalls mid-sweep (a handler blocking its event
+ * loop) must not stop every other process from recovering jobs for as long as it stalls.
+ */
+export const SWEEP_LOCK_SESSION = s(
+  'sweep_lock_session',
+  `SELECT l.locked, CASE WHEN l.locked AND current_setting('server_version_num')::int >= 140000
+                         THEN set_config('idle_session_timeout', $1::text, false) END AS idle_timeout
+     FROM (SELECT pg_try_advisory_lock(${0x6a6f6273}) AS locked) l`,
+);
+export const SWEEP_UNLOCK_SESSION = s(
+  'sweep_unlock_session',
+  `SELECT pg_advisory_unlock(${0x6a6f6273}),
+          CASE WHEN current_setting('server_version_num')::int >= 140000 THEN set_config('idle_session_timeout', '0', false) END`,
+);

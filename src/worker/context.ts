@@ -1,4 +1,4 @@
-/** The context a handler runs with (HandlerContext), one small object per job. */
+/** The context a handler runs with (HandlerContext), one small object per job; and the worker's small helpers. */
 import type { Logger } from 'pino';
 import type { HandlerContext } from '../kinds/registry.ts';
 import type { ClaimedJob } from '../queue/types.ts';
@@ -34,4 +34,15 @@ export class JobContext implements HandlerContext {
   heartbeat(): Promise<void> {
     return this.worker.heartbeatJob(this.claimed);
   }
+}
+
+/** Waits for `p`, at most `ms`. */
+export async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+export function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -60,6 +60,14 @@ export interface LeaseKeeperOptions extends Omit<KeeperInit, 'logLevel'> {
   onIdentityLost: () => void;
 }
 
+/** Start refused: a live worker holds this id (it renewed its registration within its lease). */
+export class WorkerIdInUseError extends Error {
+  override readonly name = 'WorkerIdInUseError';
+  constructor(readonly workerId: string, readonly heldForMs: number) {
+    super(`worker id "${workerId}" belongs to a live worker (its registration runs for another ${heldForMs} ms); choose another --worker-id, or start again after that worker stopped`);
+  }
+}
+
 const EXT = path.extname(fileURLToPath(import.meta.url));
 const ENTRY = new URL(`./lease-thread${EXT}`, import.meta.url);
 

@@ -33,8 +33,10 @@ import { DEFAULT_RETENTION, type Retention } from '../queue/retention.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import { Coalescer } from '../queue/coalescer.ts';
 import { Completer } from './completer.ts';
-import { JobContext, logFields } from './context.ts';
-import { LeaseKeeper } from './lease-keeper.ts';
+import { errText, JobContext, logFields, settleWithin } from './context.ts';
+import { LeaseKeeper, WorkerIdInUseError } from './lease-keeper.ts';
+
+export { WorkerIdInUseError };
 import { execute, JobAbort, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 import { Listener } from './listener.ts';
 
@@ -61,14 +63,6 @@ export interface WorkerOptions {
    * its jobs are left to the sweeper.
    */
   maxBlockedMs?: number;
-}
-
-/** Start refused: a live worker holds this id (it renewed its registration within its lease). */
-export class WorkerIdInUseError extends Error {
-  override readonly name = 'WorkerIdInUseError';
-  constructor(readonly workerId: string, readonly heldForMs: number) {
-    super(`worker id "${workerId}" belongs to a live worker (its registration runs for another ${heldForMs} ms); choose another --worker-id, or start again after that worker stopped`);
-  }
 }
 
 export type FinishOutcome = 'succeeded' | 'retried' | 'failed_permanent' | 'cancelled' | 'timed_out' | 'released' | 'lost';
@@ -250,7 +244,9 @@ export class Worker {
       let jobs: ClaimedJob[];
       try {
         const slots = Math.max(0, this.#o.concurrency - this.#active.size - this.#buffer.length);
+        const sent = performance.now();
         jobs = await this.#o.queue.claimToRun(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots });
+        if (jobs.length > 0 && performance.now() - sent > this.#o.leaseMs / 2) jobs = await this.#stillHeld(jobs);
         errorDelay = 0;
       } catch (err) {
         cursor = undefined;
@@ -269,6 +265,17 @@ export class Worker {
       this.#buffer.push(...jobs);
       this.#pump();
     }
+  }
+
+  /**
+   * A claim whose answer took half a lease or more (the event loop was blocked while it was on its
+   * way) was unknown to the lease keeper meanwhile: its jobs may have been recovered and run by another
+   * worker. Run only those this renewal finds still held (the rest stay out of the buffer).
+   */
+  async #stillHeld(jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
+    const lost = new Set((await this.#o.queue.renewClaims(this.id, jobs)).lost);
+    if (lost.size > 0) this.#o.logger.warn({ lost: lost.size }, 'a slow claim came back after some of its jobs were recovered; skipping those');
+    return jobs.filter((j) => !lost.has(j.claimSeq));
   }
 
   /** Jobs to hold beyond the free slots: none without a backlog, else ~BUFFER_TARGET_MS of work. */
@@ -392,14 +399,18 @@ export class Worker {
     return 'lost';
   }
 
-  /** Retries a write while the database is unavailable, for up to one lease period. */
+  /**
+   * Retries a write while the database is unavailable, for up to one lease period, and at least once:
+   * a write in flight while a handler blocked the event loop times out client-side when the loop runs
+   * again, and a retry (guarded by the claim) is what tells whether it was written.
+   */
   async #persist<T>(write: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.#o.leaseMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
       try {
         return await write();
       } catch (err) {
-        if (!isJobqError(err, 'database_unavailable') || Date.now() + delay > deadline) throw err;
+        if (!isJobqError(err, 'database_unavailable') || (delay > 100 && Date.now() + delay > deadline)) throw err;
         this.#o.logger.warn({ retry_ms: delay }, 'database unavailable; retrying the write');
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -481,14 +492,4 @@ export class Worker {
   #allSettled(): Promise<unknown> {
     return Promise.all([...this.#active.values()].map((a) => a.settled));
   }
-}
-
-async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

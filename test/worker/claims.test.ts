@@ -3,8 +3,11 @@
  * a worker id names one live worker at a time.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { resolveConfig } from '../../src/config.ts';
+import { type ClaimOptions, Queue } from '../../src/queue/queue.ts';
+import type { ClaimedJob } from '../../src/queue/types.ts';
 import { Worker, WorkerIdInUseError, type FinishOutcome } from '../../src/worker/worker.ts';
 import { deferred, eventually, kindsWithProbe, setup, silent, waitForStatus } from './helpers.ts';
 
@@ -39,6 +42,34 @@ test('attempt 1 finishing late, after the same worker claimed attempt 2, is lost
     { attempt: 2, outcome: 'succeeded' },
   ]);
   assert.equal(w.busy, 0);
+});
+
+test('a claim whose answer comes back after its jobs were recovered and claimed elsewhere runs none of them', async () => {
+  const ran: string[] = [];
+  const kinds = kindsWithProbe((_p, ctx) => void ran.push(ctx.job.id));
+  const s = await setup(kinds);
+  let stalled = false;
+  // The answer of the first claim arrives late, as after a handler blocked the event loop for longer
+  // than the lease while the claim was on its way: meanwhile its jobs were recovered and claimed by another.
+  class SlowClaims extends Queue {
+    override async claimToRun(workerId: string, opts?: ClaimOptions): Promise<ClaimedJob[]> {
+      const jobs = await super.claimToRun(workerId, opts);
+      if (jobs.length === 0 || stalled) return jobs;
+      stalled = true;
+      await s.db.pool.query(`UPDATE jobq.jobs SET locked_at = now() - interval '1 hour' WHERE id = ANY($1)`, [jobs.map((j) => j.id)]);
+      await s.queue.recoverStale(1_000);
+      await s.queue.claim('other', { limit: 100 });
+      await new Promise((r) => setTimeout(r, 600));
+      return jobs;
+    }
+  }
+  const jobs = await s.queue.enqueueMany([1, 2, 3].map(() => ({ kind: 'probe', payload: {} })));
+  const w = await s.worker({ workerId: 'slow', queue: new SlowClaims({ pool: s.db.pool, kinds }), leaseMs: 1_000, heartbeatMs: 200 });
+  const [claim] = await once(w.events, 'claim'); // the slow claim, after the worker decided what to run
+  await new Promise((r) => setImmediate(r));
+  assert.equal(claim.claimed, 0, 'it kept none of the three');
+  assert.deepEqual(ran, [], 'none of the recovered jobs ran here');
+  for (const r of jobs) assert.equal((await s.queue.get(r.job.id))?.lockedBy, 'other');
 });
 
 test('a worker id held by a live worker is refused at start; free again after a clean stop or once its registration lapses', async () => {
