@@ -83,3 +83,25 @@ test('a handler blocking the event loop for four leases costs no other job an ex
   assert.equal(blocked.output().split('\n').filter((l) => l.includes('"msg":"blocking"')).length, 1, 'the blocking job ran once');
   assert.equal(blocked.problems().filter((p) => /leases were given up|no more lease renewals|could not record/.test(String(p.msg))).length, 0, 'no lease given up, no outcome unwritten');
 });
+
+// Hang-guard far above the expected ~10 s.
+test('past maxBlockedMs the lease keeper gives the leases up and says so: a stuck process does not hold its jobs forever', { timeout: 120_000 }, async (t) => {
+  const group = new ProcessGroup();
+  t.after(() => group.killAll());
+  const db = await freshDatabase();
+  const queue = new Queue({ pool: db.pool, kinds: kinds(true) });
+  const { job } = await queue.enqueue({ kind: 'block', payload: { wait_ms: 0, block_ms: BLOCK_MS }, maxAttempts: 1 });
+  const blocked = group.start('blocked', [], blockingWorkerEnv(db.url, { JOBQ_TEST_MAX_BLOCKED_MS: '500' }), { script: 'test/helpers/blocking-worker.ts' });
+  await blocked.waitForLine((l) => l.msg === 'blocking', 60_000, '"blocking"');
+  // Written by the keeper's thread while the main thread is still blocked.
+  const gaveUp = await blocked.waitForLine((l) => /no more lease renewals/.test(String(l.msg)), 10_000, 'the keeper giving up');
+  assert.equal(gaveUp.level, 50);
+  assert.equal(blocked.output().includes('"msg":"unblocked"'), false, 'while still blocked');
+  // Another process's sweeper then recovers the job: out of attempts, it fails saying its worker was lost.
+  const other = new Queue({ pool: db.pool, kinds: kinds(false) });
+  const recovered = await eventually(async () => ((await other.recoverStale(LEASE_MS)) > 0 ? true : undefined), BLOCK_MS, 'the lease to lapse');
+  assert.ok(recovered);
+  const after = await queue.get(job.id);
+  assert.equal(after?.status, 'failed_permanent');
+  assert.match(after!.lastError!, /worker blocked lost the job/);
+});
