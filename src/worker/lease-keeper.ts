@@ -20,7 +20,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { isJobqError } from '../queue/errors.ts';
 import type { ClaimRef } from '../queue/leases.ts';
+import type { Queue } from '../queue/queue.ts';
 
 export interface KeeperInit {
   databaseUrl: string;
@@ -65,6 +67,27 @@ export class WorkerIdInUseError extends Error {
   override readonly name = 'WorkerIdInUseError';
   constructor(readonly workerId: string, readonly heldForMs: number) {
     super(`worker id "${workerId}" belongs to a live worker (its registration runs for another ${heldForMs} ms); choose another --worker-id, or start again after that worker stopped`);
+  }
+}
+
+/**
+ * Takes the worker id for this Worker object (`instance`), or throws WorkerIdInUseError while a live
+ * worker holds it. Liveness is the jobq.workers row (migrations/0009): its holder renews it with every
+ * heartbeat to now + lease, and a clean stop frees it; a process that died keeps it for one lease.
+ * While the database is unreachable it retries for up to a minute, as the migration at start does.
+ */
+export async function registerWorker(queue: Queue, workerId: string, instance: string, leaseMs: number, logger: Logger): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      const taken = await queue.registerWorker(workerId, instance, leaseMs);
+      if (taken) throw new WorkerIdInUseError(workerId, taken.heldForMs);
+      return;
+    } catch (err) {
+      if (!isJobqError(err, 'database_unavailable') || Date.now() + delay > deadline) throw err;
+      logger.warn({ retry_ms: delay }, 'database not reachable; retrying the worker registration');
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 }
 

@@ -34,7 +34,7 @@ import type { ClaimedJob } from '../queue/types.ts';
 import { Coalescer } from '../queue/coalescer.ts';
 import { Completer } from './completer.ts';
 import { errText, JobContext, logFields, settleWithin } from './context.ts';
-import { LeaseKeeper, WorkerIdInUseError } from './lease-keeper.ts';
+import { LeaseKeeper, registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
 
 export { WorkerIdInUseError };
 import { execute, JobAbort, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
@@ -170,8 +170,7 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#started) throw new Error('worker already started');
     this.#started = true;
-    const taken = await this.#o.queue.registerWorker(this.id, this.#instance, this.#o.leaseMs);
-    if (taken) throw new WorkerIdInUseError(this.id, taken.heldForMs);
+    await registerWorker(this.#o.queue, this.id, this.#instance, this.#o.leaseMs, this.#o.logger);
     await this.#keeper.start();
     await this.#listener.start();
     const sweepEvery = Math.min(this.#o.heartbeatMs, Math.floor(this.#o.leaseMs / 4));
@@ -418,8 +417,10 @@ export class Worker {
   }
 
   #applyHeartbeat(cancelRequested: number[], lost: number[]): void {
-    for (const seq of cancelRequested) this.#abort((j) => j.claimSeq === seq, new JobCancelledError());
-    for (const seq of lost) this.#abort((j) => j.claimSeq === seq, new LeaseLostError());
+    const cancel = new Set(cancelRequested);
+    const gone = new Set(lost);
+    if (cancel.size > 0) this.#abort((j) => cancel.has(j.claimSeq), new JobCancelledError());
+    if (gone.size > 0) this.#abort((j) => gone.has(j.claimSeq), new LeaseLostError());
   }
 
   /** Aborts the claims `which` picks: running ones through their signal; buffered ones never start. */
