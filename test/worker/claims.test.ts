@@ -9,6 +9,8 @@ import { resolveConfig } from '../../src/config.ts';
 import { type ClaimOptions, Queue } from '../../src/queue/queue.ts';
 import type { ClaimedJob } from '../../src/queue/types.ts';
 import { Worker, WorkerIdInUseError, type FinishOutcome } from '../../src/worker/worker.ts';
+import { ProcessGroup } from '../chaos/helpers/procs.ts';
+import { freshDatabase } from '../helpers/db.ts';
 import { deferred, eventually, kindsWithProbe, setup, silent, waitForStatus } from './helpers.ts';
 
 test('attempt 1 finishing late, after the same worker claimed attempt 2, is lost; attempt 2 succeeds with its result', async () => {
@@ -117,3 +119,17 @@ function options(s: Awaited<ReturnType<typeof setup>>) {
     pollIntervalMs: 60_000, shutdownGraceMs: 1_000, timeoutGraceMs: 1_000,
   };
 }
+
+test('`jobq worker` with the --worker-id of a running worker exits 1 saying so', { timeout: 120_000 }, async (t) => {
+  const group = new ProcessGroup();
+  t.after(() => group.killAll());
+  const db = await freshDatabase();
+  const env = { DATABASE_URL: db.url, JOBQ_LEASE_MS: '3000', JOBQ_HEARTBEAT_MS: '500' };
+  const first = group.start('first', ['worker', '--worker-id', 'same'], env);
+  await first.waitForLine((l) => l.msg === 'worker started', 60_000, '"worker started"');
+  const second = group.start('second', ['worker', '--worker-id', 'same'], env);
+  const failed = await second.waitForLine((l) => l.msg === 'failed to start', 60_000, '"failed to start"');
+  assert.match(String(failed.err), /worker id "same" belongs to a live worker/);
+  assert.equal((await second.exited).code, 1);
+  assert.equal(first.alive(), true);
+});
