@@ -35,10 +35,10 @@ import { Coalescer } from '../queue/coalescer.ts';
 import { Completer } from './completer.ts';
 import { errText, JobContext, logFields, settleWithin } from './context.ts';
 import { LeaseKeeper, registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
-
-export { WorkerIdInUseError };
 import { execute, JobAbort, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 import { Listener } from './listener.ts';
+
+export { WorkerIdInUseError };
 
 export interface WorkerOptions {
   queue: Queue;
