@@ -4,6 +4,7 @@
  * library users and tests the same typed, validated result without a command line.
  */
 import { InvalidArgumentError, Option } from 'commander';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { DEFAULT_RETENTION, formatRetention, parseRetention, type Retention } from './queue/retention.ts';
 import path from 'node:path';
@@ -83,7 +84,8 @@ export const SETTINGS = {
   // -- worker
   concurrency: spec({ flag: '--concurrency <n>', env: 'JOBQ_CONCURRENCY', description: 'jobs run at once by this process', default: 10, parse: int(1, 10_000) }),
   queues: spec({ flag: '--queues <names>', env: 'JOBQ_QUEUES', description: 'comma-separated queues to work; empty: all', default: [] as string[], parse: list, shownDefault: 'all' }),
-  workerId: spec({ flag: '--worker-id <id>', env: 'JOBQ_WORKER_ID', description: 'name of this worker in locked_by', default: `${os.hostname()}:${process.pid}`, parse: text, shownDefault: 'hostname:pid' }),
+  // The random part keeps the default unique where hostname:pid repeats (containers: every one is pid 1 on its own host name, or the same one).
+  workerId: spec({ flag: '--worker-id <id>', env: 'JOBQ_WORKER_ID', description: 'name of this worker in locked_by; a start is refused while a live worker has it', default: `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, parse: text, shownDefault: 'hostname:pid:random' }),
   leaseMs: spec({ flag: '--lease-ms <ms>', env: 'JOBQ_LEASE_MS', description: 'a running job whose lease is older is recovered', default: 30_000, parse: int(1_000) }),
   heartbeatMs: spec<number | undefined>({ flag: '--heartbeat-ms <ms>', env: 'JOBQ_HEARTBEAT_MS', description: 'how often leases are renewed, shorter than --lease-ms; unset: a third of --lease-ms, at most 5000', default: undefined, parse: int(100) }),
   pollIntervalMs: spec({ flag: '--poll-interval-ms <ms>', env: 'JOBQ_POLL_INTERVAL_MS', description: 'fallback poll when no notification arrives', default: 1_000, parse: int(10) }),

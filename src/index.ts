@@ -17,7 +17,7 @@ export {
   type HandlerContext,
 } from './kinds/registry.ts';
 export { builtinKinds, type BuiltinKindOptions } from './kinds/index.ts';
-export { Worker, type WorkerOptions, type WorkerEvents, type FinishOutcome } from './worker/worker.ts';
+export { Worker, WorkerIdInUseError, type WorkerOptions, type WorkerEvents, type FinishOutcome } from './worker/worker.ts';
 export { JobTimeoutError, JobCancelledError, WorkerShutdownError } from './worker/execute.ts';
 export { createPool } from './db/pool.ts';
 export { openDatabase, type Database } from './db/index.ts';

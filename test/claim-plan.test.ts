@@ -77,12 +77,17 @@ test("a worker's statements on its own jobs look them up by id, however many job
   const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 5000, null, null, null, null, null, null, null, false]);
   assert.equal(claimed.rowCount, 5000);
   const ids = claimed.rows.slice(0, 100).map((r) => r.id);
+  // The worker's form names its claims (a claim set: sql.ts CLAIMS); library calls pass none.
+  const claims = JSON.stringify(Object.fromEntries(claimed.rows.slice(0, 100).map((r) => [r.claim_seq, []])));
   for (const mode of ['force_custom_plan', 'force_generic_plan']) {
     const settings = [`plan_cache_mode = ${mode}`];
     for (const [name, sql, values] of [
-      ['complete_many', SQL.COMPLETE_MANY.text, [ids, '{}', 'w', null]],
-      ['heartbeat', SQL.HEARTBEAT.text, ['w', ids, null]],
-      ['release', SQL.RELEASE.text, ['w', ids, null]],
+      ['complete_many', SQL.COMPLETE_MANY.text, [ids, '{}', 'w', null, null]],
+      ['complete_many by claim', SQL.COMPLETE_MANY.text, [ids, null, 'w', null, claims]],
+      ['heartbeat', SQL.HEARTBEAT.text, ['w', ids, null, null]],
+      ['heartbeat by claim', SQL.HEARTBEAT.text, ['w', ids, null, claims]],
+      ['release', SQL.RELEASE.text, ['w', ids, null, null]],
+      ['release by claim', SQL.RELEASE.text, ['w', ids, null, claims]],
     ] as const) {
       const plan = await plansOf(db.pool, sql, [...values], settings);
       assert.match(plan, /Index Cond: \(id = ANY/, `${name} (${mode}):\n${plan}`);

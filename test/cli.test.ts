@@ -20,7 +20,7 @@ test('`jobq <command> --help` lists every option with its environment variable a
     }
   }
   const worker = run(['worker', '--help']).stdout.replace(/\s+/g, ' ');
-  for (const d of ['default: 10, env: JOBQ_CONCURRENCY', 'default: 30000, env: JOBQ_LEASE_MS', 'default: 1000, env: JOBQ_POLL_INTERVAL_MS', 'default: 30000, env: JOBQ_SHUTDOWN_GRACE_MS', 'default: all', 'default: hostname:pid']) {
+  for (const d of ['default: 10, env: JOBQ_CONCURRENCY', 'default: 30000, env: JOBQ_LEASE_MS', 'default: 1000, env: JOBQ_POLL_INTERVAL_MS', 'default: 30000, env: JOBQ_SHUTDOWN_GRACE_MS', 'default: all', 'default: hostname:pid:random']) {
     assert.ok(worker.includes(d), d);
   }
 });

@@ -9,11 +9,12 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, vali
 import { JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
+import { type ClaimRef, claimSet, type ClaimsHeartbeat, renewClaims } from './leases.ts';
 import { run } from './db.ts';
 import { Enqueuer } from './enqueue.ts';
 import { LIST_SCAN_ROWS, type ListBounds, type ListRow, listValues, PAGE_BYTES, pageOf } from './list.ts';
 import { type ClaimedRow, errorText, isUuid, type JobRow, toClaimedJob, toJob } from './rows.ts';
-import { type Completion, resultJson, resultsParam, writeCompletions } from './results.ts';
+import { claimResultsParam, type Completion, resultJson, resultsParam, writeCompletions } from './results.ts';
 import * as SQL from './sql.ts';
 import {
   type CancelOutcome,
@@ -185,7 +186,7 @@ export class Queue {
 
   /** running → succeeded, storing `result` (any value; made storable as results.ts describes). */
   async markSucceeded(id: string, result?: unknown, opts: WorkerWriteOptions = {}): Promise<Job> {
-    const rows = await this.#transition(id, SQL.COMPLETE, [id, resultJson(result) ?? null, opts.workerId ?? null, this.#now()], opts);
+    const rows = await this.#transition(id, SQL.COMPLETE, [id, resultJson(result) ?? null, opts.workerId ?? null, this.#now(), opts.claimSeq ?? null], opts);
     return toJob(rows);
   }
 
@@ -200,7 +201,24 @@ export class Queue {
     const rows: Completion[] = [];
     for (const { id, result } of items) if (isUuid(id)) rows.push({ id, json: resultJson(result) });
     const write = async (batch: Completion[]) =>
-      (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [batch.map((r) => r.id), resultsParam(batch), workerId, this.#now()], opts.db)).map((r) => r.id);
+      (await this.#rows<{ id: string }>(SQL.COMPLETE_MANY, [batch.map((r) => r.id), resultsParam(batch), workerId, this.#now(), null], opts.db)).map((r) => r.id);
+    return writeCompletions(rows, write, opts.db === undefined);
+  }
+
+  /**
+   * `completeMany` guarded by the claim: each item completes only while `workerId` still holds that
+   * very claim (`ClaimedJob.claimSeq`), never a later attempt of the same job. Returns the claims it
+   * completed. One statement, as completeMany (split, as there, only for size or an unstorable row).
+   */
+  async completeClaims(workerId: string, items: { id: string; claimSeq: number; result?: unknown }[], opts: WriteOptions = {}): Promise<number[]> {
+    if (items.length === 0) return [];
+    const rows: Completion[] = [];
+    for (const { id, claimSeq, result } of items) if (isUuid(id)) rows.push({ id, claimSeq, json: resultJson(result) });
+    const write = async (batch: Completion[]) => {
+      const ids = [...new Set(batch.map((r) => r.id))];
+      const done = await this.#rows<{ claim_seq: number }>(SQL.COMPLETE_MANY, [ids, null, workerId, this.#now(), claimResultsParam(batch)], opts.db);
+      return done.map((r) => r.claim_seq);
+    };
     return writeCompletions(rows, write, opts.db === undefined);
   }
 
@@ -219,13 +237,13 @@ export class Queue {
       previous = row?.backoff_ms ?? null;
     }
     const delay = nextDelay(previous, this.#backoff, this.#random);
-    const values = [id, errorText(error), opts.permanent ?? false, opts.workerId ?? null, delay, this.#now()];
+    const values = [id, errorText(error), opts.permanent ?? false, opts.workerId ?? null, delay, this.#now(), opts.claimSeq ?? null];
     return this.#cancelledOne(toJob(await this.#transition(id, SQL.FAIL, values, opts)));
   }
 
   /** running (with a cancel request) → cancelled: the worker saw the request and stopped the handler. */
   async finalizeCancelled(id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
-    return this.#cancelledOne(toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now()], opts)));
+    return this.#cancelledOne(toJob(await this.#transition(id, SQL.FINALIZE_CANCELLED, [id, opts.workerId ?? null, this.#now(), opts.claimSeq ?? null], opts)));
   }
 
   /** Cancels a waiting job at once, flags a running one for its worker, and reports a finished one. */
@@ -253,7 +271,7 @@ export class Queue {
   async heartbeat(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<HeartbeatResult> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return { cancelRequested: [], lost: [...ids] };
-    const rows = await this.#rows<{ id: string; cancel_requested: boolean }>(SQL.HEARTBEAT, [workerId, valid, this.#now()], opts.db);
+    const rows = await this.#rows<{ id: string; cancel_requested: boolean }>(SQL.HEARTBEAT, [workerId, valid, this.#now(), null], opts.db);
     const held = new Set(rows.map((r) => r.id));
     return {
       cancelRequested: rows.filter((r) => r.cancel_requested).map((r) => r.id),
@@ -265,9 +283,40 @@ export class Queue {
   async release(workerId: string, ids: string[], opts: WriteOptions = {}): Promise<Job[]> {
     const valid = ids.filter(isUuid);
     if (valid.length === 0) return [];
-    const jobs = (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now()], opts.db)).map(toJob);
+    const jobs = (await this.#rows(SQL.RELEASE, [workerId, valid, this.#now(), null], opts.db)).map(toJob);
     this.#emitCancelled(jobs);
     return jobs;
+  }
+
+  /** Renews the lease of exactly these claims of `workerId` (ClaimedJob.claimSeq): `heartbeat` by claim. */
+  renewClaims(workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<ClaimsHeartbeat> {
+    return renewClaims(opts.db ?? this.#pool, workerId, claims, this.#now());
+  }
+
+  /** `release` by claim: gives back only these claims, never a later attempt of the same job. */
+  async releaseClaims(workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<Job[]> {
+    if (claims.length === 0) return [];
+    const ids = [...new Set(claims.map((c) => c.id).filter(isUuid))];
+    const jobs = (await this.#rows(SQL.RELEASE, [workerId, ids, this.#now(), claimSet(claims)], opts.db)).map(toJob);
+    this.#emitCancelled(jobs);
+    return jobs;
+  }
+
+  /**
+   * Takes the id `workerId` for the Worker object `instance` (a random token) for `aliveMs`, unless a
+   * live worker holds it (its registration renewed within its own lease). Returns null when taken, or
+   * how long the holder's registration has left. See migrations/0009.
+   */
+  async registerWorker(workerId: string, instance: string, aliveMs: number): Promise<{ heldForMs: number } | null> {
+    const taken = await this.#rows(SQL.REGISTER_WORKER, [workerId, instance, aliveMs, this.#now()]);
+    if (taken.length > 0) return null;
+    const [holder] = await this.#rows<{ remaining_ms: number | null }>(SQL.WORKER_HOLDER, [workerId, this.#now()]);
+    return { heldForMs: Math.max(0, Math.round(holder?.remaining_ms ?? 0)) };
+  }
+
+  /** The worker `instance` stopped: its id is free for the next one at once. */
+  async unregisterWorker(workerId: string, instance: string): Promise<void> {
+    await this.#exec(SQL.UNREGISTER_WORKER, [workerId, instance, this.#now()]);
   }
 
   /** Running jobs whose lease is older than `staleAfterMs` lost their worker: retry or fail them. Returns how many. */
@@ -315,7 +364,7 @@ export class Queue {
     const client = await this.#connect();
     let holding = false;
     try {
-      const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK_SESSION, [], client);
+      const [lock] = await this.#rows<{ locked: boolean }>(SQL.SWEEP_LOCK_SESSION, [String(Math.max(1_000, staleAfterMs))], client);
       if (!lock?.locked) return null;
       holding = true;
       try {

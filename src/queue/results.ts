@@ -79,9 +79,13 @@ export function storableText(text: string, max: number): string {
   return `${text.slice(0, max - note.length - 1).replace(LONE_SURROGATE, '\uFFFD')}…${note}`;
 }
 
-/** One job's completion as COMPLETE_MANY takes it: its id (a UUID) and its result's JSON text, if any. */
+/**
+ * One job's completion as COMPLETE_MANY takes it: its id (a UUID), the claim it completes when the
+ * write is guarded by claim (Queue.completeClaims), and its result's JSON text, if any.
+ */
 export interface Completion {
   id: string;
+  claimSeq?: number;
   json: string | undefined;
 }
 
@@ -96,16 +100,26 @@ export function resultsParam(rows: Completion[]): string {
   return `${out}}`;
 }
 
+/** The claim set with results for COMPLETE_MANY's $5: `{"<claim_seq>": [result]}`, `[]` for no result. */
+export function claimResultsParam(rows: Completion[]): string {
+  let out = '{';
+  for (const r of rows) {
+    if (out.length > 1) out += ',';
+    out += `"${r.claimSeq}":[${r.json ?? ''}]`;
+  }
+  return `${out}}`;
+}
+
 /**
- * Writes completions with `write` (one statement per call; it returns the ids it completed), in
+ * Writes completions with `write` (one statement per call; it returns the ids or claims it completed), in
  * statements of at most about MAX_COMPLETION_CHARS of result text. With `split`, a statement that
  * fails for anything but the database being unavailable is halved until the row it cannot store is
  * found; that row is completed with a `rejected_by_database` placeholder instead, and every other row
  * of the batch is written as it was. (Only outside a caller's transaction: inside one, the first error
  * has aborted it.)
  */
-export async function writeCompletions(rows: Completion[], write: (rows: Completion[]) => Promise<string[]>, split: boolean): Promise<string[]> {
-  const done: string[] = [];
+export async function writeCompletions<K>(rows: Completion[], write: (rows: Completion[]) => Promise<K[]>, split: boolean): Promise<K[]> {
+  const done: K[] = [];
   let start = 0;
   while (start < rows.length) {
     let end = start;
@@ -119,7 +133,7 @@ export async function writeCompletions(rows: Completion[], write: (rows: Complet
   return done;
 }
 
-async function writeSplitting(rows: Completion[], write: (rows: Completion[]) => Promise<string[]>): Promise<string[]> {
+async function writeSplitting<K>(rows: Completion[], write: (rows: Completion[]) => Promise<K[]>): Promise<K[]> {
   try {
     return await write(rows);
   } catch (err) {
@@ -127,7 +141,7 @@ async function writeSplitting(rows: Completion[], write: (rows: Completion[]) =>
     if (rows.length === 1) {
       const [row] = rows;
       if (row!.json === undefined) throw err; // nothing of this row's own to blame
-      return write([{ id: row!.id, json: rejectedJson(err) }]);
+      return write([{ ...row!, json: rejectedJson(err) }]);
     }
     const mid = rows.length >>> 1;
     return [...(await writeSplitting(rows.slice(0, mid), write)), ...(await writeSplitting(rows.slice(mid), write))];

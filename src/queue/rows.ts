@@ -19,6 +19,8 @@ export interface JobRow {
   locked_by: string | null;
   locked_at: Date | null;
   started_at: Date | null;
+  /** bigint: node-postgres reads it as a string. */
+  claim_seq: string | number | null;
   cancel_requested: boolean;
   idempotency_key: string | null;
   last_error: string | null;
@@ -45,6 +47,7 @@ export function toJob(r: JobRow): Job {
     lockedBy: r.locked_by,
     lockedAt: r.locked_at,
     startedAt: r.started_at,
+    claimSeq: r.claim_seq === null || r.claim_seq === undefined ? null : Number(r.claim_seq),
     cancelRequested: r.cancel_requested,
     idempotencyKey: r.idempotency_key,
     lastError: r.last_error,
@@ -85,6 +88,7 @@ export function newJobFromInsert(input: InsertRow, payload: unknown, r: Inserted
     lockedBy: null,
     lockedAt: null,
     startedAt: null,
+    claimSeq: null,
     cancelRequested: false,
     idempotencyKey: input.idempotency_key,
     lastError: null,

@@ -101,26 +101,47 @@ export const CLAIM_TO_RUN = s(
  * Completes many jobs of one worker in one statement: $1 the ids, $2 a JSON object of results by id.
  * `id = ANY(array)` keeps this a primary-key lookup; a join against a set-returning function would
  * let a stale row estimate pick a nested loop that compares every row with every other.
+ *
+ * With $5 (a claim set, see CLAIMS) only the claims named there complete, each with its own result:
+ * $5 maps each claim_seq to `[result]` (`[]`: no result), and $2 is unused. A job another claim holds
+ * now (it was recovered and claimed again, even by a worker of the same id) is left alone. The claim
+ * test is a key lookup in one jsonb object (a binary search), so its cost stays flat with the batch
+ * size, where `claim_seq = ANY(array)` would compare every row with every element.
  */
 export const COMPLETE_MANY = s(
   'complete_many',
   `UPDATE jobq.jobs
-      SET status = 'succeeded', result = $2::jsonb -> id::text, locked_by = NULL, locked_at = NULL,
-          finished_at = ${NOW(4)}, updated_at = ${NOW(4)}
+      SET status = 'succeeded',
+          result = CASE WHEN $5::jsonb IS NULL THEN $2::jsonb -> id::text ELSE $5::jsonb -> claim_seq::text -> 0 END,
+          locked_by = NULL, locked_at = NULL, finished_at = ${NOW(4)}, updated_at = ${NOW(4)}
     WHERE id = ANY($1::uuid[]) AND status = 'running' AND locked_by = $3
-   RETURNING id`,
+      AND ($5::jsonb IS NULL OR $5::jsonb ? claim_seq::text)
+   RETURNING id, claim_seq::float8 AS claim_seq`,
 );
 
-/** Guard shared by the worker's transitions: the job is running and, when $W is given, held by that worker. */
-const HELD = (idParam: number, workerParam: number) =>
-  `id = $${idParam} AND status = 'running' AND ($${workerParam}::text IS NULL OR locked_by = $${workerParam})`;
+/**
+ * The claim test of the batch statements: $n is NULL (no claim given: any claim of the worker) or a
+ * claim set, a JSON object whose keys are the claim_seq values the caller holds. claim_seq is unique
+ * across all claims ever made (0006), so the row's current claim being one of the keys means the caller
+ * holds this very claim, not an older or newer attempt of the same job.
+ */
+const CLAIMS = (n: number) => `($${n}::jsonb IS NULL OR $${n}::jsonb ? claim_seq::text)`;
+
+/**
+ * Guard shared by the worker's transitions: the job is running and, when $W is given, held by that
+ * worker; when $C is given, under that claim (claim_seq), so that a late outcome of an earlier attempt
+ * never finishes the attempt that replaced it.
+ */
+const HELD = (idParam: number, workerParam: number, claimParam: number) =>
+  `id = $${idParam} AND status = 'running' AND ($${workerParam}::text IS NULL OR locked_by = $${workerParam})
+      AND ($${claimParam}::bigint IS NULL OR claim_seq = $${claimParam})`;
 
 export const COMPLETE = s(
   'complete',
   `UPDATE jobq.jobs
       SET status = 'succeeded', result = $2::jsonb, locked_by = NULL, locked_at = NULL,
           finished_at = ${NOW(4)}, updated_at = ${NOW(4)}
-    WHERE ${HELD(1, 3)}
+    WHERE ${HELD(1, 3, 5)}
    RETURNING *`,
 );
 
@@ -134,7 +155,7 @@ export const FAIL = s(
      SELECT id, (CASE WHEN cancel_requested THEN 'cancelled'
                       WHEN $3::boolean OR attempts >= max_attempts THEN 'failed_permanent'
                       ELSE 'retrying' END)::jobq.job_status AS next
-       FROM jobq.jobs WHERE ${HELD(1, 4)}
+       FROM jobq.jobs WHERE ${HELD(1, 4, 7)}
        FOR UPDATE
    )
    UPDATE jobq.jobs j
@@ -159,7 +180,7 @@ export const FINALIZE_CANCELLED = s(
   `UPDATE jobq.jobs
       SET status = 'cancelled', locked_by = NULL, locked_at = NULL,
           finished_at = ${NOW(3)}, updated_at = ${NOW(3)}
-    WHERE ${HELD(1, 2)}
+    WHERE ${HELD(1, 2, 4)}
    RETURNING *`,
 );
 
@@ -199,15 +220,18 @@ export const RETRY = s(
    SELECT upd.* FROM upd LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue)) n ON true`,
 );
 
-/** Renews the lease of this worker's running jobs; reports which of them have a cancel request. */
+/**
+ * Renews the lease of this worker's running jobs ($2 ids; $4 a claim set, see CLAIMS); reports which
+ * of them have a cancel request.
+ */
 export const HEARTBEAT = s(
   'heartbeat',
   `UPDATE jobq.jobs SET locked_at = ${NOW(3)}
-    WHERE id = ANY($2::uuid[]) AND status = 'running' AND locked_by = $1
-   RETURNING id, cancel_requested`,
+    WHERE id = ANY($2::uuid[]) AND status = 'running' AND locked_by = $1 AND ${CLAIMS(4)}
+   RETURNING id, claim_seq::float8 AS claim_seq, cancel_requested`,
 );
 
-/** Gives unfinished jobs back (shutdown) without spending their attempt; a cancel request wins. */
+/** Gives unfinished jobs back (shutdown) without spending their attempt; a cancel request wins. $4: a claim set (CLAIMS). */
 export const RELEASE = s(
   'release',
   `WITH upd AS (
@@ -215,7 +239,7 @@ export const RELEASE = s(
         SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END::jobq.job_status,
             attempts = greatest(attempts - 1, 0), locked_by = NULL, locked_at = NULL, started_at = NULL,
             finished_at = CASE WHEN cancel_requested THEN ${NOW(3)} END, updated_at = ${NOW(3)}
-      WHERE id = ANY($2::uuid[]) AND status = 'running' AND locked_by = $1
+      WHERE id = ANY($2::uuid[]) AND status = 'running' AND locked_by = $1 AND ${CLAIMS(4)}
      RETURNING *
    )
    SELECT upd.* FROM upd
@@ -278,11 +302,46 @@ export const MARK_STARTED_THROUGH = s(
    ON CONFLICT (id) DO UPDATE SET started_seq = greatest(w.started_seq, excluded.started_seq), updated_at = excluded.updated_at`,
 );
 
-/** Forgets workers that wrote nothing for $1 ms and hold no running job. */
+/**
+ * Worker $1 (instance $2, a random token of this Worker object) takes its id for $3 ms: only if no
+ * live worker holds it (migrations/0009). No row back means a live worker has it.
+ */
+export const REGISTER_WORKER = s(
+  'register_worker',
+  `INSERT INTO jobq.workers AS w (id, started_seq, updated_at, instance, alive_until)
+   VALUES ($1, 0, ${NOW(4)}, $2, ${NOW(4)} + $3 * interval '1 millisecond')
+   ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, alive_until = excluded.alive_until, updated_at = excluded.updated_at
+    WHERE w.instance IS NULL OR w.alive_until IS NULL OR w.alive_until < excluded.updated_at
+   RETURNING w.id`,
+);
+
+/** Who holds worker id $1, and until when (for the refusal's message). */
+export const WORKER_HOLDER = s(
+  'worker_holder',
+  `SELECT instance, alive_until, (extract(epoch FROM alive_until - ${NOW(2)}) * 1000)::float8 AS remaining_ms
+     FROM jobq.workers WHERE id = $1`,
+);
+
+/** Worker $1 (instance $2) is alive for another $3 ms. No row back: another instance took the id. */
+export const RENEW_WORKER = s(
+  'renew_worker',
+  `UPDATE jobq.workers SET alive_until = ${NOW(4)} + $3 * interval '1 millisecond', updated_at = ${NOW(4)}
+    WHERE id = $1 AND instance = $2
+   RETURNING id`,
+);
+
+/** Worker $1 (instance $2) stopped: its id is free at once. */
+export const UNREGISTER_WORKER = s(
+  'unregister_worker',
+  `UPDATE jobq.workers SET instance = NULL, alive_until = NULL, updated_at = ${NOW(3)} WHERE id = $1 AND instance = $2`,
+);
+
+/** Forgets workers that wrote nothing for $1 ms, are not alive, and hold no running job. */
 export const PRUNE_WORKERS = s(
   'prune_workers',
   `DELETE FROM jobq.workers w
     WHERE w.updated_at < ${NOW(2)} - $1 * interval '1 millisecond'
+      AND (w.alive_until IS NULL OR w.alive_until < ${NOW(2)})
       AND NOT EXISTS (SELECT 1 FROM jobq.jobs j WHERE j.status = 'running' AND j.locked_by = w.id)`,
 );
 
@@ -376,6 +435,20 @@ export const PRUNE = s(
    DELETE FROM jobq.jobs j USING doomed WHERE j.id = doomed.id`,
 );
 
-/** Only one process at a time sweeps: the others skip their turn instead of queueing behind it. */
-export const SWEEP_LOCK_SESSION = s('sweep_lock_session', `SELECT pg_try_advisory_lock(${0x6a6f6273}) AS locked`);
-export const SWEEP_UNLOCK_SESSION = s('sweep_unlock_session', `SELECT pg_advisory_unlock(${0x6a6f6273}) AS unlocked`);
+/**
+ * Only one process at a time sweeps: the others skip their turn instead of queueing behind it.
+ * While it holds the lock, the session ends itself after $1 ms idle (idle_session_timeout, PostgreSQL
+ * 14+), which frees the lock: a sweeper whose process stalls mid-sweep (a handler blocking its event
+ * loop) must not stop every other process from recovering jobs for as long as it stalls.
+ */
+export const SWEEP_LOCK_SESSION = s(
+  'sweep_lock_session',
+  `SELECT l.locked, CASE WHEN l.locked AND current_setting('server_version_num')::int >= 140000
+                         THEN set_config('idle_session_timeout', $1::text, false) END AS idle_timeout
+     FROM (SELECT pg_try_advisory_lock(${0x6a6f6273}) AS locked) l`,
+);
+export const SWEEP_UNLOCK_SESSION = s(
+  'sweep_unlock_session',
+  `SELECT pg_advisory_unlock(${0x6a6f6273}) AS unlocked,
+          CASE WHEN current_setting('server_version_num')::int >= 140000 THEN set_config('idle_session_timeout', '0', false) END`,
+);

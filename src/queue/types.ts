@@ -38,6 +38,11 @@ export interface Job {
    * (its start is recorded by the worker's watermark, `Queue.markStartedThrough`).
    */
   startedAt: Date | null;
+  /**
+   * Which claim holds the job while it runs (unique across every claim; null before the first claim).
+   * Pass it as `claimSeq` to the worker transitions so that they apply to this attempt only.
+   */
+  claimSeq: number | null;
   cancelRequested: boolean;
   idempotencyKey: string | null;
   lastError: string | null;
@@ -54,7 +59,7 @@ export interface Job {
  * without parsing five timestamps and two JSON histories per job.
  */
 export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'runAt' | 'timeoutMs' | 'backoffMs' | 'startedAt'> {
-  /** Its number in claim order (see `Queue.markStartedThrough`). */
+  /** Its number in claim order (see `Queue.markStartedThrough`), which also names this claim (`Job.claimSeq`). */
   claimSeq: number;
 }
 
@@ -130,4 +135,9 @@ export interface WriteOptions {
 export interface WorkerWriteOptions extends WriteOptions {
   /** When given, the transition applies only while this worker holds the job. */
   workerId?: string;
+  /**
+   * When given, only while the job is held under this claim (`ClaimedJob.claimSeq`): a late outcome
+   * of an earlier attempt then fails with invalid_transition instead of finishing a newer attempt.
+   */
+  claimSeq?: number;
 }

@@ -1,22 +1,27 @@
 /**
- * Batched completion. Successful jobs are written in one `completeMany` statement per batch: when no
+ * Batched completion. Successful jobs are written in one `completeClaims` statement per batch: when no
  * write is in flight, what is waiting goes at once (no added latency when idle); while one is in
  * flight, completions gather and go together in the next (under load, one round trip for hundreds).
+ * Each completion is guarded by its claim (`Queue.completeClaims`), and items are kept by claim: two
+ * attempts of one job in a batch are two items, and only the one still held is written.
  */
 import type { Queue } from '../queue/queue.ts';
+import type { ClaimedJob } from '../queue/types.ts';
 
 /** Called once the write is done: held is false if this worker no longer held the job; err if the write failed. */
 export type CompletionCallback = (err: unknown, held: boolean) => void;
 
 interface Item {
   id: string;
+  claimSeq: number;
   result: unknown;
   done: CompletionCallback;
 }
 
 export class Completer {
   readonly #items: Item[] = [];
-  readonly #ids = new Set<string>();
+  /** Claims handed over and not yet written. */
+  readonly #pending = new Map<number, ClaimedJob>();
   #flushing: Promise<void> | undefined;
 
   constructor(
@@ -32,19 +37,19 @@ export class Completer {
    * of thousands of jobs a second, a promise and its reactions per job are a visible share of the
    * worker's CPU and garbage.
    */
-  complete(id: string, result: unknown, done: CompletionCallback): void {
-    this.#items.push({ id, result, done });
-    this.#ids.add(id);
+  complete(job: ClaimedJob, result: unknown, done: CompletionCallback): void {
+    this.#items.push({ id: job.id, claimSeq: job.claimSeq, result, done });
+    this.#pending.set(job.claimSeq, job);
     this.#flushing ??= this.#flush();
   }
 
-  /** Jobs whose completion is not written yet: still running in the database, so their lease is renewed. */
-  get pendingIds(): Iterable<string> {
-    return this.#ids;
+  /** Claims whose completion is not written yet: still running in the database, so their lease is renewed. */
+  get pending(): Iterable<ClaimedJob> {
+    return this.#pending.values();
   }
 
   get size(): number {
-    return this.#ids.size;
+    return this.#pending.size;
   }
 
   /** Resolves when everything handed over so far is written. */
@@ -56,15 +61,15 @@ export class Completer {
     try {
       while (this.#items.length > 0) {
         const batch = this.#items.splice(0, this.maxBatch);
-        let written: Set<string> | undefined;
+        let written: Set<number> | undefined;
         let error: unknown;
         try {
-          written = new Set(await this.persist(() => this.queue.completeMany(this.workerId, batch)));
+          written = new Set(await this.persist(() => this.queue.completeClaims(this.workerId, batch)));
         } catch (err) {
           error = err;
         }
-        for (const item of batch) this.#ids.delete(item.id);
-        for (const item of batch) item.done(error, written?.has(item.id) ?? false);
+        for (const item of batch) this.#pending.delete(item.claimSeq);
+        for (const item of batch) item.done(error, written?.has(item.claimSeq) ?? false);
       }
     } finally {
       this.#flushing = undefined;

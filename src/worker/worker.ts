@@ -9,17 +9,23 @@
  *   start watermark), so that losing it gives the never-started ones their attempt back.
  * - NOTIFY wakes the loop at once; a poll is the fallback.
  * - Successes are written in batches (see Completer); a slot frees as soon as its handler settles.
- * - Leases of everything it holds (buffered, running, being written) are renewed in one statement.
+ * - Leases of everything it holds (buffered, running, being written) are renewed in one statement, from
+ *   a thread of its own (LeaseKeeper), so that a handler blocking the event loop does not cost the
+ *   other jobs their lease. Every write is guarded by the claim (claim_seq), and in-flight work is
+ *   keyed by claim: a late outcome of an earlier attempt never finishes the attempt that replaced it.
+ * - The worker id is registered at start (refused while a live worker holds it) and kept alive with
+ *   the heartbeat (migrations/0009).
  * - Cancel requests (NOTIFY or heartbeat) abort the handler's signal; timeouts abort it too, and a
  *   handler ignoring its signal loses its slot after a grace period.
  * - A fleet-wide sweeper (advisory lock) recovers jobs whose worker was lost.
  * - stop() gives back the buffer, lets running jobs finish within the grace period, then aborts and
  *   releases the rest, and writes every outcome before it resolves.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { type HandlerContext, PermanentError } from '../kinds/registry.ts';
+import { PermanentError } from '../kinds/registry.ts';
 import { isJobqError } from '../queue/errors.ts';
 import type { Queue } from '../queue/queue.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
@@ -27,8 +33,12 @@ import { DEFAULT_RETENTION, type Retention } from '../queue/retention.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import { Coalescer } from '../queue/coalescer.ts';
 import { Completer } from './completer.ts';
+import { errText, JobContext, logFields, settleWithin } from './context.ts';
+import { LeaseKeeper, registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
 import { execute, JobAbort, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 import { Listener } from './listener.ts';
+
+export { WorkerIdInUseError };
 
 export interface WorkerOptions {
   queue: Queue;
@@ -47,6 +57,12 @@ export interface WorkerOptions {
   timeoutGraceMs: number;
   /** How long finished jobs are kept before the sweeper deletes them. Default DEFAULT_RETENTION. */
   retention?: Retention;
+  /**
+   * How long leases are kept renewed while the event loop is blocked (a synchronous handler). Default:
+   * the largest timeout of the jobs held plus `timeoutGraceMs`; past it the worker counts as stuck and
+   * its jobs are left to the sweeper.
+   */
+  maxBlockedMs?: number;
 }
 
 export type FinishOutcome = 'succeeded' | 'retried' | 'failed_permanent' | 'cancelled' | 'timed_out' | 'released' | 'lost';
@@ -76,8 +92,12 @@ export class Worker {
   readonly events = new EventEmitter<WorkerEvents>();
   readonly #o: WorkerOptions;
   readonly #buffer: ClaimedJob[] = [];
-  readonly #active = new Map<string, Active>();
-  readonly #finishing = new Map<string, Promise<void>>();
+  /** In-flight work by claim (claim_seq), not by job id: two attempts of one job are two entries. */
+  readonly #active = new Map<number, Active>();
+  readonly #finishing = new Map<number, Promise<void>>();
+  /** This Worker object's registration token for its id (migrations/0009). */
+  readonly #instance = randomUUID();
+  readonly #keeper: LeaseKeeper;
   readonly #kindNames: string[];
   readonly #listener: Listener;
   readonly #completer: Completer;
@@ -103,6 +123,17 @@ export class Worker {
     this.#o = options;
     this.#kindNames = options.queue.kinds.list().map((k) => k.name);
     this.#completer = new Completer(options.queue, options.workerId, (write) => this.#persist(write));
+    this.#keeper = new LeaseKeeper({
+      ...options,
+      instance: this.#instance,
+      maxBlockedMs: options.maxBlockedMs,
+      held: () => [...this.#buffer, ...[...this.#active.values()].map((a) => a.job), ...this.#completer.pending].map((j) => this.#held(j)),
+      onRenewed: (cancelRequested, lost) => this.#applyHeartbeat(cancelRequested, lost),
+      onIdentityLost: () => {
+        options.logger.error({ worker_id: this.id }, 'another worker registered this worker id while this one was taken for dead; stopping');
+        void this.stop();
+      },
+    });
     // Buffered jobs start in claim order, so one number says which have started: the last one's.
     this.#starter = new Coalescer<number, void>(async (seqs) => {
       await options.queue.markStartedThrough(options.workerId, Math.max(...seqs));
@@ -139,8 +170,9 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#started) throw new Error('worker already started');
     this.#started = true;
+    await registerWorker(this.#o.queue, this.id, this.#instance, this.#o.leaseMs, this.#o.logger);
+    await this.#keeper.start();
     await this.#listener.start();
-    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#o.heartbeatMs));
     const sweepEvery = Math.min(this.#o.heartbeatMs, Math.floor(this.#o.leaseMs / 4));
     this.#timers.push(setInterval(() => void this.#sweep(), sweepEvery));
     this.#loopDone = this.#loop();
@@ -157,8 +189,8 @@ export class Worker {
     this.#wake();
     await this.#loopDone;
     const log = this.#o.logger;
-    const buffered = this.#buffer.splice(0).map((j) => j.id);
-    if (buffered.length > 0) await this.#persist(() => this.#o.queue.release(this.id, buffered)).catch(() => {});
+    const buffered = this.#buffer.splice(0);
+    if (buffered.length > 0) await this.#persist(() => this.#o.queue.releaseClaims(this.id, buffered)).catch(() => {});
     if (this.#active.size > 0) {
       log.info({ running: this.#active.size, grace_ms: this.#o.shutdownGraceMs }, 'waiting for running jobs to finish');
       await settleWithin(this.#allSettled(), this.#o.shutdownGraceMs);
@@ -167,16 +199,18 @@ export class Worker {
       for (const a of this.#active.values()) a.abort.abort(new WorkerShutdownError());
       await settleWithin(this.#allSettled(), Math.min(this.#o.timeoutGraceMs, 2_000));
     }
-    const leftovers = [...this.#active.keys()];
+    const leftovers = [...this.#active.values()].map((a) => a.job);
     if (leftovers.length > 0) {
       // Handlers that ignore their signal: give their jobs back anyway so nothing stays running.
-      await this.#persist(() => this.#o.queue.release(this.id, leftovers)).catch(() => {});
+      await this.#persist(() => this.#o.queue.releaseClaims(this.id, leftovers)).catch(() => {});
       log.warn({ released: leftovers.length }, 'released jobs whose handlers did not stop in time');
     }
     await Promise.allSettled(this.#finishing.values());
     await this.#completer.drain();
     for (const t of this.#timers) clearInterval(t);
+    await this.#keeper.stop();
     await this.#listener.close();
+    await this.#o.queue.unregisterWorker(this.id, this.#instance).catch(() => {});
     log.info({ worker_id: this.id }, 'worker stopped');
   }
 
@@ -209,7 +243,9 @@ export class Worker {
       let jobs: ClaimedJob[];
       try {
         const slots = Math.max(0, this.#o.concurrency - this.#active.size - this.#buffer.length);
+        const sent = performance.now();
         jobs = await this.#o.queue.claimToRun(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots });
+        if (jobs.length > 0 && performance.now() - sent > this.#o.leaseMs / 2) jobs = await this.#stillHeld(jobs);
         errorDelay = 0;
       } catch (err) {
         cursor = undefined;
@@ -224,9 +260,21 @@ export class Worker {
       if (!full && cursor) this.#hint = true; // short from the cursor: look again from the front at once
       cursor = full ? jobs[jobs.length - 1] : undefined;
       this.#lastClaimFull = full;
+      this.#keeper.hold(jobs.map((j) => this.#held(j)));
       this.#buffer.push(...jobs);
       this.#pump();
     }
+  }
+
+  /**
+   * A claim whose answer took half a lease or more (the event loop was blocked while it was on its
+   * way) was unknown to the lease keeper meanwhile: its jobs may have been recovered and run by another
+   * worker. Run only those this renewal finds still held (the rest stay out of the buffer).
+   */
+  async #stillHeld(jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
+    const lost = new Set((await this.#o.queue.renewClaims(this.id, jobs)).lost);
+    if (lost.size > 0) this.#o.logger.warn({ lost: lost.size }, 'a slow claim came back after some of its jobs were recovered; skipping those');
+    return jobs.filter((j) => !lost.has(j.claimSeq));
   }
 
   /** Jobs to hold beyond the free slots: none without a backlog, else ~BUFFER_TARGET_MS of work. */
@@ -258,24 +306,29 @@ export class Worker {
       ctx: new JobContext(job, abort, log, this),
     });
     // A handler that returned without a promise is done already: it never held a slot.
-    if (out instanceof Promise) this.#active.set(job.id, { job, abort, settled: out.then((s) => this.#settled(job, started, s)) });
+    if (out instanceof Promise) this.#active.set(job.claimSeq, { job, abort, settled: out.then((s) => this.#settled(job, started, s)) });
     else this.#settled(job, started, out);
   }
 
   /** Renews one job's lease at its handler's request (HandlerContext.heartbeat). */
-  async heartbeatJob(id: string): Promise<void> {
-    const hb = await this.#o.queue.heartbeat(this.id, [id]);
+  async heartbeatJob(job: ClaimedJob): Promise<void> {
+    const hb = await this.#o.queue.renewClaims(this.id, [job]);
     this.#applyHeartbeat(hb.cancelRequested, hb.lost);
+  }
+
+  /** What the lease keeper needs of a claim. */
+  #held(j: ClaimedJob): { id: string; claimSeq: number; timeoutMs: number } {
+    return { id: j.id, claimSeq: j.claimSeq, timeoutMs: j.timeoutMs ?? this.#o.queue.kinds.get(j.kind)?.timeoutMs ?? 0 };
   }
 
   /** The handler settled: free its slot, write the outcome, start the next job. */
   #settled(job: ClaimedJob, started: number, s: Settled): void {
     const ran = performance.now() - started;
     this.#avgRunMs = this.#avgRunMs * 0.9 + ran * 0.1;
-    const wasActive = this.#active.delete(job.id);
+    const wasActive = this.#active.delete(job.claimSeq);
     if (s.ok) {
       // The common case, kept free of promises: the completer calls back once the batch is written.
-      this.#completer.complete(job.id, s.value, (err, held) => {
+      this.#completer.complete(job, s.value, (err, held) => {
         const outcome = err !== undefined ? this.#unwritten(job, err) : held ? 'succeeded' : this.#lost(job);
         this.#finished(job, outcome, started, ran);
       });
@@ -283,8 +336,8 @@ export class Worker {
       const write = this.#record(job, s)
         .catch((err: unknown) => this.#unwritten(job, err))
         .then((outcome) => this.#finished(job, outcome, started, ran))
-        .finally(() => this.#finishing.delete(job.id));
-      this.#finishing.set(job.id, write);
+        .finally(() => this.#finishing.delete(job.claimSeq));
+      this.#finishing.set(job.claimSeq, write);
     }
     // Started from #pump (a handler that returned at once), #pump goes on by itself.
     if (wasActive) this.#pump();
@@ -292,6 +345,7 @@ export class Worker {
   }
 
   #finished(job: ClaimedJob, outcome: FinishOutcome, started: number, ran: number): void {
+    this.#keeper.drop(job.claimSeq);
     const log = this.#o.logger;
     if (log.isLevelEnabled('info')) {
       log.info({ ...logFields(job), outcome, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 }, 'job finished');
@@ -309,10 +363,10 @@ export class Worker {
   /** Writes what the handler did. Returns the outcome for logs and metrics. */
   async #record(job: ClaimedJob, s: Settled & { ok: false }): Promise<FinishOutcome> {
     const q = this.#o.queue;
-    const opts = { workerId: this.id, previousDelayMs: job.backoffMs };
+    const opts = { workerId: this.id, claimSeq: job.claimSeq, previousDelayMs: job.backoffMs };
     try {
       if (s.reason instanceof WorkerShutdownError) {
-        await this.#persist(() => q.release(this.id, [job.id]));
+        await this.#persist(() => q.releaseClaims(this.id, [job]));
         return 'released';
       }
       if (s.reason instanceof LeaseLostError) return 'lost';
@@ -345,52 +399,51 @@ export class Worker {
     return 'lost';
   }
 
-  /** Retries a write while the database is unavailable, for up to one lease period. */
+  /**
+   * Retries a write while the database is unavailable, for up to one lease period, and at least once:
+   * a write in flight while a handler blocked the event loop times out client-side when the loop runs
+   * again, and a retry (guarded by the claim) is what tells whether it was written.
+   */
   async #persist<T>(write: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.#o.leaseMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
       try {
         return await write();
       } catch (err) {
-        if (!isJobqError(err, 'database_unavailable') || Date.now() + delay > deadline) throw err;
+        if (!isJobqError(err, 'database_unavailable') || (delay > 100 && Date.now() + delay > deadline)) throw err;
         this.#o.logger.warn({ retry_ms: delay }, 'database unavailable; retrying the write');
         await new Promise((r) => setTimeout(r, delay));
       }
     }
   }
 
-  async #heartbeat(): Promise<void> {
-    const ids = [...this.#buffer.map((j) => j.id), ...this.#active.keys(), ...this.#finishing.keys(), ...this.#completer.pendingIds];
-    if (ids.length === 0) return;
-    try {
-      const hb = await this.#o.queue.heartbeat(this.id, ids);
-      this.#applyHeartbeat(hb.cancelRequested, hb.lost);
-    } catch (err) {
-      this.#o.logger.warn({ err: errText(err) }, 'heartbeat failed');
-    }
+  #applyHeartbeat(cancelRequested: number[], lost: number[]): void {
+    const cancel = new Set(cancelRequested);
+    const gone = new Set(lost);
+    if (cancel.size > 0) this.#abort((j) => cancel.has(j.claimSeq), new JobCancelledError());
+    if (gone.size > 0) this.#abort((j) => gone.has(j.claimSeq), new LeaseLostError());
   }
 
-  #applyHeartbeat(cancelRequested: string[], lost: string[]): void {
-    for (const id of cancelRequested) this.#abort(id, new JobCancelledError());
-    for (const id of lost) this.#abort(id, new LeaseLostError());
-  }
-
-  #abort(id: string, reason: JobCancelledError | LeaseLostError): void {
-    const a = this.#active.get(id);
-    if (a) {
-      a.abort.abort(reason);
-      return;
-    }
-    const i = this.#buffer.findIndex((j) => j.id === id);
-    if (i < 0) return;
-    const [job] = this.#buffer.splice(i, 1);
-    if (reason instanceof JobCancelledError) {
+  /** Aborts the claims `which` picks: running ones through their signal; buffered ones never start. */
+  #abort(which: (j: ClaimedJob) => boolean, reason: JobCancelledError | LeaseLostError): void {
+    for (const a of this.#active.values()) if (which(a.job)) a.abort.abort(reason);
+    for (let i = this.#buffer.length - 1; i >= 0; i--) {
+      const job = this.#buffer[i]!;
+      if (!which(job)) continue;
+      this.#buffer.splice(i, 1);
+      if (!(reason instanceof JobCancelledError)) {
+        this.#keeper.drop(job.claimSeq);
+        continue;
+      }
       // Never started: record it cancelled without running it.
-      const write = this.#persist(() => this.#o.queue.finalizeCancelled(job!.id, { workerId: this.id }))
-        .then(() => void this.events.emit('job:finish', { job: job!, outcome: 'cancelled', durationMs: 0 }))
-        .catch((err) => this.#o.logger.warn({ job_id: id, err: errText(err) }, 'could not record a cancellation'))
-        .finally(() => this.#finishing.delete(id));
-      this.#finishing.set(id, write);
+      const write = this.#persist(() => this.#o.queue.finalizeCancelled(job.id, { workerId: this.id, claimSeq: job.claimSeq }))
+        .then(() => void this.events.emit('job:finish', { job, outcome: 'cancelled', durationMs: 0 }))
+        .catch((err) => this.#o.logger.warn({ job_id: job.id, err: errText(err) }, 'could not record a cancellation'))
+        .finally(() => {
+          this.#finishing.delete(job.claimSeq);
+          this.#keeper.drop(job.claimSeq);
+        });
+      this.#finishing.set(job.claimSeq, write);
     }
   }
 
@@ -409,7 +462,7 @@ export class Worker {
   }
 
   #onNotify(channel: string, payload: string): void {
-    if (channel === CANCEL_CHANNEL) this.#abort(payload, new JobCancelledError());
+    if (channel === CANCEL_CHANNEL) this.#abort((j) => j.id === payload, new JobCancelledError());
     else if (this.#o.queues.length === 0 || this.#o.queues.includes(payload)) {
       this.#hint = true;
       this.#wake();
@@ -441,46 +494,4 @@ export class Worker {
   #allSettled(): Promise<unknown> {
     return Promise.all([...this.#active.values()].map((a) => a.settled));
   }
-}
-
-async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-}
-
-function logFields(job: ClaimedJob): { job_id: string; kind: string; attempt: number } {
-  return { job_id: job.id, kind: job.kind, attempt: job.attempts };
-}
-
-/**
- * What a handler gets besides its payload. A class, so one small object per job: the signal and the
- * child logger are made only if the handler asks for them.
- */
-class JobContext implements HandlerContext {
-  #job: HandlerContext['job'] | undefined;
-  #child: Logger | undefined;
-  constructor(
-    private readonly claimed: ClaimedJob,
-    private readonly abort: JobAbort,
-    private readonly log: Logger,
-    private readonly worker: Worker,
-  ) {}
-  get job(): HandlerContext['job'] {
-    const c = this.claimed;
-    return (this.#job ??= { id: c.id, kind: c.kind, queue: c.queue, attempt: c.attempts, maxAttempts: c.maxAttempts });
-  }
-  get signal(): AbortSignal {
-    return this.abort.signal;
-  }
-  get logger(): Logger {
-    return (this.#child ??= this.log.child(logFields(this.claimed)));
-  }
-  heartbeat(): Promise<void> {
-    return this.worker.heartbeatJob(this.claimed.id);
-  }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -18,6 +18,7 @@ import { runTestFiles } from '../helpers/run-tests.ts';
 
 const FILES = [
   'test/chaos/worker-crash.test.ts',
+  'test/chaos/blocking-handler.test.ts',
   'test/chaos/db-restart.test.ts',
   'test/chaos/db-freeze.test.ts',
   'test/chaos/connection-loss.test.ts',

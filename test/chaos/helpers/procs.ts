@@ -53,9 +53,10 @@ export function rssMb(pid: number): number {
 export class ProcessGroup {
   readonly all: JobqProcess[] = [];
 
-  start(name: string, args: string[], env: Record<string, string>, opts: { keepBytes?: number } = {}): JobqProcess {
+  /** Starts `jobq <args>`, or with `opts.script` that script instead of the CLI (a test fixture). */
+  start(name: string, args: string[], env: Record<string, string>, opts: { keepBytes?: number; script?: string } = {}): JobqProcess {
     const keep = opts.keepBytes ?? 16 * 1024 * 1024;
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', opts.script ? path.resolve(opts.script) : CLI, ...args], {
       env: { ...inherited(), LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

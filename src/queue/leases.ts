@@ -1,0 +1,45 @@
+/**
+ * A worker's leases, as plain functions over any connection: the Queue calls them with its pool, and
+ * the worker's lease keeper (src/worker/lease-keeper.ts) from a thread of its own with one dedicated
+ * connection, so that renewals go on while the worker's main thread is blocked.
+ */
+import { run } from './db.ts';
+import * as SQL from './sql.ts';
+import type { Queryable } from './types.ts';
+
+/** A job as one claim of it: the claim_seq says which attempt (unique across every claim ever made). */
+export interface ClaimRef {
+  id: string;
+  claimSeq: number;
+}
+
+export interface ClaimsHeartbeat {
+  /** Claims still held whose job has a cancel request. */
+  cancelRequested: number[];
+  /** Claims this worker no longer holds (recovered, finished, claimed again): stop working on them. */
+  lost: number[];
+}
+
+/** A claim set (sql.ts CLAIMS): a JSON object whose keys are the claim numbers. */
+export function claimSet(claims: Iterable<ClaimRef>): string {
+  let out = '{';
+  for (const c of claims) out += `${out.length > 1 ? ',' : ''}"${c.claimSeq}":0`;
+  return `${out}}`;
+}
+
+/** Renews the lease of exactly these claims of `workerId`. */
+export async function renewClaims(db: Queryable, workerId: string, claims: ClaimRef[], now: Date | null = null): Promise<ClaimsHeartbeat> {
+  if (claims.length === 0) return { cancelRequested: [], lost: [] };
+  const ids = [...new Set(claims.map((c) => c.id))];
+  const { rows } = await run<{ claim_seq: number; cancel_requested: boolean }>(db, SQL.HEARTBEAT, [workerId, ids, now, claimSet(claims)]);
+  const held = new Set(rows.map((r) => r.claim_seq));
+  return {
+    cancelRequested: rows.filter((r) => r.cancel_requested).map((r) => r.claim_seq),
+    lost: claims.filter((c) => !held.has(c.claimSeq)).map((c) => c.claimSeq),
+  };
+}
+
+/** Keeps `workerId` registered to `instance` for another `leaseMs`; false if another instance took the id. */
+export async function renewWorker(db: Queryable, workerId: string, instance: string, leaseMs: number, now: Date | null = null): Promise<boolean> {
+  return ((await run(db, SQL.RENEW_WORKER, [workerId, instance, leaseMs, now])).rowCount ?? 0) > 0;
+}
