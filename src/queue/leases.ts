@@ -1,7 +1,8 @@
 /**
  * A worker's leases, as plain functions over any connection: the Queue calls them with its pool, and
  * the worker's lease keeper (src/worker/lease-keeper.ts) from a thread of its own with one dedicated
- * connection, so that renewals go on while the worker's main thread is blocked.
+ * connection, so that the worker stays registered and its leases are renewed while its main thread is
+ * blocked.
  */
 import { run } from './db.ts';
 import * as SQL from './sql.ts';
@@ -43,3 +44,11 @@ export async function renewClaims(db: Queryable, workerId: string, claims: Claim
 export async function renewWorker(db: Queryable, workerId: string, instance: string, leaseMs: number, now: Date | null = null): Promise<boolean> {
   return ((await run(db, SQL.RENEW_WORKER, [workerId, instance, leaseMs, now])).rowCount ?? 0) > 0;
 }
+
+/**
+ * The statements the lease keeper's thread runs (src/worker/lease-thread.js), handed to it as data so
+ * that their text stays here: `renewWorker` takes [workerId, instance, leaseMs, null] and returns a
+ * row while that instance holds the id; `renewAllOfWorker` takes [workerId, null] and renews every job
+ * running under the id (its fallback while the worker's own thread is blocked).
+ */
+export const LEASE_KEEPER_STATEMENTS = { renewWorker: SQL.RENEW_WORKER, renewAllOfWorker: SQL.RENEW_ALL_OF_WORKER };

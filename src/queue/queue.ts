@@ -9,7 +9,7 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, vali
 import { JobqError } from './errors.ts';
 import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
-import { type ClaimRef, claimSet, type ClaimsHeartbeat, renewClaims } from './leases.ts';
+import { type ClaimRef, claimSet, type ClaimsHeartbeat, renewClaims, renewWorker } from './leases.ts';
 import { run } from './db.ts';
 import { Enqueuer } from './enqueue.ts';
 import { LIST_SCAN_ROWS, type ListBounds, type ListRow, listValues, PAGE_BYTES, pageOf } from './list.ts';
@@ -312,6 +312,11 @@ export class Queue {
     if (taken.length > 0) return null;
     const [holder] = await this.#rows<{ remaining_ms: number | null }>(SQL.WORKER_HOLDER, [workerId, this.#now()]);
     return { heldForMs: Math.max(0, Math.round(holder?.remaining_ms ?? 0)) };
+  }
+
+  /** Keeps `workerId` registered to `instance` for another `aliveMs`; false when another instance took the id. */
+  renewWorker(workerId: string, instance: string, aliveMs: number): Promise<boolean> {
+    return renewWorker(this.#pool, workerId, instance, aliveMs, this.#now());
   }
 
   /** The worker `instance` stopped: its id is free for the next one at once. */

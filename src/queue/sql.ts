@@ -323,6 +323,17 @@ export const WORKER_HOLDER = s(
 );
 
 /** Worker $1 (instance $2) is alive for another $3 ms. No row back: another instance took the id. */
+/**
+ * The lease keeper's fallback while its worker's event loop is blocked (src/worker/lease-keeper.ts):
+ * renews the lease of every job running under worker $1. No claim list: the blocked thread cannot say
+ * what it holds, and a worker id names one live worker (migrations/0009), so every job running under
+ * it is this worker's. `locked_at IS NOT NULL` lets it walk the lease index (running jobs only).
+ */
+export const RENEW_ALL_OF_WORKER = s(
+  'renew_all_of_worker',
+  `UPDATE jobq.jobs SET locked_at = ${NOW(2)} WHERE locked_at IS NOT NULL AND status = 'running' AND locked_by = $1`,
+);
+
 export const RENEW_WORKER = s(
   'renew_worker',
   `UPDATE jobq.workers SET alive_until = ${NOW(4)} + $3 * interval '1 millisecond', updated_at = ${NOW(4)}

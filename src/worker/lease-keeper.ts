@@ -1,27 +1,26 @@
 /**
- * Renews a worker's leases from a thread of its own (lease-thread.ts), with its own connection.
+ * Keeps a worker's leases alive while its event loop is blocked, from a thread of its own
+ * (lease-thread.ts) with its own connection.
  *
  * A handler that blocks the event loop (synchronous CPU work) used to stop the heartbeat, so every job
  * the worker held, buffered, running or being written, was recovered by another process's sweeper and
- * ran a second time. The thread is not blocked by the main thread, so it keeps renewing; it learns what
- * the worker holds cheaply: one message per claim batch (`hold`), and finished claims gathered into one
- * message per turn of the event loop (`drop`). Its results (cancel requests, lost claims) come back as
- * messages that the worker applies when it runs again.
+ * ran a second time. The worker still renews what it holds itself, claim by claim, and its
+ * registration, on its heartbeat (it alone knows its claims); the thread is a watchdog that costs
+ * nothing per job: the main thread ticks every half heartbeat, and when the ticks stop for longer than
+ * a heartbeat, the thread renews the registration and every job running under the worker's id (one
+ * live worker per id, migrations/0009).
  *
- * Renewal is bounded: the main thread ticks every heartbeat; when it has not ticked for longer than the
- * largest timeout of the jobs held plus the timeout grace (or `maxBlockedMs`), it counts as stuck and
- * renewals stop, so a process that never comes back does not hold its jobs forever.
+ * Renewal is bounded: each tick carries how long the main thread may stay blocked (the largest timeout
+ * of the jobs it holds plus the timeout grace, or `maxBlockedMs`); past it the worker counts as stuck
+ * and renewals stop, so a process that never comes back does not hold its jobs forever.
  *
- * Under tsx (tests, `npm start`) the thread registers tsx before loading its `.ts` entry; compiled to
- * `.js`, the entry is loaded directly: either way the entry is this file's sibling with this file's
- * extension.
+ * The thread is plain JavaScript (lease-thread.js, see there why), loaded as it is under tsx and
+ * compiled alike.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { isJobqError } from '../queue/errors.ts';
-import type { ClaimRef } from '../queue/leases.ts';
+import { LEASE_KEEPER_STATEMENTS } from '../queue/leases.ts';
 import type { Queue } from '../queue/queue.ts';
 
 export interface KeeperInit {
@@ -36,28 +35,21 @@ export interface KeeperInit {
   maxBlockedMs: number | undefined;
   /** pino level number below which the thread does not log. */
   logLevel: number;
+  /** The thread's SQL, from the queue module. */
+  statements: typeof LEASE_KEEPER_STATEMENTS;
 }
 
-export type HeldClaim = ClaimRef & { timeoutMs: number };
-
-export type ToKeeper =
-  | { type: 'hold'; claims: HeldClaim[] }
-  | { type: 'drop'; seqs: number[] }
-  | { type: 'tick' }
-  | { type: 'stop' };
+export type ToKeeper = { type: 'tick'; boundMs: number } | { type: 'stop' };
 
 type FromKeeper =
-  | { type: 'ready' }
-  | { type: 'renewed'; cancelRequested: number[]; lost: number[] }
   | { type: 'failed'; message: string }
   | { type: 'stuck'; blockedMs: number; boundMs: number }
   | { type: 'identity-lost' };
 
-export interface LeaseKeeperOptions extends Omit<KeeperInit, 'logLevel'> {
+export interface LeaseKeeperOptions extends Omit<KeeperInit, 'logLevel' | 'statements'> {
   logger: Logger;
-  /** What the worker holds now (sent again if the thread has to be restarted). */
-  held: () => HeldClaim[];
-  onRenewed: (cancelRequested: number[], lost: number[]) => void;
+  /** How long the main thread may be blocked from now on before it counts as stuck (sent with each tick). */
+  boundMs: () => number;
   /** Another worker registered this id: this one was taken for dead. */
   onIdentityLost: () => void;
 }
@@ -91,14 +83,11 @@ export async function registerWorker(queue: Queue, workerId: string, instance: s
   }
 }
 
-const EXT = path.extname(fileURLToPath(import.meta.url));
-const ENTRY = new URL(`./lease-thread${EXT}`, import.meta.url);
+const ENTRY = new URL('./lease-thread.js', import.meta.url);
 
 export class LeaseKeeper {
   readonly #o: LeaseKeeperOptions;
   #thread: Thread | undefined;
-  #drops: number[] = [];
-  #flushScheduled = false;
   #ticker: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -106,28 +95,14 @@ export class LeaseKeeper {
     this.#o = options;
   }
 
-  /** Starts the thread; resolves once it runs. */
-  async start(): Promise<void> {
-    await this.#spawn();
-    this.#ticker = setInterval(() => this.#post({ type: 'tick' }), Math.max(50, Math.floor(this.#o.heartbeatMs / 2)));
-  }
-
-  /** A claim batch: renew these from now on. */
-  hold(claims: HeldClaim[]): void {
-    if (claims.length > 0) this.#post({ type: 'hold', claims });
-  }
-
-  /** A claim is finished: stop renewing it (sent with the others of this turn). */
-  drop(claimSeq: number): void {
-    this.#drops.push(claimSeq);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      const seqs = this.#drops;
-      this.#drops = [];
-      this.#post({ type: 'drop', seqs });
-    });
+  /**
+   * Starts the thread and the ticks. It does not wait for the thread to run: the worker renews its own
+   * leases meanwhile, and loading the thread (under tsx, compiling it) is no reason to delay work.
+   */
+  start(): void {
+    this.#spawn();
+    this.#tick();
+    this.#ticker = setInterval(() => this.#tick(), Math.max(50, Math.floor(this.#o.heartbeatMs / 2)));
   }
 
   async stop(): Promise<void> {
@@ -142,39 +117,34 @@ export class LeaseKeeper {
     clearTimeout(timer);
   }
 
-  #post(m: ToKeeper): void {
-    this.#thread?.postMessage(m);
+  #tick(): void {
+    this.#thread?.postMessage({ type: 'tick', boundMs: this.#o.boundMs() } satisfies ToKeeper);
   }
 
-  #spawn(): Promise<void> {
+  #spawn(): void {
     const o = this.#o;
     const init: KeeperInit = {
       databaseUrl: o.databaseUrl, workerId: o.workerId, instance: o.instance, leaseMs: o.leaseMs, heartbeatMs: o.heartbeatMs,
-      timeoutGraceMs: o.timeoutGraceMs, maxBlockedMs: o.maxBlockedMs, logLevel: o.logger.levelVal,
+      timeoutGraceMs: o.timeoutGraceMs, maxBlockedMs: o.maxBlockedMs, logLevel: o.logger.levelVal, statements: LEASE_KEEPER_STATEMENTS,
     };
-    const thread = EXT === '.ts'
-      ? new Thread(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(ENTRY.href)}); })`, { eval: true, workerData: init })
-      : new Thread(ENTRY, { workerData: init });
+    const thread = new Thread(ENTRY, { workerData: init });
     thread.unref();
     this.#thread = thread;
-    return new Promise<void>((resolve, reject) => {
-      thread.on('message', (m: FromKeeper) => {
-        if (m.type === 'ready') resolve();
-        else if (m.type === 'renewed') o.onRenewed(m.cancelRequested, m.lost);
-        else if (m.type === 'failed') o.logger.warn({ err: m.message }, 'heartbeat failed');
-        else if (m.type === 'stuck') o.logger.error({ blocked_ms: m.blockedMs, bound_ms: m.boundMs }, 'the event loop was blocked past the bound: leases were given up');
-        else if (m.type === 'identity-lost') o.onIdentityLost();
-      });
-      thread.on('error', (err) => {
-        o.logger.error({ err: err.message }, 'lease keeper thread failed');
-        reject(err);
-      });
-      thread.on('exit', () => {
-        if (this.#thread !== thread || this.#stopping) return;
-        // Died: start another and tell it what the worker holds.
-        this.#thread = undefined;
-        this.#spawn().then(() => this.hold(o.held()), (err: unknown) => o.logger.error({ err: String(err) }, 'could not restart the lease keeper'));
-      });
+    thread.on('message', (m: FromKeeper) => {
+      if (m.type === 'failed') o.logger.warn({ err: m.message }, 'the lease keeper could not renew');
+      else if (m.type === 'stuck') o.logger.error({ blocked_ms: m.blockedMs, bound_ms: m.boundMs }, 'the event loop was blocked past the bound: leases were given up');
+      else if (m.type === 'identity-lost') o.onIdentityLost();
+    });
+    thread.on('error', (err) => o.logger.error({ err: err.message }, 'lease keeper thread failed'));
+    thread.on('exit', () => {
+      if (this.#thread !== thread || this.#stopping) return;
+      // Died: start another a heartbeat later (the worker's own heartbeat goes on meanwhile).
+      this.#thread = undefined;
+      setTimeout(() => {
+        if (this.#stopping) return;
+        this.#spawn();
+        this.#tick();
+      }, o.heartbeatMs).unref();
     });
   }
 }

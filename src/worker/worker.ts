@@ -9,10 +9,11 @@
  *   start watermark), so that losing it gives the never-started ones their attempt back.
  * - NOTIFY wakes the loop at once; a poll is the fallback.
  * - Successes are written in batches (see Completer); a slot frees as soon as its handler settles.
- * - Leases of everything it holds (buffered, running, being written) are renewed in one statement, from
- *   a thread of its own (LeaseKeeper), so that a handler blocking the event loop does not cost the
- *   other jobs their lease. Every write is guarded by the claim (claim_seq), and in-flight work is
- *   keyed by claim: a late outcome of an earlier attempt never finishes the attempt that replaced it.
+ * - Leases of everything it holds (buffered, running, being written) are renewed in one statement per
+ *   heartbeat; when a handler blocks the event loop, a watchdog thread (LeaseKeeper) renews them
+ *   instead, so the other jobs keep their lease. Every write is guarded by the claim (claim_seq), and
+ *   in-flight work is keyed by claim: a late outcome of an earlier attempt never finishes the attempt
+ *   that replaced it.
  * - The worker id is registered at start (refused while a live worker holds it) and kept alive with
  *   the heartbeat (migrations/0009).
  * - Cancel requests (NOTIFY or heartbeat) abort the handler's signal; timeouts abort it too, and a
@@ -25,7 +26,6 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { PermanentError } from '../kinds/registry.ts';
 import { isJobqError } from '../queue/errors.ts';
 import type { Queue } from '../queue/queue.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
@@ -35,10 +35,11 @@ import { Coalescer } from '../queue/coalescer.ts';
 import { Completer } from './completer.ts';
 import { errText, JobContext, logFields, settleWithin } from './context.ts';
 import { LeaseKeeper, registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
-import { execute, JobAbort, JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
+import { execute, JobAbort, JobCancelledError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 import { Listener } from './listener.ts';
+import { type FinishOutcome, type OutcomeWriter, recordFailure } from './outcome.ts';
 
-export { WorkerIdInUseError };
+export { type FinishOutcome, WorkerIdInUseError };
 
 export interface WorkerOptions {
   queue: Queue;
@@ -65,7 +66,6 @@ export interface WorkerOptions {
   maxBlockedMs?: number;
 }
 
-export type FinishOutcome = 'succeeded' | 'retried' | 'failed_permanent' | 'cancelled' | 'timed_out' | 'released' | 'lost';
 
 export interface WorkerEvents {
   /** waitMs: from the moment the job became runnable (run_at) to its start. */
@@ -94,13 +94,17 @@ export class Worker {
   readonly #buffer: ClaimedJob[] = [];
   /** In-flight work by claim (claim_seq), not by job id: two attempts of one job are two entries. */
   readonly #active = new Map<number, Active>();
-  readonly #finishing = new Map<number, Promise<void>>();
+  /** Failed, cancelled or released claims whose outcome is being written. */
+  readonly #finishing = new Map<number, { job: ClaimedJob; write: Promise<void> }>();
   /** This Worker object's registration token for its id (migrations/0009). */
   readonly #instance = randomUUID();
   readonly #keeper: LeaseKeeper;
   readonly #kindNames: string[];
+  /** The largest default timeout of this worker's kinds (see #blockBound). */
+  readonly #kindTimeoutMs: number;
   readonly #listener: Listener;
   readonly #completer: Completer;
+  readonly #outcomes: OutcomeWriter;
   readonly #starter: Coalescer<number, void>;
   // Starts high, so a fresh worker claims about twice its concurrency until it has seen handlers run;
   // a worker that dies early then strands few jobs.
@@ -122,17 +126,15 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#kindNames = options.queue.kinds.list().map((k) => k.name);
+    this.#kindTimeoutMs = Math.max(0, ...options.queue.kinds.list().map((k) => k.timeoutMs));
     this.#completer = new Completer(options.queue, options.workerId, (write) => this.#persist(write));
+    this.#outcomes = { queue: options.queue, workerId: options.workerId, persist: (write) => this.#persist(write) };
     this.#keeper = new LeaseKeeper({
       ...options,
       instance: this.#instance,
       maxBlockedMs: options.maxBlockedMs,
-      held: () => [...this.#buffer, ...[...this.#active.values()].map((a) => a.job), ...this.#completer.pending].map((j) => this.#held(j)),
-      onRenewed: (cancelRequested, lost) => this.#applyHeartbeat(cancelRequested, lost),
-      onIdentityLost: () => {
-        options.logger.error({ worker_id: this.id }, 'another worker registered this worker id while this one was taken for dead; stopping');
-        void this.stop();
-      },
+      boundMs: () => this.#blockBound(),
+      onIdentityLost: () => this.#identityLost(),
     });
     // Buffered jobs start in claim order, so one number says which have started: the last one's.
     this.#starter = new Coalescer<number, void>(async (seqs) => {
@@ -171,8 +173,9 @@ export class Worker {
     if (this.#started) throw new Error('worker already started');
     this.#started = true;
     await registerWorker(this.#o.queue, this.id, this.#instance, this.#o.leaseMs, this.#o.logger);
-    await this.#keeper.start();
+    this.#keeper.start();
     await this.#listener.start();
+    this.#timers.push(setInterval(() => void this.#heartbeat(), this.#o.heartbeatMs));
     const sweepEvery = Math.min(this.#o.heartbeatMs, Math.floor(this.#o.leaseMs / 4));
     this.#timers.push(setInterval(() => void this.#sweep(), sweepEvery));
     this.#loopDone = this.#loop();
@@ -205,7 +208,7 @@ export class Worker {
       await this.#persist(() => this.#o.queue.releaseClaims(this.id, leftovers)).catch(() => {});
       log.warn({ released: leftovers.length }, 'released jobs whose handlers did not stop in time');
     }
-    await Promise.allSettled(this.#finishing.values());
+    await Promise.allSettled([...this.#finishing.values()].map((f) => f.write));
     await this.#completer.drain();
     for (const t of this.#timers) clearInterval(t);
     await this.#keeper.stop();
@@ -260,7 +263,6 @@ export class Worker {
       if (!full && cursor) this.#hint = true; // short from the cursor: look again from the front at once
       cursor = full ? jobs[jobs.length - 1] : undefined;
       this.#lastClaimFull = full;
-      this.#keeper.hold(jobs.map((j) => this.#held(j)));
       this.#buffer.push(...jobs);
       this.#pump();
     }
@@ -316,9 +318,24 @@ export class Worker {
     this.#applyHeartbeat(hb.cancelRequested, hb.lost);
   }
 
-  /** What the lease keeper needs of a claim. */
-  #held(j: ClaimedJob): { id: string; claimSeq: number; timeoutMs: number } {
-    return { id: j.id, claimSeq: j.claimSeq, timeoutMs: j.timeoutMs ?? this.#o.queue.kinds.get(j.kind)?.timeoutMs ?? 0 };
+  /** Every claim this worker holds: buffered, running, and those whose outcome is being written. */
+  #holding(): ClaimedJob[] {
+    const jobs = [...this.#buffer, ...this.#completer.pending];
+    for (const a of this.#active.values()) jobs.push(a.job);
+    for (const f of this.#finishing.values()) jobs.push(f.job);
+    return jobs;
+  }
+
+  /**
+   * How long the event loop may stay blocked before this worker counts as stuck (the lease keeper stops
+   * renewing): maxBlockedMs, else the largest timeout among the jobs held and the kinds' defaults, plus
+   * the timeout grace.
+   */
+  #blockBound(): number {
+    if (this.#o.maxBlockedMs !== undefined) return this.#o.maxBlockedMs;
+    let max = this.#kindTimeoutMs;
+    for (const j of this.#holding()) if (j.timeoutMs !== null && j.timeoutMs > max) max = j.timeoutMs;
+    return max + this.#o.timeoutGraceMs;
   }
 
   /** The handler settled: free its slot, write the outcome, start the next job. */
@@ -333,11 +350,11 @@ export class Worker {
         this.#finished(job, outcome, started, ran);
       });
     } else {
-      const write = this.#record(job, s)
-        .catch((err: unknown) => this.#unwritten(job, err))
+      const write = recordFailure(this.#outcomes, job, s)
+        .catch((err: unknown) => (isJobqError(err, 'invalid_transition') ? this.#lost(job) : this.#unwritten(job, err)))
         .then((outcome) => this.#finished(job, outcome, started, ran))
         .finally(() => this.#finishing.delete(job.claimSeq));
-      this.#finishing.set(job.claimSeq, write);
+      this.#finishing.set(job.claimSeq, { job, write });
     }
     // Started from #pump (a handler that returned at once), #pump goes on by itself.
     if (wasActive) this.#pump();
@@ -345,7 +362,6 @@ export class Worker {
   }
 
   #finished(job: ClaimedJob, outcome: FinishOutcome, started: number, ran: number): void {
-    this.#keeper.drop(job.claimSeq);
     const log = this.#o.logger;
     if (log.isLevelEnabled('info')) {
       log.info({ ...logFields(job), outcome, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 }, 'job finished');
@@ -358,34 +374,6 @@ export class Worker {
       }
     }
     if (this.#throttled) this.#wake();
-  }
-
-  /** Writes what the handler did. Returns the outcome for logs and metrics. */
-  async #record(job: ClaimedJob, s: Settled & { ok: false }): Promise<FinishOutcome> {
-    const q = this.#o.queue;
-    const opts = { workerId: this.id, claimSeq: job.claimSeq, previousDelayMs: job.backoffMs };
-    try {
-      if (s.reason instanceof WorkerShutdownError) {
-        await this.#persist(() => q.releaseClaims(this.id, [job]));
-        return 'released';
-      }
-      if (s.reason instanceof LeaseLostError) return 'lost';
-      if (s.reason instanceof JobCancelledError) {
-        await this.#persist(() => q.finalizeCancelled(job.id, opts));
-        return 'cancelled';
-      }
-      if (s.reason instanceof JobTimeoutError) {
-        // A cancel requested meanwhile wins (the job ends cancelled): one attempt, one outcome.
-        const after = await this.#persist(() => q.markFailedOrRetry(job.id, s.reason, opts));
-        return after.status === 'cancelled' ? 'cancelled' : 'timed_out';
-      }
-      const permanent = s.error instanceof PermanentError;
-      const after = await this.#persist(() => q.markFailedOrRetry(job.id, s.error, { ...opts, permanent }));
-      return after.status === 'retrying' ? 'retried' : after.status === 'cancelled' ? 'cancelled' : 'failed_permanent';
-    } catch (err) {
-      if (isJobqError(err, 'invalid_transition')) return this.#lost(job);
-      throw err;
-    }
   }
 
   /** The outcome could not be written within a lease period: the sweeper will give the job another run. */
@@ -417,6 +405,25 @@ export class Worker {
     }
   }
 
+  /** Renews the lease of every claim this worker holds, in one statement; applies cancel requests and losses. */
+  async #heartbeat(): Promise<void> {
+    try {
+      if (!(await this.#o.queue.renewWorker(this.id, this.#instance, this.#o.leaseMs))) return this.#identityLost();
+      const held = this.#holding();
+      if (held.length === 0) return;
+      const hb = await this.#o.queue.renewClaims(this.id, held);
+      this.#applyHeartbeat(hb.cancelRequested, hb.lost);
+    } catch (err) {
+      this.#o.logger.warn({ err: errText(err) }, 'heartbeat failed');
+    }
+  }
+
+  #identityLost(): void {
+    if (this.#stopping) return;
+    this.#o.logger.error({ worker_id: this.id }, 'another worker registered this worker id while this one was taken for dead; stopping');
+    void this.stop();
+  }
+
   #applyHeartbeat(cancelRequested: number[], lost: number[]): void {
     const cancel = new Set(cancelRequested);
     const gone = new Set(lost);
@@ -431,19 +438,13 @@ export class Worker {
       const job = this.#buffer[i]!;
       if (!which(job)) continue;
       this.#buffer.splice(i, 1);
-      if (!(reason instanceof JobCancelledError)) {
-        this.#keeper.drop(job.claimSeq);
-        continue;
-      }
+      if (!(reason instanceof JobCancelledError)) continue;
       // Never started: record it cancelled without running it.
       const write = this.#persist(() => this.#o.queue.finalizeCancelled(job.id, { workerId: this.id, claimSeq: job.claimSeq }))
         .then(() => void this.events.emit('job:finish', { job, outcome: 'cancelled', durationMs: 0 }))
         .catch((err) => this.#o.logger.warn({ job_id: job.id, err: errText(err) }, 'could not record a cancellation'))
-        .finally(() => {
-          this.#finishing.delete(job.claimSeq);
-          this.#keeper.drop(job.claimSeq);
-        });
-      this.#finishing.set(job.claimSeq, write);
+        .finally(() => this.#finishing.delete(job.claimSeq));
+      this.#finishing.set(job.claimSeq, { job, write });
     }
   }
 
