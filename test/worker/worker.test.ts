@@ -278,6 +278,9 @@ test('a completion chosen as a deadlock victim is written again, not given up (n
     gates.get(2)!.resolve(undefined);
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     await other.query('ROLLBACK TO SAVEPOINT hold_c'); // C is written; [A, B] goes next, takes A, waits for B
+    // Only once C is written can a waiting completion be [A, B]'s (else C's wait, still shown a moment
+    // after the lock was released, would pass for it: a race a loaded machine lost).
+    await waitForStatus(s.queue, c!, 'succeeded', 10_000);
     await eventually(completionWaits, 10_000, "[A, B]'s completion to wait for B");
     assert.equal((await s.queue.get(a!))?.status, 'running', 'A is held by the waiting batch, not written alone');
     await other.query('UPDATE jobq.jobs SET updated_at = updated_at WHERE id = $1', [a]); // the deadlock
