@@ -91,6 +91,7 @@ export const SETTINGS = {
   pollIntervalMs: spec({ flag: '--poll-interval-ms <ms>', env: 'JOBQ_POLL_INTERVAL_MS', description: 'fallback poll when no notification arrives', default: 1_000, parse: int(10) }),
   shutdownGraceMs: spec({ flag: '--shutdown-grace-ms <ms>', env: 'JOBQ_SHUTDOWN_GRACE_MS', description: 'time running jobs get to finish on SIGTERM', default: 30_000, parse: int(0) }),
   timeoutGraceMs: spec({ flag: '--timeout-grace-ms <ms>', env: 'JOBQ_TIMEOUT_GRACE_MS', description: 'after a timeout, how long a handler may ignore its signal before its slot is freed', default: 5_000, parse: int(0) }),
+  maxBlockedMs: spec<number | undefined>({ flag: '--max-blocked-ms <ms>', env: 'JOBQ_MAX_BLOCKED_MS', description: 'while a handler blocks the event loop, leases are kept this long at most, then left to the sweeper', default: undefined, parse: int(100), shownDefault: 'largest timeout of the jobs held + --timeout-grace-ms' }),
   metricsHost: spec({ flag: '--metrics-host <host>', env: 'JOBQ_METRICS_HOST', description: 'address of the worker metrics server', default: '127.0.0.1', parse: text }),
   metricsPort: spec<number | undefined>({ flag: '--metrics-port <port>', env: 'JOBQ_METRICS_PORT', description: 'serve /metrics of a worker on this port', default: undefined, parse: int(0, 65535), shownDefault: 'off' }),
   retention: spec<Retention>({ flag: '--retention <spec>', env: 'JOBQ_RETENTION', description: 'how long finished jobs are kept: a duration (30d) or per status (succeeded=7d,failed=30d,cancelled=30d); never keeps them', default: DEFAULT_RETENTION, parse: (raw) => {
@@ -125,7 +126,7 @@ const API: SettingName[] = [
   'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'idleTimeoutMs', 'maxConnections',
 ];
 const WORKER: SettingName[] = [
-  'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs',
+  'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs', 'maxBlockedMs',
   'backoffBaseMs', 'backoffCapMs', 'retention', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts',
 ];
 export const COMMAND_SETTINGS = {

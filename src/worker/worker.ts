@@ -328,13 +328,14 @@ export class Worker {
 
   /**
    * How long the event loop may stay blocked before this worker counts as stuck (the lease keeper stops
-   * renewing): maxBlockedMs, else the largest timeout among the jobs held and the kinds' defaults, plus
-   * the timeout grace.
+   * renewing): maxBlockedMs, else the largest timeout of the jobs held (their own, or their kind's),
+   * plus the timeout grace; holding nothing, the largest default timeout of its kinds.
    */
   #blockBound(): number {
     if (this.#o.maxBlockedMs !== undefined) return this.#o.maxBlockedMs;
-    let max = this.#kindTimeoutMs;
-    for (const j of this.#holding()) if (j.timeoutMs !== null && j.timeoutMs > max) max = j.timeoutMs;
+    const held = this.#holding();
+    let max = held.length === 0 ? this.#kindTimeoutMs : 0;
+    for (const j of held) max = Math.max(max, j.timeoutMs ?? this.#o.queue.kinds.get(j.kind)?.timeoutMs ?? this.#kindTimeoutMs);
     return max + this.#o.timeoutGraceMs;
   }
 

@@ -2,8 +2,8 @@
  * `jobq worker` with one more kind, for tests of handlers that block the event loop (issue #14, item 1):
  * `block` waits `wait_ms` (so the worker claims, runs and buffers other jobs meanwhile), then runs
  * synchronously for `block_ms` (a CPU-bound handler: no timer, heartbeat or I/O of this thread runs).
- * Settings come from the environment as for `jobq worker`; JOBQ_TEST_MAX_BLOCKED_MS sets the worker's
- * maxBlockedMs. It logs `blocking` and `unblocked` around the busy loop, written synchronously.
+ * Settings come from the environment as for `jobq worker` (JOBQ_MAX_BLOCKED_MS among them). It logs
+ * `blocking` and `unblocked` around the busy loop, written synchronously.
  *
  *   node --import tsx test/helpers/blocking-worker.ts
  */
@@ -36,8 +36,5 @@ const kinds = new KindRegistry(builtinKinds({ outboxDir: config.outboxDir, httpA
   },
 });
 
-const maxBlocked = process.env.JOBQ_TEST_MAX_BLOCKED_MS;
 const signals = stopOnSignals(logger);
-// startService passes the config on to the Worker, so an extra maxBlockedMs reaches WorkerOptions.
-const workerConfig = maxBlocked ? { ...config, maxBlockedMs: Number(maxBlocked) } : config;
-signals.started(await startService(workerConfig, logger, { api: false, worker: true, kinds }));
+signals.started(await startService(config, logger, { api: false, worker: true, kinds }));

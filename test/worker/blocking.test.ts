@@ -91,7 +91,7 @@ test('past maxBlockedMs the lease keeper gives the leases up and says so: a stuc
   const db = await freshDatabase();
   const queue = new Queue({ pool: db.pool, kinds: kinds(true) });
   const { job } = await queue.enqueue({ kind: 'block', payload: { wait_ms: 0, block_ms: BLOCK_MS }, maxAttempts: 1 });
-  const blocked = group.start('blocked', [], blockingWorkerEnv(db.url, { JOBQ_TEST_MAX_BLOCKED_MS: '500' }), { script: 'test/helpers/blocking-worker.ts' });
+  const blocked = group.start('blocked', [], blockingWorkerEnv(db.url, { JOBQ_MAX_BLOCKED_MS: '500' }), { script: 'test/helpers/blocking-worker.ts' });
   await blocked.waitForLine((l) => l.msg === 'blocking', 60_000, '"blocking"');
   // Written by the keeper's thread while the main thread is still blocked.
   const gaveUp = await blocked.waitForLine((l) => /no more lease renewals/.test(String(l.msg)), 10_000, 'the keeper giving up');
