@@ -27,6 +27,8 @@ test('redactUrl hides every credential form pg accepts and keeps the rest readab
     [`app:${SECRET}@db.internal/jobs`, undefined],
     [`postgres://app@db.internal/jobs#${SECRET}`, /jobs#\*\*\*$/],
     [`smtp://mailer:${SECRET}@127.0.0.1:2525`, /^smtp:\/\/mailer:\*\*\*@127\.0\.0\.1:2525$/],
+    // A `?` where `&` was meant: the password hides inside another parameter's value.
+    [`postgresql://app@localhost/jobs?host=%2Ftmp%2Fpg&port=5432?password=${SECRET}`, /host=%2Ftmp%2Fpg&port=\*\*\*$/],
   ];
   for (const [url, shown] of cases) {
     const out = redactUrl(url);
@@ -38,7 +40,11 @@ test('redactUrl hides every credential form pg accepts and keeps the rest readab
 
 test('`jobq migrate` with a password in the query string and PGPASSWORD set logs neither', { timeout: 60_000 }, async () => {
   const db = await freshDatabase({ migrated: false });
-  const url = `${db.url}?password=${SECRET}&sslpassword=${SECRET}`;
+  // The embedded server's URL has a query already (host, port): add to it, as a user would.
+  const u = new URL(db.url);
+  u.searchParams.append('password', SECRET);
+  u.searchParams.append('sslpassword', SECRET);
+  const url = u.toString();
   const out = spawnSync(process.execPath, [path.resolve('bin/jobq.js'), 'migrate'], {
     encoding: 'utf8',
     env: { ...process.env, DATABASE_URL: url, PGPASSWORD: `${SECRET}-env`, LOG_LEVEL: 'debug' },
@@ -46,6 +52,6 @@ test('`jobq migrate` with a password in the query string and PGPASSWORD set logs
   });
   const text = out.stdout + out.stderr;
   assert.equal(out.status, 0, text);
-  assert.match(text, /using PostgreSQL at postgres:\/\/.*password=\*\*\*&sslpassword=\*\*\*/);
+  assert.match(text, /using PostgreSQL at postgres(ql)?:\/\/.*password=\*\*\*&sslpassword=\*\*\*/);
   assert.ok(!text.includes(SECRET), text);
 });
