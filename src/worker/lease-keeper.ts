@@ -30,9 +30,6 @@ export interface KeeperInit {
   instance: string;
   leaseMs: number;
   heartbeatMs: number;
-  timeoutGraceMs: number;
-  /** Fixed bound on how long a blocked main thread keeps its leases; default: largest held timeout + grace. */
-  maxBlockedMs: number | undefined;
   /** pino level number below which the thread does not log. */
   logLevel: number;
   /** The thread's SQL, from the queue module. */
@@ -125,7 +122,7 @@ export class LeaseKeeper {
     const o = this.#o;
     const init: KeeperInit = {
       databaseUrl: o.databaseUrl, workerId: o.workerId, instance: o.instance, leaseMs: o.leaseMs, heartbeatMs: o.heartbeatMs,
-      timeoutGraceMs: o.timeoutGraceMs, maxBlockedMs: o.maxBlockedMs, logLevel: o.logger.levelVal, statements: LEASE_KEEPER_STATEMENTS,
+      logLevel: o.logger.levelVal, statements: LEASE_KEEPER_STATEMENTS,
     };
     const thread = new Thread(ENTRY, { workerData: init });
     thread.unref();

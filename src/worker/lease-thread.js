@@ -23,7 +23,8 @@ const init = workerData;
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 const { renewWorker, renewAllOfWorker } = init.statements;
 let lastTick = Date.now();
-let boundMs = init.maxBlockedMs ?? Number.POSITIVE_INFINITY;
+/** Until the first tick (sent right after the thread is made): no bound yet. */
+let boundMs = Number.POSITIVE_INFINITY;
 let stuck = false;
 let busy = false;
 /** @type {import('pg').Client | undefined} */

@@ -132,7 +132,6 @@ export class Worker {
     this.#keeper = new LeaseKeeper({
       ...options,
       instance: this.#instance,
-      maxBlockedMs: options.maxBlockedMs,
       boundMs: () => this.#blockBound(),
       onIdentityLost: () => this.#identityLost(),
     });
