@@ -8,7 +8,7 @@ import type { ErrorBodyWire, ErrorDetailWire } from './api/schemas/errors.ts';
 import type { JobWire } from './api/schemas/job.ts';
 import type { ListQueryWire, NewJobWire } from './api/schemas/requests.ts';
 import type { BatchResponseWire, CancelResponseWire, JobListWire, KindWire, StatsWire } from './api/schemas/responses.ts';
-import type { ErrorKind } from './queue/errors.ts';
+import type { ErrorKind } from './errors.ts';
 import { type JobStatus, TERMINAL_STATUSES } from './queue/types.ts';
 
 export type { AttemptErrorWire, JobWire } from './api/schemas/job.ts';

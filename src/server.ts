@@ -14,7 +14,7 @@ import { KindRegistry } from './kinds/registry.ts';
 import type { Logger } from './logger.ts';
 import { type ApiEvents, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { serveMetrics } from './metrics/server.ts';
-import { isJobqError } from './queue/errors.ts';
+import { isJobqError } from './errors.ts';
 import { appliedVersion, LATEST_VERSION, migrate } from './queue/migrate.ts';
 import { Queue } from './queue/queue.ts';
 import { Worker } from './worker/worker.ts';

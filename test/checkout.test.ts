@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { checkout } from '../src/queue/checkout.ts';
 import { inTransaction } from '../src/queue/db.ts';
-import { isJobqError } from '../src/queue/errors.ts';
+import { isJobqError } from '../src/errors.ts';
 import { freshDatabase } from './helpers/db.ts';
 import { eventually } from './worker/helpers.ts';
 

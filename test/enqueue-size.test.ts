@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
-import { isJobqError } from '../src/queue/errors.ts';
+import { isJobqError } from '../src/errors.ts';
 import { Queue } from '../src/queue/queue.ts';
 import { freshDatabase, testKinds } from './helpers/db.ts';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { isJobqError } from '../src/queue/errors.ts';
+import { isJobqError } from '../src/errors.ts';
 import { LATEST_VERSION, loadMigrations, migrate, type Migration } from '../src/queue/migrate.ts';
 import { freshDatabase } from './helpers/db.ts';
 import { eventually } from './worker/helpers.ts';

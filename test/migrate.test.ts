@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { isJobqError } from '../src/queue/errors.ts';
+import { isJobqError } from '../src/errors.ts';
 import { LATEST_VERSION, loadMigrations, migrate, schemaVersion } from '../src/queue/migrate.ts';
 import { freshDatabase } from './helpers/db.ts';
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isJobqError } from '../src/queue/errors.ts';
+import { isJobqError } from '../src/errors.ts';
 import { freshQueue } from './helpers/db.ts';
 
 const notHeld = (err: unknown) => isJobqError(err, 'invalid_transition');

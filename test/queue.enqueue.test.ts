@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import pg from 'pg';
-import { isJobqError, type JobqError } from '../src/queue/errors.ts';
+import { isJobqError, type JobqError } from '../src/errors.ts';
 import { KindRegistry } from '../src/kinds/registry.ts';
 import { Queue } from '../src/queue/queue.ts';
 import type { EnqueueResult, NewJob } from '../src/queue/types.ts';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
-import { isJobqError } from '../src/queue/errors.ts';
+import { isJobqError } from '../src/errors.ts';
 import type { NewJob } from '../src/queue/types.ts';
 import { freshQueue } from './helpers/db.ts';
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createPool } from '../src/db/pool.ts';
-import { isJobqError } from '../src/queue/errors.ts';
+import { isJobqError } from '../src/errors.ts';
 import { Queue } from '../src/queue/queue.ts';
 import { DEFAULT_RETENTION } from '../src/queue/retention.ts';
 import { freshDatabase, testKinds } from './helpers/db.ts';

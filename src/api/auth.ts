@@ -12,7 +12,7 @@
  * A /v1 route that declares no scope needs admin; an unknown /v1 path needs any valid key (then 404).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { JobqError } from '../queue/errors.ts';
+import { JobqError } from '../errors.ts';
 import { type ApiKey, grants, KeyRing, parseKeyEntry, type Scope, SCOPES } from './keys.ts';
 
 /** A route's OpenAPI security requirement: a bearer key holding `scope`. */

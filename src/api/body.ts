@@ -5,7 +5,7 @@
  * would otherwise fail as a 500 deep in the database). `__proto__` keys are refused (prototype poisoning).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type ErrorDetail, JobqError } from '../queue/errors.ts';
+import { type ErrorDetail, JobqError } from '../errors.ts';
 
 export const MAX_JSON_DEPTH = 64;
 

@@ -4,7 +4,7 @@
  * route) and anything unexpected (a 500 that says nothing about its cause; the log has it).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type ErrorDetail, type ErrorKind, isJobqError, JobqError } from '../queue/errors.ts';
+import { type ErrorDetail, type ErrorKind, isJobqError, JobqError } from '../errors.ts';
 import { type ErrorBodyWire, STATUS_OF_KIND } from './schemas/errors.ts';
 
 export interface ApiError {

@@ -12,7 +12,7 @@
  * dropped when the redirect goes from https to plain http. jobq's own `User-Agent` and
  * `Idempotency-Key` (the job's id) are sent on every hop; `Content-Type` travels with the body.
  */
-import type { ErrorDetail } from '../queue/errors.ts';
+import type { ErrorDetail } from '../errors.ts';
 
 /** RFC 9110 token: the characters a header name may have. */
 export const HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";

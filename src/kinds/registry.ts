@@ -7,7 +7,10 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { Logger } from 'pino';
-import { type ErrorDetail, JobqError } from '../queue/errors.ts';
+import { type ErrorDetail, JobqError } from '../errors.ts';
+import { KIND_NAME } from '../limits.ts';
+
+const KIND_NAME_RE = new RegExp(KIND_NAME.pattern);
 
 export interface HandlerContext {
   /** Aborted when the job is cancelled, times out, or the worker shuts down; `signal.reason` says which. */
@@ -68,7 +71,7 @@ export class KindRegistry {
   }
 
   register<S extends TSchema>(kind: KindDefinition<S>): this {
-    if (!/^[a-z][a-z0-9_.-]{0,127}$/.test(kind.name)) {
+    if (!KIND_NAME_RE.test(kind.name)) {
       throw new Error(`kind name "${kind.name}" must be lower case letters, digits, _ . or -, starting with a letter`);
     }
     if (this.#kinds.has(kind.name)) throw new Error(`kind "${kind.name}" is already registered`);

@@ -16,7 +16,7 @@
  * ends its session: the server rolls back whatever it had open and frees its locks.
  */
 import type pg from 'pg';
-import { fromDatabaseError, isConnectionError } from './errors.ts';
+import { fromDatabaseError, isConnectionError } from './database-errors.ts';
 
 /** Why a checked-out client must not be reused, once something made it so. */
 const spoiled = new WeakMap<pg.PoolClient, Error>();

@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import { checkout, isUsable } from './checkout.ts';
-import { fromDatabaseError } from './errors.ts';
+import { fromDatabaseError } from './database-errors.ts';
 import type { Statement } from './sql.ts';
 import type { Queryable } from './types.ts';
 

@@ -6,13 +6,14 @@ import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
 import { Coalescer } from './coalescer.ts';
 import { inTransaction, run } from './db.ts';
-import { isJobqError, JobqError } from './errors.ts';
+import { isJobqError, JobqError } from '../errors.ts';
+import { MAX_BATCH } from '../limits.ts';
 import { newJobId } from './ids.ts';
 import { type InsertedRow, type InsertRow, type JobRow, newJobFromInsert, prepareInsert, sameJob, toJob } from './rows.ts';
 import * as SQL from './sql.ts';
 import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts';
 
-export const MAX_BATCH = 1000;
+export { MAX_BATCH };
 /**
  * An INSERT statement carries at most about this many characters of JSON (one row may be larger
  * alone). Concurrent single enqueues coalesce into one batch; at 1 MiB each, a batch of a thousand

@@ -11,7 +11,8 @@
  * A page also stops before the job that would take its payloads, results and errors past `pageBytes`
  * (the first job is always included), so 500 jobs of 1 MiB each never make one 500 MiB response.
  */
-import { JobqError } from './errors.ts';
+import { JobqError } from '../errors.ts';
+import { PAGE_SIZE } from '../limits.ts';
 import { decodeCursor, encodeCursor, type JobRow, toJob } from './rows.ts';
 import { JOB_STATUSES, type JobPage, type ListFilter } from './types.ts';
 
@@ -19,7 +20,7 @@ import { JOB_STATUSES, type JobPage, type ListFilter } from './types.ts';
 export const LIST_SCAN_ROWS = 10_000;
 /** Bytes of payload, result and errors a page holds at most (one larger job still makes a page). */
 export const PAGE_BYTES = 8 * 1024 * 1024;
-export const MAX_PAGE_SIZE = 500;
+export const MAX_PAGE_SIZE = PAGE_SIZE.max;
 
 export interface ListBounds {
   scanRows: number;
@@ -35,7 +36,7 @@ export interface ListRow extends JobRow {
 
 /** The statement's parameters for this filter; throws validation_failed on a bad filter. */
 export function listValues(filter: ListFilter, bounds: ListBounds): { values: unknown[]; limit: number } {
-  const limit = filter.limit ?? 50;
+  const limit = filter.limit ?? PAGE_SIZE.default;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
     throw new JobqError('validation_failed', `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`, [{ path: '/limit', message: `must be 1..${MAX_PAGE_SIZE}` }]);
   }

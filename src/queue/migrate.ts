@@ -16,7 +16,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { checkout } from './checkout.ts';
-import { fromDatabaseError, JobqError } from './errors.ts';
+import { JobqError } from '../errors.ts';
+import { fromDatabaseError } from './database-errors.ts';
 
 export interface Migration {
   version: number;

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, nextDelay, type RandomSource, validatePolicy } from './backoff.ts';
-import { JobqError } from './errors.ts';
+import { JobqError } from '../errors.ts';
 import type { Retention } from './retention.ts';
 import { checkout } from './checkout.ts';
 import { type ClaimRef, claimSet, type ClaimsHeartbeat, renewClaims, renewWorker } from './leases.ts';

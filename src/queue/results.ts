@@ -21,7 +21,7 @@
  * The common case costs one JSON.stringify per result (as the batch's single stringify did) and one
  * scan of its text for `\u`; only a result holding an escape is looked at again.
  */
-import { isJobqError } from './errors.ts';
+import { isJobqError } from '../errors.ts';
 
 /** A result's JSON text longer than this (UTF-16 code units) is stored as an excerpt. */
 export const MAX_RESULT_CHARS = 1_048_576;

@@ -1,8 +1,8 @@
 /** Mapping between database rows and the Job model, and the checks a new job passes before insert. */
 import { type KindRegistry } from '../kinds/registry.ts';
-import { type ErrorDetail, JobqError } from './errors.ts';
+import { type ErrorDetail, JobqError } from '../errors.ts';
 import { storableText } from './results.ts';
-import { MAX_ERROR_LENGTH } from './sql.ts';
+import { DEFAULT_QUEUE, IDEMPOTENCY_KEY, INT32_MAX, MAX_ATTEMPTS, MAX_ERROR_LENGTH, PRIORITY, QUEUE_NAME } from '../limits.ts';
 import type { AttemptError, ClaimedJob, Job, JobStatus, NewJob } from './types.ts';
 
 export interface JobRow {
@@ -149,8 +149,7 @@ export interface InsertRow {
   idempotency_key: string | null;
 }
 
-const QUEUE_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
-const INT32_MAX = 2_147_483_647;
+const QUEUE_NAME_RE = new RegExp(QUEUE_NAME.pattern);
 
 /**
  * Validates one new job (kind, payload, envelope) and turns it into an insert row.
@@ -168,12 +167,12 @@ export function prepareInsert(job: NewJob, index: number, id: string, kinds: Kin
     if (err instanceof JobqError) throw withIndex(err, index);
     throw err;
   }
-  const queue = job.queue ?? 'default';
-  if (typeof queue !== 'string' || !QUEUE_NAME.test(queue)) fail('/queue', 'must be 1-128 letters, digits or _ . : -');
+  const queue = job.queue ?? DEFAULT_QUEUE;
+  if (typeof queue !== 'string' || !QUEUE_NAME_RE.test(queue)) fail('/queue', `must be ${QUEUE_NAME.description}`);
   const priority = job.priority ?? 0;
-  if (!isInt(priority, -INT32_MAX, INT32_MAX)) fail('/priority', 'must be a 32-bit integer');
+  if (!isInt(priority, PRIORITY.min, PRIORITY.max)) fail('/priority', 'must be a 32-bit integer');
   const maxAttempts = job.maxAttempts ?? kind.defaultMaxAttempts;
-  if (!isInt(maxAttempts, 1, 1000)) fail('/max_attempts', 'must be an integer from 1 to 1000');
+  if (!isInt(maxAttempts, MAX_ATTEMPTS.min, MAX_ATTEMPTS.max)) fail('/max_attempts', `must be an integer from ${MAX_ATTEMPTS.min} to ${MAX_ATTEMPTS.max}`);
   if (job.runAt !== undefined && job.delayMs !== undefined) fail('/run_at', 'cannot be given together with delay_ms');
   if (job.runAt !== undefined && !(job.runAt instanceof Date && Number.isFinite(job.runAt.getTime()))) {
     fail('/run_at', 'must be a valid date');
@@ -182,8 +181,8 @@ export function prepareInsert(job: NewJob, index: number, id: string, kinds: Kin
   if (!isInt(delayMs, 0, INT32_MAX)) fail('/delay_ms', 'must be a non-negative integer of milliseconds');
   if (job.timeoutMs !== undefined && !isInt(job.timeoutMs, 1, INT32_MAX)) fail('/timeout_ms', 'must be a positive integer');
   const key = job.idempotencyKey;
-  if (key !== undefined && (typeof key !== 'string' || key.length < 1 || key.length > 255)) {
-    fail('/idempotency_key', 'must be a string of 1 to 255 characters');
+  if (key !== undefined && (typeof key !== 'string' || key.length < IDEMPOTENCY_KEY.minLength || key.length > IDEMPOTENCY_KEY.maxLength)) {
+    fail('/idempotency_key', `must be a string of ${IDEMPOTENCY_KEY.minLength} to ${IDEMPOTENCY_KEY.maxLength} characters`);
   }
   return {
     ord: index,

@@ -8,16 +8,14 @@
  *   a fixed time in tests (the clock seam).
  * - Statements are named, so each connection prepares them once.
  */
+import { ERROR_HISTORY } from '../limits.ts';
+
 const NOW = (n: number) => `coalesce($${n}::timestamptz, now())`;
 
 /** NOTIFY channels. The payload of `JOBS_CHANNEL` is the queue name; of `CANCEL_CHANNEL` the job id. */
 export const JOBS_CHANNEL = 'jobq_jobs';
 export const CANCEL_CHANNEL = 'jobq_cancel';
 
-/** How many attempt errors a job keeps (newest last). */
-export const ERROR_HISTORY = 10;
-/** last_error and each history entry are cut to this many characters. */
-export const MAX_ERROR_LENGTH = 8_000;
 
 export interface Statement {
   name: string;

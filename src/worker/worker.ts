@@ -26,7 +26,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { isJobqError } from '../queue/errors.ts';
+import { isJobqError } from '../errors.ts';
 import type { Queue } from '../queue/queue.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
 import { DEFAULT_RETENTION, type Retention } from '../queue/retention.ts';

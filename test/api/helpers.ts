@@ -4,7 +4,7 @@ import { after } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { type ApiOptions, buildApp } from '../../src/api/app.ts';
 import { STATUS_OF_KIND } from '../../src/api/schemas/errors.ts';
-import { ERROR_KINDS, type ErrorKind } from '../../src/queue/errors.ts';
+import { ERROR_KINDS, type ErrorKind } from '../../src/errors.ts';
 import type { Queue } from '../../src/queue/queue.ts';
 import { freshQueue, type TestDatabase } from '../helpers/db.ts';
 

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { buildApp } from '../../src/api/app.ts';
 import { openDatabase } from '../../src/db/index.ts';
 import { createPool } from '../../src/db/pool.ts';
-import { isJobqError } from '../../src/queue/errors.ts';
+import { isJobqError } from '../../src/errors.ts';
 import { migrate } from '../../src/queue/migrate.ts';
 import { Queue } from '../../src/queue/queue.ts';
 import { freshDatabase, testKinds } from '../helpers/db.ts';

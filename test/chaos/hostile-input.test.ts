@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { ERROR_KINDS } from '../../src/queue/errors.ts';
+import { ERROR_KINDS } from '../../src/errors.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { type GenRequest, generatedRequest, junk, rawAttacks, rawExchange, slowloris } from './helpers/hostile.ts';
 import { errorKind, json, keepAlive, request, type Res } from './helpers/http.ts';

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { builtinKinds, noopKind } from '../../src/kinds/index.ts';
 import { type HandlerContext, KindRegistry } from '../../src/kinds/registry.ts';
-import { isJobqError } from '../../src/queue/errors.ts';
+import { isJobqError } from '../../src/errors.ts';
 
 function fakeCtx(controller = new AbortController()): HandlerContext {
   return {

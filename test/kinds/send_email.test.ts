@@ -18,7 +18,7 @@ import { builtinKinds } from '../../src/kinds/index.ts';
 import { type HandlerContext, KindRegistry, PermanentError } from '../../src/kinds/registry.ts';
 import { redactUrl } from '../../src/redact.ts';
 import { type SendEmailPayload, type SendEmailResult, sendEmailKind } from '../../src/kinds/send_email.ts';
-import { isJobqError } from '../../src/queue/errors.ts';
+import { isJobqError } from '../../src/errors.ts';
 
 const JOB_ID = '0190f5c2-7d6e-7abc-9def-0123456789ab';
 const PASSWORD = 's3cr3t-P@ss';

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { type HandlerContext, KindRegistry } from '../../src/kinds/registry.ts';
 import { splitSentences, summarize, summarizeTextKind } from '../../src/kinds/summarize_text.ts';
-import { isJobqError } from '../../src/queue/errors.ts';
+import { isJobqError } from '../../src/errors.ts';
 
 function fakeCtx(controller = new AbortController()): HandlerContext {
   return {

@@ -1,6 +1,6 @@
 /** /v1/jobs: enqueue (one or a batch), read, list, cancel, retry. Registered with the prefix /v1. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type ErrorDetail, isJobqError, JobqError } from '../../queue/errors.ts';
+import { type ErrorDetail, isJobqError, JobqError } from '../../errors.ts';
 import type { Queue } from '../../queue/queue.ts';
 import type { NewJob } from '../../queue/types.ts';
 import { renderCancel, renderJob, renderPage } from '../render.ts';

@@ -3,7 +3,7 @@
  * (clients branch on it), `message` is for a person, `details` point at the input that caused it.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { ERROR_KINDS, type ErrorKind } from '../../queue/errors.ts';
+import { ERROR_KINDS, type ErrorKind } from '../../errors.ts';
 import { Ref } from './job.ts';
 
 export const ErrorDetailSchema = Type.Object(

@@ -4,27 +4,27 @@
  * queue, not here.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { DEFAULT_QUEUE, IDEMPOTENCY_KEY, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, MAX_BATCH, PAGE_SIZE, PRIORITY, QUEUE_NAME } from '../../limits.ts';
 import { JobStatusSchema } from './job.ts';
 
-const INT32_MAX = 2_147_483_647;
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-const QUEUE_PATTERN = '^[A-Za-z0-9_.:-]{1,128}$';
-const KIND_PATTERN = '^[a-z][a-z0-9_.-]{0,127}$';
+const QUEUE_PATTERN = QUEUE_NAME.pattern;
+const KIND_PATTERN = KIND_NAME.pattern;
 
 export const NewJobSchema = Type.Object(
   {
-    kind: Type.String({ minLength: 1, maxLength: 128, description: 'A registered kind (GET /v1/kinds).' }),
+    kind: Type.String({ minLength: 1, maxLength: KIND_NAME.maxLength, description: 'A registered kind (GET /v1/kinds).' }),
     payload: Type.Unknown({ description: "Checked against the kind's payload schema." }),
-    queue: Type.Optional(Type.String({ pattern: QUEUE_PATTERN, description: 'Default "default".' })),
-    priority: Type.Optional(Type.Integer({ minimum: -INT32_MAX, maximum: INT32_MAX, description: 'Higher runs first. Default 0.' })),
-    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Default: the kind's default." })),
+    queue: Type.Optional(Type.String({ pattern: QUEUE_PATTERN, description: `Default "${DEFAULT_QUEUE}".` })),
+    priority: Type.Optional(Type.Integer({ minimum: PRIORITY.min, maximum: PRIORITY.max, description: 'Higher runs first. Default 0.' })),
+    max_attempts: Type.Optional(Type.Integer({ minimum: MAX_ATTEMPTS.min, maximum: MAX_ATTEMPTS.max, description: "Default: the kind's default." })),
     run_at: Type.Optional(
       Type.String({ format: 'date-time', description: 'RFC 3339 with a time zone, 1970..9999; not together with delay_ms. Default now.' }),
     ),
     delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: INT32_MAX, description: 'Run after this many milliseconds; not together with run_at.' })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: INT32_MAX, description: "Handler timeout; default the kind's." })),
     idempotency_key: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 255, description: 'Same key, kind and payload: the existing job is returned instead of a new one.' }),
+      Type.String({ minLength: IDEMPOTENCY_KEY.minLength, maxLength: IDEMPOTENCY_KEY.maxLength, description: 'Same key, kind and payload: the existing job is returned instead of a new one.' }),
     ),
   },
   {
@@ -46,13 +46,13 @@ export type NewJobWire = Static<typeof NewJobSchema>;
 
 export const CreateJobHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(
-    Type.String({ pattern: '^[\\x21-\\x7E]([\\x20-\\x7E]{0,253}[\\x21-\\x7E])?$', description: 'Same as the body field idempotency_key (printable ASCII, 1-255); when both are given they must agree.' }),
+    Type.String({ pattern: `^[\\x21-\\x7E]([\\x20-\\x7E]{0,${IDEMPOTENCY_KEY.maxLength - 2}}[\\x21-\\x7E])?$`, description: `Same as the body field idempotency_key (printable ASCII, ${IDEMPOTENCY_KEY.minLength}-${IDEMPOTENCY_KEY.maxLength}); when both are given they must agree.` }),
   ),
 });
 
 export const BatchRequestSchema = Type.Object(
   {
-    jobs: Type.Array(NewJobSchema, { minItems: 1, maxItems: 1000, description: 'Inserted all or nothing, in this order.' }),
+    jobs: Type.Array(NewJobSchema, { minItems: 1, maxItems: MAX_BATCH, description: 'Inserted all or nothing, in this order.' }),
   },
   {
     additionalProperties: false,
@@ -77,7 +77,7 @@ export const ListQuerySchema = Type.Object(
     status: Type.Optional(JobStatusSchema),
     kind: Type.Optional(Type.String({ pattern: KIND_PATTERN })),
     queue: Type.Optional(Type.String({ pattern: QUEUE_PATTERN })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Jobs per page, 1..500. Default 50.' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_SIZE.max, default: PAGE_SIZE.default, description: `Jobs per page, 1..${PAGE_SIZE.max}. Default ${PAGE_SIZE.default}.` })),
     cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$', description: 'next_cursor of the previous page.' })),
   },
   { additionalProperties: false },

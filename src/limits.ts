@@ -1,0 +1,38 @@
+/**
+ * Every bound of jobq's contract, in one place. The queue's validation (src/queue/validate.ts) and the
+ * API's TypeBox schemas (src/api/schemas/) are both built from these, so the library and the HTTP API
+ * accept exactly the same jobs: change a limit here and both follow.
+ */
+
+/** PostgreSQL `integer`: priority, delay_ms and timeout_ms are stored as one. */
+export const INT32_MAX = 2_147_483_647;
+
+/** A queue name: 1-128 letters, digits or `_ . : -`. */
+export const QUEUE_NAME = { pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: '1-128 letters, digits or _ . : -' } as const;
+
+/** A kind name: a lower-case letter, then up to 127 of `a-z 0-9 _ . -`. */
+export const KIND_NAME = { pattern: '^[a-z][a-z0-9_.-]{0,127}$', maxLength: 128 } as const;
+
+/** The default queue of a job that names none. */
+export const DEFAULT_QUEUE = 'default';
+
+/** Attempts a job may be given (`max_attempts`). */
+export const MAX_ATTEMPTS = { min: 1, max: 100 } as const;
+
+/** Priority: any 32-bit integer; higher runs first. */
+export const PRIORITY = { min: -INT32_MAX, max: INT32_MAX } as const;
+
+/** An idempotency key: 1-255 characters (the HTTP header: printable ASCII). */
+export const IDEMPOTENCY_KEY = { minLength: 1, maxLength: 255 } as const;
+
+/** Jobs in one `enqueueMany` call or `POST /v1/jobs/batch`. */
+export const MAX_BATCH = 1000;
+
+/** Jobs on one page of a listing, and the default. */
+export const PAGE_SIZE = { max: 500, default: 50 } as const;
+
+/** How many attempt errors a job keeps (newest last). */
+export const ERROR_HISTORY = 10;
+
+/** last_error and each history entry are cut to this many characters. */
+export const MAX_ERROR_LENGTH = 8_000;
