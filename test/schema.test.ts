@@ -1,7 +1,8 @@
 /**
  * The schema the migrations build, compared with test/schema.snapshot.txt: a change to the database
- * shape must be deliberate (a new migration and a new snapshot), never drift.
- * After adding a migration: JOBQ_UPDATE_SNAPSHOT=1 npm test -- test/schema.test.ts
+ * shape must be deliberate (a new migration and a new snapshot), never drift. Functions are recorded
+ * whole (pg_get_functiondef), so an edit of a body in src/queue/functions.sql shows up here too.
+ * After adding a migration or changing functions.sql: JOBQ_UPDATE_SNAPSHOT=1 npm test -- test/schema.test.ts
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,8 +24,9 @@ test('the migrated schema matches the checked-in snapshot', async () => {
     ...(await q(`SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
                   WHERE connamespace = 'jobq'::regnamespace ORDER BY 1, 2`)),
     '# functions',
-    ...(await q(`SELECT p.proname, pg_get_function_arguments(p.oid), array_to_string(p.proconfig, ',') FROM pg_proc p
-                  WHERE p.pronamespace = 'jobq'::regnamespace ORDER BY 1`)),
+    // Whole definitions, bodies and settings included (src/queue/functions.sql is their source).
+    ...(await q(`SELECT pg_get_functiondef(p.oid) FROM pg_proc p
+                  WHERE p.pronamespace = 'jobq'::regnamespace ORDER BY p.proname, p.oid::regprocedure::text`)),
     '# table options',
     ...(await q(`SELECT relname, array_to_string(reloptions, ',') FROM pg_class WHERE relnamespace = 'jobq'::regnamespace AND relkind = 'r' ORDER BY 1`)),
   ];

@@ -3,6 +3,11 @@
  * advisory lock so that any number of processes starting at once apply each exactly once.
  * A released migration is never edited: its checksum is recorded and checked.
  *
+ * The current text of every jobq function is functions.sql, not the migrations that once defined
+ * those functions (they are history): it is applied after the migrations, under the same lock, in a
+ * transaction of its own, when its checksum differs from the one recorded in jobq.functions_applied
+ * or a migration was just applied (which may have dropped a function), so a restart costs one read.
+ *
  * Each migration waits at most `lockTimeoutMs` for a lock (PostgreSQL's lock_timeout). A migration
  * that alters jobq.jobs needs an exclusive lock; waiting for it behind one long transaction (a report,
  * a forgotten psql session), it would queue every statement of every API and worker process behind
@@ -26,6 +31,13 @@ export interface Migration {
   checksum: string;
 }
 
+/** functions.sql: the current definition of every jobq function (CREATE OR REPLACE, idempotent). */
+export interface FunctionsFile {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
 /** Arbitrary but fixed: the key of the advisory lock that serialises migrators ("jobq" in ASCII). */
 const MIGRATION_LOCK_KEY = 0x6a6f6271;
 /** Migrations may wait for another process's migration and may build indexes: no query timeout. */
@@ -36,6 +48,9 @@ export const DEFAULT_MIGRATE_LOCK_TIMEOUT_MS = 3_000;
 const DEFAULT_LOCK_ATTEMPTS = 5;
 const LOCK_RETRY_PAUSE_MS = 1_000;
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+const FUNCTIONS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'functions.sql');
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   const migrations = readdirSync(dir)
@@ -46,7 +61,7 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
         version: Number(file.split('_')[0]),
         name: file.replace(/\.sql$/, ''),
         sql,
-        checksum: createHash('sha256').update(sql).digest('hex'),
+        checksum: sha256(sql),
       };
     })
     .sort((a, b) => a.version - b.version);
@@ -56,9 +71,15 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
+export function loadFunctions(file = FUNCTIONS_FILE): FunctionsFile {
+  const sql = readFileSync(file, 'utf8');
+  return { name: path.basename(file), sql, checksum: sha256(sql) };
+}
+
 export const LATEST_VERSION = loadMigrations().at(-1)?.version ?? 0;
 
 export interface MigrateResult {
+  /** The migrations this run applied, then functions.sql's name if it applied it. */
   applied: string[];
   version: number;
 }
@@ -68,6 +89,8 @@ export interface MigrateOptions {
   lockTimeoutMs?: number;
   /** How many times a migration that could not get its locks is tried. Default 5. */
   lockAttempts?: number;
+  /** The functions file applied after the migrations. Default: src/queue/functions.sql; null: none. */
+  functions?: FunctionsFile | null;
 }
 
 export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts: MigrateOptions = {}): Promise<MigrateResult> {
@@ -99,23 +122,23 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts
           throw new JobqError('internal', `migration ${m.name} was changed after it was applied; add a new migration instead`);
         }
       }
-      const applied: string[] = [];
-      for (const m of migrations.filter((m) => !done.has(m.version))) {
+      // Each migration, then functions.sql, in a transaction that waits at most lockTimeoutMs for a
+      // lock and is tried again a few times (see the top of this file).
+      const inTransaction = async (name: string, run: () => Promise<unknown>) => {
         for (let attempt = 1; ; attempt++) {
           await q('BEGIN');
           try {
             await q(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
-            await q(m.sql);
-            await q('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+            await run();
             await q('COMMIT');
-            break;
+            return;
           } catch (err) {
             await q('ROLLBACK').catch(() => {});
             if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
             if (attempt >= attempts) {
               throw new JobqError(
                 'database_unavailable',
-                `migration ${m.name} could not get its locks within ${lockTimeoutMs} ms in ${attempts} attempts: ` +
+                `migration ${name} could not get its locks within ${lockTimeoutMs} ms in ${attempts} attempts: ` +
                   'another session holds a lock on a table it changes (a long transaction?); try again when it is done',
                 undefined,
                 { cause: err },
@@ -124,7 +147,29 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts
             await new Promise((r) => setTimeout(r, LOCK_RETRY_PAUSE_MS));
           }
         }
+      };
+      const applied: string[] = [];
+      for (const m of migrations.filter((m) => !done.has(m.version))) {
+        await inTransaction(m.name, async () => {
+          await q(m.sql);
+          await q('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+        });
         applied.push(m.name);
+      }
+      const functions = opts.functions === undefined ? loadFunctions() : opts.functions;
+      if (functions) {
+        const recorded = (await q('SELECT checksum FROM jobq.functions_applied')) as pg.QueryResult<{ checksum: string }>;
+        if (applied.length > 0 || recorded.rows[0]?.checksum !== functions.checksum) {
+          await inTransaction(functions.name, async () => {
+            await q(functions.sql);
+            await q(
+              `INSERT INTO jobq.functions_applied (checksum) VALUES ($1)
+               ON CONFLICT (one) DO UPDATE SET checksum = excluded.checksum, applied_at = excluded.applied_at`,
+              [functions.checksum],
+            );
+          });
+          applied.push(functions.name);
+        }
       }
       const version = Math.max(0, ...rows.map((r) => r.version), ...migrations.map((m) => m.version));
       return { applied, version };

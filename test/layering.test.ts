@@ -1,0 +1,103 @@
+/**
+ * The layering of src/, enforced: dependencies point inward (api and worker use the queue; the queue
+ * uses neither; kinds and lib stand alone). Every import counts: static, type-only, re-exports,
+ * dynamic import() and require(), as TypeScript's own scanner (ts.preProcessFile) lists them.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import ts from 'typescript';
+
+const root = path.dirname(path.dirname(new URL(import.meta.url).pathname));
+
+interface Import {
+  /** As written in the source. */
+  specifier: string;
+  /** The repository-relative path a relative specifier points at; undefined for a package. */
+  target?: string;
+}
+
+interface Rule {
+  name: string;
+  /** The folder whose files the rule constrains. */
+  from: string;
+  forbids: (i: Import) => boolean;
+}
+
+const under = (p: string | undefined, dir: string) => p !== undefined && (p === dir || p.startsWith(`${dir}/`));
+const pkg = (i: Import, name: string) => i.target === undefined && (i.specifier === name || i.specifier.startsWith(`${name}/`));
+
+const RULES: Rule[] = [
+  {
+    name: 'the queue imports neither the api, the worker nor the metrics',
+    from: 'src/queue',
+    forbids: (i) => ['src/api', 'src/worker', 'src/metrics'].some((d) => under(i.target, d)),
+  },
+  { name: 'kinds do not import the queue', from: 'src/kinds', forbids: (i) => under(i.target, 'src/queue') },
+  { name: 'the api imports neither pg nor src/db', from: 'src/api', forbids: (i) => pkg(i, 'pg') || under(i.target, 'src/db') },
+  {
+    name: 'lib imports nothing of jobq outside lib',
+    from: 'src/lib',
+    forbids: (i) => under(i.target, 'src') && !under(i.target, 'src/lib'),
+  },
+];
+
+function importsOf(file: string, text: string): Import[] {
+  return ts.preProcessFile(text, true, true).importedFiles.map(({ fileName: specifier }) =>
+    specifier.startsWith('.') ? { specifier, target: path.posix.join(path.posix.dirname(file), specifier) } : { specifier },
+  );
+}
+
+/** Every violation of RULES among these files (repository-relative path → source text), one line each. */
+function violations(files: Map<string, string>): string[] {
+  const found: string[] = [];
+  for (const [file, text] of files) {
+    for (const rule of RULES.filter((r) => under(file, r.from))) {
+      for (const i of importsOf(file, text).filter(rule.forbids)) found.push(`${file} imports '${i.specifier}': ${rule.name}`);
+    }
+  }
+  return found;
+}
+
+function sourceFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const e of readdirSync(path.join(root, 'src'), { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || !/\.(ts|js|mts|cts|mjs|cjs)$/.test(e.name)) continue;
+    const abs = path.join(e.parentPath, e.name);
+    files.set(path.relative(root, abs).split(path.sep).join('/'), readFileSync(abs, 'utf8'));
+  }
+  return files;
+}
+
+test('src/ keeps its layering', () => {
+  const files = sourceFiles();
+  // Not vacuous: the layers the rules name are there and their imports were read.
+  for (const dir of ['src/queue', 'src/kinds', 'src/api']) {
+    const inside = [...files.keys()].filter((f) => under(f, dir));
+    assert.ok(inside.length > 0, `no source files under ${dir}`);
+    assert.ok(inside.some((f) => importsOf(f, files.get(f)!).length > 0), `no imports read under ${dir}`);
+  }
+  const found = violations(files);
+  assert.deepEqual(found, [], `layering violated:\n  ${found.join('\n  ')}`);
+});
+
+test('the check sees every kind of import, type-only ones included', () => {
+  const files = new Map([
+    ['src/queue/a.ts', `import type { App } from '../api/app.ts';\nexport { x } from '../worker/worker.ts';`],
+    ['src/queue/b.ts', `const m = await import('../metrics/metrics.ts');\nimport { ok } from './c.ts';`],
+    ['src/kinds/k.ts', `import { JobqError } from '../errors.ts';\nimport type { Job } from '../queue/types.ts';`],
+    ['src/api/r.ts', `import type pg from 'pg';\nimport { Pool } from 'pg/lib/index.js';\nimport { db } from '../db/index.ts';\nimport { Type } from '@sinclair/typebox';`],
+    ['src/lib/l.ts', `import { y } from './m.ts';\nimport { limits } from '../limits.ts';\nimport { once } from 'node:events';`],
+  ]);
+  assert.deepEqual(violations(files), [
+    `src/queue/a.ts imports '../api/app.ts': ${RULES[0]!.name}`,
+    `src/queue/a.ts imports '../worker/worker.ts': ${RULES[0]!.name}`,
+    `src/queue/b.ts imports '../metrics/metrics.ts': ${RULES[0]!.name}`,
+    `src/kinds/k.ts imports '../queue/types.ts': ${RULES[1]!.name}`,
+    `src/api/r.ts imports 'pg': ${RULES[2]!.name}`,
+    `src/api/r.ts imports 'pg/lib/index.js': ${RULES[2]!.name}`,
+    `src/api/r.ts imports '../db/index.ts': ${RULES[2]!.name}`,
+    `src/lib/l.ts imports '../limits.ts': ${RULES[3]!.name}`,
+  ]);
+});
