@@ -34,7 +34,7 @@ export function claimSet(claims: Iterable<ClaimRef>): string {
 /** See Queue.renew. */
 export async function renew(ctx: QueueContext, workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<ClaimsHeartbeat> {
   if (claims.length === 0) return { cancelRequested: [], lost: [] };
-  const ids = [...new Set(claims.map((c) => c.id))];
+  const ids = [...new Set(claims.map((c) => c.id).filter(isUuid))];
   const rows = await SQL.renewClaims(opts.db ?? ctx.pool, { workerId, ids, claims: claimSet(claims), now: ctx.now() });
   const held = new Set(rows.map((r) => r.claim_seq));
   return {
