@@ -3,12 +3,9 @@
  *
  *   import { Queue, KindRegistry, builtinKinds, createPool, migrate } from 'jobq';
  */
-export { Queue, type QueueOptions, type QueueEvents, type ClaimOptions, MAX_BATCH } from './queue/queue.ts';
-export * from './queue/types.ts';
+export * from './queue/index.ts';
 export { JobqError, isJobqError, ERROR_KINDS, type ErrorKind, type ErrorDetail } from './errors.ts';
-export { migrate, schemaVersion, LATEST_VERSION } from './queue/migrate.ts';
 export { nextDelay, seededRandom, DEFAULT_BACKOFF, type BackoffPolicy, type RandomSource } from './queue/backoff.ts';
-export { JOBS_CHANNEL, CANCEL_CHANNEL } from './queue/sql.ts';
 export {
   KindRegistry,
   PermanentError,

@@ -16,7 +16,7 @@ import { type ApiEvents, createMetrics, type Metrics } from './metrics/metrics.t
 import { serveMetrics } from './metrics/server.ts';
 import { isJobqError } from './errors.ts';
 import { appliedVersion, LATEST_VERSION, migrate } from './queue/migrate.ts';
-import { Queue } from './queue/queue.ts';
+import { Queue } from './queue/index.ts';
 import { Worker } from './worker/worker.ts';
 
 export interface Service {

@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
-import * as SQL from '../src/queue/sql.ts';
+import { claim, type ClaimParams } from '../src/queue/statements/claim.ts';
+import * as Housekeeping from '../src/queue/statements/housekeeping.ts';
+import { release, renewClaims } from '../src/queue/statements/leases.ts';
+import { complete } from '../src/queue/statements/transitions.ts';
 import { freshDatabase } from './helpers/db.ts';
 
 /** The plans of every statement `sql` runs, nested ones included; nothing it does is kept. */
@@ -30,6 +33,13 @@ async function plansOf(pool: pg.Pool, sql: string, values: unknown[], settings: 
   }
 }
 
+/** The claim statement's values: worker w, 10 jobs, any queue and kind, unless `p` says otherwise. */
+function claimValues(p: Partial<ClaimParams> = {}): unknown[] {
+  return claim.values({
+    workerId: 'w', limit: 10, queues: null, kinds: null, afterPriority: null, afterRunAt: null, afterId: null, started: null, async: false, now: null, ...p,
+  });
+}
+
 function assertIndexWalk(plan: string): void {
   assert.match(plan, /Index Scan using jobs_runnable_idx/, plan);
   assert.doesNotMatch(plan, /Seq Scan on jobs|Bitmap Heap Scan|Sort Key: jobs\.priority/, plan);
@@ -46,24 +56,24 @@ test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnab
     SELECT gen_random_uuid(), 'noop', '{}', i % 3 FROM generate_series(1, 10000) i`);
   await db.pool.query('ANALYZE jobq.jobs');
 
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null, null, false]));
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, ['default'], null, ['noop'], null, null, null, null, false]));
-  const { rows } = await db.pool.query(`EXPLAIN ${SQL.RECOVER.text}`, [30000, 1000, null]);
+  assertIndexWalk(await plansOf(db.pool, claim.text, claimValues()));
+  assertIndexWalk(await plansOf(db.pool, claim.text, claimValues({ queues: ['default'], kinds: ['noop'] })));
+  const { rows } = await db.pool.query(`EXPLAIN ${Housekeeping.recover.text}`, Housekeeping.recover.values({ staleAfterMs: 30000, batch: 1000, now: null }));
   const recover = rows.map((r) => r['QUERY PLAN']).join('\n');
   assert.match(recover, /jobs_lease_idx/, recover);
   assert.doesNotMatch(recover, /Seq Scan/, recover);
-  const prune = (await db.pool.query(`EXPLAIN ${SQL.PRUNE.text}`, ['succeeded', 60_000, 1000, null])).rows.map((r) => r['QUERY PLAN']).join('\n');
+  const prune = (await db.pool.query(`EXPLAIN ${Housekeeping.prune.text}`, Housekeeping.prune.values({ status: 'succeeded', keepMs: 60_000, batch: 1000, now: null }))).rows.map((r) => r['QUERY PLAN']).join('\n');
   assert.match(prune, /jobs_finished_idx/, prune);
   assert.doesNotMatch(prune, /Seq Scan/, prune);
 
   // From a cursor, the scan starts at the cursor: a range of the index, not a walk from its front.
   const { rows: [last] } = await db.pool.query(`SELECT priority, run_at, id FROM jobq.jobs WHERE status = 'queued' AND priority = 1 ORDER BY run_at, id OFFSET 500 LIMIT 1`);
-  const cursor = await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], last.priority, last.run_at, last.id, null, false]);
+  const cursor = await plansOf(db.pool, claim.text, claimValues({ kinds: ['noop'], afterPriority: last.priority, afterRunAt: last.run_at, afterId: last.id }));
   assertIndexWalk(cursor);
   assert.match(cursor, /Index Cond: \(\(priority = .*ROW\(run_at, id\) > ROW\(/, cursor);
 
   // And it really claims: the highest priority first.
-  const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 10, null, null, null, null, null, null, null, false]);
+  const claimed = await db.pool.query(claim.text, claimValues());
   assert.equal(claimed.rows.length, 10);
   for (const r of claimed.rows) assert.equal(r.priority, 2);
 });
@@ -74,20 +84,17 @@ test("a worker's statements on its own jobs look them up by id, however many job
   const db = await freshDatabase();
   await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 20000)`);
   await db.pool.query('ANALYZE jobq.jobs');
-  const claimed = await db.pool.query(SQL.CLAIM.text, ['w', 5000, null, null, null, null, null, null, null, false]);
+  const claimed = await db.pool.query(claim.text, claimValues({ limit: 5000 }));
   assert.equal(claimed.rowCount, 5000);
   const ids = claimed.rows.slice(0, 100).map((r) => r.id);
-  // The worker's form names its claims (a claim set: sql.ts CLAIMS); library calls pass none.
+  // The worker names its claims (a claim set: statements/guards.ts CLAIMED).
   const claims = JSON.stringify(Object.fromEntries(claimed.rows.slice(0, 100).map((r) => [r.claim_seq, []])));
   for (const mode of ['force_custom_plan', 'force_generic_plan']) {
     const settings = [`plan_cache_mode = ${mode}`];
     for (const [name, sql, values] of [
-      ['complete_many', SQL.COMPLETE_MANY.text, [ids, '{}', 'w', null, null]],
-      ['complete_many by claim', SQL.COMPLETE_MANY.text, [ids, null, 'w', null, claims]],
-      ['heartbeat', SQL.HEARTBEAT.text, ['w', ids, null, null]],
-      ['heartbeat by claim', SQL.HEARTBEAT.text, ['w', ids, null, claims]],
-      ['release', SQL.RELEASE.text, ['w', ids, null, null]],
-      ['release by claim', SQL.RELEASE.text, ['w', ids, null, claims]],
+      ['complete', complete.text, complete.values({ workerId: 'w', ids, claims, now: null })],
+      ['renew', renewClaims.text, renewClaims.values({ workerId: 'w', ids, claims, now: null })],
+      ['release', release.text, release.values({ workerId: 'w', ids, claims, now: null })],
     ] as const) {
       const plan = await plansOf(db.pool, sql, [...values], settings);
       assert.match(plan, /Index Cond: \(id = ANY/, `${name} (${mode}):\n${plan}`);
@@ -99,7 +106,7 @@ test("a worker's statements on its own jobs look them up by id, however many job
 test('right after a bulk enqueue, before any ANALYZE, the claim still walks the index (no sort of every row)', async () => {
   const db = await freshDatabase();
   await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 20000)`);
-  assertIndexWalk(await plansOf(db.pool, SQL.CLAIM.text, ['w', 10, null, null, ['noop'], null, null, null, null, false]));
+  assertIndexWalk(await plansOf(db.pool, claim.text, claimValues({ kinds: ['noop'] })));
 });
 
 test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above jit_above_cost', async () => {
@@ -111,7 +118,7 @@ test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above j
   assert.ok(fn.proconfig.includes('jit=off'), String(fn.proconfig));
   const { rows: [{ available }] } = await db.pool.query('SELECT pg_jit_available() AS available');
   if (!available) return; // a server built without LLVM (the embedded one) never compiles; the setting above is what counts
-  const plan = await plansOf(db.pool, SQL.CLAIM.text, ['w', 200, null, null, null, null, null, null, 10, false], ['jit = on']);
+  const plan = await plansOf(db.pool, claim.text, claimValues({ limit: 200, started: 10 }), ['jit = on']);
   assert.match(plan, /Update on jobs/, plan);
   assert.doesNotMatch(plan, /JIT:/, plan);
   // The same kind of work outside the function, with the same pin, is compiled: this test can tell.

@@ -7,6 +7,7 @@ import { isJobqError, type JobqError } from '../src/errors.ts';
 import { Queue } from '../src/queue/queue.ts';
 import type { NewJob } from '../src/queue/types.ts';
 import { freshQueue, testKinds } from './helpers/db.ts';
+import { claimOne, succeed } from './helpers/queue.ts';
 
 const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
 const rejectsWith = (kind: string) => (err: unknown) => isJobqError(err) && err.kind === kind;
@@ -47,8 +48,7 @@ test('8 claimers racing over 2,000 jobs claim every job exactly once', async () 
         if (jobs.length === 0) return;
         for (const j of jobs) {
           assert.equal(seen.has(j.id), false, `job ${j.id} claimed twice`);
-          assert.equal(j.lockedBy, `w${i}`);
-          seen.set(j.id, j.lockedBy!);
+          seen.set(j.id, `w${i}`);
         }
       }
     }),
@@ -57,24 +57,27 @@ test('8 claimers racing over 2,000 jobs claim every job exactly once', async () 
   assert.equal(new Set(seen.values()).size > 1, true, 'the work was spread over several claimers');
   const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'running' AND attempts = 1`);
   assert.equal(rows[0].n, 2000);
+  const held = await db.pool.query<{ id: string; locked_by: string }>(`SELECT id, locked_by FROM jobq.jobs`);
+  for (const r of held.rows) assert.equal(r.locked_by, seen.get(r.id), `job ${r.id} is held by the worker that claimed it`);
 });
 
-test('markSucceeded stores the result; a worker guard protects a job held by another worker', async () => {
+test('complete stores the result; a worker guard protects a job held by another worker', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(noop());
-  await queue.fetchNext('w1');
-  await assert.rejects(queue.markSucceeded(job.id, { ok: 1 }, { workerId: 'w2' }), rejectsWith('invalid_transition'));
-  const done = await queue.markSucceeded(job.id, { ok: 1 }, { workerId: 'w1' });
+  const claim = (await claimOne(queue, 'w1'))!;
+  assert.deepEqual(await queue.complete('w2', [{ ...claim, result: { ok: 1 } }]), [], "another worker's completion is refused");
+  assert.equal((await queue.get(job.id))?.status, 'running');
+  const done = await succeed(queue, 'w1', claim, { ok: 1 });
   assert.equal(done.status, 'succeeded');
   assert.deepEqual(done.result, { ok: 1 });
   assert.ok(done.finishedAt instanceof Date);
-  await assert.rejects(queue.markSucceeded(job.id), rejectsWith('invalid_transition'), 'a second completion is refused');
-  await assert.rejects(queue.markSucceeded(uuidv7()), rejectsWith('not_found'));
-  await assert.rejects(queue.markSucceeded('not-a-uuid'), rejectsWith('not_found'));
+  assert.deepEqual(await queue.complete('w1', [{ ...claim, result: 'again' }]), [], 'a second completion is refused');
+  assert.deepEqual((await queue.get(job.id))?.result, { ok: 1 });
+  assert.deepEqual(await queue.complete('w1', [{ id: uuidv7(), claimSeq: claim.claimSeq }]), [], 'an unknown job');
+  assert.deepEqual(await queue.complete('w1', [{ id: 'not-a-uuid', claimSeq: claim.claimSeq }]), [], 'not a job id');
   // A bare string result is stored as a JSON string, not mangled.
-  const other = await queue.enqueue(noop());
-  await queue.fetchNext('w1');
-  assert.equal((await queue.markSucceeded(other.job.id, 'plain text')).result, 'plain text');
+  await queue.enqueue(noop());
+  assert.equal((await succeed(queue, 'w1', (await claimOne(queue, 'w1'))!, 'plain text')).result, 'plain text');
 });
 
 test('every transition that does not apply fails with invalid_transition and changes nothing', async () => {
@@ -97,7 +100,7 @@ test('failures back off with decorrelated jitter, keep a bounded error history, 
   let previous = 0;
   for (let attempt = 1; attempt <= 12; attempt++) {
     now = new Date(now.getTime() + 3_600_000 * 2); // past any backoff
-    const claimed = await queue.fetchNext('w');
+    const claimed = await claimOne(queue, 'w');
     assert.equal(claimed?.attempts, attempt);
     const failed = await queue.markFailedOrRetry(job.id, new Error(`boom ${attempt}`));
     assert.match(failed.lastError!, new RegExp(`^Error: boom ${attempt}\\n\\s+at `), 'message and stack');
@@ -120,27 +123,29 @@ test('failures back off with decorrelated jitter, keep a bounded error history, 
 test('a permanent failure skips the remaining attempts; a failure after a cancel request cancels', async () => {
   const { queue } = await freshQueue();
   const a = await queue.enqueue(noop({ maxAttempts: 5 }));
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
   assert.equal((await queue.markFailedOrRetry(a.job.id, 'bad input', { permanent: true })).status, 'failed_permanent');
 
   const b = await queue.enqueue(noop({ maxAttempts: 5 }));
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
   await queue.requestCancel(b.job.id);
   const failed = await queue.markFailedOrRetry(b.job.id, new Error('aborted'));
   assert.equal(failed.status, 'cancelled', 'a cancelled job is never retried');
 });
 
-test('heartbeat renews the lease, reports cancel requests and jobs the worker lost', async () => {
+test('renew renews the lease, reports cancel requests and jobs the worker lost', async () => {
   let now = new Date('2030-01-01T00:00:00Z');
   const { queue } = await freshQueue({ clock: () => now });
   const [a, b, c] = await queue.enqueueMany([noop(), noop(), noop()]);
-  await queue.claim('w1', { limit: 2 });
-  await queue.fetchNext('w2');
+  const [ca, cb] = await queue.claim('w1', { limit: 2 });
+  const cc = (await claimOne(queue, 'w2'))!;
+  assert.deepEqual([ca!.id, cb!.id, cc.id], [a!.job.id, b!.job.id, c!.job.id]);
   await queue.requestCancel(b!.job.id);
   now = new Date(now.getTime() + 20_000);
-  const hb = await queue.heartbeat('w1', [a!.job.id, b!.job.id, c!.job.id, 'junk']);
-  assert.deepEqual(hb.cancelRequested, [b!.job.id]);
-  assert.deepEqual(hb.lost.sort(), [c!.job.id, 'junk'].sort());
+  const junk = { id: 'junk', claimSeq: cc.claimSeq + 1_000 };
+  const hb = await queue.renew('w1', [ca!, cb!, cc, junk]);
+  assert.deepEqual(hb.cancelRequested, [cb!.claimSeq]);
+  assert.deepEqual(hb.lost.sort(), [cc.claimSeq, junk.claimSeq].sort());
   assert.equal((await queue.get(a!.job.id))?.lockedAt?.getTime(), now.getTime());
   assert.notEqual((await queue.get(c!.job.id))?.lockedAt?.getTime(), now.getTime(), "another worker's lease is not touched");
   // The renewed lease is not stale 25 s later; the unrenewed one is.
@@ -156,7 +161,7 @@ test('recoverStale: no attempts left means failed_permanent saying the worker wa
   const { job } = await queue.enqueue(noop({ maxAttempts: 1 }));
   const events: number[] = [];
   queue.events.on('recovered', (e) => events.push(e.jobs.length));
-  await queue.fetchNext('gone-worker');
+  await claimOne(queue, 'gone-worker');
   assert.equal(await queue.recoverStale(30_000), 0, 'a fresh lease is left alone');
   now = new Date(now.getTime() + 31_000);
   assert.equal(await queue.recoverStale(30_000), 1);
@@ -169,22 +174,23 @@ test('recoverStale: no attempts left means failed_permanent saying the worker wa
 test('release gives jobs back without spending the attempt, only for the worker holding them', async () => {
   const { queue } = await freshQueue();
   const [a, b] = await queue.enqueueMany([noop(), noop()]);
-  await queue.fetchNext('w1');
-  await queue.fetchNext('w2');
-  const released = await queue.release('w1', [a!.job.id, b!.job.id]);
+  const ca = (await claimOne(queue, 'w1'))!;
+  const cb = (await claimOne(queue, 'w2'))!;
+  assert.deepEqual([ca.id, cb.id], [a!.job.id, b!.job.id]);
+  const released = await queue.release('w1', [ca, cb]);
   assert.deepEqual(released.map((j) => j.id), [a!.job.id]);
   const after = await queue.get(a!.job.id);
   assert.equal(after?.status, 'queued');
   assert.equal(after?.attempts, 0);
   assert.equal(after?.lockedBy, null);
   assert.equal((await queue.get(b!.job.id))?.status, 'running');
-  assert.equal((await queue.fetchNext('w3'))?.id, a!.job.id, 'a released job is claimable again');
+  assert.equal((await claimOne(queue, 'w3'))?.id, a!.job.id, 'a released job is claimable again');
 });
 
 test('retry brings a failed_permanent or cancelled job back to queued with attempts reset', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(noop({ maxAttempts: 1 }));
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
   await queue.markFailedOrRetry(job.id, 'x');
   const again = await queue.retry(job.id);
   assert.equal(again.status, 'queued');
@@ -199,12 +205,12 @@ test('retry brings a failed_permanent or cancelled job back to queued with attem
 test('requestCancel of a retrying job cancels it at once', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(noop());
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
   await queue.markFailedOrRetry(job.id, 'x');
   const out = await queue.requestCancel(job.id);
   assert.equal(out.outcome, 'cancelled');
   assert.equal(out.job.status, 'cancelled');
-  assert.equal((await queue.fetchNext('w')), null);
+  assert.equal((await claimOne(queue, 'w')), null);
 });
 
 test('errors leave the queue module as JobqError, never as driver errors', async () => {
@@ -217,23 +223,24 @@ test('errors leave the queue module as JobqError, never as driver errors', async
   });
 });
 
-test('completeMany completes only the jobs this worker holds, each with its own result', async () => {
+test('complete completes only the jobs this worker holds, each with its own result', async () => {
   const { queue } = await freshQueue();
   const [a, b, c] = await queue.enqueueMany([noop(), noop(), noop()]);
-  await queue.claim('w1', { limit: 2 });
-  await queue.fetchNext('w2');
-  const done = await queue.completeMany('w1', [
-    { id: a!.job.id, result: { n: 1 } },
-    { id: b!.job.id },
-    { id: c!.job.id, result: 'not mine' },
+  const [ca, cb] = await queue.claim('w1', { limit: 2 });
+  const cc = (await claimOne(queue, 'w2'))!;
+  assert.deepEqual([ca!.id, cb!.id, cc.id], [a!.job.id, b!.job.id, c!.job.id]);
+  const done = await queue.complete('w1', [
+    { ...ca!, result: { n: 1 } },
+    { id: cb!.id, claimSeq: cb!.claimSeq },
+    { id: cc.id, claimSeq: cc.claimSeq, result: 'not mine' },
   ]);
-  assert.deepEqual(done.sort(), [a!.job.id, b!.job.id].sort());
+  assert.deepEqual(done.sort(), [ca!.claimSeq, cb!.claimSeq].sort());
   assert.deepEqual((await queue.get(a!.job.id))?.result, { n: 1 });
   const bAfter = await queue.get(b!.job.id);
   assert.equal(bAfter?.status, 'succeeded');
   assert.equal(bAfter?.result, null);
   assert.equal((await queue.get(c!.job.id))?.status, 'running', "another worker's job is untouched");
-  assert.deepEqual(await queue.completeMany('w1', [{ id: a!.job.id }]), [], 'a second completion changes nothing');
+  assert.deepEqual(await queue.complete('w1', [{ id: ca!.id, claimSeq: ca!.claimSeq }]), [], 'a second completion changes nothing');
 });
 
 test('a claim from a cursor takes only later jobs of the same priority, in order', async () => {
@@ -257,14 +264,14 @@ test('a job its lost worker never started goes back to queued with its attempt g
   let now = new Date('2030-01-01T00:00:00Z');
   const { queue } = await freshQueue({ clock: () => now });
   const [a, b, c] = await queue.enqueueMany([noop({ maxAttempts: 1 }), noop({ maxAttempts: 1 }), noop({ maxAttempts: 1 })]);
-  const claimed = await queue.claimToRun('gone', { limit: 3, started: 1 }); // one in a slot, two buffered
+  const claimed = await queue.claim('gone', { limit: 3, started: 1 }); // one in a slot, two buffered
   assert.deepEqual(claimed.map((j) => j.startedAt !== null), [true, false, false]);
   assert.ok(claimed[0]!.claimSeq < claimed[1]!.claimSeq && claimed[1]!.claimSeq < claimed[2]!.claimSeq, 'numbered in claim order');
   await queue.markStartedThrough('gone', claimed[1]!.claimSeq); // the second one started later
   await queue.markStartedThrough('gone', claimed[0]!.claimSeq); // a late, older write does not undo it
   // Another worker's watermark says nothing about these.
   const [d] = await queue.enqueueMany([noop({ maxAttempts: 1 })]);
-  const [other] = await queue.claimToRun('other', { limit: 1, started: 0 });
+  const [other] = await queue.claim('other', { limit: 1, started: 0 });
   await queue.markStartedThrough('other', other!.claimSeq);
   now = new Date(now.getTime() + 60_000);
   assert.equal(await queue.recoverStale(30_000), 4);
@@ -276,10 +283,10 @@ test('a job its lost worker never started goes back to queued with its attempt g
   assert.equal(rc?.attempts, 0);
   assert.deepEqual(rc?.errors, []);
   assert.equal(rc?.startedAt, null);
-  assert.equal((await queue.fetchNext('next'))?.id, c!.job.id, 'and it is claimable at once');
+  assert.equal((await claimOne(queue, 'next'))?.id, c!.job.id, 'and it is claimable at once');
 });
 
-test("claimToRun (the worker's claim) returns the same fields as claim, in claim order", async () => {
+test("claim returns the stored job's fields a worker runs it with, in claim order", async () => {
   const t0 = new Date('2030-01-01T00:00:00.123Z');
   const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 1_000) });
   const made = await queue.enqueueMany([
@@ -287,7 +294,7 @@ test("claimToRun (the worker's claim) returns the same fields as claim, in claim
     noop({ runAt: new Date(t0.getTime() + 1), priority: 3 }),
     noop({ runAt: t0 }),
   ]);
-  const lean = await queue.claimToRun('w', { limit: 2, started: 1 });
+  const lean = await queue.claim('w', { limit: 2, started: 1 });
   const rest = await queue.claim('w', { limit: 2 });
   assert.deepEqual(lean.map((j) => j.id), [made[1]!.job.id, made[0]!.job.id], 'priority first, then run_at');
   assert.deepEqual(rest.map((j) => j.id), [made[2]!.job.id]);
@@ -309,16 +316,16 @@ test("the sweeper forgets a worker's start watermark an hour after its last writ
   let now = new Date('2030-01-01T00:00:00Z');
   const { db, queue } = await freshQueue({ clock: () => now });
   await queue.enqueueMany([noop()]);
-  const [held] = await queue.claimToRun('busy', { limit: 1, started: 0 });
+  const [held] = await queue.claim('busy', { limit: 1, started: 0 });
   await queue.markStartedThrough('busy', held!.claimSeq);
   await queue.markStartedThrough('idle', held!.claimSeq);
   now = new Date(now.getTime() + 59 * 60_000);
-  await queue.heartbeat('busy', [held!.id]);
+  await queue.renew('busy', [held!]);
   await queue.sweep(30_000);
   const workers = async () => (await db.pool.query(`SELECT id FROM jobq.workers ORDER BY id`)).rows.map((r) => r.id);
   assert.deepEqual(await workers(), ['busy', 'idle'], 'not an hour yet');
   now = new Date(now.getTime() + 2 * 60_000);
-  await queue.heartbeat('busy', [held!.id]);
+  await queue.renew('busy', [held!]);
   assert.deepEqual(await queue.sweep(30_000), { recovered: 0, pruned: 0 });
   assert.deepEqual(await workers(), ['busy'], 'idle is forgotten; busy still holds a running job');
 });

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { isJobqError } from '../src/errors.ts';
 import { JOB_STATUSES, type NewJob } from '../src/queue/types.ts';
 import { freshQueue } from './helpers/db.ts';
+import { claimOne, succeed } from './helpers/queue.ts';
 
 const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
 
@@ -42,8 +43,7 @@ test('stats count by status, kind and queue, and age the oldest runnable job', a
   const { queue } = await freshQueue({ clock: () => now });
   await queue.enqueueMany([noop({ queue: 'a' }), noop({ queue: 'a' }), noop({ queue: 'b', delayMs: 60_000 })]);
   await queue.enqueue({ kind: 'summarize_text', payload: { text: 'x' }, queue: 'b' });
-  const running = await queue.fetchNext('w');
-  await queue.markSucceeded(running!.id);
+  await succeed(queue, 'w', (await claimOne(queue, 'w'))!);
   now = new Date(now.getTime() + 30_000);
   const stats = await queue.stats();
   assert.equal(stats.byStatus.queued, 3);

@@ -8,6 +8,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { isJobqError } from '../src/errors.ts';
 import type { NewJob } from '../src/queue/types.ts';
 import { freshQueue } from './helpers/db.ts';
+import { claimOne, succeed } from './helpers/queue.ts';
 
 const emailPayload = () => ({ to: 'a@b.c', subject: 'hi', body: 'hello' });
 const email = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'send_email', payload: emailPayload(), ...extra });
@@ -47,11 +48,12 @@ test('enqueue with the same idempotency key returns the same job, not new', asyn
 // -------- fetch_next --------
 
 // seed: fetch_next_claims_queued_job
-test('fetchNext claims a queued job', async () => {
+test('a claim of one job claims a queued job', async () => {
   const { queue } = await freshQueue();
   const enqueued = await queue.enqueue(email());
-  const claimed = await queue.fetchNext('worker-A');
-  assert.ok(claimed, 'a job is available');
+  const one = await claimOne(queue, 'worker-A');
+  assert.ok(one, 'a job is available');
+  const claimed = (await queue.get(one.id))!;
   assert.equal(claimed.id, enqueued.job.id);
   assert.equal(claimed.status, 'running');
   assert.equal(claimed.attempts, 1);
@@ -60,16 +62,16 @@ test('fetchNext claims a queued job', async () => {
 });
 
 // seed: fetch_next_returns_none_when_empty
-test('fetchNext returns nothing when the queue is empty', async () => {
+test('a claim returns nothing when the queue is empty', async () => {
   const { queue } = await freshQueue();
-  assert.equal(await queue.fetchNext('worker-A'), null);
+  assert.equal(await claimOne(queue, 'worker-A'), null);
 });
 
 // seed: fetch_next_skips_future_run_at
-test('fetchNext skips a job whose run_at is in the future', async () => {
+test('a claim skips a job whose run_at is in the future', async () => {
   const { queue } = await freshQueue();
   await queue.enqueue(email({ runAt: new Date(Date.now() + 3_600_000) }));
-  assert.equal(await queue.fetchNext('worker-A'), null);
+  assert.equal(await claimOne(queue, 'worker-A'), null);
 });
 
 // seed: two_concurrent_workers_each_get_a_distinct_job
@@ -77,7 +79,7 @@ test('two concurrent claimers each get a distinct job (SKIP LOCKED)', async () =
   const { queue } = await freshQueue();
   await queue.enqueue(email());
   await queue.enqueue(email());
-  const [a, b] = await Promise.all([queue.fetchNext('w1'), queue.fetchNext('w2')]);
+  const [a, b] = await Promise.all([claimOne(queue, 'w1'), claimOne(queue, 'w2')]);
   assert.ok(a && b);
   assert.notEqual(a.id, b.id, 'two workers must claim distinct jobs under SKIP LOCKED');
 });
@@ -85,11 +87,10 @@ test('two concurrent claimers each get a distinct job (SKIP LOCKED)', async () =
 // -------- mark_succeeded --------
 
 // seed: mark_succeeded_transitions_running_to_succeeded
-test('markSucceeded moves running to succeeded and clears the lock', async () => {
+test('complete moves running to succeeded and clears the lock', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(email());
-  await queue.fetchNext('w');
-  await queue.markSucceeded(job.id);
+  await succeed(queue, 'w', (await claimOne(queue, 'w'))!);
   const after = await queue.get(job.id);
   assert.equal(after?.status, 'succeeded');
   assert.equal(after?.lockedBy, null);
@@ -97,10 +98,11 @@ test('markSucceeded moves running to succeeded and clears the lock', async () =>
 });
 
 // seed: mark_succeeded_errors_when_not_running
-test('markSucceeded of a job that is not running fails with invalid_transition', async () => {
+test('complete of a job that is not running changes nothing', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(email());
-  await assert.rejects(queue.markSucceeded(job.id), (err) => isJobqError(err, 'invalid_transition'));
+  assert.deepEqual(await queue.complete('w', [{ id: job.id, claimSeq: 1 }]), []);
+  assert.equal((await queue.get(job.id))?.status, 'queued');
 });
 
 // -------- retry / permanent failure --------
@@ -110,7 +112,7 @@ test('markFailedOrRetry returns the job to retrying with run_at in the future', 
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(email({ maxAttempts: 3 }));
   const before = Date.now();
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
   const updated = await queue.markFailedOrRetry(job.id, 'boom');
   assert.equal(updated.status, 'retrying');
   assert.equal(updated.attempts, 1);
@@ -122,7 +124,7 @@ test('markFailedOrRetry returns the job to retrying with run_at in the future', 
 test('markFailedOrRetry lands in failed_permanent at max_attempts', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(email({ maxAttempts: 1 }));
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
   const updated = await queue.markFailedOrRetry(job.id, 'fatal');
   assert.equal(updated.status, 'failed_permanent');
   assert.equal(updated.lastError, 'fatal');
@@ -143,7 +145,7 @@ test('requestCancel of a queued job cancels it at once', async () => {
 test('requestCancel of a running job flags it; the worker finalises it', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(email());
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
   const out = await queue.requestCancel(job.id);
   assert.equal(out.outcome, 'cancel_requested');
   let after = await queue.get(job.id);
@@ -158,8 +160,7 @@ test('requestCancel of a running job flags it; the worker finalises it', async (
 test('requestCancel of a finished job is a no-op that reports its status', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(email());
-  await queue.fetchNext('w');
-  await queue.markSucceeded(job.id);
+  await succeed(queue, 'w', (await claimOne(queue, 'w'))!);
   const out = await queue.requestCancel(job.id);
   assert.equal(out.outcome, 'already_terminal');
   assert.equal(out.outcome === 'already_terminal' && out.status, 'succeeded');
@@ -179,7 +180,7 @@ test('recoverStale puts a running job with a stale lock back to retrying', async
   let now = new Date('2030-01-01T00:00:00Z');
   const { queue } = await freshQueue({ clock: () => now });
   const { job } = await queue.enqueue(email());
-  await queue.fetchNext('doomed-worker');
+  await claimOne(queue, 'doomed-worker');
   now = new Date(now.getTime() + 3_600_000); // the lock is now an hour old
   assert.equal(await queue.recoverStale(60_000), 1);
   const after = await queue.get(job.id);
@@ -194,8 +195,7 @@ test('list filters by status and by kind', async () => {
   const { queue } = await freshQueue();
   const a = await queue.enqueue(email());
   await queue.enqueue({ kind: 'summarize_text', payload: { text: 'lorem ipsum' } });
-  await queue.fetchNext('w');
-  await queue.markSucceeded(a.job.id);
+  await succeed(queue, 'w', (await claimOne(queue, 'w'))!);
   const succeeded = await queue.list({ status: 'succeeded' });
   assert.equal(succeeded.jobs.length, 1);
   assert.equal(succeeded.jobs[0]?.id, a.job.id);
@@ -216,7 +216,7 @@ test('a retry pushes run_at forward by at least the base backoff', async () => {
   const { queue } = await freshQueue();
   const { job } = await queue.enqueue(email({ maxAttempts: 3 }));
   const before = Date.now();
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
   const updated = await queue.markFailedOrRetry(job.id, 'err');
   const delta = updated.runAt.getTime() - before;
   assert.ok(delta >= 900, `expected at least ~1s backoff, got ${delta} ms`);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ALTERED, ERROR_TEXT_NOTE, MAX_RESULT_CHARS, RESULT_EXCERPT_CHARS, resultJson, storableText } from '../src/queue/results.ts';
 import { freshQueue } from './helpers/db.ts';
+import { succeed } from './helpers/queue.ts';
 
 const parse = (v: unknown): any => JSON.parse(resultJson(v)!);
 
@@ -54,8 +55,8 @@ test('one unstorable result does not fail its batch: every job is completed, eac
   const claimed = await queue.claim('w', { limit: 101 });
   assert.equal(claimed.length, 101);
   const png = { status: 200, body_excerpt: '\uFFFDPNG\r\n\u001a\n\0\0\0\rIHDR' };
-  const items = claimed.map((j, i) => ({ id: j.id, result: i === 50 ? png : { slept_ms: 0, i } }));
-  const done = await queue.completeMany('w', items);
+  const items = claimed.map((j, i) => ({ id: j.id, claimSeq: j.claimSeq, result: i === 50 ? png : { slept_ms: 0, i } }));
+  const done = await queue.complete('w', items);
   assert.equal(done.length, 101, 'the whole batch is completed');
   const stored = new Map((await db.pool.query<{ id: string; result: any }>('SELECT id, result FROM jobq.jobs')).rows.map((r) => [r.id, r.result]));
   for (const [i, j] of claimed.entries()) {
@@ -70,7 +71,7 @@ test('a row the database still refuses is stored as a placeholder; the rest of t
   await db.pool.query(`ALTER TABLE jobq.jobs ADD CONSTRAINT test_no_poison CHECK (result IS NULL OR NOT result ? 'poison')`);
   await queue.enqueueMany(Array.from({ length: 20 }, () => ({ kind: 'noop', payload: {} })));
   const claimed = await queue.claim('w', { limit: 20 });
-  const done = await queue.completeMany('w', claimed.map((j, i) => ({ id: j.id, result: i === 7 ? { poison: true } : i % 2 === 0 ? { i } : undefined })));
+  const done = await queue.complete('w', claimed.map((j, i) => ({ id: j.id, claimSeq: j.claimSeq, result: i === 7 ? { poison: true } : i % 2 === 0 ? { i } : undefined })));
   assert.equal(done.length, 20);
   const { rows } = await db.pool.query<{ id: string; status: string; result: any }>('SELECT id, status, result FROM jobq.jobs');
   const byId = new Map(rows.map((r) => [r.id, r]));
@@ -87,12 +88,13 @@ test('a row the database still refuses is stored as a placeholder; the rest of t
 test('a failure whose error text holds NUL is recorded, not refused', async () => {
   const { queue } = await freshQueue();
   const [failing, succeeding] = await queue.enqueueMany([{ kind: 'noop', payload: {}, maxAttempts: 2 }, { kind: 'noop', payload: {} }]);
-  assert.equal((await queue.claim('w', { limit: 2 })).length, 2);
+  const claimed = await queue.claim('w', { limit: 2 });
+  assert.equal(claimed.length, 2);
   const after = await queue.markFailedOrRetry(failing!.job.id, new Error('bad byte \0 here'), { workerId: 'w' });
   assert.equal(after.status, 'retrying');
   assert.ok(after.lastError!.includes(`bad byte \uFFFD here`));
   assert.ok(after.lastError!.endsWith(ERROR_TEXT_NOTE));
   assert.equal(after.errors.length, 1);
-  const done = await queue.markSucceeded(succeeding!.job.id, 'ok\0', { workerId: 'w' });
+  const done = await succeed(queue, 'w', claimed.find((j) => j.id === succeeding!.job.id)!, 'ok\0');
   assert.deepEqual(done.result, { [ALTERED]: { reasons: ['nul_replaced'] }, value: 'ok\uFFFD' });
 });

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { DEFAULT_RETENTION, parseRetention } from '../src/queue/retention.ts';
 import type { NewJob } from '../src/queue/types.ts';
 import { freshQueue } from './helpers/db.ts';
+import { claimOne, succeed } from './helpers/queue.ts';
 import { kindsWithProbe, setup, waitForStatus, eventually } from './worker/helpers.ts';
 
 const DAY = 86_400_000;
@@ -22,12 +23,12 @@ test('finished jobs go after their period (7 days succeeded, 30 days failed), ru
   let now = new Date('2030-01-01T00:00:00Z');
   const { queue } = await freshQueue({ clock: () => now });
   const [ok, bad, cancelled, waiting] = await queue.enqueueMany([noop({ idempotencyKey: 'k-ok' }), noop({ maxAttempts: 1 }), noop(), noop({ runAt: new Date(now.getTime() + 40 * DAY) })]);
-  await queue.claim('w', { limit: 2 });
-  await queue.markSucceeded(ok!.job.id);
+  const claimed = await queue.claim('w', { limit: 2 });
+  await succeed(queue, 'w', claimed.find((j) => j.id === ok!.job.id)!);
   await queue.markFailedOrRetry(bad!.job.id, 'x');
   await queue.requestCancel(cancelled!.job.id);
   const running = await queue.enqueue(noop());
-  await queue.fetchNext('w');
+  await claimOne(queue, 'w');
 
   now = new Date(now.getTime() + 6 * DAY);
   assert.equal(await queue.prune(DEFAULT_RETENTION), 0);

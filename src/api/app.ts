@@ -13,7 +13,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { type ConnectionLimits, connectionOptions, limitConnections } from './connections.ts';
-import type { Queue } from '../queue/queue.ts';
+import type { Queue } from '../queue/index.ts';
 import { installAuth, keyNameOf } from './auth.ts';
 import { installJsonParser } from './body.ts';
 import { KeyRing, loadApiKeys } from './keys.ts';

@@ -13,7 +13,7 @@
 import type { EventEmitter } from 'node:events';
 import client from 'prom-client';
 import { cached } from '../queue/cached.ts';
-import type { Queue } from '../queue/queue.ts';
+import type { Queue } from '../queue/index.ts';
 import { JOB_STATUSES, type QueueStats, type StatusCounts } from '../queue/types.ts';
 import type { Worker } from '../worker/worker.ts';
 import { BoundedLabels, DEFAULT_MAX_LABELS } from './labels.ts';

@@ -5,10 +5,15 @@
 import type pg from 'pg';
 import { checkout, isUsable } from './checkout.ts';
 import { fromDatabaseError } from './database-errors.ts';
-import type { Statement } from './sql.ts';
 import type { Queryable } from './types.ts';
 
-export async function run<R>(db: Queryable, stmt: Statement, values: unknown[]): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
+/** A named statement's name and `$n` text (see statements/statement.ts). */
+export interface NamedText {
+  name: string;
+  text: string;
+}
+
+export async function run<R>(db: Queryable, stmt: NamedText, values: unknown[]): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
   try {
     return await db.query<R & pg.QueryResultRow>({ name: stmt.name, text: stmt.text, values });
   } catch (err) {

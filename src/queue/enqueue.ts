@@ -5,13 +5,14 @@
 import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
 import { Coalescer } from './coalescer.ts';
-import { inTransaction, run } from './db.ts';
+import { inTransaction } from './db.ts';
 import { isJobqError, JobqError } from '../errors.ts';
 import { MAX_BATCH } from '../limits.ts';
 import { newJobId } from './ids.ts';
-import { type InsertedRow, type InsertRow, type JobRow, newJobFromInsert, prepareInsert, sameJob, toJob } from './rows.ts';
-import * as SQL from './sql.ts';
+import { type InsertRow, newJobFromInsert, toJob } from './rows.ts';
+import * as SQL from './statements/enqueue.ts';
 import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts';
+import { prepareInsert, sameJob } from './validate.ts';
 
 export { MAX_BATCH };
 /**
@@ -45,7 +46,7 @@ export class Enqueuer {
     this.#o = options;
     // A lost notification only delays a start until the workers' next poll: errors are dropped.
     this.#notifier = new Coalescer<string, void>(async (queues) => {
-      await run(this.#o.pool, SQL.NOTIFY_QUEUES, [[...new Set(queues)]]).catch(() => {});
+      await SQL.notifyQueues(this.#o.pool, { queues: [...new Set(queues)] }).catch(() => {});
       return queues.map(() => undefined);
     }, 1);
     // Concurrent single enqueues share statements; each row keeps its own outcome (no all-or-nothing).
@@ -164,7 +165,7 @@ export class Enqueuer {
 
   /** One INSERT and its look-up: fills `out` (by `ord`); returns the rows whose key's job vanished. */
   async #insertOnce(rows: InsertRow[], input: string, notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<InsertRow[]> {
-    const inserted = (await run<InsertedRow>(db, SQL.INSERT, [input, this.#o.now(), notify])).rows;
+    const inserted = await SQL.insert(db, { input, notify, now: this.#o.now() });
     const byId = new Map(inserted.map((r) => [r.id, r]));
     // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
     // string, an undefined property goes), not the caller's objects.
@@ -178,7 +179,7 @@ export class Enqueuer {
     });
     if (missing.length === 0) return [];
     const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
-    const found = (await run<JobRow & { same: boolean }>(db, SQL.FIND_BY_KEYS, [Object.keys(asked), JSON.stringify(asked)])).rows;
+    const found = await SQL.findByKeys(db, { keys: Object.keys(asked), asked: JSON.stringify(asked) });
     const byKey = new Map(found.map((f) => [f.idempotency_key, f]));
     const vanished: InsertRow[] = [];
     for (const r of missing) {

@@ -1,12 +1,15 @@
 /**
- * A worker's leases, as plain functions over any connection: the Queue calls them with its pool, and
- * the worker's lease keeper (src/worker/lease-keeper.ts) from a thread of its own with one dedicated
- * connection, so that the worker stays registered and its leases are renewed while its main thread is
- * blocked.
+ * A worker's leases: renewing and giving back its claims, and its registration (one live worker per
+ * id, migrations/0009). The worker's lease keeper (src/worker/lease-keeper.ts) runs two of these
+ * statements from a thread of its own, with one dedicated connection, so that the worker stays
+ * registered and its leases are renewed while its main thread is blocked: LEASE_KEEPER_STATEMENTS.
  */
-import { run } from './db.ts';
-import * as SQL from './sql.ts';
-import type { Queryable } from './types.ts';
+import { emitCancelled, type QueueContext } from './context.ts';
+import { toJob } from './rows.ts';
+import * as SQL from './statements/leases.ts';
+import type { StatementText } from './statements/statement.ts';
+import type { Job, WriteOptions } from './types.ts';
+import { isUuid } from './validate.ts';
 
 /** A job as one claim of it: the claim_seq says which attempt (unique across every claim ever made). */
 export interface ClaimRef {
@@ -21,18 +24,18 @@ export interface ClaimsHeartbeat {
   lost: number[];
 }
 
-/** A claim set (sql.ts CLAIMS): a JSON object whose keys are the claim numbers. */
+/** A claim set (statements/guards.ts CLAIMED): a JSON object whose keys are the claim numbers. */
 export function claimSet(claims: Iterable<ClaimRef>): string {
   let out = '{';
   for (const c of claims) out += `${out.length > 1 ? ',' : ''}"${c.claimSeq}":0`;
   return `${out}}`;
 }
 
-/** Renews the lease of exactly these claims of `workerId`. */
-export async function renewClaims(db: Queryable, workerId: string, claims: ClaimRef[], now: Date | null = null): Promise<ClaimsHeartbeat> {
+/** See Queue.renew. */
+export async function renew(ctx: QueueContext, workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<ClaimsHeartbeat> {
   if (claims.length === 0) return { cancelRequested: [], lost: [] };
-  const ids = [...new Set(claims.map((c) => c.id))];
-  const { rows } = await run<{ claim_seq: number; cancel_requested: boolean }>(db, SQL.HEARTBEAT, [workerId, ids, now, claimSet(claims)]);
+  const ids = [...new Set(claims.map((c) => c.id).filter(isUuid))];
+  const rows = await SQL.renewClaims(opts.db ?? ctx.pool, { workerId, ids, claims: claimSet(claims), now: ctx.now() });
   const held = new Set(rows.map((r) => r.claim_seq));
   return {
     cancelRequested: rows.filter((r) => r.cancel_requested).map((r) => r.claim_seq),
@@ -40,15 +43,41 @@ export async function renewClaims(db: Queryable, workerId: string, claims: Claim
   };
 }
 
-/** Keeps `workerId` registered to `instance` for another `leaseMs`; false if another instance took the id. */
-export async function renewWorker(db: Queryable, workerId: string, instance: string, leaseMs: number, now: Date | null = null): Promise<boolean> {
-  return ((await run(db, SQL.RENEW_WORKER, [workerId, instance, leaseMs, now])).rowCount ?? 0) > 0;
+/** See Queue.release. */
+export async function release(ctx: QueueContext, workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<Job[]> {
+  if (claims.length === 0) return [];
+  const ids = [...new Set(claims.map((c) => c.id).filter(isUuid))];
+  const jobs = (await SQL.release(opts.db ?? ctx.pool, { workerId, ids, claims: claimSet(claims), now: ctx.now() })).map(toJob);
+  emitCancelled(ctx, jobs);
+  return jobs;
 }
+
+/** See Queue.registerWorker. */
+export async function registerWorker(ctx: QueueContext, workerId: string, instance: string, aliveMs: number): Promise<{ heldForMs: number } | null> {
+  const taken = await SQL.registerWorker(ctx.pool, { workerId, instance, aliveMs, now: ctx.now() });
+  if (taken.length > 0) return null;
+  const [holder] = await SQL.workerHolder(ctx.pool, { workerId, now: ctx.now() });
+  return { heldForMs: Math.max(0, Math.round(holder?.remaining_ms ?? 0)) };
+}
+
+/** See Queue.renewWorker. */
+export async function renewWorker(ctx: QueueContext, workerId: string, instance: string, aliveMs: number): Promise<boolean> {
+  return (await SQL.renewWorker(ctx.pool, { workerId, instance, aliveMs, now: ctx.now() })) > 0;
+}
+
+/** See Queue.unregisterWorker. */
+export async function unregisterWorker(ctx: QueueContext, workerId: string, instance: string): Promise<void> {
+  await SQL.unregisterWorker(ctx.pool, { workerId, instance, now: ctx.now() });
+}
+
+/** A statement as data, for a thread: functions do not cross to a worker thread (structured clone). */
+const asData = ({ name, text, params }: StatementText): StatementText => ({ name, text, params: [...params] });
 
 /**
  * The statements the lease keeper's thread runs (src/worker/lease-thread.js), handed to it as data so
- * that their text stays here: `renewWorker` takes [workerId, instance, leaseMs, null] and returns a
- * row while that instance holds the id; `renewAllOfWorker` takes [workerId, null] and renews every job
- * running under the id (its fallback while the worker's own thread is blocked).
+ * that their text stays here. The thread builds each one's values from `params` by name:
+ * `renewWorker` ({ workerId, instance, aliveMs, now }) affects a row while that instance holds the id;
+ * `renewAllOfWorker` ({ workerId, now }) renews every job running under the id (its fallback while
+ * the worker's own thread is blocked).
  */
-export const LEASE_KEEPER_STATEMENTS = { renewWorker: SQL.RENEW_WORKER, renewAllOfWorker: SQL.RENEW_ALL_OF_WORKER };
+export const LEASE_KEEPER_STATEMENTS = { renewWorker: asData(SQL.renewWorker), renewAllOfWorker: asData(SQL.renewAllOfWorker) };

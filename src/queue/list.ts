@@ -13,7 +13,9 @@
  */
 import { JobqError } from '../errors.ts';
 import { PAGE_SIZE } from '../limits.ts';
-import { decodeCursor, encodeCursor, type JobRow, toJob } from './rows.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { toJob } from './rows.ts';
+import type { ListParams, ListRow } from './statements/reads.ts';
 import { JOB_STATUSES, type JobPage, type ListFilter } from './types.ts';
 
 /** Rows a page examines at most (about 10 ms on a warm table of 2,000,000 jobs). */
@@ -27,15 +29,11 @@ export interface ListBounds {
   pageBytes: number;
 }
 
-/** A row of SQL.LIST: the job (its large columns null when it did not fit) and where it stands. */
-export interface ListRow extends JobRow {
-  hit: boolean;
-  fits: boolean;
-  scan_end: boolean;
-}
-
-/** The statement's parameters for this filter; throws validation_failed on a bad filter. */
-export function listValues(filter: ListFilter, bounds: ListBounds): { values: unknown[]; limit: number } {
+/**
+ * The statement's parameters for this filter (its `limit` is the page size plus one, which says
+ * whether more follow); throws validation_failed on a bad filter.
+ */
+export function listParams(filter: ListFilter, bounds: ListBounds): ListParams {
   const limit = filter.limit ?? PAGE_SIZE.default;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
     throw new JobqError('validation_failed', `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`, [{ path: '/limit', message: `must be 1..${MAX_PAGE_SIZE}` }]);
@@ -44,11 +42,13 @@ export function listValues(filter: ListFilter, bounds: ListBounds): { values: un
     throw new JobqError('validation_failed', `unknown status "${filter.status}"`, [{ path: '/status', message: `must be one of ${JOB_STATUSES.join(', ')}` }]);
   }
   const after = filter.cursor === undefined ? null : decodeCursor(filter.cursor);
-  const values = [filter.status ?? null, filter.kind ?? null, filter.queue ?? null, after, limit + 1, bounds.scanRows, bounds.pageBytes];
-  return { values, limit };
+  return {
+    status: filter.status ?? null, kind: filter.kind ?? null, queue: filter.queue ?? null, after,
+    limit: limit + 1, scanRows: bounds.scanRows, pageBytes: bounds.pageBytes,
+  };
 }
 
-/** The page the rows make (they come newest first, see SQL.LIST). */
+/** The page the rows make (they come newest first, see statements/reads.ts `list`). */
 export function pageOf(rows: ListRow[], limit: number): JobPage {
   const jobs = [];
   for (const row of rows) {

@@ -80,27 +80,16 @@ export function storableText(text: string, max: number): string {
 }
 
 /**
- * One job's completion as COMPLETE_MANY takes it: its id (a UUID), the claim it completes when the
- * write is guarded by claim (Queue.completeClaims), and its result's JSON text, if any.
+ * One job's completion as statements/transitions.ts `complete` takes it: its id (a UUID), the claim it
+ * completes, and its result's JSON text, if any.
  */
 export interface Completion {
   id: string;
-  claimSeq?: number;
+  claimSeq: number;
   json: string | undefined;
 }
 
-/** The JSON object of results by id for COMPLETE_MANY (ids are UUIDs: nothing to escape). */
-export function resultsParam(rows: Completion[]): string {
-  let out = '{';
-  for (const r of rows) {
-    if (r.json === undefined) continue;
-    if (out.length > 1) out += ',';
-    out += `"${r.id}":${r.json}`;
-  }
-  return `${out}}`;
-}
-
-/** The claim set with results for COMPLETE_MANY's $5: `{"<claim_seq>": [result]}`, `[]` for no result. */
+/** The claim set with results for `complete`: `{"<claim_seq>": [result]}`, `[]` for no result. */
 export function claimResultsParam(rows: Completion[]): string {
   let out = '{';
   for (const r of rows) {
@@ -111,7 +100,7 @@ export function claimResultsParam(rows: Completion[]): string {
 }
 
 /**
- * Writes completions with `write` (one statement per call; it returns the ids or claims it completed), in
+ * Writes completions with `write` (one statement per call; it returns the claims it completed), in
  * statements of at most about MAX_COMPLETION_CHARS of result text. With `split`, a statement that
  * fails for anything but the database being unavailable is halved until the row it cannot store is
  * found; that row is completed with a `rejected_by_database` placeholder instead, and every other row

@@ -1,9 +1,6 @@
-/** Mapping between database rows and the Job model, and the checks a new job passes before insert. */
-import { type KindRegistry } from '../kinds/registry.ts';
-import { type ErrorDetail, JobqError } from '../errors.ts';
-import { storableText } from './results.ts';
-import { DEFAULT_QUEUE, IDEMPOTENCY_KEY, INT32_MAX, MAX_ATTEMPTS, MAX_ERROR_LENGTH, PRIORITY, QUEUE_NAME } from '../limits.ts';
-import type { AttemptError, ClaimedJob, Job, JobStatus, NewJob } from './types.ts';
+/** Rows as the database returns them, and their mapping to the job model. */
+import type { InsertedRow } from './statements/enqueue.ts';
+import type { AttemptError, ClaimedJob, Job, JobStatus } from './types.ts';
 
 export interface JobRow {
   id: string;
@@ -60,17 +57,9 @@ export function toJob(r: JobRow): Job {
   };
 }
 
-/** A row of INSERT: what the database decided about a job it inserted. */
-export interface InsertedRow {
-  id: string;
-  run_at_ms: number;
-  created_at_ms: number;
-  runnable: boolean;
-}
-
 /**
  * The job an insert made: the input row (its payload as JSON gives it back, the same value the jsonb
- * column holds) plus what INSERT returned; every other column has its default. The enqueue tests
+ * column holds) plus what `insert` returned; every other column has its default. The enqueue tests
  * compare this with the stored row, so a new column default cannot drift apart unseen.
  */
 export function newJobFromInsert(input: InsertRow, payload: unknown, r: InsertedRow): Job {
@@ -101,7 +90,7 @@ export function newJobFromInsert(input: InsertRow, payload: unknown, r: Inserted
   };
 }
 
-/** A row of CLAIM_TO_RUN. */
+/** A row of the worker's claim (statements/claim.ts). */
 export interface ClaimedRow {
   id: string;
   queue: string;
@@ -134,7 +123,7 @@ export function toClaimedJob(r: ClaimedRow): ClaimedJob {
   };
 }
 
-/** The shape one job takes inside INSERT's JSON input. */
+/** The shape one job takes inside `insert`'s JSON input. */
 export interface InsertRow {
   ord: number;
   id: string;
@@ -147,111 +136,4 @@ export interface InsertRow {
   delay_ms: number;
   timeout_ms: number | null;
   idempotency_key: string | null;
-}
-
-const QUEUE_NAME_RE = new RegExp(QUEUE_NAME.pattern);
-
-/**
- * Validates one new job (kind, payload, envelope) and turns it into an insert row.
- * Throws unknown_kind, payload_invalid or validation_failed; every detail carries the job's `index`.
- */
-export function prepareInsert(job: NewJob, index: number, id: string, kinds: KindRegistry): InsertRow {
-  const fail = (path: string, message: string): never => {
-    throw new JobqError('validation_failed', `invalid job: ${path.slice(1)} ${message}`, [{ path, message, index }]);
-  };
-  if (job === null || typeof job !== 'object') fail('/', 'must be an object');
-  let kind;
-  try {
-    kind = kinds.validate(job.kind, job.payload);
-  } catch (err) {
-    if (err instanceof JobqError) throw withIndex(err, index);
-    throw err;
-  }
-  const queue = job.queue ?? DEFAULT_QUEUE;
-  if (typeof queue !== 'string' || !QUEUE_NAME_RE.test(queue)) fail('/queue', `must be ${QUEUE_NAME.description}`);
-  const priority = job.priority ?? 0;
-  if (!isInt(priority, PRIORITY.min, PRIORITY.max)) fail('/priority', 'must be a 32-bit integer');
-  const maxAttempts = job.maxAttempts ?? kind.defaultMaxAttempts;
-  if (!isInt(maxAttempts, MAX_ATTEMPTS.min, MAX_ATTEMPTS.max)) fail('/max_attempts', `must be an integer from ${MAX_ATTEMPTS.min} to ${MAX_ATTEMPTS.max}`);
-  if (job.runAt !== undefined && job.delayMs !== undefined) fail('/run_at', 'cannot be given together with delay_ms');
-  if (job.runAt !== undefined && !(job.runAt instanceof Date && Number.isFinite(job.runAt.getTime()))) {
-    fail('/run_at', 'must be a valid date');
-  }
-  const delayMs = job.delayMs ?? 0;
-  if (!isInt(delayMs, 0, INT32_MAX)) fail('/delay_ms', 'must be a non-negative integer of milliseconds');
-  if (job.timeoutMs !== undefined && !isInt(job.timeoutMs, 1, INT32_MAX)) fail('/timeout_ms', 'must be a positive integer');
-  const key = job.idempotencyKey;
-  if (key !== undefined && (typeof key !== 'string' || key.length < IDEMPOTENCY_KEY.minLength || key.length > IDEMPOTENCY_KEY.maxLength)) {
-    fail('/idempotency_key', `must be a string of ${IDEMPOTENCY_KEY.minLength} to ${IDEMPOTENCY_KEY.maxLength} characters`);
-  }
-  return {
-    ord: index,
-    id,
-    queue,
-    kind: job.kind,
-    payload: job.payload,
-    priority,
-    max_attempts: maxAttempts,
-    run_at: job.runAt ? job.runAt.toISOString() : null,
-    delay_ms: delayMs,
-    timeout_ms: job.timeoutMs ?? null,
-    idempotency_key: key ?? null,
-  };
-}
-
-function withIndex(err: JobqError, index: number): JobqError {
-  const details: ErrorDetail[] = (err.details ?? []).map((d) => ({ ...d, index }));
-  return new JobqError(err.kind, err.message, details);
-}
-
-function isInt(v: unknown, min: number, max: number): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
-}
-
-/**
- * What an attempt's failure leaves in last_error: the stack when there is one, bounded in length, with
- * any NUL replaced (PostgreSQL text cannot hold one; see results.ts).
- */
-export function errorText(error: unknown): string {
-  let text: string;
-  if (error instanceof Error) text = error.stack && error.stack.includes(error.message) ? error.stack : `${error.name}: ${error.message}`;
-  else if (typeof error === 'string') text = error;
-  else {
-    try {
-      text = JSON.stringify(error) ?? String(error);
-    } catch {
-      text = String(error);
-    }
-  }
-  return storableText(text, MAX_ERROR_LENGTH);
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(id: unknown): id is string {
-  return typeof id === 'string' && UUID.test(id);
-}
-
-/** Whether a job (the first of a batch to use a key) is what a later entry with that key asks for. */
-export function sameJob(job: Job, row: { kind: string; payload: unknown }): boolean {
-  return job.kind === row.kind && canonical(job.payload) === canonical(row.payload);
-}
-
-/** JSON with object keys sorted, so that key order does not make two payloads differ. */
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, val: unknown) =>
-    val && typeof val === 'object' && !Array.isArray(val)
-      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : val,
-  );
-}
-
-export function encodeCursor(id: string): string {
-  return Buffer.from(id).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString();
-  if (!isUuid(id)) throw new JobqError('validation_failed', 'cursor is not one this server issued', [{ path: '/cursor', message: 'invalid cursor' }]);
-  return id;
 }

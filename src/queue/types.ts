@@ -55,7 +55,7 @@ export interface Job {
 }
 
 /**
- * What a worker needs to run a claimed job (`Queue.claimToRun`): a few columns of the row, read
+ * What a worker needs to run a claimed job (`Queue.claim`): a few columns of the row, read
  * without parsing five timestamps and two JSON histories per job.
  */
 export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'runAt' | 'timeoutMs' | 'backoffMs' | 'startedAt'> {
@@ -115,13 +115,6 @@ export interface QueueStats {
   oldestRunnableAgeSeconds: number;
   /** The same per queue; a queue with no runnable job has 0. */
   oldestRunnableAgeSecondsByQueue: Record<string, number>;
-}
-
-export interface HeartbeatResult {
-  /** Jobs of this worker whose cancellation was requested. */
-  cancelRequested: string[];
-  /** Jobs this worker no longer holds (recovered, finished elsewhere): stop working on them. */
-  lost: string[];
 }
 
 /** Anything that runs a query: the pool, or a client inside the caller's own transaction. */

@@ -5,7 +5,7 @@
  * Each completion is guarded by its claim (`Queue.completeClaims`), and items are kept by claim: two
  * attempts of one job in a batch are two items, and only the one still held is written.
  */
-import type { Queue } from '../queue/queue.ts';
+import type { Queue } from '../queue/index.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 
 /** Called once the write is done: held is false if this worker no longer held the job; err if the write failed. */
@@ -64,7 +64,7 @@ export class Completer {
         let written: Set<number> | undefined;
         let error: unknown;
         try {
-          written = new Set(await this.persist(() => this.queue.completeClaims(this.workerId, batch)));
+          written = new Set(await this.persist(() => this.queue.complete(this.workerId, batch)));
         } catch (err) {
           error = err;
         }

@@ -21,7 +21,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { isJobqError } from '../errors.ts';
 import { LEASE_KEEPER_STATEMENTS } from '../queue/leases.ts';
-import type { Queue } from '../queue/queue.ts';
+import type { Queue } from '../queue/index.ts';
 
 export interface KeeperInit {
   databaseUrl: string;

@@ -59,10 +59,10 @@ async function renew() {
   busy = true;
   try {
     const db = await connect();
-    const registered = await db.query({ ...renewWorker, values: [init.workerId, init.instance, init.leaseMs, null] });
+    const registered = await db.query(named(renewWorker, { workerId: init.workerId, instance: init.instance, aliveMs: init.leaseMs }));
     if (registered.rowCount === 0) port.postMessage({ type: 'identity-lost' });
     else {
-      const renewed = await db.query({ ...renewAllOfWorker, values: [init.workerId, null] });
+      const renewed = await db.query(named(renewAllOfWorker, { workerId: init.workerId }));
       log(40, `the main thread has been blocked for ${blockedMs} ms: renewed the leases of its ${renewed.rowCount} running jobs`);
     }
   } catch (err) {
@@ -70,6 +70,14 @@ async function renew() {
   } finally {
     busy = false;
   }
+}
+
+/**
+ * The query for a statement given as data ({ name, text, params }: src/queue/leases.ts), its values
+ * taken from `values` by parameter name; a parameter not given (`now`) is NULL.
+ */
+function named(/** @type {{ name: string, text: string, params: readonly string[] }} */ stmt, /** @type {Record<string, unknown>} */ values) {
+  return { name: stmt.name, text: stmt.text, values: stmt.params.map((p) => values[p] ?? null) };
 }
 
 async function connect() {

@@ -4,7 +4,7 @@
  * never applies to a later attempt of the job.
  */
 import { PermanentError } from '../kinds/registry.ts';
-import type { Queue } from '../queue/queue.ts';
+import type { Queue } from '../queue/index.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import { JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 
@@ -25,7 +25,7 @@ export async function recordFailure(w: OutcomeWriter, job: ClaimedJob, s: Settle
   const { queue: q, workerId, persist } = w;
   const opts = { workerId, claimSeq: job.claimSeq, previousDelayMs: job.backoffMs };
   if (s.reason instanceof WorkerShutdownError) {
-    await persist(() => q.releaseClaims(workerId, [job]));
+    await persist(() => q.release(workerId, [job]));
     return 'released';
   }
   if (s.reason instanceof LeaseLostError) return 'lost';

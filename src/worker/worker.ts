@@ -27,8 +27,8 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { isJobqError } from '../errors.ts';
-import type { Queue } from '../queue/queue.ts';
-import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
+import type { Queue } from '../queue/index.ts';
+import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/index.ts';
 import { DEFAULT_RETENTION, type Retention } from '../queue/retention.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import { Coalescer } from '../queue/coalescer.ts';
@@ -192,7 +192,7 @@ export class Worker {
     await this.#loopDone;
     const log = this.#o.logger;
     const buffered = this.#buffer.splice(0);
-    if (buffered.length > 0) await this.#persist(() => this.#o.queue.releaseClaims(this.id, buffered)).catch(() => {});
+    if (buffered.length > 0) await this.#persist(() => this.#o.queue.release(this.id, buffered)).catch(() => {});
     if (this.#active.size > 0) {
       log.info({ running: this.#active.size, grace_ms: this.#o.shutdownGraceMs }, 'waiting for running jobs to finish');
       await settleWithin(this.#allSettled(), this.#o.shutdownGraceMs);
@@ -204,7 +204,7 @@ export class Worker {
     const leftovers = [...this.#active.values()].map((a) => a.job);
     if (leftovers.length > 0) {
       // Handlers that ignore their signal: give their jobs back anyway so nothing stays running.
-      await this.#persist(() => this.#o.queue.releaseClaims(this.id, leftovers)).catch(() => {});
+      await this.#persist(() => this.#o.queue.release(this.id, leftovers)).catch(() => {});
       log.warn({ released: leftovers.length }, 'released jobs whose handlers did not stop in time');
     }
     await Promise.allSettled([...this.#finishing.values()].map((f) => f.write));
@@ -246,7 +246,7 @@ export class Worker {
       try {
         const slots = Math.max(0, this.#o.concurrency - this.#active.size - this.#buffer.length);
         const sent = performance.now();
-        jobs = await this.#o.queue.claimToRun(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots });
+        jobs = await this.#o.queue.claim(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots });
         if (jobs.length > 0 && performance.now() - sent > this.#o.leaseMs / 2) jobs = await this.#stillHeld(jobs);
         errorDelay = 0;
       } catch (err) {
@@ -273,7 +273,7 @@ export class Worker {
    * worker. Run only those this renewal finds still held (the rest stay out of the buffer).
    */
   async #stillHeld(jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
-    const lost = new Set((await this.#o.queue.renewClaims(this.id, jobs)).lost);
+    const lost = new Set((await this.#o.queue.renew(this.id, jobs)).lost);
     if (lost.size > 0) this.#o.logger.warn({ lost: lost.size }, 'a slow claim came back after some of its jobs were recovered; skipping those');
     return jobs.filter((j) => !lost.has(j.claimSeq));
   }
@@ -313,7 +313,7 @@ export class Worker {
 
   /** Renews one job's lease at its handler's request (HandlerContext.heartbeat). */
   async heartbeatJob(job: ClaimedJob): Promise<void> {
-    const hb = await this.#o.queue.renewClaims(this.id, [job]);
+    const hb = await this.#o.queue.renew(this.id, [job]);
     this.#applyHeartbeat(hb.cancelRequested, hb.lost);
   }
 
@@ -411,7 +411,7 @@ export class Worker {
       if (!(await this.#o.queue.renewWorker(this.id, this.#instance, this.#o.leaseMs))) return this.#identityLost();
       const held = this.#holding();
       if (held.length === 0) return;
-      const hb = await this.#o.queue.renewClaims(this.id, held);
+      const hb = await this.#o.queue.renew(this.id, held);
       this.#applyHeartbeat(hb.cancelRequested, hb.lost);
     } catch (err) {
       this.#o.logger.warn({ err: errText(err) }, 'heartbeat failed');

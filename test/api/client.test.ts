@@ -104,7 +104,7 @@ test('waitFor resolves when the job reaches a terminal status', async () => {
   await polled; // waitFor has looked at least once and seen it queued
   const [claimed] = await queue.claim('w1');
   assert.equal(claimed?.id, job.id);
-  await queue.markSucceeded(job.id, { done: true }, { workerId: 'w1' });
+  assert.deepEqual(await queue.complete('w1', [{ id: job.id, claimSeq: claimed!.claimSeq, result: { done: true } }]), [claimed!.claimSeq]);
   const done = await waiting;
   assert.equal(done.status, 'succeeded');
   assert.deepEqual(done.result, { done: true });

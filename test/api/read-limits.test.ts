@@ -12,6 +12,7 @@ import { createPool } from '../../src/db/pool.ts';
 import { isJobqError } from '../../src/errors.ts';
 import { migrate } from '../../src/queue/migrate.ts';
 import { Queue } from '../../src/queue/queue.ts';
+import { list } from '../../src/queue/statements/reads.ts';
 import { freshDatabase, testKinds } from '../helpers/db.ts';
 import { eventually } from '../worker/helpers.ts';
 import { body, buildTestApp, DEFAULT_CONFIG, listen } from './helpers.ts';
@@ -92,7 +93,9 @@ test('2,000,000 finished jobs: 30 parallel lists of a kind with none all answer,
     assert.ok(pages >= FINISHED / 10_000, `${pages} pages`);
     // A page deep in the table starts at its cursor: the scan reads its budget, not every newer row.
     const deep = `00000000-0000-7000-8000-${(100).toString(16).padStart(12, '0')}`;
-    const { rows } = await generic.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE jobq_list(NULL, 'http', NULL, '${deep}', 51, 10000, 8388608)`);
+    const args = list.values({ status: null, kind: 'http', queue: null, after: deep, limit: 51, scanRows: 10_000, pageBytes: 8_388_608 });
+    const literals = args.map((v) => (v === null ? 'NULL' : `'${String(v)}'`)).join(', ');
+    const { rows } = await generic.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE ${list.name}(${literals})`);
     const scanned = rowsRead(rows[0]['QUERY PLAN'][0].Plan, 'jobs');
     assert.ok(scanned <= 10_001, `the deepest page read ${scanned} rows`);
     await generic.end();

@@ -89,14 +89,14 @@ test('queue transitions that end a job cancelled count once each: a failed attem
   const s = await setup();
   const metrics = await metricsOn(s.queue);
   const ids = (await s.queue.enqueueMany([1, 2, 3].map(() => ({ kind: 'noop', payload: {} })))).map((r) => r.job.id);
-  await s.queue.claim('w', { limit: 3 });
+  const claims = await s.queue.claim('w', { limit: 3 });
   for (const id of ids) assert.equal((await s.queue.requestCancel(id)).outcome, 'cancel_requested');
   assert.equal(await finished(metrics, 'cancelled'), 0, 'a request alone cancels nothing yet');
 
   assert.equal((await s.queue.markFailedOrRetry(ids[0]!, new Error('boom'), { workerId: 'w' })).status, 'cancelled');
   assert.equal(await finished(metrics, 'cancelled'), 1);
 
-  const released = await s.queue.release('w', [ids[1]!]);
+  const released = await s.queue.release('w', claims.filter((c) => c.id === ids[1]));
   assert.equal(released[0]!.status, 'cancelled');
   assert.equal(await finished(metrics, 'cancelled'), 2);
 

@@ -54,8 +54,8 @@ test('a claim whose answer comes back after its jobs were recovered and claimed 
   // The answer of the first claim arrives late, as after a handler blocked the event loop for longer
   // than the lease while the claim was on its way: meanwhile its jobs were recovered and claimed by another.
   class SlowClaims extends Queue {
-    override async claimToRun(workerId: string, opts?: ClaimOptions): Promise<ClaimedJob[]> {
-      const jobs = await super.claimToRun(workerId, opts);
+    override async claim(workerId: string, opts?: ClaimOptions): Promise<ClaimedJob[]> {
+      const jobs = await super.claim(workerId, opts);
       if (jobs.length === 0 || stalled) return jobs;
       stalled = true;
       await s.db.pool.query(`UPDATE jobq.jobs SET locked_at = now() - interval '1 hour' WHERE id = ANY($1)`, [jobs.map((j) => j.id)]);

@@ -117,7 +117,7 @@ test('a long job whose worker is alive keeps its lease and is never taken from i
 test('the sweeper recovers a job whose worker vanished, and it runs again', async () => {
   const s = await setup(kindsWithProbe(() => 'ran'));
   const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
-  await s.queue.fetchNext('vanished-worker'); // claimed by a worker that will never come back
+  await s.queue.claim('vanished-worker'); // claimed by a worker that will never come back
   const worker = await s.worker({ leaseMs: 1_000, heartbeatMs: 200 });
   const recovered = deferred<number>();
   worker.events.on('recovered', (e) => recovered.resolve(e.count));

@@ -1,7 +1,7 @@
 /** /v1/jobs: enqueue (one or a batch), read, list, cancel, retry. Registered with the prefix /v1. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type ErrorDetail, isJobqError, JobqError } from '../../errors.ts';
-import type { Queue } from '../../queue/queue.ts';
+import type { Queue } from '../../queue/index.ts';
 import type { NewJob } from '../../queue/types.ts';
 import { renderCancel, renderJob, renderPage } from '../render.ts';
 import { securityFor } from '../auth.ts';

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { cached } from '../../queue/cached.ts';
 import { JobqError } from '../../errors.ts';
-import type { Queue } from '../../queue/queue.ts';
+import type { Queue } from '../../queue/index.ts';
 import { renderKind, renderStats } from '../render.ts';
 import { securityFor } from '../auth.ts';
 import { errorResponses } from '../schemas/errors.ts';

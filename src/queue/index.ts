@@ -1,0 +1,19 @@
+/**
+ * The queue module's entry: the Queue façade and its types, the NOTIFY channels and the migrations.
+ * Layers above (api, worker, metrics, the package's index) import the queue from here.
+ */
+export {
+  Queue,
+  MAX_BATCH,
+  type QueueOptions,
+  type QueueEvents,
+  type ClaimOptions,
+  type ClaimRef,
+  type ClaimsHeartbeat,
+  type CompleteItem,
+  type FailOptions,
+  type PruneOptions,
+} from './queue.ts';
+export * from './types.ts';
+export { JOBS_CHANNEL, CANCEL_CHANNEL } from './channels.ts';
+export { migrate, schemaVersion, LATEST_VERSION } from './migrate.ts';

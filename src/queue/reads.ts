@@ -1,0 +1,42 @@
+/** Reads: one job, a page of jobs, and the counts behind `stats`. */
+import type { QueueContext } from './context.ts';
+import { listParams, pageOf } from './list.ts';
+import { toJob } from './rows.ts';
+import * as SQL from './statements/reads.ts';
+import { type Job, JOB_STATUSES, type JobPage, type ListFilter, type QueueStats, type StatusCounts, type WriteOptions } from './types.ts';
+import { isUuid } from './validate.ts';
+
+/** See Queue.get. */
+export async function get(ctx: QueueContext, id: string, opts: WriteOptions = {}): Promise<Job | null> {
+  if (!isUuid(id)) return null;
+  const [row] = await SQL.get(opts.db ?? ctx.readPool, { id });
+  return row ? toJob(row) : null;
+}
+
+/** See Queue.list. */
+export async function list(ctx: QueueContext, filter: ListFilter = {}, opts: WriteOptions = {}): Promise<JobPage> {
+  const params = listParams(filter, ctx.listBounds);
+  return pageOf(await SQL.list(opts.db ?? ctx.readPool, params), params.limit - 1);
+}
+
+/** See Queue.stats. */
+export async function stats(ctx: QueueContext, opts: WriteOptions = {}): Promise<QueueStats> {
+  const db = opts.db ?? ctx.pool;
+  const [counts, oldest] = await Promise.all([SQL.counts(db, {}), SQL.oldestRunnable(db, { now: ctx.now() })]);
+  const out: QueueStats = { byStatus: zeroCounts(), byKind: {}, byQueue: {}, oldestRunnableAgeSeconds: 0, oldestRunnableAgeSecondsByQueue: {} };
+  for (const { queue, kind, status, n } of counts) {
+    out.byStatus[status] += n;
+    (out.byKind[kind] ??= zeroCounts())[status] += n;
+    (out.byQueue[queue] ??= zeroCounts())[status] += n;
+    out.oldestRunnableAgeSecondsByQueue[queue] = 0;
+  }
+  for (const { queue, age } of oldest) {
+    out.oldestRunnableAgeSecondsByQueue[queue] = Math.max(0, age);
+    out.oldestRunnableAgeSeconds = Math.max(out.oldestRunnableAgeSeconds, age);
+  }
+  return out;
+}
+
+function zeroCounts(): StatusCounts {
+  return Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as StatusCounts;
+}

@@ -1,0 +1,107 @@
+/**
+ * The transitions of a job after its claim: completion, failure (retry or not), cancellation, and the
+ * operator's retry. Each statement is a guarded compare-and-set (statements/transitions.ts); when one
+ * changes nothing, `transition` says why.
+ */
+import { nextDelay } from './backoff.ts';
+import { emitCancelled, notFound, type QueueContext } from './context.ts';
+import { JobqError } from '../errors.ts';
+import { claimResultsParam, type Completion, resultJson, writeCompletions } from './results.ts';
+import { type JobRow, toJob } from './rows.ts';
+import * as Reads from './statements/reads.ts';
+import type { Statement } from './statements/statement.ts';
+import * as SQL from './statements/transitions.ts';
+import { type CancelOutcome, isTerminal, type Job, type WorkerWriteOptions, type WriteOptions } from './types.ts';
+import { errorText, isUuid } from './validate.ts';
+
+/** One completion: the claim it completes (`ClaimedJob.claimSeq`) and what the handler returned. */
+export interface CompleteItem {
+  id: string;
+  claimSeq: number;
+  result?: unknown;
+}
+
+/** See Queue.complete. */
+export async function complete(ctx: QueueContext, workerId: string, items: CompleteItem[], opts: WriteOptions = {}): Promise<number[]> {
+  if (items.length === 0) return [];
+  const rows: Completion[] = [];
+  for (const { id, claimSeq, result } of items) if (isUuid(id)) rows.push({ id, claimSeq, json: resultJson(result) });
+  const write = async (batch: Completion[]) => {
+    const ids = [...new Set(batch.map((r) => r.id))];
+    const done = await SQL.complete(opts.db ?? ctx.pool, { workerId, ids, claims: claimResultsParam(batch), now: ctx.now() });
+    return done.map((r) => r.claim_seq);
+  };
+  return writeCompletions(rows, write, opts.db === undefined);
+}
+
+export interface FailOptions extends WorkerWriteOptions {
+  /** Fail for good (a PermanentError), whatever the attempts left. */
+  permanent?: boolean;
+  /** The delay before this attempt (`ClaimedJob.backoffMs`); read from the job when not given. */
+  previousDelayMs?: number | null;
+}
+
+/** See Queue.markFailedOrRetry. */
+export async function markFailedOrRetry(ctx: QueueContext, id: string, error: unknown, opts: FailOptions = {}): Promise<Job> {
+  let previous = opts.previousDelayMs;
+  if (previous === undefined && isUuid(id)) {
+    const [row] = await SQL.backoffOf(opts.db ?? ctx.pool, { id });
+    previous = row?.backoff_ms ?? null;
+  }
+  const delayMs = nextDelay(previous, ctx.backoff, ctx.random);
+  const params = { ...held(ctx, id, opts), error: errorText(error), permanent: opts.permanent ?? false, delayMs };
+  return cancelledOne(ctx, toJob(await transition(ctx, id, SQL.fail, params, opts)));
+}
+
+/** See Queue.finalizeCancelled. */
+export async function finalizeCancelled(ctx: QueueContext, id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
+  return cancelledOne(ctx, toJob(await transition(ctx, id, SQL.finalizeCancelled, held(ctx, id, opts), opts)));
+}
+
+/** See Queue.requestCancel. */
+export async function requestCancel(ctx: QueueContext, id: string, opts: WriteOptions = {}): Promise<CancelOutcome> {
+  if (!isUuid(id)) throw notFound(id);
+  const db = opts.db ?? ctx.pool;
+  const [row] = await SQL.cancel(db, { id, now: ctx.now() });
+  if (row) {
+    const job = toJob(row);
+    if (row.prev_status !== 'running') return { outcome: 'cancelled', job: cancelledOne(ctx, job) };
+    await SQL.notifyCancel(db, { id });
+    return { outcome: 'cancel_requested', job };
+  }
+  const [current] = await Reads.get(opts.db ?? ctx.readPool, { id });
+  if (!current) throw notFound(id);
+  const job = toJob(current);
+  if (!isTerminal(job.status)) return requestCancel(ctx, id, opts); // changed under us: decide again
+  return { outcome: 'already_terminal', status: job.status, job };
+}
+
+/** See Queue.retry. */
+export async function retry(ctx: QueueContext, id: string, opts: WriteOptions = {}): Promise<Job> {
+  return toJob(await transition(ctx, id, SQL.retry, { id, now: ctx.now() }, opts));
+}
+
+/** The guard of a worker's single-job transition (statements/guards.ts HELD). */
+function held(ctx: QueueContext, id: string, opts: WorkerWriteOptions): SQL.HeldParams {
+  return { id, workerId: opts.workerId ?? null, claimSeq: opts.claimSeq ?? null, now: ctx.now() };
+}
+
+/** Runs a guarded transition; when it changed nothing, says why: not_found or invalid_transition. */
+async function transition<P>(ctx: QueueContext, id: string, stmt: Statement<P, JobRow>, params: P, opts: WorkerWriteOptions): Promise<JobRow> {
+  if (!isUuid(id)) throw notFound(id);
+  const db = opts.db ?? ctx.pool;
+  const [row] = await stmt(db, params);
+  if (row) return row;
+  const [current] = await Reads.statusOf(db, { id });
+  if (!current) throw notFound(id);
+  const action = stmt.name.replace(/^jobq_/, '');
+  const notHeld = opts.workerId && current.status === 'running' ? ` held by another worker than ${opts.workerId}` : '';
+  throw new JobqError('invalid_transition', `cannot ${action} job ${id}: it is ${current.status}${notHeld}`, [
+    { path: '/status', message: `is ${current.status}`, status: current.status },
+  ]);
+}
+
+function cancelledOne(ctx: QueueContext, job: Job): Job {
+  emitCancelled(ctx, [job]);
+  return job;
+}
