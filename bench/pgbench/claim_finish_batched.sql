@@ -1,4 +1,4 @@
--- What PostgreSQL allows for jobq's work: claim 50 runnable jobs as jobq's claim does (src/queue/sql.ts
+-- What PostgreSQL allows for jobq's work: claim 50 runnable jobs as jobq's claim does (src/queue/statements/
 -- and jobq.claim: SKIP LOCKED, same order and filters, written out as one statement), then mark them
 -- succeeded in ONE statement by id, as jobq's Completer does (COMPLETE_MANY). Two round trips per 50
 -- jobs, each its own transaction (autocommit), as jobq runs them. The ids come back as one array

@@ -1,5 +1,5 @@
 -- The same claim of 50 as claim_finish_batched.sql, then each job marked succeeded by its own statement,
--- as jobq's worker does today (src/queue/sql.ts COMPLETE: one UPDATE ... WHERE id = $1 per job,
+-- as jobq's worker does today (the COMPLETE statement of the time: one UPDATE ... WHERE id = $1 per job,
 -- each its own transaction): 1 + 50 round trips and 51 commits per 50 jobs.
 -- The claimed ids come back as one row of 50 columns (\gset), so that each finish names its job by id
 -- (run with -M prepared, as jobq uses named statements: :idN becomes a parameter).

@@ -19,7 +19,7 @@
 
 -- jobq.push_error: appends one attempt's error to a job's error history and keeps the newest `keep`
 -- entries (oldest first). A function because two statements write that history (a failed attempt,
--- and the recovery of a job whose worker was lost; src/queue/sql.ts) and the expression is long: one
+-- and the recovery of a job whose worker was lost; src/queue/statements/) and the expression is long: one
 -- definition keeps them alike. STABLE, not IMMUTABLE: the timestamp becomes JSON text in the
 -- session's TimeZone.
 CREATE OR REPLACE FUNCTION jobq.push_error(errors jsonb, at timestamp with time zone, attempt integer, error text, keep integer)
