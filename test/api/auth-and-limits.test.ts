@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { bearerToken, keyChecker } from '../../src/api/auth.ts';
-import { assertErrorBody, buildTestApp, email, listen } from './helpers.ts';
+import { assertErrorBody, buildTestApp, email, listen } from '../helpers/api.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

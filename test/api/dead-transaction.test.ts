@@ -13,7 +13,7 @@ import { Queue } from '../../src/queue/queue.ts';
 import { freshDatabase, testKinds } from '../helpers/db.ts';
 import { request } from '../chaos/helpers/http.ts';
 import { eventually } from '../chaos/helpers/procs.ts';
-import { buildTestApp, listen } from './helpers.ts';
+import { buildTestApp, listen } from '../helpers/api.ts';
 
 test('a batch that times out inside its transaction does not leave the connection in it: the next enqueue is committed', { timeout: 60_000 }, async (t) => {
   const db = await freshDatabase();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { buildTestApp, listen } from './helpers.ts';
+import { buildTestApp, listen } from '../helpers/api.ts';
 
 interface Slow {
   socket: net.Socket;

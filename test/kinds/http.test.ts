@@ -14,7 +14,7 @@ import { type HttpPayload, type HttpResult, httpKind } from '../../src/kinds/htt
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { type HandlerContext, KindRegistry, PermanentError } from '../../src/kinds/registry.ts';
 import { isJobqError } from '../../src/errors.ts';
-import { assertError, buildTestApp } from '../api/helpers.ts';
+import { assertError, buildTestApp } from '../helpers/api.ts';
 
 const JOB_ID = '0190f5c2-7d6e-7abc-9def-0123456789ab';
 

@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { Queue } from '../../src/queue/queue.ts';
 import { freshDatabase, testKinds } from '../helpers/db.ts';
-import { eventually, waitForStatus } from './helpers.ts';
+import { eventually, waitForStatus } from '../helpers/worker.ts';
 
 const CLI = path.resolve('src/cli.ts');
 

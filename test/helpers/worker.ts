@@ -6,7 +6,7 @@ import type { HandlerContext, KindRegistry } from '../../src/kinds/registry.ts';
 import { Queue } from '../../src/queue/queue.ts';
 import type { Job, JobStatus } from '../../src/queue/types.ts';
 import { Worker, type WorkerOptions } from '../../src/worker/worker.ts';
-import { freshDatabase, testKinds, type TestDatabase } from '../helpers/db.ts';
+import { freshDatabase, testKinds, type TestDatabase } from './db.ts';
 
 export const silent = pino({ level: 'silent' });
 

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { DEFAULT_RETENTION, parseRetention } from '../src/queue/retention.ts';
-import type { NewJob } from '../src/queue/types.ts';
-import { freshQueue } from './helpers/db.ts';
-import { kindsWithProbe, setup, waitForStatus, eventually } from './worker/helpers.ts';
+import { DEFAULT_RETENTION, parseRetention } from '../../src/queue/retention.ts';
+import type { NewJob } from '../../src/queue/types.ts';
+import { freshQueue } from '../helpers/db.ts';
+import { kindsWithProbe, setup, waitForStatus, eventually } from '../helpers/worker.ts';
 
 const DAY = 86_400_000;
 const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });

@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
-import * as SQL from '../src/queue/sql.ts';
-import { freshDatabase } from './helpers/db.ts';
+import * as SQL from '../../src/queue/sql.ts';
+import { freshDatabase } from '../helpers/db.ts';
 
 /** The plans of every statement `sql` runs, nested ones included; nothing it does is kept. */
 async function plansOf(pool: pg.Pool, sql: string, values: unknown[], settings: string[] = []): Promise<string> {

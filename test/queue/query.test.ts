@@ -1,9 +1,9 @@
 /** Reading jobs: get, keyset-paged list, stats, and the schema's agreement with the TypeScript model. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isJobqError } from '../src/errors.ts';
-import { JOB_STATUSES, type NewJob } from '../src/queue/types.ts';
-import { freshQueue } from './helpers/db.ts';
+import { isJobqError } from '../../src/errors.ts';
+import { JOB_STATUSES, type NewJob } from '../../src/queue/types.ts';
+import { freshQueue } from '../helpers/db.ts';
 
 const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
 

@@ -1,14 +1,14 @@
 /**
- * The schema the migrations build, compared with test/schema.snapshot.txt: a change to the database
+ * The schema the migrations build, compared with test/queue/schema.snapshot.txt: a change to the database
  * shape must be deliberate (a new migration and a new snapshot), never drift.
- * After adding a migration: JOBQ_UPDATE_SNAPSHOT=1 npm test -- test/schema.test.ts
+ * After adding a migration: JOBQ_UPDATE_SNAPSHOT=1 npm test -- test/queue/schema.test.ts
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { freshDatabase } from './helpers/db.ts';
+import { freshDatabase } from '../helpers/db.ts';
 
-const SNAPSHOT = 'test/schema.snapshot.txt';
+const SNAPSHOT = 'test/queue/schema.snapshot.txt';
 
 test('the migrated schema matches the checked-in snapshot', async () => {
   const db = await freshDatabase();

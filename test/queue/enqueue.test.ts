@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import pg from 'pg';
-import { isJobqError, type JobqError } from '../src/errors.ts';
-import { KindRegistry } from '../src/kinds/registry.ts';
-import { Queue } from '../src/queue/queue.ts';
-import type { EnqueueResult, NewJob } from '../src/queue/types.ts';
-import { freshQueue, testKinds } from './helpers/db.ts';
+import { isJobqError, type JobqError } from '../../src/errors.ts';
+import { KindRegistry } from '../../src/kinds/registry.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import type { EnqueueResult, NewJob } from '../../src/queue/types.ts';
+import { freshQueue, testKinds } from '../helpers/db.ts';
 
 const email = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'send_email', payload: { to: 'a@b.c', subject: 'hi', body: 'hello' }, ...extra });
 
