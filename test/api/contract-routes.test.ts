@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
 import type { ApiEvents, RequestEvent } from '../../src/api/app.ts';
-import { assertError, body, buildTestApp, email, ISO_UTC, UNKNOWN_ID } from '../helpers/api.ts';
+import { assertError, body, buildTestApp, email, ISO_UTC, UNKNOWN_ID } from '../helpers/fixtures.ts';
 
 const json = { 'content-type': 'application/json' };
 

@@ -12,9 +12,7 @@ import { createPool } from '../../src/db/pool.ts';
 import { isJobqError } from '../../src/errors.ts';
 import { migrate } from '../../src/queue/migrate.ts';
 import { Queue } from '../../src/queue/queue.ts';
-import { freshDatabase, testKinds } from '../helpers/db.ts';
-import { eventually } from '../helpers/worker.ts';
-import { body, buildTestApp, DEFAULT_CONFIG, listen } from '../helpers/api.ts';
+import { freshDatabase, testKinds, eventually, body, buildTestApp, DEFAULT_CONFIG, listen } from '../helpers/fixtures.ts';
 
 /** Statements other sessions are running in this database (ours excluded). */
 async function running(admin: pg.Pool): Promise<string[]> {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { buildTestApp, listen } from '../helpers/api.ts';
+import { buildTestApp, listen } from '../helpers/fixtures.ts';
 
 interface Slow {
   socket: net.Socket;

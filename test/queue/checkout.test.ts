@@ -5,8 +5,7 @@ import pg from 'pg';
 import { checkout } from '../../src/queue/checkout.ts';
 import { inTransaction } from '../../src/queue/db.ts';
 import { isJobqError } from '../../src/errors.ts';
-import { freshDatabase } from '../helpers/db.ts';
-import { eventually } from '../helpers/worker.ts';
+import { freshDatabase, eventually } from '../helpers/fixtures.ts';
 
 test('a checked-out client killed between statements does not take the process down, and is destroyed on release', async () => {
   // Without checkout's listener the 'error' this provokes has no handler and ends the test process.

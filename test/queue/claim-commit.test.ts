@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { Queue } from '../../src/queue/queue.ts';
 import * as SQL from '../../src/queue/sql.ts';
-import { freshDatabase, testKinds } from '../helpers/db.ts';
+import { freshDatabase, testKinds } from '../helpers/fixtures.ts';
 
 const show = async (c: pg.ClientBase) => (await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
 import * as SQL from '../../src/queue/sql.ts';
-import { freshDatabase } from '../helpers/db.ts';
+import { freshDatabase } from '../helpers/fixtures.ts';
 
 /** The plans of every statement `sql` runs, nested ones included; nothing it does is kept. */
 async function plansOf(pool: pg.Pool, sql: string, values: unknown[], settings: string[] = []): Promise<string> {

@@ -5,10 +5,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { seededRandom } from '../../src/queue/backoff.ts';
 import { isJobqError, type JobqError } from '../../src/errors.ts';
 import { Queue } from '../../src/queue/queue.ts';
-import type { NewJob } from '../../src/queue/types.ts';
-import { freshQueue, testKinds } from '../helpers/db.ts';
+import { freshQueue, testKinds, noopJob as noop } from '../helpers/fixtures.ts';
 
-const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
 const rejectsWith = (kind: string) => (err: unknown) => isJobqError(err) && err.kind === kind;
 
 test('claim takes up to limit jobs, highest priority first, then oldest run_at', async () => {

@@ -8,8 +8,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { isJobqError } from '../../src/errors.ts';
 import { LATEST_VERSION, loadMigrations, migrate, type Migration } from '../../src/queue/migrate.ts';
-import { freshDatabase } from '../helpers/db.ts';
-import { eventually } from '../helpers/worker.ts';
+import { freshDatabase, eventually } from '../helpers/fixtures.ts';
 
 const ALTER: Migration = {
   version: LATEST_VERSION + 1,

@@ -2,10 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isJobqError } from '../../src/errors.ts';
-import { JOB_STATUSES, type NewJob } from '../../src/queue/types.ts';
-import { freshQueue } from '../helpers/db.ts';
-
-const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
+import { JOB_STATUSES } from '../../src/queue/types.ts';
+import { freshQueue, noopJob as noop } from '../helpers/fixtures.ts';
 
 test('walking the cursors returns every matching job exactly once, newest first, even while jobs arrive', async () => {
   const { queue } = await freshQueue();

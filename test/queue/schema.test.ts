@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { freshDatabase } from '../helpers/db.ts';
+import { freshDatabase } from '../helpers/fixtures.ts';
 
 const SNAPSHOT = 'test/queue/schema.snapshot.txt';
 

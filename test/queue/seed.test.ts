@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { isJobqError } from '../../src/errors.ts';
 import type { NewJob } from '../../src/queue/types.ts';
-import { freshQueue } from '../helpers/db.ts';
+import { freshQueue } from '../helpers/fixtures.ts';
 
 const emailPayload = () => ({ to: 'a@b.c', subject: 'hi', body: 'hello' });
 const email = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'send_email', payload: emailPayload(), ...extra });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PermanentError } from '../../src/kinds/registry.ts';
-import { deferred, eventually, kindsWithProbe, setup, waitForStatus } from '../helpers/worker.ts';
+import { deferred, eventually, kindsWithProbe, setup, waitForStatus } from '../helpers/fixtures.ts';
 
 test('a job enqueued while the worker idles starts at once, by NOTIFY, not by the 60 s poll', async () => {
   const started = deferred<number>();
