@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { redactUrl } from '../src/redact.ts';
-import { freshDatabase } from './helpers/db.ts';
+import { freshDatabase } from './helpers/fixtures.ts';
 
 const SECRET = 'Hunter2-sEcReT';
 

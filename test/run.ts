@@ -3,7 +3,7 @@
  * helpers/run-tests.ts).
  *
  *   npm test                      every test file
- *   npm test -- test/queue*.ts    just these files
+ *   npm test -- test/queue/*.ts   just these files
  *   npm test -- --test-name-pattern=deadlock test/worker/worker.test.ts    some tests only
  */
 import { readdirSync } from 'node:fs';

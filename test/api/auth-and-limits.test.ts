@@ -7,21 +7,13 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { bearerToken, keyChecker } from '../../src/api/auth.ts';
-import { assertErrorBody, buildTestApp, email, listen } from './helpers.ts';
+import { assertErrorBody, buildTestApp, email, eventually, listen } from '../helpers/fixtures.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 async function errorOf(res: Response, status: number, kind: string) {
   assert.equal(res.status, status);
   return assertErrorBody(res.status, await res.text(), kind as never);
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 test('keyChecker hashes both sides: any configured key passes, anything else (any length) fails', () => {
@@ -140,7 +132,7 @@ test('one JSON access-log line per request: id, method, route template, status, 
   await fetch(`${base}/v1/jobs/${job.id}`, { headers: { ...auth, 'x-request-id': 'r-2' } });
   await fetch(`${base}/v1/jobs/${job.id}?x=1`, { headers: { 'x-request-id': 'r-3' } });
   await fetch(`${base}/not/here`, { headers: { 'x-request-id': 'r-4' } });
-  await until(() => lines.filter((l) => l.msg === 'request completed').length === 4, 'four access-log lines');
+  await eventually(() => lines.filter((l) => l.msg === 'request completed').length === 4 || undefined, 5_000, 'four access-log lines', 5);
   const access = lines.filter((l) => l.msg === 'request completed');
   assert.deepEqual(
     access.map((l) => [l.reqId, l.method, l.route, l.status]),

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { test } from 'node:test';
 import type { ApiEvents } from '../../src/api/app.ts';
 import { createClient, JobqClientError, type NewJobWire } from '../../src/client.ts';
-import { buildTestApp, listen } from './helpers.ts';
+import { buildTestApp, listen } from '../helpers/fixtures.ts';
 
 const mail = (to = 'ada@example.com'): NewJobWire => ({ kind: 'send_email', payload: { to, subject: 'Hi', body: 'Hello' } });
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { assertError, body, buildTestApp, email, ISO_UTC, JOB_KEYS } from './helpers.ts';
+import { assertError, body, buildTestApp, email, ISO_UTC, JOB_KEYS } from '../helpers/fixtures.ts';
 
 const json = { 'content-type': 'application/json' };
 

@@ -10,10 +10,8 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { createPool } from '../../src/db/pool.ts';
 import { Queue } from '../../src/queue/queue.ts';
-import { freshDatabase, testKinds } from '../helpers/db.ts';
+import { freshDatabase, testKinds, buildTestApp, listen, eventually } from '../helpers/fixtures.ts';
 import { request } from '../chaos/helpers/http.ts';
-import { eventually } from '../chaos/helpers/procs.ts';
-import { buildTestApp, listen } from './helpers.ts';
 
 test('a batch that times out inside its transaction does not leave the connection in it: the next enqueue is committed', { timeout: 60_000 }, async (t) => {
   const db = await freshDatabase();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { assertErrorBody, buildTestApp } from './helpers.ts';
+import { assertErrorBody, buildTestApp } from '../helpers/fixtures.ts';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const KEY = 'fuzz-key';

@@ -13,9 +13,8 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { KeyRing, loadApiKeys, parseKeyEntry } from '../../src/api/keys.ts';
 import { resolveConfig } from '../../src/config.ts';
-import { eventually, ProcessGroup } from '../chaos/helpers/procs.ts';
-import { freshDatabase } from '../helpers/db.ts';
-import { assertErrorBody, buildTestApp, email, listen } from './helpers.ts';
+import { ProcessGroup } from '../chaos/helpers/procs.ts';
+import { freshDatabase, assertErrorBody, buildTestApp, email, listen, eventually } from '../helpers/fixtures.ts';
 
 const hex = (key: string) => createHash('sha256').update(key).digest('hex');
 const READ = 'reader-key-6d1f0c';

@@ -9,7 +9,7 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { buildTestApp, email, UNKNOWN_ID } from './helpers.ts';
+import { buildTestApp, email, UNKNOWN_ID } from '../helpers/fixtures.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;

@@ -13,9 +13,7 @@ import { isJobqError } from '../../src/errors.ts';
 import { migrate } from '../../src/queue/migrate.ts';
 import { Queue } from '../../src/queue/queue.ts';
 import { list } from '../../src/queue/statements/reads.ts';
-import { freshDatabase, testKinds } from '../helpers/db.ts';
-import { eventually } from '../worker/helpers.ts';
-import { body, buildTestApp, DEFAULT_CONFIG, listen } from './helpers.ts';
+import { freshDatabase, testKinds, eventually, body, buildTestApp, DEFAULT_CONFIG, listen } from '../helpers/fixtures.ts';
 
 /** Statements other sessions are running in this database (ours excluded). */
 async function running(admin: pg.Pool): Promise<string[]> {

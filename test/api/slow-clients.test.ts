@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { buildTestApp, listen } from './helpers.ts';
+import { buildTestApp, eventually, listen } from '../helpers/fixtures.ts';
 
 interface Slow {
   socket: net.Socket;
@@ -140,7 +140,7 @@ test('beyond maxConnections a new connection is closed at once; once slots free 
       held.push(s);
     }
     const count = () => new Promise<number>((resolve, reject) => app.server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
-    while ((await count()) < 20) await new Promise((r) => setTimeout(r, 10));
+    await eventually(async () => ((await count()) >= 20 ? true : undefined), 10_000, 'the server to hold 20 connections', 10);
     const extra = connect();
     let got = '';
     extra.on('data', (d) => (got += d.toString()));
@@ -150,7 +150,7 @@ test('beyond maxConnections a new connection is closed at once; once slots free 
     // The held sockets never send a request line: the headers timeout frees their slots.
     const closed = await Promise.all(held.map((s) => closedWithin(s, 20_000)));
     assert.ok(closed.every(Boolean), 'idle connections were closed by the headers timeout');
-    while ((await count()) >= 20) await new Promise((r) => setTimeout(r, 10));
+    await eventually(async () => ((await count()) < 20 ? true : undefined), 10_000, 'the closed connections to leave the server', 10);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
   }
 });

@@ -11,15 +11,14 @@ import { freshDatabase } from '../helpers/db.ts';
 import { value } from '../metrics/exposition.ts';
 import { request } from './helpers/http.ts';
 import { baseEnv, scrape, startApi, startWorker } from './helpers/jobq.ts';
-import { assertEnqueuesAnswered, enqueueStream, outcome, readyzBecomes } from './helpers/outage.ts';
-import { every, eventually, ProcessGroup } from './helpers/procs.ts';
+import { assertEnqueuesAnswered, enqueueStream, jobsFlowing, outcome, readyzBecomes } from './helpers/outage.ts';
+import { every, eventually, ProcessGroup, sleep } from './helpers/procs.ts';
 import { pick, report } from './helpers/report.ts';
 
 const RATE = 40;
 const ROUNDS = pick(3, 6);
 const REFUSAL_LIMIT_MS = 6_000;
 const RSS_LIMIT_MB = 400;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('connection loss: pg_terminate_backend on every jobq connection mid-run, nothing accepted is lost', { timeout: pick(120_000, 240_000) }, async (t) => {
   const group = new ProcessGroup();
@@ -30,7 +29,7 @@ test('connection loss: pg_terminate_backend on every jobq connection mid-run, no
   const workers = [w1, w2];
   const rss = every(1_000, () => group.sampleRss());
   const stream = enqueueStream(url, RATE);
-  await eventually(async () => ((await db.pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'succeeded'`)).rows[0].n >= 50 ? true : undefined), 30_000, 'jobs flowing');
+  await jobsFlowing(db.pool, 50);
 
   const terminated: Record<string, number>[] = [];
   for (let round = 0; round < ROUNDS; round++) {

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { baseEnv, startApi, startWorker } from './helpers/jobq.ts';
-import { enqueueStream, freeze, outcome, readyzBecomes } from './helpers/outage.ts';
+import { enqueueStream, freeze, jobsFlowing, outcome, readyzBecomes } from './helpers/outage.ts';
 import { every, eventually, ProcessGroup } from './helpers/procs.ts';
 import { pick, report } from './helpers/report.ts';
 
@@ -42,7 +42,7 @@ test('frozen database: requests are answered 503 within seconds, never hang, nev
   const [{ proc: api, url }, { proc: worker, metricsUrl }] = await Promise.all([startApi(group, env), startWorker(group, env, 'freeze-w1')]);
   const rss = every(1_000, () => group.sampleRss());
   const stream = enqueueStream(url, RATE, 50, FROZEN_MS + 20_000);
-  await eventually(async () => ((await pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'succeeded'`)).rows[0].n >= 40 ? true : undefined), 30_000, 'jobs flowing');
+  await jobsFlowing(pool, 40);
   await pool.end(); // its connections would freeze too
 
   frozen = freeze(server.pid);

@@ -15,15 +15,14 @@ import pg from 'pg';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { request } from './helpers/http.ts';
 import { baseEnv, startApi, startWorker } from './helpers/jobq.ts';
-import { assertEnqueuesAnswered, enqueueStream, loggedProblem, outcome, readyzBecomes } from './helpers/outage.ts';
-import { every, eventually, ProcessGroup } from './helpers/procs.ts';
+import { assertEnqueuesAnswered, enqueueStream, jobsFlowing, loggedProblem, outcome, readyzBecomes } from './helpers/outage.ts';
+import { every, eventually, ProcessGroup, sleep } from './helpers/procs.ts';
 import { pick, report } from './helpers/report.ts';
 
 const RATE = 40;
 const DOWN_MS = pick(4_000, 8_000);
 const REFUSAL_LIMIT_MS = 6_000;
 const RSS_LIMIT_MB = 400;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('database restart: workers and API ride out a stopped PostgreSQL, nothing accepted is lost', { timeout: pick(180_000, 300_000) }, async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'jobq-chaos-pg-'));
@@ -43,7 +42,7 @@ test('database restart: workers and API ride out a stopped PostgreSQL, nothing a
   const rss = every(1_000, () => group.sampleRss());
 
   const stream = enqueueStream(url, RATE);
-  await eventually(async () => ((await pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'succeeded'`)).rows[0].n >= 50 ? true : undefined), 30_000, 'jobs flowing');
+  await jobsFlowing(pool, 50);
 
   const stoppedAt = Date.now();
   await server.stop();

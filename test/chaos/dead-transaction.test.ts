@@ -13,15 +13,14 @@ import pg from 'pg';
 import { freshDatabase } from '../helpers/db.ts';
 import { errorKind, request } from './helpers/http.ts';
 import { baseEnv, startApi, startWorker } from './helpers/jobq.ts';
-import { assertEnqueuesAnswered, enqueueStream, outcome } from './helpers/outage.ts';
-import { every, eventually, ProcessGroup } from './helpers/procs.ts';
+import { assertEnqueuesAnswered, enqueueStream, jobsFlowing, outcome } from './helpers/outage.ts';
+import { every, eventually, ProcessGroup, sleep } from './helpers/procs.ts';
 import { pick, report } from './helpers/report.ts';
 
 const RATE = 40;
 const ROUNDS = pick(3, 10);
 const QUERY_TIMEOUT_MS = 500;
 const POOL_SIZE = 2;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('abandoned transactions: batches time out on a held key, every accepted enqueue is still committed', { timeout: pick(120_000, 300_000) }, async (t) => {
   const group = new ProcessGroup();
@@ -31,7 +30,7 @@ test('abandoned transactions: batches time out on a held key, every accepted enq
   const [{ url }, { metricsUrl }] = await Promise.all([startApi(group, env), startWorker(group, env, 'deadtx-w1')]);
   const rss = every(1_000, () => group.sampleRss());
   const stream = enqueueStream(url, RATE, 5);
-  await eventually(async () => ((await db.pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'succeeded'`)).rows[0].n >= 50 ? true : undefined), 30_000, 'jobs flowing');
+  await jobsFlowing(db.pool, 50);
 
   const holder = new pg.Client({ connectionString: db.url });
   holder.on('error', () => {}); // the database's drop at the end terminates it

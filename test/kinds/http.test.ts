@@ -9,23 +9,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { type HttpPayload, type HttpResult, httpKind } from '../../src/kinds/http.ts';
 import { builtinKinds } from '../../src/kinds/index.ts';
-import { type HandlerContext, KindRegistry, PermanentError } from '../../src/kinds/registry.ts';
+import { KindRegistry, PermanentError } from '../../src/kinds/registry.ts';
 import { isJobqError } from '../../src/errors.ts';
-import { assertError, buildTestApp } from '../api/helpers.ts';
-
-const JOB_ID = '0190f5c2-7d6e-7abc-9def-0123456789ab';
-
-function fakeCtx(controller = new AbortController()): HandlerContext {
-  return {
-    signal: controller.signal,
-    job: { id: JOB_ID, kind: 'http', queue: 'default', attempt: 1, maxAttempts: 5 },
-    logger: pino({ level: 'silent' }),
-    heartbeat: async () => {},
-  };
-}
+import { assertError, buildTestApp, fakeCtx, FAKE_JOB_ID } from '../helpers/fixtures.ts';
 
 interface Seen {
   method: string;
@@ -124,7 +112,7 @@ describe('http kind', () => {
     });
     const [seen] = srv.requests;
     assert.equal(seen?.method, 'POST');
-    assert.deepEqual(pick(seen?.headers, 'idempotency-key', 'user-agent', 'content-type'), [JOB_ID, 'jobq', 'application/json']);
+    assert.deepEqual(pick(seen?.headers, 'idempotency-key', 'user-agent', 'content-type'), [FAKE_JOB_ID, 'jobq', 'application/json']);
     assert.deepEqual(JSON.parse(seen?.body ?? ''), { a: 1 });
   });
 
@@ -171,7 +159,7 @@ describe('http kind', () => {
     const controller = new AbortController();
     const reason = new Error('cancelled by user');
     const hung = srv.hanging();
-    const pending = run(kind, { url: `${srv.base}/hang` }, fakeCtx(controller));
+    const pending = run(kind, { url: `${srv.base}/hang` }, fakeCtx({ controller }));
     await hung;
     controller.abort(reason);
     await assert.rejects(pending, (e) => e === reason);
@@ -190,7 +178,7 @@ describe('http kind', () => {
       srv.requests.map((r) => [r.method, r.path, r.body]),
       [['POST', '/redirect/302', '{"x":1}'], ['GET', '/ok', '']],
     );
-    assert.deepEqual(pick(srv.requests[1]?.headers, 'content-type', 'idempotency-key'), [undefined, JOB_ID]);
+    assert.deepEqual(pick(srv.requests[1]?.headers, 'content-type', 'idempotency-key'), [undefined, FAKE_JOB_ID]);
 
     srv.requests.length = 0;
     await run(kind, { url: `${srv.base}/redirect/307?to=${to}`, body: { x: 2 } });
@@ -205,14 +193,14 @@ describe('http kind', () => {
     const url = `${srv.base}/redirect/307?to=${encodeURIComponent(`${other.base}/ok`)}`;
     await run(kind, { url, headers: { ...secrets, 'Content-Type': 'text/plain' }, body: 'words' });
     assert.deepEqual(pick(srv.requests[0]?.headers, ...secretNames), Object.values(secrets));
-    assert.deepEqual(pick(other.requests[0]?.headers, ...secretNames), [undefined, undefined, undefined, 'jobq', JOB_ID]);
+    assert.deepEqual(pick(other.requests[0]?.headers, ...secretNames), [undefined, undefined, undefined, 'jobq', FAKE_JOB_ID]);
     assert.deepEqual([other.requests[0]?.body, other.requests[0]?.headers['content-type']], ['words', 'text/plain']);
   });
 
   it('keeps the headers named in keep_headers_on_redirect, and all of them within one origin', async () => {
     const cross = `${srv.base}/redirect/302?to=${encodeURIComponent(`${other.base}/ok`)}`;
     await run(kind, { url: cross, method: 'GET', headers: secrets, keep_headers_on_redirect: ['x-API-key', 'X-Absent'] });
-    assert.deepEqual(pick(other.requests[0]?.headers, ...secretNames), [undefined, undefined, 'k', 'jobq', JOB_ID]);
+    assert.deepEqual(pick(other.requests[0]?.headers, ...secretNames), [undefined, undefined, 'k', 'jobq', FAKE_JOB_ID]);
 
     srv.requests.length = 0;
     const same = `${srv.base}/redirect/302?to=${encodeURIComponent('/ok')}`;

@@ -7,76 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { type HandlerContext, KindRegistry, PermanentError } from '../../src/kinds/registry.ts';
 import { redactUrl } from '../../src/redact.ts';
 import { type SendEmailPayload, type SendEmailResult, sendEmailKind } from '../../src/kinds/send_email.ts';
 import { isJobqError } from '../../src/errors.ts';
+import { fakeCtx, FAKE_JOB_ID, parseMessage, startSmtp, type TestSmtp } from '../helpers/fixtures.ts';
 
-const JOB_ID = '0190f5c2-7d6e-7abc-9def-0123456789ab';
 const PASSWORD = 's3cr3t-P@ss';
-
-function fakeCtx(opts: { controller?: AbortController; logs?: string[] } = {}): HandlerContext {
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      opts.logs?.push(String(chunk));
-      cb();
-    },
-  });
-  return {
-    signal: (opts.controller ?? new AbortController()).signal,
-    job: { id: JOB_ID, kind: 'send_email', queue: 'default', attempt: 1, maxAttempts: 5 },
-    logger: pino({ level: 'trace' }, sink),
-    heartbeat: async () => {},
-  };
-}
-
-/** Splits a raw RFC 5322 message into unfolded headers (lower-case names) and body. */
-function parseMessage(raw: string): { headers: Map<string, string>; body: string } {
-  const normal = raw.replace(/\r\n/g, '\n');
-  const split = normal.indexOf('\n\n');
-  assert.ok(split > 0, 'message has no header/body separator');
-  const headers = new Map<string, string>();
-  for (const line of normal.slice(0, split).replace(/\n[ \t]+/g, ' ').split('\n')) {
-    const colon = line.indexOf(':');
-    assert.ok(colon > 0, `malformed header line ${JSON.stringify(line)}`);
-    headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
-  }
-  return { headers, body: normal.slice(split + 2) };
-}
-
-async function startSmtp(options: SMTPServerOptions) {
-  const state = { messages: [] as string[], connections: 0, url: '' };
-  const server = new SMTPServer({
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    ...options,
-    onConnect(_session, cb) {
-      state.connections++;
-      cb();
-    },
-    onData(stream, _session, cb) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        state.messages.push(Buffer.concat(chunks).toString('utf8'));
-        cb();
-      });
-    },
-  });
-  server.on('error', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  state.url = `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
-  return Object.assign(state, { close: () => new Promise<void>((resolve) => server.close(() => resolve())) });
-}
-type TestServer = Awaited<ReturnType<typeof startSmtp>>;
 
 /** The handler, typed: JobHandler's return type is `unknown`. */
 function send(kind: ReturnType<typeof sendEmailKind>, p: SendEmailPayload, ctx: HandlerContext): Promise<SendEmailResult> {
@@ -87,7 +28,7 @@ const isRetryable = (e: unknown) => e instanceof Error && !(e instanceof Permane
 const payload = { to: 'alice@example.com', subject: 'Hello from jobq', body: 'Line one.\nLine two.\n' };
 
 describe('send_email over SMTP', () => {
-  let open: TestServer;
+  let open: TestSmtp;
   let rcptCode = 0;
   let holdMail: (() => void) | undefined;
   let mailSeen: (() => void) | undefined;
@@ -112,12 +53,12 @@ describe('send_email over SMTP', () => {
     const logs: string[] = [];
     const kind = sendEmailKind({ smtpUrl: open.url, outboxDir: '/nonexistent', from: 'queue@example.org' });
     const result = await send(kind, payload, fakeCtx({ logs }));
-    assert.deepEqual(result, { transport: 'smtp', message_id: `<${JOB_ID}@jobq>`, accepted: ['alice@example.com'] });
+    assert.deepEqual(result, { transport: 'smtp', message_id: `<${FAKE_JOB_ID}@jobq>`, accepted: ['alice@example.com'] });
     assert.equal(open.messages.length, 1);
     const { headers, body } = parseMessage(open.messages[0] ?? '');
     assert.deepEqual(
       ['to', 'from', 'subject', 'message-id'].map((h) => headers.get(h)),
-      ['alice@example.com', 'queue@example.org', 'Hello from jobq', `<${JOB_ID}@jobq>`],
+      ['alice@example.com', 'queue@example.org', 'Hello from jobq', `<${FAKE_JOB_ID}@jobq>`],
     );
     assert.equal(body.trimEnd(), 'Line one.\nLine two.');
     assert.ok(logs.some((l) => l.includes('email sent over SMTP')));
@@ -283,26 +224,26 @@ describe('send_email to the outbox', () => {
     const kind = sendEmailKind({ outboxDir });
     const logs: string[] = [];
     const result = await send(kind, payload, fakeCtx({ logs }));
-    const file = path.join(outboxDir, `${JOB_ID}.eml`);
-    assert.deepEqual(result, { transport: 'outbox', message_id: `<${JOB_ID}@jobq>`, path: file });
+    const file = path.join(outboxDir, `${FAKE_JOB_ID}.eml`);
+    assert.deepEqual(result, { transport: 'outbox', message_id: `<${FAKE_JOB_ID}@jobq>`, path: file });
     assert.ok(logs.some((l) => l.includes(file)), 'the path is logged');
 
     const { headers, body } = parseMessage(await readFile(file, 'utf8'));
     assert.deepEqual(
       ['to', 'from', 'subject', 'message-id'].map((h) => headers.get(h)),
-      ['alice@example.com', 'jobq@localhost', 'Hello from jobq', `<${JOB_ID}@jobq>`],
+      ['alice@example.com', 'jobq@localhost', 'Hello from jobq', `<${FAKE_JOB_ID}@jobq>`],
     );
     assert.ok(headers.has('date'));
     assert.equal(body.trimEnd(), 'Line one.\nLine two.');
 
     await send(kind, { ...payload, subject: 'Second run' }, fakeCtx());
-    assert.deepEqual(await readdir(outboxDir), [`${JOB_ID}.eml`]);
+    assert.deepEqual(await readdir(outboxDir), [`${FAKE_JOB_ID}.eml`]);
     assert.equal(parseMessage(await readFile(file, 'utf8')).headers.get('subject'), 'Second run');
   });
 
   it('creates messages 0600 and the folders it makes 0700, whatever the umask', async () => {
     const outboxDir = path.join(dir, 'private', 'outbox');
-    const file = path.join(outboxDir, `${JOB_ID}.eml`);
+    const file = path.join(outboxDir, `${FAKE_JOB_ID}.eml`);
     const umask = process.umask(0);
     try {
       await send(sendEmailKind({ outboxDir }), payload, fakeCtx());
@@ -317,7 +258,7 @@ describe('send_email to the outbox', () => {
       await mkdir(existing, { mode: 0o755 });
       await send(sendEmailKind({ outboxDir: existing }), payload, fakeCtx());
       assert.equal((await stat(existing)).mode & 0o777, 0o755, "a folder jobq did not make keeps its mode");
-      assert.equal((await stat(path.join(existing, `${JOB_ID}.eml`))).mode & 0o777, 0o600);
+      assert.equal((await stat(path.join(existing, `${FAKE_JOB_ID}.eml`))).mode & 0o777, 0o600);
     } finally {
       process.umask(umask);
     }
@@ -326,7 +267,7 @@ describe('send_email to the outbox', () => {
   it('keeps line breaks in the subject from injecting headers', async () => {
     const kind = sendEmailKind({ outboxDir: dir });
     await send(kind, { ...payload, subject: 'Hi\r\nBcc: mallory@example.com' }, fakeCtx());
-    const { headers } = parseMessage(await readFile(path.join(dir, `${JOB_ID}.eml`), 'utf8'));
+    const { headers } = parseMessage(await readFile(path.join(dir, `${FAKE_JOB_ID}.eml`), 'utf8'));
     assert.equal(headers.has('bcc'), false);
   });
 

@@ -4,20 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
 import { builtinKinds } from '../../src/kinds/index.ts';
-import { type HandlerContext, KindRegistry } from '../../src/kinds/registry.ts';
+import { KindRegistry } from '../../src/kinds/registry.ts';
 import { splitSentences, summarize, summarizeTextKind } from '../../src/kinds/summarize_text.ts';
 import { isJobqError } from '../../src/errors.ts';
-
-function fakeCtx(controller = new AbortController()): HandlerContext {
-  return {
-    signal: controller.signal,
-    job: { id: 'job-1', kind: 'summarize_text', queue: 'default', attempt: 1, maxAttempts: 3 },
-    logger: pino({ level: 'silent' }),
-    heartbeat: async () => {},
-  };
-}
+import { fakeCtx } from '../helpers/fixtures.ts';
 
 const TEXT = [
   'The weather was mild on Tuesday.', // 0: off topic
@@ -147,6 +138,6 @@ describe('summarize_text kind', () => {
   it('rejects with the abort reason when aborted', async () => {
     const controller = new AbortController();
     controller.abort('cancelled');
-    await assert.rejects(async () => summarizeTextKind.handler({ text: TEXT }, fakeCtx(controller)), (e) => e === 'cancelled');
+    await assert.rejects(async () => summarizeTextKind.handler({ text: TEXT }, fakeCtx({ controller })), (e) => e === 'cancelled');
   });
 });

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { buildApp } from '../../src/api/app.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.ts';
 import type { Queue } from '../../src/queue/queue.ts';
-import { deferred, eventually, kindsWithProbe, setup, waitForStatus } from '../worker/helpers.ts';
+import { deferred, eventually, kindsWithProbe, setup, waitForStatus } from '../helpers/fixtures.ts';
 import { parseExposition, sum, value } from './exposition.ts';
 
 async function finished(metrics: Metrics, outcome: string): Promise<number> {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { createMetrics } from '../../src/metrics/metrics.ts';
-import { setup } from '../worker/helpers.ts';
+import { setup } from '../helpers/fixtures.ts';
 
 async function exportedNames(): Promise<Set<string>> {
   const s = await setup();

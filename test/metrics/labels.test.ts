@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { BoundedLabels, OTHER_LABEL } from '../../src/metrics/labels.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
-import { eventually, setup } from '../worker/helpers.ts';
+import { eventually, setup } from '../helpers/fixtures.ts';
 import { parseExposition, value } from './exposition.ts';
 
 v8.setFlagsFromString('--expose-gc');

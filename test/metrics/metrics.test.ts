@@ -9,7 +9,7 @@ import { PermanentError } from '../../src/kinds/registry.ts';
 import { type ApiEvents, createMetrics } from '../../src/metrics/metrics.ts';
 import { serveMetrics } from '../../src/metrics/server.ts';
 import { JOB_STATUSES } from '../../src/queue/types.ts';
-import { deferred, eventually, kindsWithProbe, setup, waitForStatus } from '../worker/helpers.ts';
+import { deferred, eventually, kindsWithProbe, setup, waitForStatus } from '../helpers/fixtures.ts';
 import { parseExposition, sum, value } from './exposition.ts';
 
 test('a burst of every outcome moves each metric by exactly the number of jobs', async () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProcessGroup } from '../chaos/helpers/procs.ts';
-import { freshDatabase } from '../helpers/db.ts';
+import { freshDatabase } from '../helpers/fixtures.ts';
 
 const NOT_LOOPBACK_NAME = '::ffff:127.0.0.1';
 

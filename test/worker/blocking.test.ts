@@ -13,10 +13,8 @@ import { Queue } from '../../src/queue/queue.ts';
 import { buildApp } from '../../src/api/app.ts';
 import { startTarget } from '../chaos/helpers/http.ts';
 import { ProcessGroup } from '../chaos/helpers/procs.ts';
-import { freshDatabase } from '../helpers/db.ts';
-import { DEFAULT_CONFIG, listen } from '../api/helpers.ts';
+import { freshDatabase, DEFAULT_CONFIG, listen, eventually, silent } from '../helpers/fixtures.ts';
 import { Worker } from '../../src/worker/worker.ts';
-import { eventually, silent } from './helpers.ts';
 
 const LEASE_MS = 1_500;
 const HEARTBEAT_MS = 300;

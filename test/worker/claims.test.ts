@@ -10,8 +10,7 @@ import { type ClaimOptions, Queue } from '../../src/queue/queue.ts';
 import type { ClaimedJob } from '../../src/queue/types.ts';
 import { Worker, WorkerIdInUseError, type FinishOutcome } from '../../src/worker/worker.ts';
 import { ProcessGroup } from '../chaos/helpers/procs.ts';
-import { freshDatabase } from '../helpers/db.ts';
-import { deferred, eventually, kindsWithProbe, setup, silent, waitForStatus } from './helpers.ts';
+import { freshDatabase, deferred, eventually, kindsWithProbe, setup, silent, waitForStatus } from '../helpers/fixtures.ts';
 
 test('attempt 1 finishing late, after the same worker claimed attempt 2, is lost; attempt 2 succeeds with its result', async () => {
   const releaseFirst = deferred();

@@ -11,8 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { Queue } from '../../src/queue/queue.ts';
-import { freshDatabase, testKinds } from '../helpers/db.ts';
-import { eventually, waitForStatus } from './helpers.ts';
+import { freshDatabase, testKinds, eventually, waitForStatus } from '../helpers/fixtures.ts';
 
 const CLI = path.resolve('src/cli.ts');
 

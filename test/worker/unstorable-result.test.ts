@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { KindRegistry } from '../../src/kinds/registry.ts';
 import { ALTERED } from '../../src/queue/results.ts';
-import { eventually, setup } from './helpers.ts';
+import { eventually, setup } from '../helpers/fixtures.ts';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1]);
 

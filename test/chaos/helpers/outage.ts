@@ -18,6 +18,12 @@ export interface Enqueue {
   error: string | undefined;
 }
 
+/** Waits (up to 30 s) until `n` jobs have succeeded: the load flows before the scenario's fault. */
+export async function jobsFlowing(pool: pg.Pool, n: number): Promise<void> {
+  const succeeded = async () => (await pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'succeeded'`)).rows[0].n as number;
+  await eventually(async () => ((await succeeded()) >= n ? true : undefined), 30_000, 'jobs flowing');
+}
+
 /** Enqueues `noop {sleep_ms}` jobs at `perSecond` until stop(); each request may take up to `timeoutMs`. */
 export function enqueueStream(apiUrl: string, perSecond: number, sleepMs = 50, timeoutMs = 15_000): { stop(): Promise<Enqueue[]>; results: Enqueue[] } {
   const agent = keepAlive(64);

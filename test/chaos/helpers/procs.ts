@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { eventually as pollUntil } from '../../helpers/poll.ts';
 
 const CLI = path.resolve('src/cli.ts');
 
@@ -174,13 +175,10 @@ export function every(ms: number, fn: () => unknown): { stop(): Promise<void> } 
   };
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, ms: number, what = 'condition', pollMs = 50): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
+/** Polls every `pollMs` until `check` returns a value (not undefined), or fails after `ms`: the tests' own, polling less often. */
+export function eventually<T>(check: () => Promise<T | undefined> | T | undefined, ms: number, what = 'condition', pollMs = 50): Promise<T> {
+  return pollUntil(check, ms, what, pollMs);
 }
+
+/** A pause the scenario paces itself by (never a wait for a condition: that is `eventually`). */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,8 +3,7 @@
  * URL-encoded, base64 as SMTP AUTH sends them), a scanner over collected text, and a fake SMTP server
  * that requires the password, rejects some recipients with 550 and can be told to refuse every login.
  */
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { startSmtp as startTestSmtp, type TestSmtp } from '../../helpers/smtp.ts';
 
 export const SECRETS = {
   apiKeys: ['chaosKey-Alpha-7f3e9c41', 'chaosKey-Bravo-2b8d41aa'],
@@ -37,25 +36,23 @@ export function findSecrets(where: string, text: string): string[] {
   return found;
 }
 
-export interface FakeSmtp {
-  url: string;
+export interface FakeSmtp extends TestSmtp {
   /** With the password, as jobq is configured. */
   urlWithPassword: string;
-  delivered: string[];
   logins: { ok: number; refused: number };
   refuseLogins: boolean;
-  close(): Promise<void>;
 }
 
+/** The tests' SMTP server (test/helpers/smtp.ts), requiring SECRETS' login. */
 export async function startSmtp(): Promise<FakeSmtp> {
-  const state = { delivered: [] as string[], logins: { ok: 0, refused: 0 }, refuseLogins: false };
-  const server = new SMTPServer({
-    disabledCommands: ['STARTTLS'],
+  // onAuth reads the object returned, so that the test can set refuseLogins on it.
+  const state = { logins: { ok: 0, refused: 0 }, refuseLogins: false };
+  let fake: FakeSmtp | undefined;
+  const server = await startTestSmtp({
     allowInsecureAuth: true,
     authOptional: false,
-    logger: false,
     onAuth(auth, _session, cb) {
-      if (!state.refuseLogins && auth.username === SECRETS.smtpUser && auth.password === SECRETS.smtpPassword) {
+      if (!fake?.refuseLogins && auth.username === SECRETS.smtpUser && auth.password === SECRETS.smtpPassword) {
         state.logins.ok++;
         return cb(null, { user: auth.username });
       }
@@ -66,23 +63,11 @@ export async function startSmtp(): Promise<FakeSmtp> {
       if (address.address.startsWith('reject')) return cb(Object.assign(new Error('mailbox unavailable: rejected by policy'), { responseCode: 550 }));
       cb();
     },
-    onData(stream, session, cb) {
-      stream.resume();
-      stream.on('end', () => {
-        state.delivered.push(session.envelope.rcptTo.map((r) => r.address).join(','));
-        cb();
-      });
-    },
   });
-  server.on('error', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.server.address() as AddressInfo).port;
-  return Object.assign(state, {
-    url: `smtp://127.0.0.1:${port}`,
-    // This server has no TLS, and jobq sends SMTP credentials only over TLS unless told otherwise.
-    urlWithPassword: `smtp://${SECRETS.smtpUser}:${SECRETS.smtpPassword}@127.0.0.1:${port}?insecure=true`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  });
+  // This server has no TLS, and jobq sends SMTP credentials only over TLS unless told otherwise.
+  const urlWithPassword = server.url.replace('smtp://', `smtp://${SECRETS.smtpUser}:${SECRETS.smtpPassword}@`) + '?insecure=true';
+  fake = Object.assign(server, state, { urlWithPassword });
+  return fake;
 }
 
 /** The URL with this password (and user postgres); trust authentication ignores it. */

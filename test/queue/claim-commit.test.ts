@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { Queue } from '../src/queue/queue.ts';
-import { claim } from '../src/queue/statements/claim.ts';
-import { freshDatabase, testKinds } from './helpers/db.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import { claim } from '../../src/queue/statements/claim.ts';
+import { freshDatabase, testKinds } from '../helpers/fixtures.ts';
 
 const show = async (c: pg.ClientBase) => (await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
 

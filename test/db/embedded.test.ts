@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 
 function tempDir(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'jobq-emb-'));

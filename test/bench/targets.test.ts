@@ -1,8 +1,8 @@
 /** The bench's verdict on issue #6's targets (bench/lib/targets.ts), from a run's figures: no database. */
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { type Figure, printReport, type Results } from '../bench/lib/report.ts';
-import { checkTargets, formatVerdicts } from '../bench/lib/targets.ts';
+import { type Figure, printReport, type Results } from '../../bench/lib/report.ts';
+import { checkTargets, formatVerdicts } from '../../bench/lib/targets.ts';
 
 const fig = (median: number, more: Partial<Figure> = {}): Figure => ({ unit: 'jobs/s', values: [median], median, ...more });
 

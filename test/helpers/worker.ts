@@ -4,9 +4,8 @@ import pino from 'pino';
 import { Type } from '@sinclair/typebox';
 import type { HandlerContext, KindRegistry } from '../../src/kinds/registry.ts';
 import { Queue } from '../../src/queue/queue.ts';
-import type { Job, JobStatus } from '../../src/queue/types.ts';
 import { Worker, type WorkerOptions } from '../../src/worker/worker.ts';
-import { freshDatabase, testKinds, type TestDatabase } from '../helpers/db.ts';
+import { freshDatabase, testKinds, type TestDatabase } from './db.ts';
 
 export const silent = pino({ level: 'silent' });
 
@@ -59,30 +58,4 @@ export async function setup(kinds: KindRegistry = testKinds()): Promise<Setup> {
       return w;
     },
   };
-}
-
-/** Polls until `check` returns a value (not undefined), or fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, ms = 10_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export async function waitForStatus(queue: Queue, id: string, status: JobStatus | JobStatus[], ms = 10_000): Promise<Job> {
-  const wanted = Array.isArray(status) ? status : [status];
-  return eventually(async () => {
-    const job = await queue.get(id);
-    return job && wanted.includes(job.status) ? job : undefined;
-  }, ms, `job ${id} to be ${wanted.join(' or ')}`);
-}
-
-/** A promise with its resolve function, for handlers the test steers. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
 }

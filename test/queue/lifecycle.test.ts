@@ -1,15 +1,16 @@
-/** Claiming, transitions and their guards, leases, release, recovery and retry. */
+/**
+ * Claiming, transitions and their guards, leases, release, recovery and retry; at the end, the original
+ * design's queue tests that nothing else here asserts.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
-import { seededRandom } from '../src/queue/backoff.ts';
-import { isJobqError, type JobqError } from '../src/errors.ts';
-import { Queue } from '../src/queue/queue.ts';
-import type { NewJob } from '../src/queue/types.ts';
-import { freshQueue, testKinds } from './helpers/db.ts';
-import { claimOne, succeed } from './helpers/queue.ts';
+import { seededRandom } from '../../src/queue/backoff.ts';
+import { isJobqError, type JobqError } from '../../src/errors.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import type { NewJob } from '../../src/queue/types.ts';
+import { claimOne, emailJob as email, freshQueue, noopJob as noop, succeed, testKinds } from '../helpers/fixtures.ts';
 
-const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
 const rejectsWith = (kind: string) => (err: unknown) => isJobqError(err) && err.kind === kind;
 
 test('claim takes up to limit jobs, highest priority first, then oldest run_at', async () => {
@@ -328,4 +329,130 @@ test("the sweeper forgets a worker's start watermark an hour after its last writ
   await queue.renew('busy', [held!]);
   assert.deepEqual(await queue.sweep(30_000), { recovered: 0, pruned: 0 });
   assert.deepEqual(await workers(), ['busy'], 'idle is forgotten; busy still holds a running job');
+});
+
+// The original design's queue tests (../shared/seed/queue_integration_test.rs) that no test above
+// already asserts, each naming the seed test it ports. The others are covered: enqueue_validates_payload
+// by enqueue.test.ts ('payload_invalid details name the offending fields'), enqueue_idempotent_on_same_key
+// by enqueue.test.ts ('payload key order does not make a conflict', 'the same key from 20 connections'),
+// fetch_next_returns_none_when_empty by 'claim takes up to limit jobs', two_concurrent_workers_each_get_a_distinct_job
+// by '8 claimers racing over 2,000 jobs', mark_failed_returns_to_retrying_with_future_run_at,
+// mark_failed_lands_in_failed_permanent_at_max_attempts and retry_run_at_advances_by_at_least_base_backoff
+// by 'failures back off with decorrelated jitter', list_filters_by_status_and_kind by query.test.ts
+// ('list filters combine').
+
+// seed: enqueue_creates_queued_row
+test("a new job is queued, unattempted, with its kind's default max_attempts, no error and no cancel request", async () => {
+  const { queue } = await freshQueue();
+  const out = await queue.enqueue(email());
+  assert.equal(out.isNew, true);
+  assert.equal(out.job.status, 'queued');
+  assert.equal(out.job.attempts, 0);
+  assert.equal(out.job.maxAttempts, 3);
+  assert.equal(out.job.kind, 'send_email');
+  assert.equal(out.job.lastError, null);
+  assert.equal(out.job.cancelRequested, false);
+});
+
+// seed: fetch_next_claims_queued_job
+test('a claimed job is running, on its first attempt, locked by the claiming worker since the claim', async () => {
+  const now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => now });
+  const enqueued = await queue.enqueue(email());
+  const [claimed] = await queue.claim('worker-A', { limit: 1 });
+  assert.equal(claimed?.id, enqueued.job.id);
+  const job = await queue.get(enqueued.job.id);
+  assert.equal(job?.status, 'running');
+  assert.equal(job?.attempts, 1);
+  assert.equal(job?.lockedBy, 'worker-A');
+  assert.equal(job?.lockedAt?.getTime(), now.getTime());
+});
+
+// seed: fetch_next_skips_future_run_at
+test('a job whose run_at is in the future is not claimed until then', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => now });
+  const { job } = await queue.enqueue(email({ runAt: new Date(now.getTime() + 3_600_000) }));
+  assert.deepEqual(await queue.claim('worker-A', { limit: 10 }), []);
+  now = new Date(now.getTime() + 3_600_000);
+  assert.deepEqual((await queue.claim('worker-A', { limit: 10 })).map((j) => j.id), [job.id]);
+});
+
+// seed: mark_succeeded_transitions_running_to_succeeded
+test('a job completed by its worker is succeeded and no longer locked', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(email());
+  await succeed(queue, 'w', (await claimOne(queue, 'w'))!);
+  const after = await queue.get(job.id);
+  assert.equal(after?.status, 'succeeded');
+  assert.equal(after?.lockedBy, null);
+  assert.equal(after?.lockedAt, null);
+});
+
+// seed: mark_succeeded_errors_when_not_running
+test('completing a job no worker claimed changes nothing', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(email());
+  assert.deepEqual(await queue.complete('w', [{ id: job.id, claimSeq: 1 }]), []);
+  assert.equal((await queue.get(job.id))?.status, 'queued');
+});
+
+// seed: request_cancel_on_queued_cancels_immediately
+test('requestCancel of a queued job cancels it at once', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(email());
+  const out = await queue.requestCancel(job.id);
+  assert.equal(out.outcome, 'cancelled');
+  assert.equal((await queue.get(job.id))?.status, 'cancelled');
+});
+
+// seed: request_cancel_on_running_sets_pending_flag
+test('requestCancel of a running job only flags it; the worker finalises it cancelled', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(email());
+  await queue.claim('w', { limit: 1 });
+  const out = await queue.requestCancel(job.id);
+  assert.equal(out.outcome, 'cancel_requested');
+  let after = await queue.get(job.id);
+  assert.equal(after?.cancelRequested, true);
+  assert.equal(after?.status, 'running');
+  await queue.finalizeCancelled(job.id);
+  after = await queue.get(job.id);
+  assert.equal(after?.status, 'cancelled');
+});
+
+// seed: request_cancel_on_terminal_is_noop
+test('requestCancel of a finished job changes nothing and reports its status', async () => {
+  const { queue } = await freshQueue();
+  const { job } = await queue.enqueue(email());
+  await succeed(queue, 'w', (await claimOne(queue, 'w'))!);
+  const out = await queue.requestCancel(job.id);
+  assert.equal(out.outcome, 'already_terminal');
+  assert.equal(out.outcome === 'already_terminal' && out.status, 'succeeded');
+  assert.equal((await queue.get(job.id))?.status, 'succeeded');
+});
+
+// seed: request_cancel_on_missing_id_returns_not_found
+test('requestCancel of an unknown id fails with not_found', async () => {
+  const { queue } = await freshQueue();
+  await assert.rejects(queue.requestCancel(uuidv7()), rejectsWith('not_found'));
+});
+
+// seed: recover_stale_resets_old_running_rows
+test('recoverStale puts a running job whose lease is older than the limit back to retrying, unlocked', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ clock: () => now });
+  const { job } = await queue.enqueue(email());
+  await queue.claim('doomed-worker', { limit: 1 });
+  now = new Date(now.getTime() + 3_600_000); // the lease is now an hour old
+  assert.equal(await queue.recoverStale(60_000), 1);
+  const after = await queue.get(job.id);
+  assert.equal(after?.status, 'retrying');
+  assert.equal(after?.lockedBy, null);
+});
+
+// seed: get_returns_none_for_unknown_id
+test('get of an unknown id returns null, not an error', async () => {
+  const { queue } = await freshQueue();
+  assert.equal(await queue.get(uuidv7()), null);
 });

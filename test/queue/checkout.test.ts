@@ -2,11 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { checkout } from '../src/queue/checkout.ts';
-import { inTransaction } from '../src/queue/db.ts';
-import { isJobqError } from '../src/errors.ts';
-import { freshDatabase } from './helpers/db.ts';
-import { eventually } from './worker/helpers.ts';
+import { checkout } from '../../src/queue/checkout.ts';
+import { inTransaction } from '../../src/queue/db.ts';
+import { isJobqError } from '../../src/errors.ts';
+import { freshDatabase, eventually } from '../helpers/fixtures.ts';
 
 test('a checked-out client killed between statements does not take the process down, and is destroyed on release', async () => {
   // Without checkout's listener the 'error' this provokes has no handler and ends the test process.

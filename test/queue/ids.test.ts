@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { validate, version } from 'uuid';
-import { newJobId } from '../src/queue/ids.ts';
+import { newJobId } from '../../src/queue/ids.ts';
 
 test('ids are valid UUIDv7 and strictly increase across many calls, pool refills and milliseconds', () => {
   const ids: string[] = [];

@@ -6,12 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPool } from '../src/db/pool.ts';
-import { isJobqError } from '../src/errors.ts';
-import { Queue } from '../src/queue/queue.ts';
-import { DEFAULT_RETENTION } from '../src/queue/retention.ts';
-import { freshDatabase, testKinds } from './helpers/db.ts';
-import { eventually } from './worker/helpers.ts';
+import { createPool } from '../../src/db/pool.ts';
+import { isJobqError } from '../../src/errors.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import { DEFAULT_RETENTION } from '../../src/queue/retention.ts';
+import { freshDatabase, testKinds, eventually } from '../helpers/fixtures.ts';
 
 test('a sweep whose unlock times out does not keep the sweep lock: another process sweeps next', { timeout: 60_000 }, async (t) => {
   const db = await freshDatabase();

@@ -1,12 +1,9 @@
 /** Reading jobs: get, keyset-paged list, stats, and the schema's agreement with the TypeScript model. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isJobqError } from '../src/errors.ts';
-import { JOB_STATUSES, type NewJob } from '../src/queue/types.ts';
-import { freshQueue } from './helpers/db.ts';
-import { claimOne, succeed } from './helpers/queue.ts';
-
-const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
+import { isJobqError } from '../../src/errors.ts';
+import { JOB_STATUSES } from '../../src/queue/types.ts';
+import { claimOne, freshQueue, noopJob as noop, succeed } from '../helpers/fixtures.ts';
 
 test('walking the cursors returns every matching job exactly once, newest first, even while jobs arrive', async () => {
   const { queue } = await freshQueue();

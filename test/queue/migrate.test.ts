@@ -5,9 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { isJobqError } from '../src/errors.ts';
-import { LATEST_VERSION, loadMigrations, migrate, schemaVersion } from '../src/queue/migrate.ts';
-import { freshDatabase } from './helpers/db.ts';
+import { isJobqError } from '../../src/errors.ts';
+import { LATEST_VERSION, loadMigrations, migrate, schemaVersion } from '../../src/queue/migrate.ts';
+import { freshDatabase } from '../helpers/fixtures.ts';
 
 test('ten processes migrating at once apply each migration exactly once', async () => {
   const db = await freshDatabase({ migrated: false });

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
-import { claim, type ClaimParams } from '../src/queue/statements/claim.ts';
-import * as Housekeeping from '../src/queue/statements/housekeeping.ts';
-import { release, renewClaims } from '../src/queue/statements/leases.ts';
-import { complete } from '../src/queue/statements/transitions.ts';
-import { freshDatabase } from './helpers/db.ts';
+import { claim, type ClaimParams } from '../../src/queue/statements/claim.ts';
+import * as Housekeeping from '../../src/queue/statements/housekeeping.ts';
+import { release, renewClaims } from '../../src/queue/statements/leases.ts';
+import { complete } from '../../src/queue/statements/transitions.ts';
+import { freshDatabase } from '../helpers/fixtures.ts';
 
 /** The plans of every statement `sql` runs, nested ones included; nothing it does is kept. */
 async function plansOf(pool: pg.Pool, sql: string, values: unknown[], settings: string[] = []): Promise<string> {

@@ -1,7 +1,7 @@
 /** The decorrelated-jitter policy, with a seeded random source. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_BACKOFF, nextDelay, seededRandom, validatePolicy } from '../src/queue/backoff.ts';
+import { DEFAULT_BACKOFF, nextDelay, seededRandom, validatePolicy } from '../../src/queue/backoff.ts';
 
 test('every delay lies between base and min(cap, 3 × previous)', () => {
   for (let seed = 1; seed <= 200; seed++) {

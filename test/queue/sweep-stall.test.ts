@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
-import { Queue } from '../src/queue/queue.ts';
-import { freshQueue, testKinds } from './helpers/db.ts';
-import { deferred, eventually } from './worker/helpers.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import { freshQueue, testKinds, deferred, eventually } from '../helpers/fixtures.ts';
 
 test('a sweeper stalled while holding the sweep lock loses it after one lease idle; another process then sweeps', async () => {
   const { queue, db } = await freshQueue();

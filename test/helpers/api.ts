@@ -6,7 +6,7 @@ import { type ApiOptions, buildApp } from '../../src/api/app.ts';
 import { STATUS_OF_KIND } from '../../src/api/schemas/errors.ts';
 import { ERROR_KINDS, type ErrorKind } from '../../src/errors.ts';
 import type { Queue } from '../../src/queue/queue.ts';
-import { freshQueue, type TestDatabase } from '../helpers/db.ts';
+import { freshQueue, type TestDatabase } from './db.ts';
 
 export type TestAppOptions = Partial<Omit<ApiOptions, 'config' | 'queue'>> & { config?: Partial<ApiOptions['config']>; queue?: Queue };
 

@@ -2,14 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { DEFAULT_RETENTION, parseRetention } from '../src/queue/retention.ts';
-import type { NewJob } from '../src/queue/types.ts';
-import { freshQueue } from './helpers/db.ts';
-import { claimOne, succeed } from './helpers/queue.ts';
-import { kindsWithProbe, setup, waitForStatus, eventually } from './worker/helpers.ts';
+import { DEFAULT_RETENTION, parseRetention } from '../../src/queue/retention.ts';
+import { claimOne, freshQueue, kindsWithProbe, setup, succeed, waitForStatus, eventually, noopJob as noop } from '../helpers/fixtures.ts';
 
 const DAY = 86_400_000;
-const noop = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'noop', payload: {}, ...extra });
 
 test('retention specs: one duration for all, per status, `failed` for failed_permanent, never', () => {
   assert.deepEqual(parseRetention('30s'), { succeeded: 30_000, failed_permanent: 30_000, cancelled: 30_000 });

@@ -3,13 +3,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import pg from 'pg';
-import { isJobqError, type JobqError } from '../src/errors.ts';
-import { KindRegistry } from '../src/kinds/registry.ts';
-import { Queue } from '../src/queue/queue.ts';
-import type { EnqueueResult, NewJob } from '../src/queue/types.ts';
-import { freshQueue, testKinds } from './helpers/db.ts';
-
-const email = (extra: Partial<NewJob> = {}): NewJob => ({ kind: 'send_email', payload: { to: 'a@b.c', subject: 'hi', body: 'hello' }, ...extra });
+import { isJobqError, type JobqError } from '../../src/errors.ts';
+import { KindRegistry } from '../../src/kinds/registry.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import type { EnqueueResult, NewJob } from '../../src/queue/types.ts';
+import { freshQueue, testKinds, emailJob as email } from '../helpers/fixtures.ts';
 
 async function count(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query('SELECT count(*)::int AS n FROM jobq.jobs');

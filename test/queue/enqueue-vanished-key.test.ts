@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { Queue } from '../src/queue/queue.ts';
-import { freshDatabase, testKinds, type TestDatabase } from './helpers/db.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import { freshDatabase, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
 
 /** A pool whose first idempotency-key look-up is preceded by the pruner deleting the key's job. */
 function pruneBeforeLookup(db: TestDatabase, key: string): pg.Pool {

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isJobqError } from '../src/errors.ts';
-import { freshQueue } from './helpers/db.ts';
+import { isJobqError } from '../../src/errors.ts';
+import { freshQueue } from '../helpers/fixtures.ts';
 
 const notHeld = (err: unknown) => isJobqError(err, 'invalid_transition');
 

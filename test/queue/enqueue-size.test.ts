@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
-import { isJobqError } from '../src/errors.ts';
-import { Queue } from '../src/queue/queue.ts';
-import { freshDatabase, testKinds } from './helpers/db.ts';
+import { isJobqError } from '../../src/errors.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import { freshDatabase, testKinds } from '../helpers/fixtures.ts';
 
 const blobKinds = () =>
   testKinds().register({ name: 'blob', payloadSchema: Type.Object({ data: Type.String() }), timeoutMs: 1_000, handler: () => undefined });

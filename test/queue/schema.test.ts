@@ -1,15 +1,15 @@
 /**
- * The schema the migrations build, compared with test/schema.snapshot.txt: a change to the database
+ * The schema the migrations build, compared with test/queue/schema.snapshot.txt: a change to the database
  * shape must be deliberate (a new migration and a new snapshot), never drift. Functions are recorded
  * whole (pg_get_functiondef), so an edit of a body in src/queue/functions.sql shows up here too.
- * After adding a migration or changing functions.sql: JOBQ_UPDATE_SNAPSHOT=1 npm test -- test/schema.test.ts
+ * After adding a migration or changing functions.sql: JOBQ_UPDATE_SNAPSHOT=1 npm test -- test/queue/schema.test.ts
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { freshDatabase } from './helpers/db.ts';
+import { freshDatabase } from '../helpers/fixtures.ts';
 
-const SNAPSHOT = 'test/schema.snapshot.txt';
+const SNAPSHOT = 'test/queue/schema.snapshot.txt';
 
 test('the migrated schema matches the checked-in snapshot', async () => {
   const db = await freshDatabase();

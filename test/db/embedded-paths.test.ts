@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -101,7 +101,7 @@ describe('the copy of the binaries', () => {
     return { native, target };
   }
   const copyOfBinaries = async (native: string, target: string): Promise<string> =>
-    (await import('../src/db/embedded.ts')).copyOfBinaries(native, target);
+    (await import('../../src/db/embedded.ts')).copyOfBinaries(native, target);
 
   test('is made readable by all, writable by us only, and reused', async () => {
     const { native, target } = installation();

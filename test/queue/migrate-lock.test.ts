@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { isJobqError } from '../src/errors.ts';
-import { LATEST_VERSION, loadMigrations, migrate, type Migration } from '../src/queue/migrate.ts';
-import { freshDatabase } from './helpers/db.ts';
-import { eventually } from './worker/helpers.ts';
+import { isJobqError } from '../../src/errors.ts';
+import { LATEST_VERSION, loadMigrations, migrate, type Migration } from '../../src/queue/migrate.ts';
+import { freshDatabase, eventually } from '../helpers/fixtures.ts';
 
 const ALTER: Migration = {
   version: LATEST_VERSION + 1,

@@ -4,9 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ALTERED, ERROR_TEXT_NOTE, MAX_RESULT_CHARS, RESULT_EXCERPT_CHARS, resultJson, storableText } from '../src/queue/results.ts';
-import { freshQueue } from './helpers/db.ts';
-import { succeed } from './helpers/queue.ts';
+import { ALTERED, ERROR_TEXT_NOTE, MAX_RESULT_CHARS, RESULT_EXCERPT_CHARS, resultJson, storableText } from '../../src/queue/results.ts';
+import { freshQueue, succeed } from '../helpers/fixtures.ts';
 
 const parse = (v: unknown): any => JSON.parse(resultJson(v)!);
 
