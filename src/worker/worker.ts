@@ -31,7 +31,7 @@ import type { Queue } from '../queue/queue.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/sql.ts';
 import { DEFAULT_RETENTION, type Retention } from '../queue/retention.ts';
 import type { ClaimedJob } from '../queue/types.ts';
-import { Coalescer } from '../queue/coalescer.ts';
+import { Coalescer } from '../lib/coalescer.ts';
 import { Completer } from './completer.ts';
 import { errText, JobContext, logFields, settleWithin } from './context.ts';
 import { LeaseKeeper, registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
