@@ -15,6 +15,7 @@ import type { Logger } from './logger.ts';
 import { type ApiEvents, createMetrics, type Metrics } from './metrics/metrics.ts';
 import { serveMetrics } from './metrics/server.ts';
 import { isJobqError } from './errors.ts';
+import { retry } from './lib/retry.ts';
 import { appliedVersion, LATEST_VERSION, migrate } from './queue/migrate.ts';
 import { Queue } from './queue/index.ts';
 import { Worker } from './worker/worker.ts';
@@ -146,18 +147,14 @@ export async function startService(config: Config, logger: Logger, what: StartOp
 
 /** At start the database may still be coming up (a fresh container, a restart): wait for it a while. */
 async function migrateWithRetry(db: Database, logger: Logger, lockTimeoutMs: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
-      const { applied, version } = await migrate(db.pool, undefined, { lockTimeoutMs });
-      if (applied.length > 0) logger.info({ applied, version }, 'migrations applied');
-      return;
-    } catch (err) {
-      if (!isJobqError(err, 'database_unavailable') || Date.now() + delay > deadline) throw err;
-      logger.warn({ retry_ms: delay, err: (err as Error).message }, 'database not reachable yet; retrying');
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+  const { applied, version } = await retry(() => migrate(db.pool, undefined, { lockTimeoutMs }), {
+    retryable: (err) => isJobqError(err, 'database_unavailable'),
+    withinMs: 60_000,
+    firstDelayMs: 250,
+    maxDelayMs: 5_000,
+    onRetry: (err, ms) => logger.warn({ retry_ms: ms, err: (err as Error).message }, 'database not reachable yet; retrying'),
+  });
+  if (applied.length > 0) logger.info({ applied, version }, 'migrations applied');
 }
 
 /**

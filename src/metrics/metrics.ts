@@ -12,7 +12,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import client from 'prom-client';
-import { cached } from '../queue/cached.ts';
+import { cached } from '../lib/cached.ts';
 import type { Queue } from '../queue/index.ts';
 import { JOB_STATUSES, type QueueStats, type StatusCounts } from '../queue/types.ts';
 import type { Worker } from '../worker/worker.ts';

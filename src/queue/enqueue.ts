@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
-import { Coalescer } from './coalescer.ts';
+import { Coalescer } from '../lib/coalescer.ts';
 import { inTransaction } from './db.ts';
 import { isJobqError, JobqError } from '../errors.ts';
 import { MAX_BATCH } from '../limits.ts';

@@ -1,8 +1,8 @@
 /**
- * Batched completion. Successful jobs are written in one `completeClaims` statement per batch: when no
+ * Batched completion. Successful jobs are written in one `complete` statement per batch: when no
  * write is in flight, what is waiting goes at once (no added latency when idle); while one is in
  * flight, completions gather and go together in the next (under load, one round trip for hundreds).
- * Each completion is guarded by its claim (`Queue.completeClaims`), and items are kept by claim: two
+ * Each completion is guarded by its claim (`Queue.complete`), and items are kept by claim: two
  * attempts of one job in a batch are two items, and only the one still held is written.
  */
 import type { Queue } from '../queue/index.ts';

@@ -1,11 +1,13 @@
-/** The context a handler runs with (HandlerContext), one small object per job; and the worker's small helpers. */
+/** The context a handler runs with (HandlerContext), one small object per job. */
 import type { Logger } from 'pino';
 import type { HandlerContext } from '../kinds/registry.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import type { JobAbort } from './execute.ts';
+import { logFields } from './log.ts';
 
-export function logFields(job: ClaimedJob): { job_id: string; kind: string; attempt: number } {
-  return { job_id: job.id, kind: job.kind, attempt: job.attempts };
+/** Renews one claim's lease (the worker's Heartbeat). */
+export interface LeaseRenewer {
+  renew(job: ClaimedJob): Promise<void>;
 }
 
 /**
@@ -19,7 +21,7 @@ export class JobContext implements HandlerContext {
     private readonly claimed: ClaimedJob,
     private readonly abort: JobAbort,
     private readonly log: Logger,
-    private readonly worker: { heartbeatJob(job: ClaimedJob): Promise<void> },
+    private readonly leases: LeaseRenewer,
   ) {}
   get job(): HandlerContext['job'] {
     const c = this.claimed;
@@ -32,17 +34,6 @@ export class JobContext implements HandlerContext {
     return (this.#child ??= this.log.child(logFields(this.claimed)));
   }
   heartbeat(): Promise<void> {
-    return this.worker.heartbeatJob(this.claimed);
+    return this.leases.renew(this.claimed);
   }
-}
-
-/** Waits for `p`, at most `ms`. */
-export async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
-}
-
-export function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

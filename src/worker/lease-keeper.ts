@@ -20,6 +20,7 @@
 import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { isJobqError } from '../errors.ts';
+import { retry } from '../lib/retry.ts';
 import { LEASE_KEEPER_STATEMENTS } from '../queue/leases.ts';
 import type { Queue } from '../queue/index.ts';
 
@@ -66,18 +67,14 @@ export class WorkerIdInUseError extends Error {
  * While the database is unreachable it retries for up to a minute, as the migration at start does.
  */
 export async function registerWorker(queue: Queue, workerId: string, instance: string, leaseMs: number, logger: Logger): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
-      const taken = await queue.registerWorker(workerId, instance, leaseMs);
-      if (taken) throw new WorkerIdInUseError(workerId, taken.heldForMs);
-      return;
-    } catch (err) {
-      if (!isJobqError(err, 'database_unavailable') || Date.now() + delay > deadline) throw err;
-      logger.warn({ retry_ms: delay }, 'database not reachable; retrying the worker registration');
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+  const taken = await retry(() => queue.registerWorker(workerId, instance, leaseMs), {
+    retryable: (err) => isJobqError(err, 'database_unavailable'),
+    withinMs: 60_000,
+    firstDelayMs: 250,
+    maxDelayMs: 5_000,
+    onRetry: (_err, ms) => logger.warn({ retry_ms: ms }, 'database not reachable; retrying the worker registration'),
+  });
+  if (taken) throw new WorkerIdInUseError(workerId, taken.heldForMs);
 }
 
 const ENTRY = new URL('./lease-thread.js', import.meta.url);

@@ -1,7 +1,7 @@
 /** The group-commit helper on its own (no database): batching, per-item outcomes, failing fast in an outage. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Coalescer } from '../../src/queue/coalescer.ts';
+import { Coalescer } from '../../src/lib/coalescer.ts';
 
 /** A coalescer whose runs the test finishes by hand. */
 function steered(failWaitingOn?: (err: unknown) => boolean) {

@@ -1,6 +1,6 @@
 /** Liveness, readiness, metrics, and the read-only /v1 views of the whole queue: stats and kinds. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { cached } from '../../queue/cached.ts';
+import { cached } from '../../lib/cached.ts';
 import { JobqError } from '../../errors.ts';
 import type { Queue } from '../../queue/index.ts';
 import { renderKind, renderStats } from '../render.ts';
