@@ -3,7 +3,7 @@
  * migrations when it changed (or a migration ran), and the text PostgreSQL runs is the file's.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';

@@ -8,7 +8,6 @@ import { v7 as uuidv7 } from 'uuid';
 import { seededRandom } from '../../src/queue/backoff.ts';
 import { isJobqError, type JobqError } from '../../src/errors.ts';
 import { Queue } from '../../src/queue/queue.ts';
-import type { NewJob } from '../../src/queue/types.ts';
 import { claimOne, emailJob as email, freshQueue, noopJob as noop, succeed, testKinds } from '../helpers/fixtures.ts';
 
 const rejectsWith = (kind: string) => (err: unknown) => isJobqError(err) && err.kind === kind;
