@@ -35,6 +35,11 @@ const integer = argument((raw) => {
   if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw))) throw new Error(`must be an integer, got "${raw}"`);
   return Number(raw);
 });
+const count = argument((raw) => {
+  const n = integer(raw);
+  if (n < 1) throw new Error(`must be at least 1, got ${n}`);
+  return n;
+});
 /** An empty value (`JOBQ_URL=`) means unset. */
 const url = argument((raw) => {
   if (raw.trim() === '') return DEFAULT_URL;
@@ -111,7 +116,7 @@ export function addOpsCommands(program: Command, io: CliIo): void {
     .addOption(new Option('--status <status>', 'only jobs in this status').choices(JOB_STATUSES))
     .option('--kind <kind>', 'only jobs of this kind')
     .option('--queue <name>', 'only jobs in this queue')
-    .option('--limit <n>', 'at most this many jobs', argument((raw) => positive(integer(raw))), 50)
+    .option('--limit <n>', 'at most this many jobs (more than a page are fetched page by page)', count, PAGE_SIZE.default)
     .action((o: ClientFlags & Omit<JobListFilter, 'limit' | 'cursor'> & { limit: number }) =>
       show(o, async (c) => {
         const found: JobWire[] = [];
@@ -132,9 +137,4 @@ export function addOpsCommands(program: Command, io: CliIo): void {
   command('stats', 'count jobs per status, queue and kind').action((o: ClientFlags) => show(o, (c) => c.stats(), format.stats));
 
   command('kinds', 'list the kinds the API accepts').action((o: ClientFlags) => show(o, (c) => c.kinds(), format.kinds));
-}
-
-function positive(n: number): number {
-  if (n < 1) throw new Error(`must be at least 1, got ${n}`);
-  return n;
 }
