@@ -24,6 +24,8 @@ export interface ClientOptions {
   apiKey?: string;
   /** Default: the global fetch. */
   fetch?: typeof globalThis.fetch;
+  /** A request with no complete answer this long after it began fails with kind `network_error`. Default: no limit. */
+  timeoutMs?: number;
 }
 
 export interface EnqueueOptions {
@@ -73,6 +75,7 @@ export interface JobqClient {
 
 const isTerminal = (status: JobStatus): boolean => (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
 
+// Not node:timers/promises: this module must also run in browsers and edge runtimes.
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -88,6 +91,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Why a fetch failed: fetch's own message is a bare "fetch failed"; its cause says ECONNREFUSED or ENOTFOUND. */
+function reasonOf(err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (typeof cause?.message === 'string' && cause.message !== '') return `${(err as Error).message} (${cause.message})`;
+  if (typeof cause?.code === 'string') return `${(err as Error).message} (${cause.code})`;
+  return (err as Error)?.message ?? String(err);
+}
+
 export function createClient(options: ClientOptions): JobqClient {
   const base = options.baseUrl.replace(/\/+$/, '');
   const fetchFn = options.fetch ?? globalThis.fetch;
@@ -96,6 +107,7 @@ export function createClient(options: ClientOptions): JobqClient {
     const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`;
     const init: RequestInit = { method, headers };
+    if (options.timeoutMs !== undefined) init.signal = AbortSignal.timeout(options.timeoutMs);
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -107,7 +119,8 @@ export function createClient(options: ClientOptions): JobqClient {
       status = res.status;
       text = await res.text();
     } catch (err) {
-      throw new JobqClientError(status, 'network_error', `${method} ${path} failed: ${(err as Error)?.message ?? String(err)}`, undefined, { cause: err });
+      const why = (err as Error)?.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : reasonOf(err);
+      throw new JobqClientError(status, 'network_error', `${method} ${path} failed: ${why}`, undefined, { cause: err });
     }
     let parsed: unknown;
     try {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { DEFAULT_RETENTION, formatRetention, parseRetention, type Retention } from './queue/retention.ts';
 import path from 'node:path';
 import { parseKeyEntry } from './api/keys.ts';
+import { parseDuration } from './lib/duration.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -18,6 +19,21 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER) {
     if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
       throw new InvalidArgumentError(`must be an integer from ${min} to ${max}, got "${raw}"`);
     }
+    return n;
+  };
+}
+/** Node fires a longer timer at once (TimeoutOverflowWarning): no duration setting may exceed it. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+/** A duration (src/lib/duration.ts: `250ms`, `30s`, `7d`, or plain milliseconds) from min to max. */
+function duration(min: number, max = LONGEST_TIMER_MS) {
+  return (raw: string): number => {
+    let n: number;
+    try {
+      n = parseDuration(raw);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+    if (n < min || n > max) throw new InvalidArgumentError(`must be from ${min} ms to ${max} ms, got "${raw}" (${n} ms)`);
     return n;
   };
 }
@@ -60,38 +76,38 @@ export const SETTINGS = {
   // -- database and process
   databaseUrl: spec<string | undefined>({ flag: '--database-url <url>', env: 'DATABASE_URL', description: 'PostgreSQL to use; unset: start an embedded one', default: undefined, parse: optionalText, shownDefault: 'embedded' }),
   dataDir: spec({ flag: '--data-dir <dir>', env: 'JOBQ_DATA_DIR', description: 'folder for the embedded PostgreSQL and the e-mail outbox', default: './.jobq', parse: text }),
-  migrate: spec({ flag: '--migrate <bool>', env: 'JOBQ_MIGRATE', description: 'apply migrations at start', default: true, parse: bool }),
+  migrate: spec({ flag: '--migrate [bool]', env: 'JOBQ_MIGRATE', description: 'apply migrations at start', default: true, parse: bool }),
   logLevel: spec({ flag: '--log-level <level>', env: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, default: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(LOG_LEVELS) }),
   poolSize: spec({ flag: '--pool-size <n>', env: 'JOBQ_POOL_SIZE', description: 'connections in the database pool', default: 10, parse: int(1, 1000) }),
-  queryTimeoutMs: spec({ flag: '--query-timeout-ms <ms>', env: 'JOBQ_QUERY_TIMEOUT_MS', description: 'a query unanswered this long fails as database_unavailable', default: 5_000, parse: int(100) }),
-  statementTimeoutMs: spec<number | undefined>({ flag: '--statement-timeout-ms <ms>', env: 'JOBQ_STATEMENT_TIMEOUT_MS', description: 'the database stops any statement running this long (statement_timeout)', default: undefined, parse: int(100), shownDefault: 'the query timeout' }),
-  migrateLockTimeoutMs: spec({ flag: '--migrate-lock-timeout-ms <ms>', env: 'JOBQ_MIGRATE_LOCK_TIMEOUT_MS', description: 'a migration waits this long for a table lock, then gives up and tries again (other statements queue behind its wait)', default: 3_000, parse: int(1) }),
+  queryTimeoutMs: spec({ flag: '--query-timeout-ms <duration>', env: 'JOBQ_QUERY_TIMEOUT_MS', description: 'a query unanswered this long fails as database_unavailable', default: 5_000, parse: duration(100) }),
+  statementTimeoutMs: spec<number | undefined>({ flag: '--statement-timeout-ms <duration>', env: 'JOBQ_STATEMENT_TIMEOUT_MS', description: 'the database stops any statement running this long (statement_timeout)', default: undefined, parse: duration(100), shownDefault: 'the query timeout' }),
+  migrateLockTimeoutMs: spec({ flag: '--migrate-lock-timeout-ms <duration>', env: 'JOBQ_MIGRATE_LOCK_TIMEOUT_MS', description: 'a migration waits this long for a table lock, then gives up and tries again (other statements queue behind its wait)', default: 3_000, parse: duration(1) }),
   // -- HTTP API
   host: spec({ flag: '--host <host>', env: 'HOST', description: 'address the API listens on', default: '127.0.0.1', parse: text }),
   port: spec({ flag: '--port <port>', env: 'PORT', description: 'port the API listens on', default: 8080, parse: int(0, 65535) }),
   apiKeys: spec({ flag: '--api-keys <keys>', env: 'JOBQ_API_KEYS', description: 'comma-separated API keys, each <key> (all scopes) or name:scopes:<key> or name:scopes:sha256:<hex> (scopes: enqueue+read+admin); set: /v1 needs "Authorization: Bearer <key>"', default: [] as string[], parse: keyEntries, shownDefault: 'none' }),
-  metricsAuth: spec({ flag: '--metrics-auth <bool>', env: 'JOBQ_METRICS_AUTH', description: '/metrics needs an API key too', default: false, parse: bool }),
-  insecure: spec({ flag: '--insecure <bool>', env: 'JOBQ_INSECURE', description: 'allow a non-loopback address without API keys', default: false, parse: bool }),
-  readTimeoutMs: spec({ flag: '--read-timeout-ms <ms>', env: 'JOBQ_READ_TIMEOUT_MS', description: 'the database stops an API read (list, get) running this long', default: 2_000, parse: int(100) }),
+  metricsAuth: spec({ flag: '--metrics-auth [bool]', env: 'JOBQ_METRICS_AUTH', description: '/metrics needs an API key too', default: false, parse: bool }),
+  insecure: spec({ flag: '--insecure [bool]', env: 'JOBQ_INSECURE', description: 'allow a non-loopback address without API keys', default: false, parse: bool }),
+  readTimeoutMs: spec({ flag: '--read-timeout-ms <duration>', env: 'JOBQ_READ_TIMEOUT_MS', description: 'the database stops an API read (list, get) running this long', default: 2_000, parse: duration(100) }),
   bodyLimit: spec({ flag: '--body-limit <bytes>', env: 'JOBQ_BODY_LIMIT', description: 'largest request body accepted', default: 1_048_576, parse: int(1024, 1024 ** 3) }),
   // -- HTTP API: key file, slow clients (issue 14, items 14 and 8)
   apiKeysFile: spec<string | undefined>({ flag: '--api-keys-file <path>', env: 'JOBQ_API_KEYS_FILE', description: 'more API keys, one entry per line (# comments); re-read on SIGHUP', default: undefined, parse: optionalText, shownDefault: 'none' }),
-  requestTimeoutMs: spec({ flag: '--request-timeout-ms <ms>', env: 'JOBQ_REQUEST_TIMEOUT_MS', description: 'a request whose headers and body have not all arrived this long after it began gets 408 and its connection is closed', default: 30_000, parse: int(100, 3_600_000) }),
-  headersTimeoutMs: spec({ flag: '--headers-timeout-ms <ms>', env: 'JOBQ_HEADERS_TIMEOUT_MS', description: 'the same for the request line and headers alone (at most --request-timeout-ms)', default: 10_000, parse: int(100, 3_600_000) }),
-  keepAliveTimeoutMs: spec({ flag: '--keep-alive-timeout-ms <ms>', env: 'JOBQ_KEEP_ALIVE_TIMEOUT_MS', description: 'an idle keep-alive connection is closed after this long (keep it above a proxy\'s idle timeout)', default: 72_000, parse: int(100, 3_600_000) }),
-  idleTimeoutMs: spec({ flag: '--idle-timeout-ms <ms>', env: 'JOBQ_IDLE_TIMEOUT_MS', description: 'a connection with no traffic either way this long (a client that stops reading) is closed', default: 120_000, parse: int(100, 3_600_000) }),
+  requestTimeoutMs: spec({ flag: '--request-timeout-ms <duration>', env: 'JOBQ_REQUEST_TIMEOUT_MS', description: 'a request whose headers and body have not all arrived this long after it began gets 408 and its connection is closed', default: 30_000, parse: duration(100, 3_600_000) }),
+  headersTimeoutMs: spec({ flag: '--headers-timeout-ms <duration>', env: 'JOBQ_HEADERS_TIMEOUT_MS', description: 'the same for the request line and headers alone (at most --request-timeout-ms)', default: 10_000, parse: duration(100, 3_600_000) }),
+  keepAliveTimeoutMs: spec({ flag: '--keep-alive-timeout-ms <duration>', env: 'JOBQ_KEEP_ALIVE_TIMEOUT_MS', description: 'an idle keep-alive connection is closed after this long (keep it above a proxy\'s idle timeout)', default: 72_000, parse: duration(100, 3_600_000) }),
+  idleTimeoutMs: spec({ flag: '--idle-timeout-ms <duration>', env: 'JOBQ_IDLE_TIMEOUT_MS', description: 'a connection with no traffic either way this long (a client that stops reading) is closed', default: 120_000, parse: duration(100, 3_600_000) }),
   maxConnections: spec({ flag: '--max-connections <n>', env: 'JOBQ_MAX_CONNECTIONS', description: 'connections the API holds at once; more are closed as they arrive', default: 10_000, parse: int(1, 1_000_000) }),
   // -- worker
   concurrency: spec({ flag: '--concurrency <n>', env: 'JOBQ_CONCURRENCY', description: 'jobs run at once by this process', default: 10, parse: int(1, 10_000) }),
   queues: spec({ flag: '--queues <names>', env: 'JOBQ_QUEUES', description: 'comma-separated queues to work; empty: all', default: [] as string[], parse: list, shownDefault: 'all' }),
   // The random part keeps the default unique where hostname:pid repeats (containers: every one is pid 1 on its own host name, or the same one).
   workerId: spec({ flag: '--worker-id <id>', env: 'JOBQ_WORKER_ID', description: 'name of this worker in locked_by; a start is refused while a live worker has it', default: `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`, parse: text, shownDefault: 'hostname:pid:random' }),
-  leaseMs: spec({ flag: '--lease-ms <ms>', env: 'JOBQ_LEASE_MS', description: 'a running job whose lease is older is recovered', default: 30_000, parse: int(1_000) }),
-  heartbeatMs: spec<number | undefined>({ flag: '--heartbeat-ms <ms>', env: 'JOBQ_HEARTBEAT_MS', description: 'how often leases are renewed, shorter than --lease-ms; unset: a third of --lease-ms, at most 5000', default: undefined, parse: int(100) }),
-  pollIntervalMs: spec({ flag: '--poll-interval-ms <ms>', env: 'JOBQ_POLL_INTERVAL_MS', description: 'fallback poll when no notification arrives', default: 1_000, parse: int(10) }),
-  shutdownGraceMs: spec({ flag: '--shutdown-grace-ms <ms>', env: 'JOBQ_SHUTDOWN_GRACE_MS', description: 'time running jobs get to finish on SIGTERM', default: 30_000, parse: int(0) }),
-  timeoutGraceMs: spec({ flag: '--timeout-grace-ms <ms>', env: 'JOBQ_TIMEOUT_GRACE_MS', description: 'after a timeout, how long a handler may ignore its signal before its slot is freed', default: 5_000, parse: int(0) }),
-  maxBlockedMs: spec<number | undefined>({ flag: '--max-blocked-ms <ms>', env: 'JOBQ_MAX_BLOCKED_MS', description: 'while a handler blocks the event loop, leases are kept this long at most, then left to the sweeper', default: undefined, parse: int(100), shownDefault: 'largest timeout of the jobs held + --timeout-grace-ms' }),
+  leaseMs: spec({ flag: '--lease-ms <duration>', env: 'JOBQ_LEASE_MS', description: 'a running job whose lease is older is recovered', default: 30_000, parse: duration(1_000) }),
+  heartbeatMs: spec<number | undefined>({ flag: '--heartbeat-ms <duration>', env: 'JOBQ_HEARTBEAT_MS', description: 'how often leases are renewed, shorter than --lease-ms; unset: a third of --lease-ms, at most 5000', default: undefined, parse: duration(100) }),
+  pollIntervalMs: spec({ flag: '--poll-interval-ms <duration>', env: 'JOBQ_POLL_INTERVAL_MS', description: 'fallback poll when no notification arrives', default: 1_000, parse: duration(10) }),
+  shutdownGraceMs: spec({ flag: '--shutdown-grace-ms <duration>', env: 'JOBQ_SHUTDOWN_GRACE_MS', description: 'time running jobs get to finish on SIGTERM', default: 30_000, parse: duration(0) }),
+  timeoutGraceMs: spec({ flag: '--timeout-grace-ms <duration>', env: 'JOBQ_TIMEOUT_GRACE_MS', description: 'after a timeout, how long a handler may ignore its signal before its slot is freed', default: 5_000, parse: duration(0) }),
+  maxBlockedMs: spec<number | undefined>({ flag: '--max-blocked-ms <duration>', env: 'JOBQ_MAX_BLOCKED_MS', description: 'while a handler blocks the event loop, leases are kept this long at most, then left to the sweeper', default: undefined, parse: duration(100), shownDefault: 'largest timeout of the jobs held + --timeout-grace-ms' }),
   metricsHost: spec({ flag: '--metrics-host <host>', env: 'JOBQ_METRICS_HOST', description: 'address of the worker metrics server', default: '127.0.0.1', parse: text }),
   metricsPort: spec<number | undefined>({ flag: '--metrics-port <port>', env: 'JOBQ_METRICS_PORT', description: 'serve /metrics of a worker on this port', default: undefined, parse: int(0, 65535), shownDefault: 'off' }),
   retention: spec<Retention>({ flag: '--retention <spec>', env: 'JOBQ_RETENTION', description: 'how long finished jobs are kept: a duration (30d) or per status (succeeded=7d,failed=30d,cancelled=30d); never keeps them', default: DEFAULT_RETENTION, parse: (raw) => {
@@ -101,8 +117,8 @@ export const SETTINGS = {
       throw new InvalidArgumentError((err as Error).message);
     }
   }, shownDefault: formatRetention(DEFAULT_RETENTION) }),
-  backoffBaseMs: spec({ flag: '--backoff-base-ms <ms>', env: 'JOBQ_BACKOFF_BASE_MS', description: 'smallest retry delay', default: 1_000, parse: int(1) }),
-  backoffCapMs: spec({ flag: '--backoff-cap-ms <ms>', env: 'JOBQ_BACKOFF_CAP_MS', description: 'largest retry delay', default: 3_600_000, parse: int(1) }),
+  backoffBaseMs: spec({ flag: '--backoff-base-ms <duration>', env: 'JOBQ_BACKOFF_BASE_MS', description: 'smallest retry delay', default: 1_000, parse: duration(1) }),
+  backoffCapMs: spec({ flag: '--backoff-cap-ms <duration>', env: 'JOBQ_BACKOFF_CAP_MS', description: 'largest retry delay', default: 3_600_000, parse: duration(1) }),
   // -- built-in kinds
   smtpUrl: spec<string | undefined>({ flag: '--smtp-url <url>', env: 'SMTP_URL', description: 'send_email through this SMTP server; unset: write .eml files to the outbox', default: undefined, parse: optionalText, shownDefault: 'outbox' }),
   outboxDir: spec<string | undefined>({ flag: '--outbox-dir <dir>', env: 'JOBQ_OUTBOX_DIR', description: 'where send_email writes without SMTP (default: <data-dir>/outbox)', default: undefined, parse: optionalText, shownDefault: '<data-dir>/outbox' }),
@@ -136,12 +152,18 @@ export const COMMAND_SETTINGS = {
   serve: [...COMMON, ...API, ...WORKER, ...METRICS, 'readTimeoutMs'],
 } satisfies Record<string, SettingName[]>;
 
-/** Commander options for these settings: flag, then environment variable, then default. */
+/**
+ * Commander options for these settings: flag, then environment variable, then default. A boolean
+ * setting (`--migrate [bool]`) is also true given alone, and has its `--no-` form: `--migrate`,
+ * `--no-migrate`, and, as before, `--migrate true|false`.
+ */
 export function cliOptions(names: SettingName[]): Option[] {
-  return names.map((name) => {
+  return names.flatMap((name) => {
     const s = SETTINGS[name] as Spec<unknown>;
     const opt = new Option(s.flag, s.description).env(s.env).argParser((raw: string) => s.parse(raw));
-    return s.default === undefined && !s.shownDefault ? opt : opt.default(s.default, s.shownDefault ?? JSON.stringify(s.default));
+    const withDefault = s.default === undefined && !s.shownDefault ? opt : opt.default(s.default, s.shownDefault ?? JSON.stringify(s.default));
+    if (typeof s.default !== 'boolean') return [withDefault];
+    return [withDefault, new Option(s.flag.replace(/^--(\S+).*$/, '--no-$1'), `the same as ${s.flag.split(' ')[0]} false`)];
   });
 }
 

@@ -190,6 +190,9 @@ export function reloadOnHangup(logger: Logger): { started(service: Service): voi
  * the service is still starting stops it as soon as it is up (the embedded PostgreSQL included).
  * Another signal while stopping exits at once, unless it comes within 300 ms of the first: that is
  * the same Ctrl-C reaching us twice (from the terminal's process group and forwarded by `npm start`).
+ * Not close-with-grace: it ends the process on any second signal (this doubled Ctrl-C included) and
+ * after a fixed delay of its own, where --shutdown-grace-ms bounds the worker's drain already; and a
+ * signal during start-up would still need the bookkeeping here.
  */
 export function stopOnSignals(logger: Logger): { started(service: Service): void } {
   let first = 0;

@@ -10,6 +10,10 @@
  *   read     GET /v1/jobs, GET /v1/jobs/:id, GET /v1/stats, GET /v1/kinds, GET /metrics (with metricsAuth)
  *   admin    POST /v1/jobs/:id/cancel, POST /v1/jobs/:id/retry; admin also grants every other scope
  * A /v1 route that declares no scope needs admin; an unknown /v1 path needs any valid key (then 404).
+ *
+ * Not @fastify/bearer-auth: it checks a flat set of keys, while ours have names (logged), scopes per
+ * route, hashed forms and a SIGHUP reload, so keys.ts would stay whole and the plugin would only add
+ * a second error format to map.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { JobqError } from '../errors.ts';

@@ -2,6 +2,7 @@
  * `noop`: does nothing, optionally after sleeping `sleep_ms`. Used by benchmarks, smoke tests and to
  * exercise cancellation and timeouts. With sleep_ms 0 it returns without creating a timer.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Static, Type } from '@sinclair/typebox';
 import type { HandlerContext, KindDefinition } from './registry.ts';
 
@@ -18,19 +19,11 @@ export type NoopPayload = Static<typeof NoopPayload>;
 async function noopHandler(payload: NoopPayload, ctx: HandlerContext): Promise<{ slept_ms: number }> {
   const ms = payload.sleep_ms ?? 0;
   const { signal } = ctx;
-  if (signal.aborted) throw signal.reason;
+  signal.throwIfAborted();
   if (ms === 0) return { slept_ms: 0 };
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve({ slept_ms: ms });
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  // An aborted sleep rejects with an AbortError; the job fails with the abort's own reason instead.
+  await sleep(ms, undefined, { signal }).catch(() => signal.throwIfAborted());
+  return { slept_ms: ms };
 }
 
 export const noopKind: KindDefinition<typeof NoopPayload> = {

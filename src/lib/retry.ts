@@ -6,6 +6,8 @@
  * The options object can be made once and reused for every call: nothing is allocated per call
  * beyond the promise (the worker writes every outcome through this).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 export interface RetryOptions {
   /** Whether an error is worth another try; any other is thrown at once. */
   retryable: (err: unknown) => boolean;
@@ -36,8 +38,4 @@ export async function retry<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T
       await (o.sleep ?? sleep)(delay);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

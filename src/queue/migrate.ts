@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { checkout } from './checkout.ts';
@@ -144,7 +145,7 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts
                 { cause: err },
               );
             }
-            await new Promise((r) => setTimeout(r, LOCK_RETRY_PAUSE_MS));
+            await sleep(LOCK_RETRY_PAUSE_MS);
           }
         }
       };

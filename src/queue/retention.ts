@@ -1,8 +1,9 @@
 /**
  * How long finished jobs are kept, per terminal status. Written as one duration for all
  * (`30d`) or per status (`succeeded=7d,failed_permanent=30d,cancelled=30d`; `failed` is short for
- * failed_permanent; `never` keeps them). Durations: <n>ms, s, m, h or d.
+ * failed_permanent; `never` keeps them). Durations as src/lib/duration.ts reads them (250ms, 30s, 7d).
  */
+import { parseDuration } from '../lib/duration.ts';
 import { TERMINAL_STATUSES, type TerminalStatus } from './types.ts';
 
 /** Milliseconds after finishing; null keeps forever. */
@@ -10,20 +11,13 @@ export type Retention = Record<TerminalStatus, number | null>;
 
 const DAY = 86_400_000;
 export const DEFAULT_RETENTION: Retention = { succeeded: 7 * DAY, failed_permanent: 30 * DAY, cancelled: 30 * DAY };
-const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: DAY };
 
-export function parseDuration(text: string): number | null {
-  const t = text.trim();
-  if (t === 'never') return null;
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(t);
-  if (!m) throw new Error(`"${text}" is not a duration: use <n>ms, s, m, h or d, or never`);
-  return Number(m[1]) * UNITS[m[2]!]!;
-}
+const keepFor = (text: string): number | null => (text.trim() === 'never' ? null : parseDuration(text));
 
 export function parseRetention(text: string): Retention {
   const out: Retention = { ...DEFAULT_RETENTION };
   if (!text.includes('=')) {
-    const all = parseDuration(text);
+    const all = keepFor(text);
     for (const s of TERMINAL_STATUSES) out[s] = all;
     return out;
   }
@@ -33,7 +27,7 @@ export function parseRetention(text: string): Retention {
     if (!(TERMINAL_STATUSES as readonly string[]).includes(status ?? '') || value === undefined) {
       throw new Error(`"${part}": expected <status>=<duration> with status one of ${TERMINAL_STATUSES.join(', ')}`);
     }
-    out[status as TerminalStatus] = parseDuration(value);
+    out[status as TerminalStatus] = keepFor(value);
   }
   return out;
 }

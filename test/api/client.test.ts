@@ -136,7 +136,20 @@ test('no answer is network_error (status 0); an error without the error body is 
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
-  await rejectsWith(createClient({ baseUrl: `http://127.0.0.1:${port}` }).stats(), 0, 'network_error');
+  const refused = await rejectsWith(createClient({ baseUrl: `http://127.0.0.1:${port}` }).stats(), 0, 'network_error');
+  assert.match(refused.message, /^GET \/v1\/stats failed: fetch failed \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)$/, 'says why, not only "fetch failed"');
+
+  // timeoutMs: a server that accepts and never answers.
+  const silent = createServer(() => {});
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  try {
+    const late = await rejectsWith(createClient({ baseUrl: `http://127.0.0.1:${(silent.address() as { port: number }).port}`, timeoutMs: 100 }).kinds(), 0, 'network_error');
+    assert.equal(late.message, 'GET /v1/kinds failed: no answer within 100 ms');
+  } finally {
+    silent.close();
+    silent.unref();
+  }
 
   const calls: string[] = [];
   const fakeFetch: typeof fetch = async (input, init) => {

@@ -1,4 +1,5 @@
 /** Waiting in tests: poll until a deadline, a job's status, and promises the test resolves itself. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Queue } from '../../src/queue/queue.ts';
 import type { Job, JobStatus } from '../../src/queue/types.ts';
 
@@ -9,7 +10,7 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     const v = await check();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, pollMs));
+    await sleep(pollMs);
   }
 }
 

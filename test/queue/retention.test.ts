@@ -12,7 +12,9 @@ test('retention specs: one duration for all, per status, `failed` for failed_per
   assert.deepEqual(parseRetention('succeeded=1h, failed=2d'), { succeeded: 3_600_000, failed_permanent: 2 * DAY, cancelled: DEFAULT_RETENTION.cancelled });
   assert.deepEqual(parseRetention('cancelled=never,succeeded=250ms'), { ...DEFAULT_RETENTION, cancelled: null, succeeded: 250 });
   assert.deepEqual(DEFAULT_RETENTION, { succeeded: 7 * DAY, failed_permanent: 30 * DAY, cancelled: 30 * DAY });
-  for (const bad of ['7 days', 'queued=1d', 'succeeded=', '-1s', 'succeeded=1w']) assert.throws(() => parseRetention(bad), Error, bad);
+  // Durations are src/lib/duration.ts's: what `ms` reads, plain milliseconds too.
+  assert.deepEqual(parseRetention('succeeded=2 days,failed=1w,cancelled=5000'), { succeeded: 2 * DAY, failed_permanent: 7 * DAY, cancelled: 5_000 });
+  for (const bad of ['7 parsecs', 'queued=1d', 'succeeded=', '-1s', 'succeeded=1.5ms', 'forever']) assert.throws(() => parseRetention(bad), Error, bad);
 });
 
 test('finished jobs go after their period (7 days succeeded, 30 days failed), running ones never', async () => {

@@ -1,0 +1,78 @@
+/**
+ * How the operator commands print: a readable table (or a field list, for one job) in a terminal,
+ * JSON lines (one object per line, as the API gives it) when output is piped or `--json` is given.
+ */
+import type { CancelResponseWire, JobWire, KindWire, StatsWire } from '../client.ts';
+import type { CliIo } from './io.ts';
+
+export type Mode = 'table' | 'json';
+
+/** `--json` / `--no-json` when given, else tables for a terminal and JSON lines for anything else. */
+export const modeOf = (json: boolean | undefined, io: CliIo): Mode => ((json ?? !io.isTTY) ? 'json' : 'table');
+
+/**
+ * Text from the API made safe for a terminal: control characters (newlines, escape sequences that
+ * could move the cursor or recolour the screen) become spaces; long values are cut with an ellipsis.
+ */
+function cell(value: unknown, max = Infinity): string {
+  const text = value === null || value === undefined ? '-' : typeof value === 'string' ? value : JSON.stringify(value);
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n') + '\n';
+}
+
+const jsonLines = (values: unknown[]): string => values.map((v) => `${JSON.stringify(v)}\n`).join('');
+/** A timestamp to the second: 2025-01-31 09:30:00Z. */
+const time = (iso: string | null): string => (iso === null ? '-' : iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z'));
+
+export function jobs(list: JobWire[], mode: Mode): string {
+  if (mode === 'json') return jsonLines(list);
+  return table(
+    ['ID', 'KIND', 'QUEUE', 'STATUS', 'PRIORITY', 'ATTEMPTS', 'RUN AT', 'LAST ERROR'],
+    list.map((j) => [j.id, cell(j.kind), cell(j.queue, 32), j.status, String(j.priority), `${j.attempts}/${j.max_attempts}`, time(j.run_at), cell(j.last_error, 60)]),
+  );
+}
+
+/** One job: every field on its own line, payload and result as compact JSON. */
+export function job(j: JobWire, mode: Mode): string {
+  if (mode === 'json') return jsonLines([j]);
+  const rows = Object.entries(j).map(([field, value]) => {
+    if (field === 'errors') return [field, j.errors.length === 0 ? '-' : j.errors.map((e) => `#${e.attempt} ${time(e.at)} ${cell(e.error, 200)}`).join('\n' + ' '.repeat(18))];
+    return [field, field.endsWith('_at') ? time(value as string | null) : cell(value)];
+  });
+  return rows.map(([field, value]) => `${field!.padEnd(16)}  ${value}`).join('\n') + '\n';
+}
+
+const OUTCOMES: Record<CancelResponseWire['outcome'], string> = {
+  cancelled: 'cancelled',
+  cancel_requested: 'cancel requested: it is running and its worker was told to stop',
+  already_terminal: 'already finished',
+};
+
+export function cancelled(r: CancelResponseWire, mode: Mode): string {
+  return mode === 'json' ? jsonLines([r]) : `job ${r.job.id}: ${OUTCOMES[r.outcome]} (${r.job.status})\n`;
+}
+
+/** Counts per status for all jobs, then by queue and by kind; the oldest runnable job's age. */
+export function stats(s: StatsWire, mode: Mode): string {
+  if (mode === 'json') return jsonLines([s]);
+  const statuses = Object.keys(s.by_status) as (keyof StatsWire['by_status'])[];
+  const counts = (name: string, c: StatsWire['by_status']) => [cell(name, 40), ...statuses.map((st) => String(c[st]))];
+  const section = (title: string, by: Record<string, StatsWire['by_status']>) =>
+    table([title, ...statuses.map((st) => st.toUpperCase())], [...Object.entries(by).map(([name, c]) => counts(name, c)), counts('(all)', s.by_status)]);
+  return `${section('QUEUE', s.by_queue)}\n${section('KIND', s.by_kind)}\noldest runnable job: ${s.oldest_runnable_age_seconds} s\n`;
+}
+
+export function kinds(list: KindWire[], mode: Mode): string {
+  if (mode === 'json') return jsonLines(list);
+  return table(
+    ['NAME', 'MAX ATTEMPTS', 'TIMEOUT MS', 'DESCRIPTION'],
+    list.map((k) => [cell(k.name), String(k.default_max_attempts), String(k.timeout_ms), cell(k.description, 80)]),
+  );
+}
