@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The `jobq` command.
  *   jobq serve     API and a worker in one process (what `npm start` runs)
@@ -12,9 +13,11 @@ import { openDatabase } from './db/index.ts';
 import { createLogger } from './logger.ts';
 import { migrate } from './queue/migrate.ts';
 import { reloadOnHangup, startService, stopOnSignals } from './server.ts';
+import { VERSION } from './version.ts';
 
 const program = new Command('jobq')
   .description('PostgreSQL-backed job queue: HTTP API, SKIP LOCKED workers, retries with jitter')
+  .version(VERSION)
   .showHelpAfterError()
   .configureHelp({ sortOptions: false });
 

@@ -1,4 +1,4 @@
-/** The `jobq` command line: help with defaults and variables, checked values, the bin entry. */
+/** The `jobq` command line: help with defaults and variables, checked values. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { COMMAND_SETTINGS, resolveConfig, SETTINGS } from '../src/config.ts';
 
 const run = (args: string[], env: Record<string, string> = {}) =>
-  spawnSync(process.execPath, [path.resolve('bin/jobq.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', path.resolve('src/cli.ts'), ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 
 test('`jobq <command> --help` lists every option with its environment variable and default', () => {
   for (const command of ['serve', 'api', 'worker', 'migrate'] as const) {
