@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The `jobq` command: running jobq (cli/service.ts: serve, api, worker, migrate) and operating a
  * running one over its HTTP API (cli/ops.ts: enqueue, get, list, cancel, retry, stats, kinds).
@@ -8,9 +9,11 @@ import { runCommand } from './cli/exit.ts';
 import { processIo } from './cli/io.ts';
 import { addOpsCommands } from './cli/ops.ts';
 import { addServiceCommands } from './cli/service.ts';
+import { VERSION } from './version.ts';
 
 const program = new Command('jobq')
   .description('PostgreSQL-backed job queue: HTTP API, SKIP LOCKED workers, retries with jitter')
+  .version(VERSION)
   .configureHelp({ sortOptions: false });
 addServiceCommands(program);
 addOpsCommands(program, processIo);

@@ -9,7 +9,7 @@ import type { JobWire } from './api/schemas/job.ts';
 import type { ListQueryWire, NewJobWire } from './api/schemas/requests.ts';
 import type { BatchResponseWire, CancelResponseWire, JobListWire, KindWire, StatsWire } from './api/schemas/responses.ts';
 import type { ErrorKind } from './errors.ts';
-import { type JobStatus, TERMINAL_STATUSES } from './queue/types.ts';
+import { isTerminal, type JobStatus } from './statuses.ts';
 
 export type { AttemptErrorWire, JobWire } from './api/schemas/job.ts';
 export type { ErrorBodyWire, ErrorDetailWire, JobListWire, KindWire, NewJobWire, StatsWire, CancelResponseWire, JobStatus };
@@ -72,8 +72,6 @@ export interface JobqClient {
   /** Polls the job until it is succeeded, failed_permanent or cancelled; rejects with kind `timeout` after timeoutMs. */
   waitFor(id: string, opts: WaitForOptions): Promise<JobWire>;
 }
-
-const isTerminal = (status: JobStatus): boolean => (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
 
 // Not node:timers/promises: this module must also run in browsers and edge runtimes.
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * jobq as a library: embed the queue (and, if you like, a worker) in your own Node.js service.
  *
- *   import { Queue, KindRegistry, builtinKinds, createPool, migrate } from 'jobq';
+ *   import { Queue, KindRegistry, builtinKinds, createPool, migrate } from 'pgjobq';
  */
 export * from './queue/index.ts';
 export { JobqError, isJobqError, ERROR_KINDS, type ErrorKind, type ErrorDetail } from './errors.ts';

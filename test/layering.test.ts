@@ -2,6 +2,8 @@
  * The layering of src/, enforced: dependencies point inward (api and worker use the queue; the queue
  * uses neither; kinds and lib stand alone). Every import counts: static, type-only, re-exports,
  * dynamic import() and require(), as TypeScript's own scanner (ts.preProcessFile) lists them.
+ * And the client entry (src/client.ts, `pgjobq/client`) loads no package and no Node.js module: what
+ * it imports at run time, and what that imports, imports nothing but such modules of its own.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -99,5 +101,85 @@ test('the check sees every kind of import, type-only ones included', () => {
     `src/api/r.ts imports 'pg/lib/index.js': ${RULES[2]!.name}`,
     `src/api/r.ts imports '../db/index.ts': ${RULES[2]!.name}`,
     `src/lib/l.ts imports '../limits.ts': ${RULES[3]!.name}`,
+  ]);
+});
+
+/**
+ * The imports a file keeps in its JavaScript: all but `import type` and `export type` (under
+ * verbatimModuleSyntax, `import { type X } from` stays, as an import of nothing, so it counts).
+ * A dynamic import() or require() of something other than a string literal counts as `<dynamic>`.
+ */
+function runtimeImportsOf(file: string, text: string): Import[] {
+  const specifiers: string[] = [];
+  const literal = (e: ts.Expression | undefined) => (e && ts.isStringLiteralLike(e) ? e.text : '<dynamic>');
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) && !node.importClause?.isTypeOnly) specifiers.push(literal(node.moduleSpecifier));
+    else if (ts.isExportDeclaration(node) && node.moduleSpecifier && !node.isTypeOnly) specifiers.push(literal(node.moduleSpecifier));
+    else if (ts.isImportEqualsDeclaration(node) && !node.isTypeOnly && ts.isExternalModuleReference(node.moduleReference)) {
+      specifiers.push(literal(node.moduleReference.expression));
+    } else if (
+      ts.isCallExpression(node) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))
+    ) {
+      specifiers.push(literal(node.arguments[0]));
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true));
+  return specifiers.map((specifier) =>
+    specifier.startsWith('.') ? { specifier, target: path.posix.join(path.posix.dirname(file), specifier) } : { specifier },
+  );
+}
+
+const CLIENT_ENTRY = 'src/client.ts';
+
+/** The files `entry` loads at run time, itself included, and each import among them that is not a file of ours. */
+function runtimeClosure(files: Map<string, string>, entry: string): { loaded: string[]; outside: string[] } {
+  const loaded: string[] = [];
+  const outside: string[] = [];
+  const pending = [entry];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (loaded.includes(file)) continue;
+    loaded.push(file);
+    const text = files.get(file);
+    if (text === undefined) {
+      outside.push(`${file}: not found`);
+      continue;
+    }
+    for (const i of runtimeImportsOf(file, text)) {
+      if (i.target === undefined) outside.push(`${file} imports '${i.specifier}' at run time`);
+      else pending.push(i.target);
+    }
+  }
+  return { loaded: loaded.sort(), outside };
+}
+
+test('the client entry loads nothing but dependency-free modules of its own (no package, no Node.js module)', () => {
+  const { loaded, outside } = runtimeClosure(sourceFiles(), CLIENT_ENTRY);
+  assert.deepEqual(outside, [], `${CLIENT_ENTRY} must stay usable in a browser or an edge runtime:\n  ${outside.join('\n  ')}`);
+  // Not vacuous: the walk followed the client's runtime import of the job states.
+  assert.ok(loaded.includes('src/statuses.ts'), loaded.join(', '));
+});
+
+test('the client check follows runtime imports only, and every kind of them', () => {
+  const files = new Map([
+    [
+      'src/client.ts',
+      `import type { JobWire } from './api/schemas/job.ts';\nexport type { Stats } from './queue/types.ts';\n` +
+        `import { isTerminal, type JobStatus } from './statuses.ts';\nimport { type Limits } from './limits.ts';\nexport { x } from './x.ts';`,
+    ],
+    ['src/statuses.ts', `export const S = ['queued'];`],
+    ['src/limits.ts', `import { readFileSync } from 'node:fs';`],
+    ['src/x.ts', `const m = await import('./y.ts');\nconst n = await import(name);\nimport pg = require('pg');`],
+    ['src/y.ts', `import 'fastify';`],
+  ]);
+  const { loaded, outside } = runtimeClosure(files, 'src/client.ts');
+  assert.deepEqual(loaded, ['src/client.ts', 'src/limits.ts', 'src/statuses.ts', 'src/x.ts', 'src/y.ts']);
+  assert.deepEqual(outside.sort(), [
+    "src/limits.ts imports 'node:fs' at run time",
+    "src/x.ts imports '<dynamic>' at run time",
+    "src/x.ts imports 'pg' at run time",
+    "src/y.ts imports 'fastify' at run time",
   ]);
 });

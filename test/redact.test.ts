@@ -45,7 +45,7 @@ test('`jobq migrate` with a password in the query string and PGPASSWORD set logs
   u.searchParams.append('password', SECRET);
   u.searchParams.append('sslpassword', SECRET);
   const url = u.toString();
-  const out = spawnSync(process.execPath, [path.resolve('bin/jobq.js'), 'migrate'], {
+  const out = spawnSync(process.execPath, ['--import', 'tsx', path.resolve('src/cli.ts'), 'migrate'], {
     encoding: 'utf8',
     env: { ...process.env, DATABASE_URL: url, PGPASSWORD: `${SECRET}-env`, LOG_LEVEL: 'debug' },
     timeout: 60_000,

@@ -2,19 +2,10 @@
  * The OpenAPI 3.1 document, generated from the route schemas (the same TypeBox schemas that validate
  * requests and serialise responses), served at /openapi.json, and the interactive reference at /docs.
  */
-import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
+import { VERSION } from '../version.ts';
 
 const DESCRIPTION = `A PostgreSQL-backed job queue.
 
@@ -28,7 +19,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'jobq', version: packageVersion(), description: DESCRIPTION },
+      info: { title: 'jobq', version: VERSION, description: DESCRIPTION },
       tags: [
         { name: 'jobs', description: 'Enqueue and manage jobs.' },
         { name: 'system', description: 'Health, readiness, metrics, statistics and kinds.' },

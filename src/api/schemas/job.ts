@@ -3,7 +3,7 @@
  * null. One TypeBox schema serves response serialisation, the OpenAPI document and the client's types.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { JOB_STATUSES, type JobStatus } from '../../queue/types.ts';
+import { JOB_STATUSES, type JobStatus } from '../../statuses.ts';
 
 /** `T | null` as one JSON schema (`type: [T, 'null']`), which OpenAPI 3.1 and fast-json-stringify both read well. */
 export function Nullable<T extends TSchema>(schema: T) {
@@ -16,7 +16,9 @@ export function Ref<T extends TSchema>(schema: T, options: Record<string, unknow
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id, options));
 }
 
-export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC.', examples: ['2025-01-31T09:30:00.000Z'] });
+/** Options of Timestamp, for variants (spreading the schema itself would give a type the emitted .d.ts cannot name). */
+const TIMESTAMP = { format: 'date-time', description: 'RFC 3339, UTC.', examples: ['2025-01-31T09:30:00.000Z'] };
+export const Timestamp = Type.String(TIMESTAMP);
 
 export const JobStatusSchema = Type.Unsafe<JobStatus>({
   type: 'string',
@@ -66,7 +68,7 @@ export const JobSchema = Type.Object(
     priority: Type.Integer({ description: 'Higher runs first.' }),
     attempts: Type.Integer({ minimum: 0, description: 'Attempts started so far.' }),
     max_attempts: Type.Integer({ minimum: 1 }),
-    run_at: { ...Timestamp, description: 'When the job is (or was) runnable.' },
+    run_at: Type.String({ ...TIMESTAMP, description: 'When the job is (or was) runnable.' }),
     locked_by: Nullable(Type.String({ description: 'The worker running the job.' })),
     locked_at: Nullable(Timestamp),
     cancel_requested: Type.Boolean({ description: 'A cancel was requested while the job was running.' }),

@@ -1,6 +1,6 @@
 /** Response bodies other than the job itself and the error body. */
 import { type Static, Type } from '@sinclair/typebox';
-import { JOB_STATUSES } from '../../queue/types.ts';
+import { JOB_STATUSES } from '../../statuses.ts';
 import { EXAMPLE_JOB, JobSchema, Nullable, Ref } from './job.ts';
 
 export const JobListSchema = Type.Object(
