@@ -24,12 +24,17 @@ RUN npm run build && mv "$(npm pack --ignore-scripts --silent)" jobq.tgz
 
 FROM node:22.23.3-bookworm-slim AS runtime
 ENV NODE_ENV=production
+WORKDIR /app
 COPY --from=build /build/jobq.tgz /tmp/jobq.tgz
-# Production dependencies only: no TypeScript, no tsx, and no embedded PostgreSQL (an optional
-# dependency). No install scripts run as root; none of the runtime dependencies has one.
-RUN npm install --global --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund /tmp/jobq.tgz \
+# The tarball installed into a project of its own, as the package test installs it: production
+# dependencies only, so no TypeScript, no tsx and no embedded PostgreSQL (an optional dependency).
+# Not `npm install --global`: it ignores --omit for a tarball (npm/cli#8284) and would add the
+# embedded PostgreSQL. No install scripts run as root; none of the runtime dependencies has one.
+RUN npm init --yes >/dev/null \
+  && npm install --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund /tmp/jobq.tgz \
   && npm cache clean --force \
   && rm /tmp/jobq.tgz \
+  && ln -s /app/node_modules/.bin/jobq /usr/local/bin/jobq \
   && install -d -o node -g node /var/lib/jobq
 # The e-mail outbox (send_email without SMTP_URL) lives in the data folder, writable by the node user only.
 WORKDIR /var/lib/jobq

@@ -3,8 +3,9 @@
  * Node 22 the tests use, a build that packs the package, a runtime with production dependencies only,
  * a non-root user, `jobq serve` by default, a health check that really tells ready from not, and a
  * build context that holds the sources and none of the secrets. No container engine is needed.
- * The runtime stage's install (`npm install --omit=dev --omit=optional` of the packed tarball) is the
- * layout test/package/ installs and runs on Node 20 and 22; this file does not repeat it.
+ * The runtime stage's install (`npm install --omit=dev --omit=optional` of the packed tarball, into a
+ * project of its own) is the production layout test/package/package.test.ts builds and runs on Node 22
+ * with `jobq serve` and a job; this file checks the Dockerfile does the same and does not repeat it.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -75,8 +76,18 @@ test('the runtime stage installs that tarball with production dependencies only:
   const installs = runs(runtime).filter((r) => /\bnpm (install|i|ci)\b/.test(r));
   assert.equal(installs.length, 1, 'one install');
   const install = installs[0]!;
-  assert.ok(install.split(/\s+/).includes(tarball), `it installs ${tarball}`);
-  for (const f of ['--omit=dev', '--omit=optional', '--ignore-scripts']) assert.ok(install.split(/\s+/).includes(f), f);
+  const npmInstall = install.split(/&&|;/).find((c) => /\bnpm (install|i|ci)\b/.test(c))!.trim().split(/\s+/);
+  assert.ok(npmInstall.includes(tarball), `it installs ${tarball}`);
+  for (const f of ['--omit=dev', '--omit=optional', '--ignore-scripts']) assert.ok(npmInstall.includes(f), f);
+  // Into a project, as the package test installs it: a global install ignores --omit for a tarball (npm/cli#8284).
+  assert.ok(!npmInstall.some((a) => ['--global', '-g', '--location=global'].includes(a)), 'not --global');
+  const installAt = runtime.instructions.findIndex((i) => i.getKeyword() === 'RUN' && argumentsOf(i) === install);
+  const project = argumentsOf(runtime.instructions.slice(0, installAt).filter((i) => i.getKeyword() === 'WORKDIR').at(-1)!);
+  assert.match(install, /npm init (--yes|-y)[^&]*&& npm install/, 'in a project of its own');
+  // ENTRYPOINT ["jobq"] finds the command on the image's PATH.
+  const link = /\bln -sf? (\S+) (\S+)/.exec(install);
+  assert.equal(link?.[1], path.posix.join(project, 'node_modules/.bin/jobq'));
+  assert.equal(link?.[2], '/usr/local/bin/jobq');
   assert.match(install, /npm cache clean --force/, 'the npm cache does not stay in the image');
   assert.match(install, new RegExp(`rm (-f )?${tarball.replace(/[.]/g, '\\.')}`), 'nor the tarball');
   assert.equal(runtimeEnv.NODE_ENV, 'production');
