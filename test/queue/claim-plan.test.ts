@@ -36,7 +36,7 @@ async function plansOf(pool: pg.Pool, sql: string, values: unknown[], settings: 
 /** The claim statement's values: worker w, 10 jobs, any queue and kind, unless `p` says otherwise. */
 function claimValues(p: Partial<ClaimParams> = {}): unknown[] {
   return claim.values({
-    workerId: 'w', limit: 10, queues: null, kinds: null, afterPriority: null, afterRunAt: null, afterId: null, started: null, async: false, now: null, ...p,
+    workerId: 'w', limit: 10, queues: null, kinds: null, afterPriority: null, afterRunAt: null, afterId: null, started: null, async: false, now: null, exclude: null, ...p,
   });
 }
 
@@ -114,7 +114,7 @@ test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above j
   const db = await freshDatabase();
   await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 1000)`);
   const { rows: [fn] } = await db.pool.query(`SELECT proconfig FROM pg_proc
-    WHERE oid = 'jobq.claim(text, integer, text[], text[], timestamptz, integer, timestamptz, uuid, integer, boolean)'::regprocedure`);
+    WHERE oid = 'jobq.claim(text, integer, text[], text[], timestamptz, integer, timestamptz, uuid, integer, boolean, text[])'::regprocedure`);
   assert.ok(fn.proconfig.includes('jit=off'), String(fn.proconfig));
   const { rows: [{ available }] } = await db.pool.query('SELECT pg_jit_available() AS available');
   if (!available) return; // a server built without LLVM (the embedded one) never compiles; the setting above is what counts
