@@ -34,6 +34,8 @@ export interface FlowOptions {
 
 interface Controlled extends FlowQueue {
   pending: boolean;
+  /** Counts the signals that made it pending: one that arrives while a claim is in flight outlives that claim's answer. */
+  signals: number;
   /** Not before this time (Date.now()): a rate window's next room. */
   wakeAt: number;
 }
@@ -64,7 +66,12 @@ export class Flow {
   /** The poll tick: read the view again, and look at every queue of it. */
   tick(): void {
     this.#stale = true;
-    for (const c of this.#controlled.values()) c.pending = true;
+    for (const c of this.#controlled.values()) this.#signal(c);
+  }
+
+  #signal(c: Controlled): void {
+    c.pending = true;
+    c.signals++;
   }
 
   /**
@@ -74,7 +81,7 @@ export class Flow {
    */
   notified(queue: string, grouped: boolean): boolean {
     const c = this.#controlled.get(queue);
-    if (c) c.pending = true;
+    if (c) this.#signal(c);
     else if (grouped) this.#stale = true;
     return grouped || c?.policy != null;
   }
@@ -83,7 +90,7 @@ export class Flow {
   finished(queue: string): boolean {
     const c = this.#controlled.get(queue);
     if (!c) return false;
-    c.pending = true;
+    this.#signal(c);
     return true;
   }
 
@@ -117,7 +124,7 @@ export class Flow {
     for (const row of rows) {
       if (served.length > 0 && !served.includes(row.name)) continue;
       const old = this.#controlled.get(row.name);
-      next.set(row.name, { ...row, pending: old?.pending ?? true, wakeAt: old?.wakeAt ?? 0 });
+      next.set(row.name, { ...row, pending: old?.pending ?? true, signals: old?.signals ?? 0, wakeAt: old?.wakeAt ?? 0 });
     }
     const before = new Set(this.#exclude);
     this.#controlled = next;
@@ -133,20 +140,22 @@ export class Flow {
    */
   async claim(room: number): Promise<ClaimedJob[]> {
     const now = Date.now();
-    const due = [...this.#controlled.values()].filter((c) => c.pending && c.wakeAt <= now).map((c) => c.name);
+    const due = [...this.#controlled.values()].filter((c) => c.pending && c.wakeAt <= now);
     if (due.length === 0 || room <= 0) return [];
     const start = this.#turn++ % due.length;
-    const queues = [...due.slice(start), ...due.slice(0, start)];
+    const queues = [...due.slice(start), ...due.slice(0, start)].map((c) => c.name);
+    const sent = new Map(due.map((c) => [c.name, c.signals]));
     const { jobs, throttles } = await this.#o.queue.claimLimited(this.#o.workerId, { queues, limit: room, kinds: this.#o.kinds });
-    for (const t of throttles) this.#apply(t);
+    for (const t of throttles) this.#apply(t, sent.get(t.queue));
     return jobs;
   }
 
-  #apply(t: QueueThrottle): void {
+  /** What a claim found about a queue; a signal that came while the claim was on its way keeps the queue pending. */
+  #apply(t: QueueThrottle, signalsWhenSent: number | undefined): void {
     const c = this.#controlled.get(t.queue);
     if (!c) return;
-    c.pending = t.state === 'rate' && t.waitMs !== null;
-    c.wakeAt = c.pending ? Date.now() + Math.ceil(t.waitMs!) : 0;
+    c.pending = (t.state === 'rate' && t.waitMs !== null) || c.signals !== signalsWhenSent;
+    c.wakeAt = t.state === 'rate' && t.waitMs !== null ? Date.now() + Math.ceil(t.waitMs) : 0;
     if (t.state !== 'empty' && t.held > 0 && this.#o.events.listenerCount('throttled') > 0) {
       this.#o.events.emit('throttled', { queue: t.queue, reason: t.state, jobs: t.held });
     }

@@ -10,7 +10,8 @@
  * - NOTIFY wakes the loop at once; a poll is the fallback.
  * - Queues with a policy, and jobs that carry a group, are claimed apart (flow.ts): exactly what their
  *   policy allows, in turns between groups, started at once (never buffered). While such a queue may
- *   give jobs, the buffer is not refilled, so that freed slots are offered to both claims in turn.
+ *   give jobs, the buffer is not refilled and every other freed slot is left to that claim, so that
+ *   neither kind of queue waits for the other's backlog.
  * - A slot frees as soon as its handler settles (execute.ts); the outcome is written meanwhile,
  *   successes in batches (outcome.ts, completer.ts). In-flight work is keyed by claim (claim_seq) and
  *   every write is guarded by it: a late outcome of an earlier attempt never finishes its successor.
@@ -106,6 +107,10 @@ export class Worker {
   /** The loop sleeps because it has no room (slots and buffer full, or too many unwritten outcomes). */
   #roomless = false;
   #throttled = false;
+  /** Slots promised to a claim of the Flow in flight: the buffer does not take them. */
+  #reserved = 0;
+  /** Whether the next slot that frees while the Flow may give jobs is left to it (every other one is). */
+  #leaveForFlow = false;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
@@ -222,7 +227,7 @@ export class Worker {
         this.#flow.tick();
       }
       await this.#flow.refresh();
-      const free = this.#o.concurrency - this.#active.size - this.#buffer.length;
+      const free = this.#o.concurrency - this.#active.size;
       const want = this.#o.concurrency - this.#active.size + this.#bufferTarget() - this.#buffer.length;
       this.#throttled = this.#outcomes.unwritten > MAX_UNWRITTEN;
       this.#roomless = want <= 0 || this.#throttled;
@@ -237,9 +242,15 @@ export class Worker {
         if (flowDue && (flowFirst || !plainDue)) {
           flowFirst = false;
           // Claimed there, they have started: they take a slot now (or go back if the worker is stopping).
-          jobs = await this.#flow.claim(free);
+          this.#reserved = free;
+          try {
+            jobs = await this.#flow.claim(free);
+          } finally {
+            this.#reserved = 0;
+          }
           if (this.#stopping) void this.#outcomes.release(jobs);
           else for (const job of jobs) this.#start(job);
+          this.#pump();
           errorDelay = 0;
           continue;
         }
@@ -281,7 +292,7 @@ export class Worker {
   }
 
   #pump(): void {
-    while (this.#active.size < this.#o.concurrency && this.#buffer.length > 0 && !this.#stopping) this.#start(this.#buffer.shift()!);
+    while (this.#active.size + this.#reserved < this.#o.concurrency && this.#buffer.length > 0 && !this.#stopping) this.#start(this.#buffer.shift()!);
   }
 
   #start(job: ClaimedJob): void {
@@ -314,7 +325,7 @@ export class Worker {
     if (s.ok) this.#outcomes.succeeded(job, s.value, started, ran);
     else this.#outcomes.failed(job, s, started, ran);
     // Started from #pump (a handler that returned at once), #pump goes on by itself.
-    if (wasActive) this.#pump();
+    if (wasActive && !(this.#flow.due() && (this.#leaveForFlow = !this.#leaveForFlow))) this.#pump();
     if (this.#roomless || (this.#lastClaimFull && this.#buffer.length <= this.#bufferTarget() / 2) || this.#flow.due()) this.#wakeup.wake();
   }
 
