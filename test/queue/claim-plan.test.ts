@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
-import { claim, type ClaimParams } from '../../src/queue/statements/claim.ts';
+import { claim, claimLimited, type ClaimParams } from '../../src/queue/statements/claim.ts';
+import { flowQueues } from '../../src/queue/statements/policies.ts';
 import * as Housekeeping from '../../src/queue/statements/housekeeping.ts';
 import { release, renewClaims } from '../../src/queue/statements/leases.ts';
 import { complete } from '../../src/queue/statements/transitions.ts';
@@ -124,4 +125,26 @@ test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above j
   // The same kind of work outside the function, with the same pin, is compiled: this test can tell.
   const control = await plansOf(db.pool, 'SELECT row_number() OVER (ORDER BY run_at) FROM jobq.jobs', [], ['jit = on', 'enable_sort = off']);
   assert.match(control, /JIT:/, control);
+});
+
+test('claim_limited and the workers\' view of the queues walk indexes: the group index, the lease index, never the whole table', async () => {
+  const db = await freshDatabase();
+  await db.pool.query(`
+    INSERT INTO jobq.jobs (id, kind, payload, status, attempts, finished_at, result)
+    SELECT gen_random_uuid(), 'noop', '{}', 'succeeded', 1, now(), '{}' FROM generate_series(1, 200000)`);
+  await db.pool.query(`
+    INSERT INTO jobq.jobs (id, queue, kind, payload, group_key)
+    SELECT gen_random_uuid(), 'tenants', 'noop', '{}', 'g' || (i % 100) FROM generate_series(1, 10000) i`);
+  await db.pool.query(`INSERT INTO jobq.jobs (id, queue, kind, payload) SELECT gen_random_uuid(), 'mail', 'noop', '{}' FROM generate_series(1, 1000)`);
+  await db.pool.query(`INSERT INTO jobq.queues (name, concurrency, group_concurrency) VALUES ('tenants', 50, 2), ('mail', 5, NULL)`);
+  await db.pool.query('ANALYZE jobq.jobs');
+  const values = claimLimited.values({ workerId: 'w', queues: ['tenants', 'mail'], limit: 20, kinds: ['noop'], async: false, now: null });
+  const plan = await plansOf(db.pool, claimLimited.text, values);
+  assert.match(plan, /Index (Only )?Scan using jobs_group_idx/, plan);
+  assert.match(plan, /Index Scan using jobs_lease_idx/, plan);
+  assert.match(plan, /Index Scan using jobs_runnable_idx/, plan);
+  assert.doesNotMatch(plan, /Seq Scan on jobs|Bitmap Heap Scan on jobs/, plan);
+  const view = await plansOf(db.pool, flowQueues.text, []);
+  assert.match(view, /jobs_group_idx/, view);
+  assert.doesNotMatch(view, /Seq Scan on jobs|Bitmap Heap Scan on jobs/, view);
 });
