@@ -84,6 +84,7 @@ test("a job's group travels with it, and is bounded", async () => {
   const job = await client.enqueue({ kind: 'noop', payload: {}, group: 'customer-7' });
   assert.equal(job.group, 'customer-7');
   assert.equal((await client.get(job.id)).group, 'customer-7');
+  assert.equal((await client.listPage({ limit: 10 })).jobs.find((j) => j.id === job.id)?.group, 'customer-7', 'and in listings');
   assert.equal((await client.enqueue({ kind: 'noop', payload: {} })).group, null);
   await refused(client.enqueue({ kind: 'noop', payload: {}, group: '' }), 400, 'validation_failed', '/group');
   await refused(client.enqueue({ kind: 'noop', payload: {}, group: 'x'.repeat(129) }), 400, 'validation_failed', '/group');
