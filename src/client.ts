@@ -98,6 +98,15 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** Every item of every page from `cursor` on, following each page's next cursor until it is null. */
+async function* walk<T>(cursor: string | undefined, page: (cursor: string | undefined) => Promise<[T[], string | null]>): AsyncGenerator<T, void, undefined> {
+  do {
+    const [items, next] = await page(cursor);
+    yield* items;
+    cursor = next ?? undefined;
+  } while (cursor !== undefined);
+}
+
 export function createClient(options: ClientOptions): JobqClient {
   const base = options.baseUrl.replace(/\/+$/, '');
   const fetchFn = options.fetch ?? globalThis.fetch;
@@ -151,27 +160,19 @@ export function createClient(options: ClientOptions): JobqClient {
     enqueueBatch: async (jobs) => (await call<BatchResponseWire>('POST', '/v1/jobs/batch', { jobs })).jobs,
     get: (id) => call<JobWire>('GET', jobPath(id)),
     listPage: (filter = {}) => call<JobListWire>('GET', withQuery('/v1/jobs', filter)),
-    async *list(filter = {}) {
-      let cursor = filter.cursor;
-      do {
-        const page = await client.listPage({ ...filter, cursor });
-        yield* page.jobs;
-        cursor = page.next_cursor ?? undefined;
-      } while (cursor !== undefined);
-    },
+    list: (filter = {}) => walk(filter.cursor, async (cursor) => {
+      const page = await client.listPage({ ...filter, cursor });
+      return [page.jobs, page.next_cursor];
+    }),
     cancel: (id) => call<CancelResponseWire>('POST', jobPath(id, '/cancel')),
     retry: (id) => call<JobWire>('POST', jobPath(id, '/retry')),
     stats: () => call<StatsWire>('GET', '/v1/stats'),
     kinds: () => call<KindWire[]>('GET', '/v1/kinds'),
     listQueuesPage: (query = {}) => call<QueueListWire>('GET', withQuery('/v1/queues', query)),
-    async *listQueues(query = {}) {
-      let cursor = query.cursor;
-      do {
-        const page = await client.listQueuesPage({ ...query, cursor });
-        yield* page.queues;
-        cursor = page.next_cursor ?? undefined;
-      } while (cursor !== undefined);
-    },
+    listQueues: (query = {}) => walk(query.cursor, async (cursor) => {
+      const page = await client.listQueuesPage({ ...query, cursor });
+      return [page.queues, page.next_cursor];
+    }),
     getQueue: (name) => call<QueueWire>('GET', queuePath(name)),
     setQueue: (name, policy) => call<QueueWire>('PUT', queuePath(name), policy),
     pauseQueue: (name) => call<QueueWire>('PUT', queuePath(name), { paused: true }),

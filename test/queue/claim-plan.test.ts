@@ -41,6 +41,13 @@ function claimValues(p: Partial<ClaimParams> = {}): unknown[] {
   });
 }
 
+/** Bulk set-up straight in SQL: fast, and it writes rows exactly as the queue module would. */
+async function addFinished(pool: pg.Pool, n: number): Promise<void> {
+  await pool.query(`
+    INSERT INTO jobq.jobs (id, kind, payload, status, attempts, finished_at, result)
+    SELECT gen_random_uuid(), 'noop', '{}', 'succeeded', 1, now(), '{}' FROM generate_series(1, $1::int)`, [n]);
+}
+
 function assertIndexWalk(plan: string): void {
   assert.match(plan, /Index Scan using jobs_runnable_idx/, plan);
   assert.doesNotMatch(plan, /Seq Scan on jobs|Bitmap Heap Scan|Sort Key: jobs\.priority/, plan);
@@ -48,10 +55,7 @@ function assertIndexWalk(plan: string): void {
 
 test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnable index', async () => {
   const db = await freshDatabase();
-  // Bulk set-up straight in SQL: fast, and it writes rows exactly as the queue module would.
-  await db.pool.query(`
-    INSERT INTO jobq.jobs (id, kind, payload, status, attempts, finished_at, result)
-    SELECT gen_random_uuid(), 'noop', '{}', 'succeeded', 1, now(), '{}' FROM generate_series(1, 1000000)`);
+  await addFinished(db.pool, 1_000_000);
   await db.pool.query(`
     INSERT INTO jobq.jobs (id, kind, payload, priority)
     SELECT gen_random_uuid(), 'noop', '{}', i % 3 FROM generate_series(1, 10000) i`);
@@ -129,9 +133,7 @@ test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above j
 
 test('claim_limited and the workers\' view of the queues walk indexes: the group index, the lease index, never the whole table', async () => {
   const db = await freshDatabase();
-  await db.pool.query(`
-    INSERT INTO jobq.jobs (id, kind, payload, status, attempts, finished_at, result)
-    SELECT gen_random_uuid(), 'noop', '{}', 'succeeded', 1, now(), '{}' FROM generate_series(1, 200000)`);
+  await addFinished(db.pool, 200_000);
   await db.pool.query(`
     INSERT INTO jobq.jobs (id, queue, kind, payload, group_key)
     SELECT gen_random_uuid(), 'tenants', 'noop', '{}', 'g' || (i % 100) FROM generate_series(1, 10000) i`);
