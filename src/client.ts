@@ -7,12 +7,14 @@
 import type { ErrorBodyWire, ErrorDetailWire } from './api/schemas/errors.ts';
 import type { JobWire } from './api/schemas/job.ts';
 import type { ListQueryWire, NewJobWire } from './api/schemas/requests.ts';
+import type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire } from './api/schemas/queues.ts';
 import type { BatchResponseWire, CancelResponseWire, JobListWire, KindWire, StatsWire } from './api/schemas/responses.ts';
 import type { ErrorKind } from './errors.ts';
 import { isTerminal, type JobStatus } from './statuses.ts';
 
 export type { AttemptErrorWire, JobWire } from './api/schemas/job.ts';
 export type { ErrorBodyWire, ErrorDetailWire, JobListWire, KindWire, NewJobWire, StatsWire, CancelResponseWire, JobStatus };
+export type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire };
 
 export type JobListFilter = ListQueryWire;
 export type ClientErrorKind = ErrorKind | 'network_error' | 'invalid_response' | 'timeout';
@@ -69,6 +71,14 @@ export interface JobqClient {
   retry(id: string): Promise<JobWire>;
   stats(): Promise<StatsWire>;
   kinds(): Promise<KindWire[]>;
+  /** Every queue with unfinished jobs or a policy, walking the pages (`limit` is the page size). */
+  listQueues(query?: QueueListQueryWire): AsyncGenerator<QueueWire, void, undefined>;
+  listQueuesPage(query?: QueueListQueryWire): Promise<QueueListWire>;
+  getQueue(name: string): Promise<QueueWire>;
+  /** Changes a queue's policy: a field left out stays, null removes a limit (`rate: {limit, period: '1s'}`). */
+  setQueue(name: string, policy: SetQueueWire): Promise<QueueWire>;
+  pauseQueue(name: string): Promise<QueueWire>;
+  resumeQueue(name: string): Promise<QueueWire>;
   /** Polls the job until it is succeeded, failed_permanent or cancelled; rejects with kind `timeout` after timeoutMs. */
   waitFor(id: string, opts: WaitForOptions): Promise<JobWire>;
 }
@@ -95,6 +105,15 @@ function reasonOf(err: unknown): string {
   if (typeof cause?.message === 'string' && cause.message !== '') return `${(err as Error).message} (${cause.message})`;
   if (typeof cause?.code === 'string') return `${(err as Error).message} (${cause.code})`;
   return (err as Error)?.message ?? String(err);
+}
+
+/** Every item of every page from `cursor` on, following each page's next cursor until it is null. */
+async function* walk<T>(cursor: string | undefined, page: (cursor: string | undefined) => Promise<[T[], string | null]>): AsyncGenerator<T, void, undefined> {
+  do {
+    const [items, next] = await page(cursor);
+    yield* items;
+    cursor = next ?? undefined;
+  } while (cursor !== undefined);
 }
 
 export function createClient(options: ClientOptions): JobqClient {
@@ -138,30 +157,37 @@ export function createClient(options: ClientOptions): JobqClient {
   }
 
   const jobPath = (id: string, action = '') => `/v1/jobs/${encodeURIComponent(id)}${action}`;
+  const queuePath = (name: string) => `/v1/queues/${encodeURIComponent(name)}`;
+  const withQuery = (path: string, query: Record<string, unknown>) => {
+    const q = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) q.set(key, String(value));
+    const qs = q.toString();
+    return qs ? `${path}?${qs}` : path;
+  };
 
   const client: JobqClient = {
     enqueue: (job, opts = {}) =>
       call<JobWire>('POST', '/v1/jobs', job, opts.idempotencyKey !== undefined ? { 'idempotency-key': opts.idempotencyKey } : {}),
     enqueueBatch: async (jobs) => (await call<BatchResponseWire>('POST', '/v1/jobs/batch', { jobs })).jobs,
     get: (id) => call<JobWire>('GET', jobPath(id)),
-    listPage: (filter = {}) => {
-      const query = new URLSearchParams();
-      for (const [key, value] of Object.entries(filter)) if (value !== undefined) query.set(key, String(value));
-      const qs = query.toString();
-      return call<JobListWire>('GET', qs ? `/v1/jobs?${qs}` : '/v1/jobs');
-    },
-    async *list(filter = {}) {
-      let cursor = filter.cursor;
-      do {
-        const page = await client.listPage({ ...filter, cursor });
-        yield* page.jobs;
-        cursor = page.next_cursor ?? undefined;
-      } while (cursor !== undefined);
-    },
+    listPage: (filter = {}) => call<JobListWire>('GET', withQuery('/v1/jobs', filter)),
+    list: (filter = {}) => walk(filter.cursor, async (cursor) => {
+      const page = await client.listPage({ ...filter, cursor });
+      return [page.jobs, page.next_cursor];
+    }),
     cancel: (id) => call<CancelResponseWire>('POST', jobPath(id, '/cancel')),
     retry: (id) => call<JobWire>('POST', jobPath(id, '/retry')),
     stats: () => call<StatsWire>('GET', '/v1/stats'),
     kinds: () => call<KindWire[]>('GET', '/v1/kinds'),
+    listQueuesPage: (query = {}) => call<QueueListWire>('GET', withQuery('/v1/queues', query)),
+    listQueues: (query = {}) => walk(query.cursor, async (cursor) => {
+      const page = await client.listQueuesPage({ ...query, cursor });
+      return [page.queues, page.next_cursor];
+    }),
+    getQueue: (name) => call<QueueWire>('GET', queuePath(name)),
+    setQueue: (name, policy) => call<QueueWire>('PUT', queuePath(name), policy),
+    pauseQueue: (name) => call<QueueWire>('PUT', queuePath(name), { paused: true }),
+    resumeQueue: (name) => call<QueueWire>('PUT', queuePath(name), { paused: false }),
     async waitFor(id, { timeoutMs, intervalMs = 250, signal }) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

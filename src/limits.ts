@@ -36,3 +36,13 @@ export const ERROR_HISTORY = 10;
 
 /** last_error and each history entry are cut to this many characters. */
 export const MAX_ERROR_LENGTH = 8_000;
+
+/** A job's group (`group`, a tenant or account key): 1-128 characters, no control characters. */
+export const GROUP_KEY = { minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001F\\u007F]+$' } as const;
+
+/** Queue policies (PUT /v1/queues/{name}): a concurrency or group_concurrency limit, a rate's limit and period. */
+export const QUEUE_LIMIT = { min: 1, max: 1_000_000 } as const;
+export const RATE_PERIOD_MS = { min: 1, max: INT32_MAX } as const;
+
+/** Queues on one page of `GET /v1/queues`, and the default. */
+export const QUEUE_PAGE_SIZE = { max: 1000, default: 100 } as const;

@@ -10,6 +10,7 @@ import { createDatabase, dropDatabase, machine, packageVersion, type Redis, type
 import { parseOptions, type Options } from './options.ts';
 import { openPgbench } from './pgbench.ts';
 import { type Figure, METRICS, printReport, type Results, writeResults } from './report.ts';
+import { FLOW_RUNS, prefillFlow } from './flow.ts';
 import { enqueueBatches, enqueueSingles, latencyRun, prefill, processRun, type System } from './runs.ts';
 
 const PROCESS_RUNS = [
@@ -212,6 +213,17 @@ async function runSystem(
         await driver.reset();
         await prefill(driver, jobs);
         const r = await processRun(sys, { ...run, jobs, timeoutMs: o.timeoutMs });
+        add(key, r.jobsPerSec, { extraRuns: r.extraRuns }, { commitsPerJob: r.commitsPerJob, walBytesPerJob: r.walBytesPerJob, workerCpuMsPerJob: r.workerCpuMsPerJob, serverCpuMsPerJob: r.serverCpuMsPerJob });
+        return r.jobsPerSec;
+      }));
+    }
+    for (const run of FLOW_RUNS) {
+      if (!scenario(run.key) || !driver.flow) continue;
+      const key = `process.${run.key}`;
+      await attempt(key, reps(key, perSec, async () => {
+        await driver.reset();
+        await prefillFlow(driver, run, jobs);
+        const r = await processRun(sys, { concurrency: 10, processes: 1, jobs, timeoutMs: o.timeoutMs });
         add(key, r.jobsPerSec, { extraRuns: r.extraRuns }, { commitsPerJob: r.commitsPerJob, walBytesPerJob: r.walBytesPerJob, workerCpuMsPerJob: r.workerCpuMsPerJob, serverCpuMsPerJob: r.serverCpuMsPerJob });
         return r.jobsPerSec;
       }));

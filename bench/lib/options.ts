@@ -33,7 +33,8 @@ const HELP = `npm run bench -- [flags]
   --singles N          single-job enqueue calls from 10 callers (default 5000)
   --http-seconds N     duration of each autocannon run (default 10)
   --systems a,b        only these systems: jobq, pgboss, graphile, bullmq-pg, bullmq-redis or ids like pgboss-best
-  --scenarios a,b      only these: latency, enqueue, c10, c50, 2proc, xmin, finished
+  --scenarios a,b      only these: latency, enqueue, c10, c50, 2proc, xmin, finished, and jobq's flow control:
+                       limited (queue concurrency 10), rated (a rate far above capacity), groups (1,000 groups)
   --no-http            skip jobq's HTTP enqueue runs
   --no-pgbench         skip the pgbench runs
   --timeout-s N        give up a processing run after N seconds (default 900)

@@ -40,6 +40,9 @@ export const METRICS: Record<string, { label: string; unit: string; higherIsBett
   'process.2proc': { label: '2 procs × 10', unit: 'jobs/s', higherIsBetter: true },
   'process.finished': { label: '+finished rows', unit: 'jobs/s', higherIsBetter: true },
   'process.xmin': { label: 'held xmin', unit: 'jobs/s', higherIsBetter: true },
+  'process.limited': { label: 'concurrency limit 10', unit: 'jobs/s', higherIsBetter: true },
+  'process.rated': { label: 'rate limit (not reached)', unit: 'jobs/s', higherIsBetter: true },
+  'process.groups': { label: '1,000 groups', unit: 'jobs/s', higherIsBetter: true },
   'latency.p50': { label: 'p50', unit: 'ms', higherIsBetter: false },
   'latency.p95': { label: 'p95', unit: 'ms', higherIsBetter: false },
   'latency.p99': { label: 'p99', unit: 'ms', higherIsBetter: false },
@@ -53,6 +56,8 @@ export const METRICS: Record<string, { label: string; unit: string; higherIsBett
   'floor.roundtrip': { label: 'SELECT 1', unit: 'ms', higherIsBetter: false },
   'floor.pickup': { label: 'sum: pickup floor', unit: 'ms', higherIsBetter: false },
 };
+
+const FLOW_METRICS = ['process.limited', 'process.rated', 'process.groups'];
 
 export function median(values: number[]): number | null {
   if (values.length === 0) return null;
@@ -113,6 +118,8 @@ export function printReport(r: Results): void {
     `every figure is the median of ${o.reps} repetition(s); "jobq/x" = jobq's figure ÷ that row's (throughput: >1 means jobq is faster; latency: <1 means jobq is faster)`,
     ...table(`Processing throughput, jobs/s (${o.jobs.toLocaleString('en-US')} no-op jobs pre-enqueued; +finished rows: ${o.finished.toLocaleString('en-US')} finished jobs in the table, 1 proc × 10; held xmin: another session in BEGIN; SELECT txid_current(), 1 proc × 10)`,
       r, ['process.c10', 'process.c50', 'process.2proc', 'process.finished', 'process.xmin'], ids),
+    ...table(`Flow control, jobs/s (jobq only; 1 proc × 10 as the first column, the same ${o.jobs.toLocaleString('en-US')} jobs through a queue policy or groups: bench/lib/flow.ts)`,
+      r, ['process.c10', 'process.limited', 'process.rated', 'process.groups'], ids.filter((id) => FLOW_METRICS.some((k) => r.figures[id]?.[k]))),
     ...table(`Pickup latency, ms (${o.samples} jobs enqueued one every ${o.intervalMs} ms, idle worker at concurrency 10; handler start − just before the enqueue call, same process)`,
       r, ['latency.p50', 'latency.p95', 'latency.p99'], ids),
     ...table(`PostgreSQL alone, ms (p50, one statement every ${o.intervalMs} ms as above): every pickup through INSERT → NOTIFY → claim contains both steps`,
@@ -123,6 +130,10 @@ export function printReport(r: Results): void {
     ...table(`PostgreSQL alone: pgbench, 10 clients, jobq's schema, ${o.jobs.toLocaleString('en-US')} queued rows (bench/pgbench/*.sql)`, r, ['pgbench.batched', 'pgbench.perJob'], ['pgbench']),
   ];
   const c10 = r.figures.jobq?.['process.c10']?.median;
+  for (const k of FLOW_METRICS) {
+    const v = r.figures.jobq?.[k]?.median;
+    if (c10 && v) out.push(`  jobq ${METRICS[k]!.label}: ${((v / c10) * 100).toFixed(0)}% of 1 proc × 10 without`);
+  }
   for (const k of ['pgbench.batched', 'pgbench.perJob']) {
     const p = r.figures.pgbench?.[k]?.median;
     if (c10 && p) out.push(`  jobq 1 proc × 10 reaches ${((c10 / p) * 100).toFixed(0)}% of pgbench "${METRICS[k]!.label}"`);

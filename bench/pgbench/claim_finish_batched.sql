@@ -8,6 +8,7 @@ WITH next AS (
    WHERE status IN ('queued', 'retrying')
      AND run_at <= now()
      AND kind = ANY ('{bench_noop}'::text[])
+     AND group_key IS NULL
    ORDER BY priority DESC, run_at, id
    LIMIT 50
    FOR UPDATE SKIP LOCKED

@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import pg from 'pg';
 import { createPool, KindRegistry, migrate, Queue, resolveConfig, Worker } from '../../src/index.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { BenchPayload, CreateDriver, Driver, StartWorkerOptions, Target, WorkerHandle } from './types.ts';
+import type { BenchPayload, BenchPolicy, CreateDriver, Driver, FlowDriver, StartWorkerOptions, Target, WorkerHandle } from './types.ts';
 
 const KIND = 'bench_noop';
 const Payload = Type.Object({ s: Type.Optional(Type.Integer()) }, { additionalProperties: false });
@@ -51,6 +51,16 @@ class JobqDriver implements Driver {
     await this.#queue.enqueueMany(payloads.map((payload) => ({ kind: KIND, payload })));
   }
 
+  /** Policies on the default queue (where the jobs go), and jobs with a group. */
+  readonly flow: FlowDriver = {
+    setPolicy: async (policy: BenchPolicy | null) => {
+      await this.#queue.setQueue('default', { concurrency: policy?.concurrency ?? null, rate: policy?.rate ?? null });
+    },
+    enqueueGroupedBatch: async (payloads, groupOf) => {
+      await this.#queue.enqueueMany(payloads.map((payload, i) => ({ kind: KIND, payload, group: groupOf(i) })));
+    },
+  };
+
   async remaining(): Promise<number> {
     const { rows } = await this.#pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('queued', 'running', 'retrying')`,
@@ -59,7 +69,7 @@ class JobqDriver implements Driver {
   }
 
   async reset(): Promise<void> {
-    await this.#pool.query('TRUNCATE jobq.jobs');
+    await this.#pool.query('TRUNCATE jobq.jobs, jobq.queues, jobq.queue_starts');
   }
 
   async addFinished(count: number): Promise<string | undefined> {

@@ -51,6 +51,21 @@ export interface Driver {
   addFinished(count: number): Promise<string | undefined>;
   startWorker(opts: StartWorkerOptions): Promise<WorkerHandle>;
   close(): Promise<void>;
+  /** Flow control (jobq only): the scenarios `limited`, `rated` and `groups` run for drivers that have it. */
+  flow?: FlowDriver;
+}
+
+/** A queue policy as the flow scenarios set it (null: none). */
+export interface BenchPolicy {
+  concurrency?: number;
+  rate?: { limit: number; periodMs: number };
+}
+
+export interface FlowDriver {
+  /** Sets (or with null removes) the policy of the queue the jobs go to. */
+  setPolicy(policy: BenchPolicy | null): Promise<void>;
+  /** Like enqueueBatch, each job in group `groupOf(i)` (i: its index in the batch). */
+  enqueueGroupedBatch(payloads: BenchPayload[], groupOf: (i: number) => string): Promise<void>;
 }
 
 /** One row of the comparison: a system on a backend in one setting. */

@@ -1,5 +1,5 @@
 /**
- * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts under /v1,
+ * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts and routes/queues.ts under /v1,
  * routes/system.ts, openapi.ts), one error format (errors.ts), one body parser (body.ts), API keys
  * (auth.ts), request ids, access logs and a `request` event per response for metrics.
  */
@@ -20,9 +20,11 @@ import { KeyRing, loadApiKeys } from './keys.ts';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.ts';
 import { registerDocs, registerOpenApi } from './openapi.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { queueRoutes } from './routes/queues.ts';
 import { systemRoutes } from './routes/system.ts';
 import { ErrorBodySchema } from './schemas/errors.ts';
 import { JobSchema } from './schemas/job.ts';
+import { QueueSchema } from './schemas/queues.ts';
 
 export interface RequestEvent {
   method: string;
@@ -95,6 +97,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema));
   app.addSchema(JobSchema);
   app.addSchema(ErrorBodySchema);
+  app.addSchema(QueueSchema);
 
   installJsonParser(app);
   installErrorHandling(app, bodyLimit);
@@ -138,6 +141,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   };
   await app.register(systemRoutes, routeOpts);
   await app.register(jobRoutes, { prefix: '/v1', queue: opts.queue });
+  await app.register(queueRoutes, { prefix: '/v1', queue: opts.queue });
   await registerDocs(app);
   return app;
 }

@@ -22,6 +22,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       info: { title: 'jobq', version: VERSION, description: DESCRIPTION },
       tags: [
         { name: 'jobs', description: 'Enqueue and manage jobs.' },
+        { name: 'queues', description: 'Queues and their policies: concurrency, rate, pause, group concurrency.' },
         { name: 'system', description: 'Health, readiness, metrics, statistics and kinds.' },
       ],
       components: {

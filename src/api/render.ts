@@ -1,7 +1,8 @@
 /** The queue's camelCase model → the API's snake_case wire shapes. */
 import type { RegisteredKind } from '../kinds/registry.ts';
-import type { CancelOutcome, Job, JobPage, QueueStats } from '../queue/types.ts';
+import type { CancelOutcome, Job, JobPage, QueueInfo, QueueStats } from '../queue/types.ts';
 import type { JobWire } from './schemas/job.ts';
+import type { QueueWire } from './schemas/queues.ts';
 import type { CancelResponseWire, JobListWire, KindWire, StatsWire } from './schemas/responses.ts';
 
 const iso = (d: Date): string => d.toISOString();
@@ -28,6 +29,7 @@ export function renderJob(job: Job): JobWire {
     locked_at: isoOrNull(job.lockedAt),
     cancel_requested: job.cancelRequested,
     idempotency_key: job.idempotencyKey,
+    group: job.group,
     last_error: job.lastError,
     result: job.result ?? null,
     created_at: iso(job.createdAt),
@@ -63,5 +65,19 @@ export function renderKind(kind: RegisteredKind): KindWire {
     payload_schema: JSON.parse(JSON.stringify(kind.payloadSchema)) as unknown,
     default_max_attempts: kind.defaultMaxAttempts,
     timeout_ms: kind.timeoutMs,
+  };
+}
+
+export function renderQueue(q: QueueInfo): QueueWire {
+  return {
+    name: q.name,
+    paused: q.paused,
+    concurrency: q.concurrency,
+    rate: q.rate && { limit: q.rate.limit, period_ms: q.rate.periodMs },
+    group_concurrency: q.groupConcurrency,
+    depth: q.depth,
+    running: q.running,
+    oldest_waiting_age_seconds: q.oldestWaitingAgeSeconds,
+    updated_at: isoOrNull(q.updatedAt),
   };
 }

@@ -100,7 +100,46 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     },
   });
 
+  policyGauges(opts, registers, queues);
+
   return { registry, contentType: registry.contentType, render: () => registry.metrics() };
+}
+
+/**
+ * Queue policies (jobq.queues), read at scrape time like the table's counts: whether a queue is paused,
+ * and each limit it has (a rate as starts per second: limit ÷ period). A removed limit's series goes.
+ */
+function policyGauges(opts: MetricsOptions, registers: client.Registry[], queues: BoundedLabels): void {
+  const policies = cached(async () => (await opts.queue.flowQueues()).filter((q) => q.policy !== null), opts.statsCacheMs ?? 1_000);
+  new client.Gauge({
+    name: 'jobq_queue_paused',
+    help: 'Whether a queue with a policy is paused (1) or not (0).',
+    labelNames: ['queue'],
+    registers,
+    async collect() {
+      const rows = await policies().catch(() => undefined);
+      if (!rows) return;
+      this.reset();
+      for (const q of rows) this.set({ queue: queues.of(q.name) }, q.policy!.paused ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: 'jobq_queue_limit',
+    help: 'A queue\'s limits: concurrency (running jobs, fleet-wide), rate (starts per second), group (running jobs per group).',
+    labelNames: ['queue', 'kind'],
+    registers,
+    async collect() {
+      const rows = await policies().catch(() => undefined);
+      if (!rows) return;
+      this.reset();
+      for (const { name, policy } of rows) {
+        const queue = queues.of(name);
+        if (policy!.concurrency !== null) this.set({ queue, kind: 'concurrency' }, policy!.concurrency);
+        if (policy!.rate !== null) this.set({ queue, kind: 'rate' }, policy!.rate.limit / (policy!.rate.periodMs / 1000));
+        if (policy!.groupConcurrency !== null) this.set({ queue, kind: 'group' }, policy!.groupConcurrency);
+      }
+    },
+  });
 }
 
 function subscribeWorker(worker: Worker, registers: client.Registry[], finished: client.Counter, queues: BoundedLabels): void {
@@ -108,6 +147,13 @@ function subscribeWorker(worker: Worker, registers: client.Registry[], finished:
   const wait = new client.Histogram({ name: 'jobq_job_wait_seconds', help: 'Time from run_at to claim: how long a runnable job waited for a worker.', labelNames: ['kind', 'queue'], buckets: WAIT_BUCKETS, registers });
   const batch = new client.Histogram({ name: 'jobq_claim_batch_size', help: 'Jobs taken per non-empty claim.', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500], registers });
   const reconnects = new client.Counter({ name: 'jobq_listener_reconnects_total', help: 'Reconnections of the LISTEN connection after it was lost.', registers });
+  const throttled = new client.Counter({
+    name: 'jobq_jobs_throttled_total',
+    help: 'Runnable jobs a claim left waiting because of a queue policy (reason: paused, concurrency, rate, group), at most the room the claim had.',
+    labelNames: ['queue', 'reason'],
+    registers,
+  });
+  worker.events.on('throttled', ({ queue, reason, jobs }) => throttled.inc({ queue: queues.of(queue), reason }, jobs));
   new client.Gauge({
     name: 'jobq_worker_slots',
     help: 'Worker slots by state.',

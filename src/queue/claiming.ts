@@ -1,7 +1,7 @@
 /** Claiming: the worker takes runnable jobs, and records when the buffered ones start. */
 import { JobqError } from '../errors.ts';
 import type { QueueContext } from './context.ts';
-import { toClaimedJob } from './rows.ts';
+import { type ClaimedRow, toClaimedJob } from './rows.ts';
 import * as SQL from './statements/claim.ts';
 import type { ClaimedJob, Job, WriteOptions } from './types.ts';
 
@@ -12,6 +12,8 @@ export interface ClaimOptions extends WriteOptions {
   queues?: string[];
   /** Only these kinds (a worker claims only what it has handlers for); default all. */
   kinds?: string[];
+  /** Not these queues: a worker leaves out those with a policy, which it claims with `claimLimited`. */
+  exclude?: string[];
   /**
    * Continue after this job (the last of the previous claim), within its priority: the scan starts
    * there instead of stepping over dead index entries from the front. See jobq.claim in functions.sql.
@@ -46,12 +48,60 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
     // A claim of its own (not inside the caller's transaction) need not wait for its WAL flush (0008).
     async: opts.db === undefined,
     now: ctx.now(),
+    exclude: opts.exclude && opts.exclude.length > 0 ? opts.exclude : null,
   });
   const jobs = rows.map(toClaimedJob);
   // In claim order (RETURNING promises none): the last one is where the next claim's cursor starts.
   jobs.sort((x, y) => y.priority - x.priority || +x.runAt - +y.runAt || (x.id < y.id ? -1 : 1));
   if (jobs.length > 0) ctx.events.emit('claimed', { jobs, workerId });
   return jobs;
+}
+
+export interface ClaimLimitedOptions extends WriteOptions {
+  /** The queues, in the order they are offered room (each takes what its policy allows, then the next). */
+  queues: string[];
+  /** Jobs in all, at most. */
+  limit: number;
+  /** Only these kinds; default all. */
+  kinds?: string[];
+}
+
+/** Why a queue gave fewer jobs than it was offered. */
+export type FlowState = 'empty' | 'paused' | 'concurrency' | 'rate' | 'group';
+
+export interface QueueThrottle {
+  queue: string;
+  /** `empty`: nothing more to claim now; otherwise the policy that held jobs back. */
+  state: FlowState;
+  /** How many runnable jobs it held back (at most the room it was offered); 0 when empty. */
+  held: number;
+  /** For `rate`: in how many milliseconds the window next has room. */
+  waitMs: number | null;
+}
+
+/** See Queue.claimLimited. */
+export async function claimLimited(ctx: QueueContext, workerId: string, opts: ClaimLimitedOptions): Promise<{ jobs: ClaimedJob[]; throttles: QueueThrottle[] }> {
+  const limit = opts.limit;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM) {
+    throw new JobqError('validation_failed', `claim limit must be an integer from 1 to ${MAX_CLAIM}`);
+  }
+  const rows = await SQL.claimLimited(opts.db ?? ctx.pool, {
+    workerId,
+    queues: [...new Set(opts.queues)],
+    limit,
+    kinds: opts.kinds && opts.kinds.length > 0 ? opts.kinds : null,
+    async: opts.db === undefined,
+    now: ctx.now(),
+  });
+  const jobs: ClaimedJob[] = [];
+  const throttles: QueueThrottle[] = [];
+  for (const r of rows) {
+    if (r.id !== null) jobs.push(toClaimedJob(r as ClaimedRow));
+    else throttles.push({ queue: r.flow_queue!, state: r.flow_state!, held: r.flow_held ?? 0, waitMs: r.flow_wait_ms });
+  }
+  jobs.sort((x, y) => x.claimSeq - y.claimSeq);
+  if (jobs.length > 0) ctx.events.emit('claimed', { jobs, workerId });
+  return { jobs, throttles };
 }
 
 /** See Queue.markStartedThrough. */

@@ -8,6 +8,7 @@ import { Coalescer } from '../lib/coalescer.ts';
 import { inTransaction } from './db.ts';
 import { isJobqError, JobqError } from '../errors.ts';
 import { MAX_BATCH } from '../limits.ts';
+import { jobsPayload } from './channels.ts';
 import { newJobId } from './ids.ts';
 import { type InsertRow, newJobFromInsert, toJob } from './rows.ts';
 import * as SQL from './statements/enqueue.ts';
@@ -174,7 +175,7 @@ export class Enqueuer {
     rows.forEach((r, i) => {
       const ins = byId.get(r.id);
       if (!ins) return void missing.push(r);
-      if (ins.runnable) wake.add(r.queue);
+      if (ins.runnable) wake.add(jobsPayload(r.queue, r.group_key !== null));
       out[r.ord] = { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
     });
     if (missing.length === 0) return [];

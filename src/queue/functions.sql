@@ -64,10 +64,14 @@ $function$;
 -- buffer); those get started_at. Every job gets claim_seq, the claim's number from jobq.claims times
 -- 2^20 plus its position, so a worker records the buffered jobs it started as one watermark
 -- (jobq.workers.started_seq). p_limit is at most 2^20 - 1. (0006)
+-- Flow control (0011, docs/flow-control.md): jobs that carry a group are never claimed here, nor jobs of
+-- the queues in p_exclude (the caller's queues with a policy): claim_limited takes those. Both are
+-- filters of the same index walk; for a queue without policies and groups nothing else changes.
 CREATE OR REPLACE FUNCTION jobq.claim(
   p_worker text, p_limit integer, p_queues text[], p_kinds text[], p_now timestamp with time zone,
   p_priority integer DEFAULT NULL::integer, p_after_run_at timestamp with time zone DEFAULT NULL::timestamp with time zone,
-  p_after_id uuid DEFAULT NULL::uuid, p_started integer DEFAULT NULL::integer, p_async boolean DEFAULT false
+  p_after_id uuid DEFAULT NULL::uuid, p_started integer DEFAULT NULL::integer, p_async boolean DEFAULT false,
+  p_exclude text[] DEFAULT NULL::text[]
 )
  RETURNS SETOF jobq.jobs
  LANGUAGE plpgsql
@@ -91,6 +95,8 @@ BEGIN
          AND run_at <= v_now
          AND (p_queues IS NULL OR queue = ANY(p_queues))
          AND (p_kinds IS NULL OR kind = ANY(p_kinds))
+         AND (p_exclude IS NULL OR queue <> ALL(p_exclude))
+         AND group_key IS NULL
        ORDER BY priority DESC, run_at, id
        LIMIT p_limit
        FOR UPDATE SKIP LOCKED
@@ -114,6 +120,8 @@ BEGIN
          AND run_at <= v_now
          AND (p_queues IS NULL OR queue = ANY(p_queues))
          AND (p_kinds IS NULL OR kind = ANY(p_kinds))
+         AND (p_exclude IS NULL OR queue <> ALL(p_exclude))
+         AND group_key IS NULL
        ORDER BY priority DESC, run_at, id
        LIMIT p_limit
        FOR UPDATE SKIP LOCKED
@@ -128,5 +136,220 @@ BEGIN
      WHERE j.id = next.id
     RETURNING j.*;
   END IF;
+END
+$function$;
+
+-- jobq.claim_limited: claims up to p_limit jobs in all from the queues p_queues, each under its policy
+-- (jobq.queues) and, where its jobs carry groups, in turns between the groups. What jobq.claim leaves
+-- out (docs/flow-control.md has the design):
+-- - One claimer per queue at a time: the queues' rows are locked first, in name order (no deadlock
+--   between claimers of overlapping sets), until the transaction ends, so that what the previous
+--   claimer started is committed and counted before the next one counts. The time is read after the
+--   locks (clock_timestamp()), so starts are recorded in the order they happen.
+-- - paused: nothing. concurrency: the running jobs of the queue on every worker (locked_at is set
+--   exactly on running jobs: jobs_running_has_lease), a lost worker's included until its lease is
+--   recovered. rate: the starts recorded in jobq.queue_starts within the last rate_period_ms (a sliding
+--   window: older rows are trimmed here), every start counted, retries too.
+-- - Groups (jobs_group_idx): round robin from the group after group_cursor, one job per group per
+--   turn, groups at group_concurrency running skipped; the cursor is kept for the next claim. In a
+--   queue with a policy, the jobs without a group take a turn at the start of each round as one more
+--   group; they are found by walking jobs_runnable_idx, so when that walk finds none it is not made
+--   again for a second (ungrouped_idle_at). In a queue without a policy they are jobq.claim's.
+-- - No buffering: every job claimed here starts now (started_at). claim_seq as jobq.claim.
+-- Returns the claimed jobs (job), then for each queue that gave fewer than it was offered a row without
+-- a job: flow_state 'empty' (nothing more to claim), or the policy that held jobs back ('paused',
+-- 'concurrency', 'rate', 'group') with flow_held, how many (at most what was offered), and for 'rate'
+-- flow_wait_ms, when the window next has room. Queues not reached (p_limit taken) get no row.
+CREATE OR REPLACE FUNCTION jobq.claim_limited(p_worker text, p_queues text[], p_limit integer, p_kinds text[], p_now timestamp with time zone, p_async boolean DEFAULT false)
+ RETURNS TABLE(job jobq.jobs, flow_queue text, flow_state text, flow_wait_ms double precision, flow_held integer)
+ LANGUAGE plpgsql
+ SET enable_bitmapscan TO 'off'
+ SET enable_sort TO 'off'
+ SET enable_seqscan TO 'off'
+ SET jit TO 'off'
+AS $function$
+DECLARE
+  v_base bigint := nextval('jobq.claims') * 1048576;
+  v_n integer := 0;
+  v_q text;
+  v_pol jobq.queues;
+  v_now timestamptz;
+  v_policy boolean;
+  v_share integer;
+  v_allowed integer;
+  v_reason text;
+  v_count integer;
+  v_ids uuid[];
+  v_more integer;
+  v_took integer;
+  v_blocked boolean;
+  v_cursor text;
+  v_g text;
+  v_id uuid;
+  v_running jsonb;
+  v_progress boolean;
+  v_wraps integer;
+  v_ungrouped boolean;
+  v_idle_at timestamptz;
+BEGIN
+  IF p_async THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
+  INSERT INTO jobq.queues (name)
+  SELECT q FROM unnest(p_queues) q
+   WHERE NOT EXISTS (SELECT 1 FROM jobq.queues e WHERE e.name = q)
+   ORDER BY q
+  ON CONFLICT (name) DO NOTHING;
+  PERFORM 1 FROM jobq.queues WHERE name = ANY(p_queues) ORDER BY name FOR UPDATE;
+  FOREACH v_q IN ARRAY p_queues LOOP
+    EXIT WHEN v_n >= p_limit;
+    SELECT * INTO v_pol FROM jobq.queues WHERE name = v_q;
+    v_now := coalesce(p_now, clock_timestamp());
+    v_policy := v_pol.paused OR v_pol.concurrency IS NOT NULL OR v_pol.rate_limit IS NOT NULL OR v_pol.group_concurrency IS NOT NULL;
+    v_share := p_limit - v_n;
+    v_allowed := v_share;
+    v_reason := NULL;
+    IF v_pol.paused THEN
+      v_allowed := 0;
+      v_reason := 'paused';
+    END IF;
+    IF v_allowed > 0 AND v_pol.concurrency IS NOT NULL THEN
+      SELECT count(*) INTO v_count FROM jobq.jobs WHERE locked_at IS NOT NULL AND queue = v_q;
+      IF v_pol.concurrency - v_count < v_allowed THEN
+        v_allowed := greatest(0, v_pol.concurrency - v_count);
+        v_reason := 'concurrency';
+      END IF;
+    END IF;
+    IF v_allowed > 0 AND v_pol.rate_limit IS NOT NULL THEN
+      DELETE FROM jobq.queue_starts WHERE queue = v_q AND at <= v_now - v_pol.rate_period_ms * interval '1 millisecond';
+      SELECT coalesce(sum(n), 0) INTO v_count FROM jobq.queue_starts WHERE queue = v_q;
+      IF v_pol.rate_limit - v_count < v_allowed THEN
+        v_allowed := greatest(0, v_pol.rate_limit - v_count);
+        v_reason := 'rate';
+      END IF;
+    END IF;
+    v_ids := '{}';
+    v_more := NULL;
+    v_blocked := false;
+    IF EXISTS (SELECT 1 FROM jobq.jobs WHERE queue = v_q AND status IN ('queued', 'retrying') AND group_key IS NOT NULL) THEN
+      IF v_allowed > 0 THEN
+        IF v_pol.group_concurrency IS NOT NULL THEN
+          SELECT coalesce(jsonb_object_agg(r.group_key, r.n), '{}'::jsonb) INTO v_running
+            FROM (SELECT j.group_key, count(*) AS n FROM jobq.jobs j
+                   WHERE j.locked_at IS NOT NULL AND j.queue = v_q AND j.group_key IS NOT NULL
+                   GROUP BY j.group_key) r;
+        END IF;
+        v_cursor := v_pol.group_cursor;
+        v_progress := false;
+        v_wraps := 0;
+        v_idle_at := v_pol.ungrouped_idle_at;
+        v_ungrouped := v_policy AND (v_idle_at IS NULL OR v_idle_at <= v_now - interval '1 second');
+        WHILE cardinality(v_ids) < v_allowed LOOP
+          IF v_cursor IS NULL THEN
+            v_cursor := '';
+            IF v_ungrouped THEN
+              SELECT j.id INTO v_id FROM jobq.jobs j
+               WHERE j.status IN ('queued', 'retrying') AND j.run_at <= v_now AND j.queue = v_q AND j.group_key IS NULL
+                 AND (p_kinds IS NULL OR j.kind = ANY(p_kinds)) AND j.id <> ALL(v_ids)
+               ORDER BY j.priority DESC, j.run_at, j.id
+               LIMIT 1
+               FOR UPDATE SKIP LOCKED;
+              IF FOUND THEN
+                v_ids := v_ids || v_id;
+                v_progress := true;
+                v_idle_at := NULL;
+              ELSE
+                v_ungrouped := false;
+                v_idle_at := v_now;
+              END IF;
+              CONTINUE;
+            END IF;
+          END IF;
+          SELECT j.group_key INTO v_g FROM jobq.jobs j
+           WHERE j.queue = v_q AND j.group_key > v_cursor AND j.status IN ('queued', 'retrying') AND j.group_key IS NOT NULL
+           ORDER BY j.queue, j.group_key
+           LIMIT 1;
+          IF v_g IS NULL THEN
+            EXIT WHEN v_wraps > 0 AND NOT v_progress;
+            v_wraps := v_wraps + 1;
+            v_progress := false;
+            v_cursor := NULL;
+            CONTINUE;
+          END IF;
+          v_cursor := v_g;
+          IF v_pol.group_concurrency IS NOT NULL AND coalesce((v_running ->> v_g)::integer, 0) >= v_pol.group_concurrency THEN
+            v_blocked := true;
+            CONTINUE;
+          END IF;
+          SELECT j.id INTO v_id FROM jobq.jobs j
+           WHERE j.queue = v_q AND j.group_key = v_g AND j.status IN ('queued', 'retrying') AND j.run_at <= v_now
+             AND (p_kinds IS NULL OR j.kind = ANY(p_kinds)) AND j.id <> ALL(v_ids)
+           ORDER BY j.queue, j.group_key, j.priority DESC, j.run_at, j.id
+           LIMIT 1
+           FOR UPDATE SKIP LOCKED;
+          IF FOUND THEN
+            v_ids := v_ids || v_id;
+            v_progress := true;
+            IF v_pol.group_concurrency IS NOT NULL THEN
+              v_running := jsonb_set(v_running, ARRAY[v_g], to_jsonb(coalesce((v_running ->> v_g)::integer, 0) + 1));
+            END IF;
+          END IF;
+        END LOOP;
+        UPDATE jobq.queues SET group_cursor = nullif(v_cursor, ''), ungrouped_idle_at = v_idle_at WHERE name = v_q;
+      END IF;
+      IF cardinality(v_ids) < v_share AND (cardinality(v_ids) = v_allowed OR v_blocked) THEN
+        SELECT count(*) INTO v_more FROM (
+          SELECT 1 FROM jobq.jobs j
+           WHERE j.queue = v_q AND j.status IN ('queued', 'retrying') AND j.group_key IS NOT NULL AND j.run_at <= v_now
+             AND (p_kinds IS NULL OR j.kind = ANY(p_kinds)) AND j.id <> ALL(v_ids)
+           LIMIT v_share - cardinality(v_ids)
+        ) w;
+      END IF;
+    ELSIF v_policy THEN
+      -- Candidates for the whole share, in claim order, and the first v_allowed of them claimed; the
+      -- others' locks go with this transaction, and claimers of this queue wait for its row anyway.
+      SELECT coalesce(array_agg(c.id ORDER BY c.priority DESC, c.run_at, c.id), '{}') INTO v_ids FROM (
+        SELECT j.id, j.priority, j.run_at FROM jobq.jobs j
+         WHERE j.status IN ('queued', 'retrying') AND j.run_at <= v_now AND j.queue = v_q AND j.group_key IS NULL
+           AND (p_kinds IS NULL OR j.kind = ANY(p_kinds))
+         ORDER BY j.priority DESC, j.run_at, j.id
+         LIMIT v_share
+         FOR UPDATE SKIP LOCKED
+      ) c;
+      v_more := cardinality(v_ids) - least(cardinality(v_ids), v_allowed);
+      v_ids := v_ids[1:v_allowed];
+    END IF;
+    v_took := cardinality(v_ids);
+    IF v_took > 0 THEN
+      RETURN QUERY
+      UPDATE jobq.jobs j
+         SET status = 'running', attempts = j.attempts + 1, locked_by = p_worker, locked_at = v_now, updated_at = v_now,
+             started_at = v_now, claim_seq = v_base + v_n + t.n
+        FROM unnest(v_ids) WITH ORDINALITY AS t(id, n)
+       WHERE j.id = t.id
+      RETURNING j, NULL::text, NULL::text, NULL::double precision, NULL::integer;
+      v_n := v_n + v_took;
+      IF v_pol.rate_limit IS NOT NULL THEN
+        INSERT INTO jobq.queue_starts (queue, at, n) VALUES (v_q, v_now, v_took);
+      END IF;
+    END IF;
+    IF v_took < v_share THEN
+      job := NULL;
+      flow_queue := v_q;
+      flow_wait_ms := NULL;
+      flow_held := NULL;
+      IF coalesce(v_more, 0) > 0 THEN
+        flow_state := CASE WHEN v_took < v_allowed THEN 'group' ELSE v_reason END;
+        flow_held := v_more;
+        IF flow_state = 'rate' THEN
+          SELECT greatest(1, extract(epoch FROM min(s.at) + v_pol.rate_period_ms * interval '1 millisecond' - v_now) * 1000)
+            INTO flow_wait_ms FROM jobq.queue_starts s WHERE s.queue = v_q;
+        END IF;
+      ELSE
+        flow_state := 'empty';
+      END IF;
+      RETURN NEXT;
+    END IF;
+  END LOOP;
 END
 $function$;

@@ -7,6 +7,7 @@ import { emitCancelled, type QueueContext } from './context.ts';
 import type { Retention } from './retention.ts';
 import { toJob } from './rows.ts';
 import * as SQL from './statements/housekeeping.ts';
+import { pruneQueues } from './statements/policies.ts';
 import { TERMINAL_STATUSES, type WriteOptions } from './types.ts';
 
 const RECOVER_BATCH = 1000;
@@ -64,6 +65,7 @@ export async function sweep(ctx: QueueContext, staleAfterMs: number, retention?:
     try {
       const recovered = await recoverStale(ctx, staleAfterMs, { db: client });
       await SQL.pruneWorkers(client, { idleMs: Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), now: ctx.now() });
+      await pruneQueues(client, {});
       const pruned = retention ? await prune(ctx, retention, { db: client }) : 0;
       return { recovered, pruned };
     } finally {

@@ -8,6 +8,10 @@ export {
   type QueueOptions,
   type QueueEvents,
   type ClaimOptions,
+  type ClaimLimitedOptions,
+  type FlowQueue,
+  type FlowState,
+  type QueueThrottle,
   type ClaimRef,
   type ClaimsHeartbeat,
   type CompleteItem,
@@ -15,5 +19,5 @@ export {
   type PruneOptions,
 } from './queue.ts';
 export * from './types.ts';
-export { JOBS_CHANNEL, CANCEL_CHANNEL } from './channels.ts';
+export { JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, parseJobsPayload } from './channels.ts';
 export { migrate, schemaVersion, LATEST_VERSION } from './migrate.ts';

@@ -8,12 +8,13 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, type RandomSource, validatePolicy } from './backoff.ts';
-import { claim, type ClaimOptions, markStartedThrough } from './claiming.ts';
+import { claim, claimLimited, type ClaimLimitedOptions, type ClaimOptions, type FlowState, markStartedThrough, type QueueThrottle } from './claiming.ts';
 import type { QueueContext, QueueEvents } from './context.ts';
 import { Enqueuer } from './enqueue.ts';
 import { prune, type PruneOptions, recoverStale, sweep } from './housekeeping.ts';
 import { type ClaimRef, type ClaimsHeartbeat, registerWorker, release, renew, renewWorker, unregisterWorker } from './leases.ts';
 import { LIST_SCAN_ROWS, type ListBounds, PAGE_BYTES } from './list.ts';
+import { type FlowQueue, flowQueues, getQueue, listQueues, setQueue } from './policies.ts';
 import { get, list, stats } from './reads.ts';
 import type { Retention } from './retention.ts';
 import { complete, type CompleteItem, type FailOptions, finalizeCancelled, markFailedOrRetry, requestCancel, retry } from './transitions.ts';
@@ -25,12 +26,15 @@ import type {
   JobPage,
   ListFilter,
   NewJob,
+  QueueInfo,
+  QueuePage,
+  QueuePolicyPatch,
   QueueStats,
   WorkerWriteOptions,
   WriteOptions,
 } from './types.ts';
 
-export type { ClaimOptions, ClaimRef, ClaimsHeartbeat, CompleteItem, FailOptions, PruneOptions, QueueEvents };
+export type { ClaimLimitedOptions, ClaimOptions, ClaimRef, ClaimsHeartbeat, CompleteItem, FailOptions, FlowQueue, FlowState, PruneOptions, QueueEvents, QueueThrottle };
 export { MAX_BATCH } from './enqueue.ts';
 
 export interface QueueOptions {
@@ -106,6 +110,16 @@ export class Queue {
    */
   claim(workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJob[]> {
     return claim(this.#ctx, workerId, opts);
+  }
+
+  /**
+   * Claims from queues with a policy, or whose jobs carry a group, up to `limit` jobs in all: each
+   * queue gives what its policy allows, its groups in turns, and every job claimed starts now (no
+   * buffer). Says, for each queue that gave less than it was offered, why: empty, or the policy that
+   * held jobs back (and for a rate, when the next start is allowed). See docs/flow-control.md.
+   */
+  claimLimited(workerId: string, opts: ClaimLimitedOptions): Promise<{ jobs: ClaimedJob[]; throttles: QueueThrottle[] }> {
+    return claimLimited(this.#ctx, workerId, opts);
   }
 
   /**
@@ -208,6 +222,40 @@ export class Queue {
    */
   sweep(staleAfterMs: number, retention?: Retention): Promise<{ recovered: number; pruned: number } | null> {
     return sweep(this.#ctx, staleAfterMs, retention);
+  }
+
+  // --- Queue policies (policies.ts) ---
+
+  /**
+   * Changes queue `name`'s policy: what `patch` leaves out stays, null removes a limit. Every worker
+   * follows within one poll interval (at once when its notification arrives). Returns the queue.
+   */
+  setQueue(name: string, patch: QueuePolicyPatch, opts: WriteOptions = {}): Promise<QueueInfo> {
+    return setQueue(this.#ctx, name, patch, opts);
+  }
+
+  /** Nothing of queue `name` starts any more; running jobs finish, enqueues are accepted. */
+  pauseQueue(name: string, opts: WriteOptions = {}): Promise<QueueInfo> {
+    return setQueue(this.#ctx, name, { paused: true }, opts);
+  }
+
+  resumeQueue(name: string, opts: WriteOptions = {}): Promise<QueueInfo> {
+    return setQueue(this.#ctx, name, { paused: false }, opts);
+  }
+
+  /** Queue `name`: its policy, runnable and running jobs, and its oldest runnable job's age (any name: queues need no creating). */
+  getQueue(name: string, opts: WriteOptions = {}): Promise<QueueInfo> {
+    return getQueue(this.#ctx, name, opts);
+  }
+
+  /** Every queue with unfinished jobs or a policy, by name, `limit` per page (1..1000, default 100); pass `nextAfter` as `after`. */
+  listQueues(page: { after?: string; limit?: number } = {}, opts: WriteOptions = {}): Promise<QueuePage> {
+    return listQueues(this.#ctx, page, opts);
+  }
+
+  /** The queues workers claim through `claimLimited`: those with a policy, and those whose waiting jobs carry a group. */
+  flowQueues(opts: WriteOptions = {}): Promise<FlowQueue[]> {
+    return flowQueues(this.#ctx, opts);
   }
 
   // --- Reads (reads.ts) ---

@@ -20,6 +20,7 @@ export interface JobRow {
   claim_seq: string | number | null;
   cancel_requested: boolean;
   idempotency_key: string | null;
+  group_key: string | null;
   last_error: string | null;
   errors: AttemptError[];
   backoff_ms: number | null;
@@ -47,6 +48,7 @@ export function toJob(r: JobRow): Job {
     claimSeq: r.claim_seq === null || r.claim_seq === undefined ? null : Number(r.claim_seq),
     cancelRequested: r.cancel_requested,
     idempotencyKey: r.idempotency_key,
+    group: r.group_key ?? null,
     lastError: r.last_error,
     errors: r.errors,
     backoffMs: r.backoff_ms,
@@ -80,6 +82,7 @@ export function newJobFromInsert(input: InsertRow, payload: unknown, r: Inserted
     claimSeq: null,
     cancelRequested: false,
     idempotencyKey: input.idempotency_key,
+    group: input.group_key,
     lastError: null,
     errors: [],
     backoffMs: null,
@@ -104,6 +107,8 @@ export interface ClaimedRow {
   started_at_ms: number | null;
   run_at_ms: number;
   claim_seq: number;
+  /** Absent from jobq.claim's rows: it never claims a job that carries a group. */
+  group_key?: string | null;
 }
 
 export function toClaimedJob(r: ClaimedRow): ClaimedJob {
@@ -119,6 +124,7 @@ export function toClaimedJob(r: ClaimedRow): ClaimedJob {
     timeoutMs: r.timeout_ms,
     backoffMs: r.backoff_ms,
     startedAt: r.started_at_ms === null ? null : new Date(r.started_at_ms),
+    group: r.group_key ?? null,
     claimSeq: r.claim_seq,
   };
 }
@@ -136,4 +142,5 @@ export interface InsertRow {
   delay_ms: number;
   timeout_ms: number | null;
   idempotency_key: string | null;
+  group_key: string | null;
 }

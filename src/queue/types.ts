@@ -37,6 +37,8 @@ export interface Job {
   claimSeq: number | null;
   cancelRequested: boolean;
   idempotencyKey: string | null;
+  /** The job's group (a tenant, customer or account key): jobs of a queue are claimed in turns by group. */
+  group: string | null;
   lastError: string | null;
   errors: AttemptError[];
   backoffMs: number | null;
@@ -50,7 +52,7 @@ export interface Job {
  * What a worker needs to run a claimed job (`Queue.claim`): a few columns of the row, read
  * without parsing five timestamps and two JSON histories per job.
  */
-export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'runAt' | 'timeoutMs' | 'backoffMs' | 'startedAt'> {
+export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'runAt' | 'timeoutMs' | 'backoffMs' | 'startedAt' | 'group'> {
   /** Its number in claim order (see `Queue.markStartedThrough`), which also names this claim (`Job.claimSeq`). */
   claimSeq: number;
 }
@@ -69,6 +71,8 @@ export interface NewJob {
   /** Handler timeout for this job; default the kind's. */
   timeoutMs?: number;
   idempotencyKey?: string;
+  /** A group key: the queue's jobs are claimed in turns between groups (see docs/lifecycle.md). */
+  group?: string;
 }
 
 export interface EnqueueResult {
@@ -125,4 +129,38 @@ export interface WorkerWriteOptions extends WriteOptions {
    * of an earlier attempt then fails with invalid_transition instead of finishing a newer attempt.
    */
   claimSeq?: number;
+}
+
+/** A queue's policy (docs/flow-control.md): null is no limit. */
+export interface QueuePolicy {
+  /** Nothing of the queue starts; running jobs finish, enqueues are accepted. */
+  paused: boolean;
+  /** At most this many jobs of the queue run at once, across every worker. */
+  concurrency: number | null;
+  /** At most `limit` starts in any window of `periodMs`. */
+  rate: { limit: number; periodMs: number } | null;
+  /** At most this many running jobs per group of the queue. */
+  groupConcurrency: number | null;
+}
+
+/** A change of a queue's policy: what is absent stays as it is; null removes a limit. */
+export type QueuePolicyPatch = { [K in keyof QueuePolicy]?: K extends 'paused' ? boolean : QueuePolicy[K] };
+
+/** A queue as `Queue.getQueue` and `listQueues` report it: its policy and what waits and runs in it. */
+export interface QueueInfo extends QueuePolicy {
+  name: string;
+  /** Jobs runnable now (queued or retrying, run_at passed). */
+  depth: number;
+  /** Jobs running (claimed), on every worker. */
+  running: number;
+  /** Seconds since the oldest runnable job became runnable; 0 when none waits. */
+  oldestWaitingAgeSeconds: number;
+  /** When the policy last changed; null for a queue that never had one. */
+  updatedAt: Date | null;
+}
+
+export interface QueuePage {
+  queues: QueueInfo[];
+  /** Pass as `after` for the next page; null on the last. */
+  nextAfter: string | null;
 }

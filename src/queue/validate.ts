@@ -2,11 +2,12 @@
 import { type KindRegistry } from '../kinds/registry.ts';
 import { type ErrorDetail, JobqError } from '../errors.ts';
 import { storableText } from './results.ts';
-import { DEFAULT_QUEUE, IDEMPOTENCY_KEY, INT32_MAX, MAX_ATTEMPTS, MAX_ERROR_LENGTH, PRIORITY, QUEUE_NAME } from '../limits.ts';
+import { DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, MAX_ATTEMPTS, MAX_ERROR_LENGTH, PRIORITY, QUEUE_NAME } from '../limits.ts';
 import type { InsertRow } from './rows.ts';
 import type { Job, NewJob } from './types.ts';
 
 const QUEUE_NAME_RE = new RegExp(QUEUE_NAME.pattern);
+const GROUP_KEY_RE = new RegExp(GROUP_KEY.pattern);
 
 /**
  * Validates one new job (kind, payload, envelope) and turns it into an insert row.
@@ -41,6 +42,10 @@ export function prepareInsert(job: NewJob, index: number, id: string, kinds: Kin
   if (key !== undefined && (typeof key !== 'string' || key.length < IDEMPOTENCY_KEY.minLength || key.length > IDEMPOTENCY_KEY.maxLength)) {
     fail('/idempotency_key', `must be a string of ${IDEMPOTENCY_KEY.minLength} to ${IDEMPOTENCY_KEY.maxLength} characters`);
   }
+  const group = job.group;
+  if (group !== undefined && (typeof group !== 'string' || group.length < GROUP_KEY.minLength || group.length > GROUP_KEY.maxLength || !GROUP_KEY_RE.test(group))) {
+    fail('/group', `must be a string of ${GROUP_KEY.minLength} to ${GROUP_KEY.maxLength} characters without control characters`);
+  }
   return {
     ord: index,
     id,
@@ -53,6 +58,7 @@ export function prepareInsert(job: NewJob, index: number, id: string, kinds: Kin
     delay_ms: delayMs,
     timeout_ms: job.timeoutMs ?? null,
     idempotency_key: key ?? null,
+    group_key: group ?? null,
   };
 }
 

@@ -8,6 +8,8 @@ export interface WorkerEvents {
   'job:start': [{ job: ClaimedJob; waitMs: number }];
   'job:finish': [{ job: ClaimedJob; outcome: FinishOutcome; durationMs: number }];
   claim: [{ requested: number; claimed: number }];
+  /** A claim of a queue with a policy left `jobs` runnable jobs waiting because of it (at most the room it had). */
+  throttled: [{ queue: string; reason: 'paused' | 'concurrency' | 'rate' | 'group'; jobs: number }];
   recovered: [{ count: number }];
   'listener:reconnect': [];
 }

@@ -58,7 +58,7 @@ export interface OutcomesOptions {
   leaseMs: number;
   events: EventEmitter<WorkerEvents>;
   /** Called once each outcome is written (or given up), after the listeners. */
-  onFinished: () => void;
+  onFinished: (job: ClaimedJob) => void;
 }
 
 /** The outcomes of one worker's claims, from the handler settling to the write and `job:finish`. */
@@ -155,7 +155,7 @@ export class Outcomes implements OutcomeWriter {
         log.error({ job_id: job.id, err: errText(err) }, 'a job:finish listener threw');
       }
     }
-    this.#o.onFinished();
+    this.#o.onFinished(job);
   }
 
   /** The outcome could not be written within a lease period: the sweeper will give the job another run. */

@@ -8,6 +8,10 @@
  *   Buffered jobs start in claim order, and the worker records how far it got as one number (its
  *   start watermark), so that losing it gives the never-started ones their attempt back.
  * - NOTIFY wakes the loop at once; a poll is the fallback.
+ * - Queues with a policy, and jobs that carry a group, are claimed apart (flow.ts): exactly what their
+ *   policy allows, in turns between groups, started at once (never buffered). While such a queue may
+ *   give jobs, the buffer is not refilled and every other freed slot is left to that claim, so that
+ *   neither kind of queue waits for the other's backlog.
  * - A slot frees as soon as its handler settles (execute.ts); the outcome is written meanwhile,
  *   successes in batches (outcome.ts, completer.ts). In-flight work is keyed by claim (claim_seq) and
  *   every write is guarded by it: a late outcome of an earlier attempt never finishes its successor.
@@ -25,12 +29,13 @@ import type { Logger } from 'pino';
 import { Coalescer } from '../lib/coalescer.ts';
 import { Wakeup } from '../lib/wakeup.ts';
 import type { Queue } from '../queue/index.ts';
-import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../queue/index.ts';
+import { CANCEL_CHANNEL, JOBS_CHANNEL, parseJobsPayload, QUEUES_CHANNEL } from '../queue/index.ts';
 import type { Retention } from '../queue/retention.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import { JobContext } from './context.ts';
 import type { FinishOutcome, WorkerEvents } from './events.ts';
 import { execute, JobAbort, JobCancelledError, type Settled } from './execute.ts';
+import { Flow } from './flow.ts';
 import { Heartbeat, type Running } from './heartbeat.ts';
 import { registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
 import { Listener } from './listener.ts';
@@ -86,6 +91,7 @@ export class Worker {
   readonly #heartbeat: Heartbeat;
   readonly #sweeper: Sweeper;
   readonly #starter: Coalescer<number, void>;
+  readonly #flow: Flow;
   // Starts high, so a fresh worker claims about twice its concurrency until it has seen handlers run;
   // a worker that dies early then strands few jobs.
   #avgRunMs = 100;
@@ -101,6 +107,10 @@ export class Worker {
   /** The loop sleeps because it has no room (slots and buffer full, or too many unwritten outcomes). */
   #roomless = false;
   #throttled = false;
+  /** Slots promised to a claim of the Flow in flight: the buffer does not take them. */
+  #reserved = 0;
+  /** Whether the next slot that frees while the Flow may give jobs is left to it (every other one is). */
+  #leaveForFlow = false;
 
   constructor(options: WorkerOptions) {
     this.#o = options;
@@ -108,8 +118,8 @@ export class Worker {
     this.#outcomes = new Outcomes({
       ...options,
       events: this.events,
-      onFinished: () => {
-        if (this.#throttled) this.#wakeup.wake();
+      onFinished: (job) => {
+        if (this.#flow.finished(job.queue) || this.#throttled) this.#wakeup.wake();
       },
     });
     this.#heartbeat = new Heartbeat({
@@ -120,6 +130,17 @@ export class Worker {
       outcomes: this.#outcomes,
       onIdentityLost: () => this.#identityLost(),
     });
+    this.#flow = new Flow({
+      ...options,
+      kinds: this.#kindNames,
+      events: this.events,
+      release: (queues) => {
+        const given = this.#buffer.filter((j) => queues.has(j.queue));
+        if (given.length === 0) return;
+        this.#buffer.splice(0, this.#buffer.length, ...this.#buffer.filter((j) => !queues.has(j.queue)));
+        void this.#outcomes.release(given);
+      },
+    });
     this.#sweeper = new Sweeper({ ...options, onRecovered: (count) => void this.events.emit('recovered', { count }) });
     // Buffered jobs start in claim order, so one number says which have started: the last one's.
     this.#starter = new Coalescer<number, void>(async (seqs) => {
@@ -128,12 +149,13 @@ export class Worker {
     }, 1);
     this.#listener = new Listener({
       url: options.databaseUrl,
-      channels: [JOBS_CHANNEL, CANCEL_CHANNEL],
+      channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL],
       logger: options.logger,
       onNotify: (channel, payload) => this.#onNotify(channel, payload),
       onConnect: (reconnected) => {
         if (reconnected) this.events.emit('listener:reconnect');
         this.#hint = true; // notifications sent while it was away are lost: look now
+        this.#flow.tick();
         this.#wakeup.wake();
       },
     });
@@ -184,8 +206,10 @@ export class Worker {
 
   /**
    * Claims when there is room (free slots or buffer) and a reason to expect work: a notification, the
-   * poll tick, or a last claim that came back full (a backlog). Otherwise it sleeps until one of those
-   * or a freed slot. The poll keeps a fixed rhythm: busy slots freeing up do not postpone it.
+   * poll tick, or a last claim that came back full (a backlog); and, through the Flow, from queues with
+   * a policy or groups when one of them may give jobs and a slot is free. When both may, they take
+   * turns. Otherwise it sleeps until one of those, a freed slot, or a rate window's next room. The poll
+   * keeps a fixed rhythm: busy slots freeing up do not postpone it.
    */
   async #loop(): Promise<void> {
     let errorDelay = 0;
@@ -193,26 +217,50 @@ export class Worker {
     // Where the next claim continues: the last job of a full claim. Reset to the front of the queue
     // when a claim from it comes back short and at every poll tick (see migrations/0004).
     let cursor: ClaimedJob | undefined;
+    let flowFirst = false;
     while (!this.#stopping) {
       const now = Date.now();
       if (now >= nextPoll) {
         this.#hint = true;
         cursor = undefined;
         nextPoll = now + this.#o.pollIntervalMs;
+        this.#flow.tick();
       }
+      await this.#flow.refresh();
+      const free = this.#o.concurrency - this.#active.size;
       const want = this.#o.concurrency - this.#active.size + this.#bufferTarget() - this.#buffer.length;
       this.#throttled = this.#outcomes.unwritten > MAX_UNWRITTEN;
       this.#roomless = want <= 0 || this.#throttled;
-      if (this.#roomless || !(this.#hint || this.#lastClaimFull)) {
-        await this.#wakeup.sleep(nextPoll - now);
+      const flowDue = !this.#throttled && free > 0 && this.#flow.due();
+      const plainDue = !this.#roomless && (this.#hint || this.#lastClaimFull);
+      if (!flowDue && !plainDue) {
+        await this.#wakeup.sleep(Math.min(nextPoll, this.#flow.nextWakeAt(now)) - now);
         continue;
       }
-      this.#hint = false;
       let jobs: ClaimedJob[];
       try {
+        if (flowDue && (flowFirst || !plainDue)) {
+          flowFirst = false;
+          // Claimed there, they have started: they take a slot now (or go back if the worker is stopping).
+          this.#reserved = free;
+          try {
+            jobs = await this.#flow.claim(free);
+          } finally {
+            this.#reserved = 0;
+          }
+          if (this.#stopping) void this.#outcomes.release(jobs);
+          else for (const job of jobs) this.#start(job);
+          this.#pump();
+          errorDelay = 0;
+          continue;
+        }
+        flowFirst = true;
+        this.#hint = false;
         const slots = Math.max(0, this.#o.concurrency - this.#active.size - this.#buffer.length);
         const sent = performance.now();
-        jobs = await this.#o.queue.claim(this.id, { limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots });
+        jobs = await this.#o.queue.claim(this.id, {
+          limit: want, queues: this.#o.queues, kinds: this.#kindNames, after: cursor, started: slots, exclude: this.#flow.exclude,
+        });
         if (jobs.length > 0 && performance.now() - sent > this.#o.leaseMs / 2) jobs = await this.#heartbeat.stillHeld(jobs);
         errorDelay = 0;
       } catch (err) {
@@ -233,15 +281,18 @@ export class Worker {
     }
   }
 
-  /** Jobs to hold beyond the free slots: none without a backlog, else ~BUFFER_TARGET_MS of work. */
+  /**
+   * Jobs to hold beyond the free slots: none without a backlog, nor while a queue with a policy or
+   * groups may give jobs (buffered jobs would take every slot that frees); else ~BUFFER_TARGET_MS of work.
+   */
   #bufferTarget(): number {
-    if (!this.#lastClaimFull) return 0;
+    if (!this.#lastClaimFull || this.#flow.due()) return 0;
     const perSlot = BUFFER_TARGET_MS / Math.max(this.#avgRunMs, 0.05);
     return Math.min(MAX_BUFFER, Math.floor(this.#o.concurrency * perSlot));
   }
 
   #pump(): void {
-    while (this.#active.size < this.#o.concurrency && this.#buffer.length > 0 && !this.#stopping) this.#start(this.#buffer.shift()!);
+    while (this.#active.size + this.#reserved < this.#o.concurrency && this.#buffer.length > 0 && !this.#stopping) this.#start(this.#buffer.shift()!);
   }
 
   #start(job: ClaimedJob): void {
@@ -274,8 +325,8 @@ export class Worker {
     if (s.ok) this.#outcomes.succeeded(job, s.value, started, ran);
     else this.#outcomes.failed(job, s, started, ran);
     // Started from #pump (a handler that returned at once), #pump goes on by itself.
-    if (wasActive) this.#pump();
-    if (this.#roomless || (this.#lastClaimFull && this.#buffer.length <= this.#bufferTarget() / 2)) this.#wakeup.wake();
+    if (wasActive && !(this.#flow.due() && (this.#leaveForFlow = !this.#leaveForFlow))) this.#pump();
+    if (this.#roomless || (this.#lastClaimFull && this.#buffer.length <= this.#bufferTarget() / 2) || this.#flow.due()) this.#wakeup.wake();
   }
 
   #identityLost(): void {
@@ -285,10 +336,14 @@ export class Worker {
   }
 
   #onNotify(channel: string, payload: string): void {
-    if (channel === CANCEL_CHANNEL) this.#heartbeat.abort((j) => j.id === payload, new JobCancelledError());
-    else if (this.#o.queues.length === 0 || this.#o.queues.includes(payload)) {
-      this.#hint = true;
-      this.#wakeup.wake();
+    if (channel === CANCEL_CHANNEL) return this.#heartbeat.abort((j) => j.id === payload, new JobCancelledError());
+    if (channel === QUEUES_CHANNEL) {
+      this.#flow.invalidate();
+      return this.#wakeup.wake();
     }
+    const { queue, grouped } = parseJobsPayload(payload);
+    if (this.#o.queues.length > 0 && !this.#o.queues.includes(queue)) return;
+    if (!this.#flow.notified(queue, grouped)) this.#hint = true;
+    this.#wakeup.wake();
   }
 }

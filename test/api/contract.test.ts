@@ -24,7 +24,7 @@ describe('POST /v1/jobs', () => {
     assert.equal(job.attempts, 0);
     assert.equal(job.max_attempts, 3);
     for (const k of ['run_at', 'created_at', 'updated_at']) assert.match(job[k], ISO_UTC);
-    for (const k of ['locked_by', 'locked_at', 'idempotency_key', 'last_error', 'result', 'finished_at', 'timeout_ms']) assert.equal(job[k], null, k);
+    for (const k of ['locked_by', 'locked_at', 'idempotency_key', 'group', 'last_error', 'result', 'finished_at', 'timeout_ms']) assert.equal(job[k], null, k);
     assert.equal(job.cancel_requested, false);
     assert.deepEqual(job.errors, []);
     const again = await app.inject({ url: res.headers.location as string });

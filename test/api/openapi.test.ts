@@ -91,15 +91,16 @@ test('the document is valid OpenAPI 3.1, declares bearer auth, and documents eve
   });
   const routes = operations(raw).map(([m, p]) => `${m.toUpperCase()} ${p}`).sort();
   assert.deepEqual(routes, [
-    'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz', 'GET /v1/jobs', 'GET /v1/jobs/{id}', 'GET /v1/kinds', 'GET /v1/stats',
-    'POST /v1/jobs', 'POST /v1/jobs/batch', 'POST /v1/jobs/{id}/cancel', 'POST /v1/jobs/{id}/retry',
+    'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz', 'GET /v1/jobs', 'GET /v1/jobs/{id}', 'GET /v1/kinds', 'GET /v1/queues',
+    'GET /v1/queues/{name}', 'GET /v1/stats', 'POST /v1/jobs', 'POST /v1/jobs/batch', 'POST /v1/jobs/{id}/cancel', 'POST /v1/jobs/{id}/retry',
+    'PUT /v1/queues/{name}',
   ]);
   const doc = (await SwaggerParser.dereference(structuredClone(raw) as never)) as unknown as Doc;
   for (const [method, path, op] of operations(doc)) {
     const name = `${method.toUpperCase()} ${path}`;
     assert.ok(op.operationId, `${name} has an operationId`);
     if (path.startsWith('/v1/')) {
-      const scope = method === 'get' ? 'read' : path.includes('{id}') ? 'admin' : 'enqueue';
+      const scope = method === 'get' ? 'read' : path.includes('{id}') || method === 'put' ? 'admin' : 'enqueue';
       assert.deepEqual(op.security, [{ bearerAuth: [scope] }], `${name} needs a bearer key with the scope ${scope}`);
       assert.ok(op.responses?.['401'], `${name} documents 401`);
       assert.ok(op.responses?.['403'], `${name} documents 403`);
@@ -116,7 +117,7 @@ test('the document is valid OpenAPI 3.1, declares bearer auth, and documents eve
         assert.ok(m.example !== undefined || m.examples !== undefined || schema.examples !== undefined, `${name} ${status} has an example`);
       }
     }
-    if (method === 'post' && !path.includes('{id}')) {
+    if ((method === 'post' && !path.includes('{id}')) || method === 'put') {
       const body = (op.requestBody as OpenAPIV3_1.RequestBodyObject).content['application/json'];
       assert.ok(body?.schema && (body.example !== undefined || body.examples !== undefined), `${name} has a request schema with an example`);
     }
@@ -179,6 +180,25 @@ test('real responses of every route, success and error, match the schemas the do
   assert.equal(stats.body.by_status.queued, 3);
   assert.equal((await get('/v1/stats', {})).status, 401);
 
+  // queues and their policies
+  const put = (url: string, payload?: unknown, headers: Record<string, string> = {}) =>
+    c.check(app, { method: 'PUT', url, headers: { ...auth, ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
+  assert.equal((await put('/v1/queues/mail', { concurrency: 2, rate: { limit: 10, period: '1s' } })).body.rate.period_ms, 1000);
+  assert.equal((await put('/v1/queues/mail', { rate: { limit: 10, period: 'soon' } })).status, 400);
+  assert.equal((await put('/v1/queues/no%20spaces', { paused: true })).status, 400);
+  assert.equal((await put('/v1/queues/mail', { paused: true, extra: 1 })).status, 400);
+  assert.equal((await put('/v1/queues/mail', { paused: true, pad: 'x'.repeat(5000) })).status, 413);
+  assert.equal((await put('/v1/queues/mail', 'paused', { 'content-type': 'text/plain' })).status, 415);
+  assert.equal((await c.check(app, { method: 'PUT', url: '/v1/queues/mail', payload: { paused: true } })).status, 401);
+  const queues = await get('/v1/queues?limit=1');
+  assert.equal(queues.status, 200);
+  assert.equal((await get(`/v1/queues?limit=1&cursor=${queues.body.next_cursor}`)).status, 200);
+  assert.equal((await get('/v1/queues?limit=0')).status, 400);
+  assert.equal((await get('/v1/queues', {})).status, 401);
+  assert.equal((await get('/v1/queues/mail')).body.concurrency, 2);
+  assert.equal((await get('/v1/queues/a%20b')).status, 400);
+  assert.equal((await get('/v1/queues/mail', {})).status, 401);
+
   // cancel and retry
   const [a, b] = batch.body.jobs as { id: string }[];
   await queue.claim('w1', { limit: 1 }); // the oldest: the first job
@@ -204,8 +224,10 @@ test('real responses of every route, success and error, match the schemas the do
   for (const [method, url, headers] of [
     ['GET', '/metrics', enq], ['GET', '/v1/kinds', enq], ['GET', '/v1/stats', enq], ['GET', '/v1/jobs', enq], ['GET', `/v1/jobs/${id}`, enq],
     ['POST', '/v1/jobs', read], ['POST', '/v1/jobs/batch', read], ['POST', `/v1/jobs/${id}/cancel`, enq], ['POST', `/v1/jobs/${id}/retry`, read],
+    ['GET', '/v1/queues', enq], ['GET', '/v1/queues/mail', enq], ['PUT', '/v1/queues/mail', read],
   ] as const) {
-    const r = await c.check(app, { method, url, headers, ...(method === 'POST' && !url.includes('/jobs/0') && !url.includes(id) ? { payload: { jobs: [] } } : {}) });
+    const body = method === 'PUT' ? { payload: { paused: false } } : method === 'POST' && !url.includes('/jobs/0') && !url.includes(id) ? { payload: { jobs: [] } } : {};
+    const r = await c.check(app, { method, url, headers, ...body });
     assert.equal(r.status, 403, `${method} ${url}`);
   }
 
@@ -217,6 +239,7 @@ test('real responses of every route, success and error, match the schemas the do
   for (const [method, url, payload] of [
     ['GET', '/v1/stats'], ['GET', '/v1/jobs'], ['GET', `/v1/jobs/${UNKNOWN_ID}`], ['POST', '/v1/jobs', email()],
     ['POST', '/v1/jobs/batch', { jobs: [email()] }], ['POST', `/v1/jobs/${UNKNOWN_ID}/cancel`], ['POST', `/v1/jobs/${UNKNOWN_ID}/retry`],
+    ['GET', '/v1/queues'], ['GET', '/v1/queues/mail'], ['PUT', '/v1/queues/mail', { paused: true }],
   ] as const) {
     const r = await c.check(gone.app, { method, url, ...(payload ? { payload } : {}) });
     assert.equal(r.status, 503, `${method} ${url}`);
@@ -227,12 +250,12 @@ test('real responses of every route, success and error, match the schemas the do
   const boom = async () => {
     throw new TypeError('cannot read properties of undefined');
   };
-  Object.assign(broken.queue, { get: boom, list: boom, stats: boom, enqueue: boom, enqueueMany: boom, requestCancel: boom, retry: boom });
+  Object.assign(broken.queue, { get: boom, list: boom, stats: boom, enqueue: boom, enqueueMany: boom, requestCancel: boom, retry: boom, listQueues: boom, getQueue: boom, setQueue: boom });
   Object.assign(broken.queue.kinds, { list: () => [{ name: 'bad' }] }); // a kind without its fields: serialisation fails
   for (const [method, url, payload] of [
     ['GET', '/metrics'], ['GET', '/v1/kinds'], ['GET', '/v1/stats'], ['GET', '/v1/jobs'], ['GET', `/v1/jobs/${UNKNOWN_ID}`],
     ['POST', '/v1/jobs', email()], ['POST', '/v1/jobs/batch', { jobs: [email()] }], ['POST', `/v1/jobs/${UNKNOWN_ID}/cancel`],
-    ['POST', `/v1/jobs/${UNKNOWN_ID}/retry`],
+    ['POST', `/v1/jobs/${UNKNOWN_ID}/retry`], ['GET', '/v1/queues'], ['GET', '/v1/queues/mail'], ['PUT', '/v1/queues/mail', { paused: true }],
   ] as const) {
     const r = await c.check(broken.app, { method, url, ...(payload ? { payload } : {}) });
     assert.equal(r.status, 500, `${method} ${url}: ${JSON.stringify(r.body)}`);

@@ -18,7 +18,7 @@ test('jobq.claim with p_async makes the rest of its transaction commit asynchron
   try {
     for (const async of [false, true]) {
       await c.query('BEGIN');
-      const values = claim.values({ workerId: 'w', limit: 1, queues: null, kinds: null, afterPriority: null, afterRunAt: null, afterId: null, started: null, async, now: null });
+      const values = claim.values({ workerId: 'w', limit: 1, queues: null, kinds: null, afterPriority: null, afterRunAt: null, afterId: null, started: null, async, now: null, exclude: null });
       const { rowCount } = await c.query(claim.text, values);
       assert.equal(rowCount, 1);
       assert.equal(await show(c), async ? 'off' : 'on');

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
-import { claim, type ClaimParams } from '../../src/queue/statements/claim.ts';
+import { claim, claimLimited, type ClaimParams } from '../../src/queue/statements/claim.ts';
+import { flowQueues } from '../../src/queue/statements/policies.ts';
 import * as Housekeeping from '../../src/queue/statements/housekeeping.ts';
 import { release, renewClaims } from '../../src/queue/statements/leases.ts';
 import { complete } from '../../src/queue/statements/transitions.ts';
@@ -36,8 +37,15 @@ async function plansOf(pool: pg.Pool, sql: string, values: unknown[], settings: 
 /** The claim statement's values: worker w, 10 jobs, any queue and kind, unless `p` says otherwise. */
 function claimValues(p: Partial<ClaimParams> = {}): unknown[] {
   return claim.values({
-    workerId: 'w', limit: 10, queues: null, kinds: null, afterPriority: null, afterRunAt: null, afterId: null, started: null, async: false, now: null, ...p,
+    workerId: 'w', limit: 10, queues: null, kinds: null, afterPriority: null, afterRunAt: null, afterId: null, started: null, async: false, now: null, exclude: null, ...p,
   });
+}
+
+/** Bulk set-up straight in SQL: fast, and it writes rows exactly as the queue module would. */
+async function addFinished(pool: pg.Pool, n: number): Promise<void> {
+  await pool.query(`
+    INSERT INTO jobq.jobs (id, kind, payload, status, attempts, finished_at, result)
+    SELECT gen_random_uuid(), 'noop', '{}', 'succeeded', 1, now(), '{}' FROM generate_series(1, $1::int)`, [n]);
 }
 
 function assertIndexWalk(plan: string): void {
@@ -47,10 +55,7 @@ function assertIndexWalk(plan: string): void {
 
 test('claiming from 1,000,000 finished and 10,000 runnable jobs walks the runnable index', async () => {
   const db = await freshDatabase();
-  // Bulk set-up straight in SQL: fast, and it writes rows exactly as the queue module would.
-  await db.pool.query(`
-    INSERT INTO jobq.jobs (id, kind, payload, status, attempts, finished_at, result)
-    SELECT gen_random_uuid(), 'noop', '{}', 'succeeded', 1, now(), '{}' FROM generate_series(1, 1000000)`);
+  await addFinished(db.pool, 1_000_000);
   await db.pool.query(`
     INSERT INTO jobq.jobs (id, kind, payload, priority)
     SELECT gen_random_uuid(), 'noop', '{}', i % 3 FROM generate_series(1, 10000) i`);
@@ -114,7 +119,7 @@ test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above j
   const db = await freshDatabase();
   await db.pool.query(`INSERT INTO jobq.jobs (id, kind, payload) SELECT gen_random_uuid(), 'noop', '{}' FROM generate_series(1, 1000)`);
   const { rows: [fn] } = await db.pool.query(`SELECT proconfig FROM pg_proc
-    WHERE oid = 'jobq.claim(text, integer, text[], text[], timestamptz, integer, timestamptz, uuid, integer, boolean)'::regprocedure`);
+    WHERE oid = 'jobq.claim(text, integer, text[], text[], timestamptz, integer, timestamptz, uuid, integer, boolean, text[])'::regprocedure`);
   assert.ok(fn.proconfig.includes('jit=off'), String(fn.proconfig));
   const { rows: [{ available }] } = await db.pool.query('SELECT pg_jit_available() AS available');
   if (!available) return; // a server built without LLVM (the embedded one) never compiles; the setting above is what counts
@@ -124,4 +129,24 @@ test('the claim is never JIT-compiled: its pinned plan costs ~10^10, far above j
   // The same kind of work outside the function, with the same pin, is compiled: this test can tell.
   const control = await plansOf(db.pool, 'SELECT row_number() OVER (ORDER BY run_at) FROM jobq.jobs', [], ['jit = on', 'enable_sort = off']);
   assert.match(control, /JIT:/, control);
+});
+
+test('claim_limited and the workers\' view of the queues walk indexes: the group index, the lease index, never the whole table', async () => {
+  const db = await freshDatabase();
+  await addFinished(db.pool, 200_000);
+  await db.pool.query(`
+    INSERT INTO jobq.jobs (id, queue, kind, payload, group_key)
+    SELECT gen_random_uuid(), 'tenants', 'noop', '{}', 'g' || (i % 100) FROM generate_series(1, 10000) i`);
+  await db.pool.query(`INSERT INTO jobq.jobs (id, queue, kind, payload) SELECT gen_random_uuid(), 'mail', 'noop', '{}' FROM generate_series(1, 1000)`);
+  await db.pool.query(`INSERT INTO jobq.queues (name, concurrency, group_concurrency) VALUES ('tenants', 50, 2), ('mail', 5, NULL)`);
+  await db.pool.query('ANALYZE jobq.jobs');
+  const values = claimLimited.values({ workerId: 'w', queues: ['tenants', 'mail'], limit: 20, kinds: ['noop'], async: false, now: null });
+  const plan = await plansOf(db.pool, claimLimited.text, values);
+  assert.match(plan, /Index (Only )?Scan using jobs_group_idx/, plan);
+  assert.match(plan, /Index Scan using jobs_lease_idx/, plan);
+  assert.match(plan, /Index Scan using jobs_runnable_idx/, plan);
+  assert.doesNotMatch(plan, /Seq Scan on jobs|Bitmap Heap Scan on jobs/, plan);
+  const view = await plansOf(db.pool, flowQueues.text, []);
+  assert.match(view, /jobs_group_idx/, view);
+  assert.doesNotMatch(view, /Seq Scan on jobs|Bitmap Heap Scan on jobs/, view);
 });

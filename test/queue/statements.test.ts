@@ -9,12 +9,13 @@ import * as claim from '../../src/queue/statements/claim.ts';
 import * as enqueue from '../../src/queue/statements/enqueue.ts';
 import * as housekeeping from '../../src/queue/statements/housekeeping.ts';
 import * as leases from '../../src/queue/statements/leases.ts';
+import * as policies from '../../src/queue/statements/policies.ts';
 import * as reads from '../../src/queue/statements/reads.ts';
 import { statement, type StatementText } from '../../src/queue/statements/statement.ts';
 import * as transitions from '../../src/queue/statements/transitions.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-const modules = { claim, enqueue, housekeeping, leases, reads, transitions };
+const modules = { claim, enqueue, housekeeping, leases, policies, reads, transitions };
 type Modules = typeof modules;
 
 type ParamsOf<S> = S extends (db: never, params: infer P) => unknown ? P : never;
@@ -27,7 +28,8 @@ type Declared = { [M in keyof Modules]: { [S in keyof Modules[M]]: readonly (key
 /** The parameters each statement's type declares (its `P`), written out: tsc checks each list against `P`. */
 const declared = {
   claim: {
-    claim: ['workerId', 'limit', 'queues', 'kinds', 'afterPriority', 'afterRunAt', 'afterId', 'started', 'async', 'now'],
+    claim: ['workerId', 'limit', 'queues', 'kinds', 'afterPriority', 'afterRunAt', 'afterId', 'started', 'async', 'now', 'exclude'],
+    claimLimited: ['workerId', 'queues', 'limit', 'kinds', 'async', 'now'],
     markStartedThrough: ['workerId', 'claimSeq', 'now'],
   },
   enqueue: {
@@ -50,6 +52,12 @@ const declared = {
     renewWorker: ['workerId', 'instance', 'aliveMs', 'now'],
     unregisterWorker: ['workerId', 'instance', 'now'],
     renewAllOfWorker: ['workerId', 'now'],
+  },
+  policies: {
+    setPolicy: ['name', 'paused', 'setConcurrency', 'concurrency', 'setRate', 'rateLimit', 'ratePeriodMs', 'setGroupConcurrency', 'groupConcurrency', 'now'],
+    queueInfos: ['name', 'after', 'limit', 'now'],
+    flowQueues: [],
+    pruneQueues: [],
   },
   reads: {
     get: ['id'],

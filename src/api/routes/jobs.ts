@@ -39,6 +39,7 @@ function toNewJob(body: NewJobWire, at: string, index?: number): NewJob {
     delayMs: body.delay_ms,
     timeoutMs: body.timeout_ms,
     idempotencyKey: body.idempotency_key,
+    group: body.group,
   };
 }
 

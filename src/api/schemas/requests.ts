@@ -4,7 +4,7 @@
  * queue, not here.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { DEFAULT_QUEUE, IDEMPOTENCY_KEY, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, MAX_BATCH, PAGE_SIZE, PRIORITY, QUEUE_NAME } from '../../limits.ts';
+import { DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, MAX_BATCH, PAGE_SIZE, PRIORITY, QUEUE_NAME } from '../../limits.ts';
 import { JobStatusSchema } from './job.ts';
 
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
@@ -25,6 +25,12 @@ export const NewJobSchema = Type.Object(
     timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: INT32_MAX, description: "Handler timeout; default the kind's." })),
     idempotency_key: Type.Optional(
       Type.String({ minLength: IDEMPOTENCY_KEY.minLength, maxLength: IDEMPOTENCY_KEY.maxLength, description: 'Same key, kind and payload: the existing job is returned instead of a new one.' }),
+    ),
+    group: Type.Optional(
+      Type.String({
+        minLength: GROUP_KEY.minLength, maxLength: GROUP_KEY.maxLength, pattern: GROUP_KEY.pattern,
+        description: "A tenant, customer or account key: the queue's jobs are claimed in turns between groups, and group_concurrency limits each.",
+      }),
     ),
   },
   {

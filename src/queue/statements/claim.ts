@@ -18,11 +18,14 @@ export interface ClaimParams {
   /** Commit without waiting for the WAL flush (only when the claim is the whole transaction: migration 0008). */
   async: boolean;
   now: Date | null;
+  /** Not these queues (those with a policy, which `claimLimited` claims); null: none left out. */
+  exclude: string[] | null;
 }
 
 /**
  * Claims up to `limit` runnable jobs of `queues` and `kinds`, highest priority, then oldest run_at
- * first; with a cursor only jobs after it at that priority. The first `started` start now; the rest
+ * first; with a cursor only jobs after it at that priority; never a job that carries a group, nor one of
+ * `exclude` (those are `claimLimited`'s: docs/flow-control.md). The first `started` start now; the rest
  * wait in the worker's buffer (see `markStartedThrough`). The work is the PostgreSQL function
  * jobq.claim (src/queue/functions.sql): a function so that it can pin the planner to the runnable
  * index. This returns only what a worker runs the job with: run_at and started_at come as epoch
@@ -35,7 +38,43 @@ export const claim = statement<ClaimParams, ClaimedRow>(
           (extract(epoch FROM started_at) * 1000)::float8 AS started_at_ms,
           (extract(epoch FROM run_at) * 1000)::float8 AS run_at_ms, claim_seq::float8 AS claim_seq
      FROM jobq.claim(:workerId, :limit, :queues::text[], :kinds::text[], :now::timestamptz,
-                     :afterPriority::integer, :afterRunAt::timestamptz, :afterId::uuid, :started::integer, :async::boolean)`,
+                     :afterPriority::integer, :afterRunAt::timestamptz, :afterId::uuid, :started::integer, :async::boolean,
+                     :exclude::text[])`,
+);
+
+export interface ClaimLimitedParams {
+  workerId: string;
+  /** The queues to claim from, in the order they are offered room. */
+  queues: string[];
+  /** Jobs in all, at most. */
+  limit: number;
+  kinds: string[] | null;
+  async: boolean;
+  now: Date | null;
+}
+
+/** A row of `claimLimited`: a claimed job (id set), or what held a queue back (id null). */
+export interface ClaimLimitedRow extends Omit<ClaimedRow, 'id'> {
+  id: string | null;
+  flow_queue: string | null;
+  flow_state: 'empty' | 'paused' | 'concurrency' | 'rate' | 'group' | null;
+  flow_wait_ms: number | null;
+  flow_held: number | null;
+}
+
+/**
+ * Claims up to `limit` jobs from `queues`, each under its policy and in turns between its groups, and
+ * starts them all (no buffer). The work is jobq.claim_limited (functions.sql); its rows are the claimed
+ * jobs, then one row per queue that gave less than it was offered, saying why.
+ */
+export const claimLimited = statement<ClaimLimitedParams, ClaimLimitedRow>(
+  'claim_limited',
+  `SELECT (r.job).id, (r.job).queue, (r.job).kind, (r.job).payload, (r.job).priority, (r.job).attempts, (r.job).max_attempts,
+          (r.job).timeout_ms, (r.job).backoff_ms, (r.job).group_key,
+          (extract(epoch FROM (r.job).started_at) * 1000)::float8 AS started_at_ms,
+          (extract(epoch FROM (r.job).run_at) * 1000)::float8 AS run_at_ms, (r.job).claim_seq::float8 AS claim_seq,
+          r.flow_queue, r.flow_state, r.flow_wait_ms, r.flow_held
+     FROM jobq.claim_limited(:workerId, :queues::text[], :limit, :kinds::text[], :now::timestamptz, :async::boolean) r`,
 );
 
 /**

@@ -1,5 +1,5 @@
 /** The fleet's housekeeping: recovering jobs of lost workers, pruning, and the sweep's lock. */
-import { JOBS_CHANNEL } from '../channels.ts';
+import { JOBS_CHANNEL, jobsPayloadSql } from '../channels.ts';
 import { ERROR_HISTORY } from '../../limits.ts';
 import type { JobRow } from '../rows.ts';
 import type { TerminalStatus } from '../types.ts';
@@ -48,7 +48,7 @@ export const recover = statement<{ staleAfterMs: number; batch: number; now: Dat
      RETURNING j.*
    )
    SELECT upd.* FROM upd
-   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue) WHERE upd.status IN ('retrying', 'queued')) n ON true`,
+   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ${jobsPayloadSql('upd')}) WHERE upd.status IN ('retrying', 'queued')) n ON true`,
 );
 
 /**

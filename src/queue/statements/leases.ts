@@ -2,7 +2,7 @@
  * A worker's leases: renewing and giving back its claims, and its registration in jobq.workers
  * (migrations/0009: one live worker per id).
  */
-import { JOBS_CHANNEL } from '../channels.ts';
+import { JOBS_CHANNEL, jobsPayloadSql } from '../channels.ts';
 import type { JobRow } from '../rows.ts';
 import { CLAIMED } from './guards.ts';
 import { command, NOW, statement } from './statement.ts';
@@ -36,7 +36,7 @@ export const release = statement<ClaimsParams, JobRow>(
      RETURNING *
    )
    SELECT upd.* FROM upd
-   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue) WHERE upd.status = 'queued') n ON true`,
+   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ${jobsPayloadSql('upd')}) WHERE upd.status = 'queued') n ON true`,
 );
 
 export interface WorkerLeaseParams {

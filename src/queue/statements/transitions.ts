@@ -3,7 +3,7 @@
  * compare-and-set (`WHERE status = 'running' ...`) that returns the rows it changed, so a late or
  * duplicate transition is detected instead of overwriting a newer state.
  */
-import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../channels.ts';
+import { CANCEL_CHANNEL, JOBS_CHANNEL, jobsPayloadSql } from '../channels.ts';
 import { ERROR_HISTORY } from '../../limits.ts';
 import type { JobRow } from '../rows.ts';
 import type { JobStatus } from '../types.ts';
@@ -131,5 +131,5 @@ export const retry = statement<{ id: string; now: Date | null }, JobRow>(
       WHERE id = :id AND status IN ('failed_permanent', 'cancelled')
      RETURNING *
    )
-   SELECT upd.* FROM upd LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', upd.queue)) n ON true`,
+   SELECT upd.* FROM upd LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ${jobsPayloadSql('upd')})) n ON true`,
 );
