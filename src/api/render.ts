@@ -28,6 +28,8 @@ export function renderJob(job: Job): JobWire {
     locked_at: isoOrNull(job.lockedAt),
     cancel_requested: job.cancelRequested,
     idempotency_key: job.idempotencyKey,
+    singleton_key: job.singletonKey,
+    debounce_key: job.debounceKey,
     last_error: job.lastError,
     result: job.result ?? null,
     created_at: iso(job.createdAt),

@@ -20,6 +20,8 @@ export interface JobRow {
   claim_seq: string | number | null;
   cancel_requested: boolean;
   idempotency_key: string | null;
+  singleton_key: string | null;
+  debounce_key: string | null;
   last_error: string | null;
   errors: AttemptError[];
   backoff_ms: number | null;
@@ -47,6 +49,8 @@ export function toJob(r: JobRow): Job {
     claimSeq: r.claim_seq === null || r.claim_seq === undefined ? null : Number(r.claim_seq),
     cancelRequested: r.cancel_requested,
     idempotencyKey: r.idempotency_key,
+    singletonKey: r.singleton_key,
+    debounceKey: r.debounce_key,
     lastError: r.last_error,
     errors: r.errors,
     backoffMs: r.backoff_ms,
@@ -80,6 +84,8 @@ export function newJobFromInsert(input: InsertRow, payload: unknown, r: Inserted
     claimSeq: null,
     cancelRequested: false,
     idempotencyKey: input.idempotency_key,
+    singletonKey: null,
+    debounceKey: null,
     lastError: null,
     errors: [],
     backoffMs: null,
