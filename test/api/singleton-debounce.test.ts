@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { createClient, type NewJobWire } from '../../src/client.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { parseExposition, value } from '../metrics/exposition.ts';
-import { assertError, body, buildTestApp, email, listen } from '../helpers/fixtures.ts';
+import { assertError, body, buildTestApp, email, jobCount, listen } from '../helpers/fixtures.ts';
 
 const noop = (extra: Partial<NewJobWire> = {}): NewJobWire => ({ kind: 'noop', payload: {}, ...extra });
 
@@ -87,8 +87,7 @@ test('bad keys are 400 validation_failed naming the field, single and in a batch
     const berr = assertError(batch, 400, 'validation_failed');
     assert.ok(berr.error.details?.some((d) => d.path === `/jobs/1${path}`), `${JSON.stringify(extra)}: ${batch.body}`);
   }
-  const { rows } = await db!.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs');
-  assert.equal(rows[0]!.n, 0);
+  assert.equal(await jobCount(db!.pool), 0);
 });
 
 test('retrying a cancelled singleton job whose key another job holds is 409 invalid_transition naming it', async () => {

@@ -76,3 +76,8 @@ export async function waitForLockWait(pool: pg.Pool, ms = 10_000): Promise<void>
   const sql = "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
   await eventually(async () => ((await pool.query<{ n: number }>(sql)).rows[0]!.n > 0 ? true : undefined), ms, 'a backend waiting for a lock', 10);
 }
+
+/** How many jobs the table holds. */
+export async function jobCount(pool: pg.Pool): Promise<number> {
+  return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs')).rows[0]!.n;
+}

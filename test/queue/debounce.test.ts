@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { isJobqError } from '../../src/errors.ts';
 import type { EnqueueResult, NewJob } from '../../src/queue/types.ts';
-import { claimOne, connections, emailJob as email, freshQueue, noopJob, waitForLockWait } from '../helpers/fixtures.ts';
+import { claimOne, connections, emailJob as email, freshQueue, jobCount, noopJob, waitForLockWait } from '../helpers/fixtures.ts';
 
 const T0 = new Date('2030-01-01T00:00:00Z').getTime();
 
@@ -226,7 +226,6 @@ test('keys are checked: bounded lengths, debounce_key and debounce_ms together, 
     });
   }
   await assert.rejects(queue.enqueueMany([noopJob(), noopJob({ debounceMs: 3 })]), (err) => isJobqError(err, 'validation_failed') && err.details?.[0]?.index === 1);
-  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs');
-  assert.equal(rows[0]!.n, 0);
+  assert.equal(await jobCount(db.pool), 0);
   assert.equal((await queue.enqueue(noopJob({ debounceKey: 'x'.repeat(255), debounceMs: 2 ** 31 - 1 }))).outcome, 'created', 'the bounds themselves are accepted');
 });

@@ -7,11 +7,27 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { isJobqError } from '../../src/errors.ts';
 import { JOBS_CHANNEL } from '../../src/queue/channels.ts';
-import { claimOne, connections, emailJob as email, eventually, freshQueue, noopJob, succeed, waitForLockWait } from '../helpers/fixtures.ts';
+import type { EnqueueResult, NewJob } from '../../src/queue/types.ts';
+import { claimOne, connections, emailJob as email, eventually, freshQueue, jobCount, noopJob, succeed, waitForLockWait } from '../helpers/fixtures.ts';
 
 async function holders(pool: pg.Pool, key: string): Promise<{ id: string; status: string }[]> {
   const { rows } = await pool.query('SELECT id, status FROM jobq.jobs WHERE singleton_key = $1 ORDER BY id', [key]);
   return rows;
+}
+
+/** Enqueues `job(n)` from `n` connections at once: one job is made, every answer is that job, one row holds the key. */
+async function fromConnections(n: number, job: (n: number) => NewJob): Promise<EnqueueResult[]> {
+  const { db } = await freshQueue();
+  const c = await connections(db.url, n);
+  try {
+    const results = await Promise.all(c.queues.map((q, i) => q.enqueue(job(i))));
+    assert.equal(results.filter((r) => r.outcome === 'created').length, 1);
+    assert.equal(new Set(results.map((r) => r.job.id)).size, 1);
+    assert.equal((await holders(db.pool, job(0).singletonKey!)).length, 1);
+    return results;
+  } finally {
+    await c.end();
+  }
 }
 
 test('a second enqueue while the job is queued returns it, whatever its kind or payload; the job shows its key', async () => {
@@ -83,17 +99,8 @@ test('retrying a finished singleton job while another holds its key is invalid_t
 });
 
 test('the same singleton key from 30 connections at once: one job, 29 answered with it', async () => {
-  const { db } = await freshQueue();
-  const c = await connections(db.url, 30);
-  try {
-    const results = await Promise.all(c.queues.map((q, n) => q.enqueue(noopJob({ payload: { sleep_ms: n }, singletonKey: 'race' }))));
-    assert.equal(results.filter((r) => r.outcome === 'created').length, 1);
-    assert.equal(results.filter((r) => r.outcome === 'singleton_existing').length, 29);
-    assert.equal(new Set(results.map((r) => r.job.id)).size, 1);
-    assert.equal((await holders(db.pool, 'race')).length, 1);
-  } finally {
-    await c.end();
-  }
+  const results = await fromConnections(30, (n) => noopJob({ payload: { sleep_ms: n }, singletonKey: 'race' }));
+  assert.equal(results.filter((r) => r.outcome === 'singleton_existing').length, 29);
 });
 
 test('concurrent enqueues over one pool, mixing plain and singleton jobs: the plain ones are all created', async () => {
@@ -103,8 +110,7 @@ test('concurrent enqueues over one pool, mixing plain and singleton jobs: the pl
   );
   assert.equal(results.filter((r, n) => n % 2 === 1 && r.outcome === 'created').length, 30);
   assert.equal(results.filter((r) => r.job.singletonKey !== null && r.outcome === 'created').length, 3, 's0, s2, s4: one job each');
-  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs');
-  assert.equal(rows[0]!.n, 33);
+  assert.equal(await jobCount(db.pool), 33);
 });
 
 test('a conflicting job committed after the statement began is found by running it again', async () => {
@@ -149,22 +155,12 @@ test('idempotency first: a known idempotency key is replayed (or conflicts) what
   const hit = await queue.enqueue(noopJob({ idempotencyKey: 'i2', singletonKey: 's4' }));
   assert.deepEqual([hit.outcome, hit.job.id, hit.job.idempotencyKey], ['singleton_existing', y.id, null]);
   assert.equal((await queue.enqueue(noopJob({ idempotencyKey: 'i2' }))).outcome, 'created', 'i2 was free');
-  const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs');
-  assert.equal(rows[0]!.n, 3);
+  assert.equal(await jobCount(db.pool), 3);
 });
 
 test('the same idempotency and singleton key from 20 connections: one job, every answer is it', async () => {
-  const { db } = await freshQueue();
-  const c = await connections(db.url, 20);
-  try {
-    const results = await Promise.all(c.queues.map((q) => q.enqueue(noopJob({ idempotencyKey: 'i', singletonKey: 's' }))));
-    assert.equal(results.filter((r) => r.outcome === 'created').length, 1);
-    assert.ok(results.every((r) => r.outcome !== 'debounced'));
-    assert.equal(new Set(results.map((r) => r.job.id)).size, 1);
-    assert.equal((await holders(db.pool, 's')).length, 1);
-  } finally {
-    await c.end();
-  }
+  const results = await fromConnections(20, () => noopJob({ idempotencyKey: 'i', singletonKey: 's' }));
+  assert.ok(results.every((r) => r.outcome !== 'debounced'));
 });
 
 test('a batch with singleton keys: in order, two entries of one key give one job, all or nothing', async () => {
@@ -183,12 +179,12 @@ test('a batch with singleton keys: in order, two entries of one key give one job
   assert.equal(out[3]!.job.kind, 'noop', 'the job of the key, not the entry');
   for (const r of out) assert.deepEqual(r.job, await queue.get(r.job.id));
 
-  const before = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs')).rows[0]!.n;
+  const before = await jobCount(db.pool);
   await assert.rejects(
     queue.enqueueMany([noopJob(), noopJob({ singletonKey: 'b' }), noopJob({ payload: { sleep_ms: 9 }, idempotencyKey: 'i', singletonKey: 'c' })]),
     (err) => isJobqError(err, 'idempotency_conflict') && err.details?.[0]?.index === 2,
   );
-  assert.equal((await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs')).rows[0]!.n, before, 'nothing of the batch stayed');
+  assert.equal(await jobCount(db.pool), before, 'nothing of the batch stayed');
   assert.equal((await queue.enqueue(noopJob({ singletonKey: 'b' }))).outcome, 'created', 'b was rolled back with the batch');
 });
 
