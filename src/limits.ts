@@ -25,6 +25,16 @@ export const PRIORITY = { min: -INT32_MAX, max: INT32_MAX } as const;
 /** An idempotency key: 1-255 characters (the HTTP header: printable ASCII). */
 export const IDEMPOTENCY_KEY = { minLength: 1, maxLength: 255 } as const;
 
+/**
+ * A singleton key and a debounce key: 1-255 characters, as an idempotency key (docs/lifecycle.md,
+ * "Singleton and debounce keys").
+ */
+export const SINGLETON_KEY = { minLength: 1, maxLength: 255 } as const;
+export const DEBOUNCE_KEY = { minLength: 1, maxLength: 255 } as const;
+
+/** debounce_ms: how long a debounced job waits after the latest enqueue with its key (0: no wait). */
+export const DEBOUNCE_MS = { min: 0, max: INT32_MAX } as const;
+
 /** Jobs in one `enqueueMany` call or `POST /v1/jobs/batch`. */
 export const MAX_BATCH = 1000;
 

@@ -30,6 +30,8 @@ export function renderJob(job: Job): JobWire {
     cancel_requested: job.cancelRequested,
     idempotency_key: job.idempotencyKey,
     group: job.group,
+    singleton_key: job.singletonKey,
+    debounce_key: job.debounceKey,
     last_error: job.lastError,
     result: job.result ?? null,
     created_at: iso(job.createdAt),

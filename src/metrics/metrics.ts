@@ -54,9 +54,13 @@ export function createMetrics(opts: MetricsOptions): Metrics {
 
   const enqueued = new client.Counter({ name: 'jobq_jobs_enqueued_total', help: 'Jobs created by enqueue.', labelNames: ['kind', 'queue'], registers });
   const replays = new client.Counter({ name: 'jobq_jobs_idempotent_replays_total', help: 'Enqueues answered with an existing job of the same idempotency key.', labelNames: ['kind'], registers });
-  opts.queue.events.on('enqueued', ({ job, isNew }) => {
-    if (isNew) enqueued.inc({ kind: job.kind, queue: queues.of(job.queue) });
-    else replays.inc({ kind: job.kind });
+  const existing = new client.Counter({ name: 'jobq_jobs_singleton_existing_total', help: 'Enqueues answered with the unfinished job of the same singleton key.', labelNames: ['kind'], registers });
+  const debounced = new client.Counter({ name: 'jobq_jobs_debounced_total', help: 'Enqueues that rewrote the waiting job of the same debounce key.', labelNames: ['kind'], registers });
+  opts.queue.events.on('enqueued', ({ job, outcome }) => {
+    if (outcome === 'created') enqueued.inc({ kind: job.kind, queue: queues.of(job.queue) });
+    else if (outcome === 'idempotent_replay') replays.inc({ kind: job.kind });
+    else if (outcome === 'singleton_existing') existing.inc({ kind: job.kind });
+    else debounced.inc({ kind: job.kind });
   });
   const finished = new client.Counter({ name: 'jobq_jobs_finished_total', help: 'Job attempts finished, by outcome (cancelled: every job cancelled, wherever).', labelNames: ['kind', 'queue', 'outcome'], registers });
   opts.queue.events.on('cancelled', ({ jobs }) => {

@@ -7,10 +7,11 @@ import type pg from 'pg';
 import type { BackoffPolicy, RandomSource } from './backoff.ts';
 import { JobqError } from '../errors.ts';
 import type { ListBounds } from './list.ts';
-import type { Job } from './types.ts';
+import type { EnqueueResult, Job } from './types.ts';
 
 export interface QueueEvents {
-  enqueued: [{ job: Job; isNew: boolean }];
+  /** A job made, or an existing one answered with (`outcome` says which and why). */
+  enqueued: [EnqueueResult];
   claimed: [{ jobs: Pick<Job, 'id' | 'kind' | 'queue'>[]; workerId: string }];
   recovered: [{ jobs: Job[] }];
   pruned: [{ count: number }];

@@ -1,6 +1,7 @@
 /**
  * Enqueueing: one INSERT for a single job or a batch (the rows travel as one JSON array), the look-up
- * of jobs whose idempotency key already existed, and the wake-up of workers. Used by Queue only.
+ * of jobs whose idempotency key already existed, and the wake-up of workers. Jobs with a singleton or
+ * debounce key go one statement each (keyed.ts). Used by Queue only.
  */
 import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
@@ -10,10 +11,11 @@ import { isJobqError, JobqError } from '../errors.ts';
 import { MAX_BATCH } from '../limits.ts';
 import { jobsPayload } from './channels.ts';
 import { newJobId } from './ids.ts';
+import { enqueueKeyed } from './keyed.ts';
 import { type InsertRow, newJobFromInsert, toJob } from './rows.ts';
 import * as SQL from './statements/enqueue.ts';
 import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts';
-import { prepareInsert, sameJob } from './validate.ts';
+import { idempotencyConflict, type JobKey, prepareInsert, prepareKey, sameJob } from './validate.ts';
 
 export { MAX_BATCH };
 /**
@@ -26,6 +28,9 @@ export const MAX_INSERT_CHARS = 32 * 1_048_576;
 
 /** What inserting one row came to: the job (new, or the one holding its key), or a conflict. */
 type RowOutcome = EnqueueResult | JobqError;
+
+/** The statements of one write, on `db`; `notify`: in the statements; else the queues to wake go in `wake`. */
+type Work = (db: Queryable, notify: boolean, wake: Set<string>) => Promise<RowOutcome[]>;
 
 export interface EnqueuerOptions {
   pool: pg.Pool;
@@ -61,7 +66,11 @@ export class Enqueuer {
   async one(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
     if (opts.db) return (await this.many([job], opts))[0]!;
     const row = prepareInsert(job, 0, newJobId(), this.#o.kinds);
-    return this.#singles.add(row);
+    const key = prepareKey(job, 0);
+    if (key === null) return this.#singles.add(row);
+    const [out] = await this.#write(undefined, false, false, (db, notify, wake) => this.#insertKeyed([row], [key], notify, wake, db));
+    if (out instanceof JobqError) throw withoutIndex(out);
+    return out!;
   }
 
   /** See Queue.enqueueMany. */
@@ -70,6 +79,12 @@ export class Enqueuer {
       throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
     }
     const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.#o.kinds));
+    const keys = jobs.map((job, i) => prepareKey(job, i));
+    if (keys.some((k) => k !== null)) {
+      // A keyed job's outcome is its own statement's; a batch with one goes in a transaction.
+      const work: Work = (db, notify, wake) => this.#insertKeyed(rows, keys, notify, wake, db);
+      return (await this.#write(opts.db, rows.length > 1 && !opts.db, true, work)) as EnqueueResult[];
+    }
     // The whole batch as one statement's input when it fits; else each row's JSON (a row that has
     // none fails the batch), to go in several statements.
     let input: string | string[] | undefined = wholeJson(rows);
@@ -89,7 +104,12 @@ export class Enqueuer {
   }
 
   /** Inserts rows and reports per row: the job, or an idempotency_conflict error (thrown instead when `allOrNothing`). */
-  async #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean, input?: string | string[]): Promise<RowOutcome[]> {
+  #insertRows(rows: InsertRow[], db: Queryable | undefined, transaction: boolean, allOrNothing: boolean, input?: string | string[]): Promise<RowOutcome[]> {
+    return this.#write(db, transaction, allOrNothing, (client, notify, wake) => this.#insert(rows, input, notify, wake, client));
+  }
+
+  /** Runs one write's statements (`work`) and reports per row; wakes the queues of runnable jobs; emits `enqueued`. */
+  async #write(db: Queryable | undefined, transaction: boolean, allOrNothing: boolean, work: Work): Promise<RowOutcome[]> {
     // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
     // itself: the notification leaves with the commit (one round trip, lowest latency). Under
     // concurrency, enqueues notify after their commits, coalesced, so that NOTIFY's commit-time lock
@@ -97,7 +117,7 @@ export class Enqueuer {
     const notifyInStatement = db !== undefined || (this.#inFlight === 0 && this.#notifier.idle);
     const wake = new Set<string>();
     const attempt = async (client: Queryable) => {
-      const out = await this.#insert(rows, input, notifyInStatement, wake, client);
+      const out = await work(client, notifyInStatement, wake);
       const conflict = out.find((r) => r instanceof JobqError);
       if (allOrNothing && conflict) throw conflict; // inside the transaction: undoes the batch
       return out;
@@ -112,6 +132,28 @@ export class Enqueuer {
     if (!notifyInStatement) for (const q of wake) void this.#notifier.add(q);
     for (const r of results) if (!(r instanceof JobqError)) this.#o.onEnqueued(r);
     return results;
+  }
+
+  /**
+   * A batch holding keyed jobs: the others in one insert as usual, then each keyed job in its own
+   * statement, in order (so that two jobs of the batch with one key meet as any two enqueues would).
+   */
+  async #insertKeyed(rows: InsertRow[], keys: (JobKey | null)[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
+    const plain = rows.filter((_r, i) => keys[i] === null);
+    const out: RowOutcome[] = plain.length > 0 ? await this.#insert(plain, undefined, notify, wake, db) : [];
+    for (const [i, r] of rows.entries()) {
+      const key = keys[i];
+      if (!key) continue;
+      const json = rowJson(r);
+      if (json instanceof JobqError) {
+        out[r.ord] = json;
+        continue;
+      }
+      const { result, runnable } = await enqueueKeyed(db, r, json, key, notify, this.#o.now());
+      if (runnable && !(result instanceof JobqError)) wake.add(jobsPayload(result.job.queue, result.job.group !== null));
+      out[r.ord] = result;
+    }
+    return out;
   }
 
   /**
@@ -176,7 +218,7 @@ export class Enqueuer {
       const ins = byId.get(r.id);
       if (!ins) return void missing.push(r);
       if (ins.runnable) wake.add(jobsPayload(r.queue, r.group_key !== null));
-      out[r.ord] = { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true };
+      out[r.ord] = { job: newJobFromInsert(r, sent[i]!.payload ?? null, ins), isNew: true, outcome: 'created' };
     });
     if (missing.length === 0) return [];
     const asked = Object.fromEntries(missing.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
@@ -192,10 +234,8 @@ export class Enqueuer {
       // `same` is the database's jsonb comparison; the second check covers several entries of one
       // batch that share a key, of which the statement could only compare one.
       out[r.ord] = f.same && sameJob(toJob(f), r)
-        ? { job: toJob(f), isNew: false }
-        : new JobqError('idempotency_conflict', `idempotency key "${r.idempotency_key}" was used for a job with another kind or payload`, [
-            { path: '/idempotency_key', message: `already used by job ${f.id}`, index: r.ord, job_id: f.id },
-          ]);
+        ? { job: toJob(f), isNew: false, outcome: 'idempotent_replay' }
+        : idempotencyConflict(r.idempotency_key!, f.id, r.ord);
     }
     return vanished;
   }

@@ -86,7 +86,9 @@ export class Queue {
   /**
    * Enqueues one job. Concurrent calls (without `opts.db`) share statements: while one insert is on
    * its way, the jobs enqueued meanwhile go together in the next, each caller still getting its own
-   * result or error. At rest a call is a single statement, as before.
+   * result or error. At rest a call is a single statement, as before. A job with a singleton or
+   * debounce key takes a statement of its own and may be answered with an existing job (`outcome`;
+   * docs/lifecycle.md, "Singleton and debounce keys").
    */
   enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
     return this.#enqueuer.one(job, opts);
@@ -95,7 +97,9 @@ export class Queue {
   /**
    * Inserts up to 1,000 jobs, all or nothing, and returns them in input order. A job whose idempotency
    * key exists already comes back as that job with `isNew: false`; with another kind or payload the
-   * whole batch fails with `idempotency_conflict`. With `opts.db`, run it inside your transaction.
+   * whole batch fails with `idempotency_conflict`. Jobs with a singleton or debounce key are answered
+   * as `enqueue` would, one statement each, in order, in the batch's transaction. With `opts.db`, run
+   * it inside your transaction.
    */
   enqueueMany(jobs: NewJob[], opts: WriteOptions = {}): Promise<EnqueueResult[]> {
     return this.#enqueuer.many(jobs, opts);
@@ -195,7 +199,10 @@ export class Queue {
     return requestCancel(this.#ctx, id, opts);
   }
 
-  /** failed_permanent or cancelled → queued, with its attempts reset. */
+  /**
+   * failed_permanent or cancelled → queued, with its attempts reset; invalid_transition when another
+   * job holds its singleton key (unfinished) or its debounce key (waiting, never claimed).
+   */
   retry(id: string, opts: WriteOptions = {}): Promise<Job> {
     return retry(this.#ctx, id, opts);
   }

@@ -21,6 +21,8 @@ export interface JobRow {
   cancel_requested: boolean;
   idempotency_key: string | null;
   group_key: string | null;
+  singleton_key: string | null;
+  debounce_key: string | null;
   last_error: string | null;
   errors: AttemptError[];
   backoff_ms: number | null;
@@ -49,6 +51,8 @@ export function toJob(r: JobRow): Job {
     cancelRequested: r.cancel_requested,
     idempotencyKey: r.idempotency_key,
     group: r.group_key ?? null,
+    singletonKey: r.singleton_key,
+    debounceKey: r.debounce_key,
     lastError: r.last_error,
     errors: r.errors,
     backoffMs: r.backoff_ms,
@@ -83,6 +87,8 @@ export function newJobFromInsert(input: InsertRow, payload: unknown, r: Inserted
     cancelRequested: false,
     idempotencyKey: input.idempotency_key,
     group: input.group_key,
+    singletonKey: null,
+    debounceKey: null,
     lastError: null,
     errors: [],
     backoffMs: null,

@@ -5,13 +5,14 @@
  */
 import { nextDelay } from './backoff.ts';
 import { emitCancelled, notFound, type QueueContext } from './context.ts';
-import { JobqError } from '../errors.ts';
+import { isJobqError, JobqError } from '../errors.ts';
 import { claimResultsParam, type Completion, resultJson, writeCompletions } from './results.ts';
 import { type JobRow, toJob } from './rows.ts';
+import * as Keyed from './statements/keyed.ts';
 import * as Reads from './statements/reads.ts';
 import type { Statement } from './statements/statement.ts';
 import * as SQL from './statements/transitions.ts';
-import { type CancelOutcome, isTerminal, type Job, type WorkerWriteOptions, type WriteOptions } from './types.ts';
+import { type CancelOutcome, isTerminal, type Job, type Queryable, type WorkerWriteOptions, type WriteOptions } from './types.ts';
 import { errorText, isUuid } from './validate.ts';
 
 /** One completion: the claim it completes (`ClaimedJob.claimSeq`) and what the handler returned. */
@@ -78,8 +79,31 @@ export async function requestCancel(ctx: QueueContext, id: string, opts: WriteOp
 
 /** See Queue.retry. */
 export async function retry(ctx: QueueContext, id: string, opts: WriteOptions = {}): Promise<Job> {
-  return toJob(await transition(ctx, id, SQL.retry, { id, now: ctx.now() }, opts));
+  try {
+    return toJob(await transition(ctx, id, SQL.retry, { id, now: ctx.now() }, opts));
+  } catch (err) {
+    throw (await keyTaken(opts.db ?? ctx.pool, id, err)) ?? err;
+  }
 }
+
+/**
+ * A retry that would make a job hold its singleton key while another unfinished job holds it, or its
+ * debounce key while another job with it waits unclaimed, breaks that key's unique index (migration
+ * 0012): it is an invalid_transition naming the other job. Null for any other error.
+ */
+async function keyTaken(db: Queryable, id: string, err: unknown): Promise<JobqError | null> {
+  const cause = isJobqError(err, 'internal') ? (err.cause as { code?: unknown; constraint?: unknown } | undefined) : undefined;
+  if (cause?.code !== UNIQUE_VIOLATION || !KEY_INDEXES.has(String(cause.constraint))) return null;
+  // Inside a caller's transaction the violation aborted it: the look-up then fails, and the error says less.
+  const [holder] = await Keyed.keyHolder(db, { id }).catch(() => []);
+  const which = holder ? `${holder.key} "${holder.value}" is held by job ${holder.id}` : 'its singleton or debounce key is held by another job';
+  return new JobqError('invalid_transition', `cannot retry job ${id}: ${which}`, [
+    { path: `/${holder?.key ?? 'singleton_key'}`, message: holder ? `held by job ${holder.id}` : 'held by another job', ...(holder && { job_id: holder.id }) },
+  ]);
+}
+
+const UNIQUE_VIOLATION = '23505';
+const KEY_INDEXES = new Set(['jobs_singleton_key_idx', 'jobs_debounce_key_idx']);
 
 /** The guard of a worker's single-job transition (statements/guards.ts HELD). */
 function held(ctx: QueueContext, id: string, opts: WorkerWriteOptions): SQL.HeldParams {

@@ -39,6 +39,10 @@ export interface Job {
   idempotencyKey: string | null;
   /** The job's group (a tenant, customer or account key): jobs of a queue are claimed in turns by group. */
   group: string | null;
+  /** At most one unfinished job holds it (see NewJob.singletonKey). */
+  singletonKey: string | null;
+  /** While the job is queued and never claimed, enqueues with this key rewrite it (see NewJob.debounceKey). */
+  debounceKey: string | null;
   lastError: string | null;
   errors: AttemptError[];
   backoffMs: number | null;
@@ -73,12 +77,36 @@ export interface NewJob {
   idempotencyKey?: string;
   /** A group key: the queue's jobs are claimed in turns between groups (see docs/lifecycle.md). */
   group?: string;
+  /**
+   * At most one job with this key is queued, retrying or running at a time: while one is, enqueueing
+   * another returns it (`outcome: 'singleton_existing'`) whatever its kind or payload. Once it
+   * finished, the key is free. Global across queues, like idempotency keys. Not with `debounceKey`.
+   */
+  singletonKey?: string;
+  /**
+   * Debounce: with `debounceMs`, a job with this key that is still queued and never claimed is
+   * rewritten (kind, payload, queue, priority, max attempts, timeout: the last enqueue wins) and its
+   * run_at set to now + debounceMs (`outcome: 'debounced'`); without one, a new job is made to run at
+   * now + debounceMs. Global across queues. Not with `singletonKey`, `runAt` or `delayMs`.
+   */
+  debounceKey?: string;
+  /** How long a debounced job waits after the latest enqueue with its key; required with `debounceKey`. */
+  debounceMs?: number;
 }
+
+/**
+ * What an enqueue did: made a job (`created`), or answered with an existing one: the job of the same
+ * idempotency key (`idempotent_replay`), the unfinished job of the same singleton key
+ * (`singleton_existing`), or the waiting job of the same debounce key, rewritten (`debounced`).
+ */
+export const ENQUEUE_OUTCOMES = ['created', 'idempotent_replay', 'singleton_existing', 'debounced'] as const;
+export type EnqueueOutcome = (typeof ENQUEUE_OUTCOMES)[number];
 
 export interface EnqueueResult {
   job: Job;
-  /** False when the idempotency key matched an existing job, which is returned instead. */
+  /** True exactly when `outcome` is `created`. */
   isNew: boolean;
+  outcome: EnqueueOutcome;
 }
 
 export type CancelOutcome =

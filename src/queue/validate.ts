@@ -2,7 +2,9 @@
 import { type KindRegistry } from '../kinds/registry.ts';
 import { type ErrorDetail, JobqError } from '../errors.ts';
 import { storableText } from './results.ts';
-import { DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, MAX_ATTEMPTS, MAX_ERROR_LENGTH, PRIORITY, QUEUE_NAME } from '../limits.ts';
+import {
+  DEBOUNCE_KEY, DEBOUNCE_MS, DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, MAX_ATTEMPTS, MAX_ERROR_LENGTH, PRIORITY, QUEUE_NAME, SINGLETON_KEY,
+} from '../limits.ts';
 import type { InsertRow } from './rows.ts';
 import type { Job, NewJob } from './types.ts';
 
@@ -62,6 +64,42 @@ export function prepareInsert(job: NewJob, index: number, id: string, kinds: Kin
   };
 }
 
+/** A keyed job's key: a singleton key, or a debounce key with its wait. */
+export type JobKey = { singletonKey: string } | { debounceKey: string; debounceMs: number };
+
+/**
+ * The singleton or debounce key of a new job (null: neither, the plain enqueue), checked: bounded
+ * lengths, debounce_key and debounce_ms together, and neither beside the other key, run_at or
+ * delay_ms. Throws validation_failed naming the field, with the job's `index`.
+ */
+export function prepareKey(job: NewJob, index: number): JobKey | null {
+  const { singletonKey, debounceKey, debounceMs } = job;
+  if (singletonKey === undefined && debounceKey === undefined && debounceMs === undefined) return null;
+  const fail = (path: string, message: string): never => {
+    throw new JobqError('validation_failed', `invalid job: ${path.slice(1)} ${message}`, [{ path, message, index }]);
+  };
+  const checkText = (v: unknown, path: string, bounds: { minLength: number; maxLength: number }) => {
+    if (v !== undefined && !(typeof v === 'string' && v.length >= bounds.minLength && v.length <= bounds.maxLength)) {
+      fail(path, `must be a string of ${bounds.minLength} to ${bounds.maxLength} characters`);
+    }
+  };
+  checkText(singletonKey, '/singleton_key', SINGLETON_KEY);
+  checkText(debounceKey, '/debounce_key', DEBOUNCE_KEY);
+  if (debounceMs !== undefined && !isInt(debounceMs, DEBOUNCE_MS.min, DEBOUNCE_MS.max)) {
+    fail('/debounce_ms', `must be an integer of milliseconds from ${DEBOUNCE_MS.min} to ${DEBOUNCE_MS.max}`);
+  }
+  if (singletonKey !== undefined) {
+    if (debounceKey !== undefined) fail('/debounce_key', 'cannot be given together with singleton_key');
+    if (debounceMs !== undefined) fail('/debounce_ms', 'needs debounce_key, not singleton_key');
+    return { singletonKey };
+  }
+  if (debounceKey === undefined) return fail('/debounce_key', 'is required with debounce_ms');
+  if (debounceMs === undefined) return fail('/debounce_ms', 'is required with debounce_key');
+  if (job.runAt !== undefined) fail('/run_at', 'cannot be given with debounce_key: the debounce sets run_at');
+  if (job.delayMs !== undefined) fail('/delay_ms', 'cannot be given with debounce_key: use debounce_ms');
+  return { debounceKey, debounceMs };
+}
+
 function withIndex(err: JobqError, index: number): JobqError {
   const details: ErrorDetail[] = (err.details ?? []).map((d) => ({ ...d, index }));
   return new JobqError(err.kind, err.message, details);
@@ -93,6 +131,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function isUuid(id: unknown): id is string {
   return typeof id === 'string' && UUID.test(id);
+}
+
+/** The error of an idempotency key already used for a job (`jobId`) of another kind or payload. */
+export function idempotencyConflict(key: string, jobId: string, index: number): JobqError {
+  return new JobqError('idempotency_conflict', `idempotency key "${key}" was used for a job with another kind or payload`, [
+    { path: '/idempotency_key', message: `already used by job ${jobId}`, index, job_id: jobId },
+  ]);
 }
 
 /** Whether a job (the first of a batch to use a key) is what a later entry with that key asks for. */

@@ -87,6 +87,7 @@ const validJob = fc
         max_attempts: fc.integer({ min: 1, max: 100 }),
         timeout_ms: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
         idempotency_key: fc.oneof({ weight: 1, arbitrary: fc.constantFrom('k1', 'k2', 'k3', 'k4') }, { weight: 3, arbitrary: fc.uuid() }, { weight: 1, arbitrary: nastyText }),
+        singleton_key: fc.oneof(fc.constantFrom('s1', 's2'), nastyText),
       },
       { requiredKeys: [] },
     ),
@@ -94,10 +95,11 @@ const validJob = fc
       fc.constant({}),
       fc.record({ delay_ms: fc.integer({ min: 0, max: 2 ** 31 - 1 }) }),
       fc.record({ run_at: fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString()) }),
+      fc.record({ debounce_key: fc.oneof(fc.constantFrom('d1', 'd2'), nastyText), debounce_ms: fc.integer({ min: 0, max: 2 ** 31 - 1 }) }),
     ),
   )
   .map(([job, fields, when]) => ({ ...job, ...fields, ...when }));
-const FIELDS = ['kind', 'payload', 'queue', 'priority', 'max_attempts', 'run_at', 'delay_ms', 'timeout_ms', 'idempotency_key'];
+const FIELDS = ['kind', 'payload', 'queue', 'priority', 'max_attempts', 'run_at', 'delay_ms', 'timeout_ms', 'idempotency_key', 'singleton_key', 'debounce_key', 'debounce_ms'];
 /** A valid job with one thing wrong: a field's value replaced, a required field dropped, or an unknown field added. */
 const mutatedJob = fc
   .tuple(validJob, fc.constantFrom(...FIELDS, 'drop', 'extra'), fc.oneof(anyValue, dateText, nastyText, anyNumber), fc.constantFrom('kind', 'payload'), nastyText)
@@ -122,6 +124,9 @@ const wildJob = fc
         delay_ms: fc.oneof(anyNumber, nastyText),
         timeout_ms: fc.oneof(anyNumber, nastyText),
         idempotency_key: fc.oneof(fc.constantFrom('k1', 'k2', 'k3'), nastyText, anyNumber),
+        singleton_key: fc.oneof(fc.constantFrom('s1', 's2'), nastyText, anyNumber),
+        debounce_key: fc.oneof(fc.constantFrom('d1', 'd2'), nastyText, anyValue),
+        debounce_ms: fc.oneof(anyNumber, nastyText),
       },
       { requiredKeys: [] },
     ),

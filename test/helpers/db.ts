@@ -7,6 +7,7 @@ import pg from 'pg';
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { KindRegistry } from '../../src/kinds/registry.ts';
 import { Queue, type QueueOptions } from '../../src/queue/queue.ts';
+import { eventually } from './poll.ts';
 
 const adminUrl = process.env.JOBQ_TEST_ADMIN_URL;
 const template = process.env.JOBQ_TEST_TEMPLATE;
@@ -61,4 +62,22 @@ export function testKinds(): KindRegistry {
 export async function freshQueue(opts: Partial<QueueOptions> = {}): Promise<{ queue: Queue; db: TestDatabase }> {
   const db = await freshDatabase();
   return { db, queue: new Queue({ pool: db.pool, kinds: testKinds(), ...opts }) };
+}
+
+/** `n` Queues on pools of one connection each: concurrent enqueues really travel over `n` connections. */
+export async function connections(url: string, n: number): Promise<{ queues: Queue[]; end: () => Promise<void> }> {
+  const pools = Array.from({ length: n }, () => new pg.Pool({ connectionString: url, max: 1 }).on('error', () => {}));
+  await Promise.all(pools.map((p) => p.query('SELECT 1'))); // connected first, so that the enqueues start together
+  return { queues: pools.map((pool) => new Queue({ pool, kinds: testKinds() })), end: async () => void (await Promise.all(pools.map((p) => p.end()))) };
+}
+
+/** Waits until a backend of this database waits for a lock (say, an INSERT waiting for the transaction of a conflicting row). */
+export async function waitForLockWait(pool: pg.Pool, ms = 10_000): Promise<void> {
+  const sql = "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+  await eventually(async () => ((await pool.query<{ n: number }>(sql)).rows[0]!.n > 0 ? true : undefined), ms, 'a backend waiting for a lock', 10);
+}
+
+/** How many jobs the table holds. */
+export async function jobCount(pool: pg.Pool): Promise<number> {
+  return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs')).rows[0]!.n;
 }

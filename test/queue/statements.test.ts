@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import * as claim from '../../src/queue/statements/claim.ts';
 import * as enqueue from '../../src/queue/statements/enqueue.ts';
 import * as housekeeping from '../../src/queue/statements/housekeeping.ts';
+import * as keyed from '../../src/queue/statements/keyed.ts';
 import * as leases from '../../src/queue/statements/leases.ts';
 import * as policies from '../../src/queue/statements/policies.ts';
 import * as reads from '../../src/queue/statements/reads.ts';
@@ -15,7 +16,7 @@ import { statement, type StatementText } from '../../src/queue/statements/statem
 import * as transitions from '../../src/queue/statements/transitions.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-const modules = { claim, enqueue, housekeeping, leases, policies, reads, transitions };
+const modules = { claim, enqueue, housekeeping, keyed, leases, policies, reads, transitions };
 type Modules = typeof modules;
 
 type ParamsOf<S> = S extends (db: never, params: infer P) => unknown ? P : never;
@@ -43,6 +44,11 @@ const declared = {
     pruneWorkers: ['idleMs', 'now'],
     sweepLock: ['idleTimeoutMs'],
     sweepUnlock: [],
+  },
+  keyed: {
+    enqueueSingleton: ['row', 'singletonKey', 'notify', 'now'],
+    enqueueDebounced: ['row', 'debounceKey', 'debounceMs', 'notify', 'now'],
+    keyHolder: ['id'],
   },
   leases: {
     renewClaims: ['workerId', 'ids', 'claims', 'now'],

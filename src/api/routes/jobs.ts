@@ -40,6 +40,9 @@ function toNewJob(body: NewJobWire, at: string, index?: number): NewJob {
     timeoutMs: body.timeout_ms,
     idempotencyKey: body.idempotency_key,
     group: body.group,
+    singletonKey: body.singleton_key,
+    debounceKey: body.debounce_key,
+    debounceMs: body.debounce_ms,
   };
 }
 
@@ -60,6 +63,9 @@ function single(err: unknown): unknown {
   return new JobqError(err.kind, err.message, err.details.map(({ index: _index, ...d }) => d as ErrorDetail), { cause: err });
 }
 
+/** The header of a 200: why an enqueue was answered with an existing job. */
+const ANSWERED_BY = { idempotent_replay: 'idempotent-replayed', singleton_existing: 'singleton-existing', debounced: 'debounced' } as const;
+
 export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app, { queue }) => {
   app.post(
     '/jobs',
@@ -70,7 +76,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         summary: 'Enqueue a job',
         description:
           'Validates the payload against the kind\'s schema and enqueues the job. With an idempotency key (body field or `Idempotency-Key` header) ' +
-          'already used with the same kind and payload, the existing job is returned with 200 and `Idempotent-Replayed: true`.',
+          'already used with the same kind and payload, the existing job is returned with 200 and `Idempotent-Replayed: true`. ' +
+          'With a singleton_key held by an unfinished job, that job is returned with 200 and `Singleton-Existing: true`. With a debounce_key ' +
+          'whose job still waits unclaimed, that job is rewritten and returned with 200 and `Debounced: true`. The idempotency key is looked at first.',
         security: securityFor('enqueue'),
         headers: CreateJobHeadersSchema,
         body: NewJobSchema,
@@ -80,8 +88,15 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
             headers: { Location: { type: 'string', description: 'URL of the new job.', examples: ['/v1/jobs/01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f'] } },
           }),
           200: Ref(JobSchema, {
-            description: 'The idempotency key was used before with the same kind and payload: the existing job.',
-            headers: { 'Idempotent-Replayed': { type: 'string', enum: ['true'] } },
+            description:
+              'An existing job, and one header saying why: the idempotency key was used before with the same kind and payload ' +
+              '(`Idempotent-Replayed`), the singleton key is held by this unfinished job (`Singleton-Existing`), or this waiting job of the ' +
+              'debounce key was rewritten with the request (`Debounced`).',
+            headers: {
+              'Idempotent-Replayed': { type: 'string', enum: ['true'] },
+              'Singleton-Existing': { type: 'string', enum: ['true'] },
+              Debounced: { type: 'string', enum: ['true'] },
+            },
           }),
           ...errorResponses(400, 401, 403, 409, 413, 415, 500, 503),
         },
@@ -97,12 +112,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
       }
       const newJob = toNewJob(body, '');
       if (header !== undefined) newJob.idempotencyKey = header;
-      const { job, isNew } = await queue.enqueue(newJob).catch((err: unknown) => Promise.reject(single(err)));
-      if (isNew) {
-        reply.code(201).header('location', `/v1/jobs/${job.id}`);
-      } else {
-        reply.code(200).header('idempotent-replayed', 'true');
-      }
+      const { job, outcome } = await queue.enqueue(newJob).catch((err: unknown) => Promise.reject(single(err)));
+      if (outcome === 'created') reply.code(201).header('location', `/v1/jobs/${job.id}`);
+      else reply.code(200).header(ANSWERED_BY[outcome], 'true');
       return renderJob(job);
     },
   );
@@ -115,7 +127,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         tags: ['jobs'],
         summary: 'Enqueue up to 1,000 jobs at once',
         description:
-          'All or nothing, in one transaction: one invalid job rejects the batch, and the error details name it (`/jobs/3/payload/to`, `index` 3).',
+          'All or nothing, in one transaction: one invalid job rejects the batch, and the error details name it (`/jobs/3/payload/to`, `index` 3). ' +
+          'Jobs with an idempotency, singleton or debounce key answered by an existing job come back as that job, as with POST /v1/jobs.',
         security: securityFor('enqueue'),
         body: BatchRequestSchema,
         response: {

@@ -4,7 +4,9 @@
  * queue, not here.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, MAX_BATCH, PAGE_SIZE, PRIORITY, QUEUE_NAME } from '../../limits.ts';
+import {
+  DEBOUNCE_KEY, DEBOUNCE_MS, DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, MAX_BATCH, PAGE_SIZE, PRIORITY, QUEUE_NAME, SINGLETON_KEY,
+} from '../../limits.ts';
 import { JobStatusSchema } from './job.ts';
 
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
@@ -31,6 +33,28 @@ export const NewJobSchema = Type.Object(
         minLength: GROUP_KEY.minLength, maxLength: GROUP_KEY.maxLength, pattern: GROUP_KEY.pattern,
         description: "A tenant, customer or account key: the queue's jobs are claimed in turns between groups, and group_concurrency limits each.",
       }),
+    ),
+    singleton_key: Type.Optional(
+      Type.String({
+        minLength: SINGLETON_KEY.minLength,
+        maxLength: SINGLETON_KEY.maxLength,
+        description:
+          'At most one job with this key is queued, retrying or running at a time: while one is, it is returned (200, `Singleton-Existing: true`) ' +
+          'whatever its kind or payload. Free again once that job finished. Global across queues. Not with debounce_key.',
+      }),
+    ),
+    debounce_key: Type.Optional(
+      Type.String({
+        minLength: DEBOUNCE_KEY.minLength,
+        maxLength: DEBOUNCE_KEY.maxLength,
+        description:
+          'With debounce_ms: a job with this key still queued and never claimed is rewritten with this request (kind, payload, queue, priority, ' +
+          'max_attempts, timeout_ms) and runs debounce_ms from now (200, `Debounced: true`); without one, a new job runs debounce_ms from now. ' +
+          'Global across queues. Not with singleton_key, run_at or delay_ms.',
+      }),
+    ),
+    debounce_ms: Type.Optional(
+      Type.Integer({ minimum: DEBOUNCE_MS.min, maximum: DEBOUNCE_MS.max, description: 'How long a debounced job waits after the latest enqueue with its key; required with debounce_key.' }),
     ),
   },
   {

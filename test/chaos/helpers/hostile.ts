@@ -33,6 +33,9 @@ const job = fc.record(
     run_at: fc.oneof(fc.constantFrom('2030-02-30T00:00:00Z', '0000-01-01T00:00:00Z', 'now', '9999-12-31T23:59:59.999-23:59'), nasty),
     delay_ms: fc.oneof(num, nasty),
     idempotency_key: fc.oneof(fc.uuid(), nasty, num),
+    singleton_key: fc.oneof(fc.uuid(), nasty, num),
+    debounce_key: fc.oneof(fc.uuid(), nasty, num),
+    debounce_ms: fc.oneof(num, nasty),
   },
   { requiredKeys: [] },
 );
