@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
  * The `jobq` command: running jobq (cli/service.ts: serve, api, worker, migrate) and operating a
- * running one over its HTTP API (cli/ops.ts: enqueue, get, list, cancel, retry, stats, kinds).
+ * running one over its HTTP API (cli/ops.ts: enqueue, get, list, cancel, retry, stats, kinds;
+ * cli/queues.ts: queue list, get, set, pause, resume).
  * Exit codes: cli/exit.ts.
  */
 import { Command } from 'commander';
 import { runCommand } from './cli/exit.ts';
 import { processIo } from './cli/io.ts';
 import { addOpsCommands } from './cli/ops.ts';
+import { addQueueCommands } from './cli/queues.ts';
 import { addServiceCommands } from './cli/service.ts';
 import { VERSION } from './version.ts';
 
@@ -17,5 +19,6 @@ const program = new Command('jobq')
   .configureHelp({ sortOptions: false });
 addServiceCommands(program);
 addOpsCommands(program, processIo);
+addQueueCommands(program, processIo);
 
 process.exitCode = await runCommand(program, process.argv, processIo);

@@ -2,7 +2,8 @@
  * How the operator commands print: a readable table (or a field list, for one job) in a terminal,
  * JSON lines (one object per line, as the API gives it) when output is piped or `--json` is given.
  */
-import type { CancelResponseWire, JobWire, KindWire, StatsWire } from '../client.ts';
+import type { CancelResponseWire, JobWire, KindWire, QueueWire, StatsWire } from '../client.ts';
+import { formatDuration, roughDuration } from '../lib/duration.ts';
 import type { CliIo } from './io.ts';
 
 export type Mode = 'table' | 'json';
@@ -76,3 +77,18 @@ export function kinds(list: KindWire[], mode: Mode): string {
     list.map((k) => [cell(k.name), String(k.default_max_attempts), String(k.timeout_ms), cell(k.description, 80)]),
   );
 }
+
+/** Queues with their policies ("-": no limit; a rate as 10/1s) and counts; the oldest waiting job's age, roughly. */
+export function queues(list: QueueWire[], mode: Mode): string {
+  if (mode === 'json') return jsonLines(list);
+  const limit = (n: number | null) => (n === null ? '-' : String(n));
+  return table(
+    ['NAME', 'PAUSED', 'CONCURRENCY', 'RATE', 'GROUP CONCURRENCY', 'DEPTH', 'RUNNING', 'OLDEST WAITING'],
+    list.map((q) => [
+      cell(q.name), q.paused ? 'yes' : 'no', limit(q.concurrency), q.rate === null ? '-' : `${q.rate.limit}/${formatDuration(q.rate.period_ms)}`,
+      limit(q.group_concurrency), String(q.depth), String(q.running), q.depth === 0 ? '-' : roughDuration(q.oldest_waiting_age_seconds * 1000),
+    ]),
+  );
+}
+
+export const queue = (q: QueueWire, mode: Mode): string => queues([q], mode);

@@ -3,7 +3,8 @@
  *   jobq enqueue <kind> [payload-json|-]   jobq get <id>   jobq list   jobq cancel <id>
  *   jobq retry <id>   jobq stats   jobq kinds
  * Each takes --url (JOBQ_URL), --api-key (JOBQ_API_KEY), --json / --no-json and --request-timeout.
- * Output and exit codes: format.ts and exit.ts.
+ * Output and exit codes: format.ts and exit.ts. Other operator commands (queues.ts) build on
+ * operatorCommands and the argument parsers here.
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createClient, type JobqClient, JobqClientError, type JobListFilter, type JobWire, type NewJobWire } from '../client.ts';
@@ -16,14 +17,15 @@ import type { CliIo } from './io.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
 
-interface ClientFlags {
+export interface ClientFlags {
   url: string;
   apiKey?: string;
   json?: boolean;
   requestTimeout: number;
 }
 
-const argument = <T>(parse: (raw: string) => T) => (raw: string): T => {
+/** A commander argument parser from `parse`, whose Error becomes commander's one-line usage error. */
+export const argument = <T>(parse: (raw: string) => T) => (raw: string): T => {
   try {
     return parse(raw);
   } catch (err) {
@@ -31,11 +33,11 @@ const argument = <T>(parse: (raw: string) => T) => (raw: string): T => {
   }
 };
 const duration = argument(parseDuration);
-const integer = argument((raw) => {
+export const integer = argument((raw) => {
   if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw))) throw new Error(`must be an integer, got "${raw}"`);
   return Number(raw);
 });
-const count = argument((raw) => {
+export const count = argument((raw) => {
   const n = integer(raw);
   if (n < 1) throw new Error(`must be at least 1, got ${n}`);
   return n;
@@ -68,16 +70,25 @@ async function request<T>(flags: ClientFlags, fn: (client: JobqClient) => Promis
   }
 }
 
-export function addOpsCommands(program: Command, io: CliIo): void {
+/**
+ * Helpers for commands under `parent`: `command` makes one with the client options, `show` makes one
+ * call and prints its answer, `print` prints a value as a table or JSON lines.
+ */
+export function operatorCommands(parent: Command, io: CliIo) {
   const print = <T>(flags: ClientFlags, value: T, as: (value: T, mode: format.Mode) => string) => io.out(as(value, format.modeOf(flags.json, io)));
   /** A command that makes one call and prints its answer. */
   const show = <T>(flags: ClientFlags, fn: (client: JobqClient) => Promise<T>, as: (value: T, mode: format.Mode) => string) =>
     request(flags, fn).then((value) => print(flags, value, as));
   const command = (name: string, description: string) => {
-    const cmd = program.command(name).description(description);
+    const cmd = parent.command(name).description(description);
     for (const opt of clientOptions()) cmd.addOption(opt);
     return cmd;
   };
+  return { command, show, print };
+}
+
+export function addOpsCommands(program: Command, io: CliIo): void {
+  const { command, show, print } = operatorCommands(program, io);
 
   command('enqueue', 'enqueue a job; with --wait, wait until it finishes')
     .argument('<kind>', 'a registered kind (jobq kinds lists them)')
