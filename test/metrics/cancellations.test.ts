@@ -46,7 +46,10 @@ test('a running job its worker finalizes as cancelled counts once', async () => 
   await waitForStatus(s.queue, job.id, 'running');
   assert.equal((await s.queue.requestCancel(job.id)).outcome, 'cancel_requested');
   await waitForStatus(s.queue, job.id, 'cancelled');
-  await eventually(() => (worker.busy === 0 ? true : undefined));
+  // The row turns cancelled when the write commits; the worker counts it when the write's answer
+  // comes back, a moment later. Then stop() drains every outcome: the count must still be one.
+  await eventually(async () => ((await finished(metrics, 'cancelled')) === 1 ? true : undefined));
+  await worker.stop();
   assert.equal(await finished(metrics, 'cancelled'), 1);
 });
 
@@ -66,7 +69,8 @@ test('a buffered job cancelled before it started counts once', async () => {
   await waitForStatus(s.queue, buffered!.id, 'cancelled');
   release.resolve();
   for (const id of ids.filter((id) => id !== buffered!.id)) await waitForStatus(s.queue, id, 'succeeded');
-  await eventually(() => (worker.busy === 0 && worker.buffered === 0 ? true : undefined));
+  await eventually(async () => ((await finished(metrics, 'succeeded')) === 2 ? true : undefined));
+  await worker.stop();
   assert.equal(await finished(metrics, 'cancelled'), 1);
   assert.equal(await finished(metrics, 'succeeded'), 2);
 });
