@@ -22,8 +22,11 @@ interface AjvLikeError {
 
 const PART_NAMES: Record<string, string> = { body: 'body', querystring: 'query parameter', params: 'path parameter', headers: 'header' };
 
-/** A schema validation error → details with a JSON pointer each (the field itself for required / unknown fields). */
-function validationDetails(errors: AjvLikeError[], part: string): ErrorDetail[] {
+/**
+ * A schema validation error → details with a JSON pointer each (the field itself for required / unknown
+ * fields). `part` says where: body, querystring, params, headers (or file: a schedules file, schedules-wire.ts).
+ */
+export function validationDetails(errors: AjvLikeError[], part: string): ErrorDetail[] {
   const pointer = (key: unknown) => `/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
   return errors.map((e) => {
     const base = e.instancePath ?? '';
