@@ -1,5 +1,5 @@
 /**
- * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts and routes/queues.ts under /v1,
+ * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts, queues.ts and schedules.ts under /v1,
  * routes/system.ts, openapi.ts), one error format (errors.ts), one body parser (body.ts), API keys
  * (auth.ts), request ids, access logs and a `request` event per response for metrics.
  */
@@ -7,8 +7,6 @@ import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Ajv, type Options as AjvOptions } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -19,12 +17,15 @@ import { installJsonParser } from './body.ts';
 import { KeyRing, loadApiKeys } from './keys.ts';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.ts';
 import { registerDocs, registerOpenApi } from './openapi.ts';
+import { bodyValidator, paramsValidator } from './validator.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { queueRoutes } from './routes/queues.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 import { systemRoutes } from './routes/system.ts';
 import { ErrorBodySchema } from './schemas/errors.ts';
 import { JobSchema } from './schemas/job.ts';
 import { QueueSchema } from './schemas/queues.ts';
+import { ScheduleSchema } from './schemas/schedules.ts';
 
 export interface RequestEvent {
   method: string;
@@ -65,12 +66,6 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
-function validator(options: AjvOptions): Ajv {
-  return addFormats(new Ajv({ allErrors: true, strict: true, strictTypes: false, useDefaults: false, removeAdditional: false, ...options }));
-}
-
 /** A Fastify instance with every route registered; `listen` or `inject` it. */
 export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   const { bodyLimit, apiKeys, metricsAuth } = opts.config;
@@ -92,12 +87,13 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   // Bodies are validated as sent: no type coercion, no silent removal of unknown fields. Query strings
   // and path parameters are text, so numbers there are coerced.
   limitConnections(app, opts.config);
-  const bodies = validator({ coerceTypes: false });
-  const params = validator({ coerceTypes: true });
+  const bodies = bodyValidator();
+  const params = paramsValidator();
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodies : params).compile(schema));
   app.addSchema(JobSchema);
   app.addSchema(ErrorBodySchema);
   app.addSchema(QueueSchema);
+  app.addSchema(ScheduleSchema);
 
   installJsonParser(app);
   installErrorHandling(app, bodyLimit);
@@ -142,6 +138,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(systemRoutes, routeOpts);
   await app.register(jobRoutes, { prefix: '/v1', queue: opts.queue });
   await app.register(queueRoutes, { prefix: '/v1', queue: opts.queue });
+  await app.register(scheduleRoutes, { prefix: '/v1', queue: opts.queue });
   await registerDocs(app);
   return app;
 }

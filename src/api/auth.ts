@@ -8,8 +8,9 @@
  * for both the check and the document:
  *   enqueue  POST /v1/jobs, POST /v1/jobs/batch
  *   read     GET /v1/jobs, GET /v1/jobs/:id, GET /v1/stats, GET /v1/kinds, GET /v1/queues, GET /v1/queues/:name,
- *            GET /metrics (with metricsAuth)
- *   admin    POST /v1/jobs/:id/cancel, POST /v1/jobs/:id/retry, PUT /v1/queues/:name; admin also grants every other scope
+ *            GET /v1/schedules, GET /v1/schedules/:name, GET /metrics (with metricsAuth)
+ *   admin    POST /v1/jobs/:id/cancel, POST /v1/jobs/:id/retry, PUT /v1/queues/:name, PUT and DELETE /v1/schedules/:name,
+ *            POST /v1/schedules/:name/trigger (routes/schedules.ts says why); admin also grants every other scope
  * A /v1 route that declares no scope needs admin; an unknown /v1 path needs any valid key (then 404).
  *
  * Not @fastify/bearer-auth: it checks a flat set of keys, while ours have names (logged), scopes per

@@ -23,6 +23,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'jobs', description: 'Enqueue and manage jobs.' },
         { name: 'queues', description: 'Queues and their policies: concurrency, rate, pause, group concurrency.' },
+        { name: 'schedules', description: 'Recurring jobs: a cron expression or an interval, and the job each tick enqueues.' },
         { name: 'system', description: 'Health, readiness, metrics, statistics and kinds.' },
       ],
       components: {

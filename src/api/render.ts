@@ -1,8 +1,9 @@
 /** The queue's camelCase model → the API's snake_case wire shapes. */
 import type { RegisteredKind } from '../kinds/registry.ts';
-import type { CancelOutcome, Job, JobPage, QueueInfo, QueueStats } from '../queue/types.ts';
+import type { CancelOutcome, Job, JobPage, QueueInfo, QueueStats, Schedule } from '../queue/types.ts';
 import type { JobWire } from './schemas/job.ts';
 import type { QueueWire } from './schemas/queues.ts';
+import type { ScheduleWire } from './schemas/schedules.ts';
 import type { CancelResponseWire, JobListWire, KindWire, StatsWire } from './schemas/responses.ts';
 
 const iso = (d: Date): string => d.toISOString();
@@ -81,5 +82,33 @@ export function renderQueue(q: QueueInfo): QueueWire {
     running: q.running,
     oldest_waiting_age_seconds: q.oldestWaitingAgeSeconds,
     updated_at: isoOrNull(q.updatedAt),
+  };
+}
+
+export function renderSchedule(s: Schedule): ScheduleWire {
+  return {
+    name: s.name,
+    cron: s.cron,
+    every: s.every,
+    every_ms: s.everyMs,
+    timezone: s.timezone,
+    job: {
+      kind: s.job.kind,
+      payload: s.job.payload ?? null,
+      queue: s.job.queue,
+      priority: s.job.priority,
+      max_attempts: s.job.maxAttempts,
+      timeout_ms: s.job.timeoutMs,
+    },
+    enabled: s.enabled,
+    catch_up: s.catchUp,
+    catch_up_limit: s.catchUpLimit,
+    source: s.source,
+    next_fire_at: isoOrNull(s.nextFireAt),
+    last_fire_at: isoOrNull(s.lastFireAt),
+    last_job: s.lastJob && { id: s.lastJob.id, status: s.lastJob.status },
+    fires: s.fires,
+    created_at: iso(s.createdAt),
+    updated_at: iso(s.updatedAt),
   };
 }

@@ -1,0 +1,107 @@
+/**
+ * Schedules as sent (snake_case: a PUT /v1/schedules/{name} body, an entry of a schedules file) → the
+ * queue's ScheduleDefinition, in one place for the API's route and the start-up reconcile (server.ts).
+ * And the schedules file itself (`--schedules`, JOBQ_SCHEDULES): read, parsed and checked against the
+ * same TypeBox schema as a PUT body, so a file accepts exactly what the API accepts; its errors name
+ * the file and the field (`/schedules/2/cron`), like the API's name the field of a body.
+ */
+import { readFile } from 'node:fs/promises';
+import { type ErrorDetail, isJobqError, JobqError } from '../errors.ts';
+import type { ScheduleDefinition } from '../queue/index.ts';
+import { validationDetails } from './errors.ts';
+import { ScheduleFileSchema, type ScheduleFileWire, type SetScheduleWire } from './schemas/schedules.ts';
+import { bodyValidator } from './validator.ts';
+
+/** Without its undefined fields: a field left out is left out, not sent to the queue as undefined. */
+function defined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** A PUT body (or a file entry without its name) → the queue's definition. */
+export function toScheduleDefinition(name: string, body: SetScheduleWire): ScheduleDefinition {
+  const { job } = body;
+  return defined({
+    name,
+    cron: body.cron,
+    every: body.every,
+    timezone: body.timezone,
+    job: defined({ kind: job.kind, payload: job.payload, queue: job.queue, priority: job.priority, maxAttempts: job.max_attempts, timeoutMs: job.timeout_ms }),
+    enabled: body.enabled,
+    catchUp: body.catch_up,
+    catchUpLimit: body.catch_up_limit,
+  });
+}
+
+/** The queue's camelCase field names in an error's path → the wire's (`/job/maxAttempts` → `/job/max_attempts`). */
+const WIRE_FIELDS: Record<string, string> = { maxAttempts: 'max_attempts', timeoutMs: 'timeout_ms', catchUp: 'catch_up', catchUpLimit: 'catch_up_limit' };
+export function wirePath(path: string): string {
+  if (path.startsWith('/job/payload')) return path; // the payload's own fields are the caller's
+  return path.replace(/(?<=^|\/)(maxAttempts|timeoutMs|catchUpLimit|catchUp)(?=\/|$)/g, (field) => WIRE_FIELDS[field]!);
+}
+
+/** A queue error about a schedule with its paths in wire form; anything else as it is. */
+export function wireError(err: unknown): unknown {
+  if (!isJobqError(err) || !err.details?.length) return err;
+  const details = err.details.map((d) => ({ ...d, path: wirePath(d.path) }));
+  return new JobqError(err.kind, err.message, details, { cause: err });
+}
+
+let checkFile: ReturnType<ReturnType<typeof bodyValidator>['compile']> | undefined;
+
+function fileError(file: string, details: ErrorDetail[], entries?: unknown): JobqError {
+  const [first] = details;
+  const where = first && first.path !== '/' ? ` ${first.path}` : '';
+  const index = first && /^\/schedules\/(\d+)(?:\/|$)/.exec(first.path)?.[1];
+  const name = index === undefined ? undefined : (entries as { schedules?: { name?: unknown }[] } | undefined)?.schedules?.[Number(index)]?.name;
+  const named = typeof name === 'string' ? ` (schedule "${name}")` : '';
+  const more = details.length > 1 ? ` (and ${details.length - 1} more problem${details.length > 2 ? 's' : ''})` : '';
+  return new JobqError('validation_failed', `schedules file ${file}:${where}${named} ${first?.message ?? 'is invalid'}${more}`, details);
+}
+
+/** The text of a schedules file → its definitions; throws validation_failed naming the file and the field. */
+export function parseSchedulesFile(text: string, file: string): ScheduleDefinition[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw fileError(file, [{ path: '/', message: `is not valid JSON (${(err as Error).message})` }]);
+  }
+  checkFile ??= bodyValidator().compile(ScheduleFileSchema);
+  if (!checkFile(parsed)) throw fileError(file, validationDetails(checkFile.errors ?? [], 'file'), parsed);
+  const { schedules } = parsed as ScheduleFileWire;
+  const seen = new Map<string, number>();
+  schedules.forEach(({ name }, i) => {
+    const earlier = seen.get(name);
+    if (earlier !== undefined) throw fileError(file, [{ path: `/schedules/${i}/name`, message: `repeats the name of /schedules/${earlier}` }], parsed);
+    seen.set(name, i);
+  });
+  return schedules.map(({ name, ...body }) => toScheduleDefinition(name, body));
+}
+
+/** Reads and parses a schedules file (parseSchedulesFile); an unreadable file is a validation_failed naming it. */
+export async function readSchedulesFile(file: string): Promise<ScheduleDefinition[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw fileError(file, [{ path: '/', message: `cannot be read (${(err as Error).message})` }]);
+  }
+  return parseSchedulesFile(text, file);
+}
+
+/**
+ * The queue's refusal of a file's definitions (a cron expression that does not parse, an unknown time
+ * zone or kind, a payload its kind refuses) as an error naming the file and the field: details the
+ * queue gives for definition `index` point into the file (`/schedules/2/cron`).
+ */
+export function inSchedulesFile(err: unknown, file: string, defs: ScheduleDefinition[]): unknown {
+  if (!isJobqError(err) || err.kind === 'database_unavailable' || err.kind === 'internal') return err;
+  const entries = { schedules: defs };
+  const details = (err.details ?? [{ path: '/', message: err.message }]).map((d) => {
+    const index = typeof d.index === 'number' ? d.index : defs.length === 1 ? 0 : undefined;
+    const path = wirePath(d.path);
+    return index === undefined ? { ...d, path } : { ...d, path: `/schedules/${index}${path === '/' ? '' : path}` };
+  });
+  const wrapped = fileError(file, details, entries);
+  return new JobqError(err.kind, `${wrapped.message}: ${err.message}`, details, { cause: err });
+}
