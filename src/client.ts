@@ -8,6 +8,7 @@ import type { ErrorBodyWire, ErrorDetailWire } from './api/schemas/errors.ts';
 import type { JobWire } from './api/schemas/job.ts';
 import type { ListQueryWire, NewJobWire } from './api/schemas/requests.ts';
 import type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire } from './api/schemas/queues.ts';
+import type { ScheduleListQueryWire, ScheduleListWire, ScheduleSavedWire, ScheduleWire, SetScheduleWire } from './api/schemas/schedules.ts';
 import type { BatchResponseWire, CancelResponseWire, JobListWire, KindWire, StatsWire } from './api/schemas/responses.ts';
 import type { ErrorKind } from './errors.ts';
 import { isTerminal, type JobStatus } from './statuses.ts';
@@ -15,6 +16,7 @@ import { isTerminal, type JobStatus } from './statuses.ts';
 export type { AttemptErrorWire, JobWire } from './api/schemas/job.ts';
 export type { ErrorBodyWire, ErrorDetailWire, JobListWire, KindWire, NewJobWire, StatsWire, CancelResponseWire, JobStatus };
 export type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire };
+export type { ScheduleListQueryWire, ScheduleListWire, ScheduleSavedWire, ScheduleWire, SetScheduleWire };
 
 export type JobListFilter = ListQueryWire;
 export type ClientErrorKind = ErrorKind | 'network_error' | 'invalid_response' | 'timeout';
@@ -79,6 +81,16 @@ export interface JobqClient {
   setQueue(name: string, policy: SetQueueWire): Promise<QueueWire>;
   pauseQueue(name: string): Promise<QueueWire>;
   resumeQueue(name: string): Promise<QueueWire>;
+  /** Creates or replaces a schedule (the body is the whole schedule); `changed: false` when it was already so. */
+  setSchedule(name: string, schedule: SetScheduleWire): Promise<ScheduleSavedWire>;
+  getSchedule(name: string): Promise<ScheduleWire>;
+  /** Every schedule, by name, walking the pages (`limit` is the page size). */
+  listSchedules(query?: ScheduleListQueryWire): AsyncGenerator<ScheduleWire, void, undefined>;
+  listSchedulesPage(query?: ScheduleListQueryWire): Promise<ScheduleListWire>;
+  /** Deletes a schedule; rejects with kind `not_found` when there is none of that name. */
+  deleteSchedule(name: string): Promise<void>;
+  /** Enqueues the schedule's job now; its ticks stay as they were. */
+  triggerSchedule(name: string): Promise<JobWire>;
   /** Polls the job until it is succeeded, failed_permanent or cancelled; rejects with kind `timeout` after timeoutMs. */
   waitFor(id: string, opts: WaitForOptions): Promise<JobWire>;
 }
@@ -120,6 +132,7 @@ export function createClient(options: ClientOptions): JobqClient {
   const base = options.baseUrl.replace(/\/+$/, '');
   const fetchFn = options.fetch ?? globalThis.fetch;
 
+  /** One request; its JSON answer (undefined for a 204, which has none). */
   async function call<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
     if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`;
@@ -152,12 +165,14 @@ export function createClient(options: ClientOptions): JobqClient {
       }
       throw new JobqClientError(status, 'invalid_response', `${method} ${path} answered HTTP ${status} without an error body`);
     }
+    if (status === 204) return undefined as T;
     if (parsed === undefined) throw new JobqClientError(status, 'invalid_response', `${method} ${path} answered HTTP ${status} without a JSON body`);
     return parsed as T;
   }
 
   const jobPath = (id: string, action = '') => `/v1/jobs/${encodeURIComponent(id)}${action}`;
   const queuePath = (name: string) => `/v1/queues/${encodeURIComponent(name)}`;
+  const schedulePath = (name: string, action = '') => `/v1/schedules/${encodeURIComponent(name)}${action}`;
   const withQuery = (path: string, query: Record<string, unknown>) => {
     const q = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) q.set(key, String(value));
@@ -188,6 +203,15 @@ export function createClient(options: ClientOptions): JobqClient {
     setQueue: (name, policy) => call<QueueWire>('PUT', queuePath(name), policy),
     pauseQueue: (name) => call<QueueWire>('PUT', queuePath(name), { paused: true }),
     resumeQueue: (name) => call<QueueWire>('PUT', queuePath(name), { paused: false }),
+    setSchedule: (name, schedule) => call<ScheduleSavedWire>('PUT', schedulePath(name), schedule),
+    getSchedule: (name) => call<ScheduleWire>('GET', schedulePath(name)),
+    listSchedulesPage: (query = {}) => call<ScheduleListWire>('GET', withQuery('/v1/schedules', query)),
+    listSchedules: (query = {}) => walk(query.cursor, async (cursor) => {
+      const page = await client.listSchedulesPage({ ...query, cursor });
+      return [page.schedules, page.next_cursor];
+    }),
+    deleteSchedule: (name) => call<void>('DELETE', schedulePath(name)),
+    triggerSchedule: (name) => call<JobWire>('POST', schedulePath(name, '/trigger')),
     async waitFor(id, { timeoutMs, intervalMs = 250, signal }) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -22,5 +22,5 @@ export { startEmbeddedPostgres } from './db/embedded.ts';
 export { resolveConfig, type Config } from './config.ts';
 export { startService, type Service } from './server.ts';
 export { createMetrics, type Metrics } from './metrics/metrics.ts';
-export { createClient, JobqClientError, type JobqClient, type ClientOptions, type JobWire, type NewJobWire, type QueueWire, type SetQueueWire } from './client.ts';
+export { createClient, JobqClientError, type JobqClient, type ClientOptions, type JobWire, type NewJobWire, type QueueWire, type SetQueueWire, type ScheduleWire, type SetScheduleWire, type ScheduleSavedWire, type ScheduleListWire } from './client.ts';
 export { createLogger } from './logger.ts';
