@@ -2,7 +2,8 @@
 /**
  * The `jobq` command: running jobq (cli/service.ts: serve, api, worker, migrate) and operating a
  * running one over its HTTP API (cli/ops.ts: enqueue, get, list, cancel, retry, stats, kinds;
- * cli/queues.ts: queue list, get, set, pause, resume).
+ * cli/queues.ts: queue list, get, set, pause, resume; cli/schedules.ts: schedule list, get, set, delete, trigger,
+ * enable, disable).
  * Exit codes: cli/exit.ts.
  */
 import { Command } from 'commander';
@@ -10,6 +11,7 @@ import { runCommand } from './cli/exit.ts';
 import { processIo } from './cli/io.ts';
 import { addOpsCommands } from './cli/ops.ts';
 import { addQueueCommands } from './cli/queues.ts';
+import { addScheduleCommands } from './cli/schedules.ts';
 import { addServiceCommands } from './cli/service.ts';
 import { VERSION } from './version.ts';
 
@@ -20,5 +22,6 @@ const program = new Command('jobq')
 addServiceCommands(program);
 addOpsCommands(program, processIo);
 addQueueCommands(program, processIo);
+addScheduleCommands(program, processIo);
 
 process.exitCode = await runCommand(program, process.argv, processIo);

@@ -2,7 +2,7 @@
  * How the operator commands print: a readable table (or a field list, for one job) in a terminal,
  * JSON lines (one object per line, as the API gives it) when output is piped or `--json` is given.
  */
-import type { CancelResponseWire, JobWire, KindWire, QueueWire, StatsWire } from '../client.ts';
+import type { CancelResponseWire, JobWire, KindWire, QueueWire, ScheduleSavedWire, ScheduleWire, StatsWire } from '../client.ts';
 import { formatDuration, roughDuration } from '../lib/duration.ts';
 import type { CliIo } from './io.ts';
 
@@ -92,3 +92,32 @@ export function queues(list: QueueWire[], mode: Mode): string {
 }
 
 export const queue = (q: QueueWire, mode: Mode): string => queues([q], mode);
+
+/** When a schedule fires: its cron expression (with its time zone unless UTC) or its interval. */
+const cadence = (s: ScheduleWire): string =>
+  s.cron !== null ? `${s.cron}${s.timezone === 'UTC' ? '' : ` (${s.timezone})`}` : `every ${s.every ?? formatDuration(s.every_ms ?? 0)}`;
+
+/** Schedules: when they fire, what they enqueue, their next and last tick, the last tick's job and its status. */
+export function schedules(list: ScheduleWire[], mode: Mode): string {
+  if (mode === 'json') return jsonLines(list);
+  return table(
+    ['NAME', 'SCHEDULE', 'KIND', 'QUEUE', 'ENABLED', 'NEXT FIRE', 'LAST FIRE', 'LAST JOB', 'FIRES', 'SOURCE'],
+    list.map((s) => [
+      cell(s.name), cell(cadence(s), 60), cell(s.job.kind), cell(s.job.queue, 32), s.enabled ? 'yes' : 'no', time(s.next_fire_at), time(s.last_fire_at),
+      s.last_job === null ? '-' : `${s.last_job.id} ${s.last_job.status ?? 'pruned'}`, String(s.fires), s.source,
+    ]),
+  );
+}
+
+export const schedule = (s: ScheduleWire, mode: Mode): string => schedules([s], mode);
+
+/** The answer of a PUT: the schedule, then whether it was created, replaced or already so. */
+export function scheduleSaved(saved: ScheduleSavedWire, mode: Mode): string {
+  if (mode === 'json') return jsonLines([saved]);
+  const what = saved.created ? 'created' : saved.changed ? 'replaced' : 'unchanged (it was already so)';
+  return `${schedules([saved.schedule], mode)}schedule ${cell(saved.schedule.name)} ${what}\n`;
+}
+
+export function scheduleDeleted(name: string, mode: Mode): string {
+  return mode === 'json' ? jsonLines([{ name, deleted: true }]) : `schedule ${cell(name)} deleted\n`;
+}

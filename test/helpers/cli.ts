@@ -12,6 +12,7 @@ import { runCommand } from '../../src/cli/exit.ts';
 import type { CliIo } from '../../src/cli/io.ts';
 import { addOpsCommands } from '../../src/cli/ops.ts';
 import { addQueueCommands } from '../../src/cli/queues.ts';
+import { addScheduleCommands } from '../../src/cli/schedules.ts';
 import { type Config, resolveConfig } from '../../src/config.ts';
 import { PermanentError } from '../../src/kinds/registry.ts';
 import { type Service, startService } from '../../src/server.ts';
@@ -59,6 +60,7 @@ export async function jobq(args: string[], opts: { stdin?: string; tty?: boolean
   const program = new Command('jobq');
   addOpsCommands(program, io);
   addQueueCommands(program, io);
+  addScheduleCommands(program, io);
   const code = await runCommand(program, ['node', 'jobq', ...args], io);
   return { code, stdout, stderr };
 }
