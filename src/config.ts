@@ -126,6 +126,8 @@ export const SETTINGS = {
   // -- metrics
   metricsQueues: spec({ flag: '--metrics-queues <names>', env: 'JOBQ_METRICS_QUEUES', description: 'queues that always keep their own metrics label (besides default and --queues)', default: [] as string[], parse: list, shownDefault: 'none' }),
   metricsMaxQueues: spec({ flag: '--metrics-max-queues <n>', env: 'JOBQ_METRICS_MAX_QUEUES', description: 'other queue names that get a metrics label; later ones count as "(other)"', default: 100, parse: int(0, 10_000) }),
+  // -- recurring jobs (issue #18)
+  schedulesFile: spec<string | undefined>({ flag: '--schedules <file>', env: 'JOBQ_SCHEDULES', description: 'a JSON file {"schedules": [{name, cron or every, job, ...}]} applied at start: its schedules are added or changed, those of an earlier file it no longer lists removed', default: undefined, parse: optionalText, shownDefault: 'none' }),
   httpAllowHosts: spec({ flag: '--http-allow-hosts <hosts>', env: 'JOBQ_HTTP_ALLOW_HOSTS', description: 'hosts the http kind may call although private or loopback', default: [] as string[], parse: list, shownDefault: 'none' }),
 } as const;
 
@@ -136,6 +138,8 @@ export type Config = ConfigInput & { outboxDir: string; heartbeatMs: number };
 
 /** Which settings each command takes. */
 const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'migrateLockTimeoutMs', 'logLevel', 'poolSize', 'queryTimeoutMs', 'statementTimeoutMs'];
+/** Settings of every command that starts a service (serve, api, worker). */
+const SERVICE: SettingName[] = ['schedulesFile'];
 const METRICS: SettingName[] = ['metricsQueues', 'metricsMaxQueues'];
 const API: SettingName[] = [
   'host', 'port', 'apiKeys', 'apiKeysFile', 'metricsAuth', 'insecure', 'bodyLimit',
@@ -147,9 +151,9 @@ const WORKER: SettingName[] = [
 ];
 export const COMMAND_SETTINGS = {
   migrate: COMMON,
-  api: [...COMMON, ...API, ...METRICS, 'readTimeoutMs', 'backoffBaseMs', 'backoffCapMs', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts'],
-  worker: [...COMMON, ...WORKER, ...METRICS, 'metricsHost', 'metricsPort', 'metricsAuth', 'apiKeys', 'apiKeysFile', 'insecure'],
-  serve: [...COMMON, ...API, ...WORKER, ...METRICS, 'readTimeoutMs'],
+  api: [...COMMON, ...SERVICE, ...API, ...METRICS, 'readTimeoutMs', 'backoffBaseMs', 'backoffCapMs', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts'],
+  worker: [...COMMON, ...SERVICE, ...WORKER, ...METRICS, 'metricsHost', 'metricsPort', 'metricsAuth', 'apiKeys', 'apiKeysFile', 'insecure'],
+  serve: [...COMMON, ...SERVICE, ...API, ...WORKER, ...METRICS, 'readTimeoutMs'],
 } satisfies Record<string, SettingName[]>;
 
 /**

@@ -17,7 +17,7 @@ import { serveMetrics } from './metrics/server.ts';
 import { isJobqError } from './errors.ts';
 import { retry } from './lib/retry.ts';
 import { appliedVersion, LATEST_VERSION, migrate } from './queue/migrate.ts';
-import { Queue } from './queue/index.ts';
+import { Queue, type ScheduleDefinition } from './queue/index.ts';
 import { Worker } from './worker/worker.ts';
 
 export interface Service {
@@ -45,6 +45,12 @@ export interface StartOptions {
   worker: boolean;
   /** Extra kinds beside the built-in ones. */
   kinds?: KindRegistry;
+  /**
+   * The schedules to reconcile at start (Queue.reconcileSchedules: added, changed, and those of an
+   * earlier reconcile not listed removed). Default: those of `config.schedulesFile` when set; with
+   * neither, schedules are left as they are.
+   */
+  schedules?: ScheduleDefinition[];
 }
 
 export async function startService(config: Config, logger: Logger, what: StartOptions): Promise<Service> {
@@ -62,6 +68,10 @@ export async function startService(config: Config, logger: Logger, what: StartOp
         'Set --metrics-auth true with JOBQ_API_KEYS (a key with the read scope), listen on 127.0.0.1, or pass --insecure true if a proxy in front authenticates.',
     );
   }
+  // Read before anything starts: a bad file stops the start at once, naming the file and the field.
+  const schedulesFile = what.schedules === undefined ? config.schedulesFile : undefined;
+  const wire = schedulesFile === undefined ? undefined : await import('./api/schedules-wire.ts');
+  const schedules = what.schedules ?? (await wire?.readSchedulesFile(schedulesFile!));
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -81,6 +91,12 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       httpAllowHosts: config.httpAllowHosts,
     }));
     const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
+    if (schedules !== undefined) {
+      const { added, changed, removed } = await queue.reconcileSchedules(schedules).catch((err: unknown) =>
+        Promise.reject(wire ? wire.inSchedulesFile(err, schedulesFile!, schedules) : err),
+      );
+      logger.info({ ...(schedulesFile === undefined ? {} : { file: schedulesFile }), added, changed, removed }, 'schedules reconciled');
+    }
     const worker = what.worker
       ? new Worker({ ...config, queue, databaseUrl: db.url, logger })
       : undefined;
