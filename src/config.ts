@@ -108,6 +108,7 @@ export const SETTINGS = {
   shutdownGraceMs: spec({ flag: '--shutdown-grace-ms <duration>', env: 'JOBQ_SHUTDOWN_GRACE_MS', description: 'time running jobs get to finish on SIGTERM', default: 30_000, parse: duration(0) }),
   timeoutGraceMs: spec({ flag: '--timeout-grace-ms <duration>', env: 'JOBQ_TIMEOUT_GRACE_MS', description: 'after a timeout, how long a handler may ignore its signal before its slot is freed', default: 5_000, parse: duration(0) }),
   maxBlockedMs: spec<number | undefined>({ flag: '--max-blocked-ms <duration>', env: 'JOBQ_MAX_BLOCKED_MS', description: 'while a handler blocks the event loop, leases are kept this long at most, then left to the sweeper', default: undefined, parse: duration(100), shownDefault: 'largest timeout of the jobs held + --timeout-grace-ms' }),
+  scheduler: spec({ flag: '--scheduler [bool]', env: 'JOBQ_SCHEDULER', description: "fire schedules' ticks from this worker (each tick fires once whichever worker fires it)", default: true, parse: bool }),
   metricsHost: spec({ flag: '--metrics-host <host>', env: 'JOBQ_METRICS_HOST', description: 'address of the worker metrics server', default: '127.0.0.1', parse: text }),
   metricsPort: spec<number | undefined>({ flag: '--metrics-port <port>', env: 'JOBQ_METRICS_PORT', description: 'serve /metrics of a worker on this port', default: undefined, parse: int(0, 65535), shownDefault: 'off' }),
   retention: spec<Retention>({ flag: '--retention <spec>', env: 'JOBQ_RETENTION', description: 'how long finished jobs are kept: a duration (30d) or per status (succeeded=7d,failed=30d,cancelled=30d); never keeps them', default: DEFAULT_RETENTION, parse: (raw) => {
@@ -146,7 +147,7 @@ const API: SettingName[] = [
   'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'idleTimeoutMs', 'maxConnections',
 ];
 const WORKER: SettingName[] = [
-  'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs', 'maxBlockedMs',
+  'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs', 'maxBlockedMs', 'scheduler',
   'backoffBaseMs', 'backoffCapMs', 'retention', 'smtpUrl', 'outboxDir', 'mailFrom', 'httpAllowHosts',
 ];
 export const COMMAND_SETTINGS = {

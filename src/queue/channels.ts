@@ -20,3 +20,6 @@ export const jobsPayload = (queue: string, grouped: boolean) => (grouped ? queue
 export function parseJobsPayload(payload: string): { queue: string; grouped: boolean } {
   return payload.endsWith(GROUPED_MARK) ? { queue: payload.slice(0, -GROUPED_MARK.length), grouped: true } : { queue: payload, grouped: false };
 }
+
+/** Payload: the name of a schedule created, changed or deleted (its next tick may have moved). */
+export const SCHEDULES_CHANNEL = 'jobq_schedules';

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import type { BackoffPolicy, RandomSource } from './backoff.ts';
 import { JobqError } from '../errors.ts';
 import type { ListBounds } from './list.ts';
-import type { EnqueueResult, Job } from './types.ts';
+import type { EnqueueResult, Job, ScheduleFire } from './types.ts';
 
 export interface QueueEvents {
   /** A job made, or an existing one answered with (`outcome` says which and why). */
@@ -21,6 +21,8 @@ export interface QueueEvents {
    * recovery of a lost one with a cancel request. Each cancellation is emitted exactly once.
    */
   cancelled: [{ jobs: Pick<Job, 'id' | 'kind' | 'queue'>[] }];
+  /** A schedule's tick fired (its job is also emitted as `enqueued`), once per tick across the fleet. */
+  scheduleFired: [ScheduleFire];
 }
 
 export interface QueueContext {

@@ -19,5 +19,5 @@ export {
   type PruneOptions,
 } from './queue.ts';
 export * from './types.ts';
-export { JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, parseJobsPayload } from './channels.ts';
+export { JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL, parseJobsPayload } from './channels.ts';
 export { migrate, schemaVersion, LATEST_VERSION } from './migrate.ts';

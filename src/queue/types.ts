@@ -192,3 +192,4 @@ export interface QueuePage {
   /** Pass as `after` for the next page; null on the last. */
   nextAfter: string | null;
 }
+export * from './schedule-types.ts';

@@ -18,7 +18,8 @@
  * - The worker id is registered at start (refused while a live worker holds it, lease-keeper.ts). Its
  *   heartbeat renews it and the lease of every claim held, a thread does so while the event loop is
  *   blocked, and cancel requests and lost leases abort the claims they name (heartbeat.ts).
- * - A fleet-wide sweeper (advisory lock) recovers jobs whose worker was lost (sweeper.ts).
+ * - A fleet-wide sweeper (advisory lock) recovers jobs whose worker was lost (sweeper.ts), and a
+ *   scheduler fires schedules' ticks as they come due, each once across the fleet (scheduler.ts).
  * - stop() gives back the buffer, lets running jobs finish within the grace period, then aborts and
  *   releases the rest, and writes every outcome before it resolves (shutdown.ts).
  */
@@ -29,7 +30,7 @@ import type { Logger } from 'pino';
 import { Coalescer } from '../lib/coalescer.ts';
 import { Wakeup } from '../lib/wakeup.ts';
 import type { Queue } from '../queue/index.ts';
-import { CANCEL_CHANNEL, JOBS_CHANNEL, parseJobsPayload, QUEUES_CHANNEL } from '../queue/index.ts';
+import { CANCEL_CHANNEL, JOBS_CHANNEL, parseJobsPayload, QUEUES_CHANNEL, SCHEDULES_CHANNEL } from '../queue/index.ts';
 import type { Retention } from '../queue/retention.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import { JobContext } from './context.ts';
@@ -42,6 +43,7 @@ import { Listener } from './listener.ts';
 import { errText, logFields } from './log.ts';
 import { Outcomes } from './outcome.ts';
 import { drainSlots } from './shutdown.ts';
+import { Scheduler } from './scheduler.ts';
 import { Sweeper } from './sweeper.ts';
 
 export { type FinishOutcome, WorkerIdInUseError, type WorkerEvents };
@@ -69,6 +71,8 @@ export interface WorkerOptions {
    * its jobs are left to the sweeper.
    */
   maxBlockedMs?: number;
+  /** Fire schedules' ticks (scheduler.ts). Default true; any number of workers may. */
+  scheduler?: boolean;
 }
 
 /** The local buffer holds about this much work (at the observed handler speed), at most MAX_BUFFER jobs. */
@@ -90,6 +94,7 @@ export class Worker {
   readonly #outcomes: Outcomes;
   readonly #heartbeat: Heartbeat;
   readonly #sweeper: Sweeper;
+  readonly #scheduler: Scheduler | undefined;
   readonly #starter: Coalescer<number, void>;
   readonly #flow: Flow;
   // Starts high, so a fresh worker claims about twice its concurrency until it has seen handlers run;
@@ -142,6 +147,7 @@ export class Worker {
       },
     });
     this.#sweeper = new Sweeper({ ...options, onRecovered: (count) => void this.events.emit('recovered', { count }) });
+    this.#scheduler = options.scheduler === false ? undefined : new Scheduler(options);
     // Buffered jobs start in claim order, so one number says which have started: the last one's.
     this.#starter = new Coalescer<number, void>(async (seqs) => {
       await options.queue.markStartedThrough(options.workerId, Math.max(...seqs));
@@ -149,7 +155,7 @@ export class Worker {
     }, 1);
     this.#listener = new Listener({
       url: options.databaseUrl,
-      channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL],
+      channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL],
       logger: options.logger,
       onNotify: (channel, payload) => this.#onNotify(channel, payload),
       onConnect: (reconnected) => {
@@ -157,6 +163,7 @@ export class Worker {
         this.#hint = true; // notifications sent while it was away are lost: look now
         this.#flow.tick();
         this.#wakeup.wake();
+        this.#scheduler?.wake();
       },
     });
   }
@@ -183,6 +190,7 @@ export class Worker {
     this.#heartbeat.start();
     await this.#listener.start();
     this.#sweeper.start();
+    this.#scheduler?.start();
     this.#loopDone = this.#loop();
     this.#o.logger.info({ worker_id: this.id, concurrency: this.concurrency, queues: this.#o.queues }, 'worker started');
   }
@@ -196,7 +204,7 @@ export class Worker {
     this.#stopping = true;
     this.#sweeper.stop();
     this.#wakeup.wake();
-    await this.#loopDone;
+    await Promise.all([this.#loopDone, this.#scheduler?.stop()]);
     await drainSlots({ ...this.#o, buffer: this.#buffer, active: this.#active, outcomes: this.#outcomes });
     await this.#heartbeat.stop();
     await this.#listener.close();
@@ -337,6 +345,7 @@ export class Worker {
 
   #onNotify(channel: string, payload: string): void {
     if (channel === CANCEL_CHANNEL) return this.#heartbeat.abort((j) => j.id === payload, new JobCancelledError());
+    if (channel === SCHEDULES_CHANNEL) return this.#scheduler?.wake();
     if (channel === QUEUES_CHANNEL) {
       this.#flow.invalidate();
       return this.#wakeup.wake();

@@ -12,11 +12,12 @@ import * as keyed from '../../src/queue/statements/keyed.ts';
 import * as leases from '../../src/queue/statements/leases.ts';
 import * as policies from '../../src/queue/statements/policies.ts';
 import * as reads from '../../src/queue/statements/reads.ts';
+import * as schedules from '../../src/queue/statements/schedules.ts';
 import { statement, type StatementText } from '../../src/queue/statements/statement.ts';
 import * as transitions from '../../src/queue/statements/transitions.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-const modules = { claim, enqueue, housekeeping, keyed, leases, policies, reads, transitions };
+const modules = { claim, enqueue, housekeeping, keyed, leases, policies, reads, schedules, transitions };
 type Modules = typeof modules;
 
 type ParamsOf<S> = S extends (db: never, params: infer P) => unknown ? P : never;
@@ -71,6 +72,16 @@ const declared = {
     list: ['status', 'kind', 'queue', 'after', 'limit', 'scanRows', 'pageBytes'],
     counts: [],
     oldestRunnable: ['now'],
+  },
+  schedules: {
+    saveSchedule: ['name', 'cron', 'every', 'everyMs', 'timezone', 'kind', 'payload', 'queue', 'priority', 'maxAttempts', 'timeoutMs', 'enabled', 'catchUp', 'catchUpLimit', 'source', 'nextFireAt', 'now'],
+    getSchedule: ['name'],
+    listSchedules: ['after', 'limit'],
+    deleteSchedule: ['name'],
+    deleteFileSchedules: ['keep'],
+    setLastJob: ['name', 'jobId'],
+    upcomingSchedules: ['limit', 'now'],
+    fireTicks: ['name', 'expected', 'input', 'next', 'lastTick', 'lastJobId', 'count', 'now'],
   },
   transitions: {
     complete: ['workerId', 'ids', 'claims', 'now'],

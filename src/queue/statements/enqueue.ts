@@ -2,9 +2,10 @@
  * Enqueue's statements: the insert of a batch, the look-up of jobs whose idempotency key existed, and
  * the wake-up of workers.
  */
-import { JOBS_CHANNEL, jobsPayloadSql } from '../channels.ts';
+import { JOBS_CHANNEL } from '../channels.ts';
 import type { JobRow } from '../rows.ts';
-import { NOW, statement } from './statement.ts';
+import { insertedRows, insertInput, insertJobs } from './insert-sql.ts';
+import { statement } from './statement.ts';
 
 export interface InsertParams {
   /** The batch as one JSON array of rows (rows.ts InsertRow). */
@@ -34,24 +35,8 @@ export interface InsertedRow {
  */
 export const insert = statement<InsertParams, InsertedRow>(
   'insert',
-  `WITH input AS (
-     SELECT * FROM jsonb_to_recordset(:input::jsonb) AS x(
-       ord int, id uuid, queue text, kind text, payload jsonb, priority int, max_attempts int,
-       run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text)
-   ), ins AS (
-     INSERT INTO jobq.jobs (id, queue, kind, payload, priority, max_attempts, run_at, timeout_ms,
-                            idempotency_key, group_key, created_at, updated_at)
-     SELECT id, queue, kind, coalesce(payload, 'null'), priority, max_attempts,
-            coalesce(run_at, ${NOW} + delay_ms * interval '1 millisecond'),
-            timeout_ms, idempotency_key, group_key, ${NOW}, ${NOW}
-       FROM input ORDER BY ord
-     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-     RETURNING id, queue, group_key, run_at, created_at
-   )
-   SELECT ins.id, (extract(epoch FROM ins.run_at) * 1000)::float8 AS run_at_ms,
-          (extract(epoch FROM ins.created_at) * 1000)::float8 AS created_at_ms, ins.run_at <= ${NOW} AS runnable
-     FROM ins
-   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ${jobsPayloadSql('ins')}) WHERE :notify::boolean AND ins.run_at <= ${NOW}) n ON true`,
+  `WITH input AS (${insertInput(':input')}), ins AS (${insertJobs('input')})
+   ${insertedRows('ins', ':notify::boolean')}`,
 );
 
 /** Wakes workers of these queues (JOBS_CHANNEL payloads): sent after the inserts committed, coalesced (see enqueue.ts). */
