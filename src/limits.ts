@@ -56,3 +56,9 @@ export const RATE_PERIOD_MS = { min: 1, max: INT32_MAX } as const;
 
 /** Queues on one page of `GET /v1/queues`, and the default. */
 export const QUEUE_PAGE_SIZE = { max: 1000, default: 100 } as const;
+
+/** Recurring jobs (issue #18): a schedule's name, an interval (`every`), catch_up_limit, and schedules on one page of `GET /v1/schedules`. */
+export const SCHEDULE_NAME = { pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$', description: '1-128 letters, digits or _ . : -, starting with a letter or digit' } as const;
+export const SCHEDULE_EVERY_MS = { min: 1_000, max: 366 * 86_400_000 } as const;
+export const CATCH_UP_LIMIT = { min: 1, max: 1000, default: 100 } as const;
+export const SCHEDULE_PAGE_SIZE = { max: 1000, default: 100 } as const;

@@ -5,7 +5,7 @@
  */
 import { type ErrorDetail, isJobqError, JobqError } from '../errors.ts';
 import { formatDuration, parseDuration } from '../lib/duration.ts';
-import { DEFAULT_QUEUE, QUEUE_PAGE_SIZE } from '../limits.ts';
+import { CATCH_UP_LIMIT, DEFAULT_QUEUE, SCHEDULE_EVERY_MS as EVERY_MS, SCHEDULE_NAME, SCHEDULE_PAGE_SIZE } from '../limits.ts';
 import { checkout } from './checkout.ts';
 import type { QueueContext } from './context.ts';
 import { cronProblem, nextTick, type Timing, timezoneProblem } from './cron.ts';
@@ -16,9 +16,7 @@ import type { KindRegistry } from '../kinds/registry.ts';
 import type { EnqueueResult, WriteOptions } from './types.ts';
 import { prepareInsert } from './validate.ts';
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
-const EVERY_MS = { min: 1_000, max: 366 * 86_400_000 };
-const CATCH_UP_LIMIT = { min: 1, max: 1000, default: 100 };
+const NAME_RE = new RegExp(SCHEDULE_NAME.pattern);
 /** The key of the transaction lock that serialises reconciles of schedules files ("jsch"). */
 const RECONCILE_LOCK_KEY = 0x6a736368;
 
@@ -34,7 +32,7 @@ export function checkDefinition(def: ScheduleDefinition, kinds: KindRegistry): C
   if (def === null || typeof def !== 'object') throw invalid([{ path: '/', message: 'must be an object' }]);
   const problems: ErrorDetail[] = [];
   const problem = (path: string, message: string) => problems.push({ path, message });
-  if (typeof def.name !== 'string' || !NAME_RE.test(def.name)) problem('/name', 'must be 1-128 letters, digits or _ . : -, starting with a letter or digit');
+  if (typeof def.name !== 'string' || !NAME_RE.test(def.name)) problem('/name', `must be ${SCHEDULE_NAME.description}`);
   const timezone = def.timezone ?? 'UTC';
   if (typeof timezone !== 'string' || timezoneProblem(timezone)) problem('/timezone', timezoneProblem(String(timezone)) ?? 'must be a string');
   let cron: string | null = null;
@@ -134,9 +132,9 @@ export async function getSchedule(ctx: QueueContext, name: string, opts: WriteOp
 }
 
 export async function listSchedules(ctx: QueueContext, page: { after?: string; limit?: number }, opts: WriteOptions = {}): Promise<SchedulePage> {
-  const limit = page.limit ?? QUEUE_PAGE_SIZE.default;
-  if (!Number.isInteger(limit) || limit < 1 || limit > QUEUE_PAGE_SIZE.max) {
-    throw new JobqError('validation_failed', `limit must be an integer from 1 to ${QUEUE_PAGE_SIZE.max}`, [{ path: '/limit', message: `must be an integer from 1 to ${QUEUE_PAGE_SIZE.max}` }]);
+  const limit = page.limit ?? SCHEDULE_PAGE_SIZE.default;
+  if (!Number.isInteger(limit) || limit < 1 || limit > SCHEDULE_PAGE_SIZE.max) {
+    throw new JobqError('validation_failed', `limit must be an integer from 1 to ${SCHEDULE_PAGE_SIZE.max}`, [{ path: '/limit', message: `must be an integer from 1 to ${SCHEDULE_PAGE_SIZE.max}` }]);
   }
   const rows = await SQL.listSchedules(opts.db ?? ctx.readPool, { after: page.after ?? null, limit: limit + 1 });
   const schedules = rows.slice(0, limit).map(toSchedule);
