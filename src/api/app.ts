@@ -74,6 +74,9 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
     // Fastify's two lines per request are replaced by the one access-log line of the onResponse hook.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     bodyLimit,
+    // Queue and schedule names run to 128 characters, each of which may arrive percent-encoded (`:` as
+    // %3A): Fastify's default of 100 would refuse valid names before their schema could say anything.
+    routerOptions: { maxParamLength: 3 * 128 },
     genReqId: requestIdOf,
     requestIdHeader: false,
     // While closing, requests still in flight on open connections are served normally (Fastify's 503
