@@ -7,7 +7,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type ErrorDetail, isJobqError, JobqError } from '../errors.ts';
+import type { KindRegistry } from '../kinds/registry.ts';
 import type { ScheduleDefinition } from '../queue/index.ts';
+// The queue's own check of a definition, not re-done here (it needs the kinds; the façade is not built yet).
+import { checkDefinition } from '../queue/schedules.ts';
 import { validationDetails } from './errors.ts';
 import { ScheduleFileSchema, type ScheduleFileWire, type SetScheduleWire } from './schemas/schedules.ts';
 import { bodyValidator } from './validator.ts';
@@ -32,20 +35,6 @@ export function toScheduleDefinition(name: string, body: SetScheduleWire): Sched
   });
 }
 
-/** The queue's camelCase field names in an error's path → the wire's (`/job/maxAttempts` → `/job/max_attempts`). */
-const WIRE_FIELDS: Record<string, string> = { maxAttempts: 'max_attempts', timeoutMs: 'timeout_ms', catchUp: 'catch_up', catchUpLimit: 'catch_up_limit' };
-export function wirePath(path: string): string {
-  if (path.startsWith('/job/payload')) return path; // the payload's own fields are the caller's
-  return path.replace(/(?<=^|\/)(maxAttempts|timeoutMs|catchUpLimit|catchUp)(?=\/|$)/g, (field) => WIRE_FIELDS[field]!);
-}
-
-/** A queue error about a schedule with its paths in wire form; anything else as it is. */
-export function wireError(err: unknown): unknown {
-  if (!isJobqError(err) || !err.details?.length) return err;
-  const details = err.details.map((d) => ({ ...d, path: wirePath(d.path) }));
-  return new JobqError(err.kind, err.message, details, { cause: err });
-}
-
 let checkFile: ReturnType<ReturnType<typeof bodyValidator>['compile']> | undefined;
 
 function fileError(file: string, details: ErrorDetail[], entries?: unknown): JobqError {
@@ -58,8 +47,12 @@ function fileError(file: string, details: ErrorDetail[], entries?: unknown): Job
   return new JobqError('validation_failed', `schedules file ${file}:${where}${named} ${first?.message ?? 'is invalid'}${more}`, details);
 }
 
-/** The text of a schedules file → its definitions; throws validation_failed naming the file and the field. */
-export function parseSchedulesFile(text: string, file: string): ScheduleDefinition[] {
+/**
+ * The text of a schedules file → its definitions, each checked as the queue checks a schedule it saves
+ * (a cron expression that parses, a time zone that exists, a known kind, a payload its kind accepts),
+ * so a bad file is refused before anything starts. Throws a JobqError naming the file and the field.
+ */
+export function parseSchedulesFile(text: string, file: string, kinds: KindRegistry): ScheduleDefinition[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -75,33 +68,26 @@ export function parseSchedulesFile(text: string, file: string): ScheduleDefiniti
     if (earlier !== undefined) throw fileError(file, [{ path: `/schedules/${i}/name`, message: `repeats the name of /schedules/${earlier}` }], parsed);
     seen.set(name, i);
   });
-  return schedules.map(({ name, ...body }) => toScheduleDefinition(name, body));
+  const defs = schedules.map(({ name, ...body }) => toScheduleDefinition(name, body));
+  defs.forEach((def, i) => {
+    try {
+      checkDefinition(def, kinds);
+    } catch (err) {
+      if (!isJobqError(err)) throw err;
+      const details = (err.details ?? [{ path: '/', message: err.message }]).map((d) => ({ ...d, path: `/schedules/${i}${d.path === '/' ? '' : d.path}` }));
+      throw new JobqError(err.kind, fileError(file, details, parsed).message, details, { cause: err });
+    }
+  });
+  return defs;
 }
 
-/** Reads and parses a schedules file (parseSchedulesFile); an unreadable file is a validation_failed naming it. */
-export async function readSchedulesFile(file: string): Promise<ScheduleDefinition[]> {
+/** Reads and checks a schedules file (parseSchedulesFile); an unreadable file is a validation_failed naming it. */
+export async function readSchedulesFile(file: string, kinds: KindRegistry): Promise<ScheduleDefinition[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw fileError(file, [{ path: '/', message: `cannot be read (${(err as Error).message})` }]);
   }
-  return parseSchedulesFile(text, file);
-}
-
-/**
- * The queue's refusal of a file's definitions (a cron expression that does not parse, an unknown time
- * zone or kind, a payload its kind refuses) as an error naming the file and the field: details the
- * queue gives for definition `index` point into the file (`/schedules/2/cron`).
- */
-export function inSchedulesFile(err: unknown, file: string, defs: ScheduleDefinition[]): unknown {
-  if (!isJobqError(err) || err.kind === 'database_unavailable' || err.kind === 'internal') return err;
-  const entries = { schedules: defs };
-  const details = (err.details ?? [{ path: '/', message: err.message }]).map((d) => {
-    const index = typeof d.index === 'number' ? d.index : defs.length === 1 ? 0 : undefined;
-    const path = wirePath(d.path);
-    return index === undefined ? { ...d, path } : { ...d, path: `/schedules/${index}${path === '/' ? '' : path}` };
-  });
-  const wrapped = fileError(file, details, entries);
-  return new JobqError(err.kind, `${wrapped.message}: ${err.message}`, details, { cause: err });
+  return parseSchedulesFile(text, file, kinds);
 }

@@ -12,7 +12,7 @@ import { JobqError } from '../../errors.ts';
 import type { Queue } from '../../queue/index.ts';
 import { securityFor } from '../auth.ts';
 import { renderJob, renderSchedule } from '../render.ts';
-import { toScheduleDefinition, wireError } from '../schedules-wire.ts';
+import { toScheduleDefinition } from '../schedules-wire.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { JobSchema, Ref } from '../schemas/job.ts';
 import { ScheduleListQuerySchema, ScheduleListSchema, ScheduleNameParamsSchema, ScheduleSavedSchema, ScheduleSchema, SetScheduleBodySchema } from '../schemas/schedules.ts';
@@ -86,7 +86,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<ScheduleRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      const saved = await queue.setSchedule(toScheduleDefinition(request.params.name, request.body)).catch((err: unknown) => Promise.reject(wireError(err)));
+      const saved = await queue.setSchedule(toScheduleDefinition(request.params.name, request.body));
       reply.code(saved.created ? 201 : 200);
       return { schedule: renderSchedule(saved.schedule), created: saved.created, changed: saved.changed };
     },
@@ -131,7 +131,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<ScheduleRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      const { job } = await queue.triggerSchedule(request.params.name).catch((err: unknown) => Promise.reject(wireError(err)));
+      const { job } = await queue.triggerSchedule(request.params.name);
       reply.code(201).header('location', `/v1/jobs/${job.id}`);
       return renderJob(job);
     },

@@ -6,24 +6,17 @@
  * and every, a payload valid for its kind) the queue checks, naming the field the same way.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { INT32_MAX, KIND_NAME, MAX_ATTEMPTS, PRIORITY, QUEUE_NAME } from '../../limits.ts';
+import { CATCH_UP_LIMIT, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, PRIORITY, QUEUE_NAME, SCHEDULE_EVERY_MS, SCHEDULE_NAME, SCHEDULE_PAGE_SIZE } from '../../limits.ts';
+import { CATCH_UPS, type CatchUp } from '../../queue/types.ts';
 import { EXAMPLE_JOB, JobStatusSchema, Nullable, Ref, Timestamp } from './job.ts';
-
-/** A schedule's name: 1-128 of A-Za-z0-9 . _ : -, starting with a letter or digit. */
-export const SCHEDULE_NAME = { pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$', description: '1-128 letters, digits or . _ : -, starting with a letter or digit' } as const;
-/** Schedules on one page of GET /v1/schedules, and the default. */
-export const SCHEDULE_PAGE_SIZE = { max: 1000, default: 100 } as const;
-/** How many missed ticks catch_up 'all' fires at most. */
-export const CATCH_UP_LIMIT = { min: 1, max: 1000, default: 100 } as const;
-export const CATCH_UP = ['skip', 'latest', 'all'] as const;
 
 const ScheduleNameSchema = Type.String({ pattern: SCHEDULE_NAME.pattern, description: `Schedule name (${SCHEDULE_NAME.description}).`, examples: ['nightly-report'] });
 
 export const ScheduleNameParamsSchema = Type.Object({ name: ScheduleNameSchema });
 
-const CatchUpSchema = Type.Unsafe<(typeof CATCH_UP)[number]>({
+const CatchUpSchema = Type.Unsafe<CatchUp>({
   type: 'string',
-  enum: [...CATCH_UP],
+  enum: [...CATCH_UPS],
   description:
     'When the first unfired tick is over 60 s late (no worker ran): skip fires none of the missed ticks, latest only the most recent, ' +
     'all the latest catch_up_limit of them. Default skip.',
@@ -33,7 +26,7 @@ const CatchUpSchema = Type.Unsafe<(typeof CATCH_UP)[number]>({
 export const ScheduleJobInputSchema = Type.Object(
   {
     kind: Type.String({ minLength: 1, maxLength: KIND_NAME.maxLength, description: 'A registered kind (GET /v1/kinds).' }),
-    payload: Type.Optional(Type.Unknown({ description: "Checked against the kind's payload schema." })),
+    payload: Type.Unknown({ description: "Checked against the kind's payload schema (as POST /v1/jobs requires it)." }),
     queue: Type.Optional(Type.String({ pattern: QUEUE_NAME.pattern, description: 'Default "default".' })),
     priority: Type.Optional(Type.Integer({ minimum: PRIORITY.min, maximum: PRIORITY.max, description: 'Higher runs first. Default 0.' })),
     max_attempts: Type.Optional(Type.Integer({ minimum: MAX_ATTEMPTS.min, maximum: MAX_ATTEMPTS.max, description: "Default: the kind's default." })),
@@ -53,8 +46,10 @@ const SCHEDULE_FIELDS = {
     }),
   ),
   every: Type.Optional(
-    Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Integer({ minimum: 1000 })], {
-      description: 'A fixed interval: a duration ("30s", "5m", "1h") or whole milliseconds, at least 1 s. Give this or cron.',
+    Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Integer({ minimum: SCHEDULE_EVERY_MS.min, maximum: SCHEDULE_EVERY_MS.max })], {
+      description:
+        'A fixed interval: a duration ("30s", "5m", "1h") or whole milliseconds, from 1 s to 366 days; ticks are its multiples since ' +
+        '1970-01-01T00:00:00Z (every 1h fires on the hour). Give this or cron.',
     }),
   ),
   timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone the cron expression is read in. Default UTC.', examples: ['Europe/Berlin'] })),
@@ -112,8 +107,8 @@ export const ScheduleSchema = Type.Object(
   {
     name: Type.String(),
     cron: Nullable(Type.String({ description: 'The cron expression; null for an interval schedule.' })),
-    every: Nullable(Type.String({ description: 'The interval as given; null for a cron schedule.' })),
-    every_ms: Nullable(Type.Integer({ minimum: 1000, description: 'The interval in milliseconds; null for a cron schedule.' })),
+    every: Nullable(Type.String({ description: 'The interval in its largest whole unit ("90m", "1h"); null for a cron schedule.' })),
+    every_ms: Nullable(Type.Integer({ minimum: SCHEDULE_EVERY_MS.min, description: 'The interval in milliseconds; null for a cron schedule.' })),
     timezone: Type.String(),
     job: Type.Object(
       {
@@ -139,7 +134,7 @@ export const ScheduleSchema = Type.Object(
     last_job: Nullable(
       Type.Object(
         { id: Type.String({ format: 'uuid' }), status: Nullable(JobStatusSchema) },
-        { additionalProperties: false, description: 'The job of the last tick fired; its status null once the job was pruned.' },
+        { additionalProperties: false, description: 'The job of the last tick fired or trigger; its status null once the job was pruned.' },
       ),
     ),
     fires: Type.Integer({ minimum: 0, description: 'Ticks fired so far.' }),
