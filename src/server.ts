@@ -68,10 +68,15 @@ export async function startService(config: Config, logger: Logger, what: StartOp
         'Set --metrics-auth true with JOBQ_API_KEYS (a key with the read scope), listen on 127.0.0.1, or pass --insecure true if a proxy in front authenticates.',
     );
   }
-  // Read before anything starts: a bad file stops the start at once, naming the file and the field.
+  const kinds = what.kinds ?? new KindRegistry(builtinKinds({
+    smtpUrl: config.smtpUrl,
+    outboxDir: config.outboxDir,
+    mailFrom: config.mailFrom,
+    httpAllowHosts: config.httpAllowHosts,
+  }));
+  // Read and checked before anything starts: a bad file stops the start at once, naming the file and the field.
   const schedulesFile = what.schedules === undefined ? config.schedulesFile : undefined;
-  const wire = schedulesFile === undefined ? undefined : await import('./api/schedules-wire.ts');
-  const schedules = what.schedules ?? (await wire?.readSchedulesFile(schedulesFile!));
+  const schedules = what.schedules ?? (schedulesFile === undefined ? undefined : await (await import('./api/schedules-wire.ts')).readSchedulesFile(schedulesFile, kinds));
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
@@ -84,17 +89,9 @@ export async function startService(config: Config, logger: Logger, what: StartOp
   });
   try {
     if (config.migrate) await migrateWithRetry(db, logger, config.migrateLockTimeoutMs);
-    const kinds = what.kinds ?? new KindRegistry(builtinKinds({
-      smtpUrl: config.smtpUrl,
-      outboxDir: config.outboxDir,
-      mailFrom: config.mailFrom,
-      httpAllowHosts: config.httpAllowHosts,
-    }));
     const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
     if (schedules !== undefined) {
-      const { added, changed, removed } = await queue.reconcileSchedules(schedules).catch((err: unknown) =>
-        Promise.reject(wire ? wire.inSchedulesFile(err, schedulesFile!, schedules) : err),
-      );
+      const { added, changed, removed } = await queue.reconcileSchedules(schedules);
       logger.info({ ...(schedulesFile === undefined ? {} : { file: schedulesFile }), added, changed, removed }, 'schedules reconciled');
     }
     const worker = what.worker
