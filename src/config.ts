@@ -157,6 +157,21 @@ export const COMMAND_SETTINGS = {
   serve: [...COMMON, ...SERVICE, ...API, ...WORKER, ...METRICS, 'readTimeoutMs'],
 } satisfies Record<string, SettingName[]>;
 
+/** An option whose value lands under its setting's name whatever its flag says (`--schedules` sets schedulesFile). */
+class SettingOption extends Option {
+  constructor(
+    flags: string,
+    description: string,
+    private readonly setting: SettingName,
+  ) {
+    super(flags, description);
+  }
+
+  override attributeName(): string {
+    return this.setting;
+  }
+}
+
 /**
  * Commander options for these settings: flag, then environment variable, then default. A boolean
  * setting (`--migrate [bool]`) is also true given alone, and has its `--no-` form: `--migrate`,
@@ -165,10 +180,10 @@ export const COMMAND_SETTINGS = {
 export function cliOptions(names: SettingName[]): Option[] {
   return names.flatMap((name) => {
     const s = SETTINGS[name] as Spec<unknown>;
-    const opt = new Option(s.flag, s.description).env(s.env).argParser((raw: string) => s.parse(raw));
+    const opt = new SettingOption(s.flag, s.description, name).env(s.env).argParser((raw: string) => s.parse(raw));
     const withDefault = s.default === undefined && !s.shownDefault ? opt : opt.default(s.default, s.shownDefault ?? JSON.stringify(s.default));
     if (typeof s.default !== 'boolean') return [withDefault];
-    return [withDefault, new Option(s.flag.replace(/^--(\S+).*$/, '--no-$1'), `the same as ${s.flag.split(' ')[0]} false`)];
+    return [withDefault, new SettingOption(s.flag.replace(/^--(\S+).*$/, '--no-$1'), `the same as ${s.flag.split(' ')[0]} false`, name)];
   });
 }
 
