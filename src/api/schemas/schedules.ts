@@ -7,7 +7,8 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { CATCH_UP_LIMIT, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, PRIORITY, QUEUE_NAME, SCHEDULE_EVERY_MS, SCHEDULE_NAME, SCHEDULE_PAGE_SIZE } from '../../limits.ts';
-import { CATCH_UPS, type CatchUp } from '../../queue/types.ts';
+// schedule-types.ts, not queue/types.ts: the client's types must not reach pg's (test/package).
+import { CATCH_UPS, type CatchUp } from '../../queue/schedule-types.ts';
 import { EXAMPLE_JOB, JobStatusSchema, Nullable, Ref, Timestamp } from './job.ts';
 
 const ScheduleNameSchema = Type.String({ pattern: SCHEDULE_NAME.pattern, description: `Schedule name (${SCHEDULE_NAME.description}).`, examples: ['nightly-report'] });
