@@ -6,7 +6,7 @@
  * the file and the field (`/schedules/2/cron`), like the API's name the field of a body.
  */
 import { readFile } from 'node:fs/promises';
-import { type ErrorDetail, isJobqError, JobqError } from '../errors.ts';
+import { type ErrorDetail, type ErrorKind, isJobqError, JobqError } from '../errors.ts';
 import type { KindRegistry } from '../kinds/registry.ts';
 import type { ScheduleDefinition } from '../queue/index.ts';
 // The queue's own check of a definition, not re-done here (it needs the kinds; the façade is not built yet).
@@ -37,14 +37,21 @@ export function toScheduleDefinition(name: string, body: SetScheduleWire): Sched
 
 let checkFile: ReturnType<ReturnType<typeof bodyValidator>['compile']> | undefined;
 
-function fileError(file: string, details: ErrorDetail[], entries?: unknown): JobqError {
-  const [first] = details;
-  const where = first && first.path !== '/' ? ` ${first.path}` : '';
-  const index = first && /^\/schedules\/(\d+)(?:\/|$)/.exec(first.path)?.[1];
-  const name = index === undefined ? undefined : (entries as { schedules?: { name?: unknown }[] } | undefined)?.schedules?.[Number(index)]?.name;
-  const named = typeof name === 'string' ? ` (schedule "${name}")` : '';
-  const more = details.length > 1 ? ` (and ${details.length - 1} more problem${details.length > 2 ? 's' : ''})` : '';
-  return new JobqError('validation_failed', `schedules file ${file}:${where}${named} ${first?.message ?? 'is invalid'}${more}`, details);
+/** Problems listed in a file's error message; the details hold them all. */
+const LISTED = 5;
+
+/**
+ * A file's problems as one error: the file, then each problem (up to LISTED) as its path, the name of
+ * the schedule it is in, and what is wrong: `schedules file s.json: /schedules/2/cron (schedule "nightly") ...`.
+ */
+function fileError(file: string, details: ErrorDetail[], entries?: unknown, kind: ErrorKind = 'validation_failed'): JobqError {
+  const describe = (d: ErrorDetail) => {
+    const index = /^\/schedules\/(\d+)(?:\/|$)/.exec(d.path)?.[1];
+    const name = index === undefined ? undefined : (entries as { schedules?: { name?: unknown }[] } | undefined)?.schedules?.[Number(index)]?.name;
+    return `${d.path === '/' ? '' : `${d.path} `}${typeof name === 'string' ? `(schedule "${name}") ` : ''}${d.message}`;
+  };
+  const more = details.length > LISTED ? `; and ${details.length - LISTED} more` : '';
+  return new JobqError(kind, `schedules file ${file}: ${details.slice(0, LISTED).map(describe).join('; ')}${more}`, details);
 }
 
 /**
@@ -75,7 +82,7 @@ export function parseSchedulesFile(text: string, file: string, kinds: KindRegist
     } catch (err) {
       if (!isJobqError(err)) throw err;
       const details = (err.details ?? [{ path: '/', message: err.message }]).map((d) => ({ ...d, path: `/schedules/${i}${d.path === '/' ? '' : d.path}` }));
-      throw new JobqError(err.kind, fileError(file, details, parsed).message, details, { cause: err });
+      throw fileError(file, details, parsed, err.kind);
     }
   });
   return defs;

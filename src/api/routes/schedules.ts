@@ -21,7 +21,7 @@ export interface ScheduleRoutesOptions {
   queue: Queue;
 }
 
-const missing = (name: string) => new JobqError('not_found', `no schedule named "${name}"`);
+const missing = (name: string) => new JobqError('not_found', `no schedule named ${name}`); // as the queue says it for trigger
 const TAGS = ['schedules'];
 
 export const scheduleRoutes: FastifyPluginAsyncTypebox<ScheduleRoutesOptions> = async (app, { queue }) => {
