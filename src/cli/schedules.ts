@@ -12,12 +12,13 @@
 import { type Command, Option } from 'commander';
 import type { ScheduleWire, SetScheduleWire } from '../client.ts';
 import { parseDuration } from '../lib/duration.ts';
+import { SCHEDULE_PAGE_SIZE } from '../limits.ts';
+import { CATCH_UPS } from '../queue/schedule-types.ts';
 import { usage } from './exit.ts';
 import * as format from './format.ts';
 import type { CliIo } from './io.ts';
 import { argument, type ClientFlags, count, integer, operatorCommands } from './ops.ts';
 
-const CATCH_UP = ['skip', 'latest', 'all'];
 /** Checked here (a usage error), sent as written: the schedule shows its interval as it was given. */
 const every = argument((raw) => {
   parseDuration(raw);
@@ -61,11 +62,11 @@ export function addScheduleCommands(program: Command, io: CliIo): void {
   const named = (name: string, description: string) => command(name, description).argument('<name>', 'schedule name');
 
   command('list', 'list schedules: when they fire, what they enqueue, their next and last tick and its job')
-    .option('--limit <n>', 'at most this many schedules (more than a page are fetched page by page)', count, 100)
+    .option('--limit <n>', 'at most this many schedules (more than a page are fetched page by page)', count, SCHEDULE_PAGE_SIZE.default)
     .action((o: ClientFlags & { limit: number }) =>
       show(o, async (c) => {
         const found: ScheduleWire[] = [];
-        for await (const s of c.listSchedules({ limit: Math.min(o.limit, 1000) })) if (found.push(s) >= o.limit) break;
+        for await (const s of c.listSchedules({ limit: Math.min(o.limit, SCHEDULE_PAGE_SIZE.max) })) if (found.push(s) >= o.limit) break;
         return found;
       }, format.schedules),
     );
@@ -82,7 +83,7 @@ export function addScheduleCommands(program: Command, io: CliIo): void {
     .option('--max-attempts <n>', "its attempts before it fails for good (default: the kind's)", integer)
     .option('--timeout <duration>', "its handler timeout (default: the kind's)", duration)
     .option('--timezone <tz>', 'the IANA time zone the cron expression is read in (default: UTC)')
-    .addOption(new Option('--catch-up <policy>', 'ticks missed while no worker ran: none, the latest, or all (up to --catch-up-limit)').choices(CATCH_UP))
+    .addOption(new Option('--catch-up <policy>', 'ticks missed while no worker ran: none, the latest, or all (up to --catch-up-limit)').choices(CATCH_UPS))
     .option('--catch-up-limit <n>', 'with --catch-up all: at most this many missed ticks (default: 100)', count)
     .option('--disabled', 'save it disabled: it fires nothing until enabled')
     .action(async (name: string, o: SetFlags) => {
