@@ -74,7 +74,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const pruned = new client.Counter({ name: 'jobq_jobs_pruned_total', help: 'Finished jobs deleted after their retention period.', registers });
   opts.queue.events.on('pruned', ({ count }) => pruned.inc(count));
 
-  scheduleMetrics(opts.queue, registers, opts.maxScheduleLabels ?? DEFAULT_MAX_LABELS);
+  scheduleMetrics(opts.queue, registers, opts.maxScheduleLabels ?? DEFAULT_MAX_LABELS, opts.statsCacheMs ?? 1_000);
   if (opts.worker) subscribeWorker(opts.worker, registers, finished, queues);
   if (opts.api) subscribeApi(opts.api, registers);
 

@@ -1,7 +1,7 @@
 /**
- * Recurring-job metrics (issue #18), fed by the queue's `scheduleFired` event. Only the process whose
- * scheduler fired a tick sees it, so a fleet's fires are the sum over its workers (each tick is fired
- * by exactly one of them).
+ * Recurring-job metrics (issue #18): fires and their lag from the queue's `scheduleFired` event, and
+ * the number of enabled schedules read at scrape time. Only the process whose scheduler fired a tick
+ * sees its event, so a fleet's fires are the sum over its workers (each tick is fired by exactly one).
  *
  * A schedule's name is chosen by whoever may write schedules, like a queue's name by whoever may
  * enqueue: the table bounds them, but nothing bounds the table. So the `schedule` label is capped
@@ -11,13 +11,14 @@
  * it), so no name is reserved.
  */
 import client from 'prom-client';
+import { cached } from '../lib/cached.ts';
 import type { Queue } from '../queue/index.ts';
 import { BoundedLabels } from './labels.ts';
 
 /** Seconds from a tick to its fire: 1 ms (on time) to 10 min (a catch-up fire after an outage). */
 export const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 
-export function scheduleMetrics(queue: Queue, registers: client.Registry[], maxLabels: number): void {
+export function scheduleMetrics(queue: Queue, registers: client.Registry[], maxLabels: number, cacheMs: number): void {
   const names = new BoundedLabels([], maxLabels);
   const fires = new client.Counter({
     name: 'jobq_schedule_fires_total',
@@ -34,5 +35,16 @@ export function scheduleMetrics(queue: Queue, registers: client.Registry[], maxL
   queue.events.on('scheduleFired', ({ schedule, lagMs }) => {
     fires.inc({ schedule: names.of(schedule) });
     lag.observe(Math.max(0, lagMs) / 1000);
+  });
+  // Read at scrape time like the table's job counts: one count of jobq.schedules, cached.
+  const counts = cached(() => queue.countSchedules(), cacheMs);
+  new client.Gauge({
+    name: 'jobq_schedules',
+    help: 'Enabled schedules, read at scrape time.',
+    registers,
+    async collect() {
+      const c = await counts().catch(() => undefined);
+      if (c) this.set(c.enabled); // database unreachable: keep the last value rather than fail the scrape
+    },
   });
 }

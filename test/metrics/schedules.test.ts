@@ -63,3 +63,16 @@ test('schedule labels are bounded: the first maxScheduleLabels names keep theirs
   for (const name of firstTwo) assert.equal(value(samples, 'jobq_schedule_fires_total', { schedule: name }), fires.filter((f) => f.schedule === name).length);
   assert.equal(labelled.reduce((a, x) => a + x.value, 0), fires.length);
 });
+
+test('jobq_schedules is the number of enabled schedules, read at scrape time', async () => {
+  const s = await setup();
+  const metrics = createMetrics({ queue: s.queue, processMetrics: false, statsCacheMs: 0 });
+  const enabled = async () => value(parseExposition(await metrics.render()), 'jobq_schedules');
+  assert.equal(await enabled(), 0);
+  for (const name of ['a', 'b', 'c']) await s.queue.setSchedule(everySecond(name));
+  assert.equal(await enabled(), 3);
+  await s.queue.setSchedule({ ...everySecond('b'), enabled: false });
+  await s.queue.deleteSchedule('c');
+  assert.equal(await enabled(), 1, 'a disabled one and a deleted one are not counted');
+  assert.deepEqual(await s.queue.countSchedules(), { total: 2, enabled: 1 });
+});
