@@ -77,3 +77,18 @@ test('`every` is aligned to the Unix epoch, whatever the time zone or when the s
   assert.equal(nextTick({ cron: null, everyMs: 3_600_000, timezone: NY }, new Date('2026-12-04T19:42:00Z'))!.toISOString(), '2026-12-04T20:00:00.000Z');
   assert.equal(nextTick({ cron: null, everyMs: 86_400_000, timezone: NY }, new Date('2026-12-04T19:42:00Z'))!.toISOString(), '2026-12-05T00:00:00.000Z');
 });
+
+test('latestTicks gives the latest `max` ticks of the span and says whether it left some out, for spans of every size', () => {
+  const secondly = cron('* * * * * *', 'UTC');
+  const first = new Date('2026-12-04T12:00:00.000Z');
+  for (const span of [1, 3, 4, 5, 33, 300, 1200]) {
+    const until = new Date(first.getTime() + (span - 1) * 1000 + 500); // half a second past the last tick
+    const all = ticks(secondly, new Date(first.getTime() - 1).toISOString(), until.toISOString());
+    assert.equal(all.length, span);
+    for (const max of [1, 3, 4, 100, 1000]) {
+      const got = latestTicks(secondly, first, until, max);
+      assert.deepEqual(got.ticks.map((d) => d.toISOString()), all.slice(-max), `span ${span}, max ${max}`);
+      assert.equal(got.more, span > max, `span ${span}, max ${max}`);
+    }
+  }
+});
