@@ -28,6 +28,7 @@ interface FireLine {
   worker: string;
   tick: number;
   jobId: string;
+  lagMs: number;
 }
 
 async function fixture(t: { after: (fn: () => Promise<void>) => void }) {
@@ -59,8 +60,8 @@ function fireLines(procs: JobqProcess[], name: string): FireLine[] {
   for (const p of procs) {
     for (const raw of p.output().split('\n')) {
       if (!raw.includes('"schedule fired"')) continue;
-      const l = JSON.parse(raw) as { msg: string; schedule: string; tick: string; job_id: string };
-      if (l.msg === 'schedule fired' && l.schedule === name) out.push({ worker: p.name, tick: Date.parse(l.tick), jobId: l.job_id });
+      const l = JSON.parse(raw) as { msg: string; schedule: string; tick: string; job_id: string; lag_ms: number };
+      if (l.msg === 'schedule fired' && l.schedule === name) out.push({ worker: p.name, tick: Date.parse(l.tick), jobId: l.job_id, lagMs: l.lag_ms });
     }
   }
   return out;
@@ -120,7 +121,8 @@ test('three workers and a schedule every second: 30 ticks make 30 jobs, each tic
   assert.deepEqual(inWindow.map((l) => l.jobId), window.map((f) => f.jobId), 'each line names the job of its tick');
   const by = new Map<string, number>();
   for (const l of inWindow) by.set(l.worker, (by.get(l.worker) ?? 0) + 1);
-  t.diagnostic(`fires per worker: ${[...by].map(([w, n]) => `${w} ${n}`).join(', ')}`);
+  const lags = inWindow.map((l) => l.lagMs).sort((a, b) => a - b);
+  t.diagnostic(`fires per worker: ${[...by].map(([w, n]) => `${w} ${n}`).join(', ')}; lag median ${lags[lags.length >> 1]} ms, max ${lags.at(-1)} ms`);
 });
 
 test('the worker that fired last is SIGKILLed: the next tick fires exactly once, on one of the other two', { timeout: 240_000 }, async (t) => {
