@@ -4,7 +4,7 @@
  * time with one cheap query, cached for a second so that many scrapers do not load the database.
  * Labels come from bounded sets only: kind (registered), queue (bounded by BoundedLabels: known queues
  * and the first few others keep their name, the rest count under `(other)`), outcome, status, method,
- * route template.
+ * route template, schedule (bounded the same way, src/metrics/schedules.ts).
  *
  * jobq_jobs_finished_total counts each attempt's outcome once. Cancellations are counted from the
  * queue's `cancelled` event, wherever they happen (an API cancel of a waiting job has no worker; a
@@ -17,6 +17,7 @@ import type { Queue } from '../queue/index.ts';
 import { JOB_STATUSES, type QueueStats, type StatusCounts } from '../queue/types.ts';
 import type { Worker } from '../worker/worker.ts';
 import { BoundedLabels, DEFAULT_MAX_LABELS } from './labels.ts';
+import { scheduleMetrics } from './schedules.ts';
 
 export interface ApiEvents {
   request: [{ method: string; route: string; statusCode: number; durationMs: number }];
@@ -34,6 +35,8 @@ export interface MetricsOptions {
   knownQueues?: string[];
   /** How many other queue names get a label of their own; later ones count as `(other)`. Default 100. */
   maxQueueLabels?: number;
+  /** How many schedule names get a label of their own; later ones count as `(other)`. Default 100. */
+  maxScheduleLabels?: number;
 }
 
 export interface Metrics {
@@ -71,6 +74,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const pruned = new client.Counter({ name: 'jobq_jobs_pruned_total', help: 'Finished jobs deleted after their retention period.', registers });
   opts.queue.events.on('pruned', ({ count }) => pruned.inc(count));
 
+  scheduleMetrics(opts.queue, registers, opts.maxScheduleLabels ?? DEFAULT_MAX_LABELS, opts.statsCacheMs ?? 1_000);
   if (opts.worker) subscribeWorker(opts.worker, registers, finished, queues);
   if (opts.api) subscribeApi(opts.api, registers);
 

@@ -292,6 +292,11 @@ export class Queue {
     return schedules.listSchedules(this.#ctx, page, opts);
   }
 
+  /** How many schedules there are, and how many are enabled (the `jobq_schedules` gauge). */
+  countSchedules(opts: WriteOptions = {}): Promise<{ total: number; enabled: number }> {
+    return schedules.countSchedules(this.#ctx, opts);
+  }
+
   /** Deletes a schedule (the jobs it made stay); false when there was none. */
   deleteSchedule(name: string, opts: WriteOptions = {}): Promise<boolean> {
     return schedules.deleteSchedule(this.#ctx, name, opts);

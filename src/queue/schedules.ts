@@ -141,6 +141,12 @@ export async function listSchedules(ctx: QueueContext, page: { after?: string; l
   return { schedules, nextAfter: rows.length > limit ? schedules.at(-1)!.name : null };
 }
 
+/** How many schedules there are, and how many are enabled: one scan of a table of schedules (not of jobs). */
+export async function countSchedules(ctx: QueueContext, opts: WriteOptions = {}): Promise<{ total: number; enabled: number }> {
+  const [row] = await SQL.countSchedules(opts.db ?? ctx.readPool, {});
+  return { total: row!.total, enabled: row!.enabled };
+}
+
 export async function deleteSchedule(ctx: QueueContext, name: string, opts: WriteOptions = {}): Promise<boolean> {
   return (await SQL.deleteSchedule(opts.db ?? ctx.pool, { name: String(name) })) > 0;
 }

@@ -27,20 +27,19 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { Coalescer } from '../lib/coalescer.ts';
 import { Wakeup } from '../lib/wakeup.ts';
 import type { Queue } from '../queue/index.ts';
 import { CANCEL_CHANNEL, JOBS_CHANNEL, parseJobsPayload, QUEUES_CHANNEL, SCHEDULES_CHANNEL } from '../queue/index.ts';
 import type { Retention } from '../queue/retention.ts';
 import type { ClaimedJob } from '../queue/types.ts';
-import { JobContext } from './context.ts';
 import type { FinishOutcome, WorkerEvents } from './events.ts';
-import { execute, JobAbort, JobCancelledError, type Settled } from './execute.ts';
+import { JobCancelledError, type Settled } from './execute.ts';
 import { Flow } from './flow.ts';
 import { Heartbeat, type Running } from './heartbeat.ts';
 import { registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
 import { Listener } from './listener.ts';
-import { errText, logFields } from './log.ts';
+import { Launcher } from './launch.ts';
+import { errText } from './log.ts';
 import { Outcomes } from './outcome.ts';
 import { drainSlots } from './shutdown.ts';
 import { Scheduler } from './scheduler.ts';
@@ -95,7 +94,7 @@ export class Worker {
   readonly #heartbeat: Heartbeat;
   readonly #sweeper: Sweeper;
   readonly #scheduler: Scheduler | undefined;
-  readonly #starter: Coalescer<number, void>;
+  readonly #launcher: Launcher;
   readonly #flow: Flow;
   // Starts high, so a fresh worker claims about twice its concurrency until it has seen handlers run;
   // a worker that dies early then strands few jobs.
@@ -148,11 +147,7 @@ export class Worker {
     });
     this.#sweeper = new Sweeper({ ...options, onRecovered: (count) => void this.events.emit('recovered', { count }) });
     this.#scheduler = options.scheduler === false ? undefined : new Scheduler(options);
-    // Buffered jobs start in claim order, so one number says which have started: the last one's.
-    this.#starter = new Coalescer<number, void>(async (seqs) => {
-      await options.queue.markStartedThrough(options.workerId, Math.max(...seqs));
-      return seqs.map(() => undefined);
-    }, 1);
+    this.#launcher = new Launcher({ ...options, events: this.events, heartbeat: this.#heartbeat });
     this.#listener = new Listener({
       url: options.databaseUrl,
       channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL],
@@ -304,25 +299,8 @@ export class Worker {
   }
 
   #start(job: ClaimedJob): void {
-    const kind = this.#o.queue.kinds.get(job.kind)!;
-    const abort = new JobAbort();
-    const started = performance.now();
-    const log = this.#o.logger;
-    if (this.events.listenerCount('job:start') > 0) this.events.emit('job:start', { job, waitMs: Math.max(0, Date.now() - job.runAt.getTime()) });
-    if (log.isLevelEnabled('info')) log.info(logFields(job), 'job started');
-    // Claimed into the buffer, it starts only now: say so, so that losing this worker counts the attempt.
-    if (job.startedAt === null) this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...logFields(job), err: errText(err) }, 'could not mark the job started'));
-    const out = execute({
-      handler: kind.handler,
-      payload: job.payload,
-      abort,
-      timeoutMs: job.timeoutMs ?? kind.timeoutMs,
-      graceMs: this.#o.timeoutGraceMs,
-      ctx: new JobContext(job, abort, log, this.#heartbeat),
-    });
-    // A handler that returned without a promise is done already: it never held a slot.
-    if (out instanceof Promise) this.#active.set(job.claimSeq, { job, abort, settled: out.then((s) => this.#settled(job, started, s)) });
-    else this.#settled(job, started, out);
+    const running = this.#launcher.launch(job, (s, started) => this.#settled(job, started, s));
+    if (running) this.#active.set(job.claimSeq, running);
   }
 
   /** The handler settled: free its slot, write the outcome, start the next job. */

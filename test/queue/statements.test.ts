@@ -77,6 +77,7 @@ const declared = {
     saveSchedule: ['name', 'cron', 'every', 'everyMs', 'timezone', 'kind', 'payload', 'queue', 'priority', 'maxAttempts', 'timeoutMs', 'enabled', 'catchUp', 'catchUpLimit', 'source', 'nextFireAt', 'now'],
     getSchedule: ['name'],
     listSchedules: ['after', 'limit'],
+    countSchedules: [],
     deleteSchedule: ['name'],
     deleteFileSchedules: ['keep'],
     setLastJob: ['name', 'jobId'],

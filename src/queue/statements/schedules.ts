@@ -3,7 +3,7 @@ import { SCHEDULES_CHANNEL } from '../channels.ts';
 import type { JobStatus } from '../types.ts';
 import type { InsertedRow } from './enqueue.ts';
 import { insertedRows, insertInput, insertJobs } from './insert-sql.ts';
-import { command, NOW, statement } from './statement.ts';
+import { command, type NoParams, NOW, statement } from './statement.ts';
 
 /** A row of jobq.schedules, with its last job's status (null once pruned). */
 export interface ScheduleRow {
@@ -98,6 +98,12 @@ export const listSchedules = statement<{ after: string | null; limit: number }, 
   'list_schedules',
   `SELECT s.*, ${lastJobStatus('s')} FROM jobq.schedules s
     WHERE :after::text IS NULL OR s.name > :after::text ORDER BY s.name LIMIT :limit::integer`,
+);
+
+/** How many schedules there are, and how many of them are enabled (the metrics' gauge, read at scrape time). */
+export const countSchedules = statement<NoParams, { total: number; enabled: number }>(
+  'count_schedules',
+  `SELECT count(*)::int AS total, (count(*) FILTER (WHERE enabled))::int AS enabled FROM jobq.schedules`,
 );
 
 /** Deletes a schedule (its jobs stay) and tells the schedulers. */
