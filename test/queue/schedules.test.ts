@@ -228,6 +228,8 @@ test('a schedules file is the truth for its own schedules: added, changed, remov
   ]);
   assert.deepEqual(first, { added: ['a', 'b'], changed: ['adopted'], removed: [], unchanged: [] });
   assert.equal((await queue.getSchedule('adopted'))!.source, 'file');
+  // Disabled through the API, it stays the file's: removed when the file no longer lists it.
+  assert.equal((await queue.setSchedule({ name: 'adopted', every: '1m', enabled: false, job: noop })).schedule.source, 'file');
   const second = await queue.reconcileSchedules([
     { name: 'a', every: '1m', job: noop },
     { name: 'b', cron: '@daily', job: noop },

@@ -33,6 +33,13 @@ export interface ScheduleRow {
 
 const lastJobStatus = (alias: string) => `(SELECT j.status FROM jobq.jobs j WHERE j.id = ${alias}.last_job_id) AS last_job_status`;
 
+/**
+ * A file's schedule stays the file's when saved through the API (a disable by an operator, say): the
+ * file's next reconcile makes it what the file says again, or removes it. A file takes a schedule
+ * saved through the API when it lists its name.
+ */
+const SOURCE = `CASE WHEN EXCLUDED.source = 'file' THEN 'file' ELSE s.source END`;
+
 /** What a schedule is saved as (the caller checked it); `nextFireAt` is its first tick after now, or null. */
 export interface SaveParams {
   name: string;
@@ -71,7 +78,7 @@ export const saveSchedule = statement<SaveParams, ScheduleRow & { created: boole
        cron = EXCLUDED.cron, every = EXCLUDED.every, every_ms = EXCLUDED.every_ms, timezone = EXCLUDED.timezone,
        kind = EXCLUDED.kind, payload = EXCLUDED.payload, queue = EXCLUDED.queue, priority = EXCLUDED.priority,
        max_attempts = EXCLUDED.max_attempts, timeout_ms = EXCLUDED.timeout_ms, enabled = EXCLUDED.enabled,
-       catch_up = EXCLUDED.catch_up, catch_up_limit = EXCLUDED.catch_up_limit, source = EXCLUDED.source,
+       catch_up = EXCLUDED.catch_up, catch_up_limit = EXCLUDED.catch_up_limit, source = ${SOURCE},
        next_fire_at = CASE
          WHEN s.enabled = EXCLUDED.enabled AND s.cron IS NOT DISTINCT FROM EXCLUDED.cron
               AND s.every_ms IS NOT DISTINCT FROM EXCLUDED.every_ms AND s.timezone = EXCLUDED.timezone THEN s.next_fire_at
@@ -82,7 +89,7 @@ export const saveSchedule = statement<SaveParams, ScheduleRow & { created: boole
            IS DISTINCT FROM
            (EXCLUDED.cron, EXCLUDED.every, EXCLUDED.every_ms, EXCLUDED.timezone, EXCLUDED.kind, EXCLUDED.payload, EXCLUDED.queue,
             EXCLUDED.priority, EXCLUDED.max_attempts, EXCLUDED.timeout_ms, EXCLUDED.enabled, EXCLUDED.catch_up,
-            EXCLUDED.catch_up_limit, EXCLUDED.source)
+            EXCLUDED.catch_up_limit, ${SOURCE})
      RETURNING s.*, (xmax = 0) AS created
    ), told AS (SELECT pg_notify('${SCHEDULES_CHANNEL}', name) FROM saved)
    SELECT saved.*, ${lastJobStatus('saved')} FROM saved, (SELECT count(*) FROM told) t`,
