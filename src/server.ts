@@ -46,7 +46,7 @@ export interface StartOptions {
   /** Extra kinds beside the built-in ones. */
   kinds?: KindRegistry;
   /**
-   * The schedules to reconcile at start (Queue.reconcileSchedules: added, changed, and those of an
+   * The schedules to reconcile at start (Queue.schedules.reconcile: added, changed, and those of an
    * earlier reconcile not listed removed). Default: those of `config.schedulesFile` when set; with
    * neither, schedules are left as they are.
    */
@@ -91,7 +91,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
     if (config.migrate) await migrateWithRetry(db, logger, config.migrateLockTimeoutMs);
     const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
     if (schedules !== undefined) {
-      const { added, changed, removed } = await queue.reconcileSchedules(schedules);
+      const { added, changed, removed } = await queue.schedules.reconcile(schedules);
       logger.info({ ...(schedulesFile === undefined ? {} : { file: schedulesFile }), added, changed, removed }, 'schedules reconciled');
     }
     const worker = what.worker

@@ -37,7 +37,7 @@ export function scheduleMetrics(queue: Queue, registers: client.Registry[], maxL
     lag.observe(Math.max(0, lagMs) / 1000);
   });
   // Read at scrape time like the table's job counts: one count of jobq.schedules, cached.
-  const counts = cached(() => queue.countSchedules(), cacheMs);
+  const counts = cached(() => queue.schedules.count(), cacheMs);
   new client.Gauge({
     name: 'jobq_schedules',
     help: 'Enabled schedules, read at scrape time.',

@@ -21,3 +21,4 @@ export {
 export * from './types.ts';
 export { JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL, parseJobsPayload } from './channels.ts';
 export { migrate, schemaVersion, LATEST_VERSION } from './migrate.ts';
+export { QueueSchedules } from './queue-schedules.ts';

@@ -16,7 +16,7 @@ import { type ClaimRef, type ClaimsHeartbeat, registerWorker, release, renew, re
 import { LIST_SCAN_ROWS, type ListBounds, PAGE_BYTES } from './list.ts';
 import { type FlowQueue, flowQueues, getQueue, listQueues, setQueue } from './policies.ts';
 import { get, list, stats } from './reads.ts';
-import * as schedules from './schedules.ts';
+import { QueueSchedules } from './queue-schedules.ts';
 import type { Retention } from './retention.ts';
 import { complete, type CompleteItem, type FailOptions, finalizeCancelled, markFailedOrRetry, requestCancel, retry } from './transitions.ts';
 import type {
@@ -31,12 +31,6 @@ import type {
   QueuePage,
   QueuePolicyPatch,
   QueueStats,
-  Schedule,
-  ScheduleDefinition,
-  ScheduleFire,
-  SchedulePage,
-  ScheduleReconciled,
-  ScheduleSaved,
   WorkerWriteOptions,
   WriteOptions,
 } from './types.ts';
@@ -67,6 +61,8 @@ export class Queue {
   readonly kinds: KindRegistry;
   readonly #ctx: QueueContext;
   readonly #enqueuer: Enqueuer;
+  /** Recurring jobs: saving, reading and firing schedules (queue-schedules.ts; docs/schedules.md). */
+  readonly schedules: QueueSchedules;
 
   constructor(options: QueueOptions) {
     this.kinds = options.kinds;
@@ -86,6 +82,7 @@ export class Queue {
       now: this.#ctx.now,
       onEnqueued: (r) => this.events.emit('enqueued', r),
     });
+    this.schedules = new QueueSchedules(this.#ctx, this.kinds, (job, o) => this.enqueue(job, o));
   }
 
   // --- Enqueue (enqueue.ts) ---
@@ -270,54 +267,6 @@ export class Queue {
   /** The queues workers claim through `claimLimited`: those with a policy, and those whose waiting jobs carry a group. */
   flowQueues(opts: WriteOptions = {}): Promise<FlowQueue[]> {
     return flowQueues(this.#ctx, opts);
-  }
-
-  // --- Schedules (schedules.ts; docs/schedules.md) ---
-
-  /**
-   * Creates or replaces schedule `def.name` (checked whole: validation_failed names each bad field).
-   * An edit of the job takes effect at the next tick; a new timing, or enabling, plans the next tick
-   * after now. `changed` is false when it was saved already exactly so.
-   */
-  setSchedule(def: ScheduleDefinition, opts: WriteOptions = {}): Promise<ScheduleSaved> {
-    return schedules.setSchedule(this.#ctx, this.kinds, def, opts);
-  }
-
-  getSchedule(name: string, opts: WriteOptions = {}): Promise<Schedule | null> {
-    return schedules.getSchedule(this.#ctx, name, opts);
-  }
-
-  /** By name, `limit` per page (1..1000, default 100); pass `nextAfter` as `after`. */
-  listSchedules(page: { after?: string; limit?: number } = {}, opts: WriteOptions = {}): Promise<SchedulePage> {
-    return schedules.listSchedules(this.#ctx, page, opts);
-  }
-
-  /** How many schedules there are, and how many are enabled (the `jobq_schedules` gauge). */
-  countSchedules(opts: WriteOptions = {}): Promise<{ total: number; enabled: number }> {
-    return schedules.countSchedules(this.#ctx, opts);
-  }
-
-  /** Deletes a schedule (the jobs it made stay); false when there was none. */
-  deleteSchedule(name: string, opts: WriteOptions = {}): Promise<boolean> {
-    return schedules.deleteSchedule(this.#ctx, name, opts);
-  }
-
-  /** Enqueues schedule `name`'s job now (not_found if none); its ticks stay as they were. */
-  triggerSchedule(name: string, opts: WriteOptions = {}): Promise<EnqueueResult> {
-    return schedules.triggerSchedule(this.#ctx, name, (job, o) => this.enqueue(job, o), opts);
-  }
-
-  /** Makes the schedules owned by a file exactly `defs` (added, changed, removed), in one transaction. */
-  reconcileSchedules(defs: ScheduleDefinition[]): Promise<ScheduleReconciled> {
-    return schedules.reconcileSchedules(this.#ctx, this.kinds, defs);
-  }
-
-  /**
-   * Fires the ticks that are due, each exactly once across every process calling it; says how long
-   * until the next tick (by the database's clock; null: none planned). Workers call it (scheduler.ts).
-   */
-  fireDueSchedules(opts: { limit?: number } = {}): Promise<{ fired: ScheduleFire[]; nextInMs: number | null }> {
-    return schedules.fireDueSchedules(this.#ctx, this.kinds, opts);
   }
 
   // --- Reads (reads.ts) ---

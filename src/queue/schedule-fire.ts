@@ -65,19 +65,29 @@ export async function fireDueSchedules(
 ): Promise<{ fired: ScheduleFire[]; nextInMs: number | null }> {
   const limit = opts.limit ?? DEFAULT_BATCH;
   const fired: ScheduleFire[] = [];
-  // Each round fires what is due, then reads again: a schedule just fired may now be the soonest.
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const rows = await SQL.upcomingSchedules(ctx.pool, { limit, now: ctx.now() });
     if (rows.length === 0) return { fired, nextInMs: null };
     const now = rows[0]!.db_now;
     const due = rows.filter((r) => r.next_fire_at!.getTime() <= now.getTime());
-    if (due.length === 0) return { fired, nextInMs: rows[0]!.next_fire_at!.getTime() - now.getTime() };
-    for (const row of due) fired.push(...(await fireOne(ctx, kinds, row, now)));
+    // The soonest tick to come: the first row not due, or a fired schedule's next tick (planned here,
+    // so no second read). Read again when every row was due (more may be), or when another process
+    // fired a schedule first (its next tick is the one that process planned).
+    let soonest = rows.find((r) => r.next_fire_at!.getTime() > now.getTime())?.next_fire_at ?? null;
+    let again = due.length === limit;
+    for (const row of due) {
+      const { fires, next } = await fireOne(ctx, kinds, row, now);
+      fired.push(...fires);
+      if (next === undefined) again = true;
+      else if (next !== null && (soonest === null || next < soonest)) soonest = next;
+    }
+    if (!again) return { fired, nextInMs: soonest === null ? null : soonest.getTime() - now.getTime() };
   }
   return { fired, nextInMs: 0 };
 }
 
-async function fireOne(ctx: QueueContext, kinds: KindRegistry, row: SQL.ScheduleRow, now: Date): Promise<ScheduleFire[]> {
+/** Fires one due schedule's ticks; `next` is its next tick (null: none), undefined when another process fired it first. */
+async function fireOne(ctx: QueueContext, kinds: KindRegistry, row: SQL.ScheduleRow, now: Date): Promise<{ fires: ScheduleFire[]; next: Date | null | undefined }> {
   const timing: Timing = { cron: row.cron, everyMs: row.every_ms === null ? null : Number(row.every_ms), timezone: row.timezone };
   const plan = planFire(timing, row.next_fire_at!, now, { catchUp: row.catch_up, catchUpLimit: row.catch_up_limit });
   const maxAttempts = row.max_attempts ?? kinds.get(row.kind)?.defaultMaxAttempts ?? DEFAULT_MAX_ATTEMPTS;
@@ -106,7 +116,7 @@ async function fireOne(ctx: QueueContext, kinds: KindRegistry, row: SQL.Schedule
     count: plan.ticks.length,
     now: ctx.now(),
   });
-  if (!result[0]?.won) return [];
+  if (!result[0]?.won) return { fires: [], next: undefined };
   const byId = new Map(inputs.map((r, i) => [r.id, { input: r, tick: plan.ticks[i]! }]));
   const fires: ScheduleFire[] = [];
   for (const r of result) {
@@ -118,5 +128,5 @@ async function fireOne(ctx: QueueContext, kinds: KindRegistry, row: SQL.Schedule
     ctx.events.emit('scheduleFired', fire);
     fires.push(fire);
   }
-  return fires;
+  return { fires, next: plan.next };
 }

@@ -70,7 +70,7 @@ export interface SchedulePage {
   nextAfter: string | null;
 }
 
-/** What `setSchedule` did: `changed` is false when the schedule was saved already exactly so. */
+/** What `Queue.schedules.set` did: `changed` is false when the schedule was saved already exactly so. */
 export interface ScheduleSaved {
   schedule: Schedule;
   created: boolean;

@@ -10,10 +10,10 @@ import { checkout } from './checkout.ts';
 import type { QueueContext } from './context.ts';
 import { cronProblem, nextTick, type Timing, timezoneProblem } from './cron.ts';
 import type { InsertRow } from './rows.ts';
-import { CATCH_UPS, type Schedule, type ScheduleDefinition, type ScheduleFire, type SchedulePage, type ScheduleReconciled, type ScheduleSaved, type ScheduleSource } from './schedule-types.ts';
+import { CATCH_UPS, type Schedule, type ScheduleDefinition, type SchedulePage, type ScheduleReconciled, type ScheduleSaved, type ScheduleSource } from './schedule-types.ts';
 import * as SQL from './statements/schedules.ts';
 import type { KindRegistry } from '../kinds/registry.ts';
-import type { EnqueueResult, WriteOptions } from './types.ts';
+import type { EnqueueResult, NewJob, WriteOptions } from './types.ts';
 import { prepareInsert } from './validate.ts';
 
 const NAME_RE = new RegExp(SCHEDULE_NAME.pattern);
@@ -155,7 +155,7 @@ export async function deleteSchedule(ctx: QueueContext, name: string, opts: Writ
 export async function triggerSchedule(
   ctx: QueueContext,
   name: string,
-  enqueue: (job: Parameters<typeof prepareInsert>[0], opts: WriteOptions) => Promise<EnqueueResult>,
+  enqueue: (job: NewJob, opts: WriteOptions) => Promise<EnqueueResult>,
   opts: WriteOptions = {},
 ): Promise<EnqueueResult> {
   const db = opts.db ?? ctx.pool;
@@ -228,4 +228,3 @@ export function toSchedule(r: SQL.ScheduleRow): Schedule {
   };
 }
 
-export { fireDueSchedules, ON_TIME_MS, planFire, tickKey } from './schedule-fire.ts';

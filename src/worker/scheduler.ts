@@ -1,6 +1,6 @@
 /**
  * The worker's scheduler (docs/schedules.md): fires schedules' ticks as they come due. Every worker
- * runs one; which one fires a tick does not matter (`Queue.fireDueSchedules` fires each exactly once).
+ * runs one; which one fires a tick does not matter (`Queue.schedules.fireDue` fires each exactly once).
  * Between ticks it sleeps until the soonest one, by the database's clock, so a fleet with nothing due
  * reads nothing; a schedule saved or deleted anywhere wakes it (SCHEDULES_CHANNEL), since its next
  * tick may now come sooner.
@@ -53,7 +53,7 @@ export class Scheduler {
     while (!this.#stopping) {
       let sleep: number;
       try {
-        const { fired, nextInMs } = await queue.fireDueSchedules();
+        const { fired, nextInMs } = await queue.schedules.fireDue();
         for (const f of fired) {
           logger.info({ schedule: f.schedule, tick: f.tick.toISOString(), job_id: f.jobId, lag_ms: f.lagMs, catch_up: f.catchUp }, 'schedule fired');
         }

@@ -7,7 +7,7 @@
  *   buffer next to nothing and jobs stay fair between workers), and only while a backlog exists.
  *   Buffered jobs start in claim order, and the worker records how far it got as one number (its
  *   start watermark), so that losing it gives the never-started ones their attempt back.
- * - NOTIFY wakes the loop at once; a poll is the fallback.
+ * - NOTIFY wakes the loop at once (notifications.ts); a poll is the fallback.
  * - Queues with a policy, and jobs that carry a group, are claimed apart (flow.ts): exactly what their
  *   policy allows, in turns between groups, started at once (never buffered). While such a queue may
  *   give jobs, the buffer is not refilled and every other freed slot is left to that claim, so that
@@ -26,18 +26,16 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
 import { Wakeup } from '../lib/wakeup.ts';
-import type { Queue } from '../queue/index.ts';
-import { CANCEL_CHANNEL, JOBS_CHANNEL, parseJobsPayload, QUEUES_CHANNEL, SCHEDULES_CHANNEL } from '../queue/index.ts';
-import type { Retention } from '../queue/retention.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import type { FinishOutcome, WorkerEvents } from './events.ts';
 import { JobCancelledError, type Settled } from './execute.ts';
 import { Flow } from './flow.ts';
 import { Heartbeat, type Running } from './heartbeat.ts';
 import { registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
-import { Listener } from './listener.ts';
+import type { Listener } from './listener.ts';
+import { listenForWork } from './notifications.ts';
+import type { WorkerOptions } from './options.ts';
 import { Launcher } from './launch.ts';
 import { errText } from './log.ts';
 import { Outcomes } from './outcome.ts';
@@ -45,34 +43,7 @@ import { drainSlots } from './shutdown.ts';
 import { Scheduler } from './scheduler.ts';
 import { Sweeper } from './sweeper.ts';
 
-export { type FinishOutcome, WorkerIdInUseError, type WorkerEvents };
-
-export interface WorkerOptions {
-  queue: Queue;
-  /** For the dedicated LISTEN connection. */
-  databaseUrl: string;
-  logger: Logger;
-  workerId: string;
-  concurrency: number;
-  /** Empty: all queues. */
-  queues: string[];
-  leaseMs: number;
-  heartbeatMs: number;
-  pollIntervalMs: number;
-  shutdownGraceMs: number;
-  /** How long a handler may ignore its aborted signal before its slot is freed. */
-  timeoutGraceMs: number;
-  /** How long finished jobs are kept before the sweeper deletes them. Default DEFAULT_RETENTION. */
-  retention?: Retention;
-  /**
-   * How long leases are kept renewed while the event loop is blocked (a synchronous handler). Default:
-   * the largest timeout of the jobs held plus `timeoutGraceMs`; past it the worker counts as stuck and
-   * its jobs are left to the sweeper.
-   */
-  maxBlockedMs?: number;
-  /** Fire schedules' ticks (scheduler.ts). Default true; any number of workers may. */
-  scheduler?: boolean;
-}
+export { type FinishOutcome, WorkerIdInUseError, type WorkerEvents, type WorkerOptions };
 
 /** The local buffer holds about this much work (at the observed handler speed), at most MAX_BUFFER jobs. */
 const BUFFER_TARGET_MS = 100;
@@ -148,12 +119,18 @@ export class Worker {
     this.#sweeper = new Sweeper({ ...options, onRecovered: (count) => void this.events.emit('recovered', { count }) });
     this.#scheduler = options.scheduler === false ? undefined : new Scheduler(options);
     this.#launcher = new Launcher({ ...options, events: this.events, heartbeat: this.#heartbeat });
-    this.#listener = new Listener({
-      url: options.databaseUrl,
-      channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL],
-      logger: options.logger,
-      onNotify: (channel, payload) => this.#onNotify(channel, payload),
-      onConnect: (reconnected) => {
+    this.#listener = listenForWork(options, {
+      jobs: (queue, grouped) => {
+        if (!this.#flow.notified(queue, grouped)) this.#hint = true;
+        this.#wakeup.wake();
+      },
+      cancel: (id) => this.#heartbeat.abort((j) => j.id === id, new JobCancelledError()),
+      policyChanged: () => {
+        this.#flow.invalidate();
+        this.#wakeup.wake();
+      },
+      scheduleChanged: () => this.#scheduler?.wake(),
+      connected: (reconnected) => {
         if (reconnected) this.events.emit('listener:reconnect');
         this.#hint = true; // notifications sent while it was away are lost: look now
         this.#flow.tick();
@@ -319,18 +296,5 @@ export class Worker {
     if (this.#stopping) return;
     this.#o.logger.error({ worker_id: this.id }, 'another worker registered this worker id while this one was taken for dead; stopping');
     void this.stop();
-  }
-
-  #onNotify(channel: string, payload: string): void {
-    if (channel === CANCEL_CHANNEL) return this.#heartbeat.abort((j) => j.id === payload, new JobCancelledError());
-    if (channel === SCHEDULES_CHANNEL) return this.#scheduler?.wake();
-    if (channel === QUEUES_CHANNEL) {
-      this.#flow.invalidate();
-      return this.#wakeup.wake();
-    }
-    const { queue, grouped } = parseJobsPayload(payload);
-    if (this.#o.queues.length > 0 && !this.#o.queues.includes(queue)) return;
-    if (!this.#flow.notified(queue, grouped)) this.#hint = true;
-    this.#wakeup.wake();
   }
 }

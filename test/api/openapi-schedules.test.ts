@@ -81,7 +81,7 @@ test('real responses of every schedule route match the schemas the document decl
   const boom = async () => {
     throw new TypeError('cannot read properties of undefined');
   };
-  Object.assign(broken.queue, { listSchedules: boom, getSchedule: boom, setSchedule: boom, deleteSchedule: boom, triggerSchedule: boom });
+  Object.assign(broken.queue.schedules, { list: boom, get: boom, set: boom, delete: boom, trigger: boom });
   for (const [method, url, payload] of routes) {
     const r = await c.check(broken.app, { method, url, ...(payload ? { payload } : {}) });
     assert.deepEqual([r.status, r.body.error.kind], [500, 'internal'], `${method} ${url}`);

@@ -146,7 +146,7 @@ test('the list pages by name and shows the next tick, the last tick and its job 
   assert.deepEqual([last.schedules.map((s) => s.name), last.next_cursor], [['c-every-minute'], null]);
 
   clock.now = new Date('2030-01-15T00:01:05Z');
-  const { fired } = await queue.fireDueSchedules();
+  const { fired } = await queue.schedules.fireDue();
   assert.deepEqual(fired.map((f) => [f.schedule, f.tick.toISOString()]), [['c-every-minute', '2030-01-15T00:01:00.000Z']]);
   const page = await client.listSchedulesPage();
   const minute = page.schedules.find((s) => s.name === 'c-every-minute')!;

@@ -47,10 +47,10 @@ const reconciled = (logged: Record<string, unknown>[]) => {
   const sorted = (names: unknown) => [...(names as string[])].sort();
   return { file: line.file, added: sorted(line.added), changed: sorted(line.changed), removed: sorted(line.removed) };
 };
-const stored = async () => (await queue.listSchedules()).schedules.map((s) => [s.name, s.source, s.cron ?? s.every, s.enabled]);
+const stored = async () => (await queue.schedules.list()).schedules.map((s) => [s.name, s.source, s.cron ?? s.every, s.enabled]);
 
 test('a start adds and changes what the file lists and removes what an earlier file listed; API schedules stay', async () => {
-  await queue.setSchedule({ name: 'manual', every: '1h', job: noop });
+  await queue.schedules.set({ name: 'manual', every: '1h', job: noop });
   const first = file({ schedules: [{ name: 'hourly', cron: '0 * * * *', job: noop }, { name: 'daily', cron: '0 3 * * *', timezone: 'Europe/Berlin', job: noop }] });
   assert.deepEqual(reconciled(await start(first)), { file: first, added: ['daily', 'hourly'], changed: [], removed: [] });
   assert.deepEqual(await stored(), [['daily', 'file', '0 3 * * *', true], ['hourly', 'file', '0 * * * *', true], ['manual', 'api', '1h', true]]);
@@ -65,7 +65,7 @@ test('a start adds and changes what the file lists and removes what an earlier f
   });
   assert.deepEqual(reconciled(await start(second)), { file: second, added: ['every-5m'], changed: ['hourly'], removed: ['daily'] });
   assert.deepEqual(await stored(), [['every-5m', 'file', '5m', true], ['hourly', 'file', '30 * * * *', false], ['manual', 'api', '1h', true]]);
-  const fiveMinutes = (await queue.getSchedule('every-5m'))!;
+  const fiveMinutes = (await queue.schedules.get('every-5m'))!;
   assert.deepEqual([fiveMinutes.everyMs, fiveMinutes.job.maxAttempts, fiveMinutes.catchUp, fiveMinutes.catchUpLimit], [300_000, 2, 'all', 3]);
 
   const empty = file({ schedules: [] });
@@ -84,7 +84,7 @@ async function refused(content: unknown, field: RegExp): Promise<string> {
 }
 
 test('a bad file stops the start, naming the file and the field; the schedules stay as they were', async () => {
-  await queue.setSchedule({ name: 'keep', every: '1h', job: noop });
+  await queue.schedules.set({ name: 'keep', every: '1h', job: noop });
   const before = await stored();
   const entry = { name: 'x', cron: '0 3 * * *', job: noop };
   await refused('{"schedules": [', /: is not valid JSON \(/);

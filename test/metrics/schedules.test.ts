@@ -12,11 +12,11 @@ import { parseExposition, sum, value } from './exposition.ts';
 
 const everySecond = (name: string) => ({ name, every: '1s', job: { kind: 'noop', payload: {} } });
 
-/** Calls fireDueSchedules until `done` holds for what it fired so far; returns every fire. */
+/** Calls queue.schedules.fireDue until `done` holds for what it fired so far; returns every fire. */
 async function fireUntil(s: Awaited<ReturnType<typeof setup>>, done: (fires: ScheduleFire[]) => boolean): Promise<ScheduleFire[]> {
   const fires: ScheduleFire[] = [];
   return eventually(async () => {
-    fires.push(...(await s.queue.fireDueSchedules()).fired);
+    fires.push(...(await s.queue.schedules.fireDue()).fired);
     return done(fires) ? fires : undefined;
   }, 30_000, 'the schedules to fire', 50);
 }
@@ -24,14 +24,14 @@ async function fireUntil(s: Awaited<ReturnType<typeof setup>>, done: (fires: Sch
 test('jobq_schedule_fires_total and jobq_schedule_lag_seconds move once per fired tick', async () => {
   const s = await setup();
   const metrics = createMetrics({ queue: s.queue, processMetrics: false, statsCacheMs: 0 });
-  await s.queue.setSchedule(everySecond('a'));
-  await s.queue.setSchedule(everySecond('b'));
+  await s.queue.schedules.set(everySecond('a'));
+  await s.queue.schedules.set(everySecond('b'));
   const fires = await fireUntil(s, (f) => f.filter((x) => x.schedule === 'a').length >= 3 && f.some((x) => x.schedule === 'b'));
   const samples = parseExposition(await metrics.render());
   for (const name of ['a', 'b']) {
     const mine = fires.filter((f) => f.schedule === name).length;
     assert.equal(value(samples, 'jobq_schedule_fires_total', { schedule: name }), mine, name);
-    assert.equal((await s.queue.getSchedule(name))!.fires, mine, `${name}: the table agrees`);
+    assert.equal((await s.queue.schedules.get(name))!.fires, mine, `${name}: the table agrees`);
   }
   assert.equal(value(samples, 'jobq_schedule_lag_seconds_count'), fires.length, 'one observation per fire');
   const lagSum = fires.reduce((a, f) => a + f.lagMs / 1000, 0);
@@ -42,7 +42,7 @@ test('jobq_schedule_fires_total and jobq_schedule_lag_seconds move once per fire
   assert.equal(sum(samples, 'jobq_schedule_lag_seconds_bucket', { le: '+Inf' }), fires.length);
 
   // A trigger is not a tick: it runs the template now and leaves the counters alone.
-  await s.queue.triggerSchedule('a');
+  await s.queue.schedules.trigger('a');
   const after = parseExposition(await metrics.render());
   assert.equal(value(after, 'jobq_schedule_fires_total', { schedule: 'a' }), fires.filter((f) => f.schedule === 'a').length);
 });
@@ -51,7 +51,7 @@ test('schedule labels are bounded: the first maxScheduleLabels names keep theirs
   const s = await setup();
   const metrics = createMetrics({ queue: s.queue, processMetrics: false, statsCacheMs: 0, maxScheduleLabels: 2 });
   const names = ['s1', 's2', 's3', 's4'];
-  for (const name of names) await s.queue.setSchedule(everySecond(name));
+  for (const name of names) await s.queue.schedules.set(everySecond(name));
   const fires = await fireUntil(s, (f) => names.every((n) => f.some((x) => x.schedule === n)));
   const samples = parseExposition(await metrics.render());
   const labelled = samples.filter((x) => x.name === 'jobq_schedule_fires_total');
@@ -69,10 +69,10 @@ test('jobq_schedules is the number of enabled schedules, read at scrape time', a
   const metrics = createMetrics({ queue: s.queue, processMetrics: false, statsCacheMs: 0 });
   const enabled = async () => value(parseExposition(await metrics.render()), 'jobq_schedules');
   assert.equal(await enabled(), 0);
-  for (const name of ['a', 'b', 'c']) await s.queue.setSchedule(everySecond(name));
+  for (const name of ['a', 'b', 'c']) await s.queue.schedules.set(everySecond(name));
   assert.equal(await enabled(), 3);
-  await s.queue.setSchedule({ ...everySecond('b'), enabled: false });
-  await s.queue.deleteSchedule('c');
+  await s.queue.schedules.set({ ...everySecond('b'), enabled: false });
+  await s.queue.schedules.delete('c');
   assert.equal(await enabled(), 1, 'a disabled one and a deleted one are not counted');
-  assert.deepEqual(await s.queue.countSchedules(), { total: 2, enabled: 1 });
+  assert.deepEqual(await s.queue.schedules.count(), { total: 2, enabled: 1 });
 });

@@ -18,7 +18,7 @@ test('a schedule saved while the scheduler sleeps wakes it; its ticks fire one a
   const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
   // With nothing to fire the scheduler sleeps a minute: only the notification can make it fire in time.
   await s.worker({ logger, scheduler: true });
-  await s.queue.setSchedule({ name: 'beat', every: '1s', job: { kind: 'noop', payload: {} } });
+  await s.queue.schedules.set({ name: 'beat', every: '1s', job: { kind: 'noop', payload: {} } });
   const rows = await eventually(async () => {
     const r = await keysOf(s, 'beat');
     return r.length >= 3 && r.slice(0, 3).every((x) => x.status === 'succeeded') ? r : undefined;
@@ -35,7 +35,7 @@ test('a schedule saved while the scheduler sleeps wakes it; its ticks fire one a
 test('a worker with scheduler: false fires nothing', async () => {
   const s = await setup();
   await s.worker({ scheduler: false });
-  await s.queue.setSchedule({ name: 'quiet', every: '1s', job: { kind: 'noop', payload: {} } });
+  await s.queue.schedules.set({ name: 'quiet', every: '1s', job: { kind: 'noop', payload: {} } });
   // Its ticks come due and stay due: the schedule's next tick falls behind the database's clock.
   await eventually(async () => {
     const { rows } = await s.db.pool.query<{ late: boolean }>(`SELECT next_fire_at < now() - interval '1.5 s' AS late FROM jobq.schedules`);

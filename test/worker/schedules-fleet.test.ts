@@ -83,13 +83,13 @@ const iso = (ms: number[]) => ms.map((x) => new Date(x).toISOString());
  * next_fire_at that disabling set to null. Returns the fires as they stand once disabled.
  */
 async function disable(queue: Queue, db: TestDatabase, def: ScheduleDefinition): Promise<Fired[]> {
-  const saved = await queue.setSchedule({ ...def, enabled: false });
+  const saved = await queue.schedules.set({ ...def, enabled: false });
   assert.equal(saved.schedule.nextFireAt, null);
   const at = await fired(db, def.name);
   // Two more ticks' time: long enough for a fire that disabling failed to stop to show.
   await new Promise((r) => setTimeout(r, 2.5 * SECOND));
   assert.deepEqual(iso((await fired(db, def.name)).map((f) => f.tick)), iso(at.map((f) => f.tick)), 'nothing fired once disabled');
-  const schedule = await queue.getSchedule(def.name);
+  const schedule = await queue.schedules.get(def.name);
   assert.equal(schedule!.fires, at.length, 'the schedule counted one fire per job');
   return at;
 }
@@ -108,7 +108,7 @@ test('three workers and a schedule every second: 30 ticks make 30 jobs, each tic
   const { db, queue, procs } = await fixture(t);
   const N = 30;
   const def: ScheduleDefinition = { name: 'every-second', cron: '* * * * * *', job: { kind: 'noop', payload: {} } };
-  await queue.setSchedule(def);
+  await queue.schedules.set(def);
   const t0 = (await untilFired(db, def.name, 0, 'the first tick to fire'))[0]!.tick;
   await untilFired(db, def.name, t0 + (N - 1) * SECOND, `tick T0 + ${N - 1} s to fire`);
   const all = await disable(queue, db, def);
@@ -128,7 +128,7 @@ test('three workers and a schedule every second: 30 ticks make 30 jobs, each tic
 test('the worker that fired last is SIGKILLed: the next tick fires exactly once, on one of the other two', { timeout: 240_000 }, async (t) => {
   const { db, queue, procs } = await fixture(t);
   const def: ScheduleDefinition = { name: 'every-1s', every: '1s', job: { kind: 'noop', payload: {} } };
-  await queue.setSchedule(def);
+  await queue.schedules.set(def);
   const t0 = (await untilFired(db, def.name, 0, 'the first tick to fire'))[0]!.tick;
   // A few ticks in, the worker whose log shows the latest fire is killed at once.
   await untilFired(db, def.name, t0 + 4 * SECOND, 'five ticks to fire');

@@ -39,7 +39,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<ScheduleRoutesOptions> = 
       },
     },
     async (request) => {
-      const page = await queue.listSchedules({ after: request.query.cursor, limit: request.query.limit });
+      const page = await queue.schedules.list({ after: request.query.cursor, limit: request.query.limit });
       return { schedules: page.schedules.map(renderSchedule), next_cursor: page.nextAfter };
     },
   );
@@ -57,7 +57,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<ScheduleRoutesOptions> = 
       },
     },
     async (request) => {
-      const schedule = await queue.getSchedule(request.params.name);
+      const schedule = await queue.schedules.get(request.params.name);
       if (!schedule) throw missing(request.params.name);
       return renderSchedule(schedule);
     },
@@ -86,7 +86,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<ScheduleRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      const saved = await queue.setSchedule(toScheduleDefinition(request.params.name, request.body));
+      const saved = await queue.schedules.set(toScheduleDefinition(request.params.name, request.body));
       reply.code(saved.created ? 201 : 200);
       return { schedule: renderSchedule(saved.schedule), created: saved.created, changed: saved.changed };
     },
@@ -106,7 +106,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<ScheduleRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      if (!(await queue.deleteSchedule(request.params.name))) throw missing(request.params.name);
+      if (!(await queue.schedules.delete(request.params.name))) throw missing(request.params.name);
       return reply.code(204).send();
     },
   );
@@ -131,7 +131,7 @@ export const scheduleRoutes: FastifyPluginAsyncTypebox<ScheduleRoutesOptions> = 
       },
     },
     async (request, reply) => {
-      const { job } = await queue.triggerSchedule(request.params.name);
+      const { job } = await queue.schedules.trigger(request.params.name);
       reply.code(201).header('location', `/v1/jobs/${job.id}`);
       return renderJob(job);
     },

@@ -91,8 +91,9 @@ export const saveSchedule = statement<SaveParams, ScheduleRow & { created: boole
             EXCLUDED.priority, EXCLUDED.max_attempts, EXCLUDED.timeout_ms, EXCLUDED.enabled, EXCLUDED.catch_up,
             EXCLUDED.catch_up_limit, ${SOURCE})
      RETURNING s.*, (xmax = 0) AS created
-   ), told AS (SELECT pg_notify('${SCHEDULES_CHANNEL}', name) FROM saved)
-   SELECT saved.*, ${lastJobStatus('saved')} FROM saved, (SELECT count(*) FROM told) t`,
+   )
+   SELECT saved.*, ${lastJobStatus('saved')} FROM saved
+   LEFT JOIN LATERAL (SELECT pg_notify('${SCHEDULES_CHANNEL}', saved.name)) n ON true`,
 );
 
 export const getSchedule = statement<{ name: string }, ScheduleRow>(

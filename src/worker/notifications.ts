@@ -1,0 +1,33 @@
+/**
+ * What a worker hears on its LISTEN connection (listener.ts), told apart by channel: new jobs of a
+ * queue it works, a cancel request, a queue policy changed, a schedule changed; and every (re)connect,
+ * after which the worker should look for itself (notifications sent while it was away are gone).
+ */
+import type { Logger } from 'pino';
+import { CANCEL_CHANNEL, JOBS_CHANNEL, parseJobsPayload, QUEUES_CHANNEL, SCHEDULES_CHANNEL } from '../queue/index.ts';
+import { Listener } from './listener.ts';
+
+export interface WorkerNotifications {
+  /** Jobs became runnable in `queue` (one of the worker's queues); `grouped` when they carry a group. */
+  jobs(queue: string, grouped: boolean): void;
+  cancel(jobId: string): void;
+  policyChanged(): void;
+  scheduleChanged(): void;
+  connected(reconnected: boolean): void;
+}
+
+export function listenForWork(o: { databaseUrl: string; logger: Logger; queues: string[] }, on: WorkerNotifications): Listener {
+  return new Listener({
+    url: o.databaseUrl,
+    channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL],
+    logger: o.logger,
+    onConnect: (reconnected) => on.connected(reconnected),
+    onNotify: (channel, payload) => {
+      if (channel === CANCEL_CHANNEL) return on.cancel(payload);
+      if (channel === SCHEDULES_CHANNEL) return on.scheduleChanged();
+      if (channel === QUEUES_CHANNEL) return on.policyChanged();
+      const { queue, grouped } = parseJobsPayload(payload);
+      if (o.queues.length === 0 || o.queues.includes(queue)) on.jobs(queue, grouped);
+    },
+  });
+}
