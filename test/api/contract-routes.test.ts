@@ -133,7 +133,7 @@ describe('system routes', () => {
     const res = await app.inject({ url: '/v1/stats' });
     assert.equal(res.statusCode, 200);
     const stats = body(res);
-    assert.deepEqual(stats.by_status, { queued: 2, running: 0, retrying: 0, succeeded: 0, failed_permanent: 0, cancelled: 1 });
+    assert.deepEqual(stats.by_status, { waiting: 0, queued: 2, running: 0, retrying: 0, succeeded: 0, failed_permanent: 0, cancelled: 1 });
     assert.equal(stats.by_kind.send_email.queued, 2);
     assert.equal(stats.by_kind.noop.cancelled, 1);
     assert.equal(stats.by_queue.mail.queued, 1);

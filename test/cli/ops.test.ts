@@ -161,9 +161,9 @@ test('stats: the API answer as one JSON line, or counts per queue and kind in a 
   assert.deepEqual(Object.keys(stats), ['by_status', 'by_kind', 'by_queue', 'oldest_runnable_age_seconds']);
   const table = await jobq(at(['stats']), { tty: true });
   const rows = table.stdout.split('\n');
-  assert.match(rows[0]!, /^QUEUE +QUEUED +RUNNING +RETRYING +SUCCEEDED +FAILED_PERMANENT +CANCELLED$/);
-  assert.ok(rows.some((r) => /^counted +0 +0 +0 +1 +0 +0$/.test(r)), table.stdout);
-  assert.ok(rows.some((r) => /^KIND +QUEUED/.test(r)));
+  assert.match(rows[0]!, /^QUEUE +WAITING +QUEUED +RUNNING +RETRYING +SUCCEEDED +FAILED_PERMANENT +CANCELLED$/);
+  assert.ok(rows.some((r) => /^counted +0 +0 +0 +0 +1 +0 +0$/.test(r)), table.stdout);
+  assert.ok(rows.some((r) => /^KIND +WAITING +QUEUED/.test(r)));
   assert.ok(rows.some((r) => /^\(all\) +\d+/.test(r)));
   assert.match(table.stdout, /\noldest runnable job: [\d.]+ s\n$/);
 });

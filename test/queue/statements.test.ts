@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as claim from '../../src/queue/statements/claim.ts';
 import * as enqueue from '../../src/queue/statements/enqueue.ts';
+import * as events from '../../src/queue/statements/events.ts';
 import * as housekeeping from '../../src/queue/statements/housekeeping.ts';
 import * as keyed from '../../src/queue/statements/keyed.ts';
 import * as leases from '../../src/queue/statements/leases.ts';
@@ -17,7 +18,7 @@ import { statement, type StatementText } from '../../src/queue/statements/statem
 import * as transitions from '../../src/queue/statements/transitions.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-const modules = { claim, enqueue, housekeeping, keyed, leases, policies, reads, schedules, transitions };
+const modules = { claim, enqueue, events, housekeeping, keyed, leases, policies, reads, schedules, transitions };
 type Modules = typeof modules;
 
 type ParamsOf<S> = S extends (db: never, params: infer P) => unknown ? P : never;
@@ -38,6 +39,13 @@ const declared = {
     insert: ['input', 'notify', 'now'],
     notifyQueues: ['queues'],
     findByKeys: ['keys', 'asked'],
+  },
+  events: {
+    publishEvents: ['chunks'],
+    registerListener: ['id', 'ttlMs'],
+    unregisterListener: ['id'],
+    listenersLive: [],
+    watchedStates: ['ids'],
   },
   housekeeping: {
     recover: ['staleAfterMs', 'batch', 'now'],
