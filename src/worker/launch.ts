@@ -1,7 +1,8 @@
 /**
  * Starting one claimed job in a slot: its handler under an abort signal and timeout (execute.ts), with
- * its context, the `job:start` event and log line, and, for a job that waited in the buffer, the
- * record that it has started (so that losing the worker now counts its attempt).
+ * its context, the `job:start` event and log line, and, for a job that waited in the buffer, its
+ * `started` event and the record that it has started (so that losing the worker now counts its
+ * attempt).
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -48,7 +49,10 @@ export class Launcher {
     const started = performance.now();
     if (events.listenerCount('job:start') > 0) events.emit('job:start', { job, waitMs: Math.max(0, Date.now() - job.runAt.getTime()) });
     if (log.isLevelEnabled('info')) log.info(logFields(job), 'job started');
-    if (job.startedAt === null) this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...logFields(job), err: errText(err) }, 'could not mark the job started'));
+    if (job.startedAt === null) {
+      queue.jobStarted(job);
+      this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...logFields(job), err: errText(err) }, 'could not mark the job started'));
+    }
     const out = execute({
       handler: kind.handler,
       payload: job.payload,
