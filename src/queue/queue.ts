@@ -17,13 +17,14 @@ import { prune, type PruneOptions, recoverStale, sweep } from './housekeeping.ts
 import { type ClaimRef, type ClaimsHeartbeat, registerWorker, release, renew, renewWorker, unregisterWorker } from './leases.ts';
 import type { ListBounds } from './list.ts';
 import { type FlowQueue, flowQueues, getQueue, listQueues, setQueue } from './policies.ts';
+import { type ProgressOptions, type ProgressValue, setProgress } from './progress.ts';
 import { get, list, stats } from './reads.ts';
 import { QueueSchedules } from './queue-schedules.ts';
 import type { Retention } from './retention.ts';
 import { complete, type CompleteItem, type FailOptions, finalizeCancelled, markFailedOrRetry, requestCancel, retry } from './transitions.ts';
 import type { CancelOutcome, ClaimedJob, EnqueueResult, Job, JobPage, ListFilter, NewJob, QueueInfo, QueuePage, QueuePolicyPatch, QueueStats, WorkerWriteOptions, WriteOptions } from './types.ts';
 
-export type { ClaimLimitedOptions, ClaimOptions, ClaimRef, ClaimsHeartbeat, CompleteItem, FailOptions, FlowQueue, FlowState, PruneOptions, PublisherOptions, QueueEvents, QueueThrottle };
+export type { ClaimLimitedOptions, ClaimOptions, ClaimRef, ClaimsHeartbeat, CompleteItem, FailOptions, FlowQueue, FlowState, ProgressOptions, ProgressValue, PruneOptions, PublisherOptions, QueueEvents, QueueThrottle };
 export { MAX_BATCH } from './enqueue.ts';
 
 export interface QueueOptions {
@@ -123,6 +124,15 @@ export class Queue {
    */
   jobStarted(job: ClaimedJob): void {
     if (this.publisher.active) publishAll(this.publisher, this.#ctx.now(), 'started', [job], 'running');
+  }
+
+  /**
+   * Stores a running job's progress (a fraction 0..1 or `{ current, total }`, and a message) and
+   * publishes it; with `workerId` and `claimSeq`, only under that claim. False when it changed nothing
+   * (the job is not running, or no longer under that claim). Bad input throws (see toProgress).
+   */
+  progress(id: string, value: ProgressValue, opts: ProgressOptions = {}): Promise<boolean> {
+    return setProgress(this.#ctx, id, value, opts);
   }
 
   /**
