@@ -13,7 +13,7 @@ import type { BatchResponseWire, CancelResponseWire, JobListWire, KindWire, Stat
 import type { ErrorKind } from './errors.ts';
 import { isTerminal, type JobStatus } from './statuses.ts';
 
-export type { AttemptErrorWire, JobWire } from './api/schemas/job.ts';
+export type { AttemptErrorWire, JobProgressWire, JobWire } from './api/schemas/job.ts';
 export type { ErrorBodyWire, ErrorDetailWire, JobListWire, KindWire, NewJobWire, StatsWire, CancelResponseWire, JobStatus };
 export type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire };
 export type { ScheduleListQueryWire, ScheduleListWire, ScheduleSavedWire, ScheduleWire, SetScheduleWire };

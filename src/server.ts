@@ -90,6 +90,9 @@ export async function startService(config: Config, logger: Logger, what: StartOp
   try {
     if (config.migrate) await migrateWithRetry(db, logger, config.migrateLockTimeoutMs);
     const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
+    queue.events.on('eventsPublished', ({ dropped, error }) => {
+      if (error !== undefined) logger.warn({ err: (error as Error).message, dropped }, 'job events could not be published; dropped');
+    });
     if (schedules !== undefined) {
       const { added, changed, removed } = await queue.schedules.reconcile(schedules);
       logger.info({ ...(schedulesFile === undefined ? {} : { file: schedulesFile }), added, changed, removed }, 'schedules reconciled');
@@ -149,6 +152,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
         (stopping ??= (async () => {
           metricsServer?.close();
           await Promise.all([app?.close(), worker?.stop()]);
+          await queue.publisher.flush(); // the last outcomes' events, before the pool closes
           await db.close();
         })()),
     };

@@ -40,6 +40,7 @@ export function renderJob(job: Job): JobWire {
     finished_at: isoOrNull(job.finishedAt),
     timeout_ms: job.timeoutMs,
     errors: (job.errors ?? []).map((e) => ({ at: normaliseTimestamp(e.at), attempt: e.attempt, error: e.error })),
+    progress: job.progress ?? null,
   };
 }
 

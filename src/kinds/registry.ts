@@ -20,6 +20,14 @@ export interface HandlerContext {
   logger: Logger;
   /** Renews the job's lease now (the worker also renews it on its own schedule). */
   heartbeat(): Promise<void>;
+  /**
+   * Reports how far the job has got: `value` a number from 0 to 1, or `{ current, total }` (value =
+   * current / total), and an optional message (at most 500 characters). Stored on the job and sent as
+   * a `progress` event. The first report is written at once, later ones at most every 250 ms, the
+   * latest always (before the job's outcome). Resolves when stored, or superseded by a later report
+   * (never rejects: a report that cannot be stored is logged). Bad input throws at once.
+   */
+  progress(value: number | { current: number; total: number }, message?: string): Promise<void>;
 }
 
 /** What a handler returns is stored as the job's `result` (must be JSON-serialisable, or undefined). */

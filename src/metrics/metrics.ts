@@ -16,6 +16,7 @@ import { cached } from '../lib/cached.ts';
 import type { Queue } from '../queue/index.ts';
 import { JOB_STATUSES, type QueueStats, type StatusCounts } from '../queue/types.ts';
 import type { Worker } from '../worker/worker.ts';
+import { eventMetrics } from './events.ts';
 import { BoundedLabels, DEFAULT_MAX_LABELS } from './labels.ts';
 import { scheduleMetrics } from './schedules.ts';
 
@@ -75,6 +76,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   opts.queue.events.on('pruned', ({ count }) => pruned.inc(count));
 
   scheduleMetrics(opts.queue, registers, opts.maxScheduleLabels ?? DEFAULT_MAX_LABELS, opts.statsCacheMs ?? 1_000);
+  eventMetrics(opts.queue, registers);
   if (opts.worker) subscribeWorker(opts.worker, registers, finished, queues);
   if (opts.api) subscribeApi(opts.api, registers);
 

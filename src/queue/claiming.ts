@@ -1,6 +1,7 @@
 /** Claiming: the worker takes runnable jobs, and records when the buffered ones start. */
 import { JobqError } from '../errors.ts';
 import type { QueueContext } from './context.ts';
+import { committed, eventTime, jobEvent, publishAll } from './events/publish.ts';
 import { type ClaimedRow, toClaimedJob } from './rows.ts';
 import * as SQL from './statements/claim.ts';
 import type { ClaimedJob, Job, WriteOptions } from './types.ts';
@@ -54,6 +55,11 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
   // In claim order (RETURNING promises none): the last one is where the next claim's cursor starts.
   jobs.sort((x, y) => y.priority - x.priority || +x.runAt - +y.runAt || (x.id < y.id ? -1 : 1));
   if (jobs.length > 0) ctx.events.emit('claimed', { jobs, workerId });
+  // Those started now; the buffered ones' `started` is published when the worker starts them (Queue.jobStarted).
+  if (jobs.length > 0 && ctx.publisher.active && committed(opts.db)) {
+    const at = eventTime(ctx.now());
+    for (const job of jobs) if (job.startedAt !== null) ctx.publisher.publish(jobEvent('started', job, 'running', at));
+  }
   return jobs;
 }
 
@@ -101,6 +107,7 @@ export async function claimLimited(ctx: QueueContext, workerId: string, opts: Cl
   }
   jobs.sort((x, y) => x.claimSeq - y.claimSeq);
   if (jobs.length > 0) ctx.events.emit('claimed', { jobs, workerId });
+  publishAll(ctx.publisher, ctx.now(), 'started', jobs, 'running', opts.db); // all started now
   return { jobs, throttles };
 }
 

@@ -1,12 +1,14 @@
 /**
- * What the queue's modules share: the pools, the clock, the backoff policy and the event emitter. The
- * Queue façade (queue.ts) makes one and passes it to every operation.
+ * What the queue's modules share: the pools, the clock, the backoff policy, the event emitter and the
+ * publisher of job events. The Queue façade (queue.ts) makes one and passes it to every operation.
  */
 import type { EventEmitter } from 'node:events';
 import type pg from 'pg';
-import type { BackoffPolicy, RandomSource } from './backoff.ts';
+import { type BackoffPolicy, DEFAULT_BACKOFF, type RandomSource, validatePolicy } from './backoff.ts';
 import { JobqError } from '../errors.ts';
-import type { ListBounds } from './list.ts';
+import { Publisher, type PublishReport } from './events/publisher.ts';
+import { LIST_SCAN_ROWS, type ListBounds, PAGE_BYTES } from './list.ts';
+import type { QueueOptions } from './queue.ts';
 import type { EnqueueResult, Job, ScheduleFire } from './types.ts';
 
 export interface QueueEvents {
@@ -23,6 +25,12 @@ export interface QueueEvents {
   cancelled: [{ jobs: Pick<Job, 'id' | 'kind' | 'queue'>[] }];
   /** A schedule's tick fired (its job is also emitted as `enqueued`), once per tick across the fleet. */
   scheduleFired: [ScheduleFire];
+  /**
+   * The publisher of job events sent a batch (events/publisher.ts): how many events it published, how
+   * many were dropped since its last report (a publish that failed, with its `error`, or events pushed
+   * out of a full buffer while the database was away).
+   */
+  eventsPublished: [PublishReport];
 }
 
 export interface QueueContext {
@@ -34,8 +42,25 @@ export interface QueueContext {
   readonly backoff: BackoffPolicy;
   readonly random: RandomSource;
   readonly listBounds: ListBounds;
+  /** Job events go out through it, after the change they report committed (events/publish.ts). */
+  readonly publisher: Publisher;
   /** The time the database should take as "now": null (its own clock) unless a test set a clock. */
   now(): Date | null;
+}
+
+/** The context of a Queue made with `options`, emitting on `events`. */
+export function createContext(options: Omit<QueueOptions, 'kinds'>, events: EventEmitter<QueueEvents>): QueueContext {
+  const clock = options.clock;
+  return {
+    pool: options.pool,
+    readPool: options.readPool ?? options.pool,
+    events,
+    backoff: validatePolicy(options.backoff ?? DEFAULT_BACKOFF),
+    random: options.random ?? Math.random,
+    listBounds: { scanRows: LIST_SCAN_ROWS, pageBytes: PAGE_BYTES, ...options.listBounds },
+    now: clock ? () => clock() : () => null,
+    publisher: new Publisher(options.pool, (r) => events.emit('eventsPublished', r), options.publish),
+  };
 }
 
 /** Emits `cancelled` for those of `jobs` (what a transition returned) that it made cancelled. */

@@ -10,6 +10,8 @@ import { inTransaction } from './db.ts';
 import { isJobqError, JobqError } from '../errors.ts';
 import { MAX_BATCH } from '../limits.ts';
 import { jobsPayload } from './channels.ts';
+import { committed, eventTime, jobEvent } from './events/publish.ts';
+import type { Publisher } from './events/publisher.ts';
 import { newJobId } from './ids.ts';
 import { enqueueKeyed } from './keyed.ts';
 import { type InsertRow, newJobFromInsert, toJob } from './rows.ts';
@@ -39,6 +41,8 @@ export interface EnqueuerOptions {
   now: () => Date | null;
   /** Called for every job inserted or found by its key. */
   onEnqueued: (result: EnqueueResult) => void;
+  /** Where the `enqueued` events of the jobs made go. */
+  publisher: Publisher;
 }
 
 export class Enqueuer {
@@ -108,7 +112,10 @@ export class Enqueuer {
     return this.#write(db, transaction, allOrNothing, (client, notify, wake) => this.#insert(rows, input, notify, wake, client));
   }
 
-  /** Runs one write's statements (`work`) and reports per row; wakes the queues of runnable jobs; emits `enqueued`. */
+  /**
+   * Runs one write's statements (`work`) and reports per row; wakes the queues of runnable jobs; emits
+   * `enqueued`, and publishes the `enqueued` event of each job made (once committed).
+   */
   async #write(db: Queryable | undefined, transaction: boolean, allOrNothing: boolean, work: Work): Promise<RowOutcome[]> {
     // Inside the caller's transaction, or when no other enqueue is under way, the insert notifies
     // itself: the notification leaves with the commit (one round trip, lowest latency). Under
@@ -131,6 +138,11 @@ export class Enqueuer {
     }
     if (!notifyInStatement) for (const q of wake) void this.#notifier.add(q);
     for (const r of results) if (!(r instanceof JobqError)) this.#o.onEnqueued(r);
+    const publisher = this.#o.publisher;
+    if (publisher.active && committed(db)) {
+      const at = eventTime(this.#o.now());
+      for (const r of results) if (!(r instanceof JobqError) && r.outcome === 'created') publisher.publish(jobEvent('enqueued', r.job, r.job.status, at));
+    }
     return results;
   }
 

@@ -4,6 +4,7 @@
  */
 import { checkout } from './checkout.ts';
 import { emitCancelled, type QueueContext } from './context.ts';
+import { publishOutcomes } from './events/publish.ts';
 import type { Retention } from './retention.ts';
 import { toJob } from './rows.ts';
 import * as SQL from './statements/housekeeping.ts';
@@ -31,6 +32,8 @@ export async function recoverStale(ctx: QueueContext, staleAfterMs: number, opts
       const jobs = rows.map(toJob);
       ctx.events.emit('recovered', { jobs });
       emitCancelled(ctx, jobs);
+      // retrying, failed_permanent, cancelled; a job that never started goes back to queued, with no event
+      publishOutcomes(ctx.publisher, ctx.now(), jobs, opts.db);
     }
     if (rows.length < RECOVER_BATCH) return total;
   }

@@ -20,5 +20,8 @@ export {
 } from './queue.ts';
 export * from './types.ts';
 export { JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL, parseJobsPayload } from './channels.ts';
+export { LISTENERS_CHANNEL } from './events/types.ts';
+export type { Publisher, PublisherOptions, PublishReport } from './events/publisher.ts';
+export { toProgress, type ProgressOptions, type ProgressValue } from './progress.ts';
 export { migrate, schemaVersion, LATEST_VERSION } from './migrate.ts';
 export { QueueSchedules } from './queue-schedules.ts';

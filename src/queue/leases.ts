@@ -5,6 +5,7 @@
  * registered and its leases are renewed while its main thread is blocked: LEASE_KEEPER_STATEMENTS.
  */
 import { emitCancelled, type QueueContext } from './context.ts';
+import { publishOutcomes } from './events/publish.ts';
 import { toJob } from './rows.ts';
 import * as SQL from './statements/leases.ts';
 import type { StatementText } from './statements/statement.ts';
@@ -49,6 +50,7 @@ export async function release(ctx: QueueContext, workerId: string, claims: Claim
   const ids = [...new Set(claims.map((c) => c.id).filter(isUuid))];
   const jobs = (await SQL.release(opts.db ?? ctx.pool, { workerId, ids, claims: claimSet(claims), now: ctx.now() })).map(toJob);
   emitCancelled(ctx, jobs);
+  publishOutcomes(ctx.publisher, ctx.now(), jobs, opts.db); // cancelled ones (a job given back to queued has no event)
   return jobs;
 }
 

@@ -7,35 +7,24 @@
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
-import { type BackoffPolicy, DEFAULT_BACKOFF, type RandomSource, validatePolicy } from './backoff.ts';
+import type { BackoffPolicy, RandomSource } from './backoff.ts';
 import { claim, claimLimited, type ClaimLimitedOptions, type ClaimOptions, type FlowState, markStartedThrough, type QueueThrottle } from './claiming.ts';
-import type { QueueContext, QueueEvents } from './context.ts';
+import { createContext, type QueueContext, type QueueEvents } from './context.ts';
 import { Enqueuer } from './enqueue.ts';
+import { publishAll } from './events/publish.ts';
+import type { Publisher, PublisherOptions } from './events/publisher.ts';
 import { prune, type PruneOptions, recoverStale, sweep } from './housekeeping.ts';
 import { type ClaimRef, type ClaimsHeartbeat, registerWorker, release, renew, renewWorker, unregisterWorker } from './leases.ts';
-import { LIST_SCAN_ROWS, type ListBounds, PAGE_BYTES } from './list.ts';
+import type { ListBounds } from './list.ts';
 import { type FlowQueue, flowQueues, getQueue, listQueues, setQueue } from './policies.ts';
+import { type ProgressOptions, type ProgressValue, setProgress } from './progress.ts';
 import { get, list, stats } from './reads.ts';
 import { QueueSchedules } from './queue-schedules.ts';
 import type { Retention } from './retention.ts';
 import { complete, type CompleteItem, type FailOptions, finalizeCancelled, markFailedOrRetry, requestCancel, retry } from './transitions.ts';
-import type {
-  CancelOutcome,
-  ClaimedJob,
-  EnqueueResult,
-  Job,
-  JobPage,
-  ListFilter,
-  NewJob,
-  QueueInfo,
-  QueuePage,
-  QueuePolicyPatch,
-  QueueStats,
-  WorkerWriteOptions,
-  WriteOptions,
-} from './types.ts';
+import type { CancelOutcome, ClaimedJob, EnqueueResult, Job, JobPage, ListFilter, NewJob, QueueInfo, QueuePage, QueuePolicyPatch, QueueStats, WorkerWriteOptions, WriteOptions } from './types.ts';
 
-export type { ClaimLimitedOptions, ClaimOptions, ClaimRef, ClaimsHeartbeat, CompleteItem, FailOptions, FlowQueue, FlowState, PruneOptions, QueueEvents, QueueThrottle };
+export type { ClaimLimitedOptions, ClaimOptions, ClaimRef, ClaimsHeartbeat, CompleteItem, FailOptions, FlowQueue, FlowState, ProgressOptions, ProgressValue, PruneOptions, PublisherOptions, QueueEvents, QueueThrottle };
 export { MAX_BATCH } from './enqueue.ts';
 
 export interface QueueOptions {
@@ -54,6 +43,8 @@ export interface QueueOptions {
   readPool?: pg.Pool;
   /** Bounds of one `list` page (see list.ts). Default LIST_SCAN_ROWS rows examined, PAGE_BYTES bytes. */
   listBounds?: Partial<ListBounds>;
+  /** The publisher of job events (events/publisher.ts): how often it re-checks for listeners, its buffer. */
+  publish?: PublisherOptions;
 }
 
 export class Queue {
@@ -63,25 +54,14 @@ export class Queue {
   readonly #enqueuer: Enqueuer;
   /** Recurring jobs: saving, reading and firing schedules (queue-schedules.ts; docs/schedules.md). */
   readonly schedules: QueueSchedules;
+  /** Job events' publisher (docs/events.md): a process's LISTEN connection tells it of new listeners. */
+  readonly publisher: Publisher;
 
   constructor(options: QueueOptions) {
     this.kinds = options.kinds;
-    const clock = options.clock;
-    this.#ctx = {
-      pool: options.pool,
-      readPool: options.readPool ?? options.pool,
-      events: this.events,
-      backoff: validatePolicy(options.backoff ?? DEFAULT_BACKOFF),
-      random: options.random ?? Math.random,
-      listBounds: { scanRows: LIST_SCAN_ROWS, pageBytes: PAGE_BYTES, ...options.listBounds },
-      now: clock ? () => clock() : () => null,
-    };
-    this.#enqueuer = new Enqueuer({
-      pool: options.pool,
-      kinds: this.kinds,
-      now: this.#ctx.now,
-      onEnqueued: (r) => this.events.emit('enqueued', r),
-    });
+    this.#ctx = createContext(options, this.events);
+    this.publisher = this.#ctx.publisher;
+    this.#enqueuer = new Enqueuer({ ...this.#ctx, kinds: this.kinds, onEnqueued: (r) => this.events.emit('enqueued', r) });
     this.schedules = new QueueSchedules(this.#ctx, this.kinds, (job, o) => this.enqueue(job, o));
   }
 
@@ -136,6 +116,23 @@ export class Queue {
    */
   markStartedThrough(workerId: string, claimSeq: number, opts: WriteOptions = {}): Promise<void> {
     return markStartedThrough(this.#ctx, workerId, claimSeq, opts);
+  }
+
+  /**
+   * A worker starts `job`, which waited in its buffer: publishes its `started` event now (its start is
+   * recorded, coalesced, by markStartedThrough), so that the event always comes before the job's outcome.
+   */
+  jobStarted(job: ClaimedJob): void {
+    if (this.publisher.active) publishAll(this.publisher, this.#ctx.now(), 'started', [job], 'running');
+  }
+
+  /**
+   * Stores a running job's progress (a fraction 0..1 or `{ current, total }`, and a message) and
+   * publishes it; with `workerId` and `claimSeq`, only under that claim. False when it changed nothing
+   * (the job is not running, or no longer under that claim). Bad input throws (see toProgress).
+   */
+  progress(id: string, value: ProgressValue, opts: ProgressOptions = {}): Promise<boolean> {
+    return setProgress(this.#ctx, id, value, opts);
   }
 
   /**

@@ -1,6 +1,6 @@
 /** Rows as the database returns them, and their mapping to the job model. */
 import type { InsertedRow } from './statements/enqueue.ts';
-import type { AttemptError, ClaimedJob, Job, JobStatus } from './types.ts';
+import type { AttemptError, ClaimedJob, Job, JobStatus, StoredProgress } from './types.ts';
 
 export interface JobRow {
   id: string;
@@ -30,6 +30,7 @@ export interface JobRow {
   created_at: Date;
   updated_at: Date;
   finished_at: Date | null;
+  progress: StoredProgress | null;
 }
 
 export function toJob(r: JobRow): Job {
@@ -60,6 +61,7 @@ export function toJob(r: JobRow): Job {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     finishedAt: r.finished_at,
+    progress: r.progress ?? null,
   };
 }
 
@@ -96,6 +98,7 @@ export function newJobFromInsert(input: InsertRow, payload: unknown, r: Inserted
     createdAt: new Date(r.created_at_ms),
     updatedAt: new Date(r.created_at_ms),
     finishedAt: null,
+    progress: null,
   };
 }
 

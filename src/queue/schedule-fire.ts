@@ -7,9 +7,11 @@ import { DEFAULT_MAX_ATTEMPTS } from '../kinds/registry.ts';
 import type { KindRegistry } from '../kinds/registry.ts';
 import type { QueueContext } from './context.ts';
 import { latestTicks, nextTick, type Timing } from './cron.ts';
+import { publishAll } from './events/publish.ts';
 import { newJobId } from './ids.ts';
 import { newJobFromInsert, type InsertRow } from './rows.ts';
 import type { ScheduleFire } from './schedule-types.ts';
+import type { Job } from './types.ts';
 import type { InsertedRow } from './statements/enqueue.ts';
 import * as SQL from './statements/schedules.ts';
 
@@ -119,14 +121,17 @@ async function fireOne(ctx: QueueContext, kinds: KindRegistry, row: SQL.Schedule
   if (!result[0]?.won) return { fires: [], next: undefined };
   const byId = new Map(inputs.map((r, i) => [r.id, { input: r, tick: plan.ticks[i]! }]));
   const fires: ScheduleFire[] = [];
+  const created: Job[] = [];
   for (const r of result) {
     const made = r.id === null || r.id === undefined ? undefined : byId.get(r.id);
     if (!made) continue;
     const job = newJobFromInsert(made.input, row.payload, r as InsertedRow);
+    created.push(job);
     if (ctx.events.listenerCount('enqueued') > 0) ctx.events.emit('enqueued', { job, isNew: true, outcome: 'created' });
     const fire: ScheduleFire = { schedule: row.name, tick: made.tick, jobId: job.id, lagMs: job.createdAt.getTime() - made.tick.getTime(), catchUp: plan.catchUp };
     ctx.events.emit('scheduleFired', fire);
     fires.push(fire);
   }
+  publishAll(ctx.publisher, ctx.now(), 'enqueued', created, null); // committed: fireTicks is a statement of its own
   return { fires, next: plan.next };
 }

@@ -5,9 +5,11 @@
  */
 import { nextDelay } from './backoff.ts';
 import { emitCancelled, notFound, type QueueContext } from './context.ts';
+import { committed, eventTime, type EventSubject, jobEvent, publishAll, publishOutcomes } from './events/publish.ts';
 import { isJobqError, JobqError } from '../errors.ts';
 import { claimResultsParam, type Completion, resultJson, writeCompletions } from './results.ts';
 import { type JobRow, toJob } from './rows.ts';
+import * as Events from './statements/events.ts';
 import * as Keyed from './statements/keyed.ts';
 import * as Reads from './statements/reads.ts';
 import type { Statement } from './statements/statement.ts';
@@ -20,6 +22,11 @@ export interface CompleteItem {
   id: string;
   claimSeq: number;
   result?: unknown;
+  /**
+   * The claimed job (`ClaimedJob`), for its `succeeded` event. Without it, the events of the batch's
+   * items that have none need one read of their jobs (only while events are published).
+   */
+  job?: EventSubject;
 }
 
 /** See Queue.complete. */
@@ -32,7 +39,26 @@ export async function complete(ctx: QueueContext, workerId: string, items: Compl
     const done = await SQL.complete(opts.db ?? ctx.pool, { workerId, ids, claims: claimResultsParam(batch), now: ctx.now() });
     return done.map((r) => r.claim_seq);
   };
-  return writeCompletions(rows, write, opts.db === undefined);
+  const done = await writeCompletions(rows, write, opts.db === undefined);
+  if (done.length > 0 && ctx.publisher.active && committed(opts.db)) await publishSucceeded(ctx, items, done);
+  return done;
+}
+
+/** The `succeeded` events of the claims `done`, in the items' order; jobs given without `job` are read (one statement). */
+async function publishSucceeded(ctx: QueueContext, items: CompleteItem[], done: number[]): Promise<void> {
+  const held = new Set(done);
+  const finished = items.filter((i) => held.has(i.claimSeq));
+  const unknown = finished.filter((i) => i.job === undefined).map((i) => i.id);
+  const read = new Map<string, EventSubject>();
+  if (unknown.length > 0) {
+    const rows = await Events.watchedStates(ctx.pool, { ids: unknown }).catch(() => []);
+    for (const r of rows) read.set(r.id, { id: r.id, queue: r.queue, kind: r.kind, group: r.group_key, attempts: r.attempts });
+  }
+  const at = eventTime(ctx.now());
+  for (const i of finished) {
+    const job = i.job ?? read.get(i.id);
+    if (job) ctx.publisher.publish(jobEvent('succeeded', job, 'succeeded', at));
+  }
 }
 
 export interface FailOptions extends WorkerWriteOptions {
@@ -51,12 +77,12 @@ export async function markFailedOrRetry(ctx: QueueContext, id: string, error: un
   }
   const delayMs = nextDelay(previous, ctx.backoff, ctx.random);
   const params = { ...held(ctx, id, opts), error: errorText(error), permanent: opts.permanent ?? false, delayMs };
-  return cancelledOne(ctx, toJob(await transition(ctx, id, SQL.fail, params, opts)));
+  return finished(ctx, toJob(await transition(ctx, id, SQL.fail, params, opts)), opts);
 }
 
 /** See Queue.finalizeCancelled. */
 export async function finalizeCancelled(ctx: QueueContext, id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
-  return cancelledOne(ctx, toJob(await transition(ctx, id, SQL.finalizeCancelled, held(ctx, id, opts), opts)));
+  return finished(ctx, toJob(await transition(ctx, id, SQL.finalizeCancelled, held(ctx, id, opts), opts)), opts);
 }
 
 /** See Queue.requestCancel. */
@@ -66,7 +92,7 @@ export async function requestCancel(ctx: QueueContext, id: string, opts: WriteOp
   const [row] = await SQL.cancel(db, { id, now: ctx.now() });
   if (row) {
     const job = toJob(row);
-    if (row.prev_status !== 'running') return { outcome: 'cancelled', job: cancelledOne(ctx, job) };
+    if (row.prev_status !== 'running') return { outcome: 'cancelled', job: finished(ctx, job, opts) };
     await SQL.notifyCancel(db, { id });
     return { outcome: 'cancel_requested', job };
   }
@@ -80,7 +106,9 @@ export async function requestCancel(ctx: QueueContext, id: string, opts: WriteOp
 /** See Queue.retry. */
 export async function retry(ctx: QueueContext, id: string, opts: WriteOptions = {}): Promise<Job> {
   try {
-    return toJob(await transition(ctx, id, SQL.retry, { id, now: ctx.now() }, opts));
+    const job = toJob(await transition(ctx, id, SQL.retry, { id, now: ctx.now() }, opts));
+    publishAll(ctx.publisher, ctx.now(), 'enqueued', [job], null, opts.db);
+    return job;
   } catch (err) {
     throw (await keyTaken(opts.db ?? ctx.pool, id, err)) ?? err;
   }
@@ -125,7 +153,9 @@ async function transition<P>(ctx: QueueContext, id: string, stmt: Statement<P, J
   ]);
 }
 
-function cancelledOne(ctx: QueueContext, job: Job): Job {
+/** A transition's job: emits `cancelled` if it made it so, and publishes the event of its new status. */
+function finished(ctx: QueueContext, job: Job, opts: WriteOptions): Job {
   emitCancelled(ctx, [job]);
+  if (ctx.publisher.active) publishOutcomes(ctx.publisher, ctx.now(), [job], opts.db);
   return job;
 }

@@ -3,6 +3,7 @@
  */
 import type pg from 'pg';
 import type { JobStatus, TerminalStatus } from '../statuses.ts';
+import type { JobProgress } from './events/types.ts';
 
 export { isTerminal, JOB_STATUSES, type JobStatus, TERMINAL_STATUSES, type TerminalStatus } from '../statuses.ts';
 
@@ -50,6 +51,13 @@ export interface Job {
   createdAt: Date;
   updatedAt: Date;
   finishedAt: Date | null;
+  /** The handler's last progress report (`Queue.progress`, a handler's `ctx.progress`); null before any. */
+  progress: StoredProgress | null;
+}
+
+/** A job's last progress report, and when it was made (the reporting process's clock, ISO 8601). */
+export interface StoredProgress extends JobProgress {
+  at: string;
 }
 
 /**

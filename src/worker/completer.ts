@@ -15,6 +15,8 @@ interface Item {
   id: string;
   claimSeq: number;
   result: unknown;
+  /** For the job's `succeeded` event (Queue.complete publishes it from what the worker holds). */
+  job: ClaimedJob;
   done: CompletionCallback;
 }
 
@@ -38,7 +40,7 @@ export class Completer {
    * worker's CPU and garbage.
    */
   complete(job: ClaimedJob, result: unknown, done: CompletionCallback): void {
-    this.#items.push({ id: job.id, claimSeq: job.claimSeq, result, done });
+    this.#items.push({ id: job.id, claimSeq: job.claimSeq, result, job, done });
     this.#pending.set(job.claimSeq, job);
     this.#flushing ??= this.#flush();
   }

@@ -1,27 +1,37 @@
 /** The context a handler runs with (HandlerContext), one small object per job. */
 import type { Logger } from 'pino';
 import type { HandlerContext } from '../kinds/registry.ts';
+import type { JobProgress } from '../queue/events/types.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import type { JobAbort } from './execute.ts';
 import { logFields } from './log.ts';
+import { ProgressReporter } from './progress.ts';
 
 /** Renews one claim's lease (the worker's Heartbeat). */
 export interface LeaseRenewer {
   renew(job: ClaimedJob): Promise<void>;
 }
 
+/** Stores one claim's progress (the worker's Launcher); never rejects. */
+export interface ProgressWriter {
+  writeProgress(job: ClaimedJob, progress: JobProgress): Promise<void>;
+}
+
 /**
- * What a handler gets besides its payload. A class, so one small object per job: the signal and the
- * child logger are made only if the handler asks for them.
+ * What a handler gets besides its payload. A class, so one small object per job: the signal, the
+ * child logger and the progress reporter are made only if the handler asks for them.
  */
 export class JobContext implements HandlerContext {
   #job: HandlerContext['job'] | undefined;
   #child: Logger | undefined;
+  /** Made by the first `progress` call. */
+  #reporter: ProgressReporter | undefined;
   constructor(
     private readonly claimed: ClaimedJob,
     private readonly abort: JobAbort,
     private readonly log: Logger,
     private readonly leases: LeaseRenewer,
+    private readonly writer: ProgressWriter,
   ) {}
   get job(): HandlerContext['job'] {
     const c = this.claimed;
@@ -35,5 +45,13 @@ export class JobContext implements HandlerContext {
   }
   heartbeat(): Promise<void> {
     return this.leases.renew(this.claimed);
+  }
+  progress(value: number | { current: number; total: number }, message?: string): Promise<void> {
+    this.#reporter ??= new ProgressReporter((p) => this.writer.writeProgress(this.claimed, p));
+    return this.#reporter.report(value, message);
+  }
+  /** Writes the progress report still waiting, if any, now (the handler settled): the write, or undefined if none. */
+  flushProgress(): Promise<void> | undefined {
+    return this.#reporter?.busy ? this.#reporter.flush() : undefined;
   }
 }

@@ -1,10 +1,12 @@
 /**
  * What a worker hears on its LISTEN connection (listener.ts), told apart by channel: new jobs of a
  * queue it works, a cancel request, a queue policy changed, a schedule changed; and every (re)connect,
- * after which the worker should look for itself (notifications sent while it was away are gone).
+ * after which the worker should look for itself (notifications sent while it was away are gone). A
+ * listener of job events registering (LISTENERS_CHANNEL) turns the queue's publisher on at once; a
+ * (re)connect makes it look again at its next event.
  */
 import type { Logger } from 'pino';
-import { CANCEL_CHANNEL, JOBS_CHANNEL, parseJobsPayload, QUEUES_CHANNEL, SCHEDULES_CHANNEL } from '../queue/index.ts';
+import { CANCEL_CHANNEL, JOBS_CHANNEL, LISTENERS_CHANNEL, parseJobsPayload, type Queue, QUEUES_CHANNEL, SCHEDULES_CHANNEL } from '../queue/index.ts';
 import { Listener } from './listener.ts';
 
 export interface WorkerNotifications {
@@ -16,13 +18,17 @@ export interface WorkerNotifications {
   connected(reconnected: boolean): void;
 }
 
-export function listenForWork(o: { databaseUrl: string; logger: Logger; queues: string[] }, on: WorkerNotifications): Listener {
+export function listenForWork(o: { databaseUrl: string; logger: Logger; queues: string[]; queue: Pick<Queue, 'publisher'> }, on: WorkerNotifications): Listener {
   return new Listener({
     url: o.databaseUrl,
-    channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL],
+    channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL, LISTENERS_CHANNEL],
     logger: o.logger,
-    onConnect: (reconnected) => on.connected(reconnected),
+    onConnect: (reconnected) => {
+      o.queue.publisher.recheck();
+      on.connected(reconnected);
+    },
     onNotify: (channel, payload) => {
+      if (channel === LISTENERS_CHANNEL) return o.queue.publisher.onListenersChanged();
       if (channel === CANCEL_CHANNEL) return on.cancel(payload);
       if (channel === SCHEDULES_CHANNEL) return on.scheduleChanged();
       if (channel === QUEUES_CHANNEL) return on.policyChanged();

@@ -106,16 +106,22 @@ export class Outcomes implements OutcomeWriter {
     for (const f of this.#finishing.values()) into.push(f.job);
   }
 
-  /** The handler succeeded. The common case, kept free of promises: the completer calls back once the batch is written. */
-  succeeded(job: ClaimedJob, value: unknown, started: number, ran: number): void {
+  /**
+   * The handler succeeded. The common case, kept free of promises: the completer calls back once the
+   * batch is written. When the handler's last progress report is being written (`progressWrite`), the
+   * outcome waits for it (the report's write is guarded by the claim the outcome ends).
+   */
+  succeeded(job: ClaimedJob, value: unknown, started: number, ran: number, progressWrite?: Promise<void>): void {
+    if (progressWrite) return this.#afterProgress(job, progressWrite, () => this.succeeded(job, value, started, ran));
     this.#completer.complete(job, value, (err, held) => {
       const outcome = err !== undefined ? this.#unwritten(job, err) : held ? 'succeeded' : this.#lost(job);
       this.#finished(job, outcome, started, ran);
     });
   }
 
-  /** The handler failed, was aborted, or was abandoned. */
-  failed(job: ClaimedJob, s: Settled & { ok: false }, started: number, ran: number): void {
+  /** The handler failed, was aborted, or was abandoned; after its last progress report, as `succeeded`. */
+  failed(job: ClaimedJob, s: Settled & { ok: false }, started: number, ran: number, progressWrite?: Promise<void>): void {
+    if (progressWrite) return this.#afterProgress(job, progressWrite, () => this.failed(job, s, started, ran));
     const write = recordFailure(this, job, s)
       .catch((err: unknown) => (isJobqError(err, 'invalid_transition') ? this.#lost(job) : this.#unwritten(job, err)))
       .then((outcome) => this.#finished(job, outcome, started, ran))
@@ -139,8 +145,19 @@ export class Outcomes implements OutcomeWriter {
 
   /** Resolves when every outcome handed over so far is written or given up. */
   async drain(): Promise<void> {
-    await Promise.allSettled([...this.#finishing.values()].map((f) => f.write));
+    // A claim waiting for its last progress report hands its outcome over only then: look again.
+    while (this.#finishing.size > 0) await Promise.allSettled([...this.#finishing.values()].map((f) => f.write));
     await this.#completer.drain();
+  }
+
+  /** Records the outcome (`record`) once the handler's last progress report is written; the claim counts as finishing meanwhile. */
+  #afterProgress(job: ClaimedJob, progressWrite: Promise<void>, record: () => void): void {
+    const entry = { job, write: progressWrite }; // never rejects
+    this.#finishing.set(job.claimSeq, entry);
+    void entry.write.then(() => {
+      if (this.#finishing.get(job.claimSeq) === entry) this.#finishing.delete(job.claimSeq);
+      record();
+    });
   }
 
   #finished(job: ClaimedJob, outcome: FinishOutcome, started: number, ran: number): void {

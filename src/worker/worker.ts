@@ -276,17 +276,17 @@ export class Worker {
   }
 
   #start(job: ClaimedJob): void {
-    const running = this.#launcher.launch(job, (s, started) => this.#settled(job, started, s));
+    const running = this.#launcher.launch(job, (s, started, progressWrite) => this.#settled(job, started, s, progressWrite));
     if (running) this.#active.set(job.claimSeq, running);
   }
 
-  /** The handler settled: free its slot, write the outcome, start the next job. */
-  #settled(job: ClaimedJob, started: number, s: Settled): void {
+  /** The handler settled: free its slot, write the outcome (after its last progress), start the next job. */
+  #settled(job: ClaimedJob, started: number, s: Settled, progressWrite: Promise<void> | undefined): void {
     const ran = performance.now() - started;
     this.#avgRunMs = this.#avgRunMs * 0.9 + ran * 0.1;
     const wasActive = this.#active.delete(job.claimSeq);
-    if (s.ok) this.#outcomes.succeeded(job, s.value, started, ran);
-    else this.#outcomes.failed(job, s, started, ran);
+    if (s.ok) this.#outcomes.succeeded(job, s.value, started, ran, progressWrite);
+    else this.#outcomes.failed(job, s, started, ran, progressWrite);
     // Started from #pump (a handler that returned at once), #pump goes on by itself.
     if (wasActive && !(this.#flow.due() && (this.#leaveForFlow = !this.#leaveForFlow))) this.#pump();
     if (this.#roomless || (this.#lastClaimFull && this.#buffer.length <= this.#bufferTarget() / 2) || this.#flow.due()) this.#wakeup.wake();

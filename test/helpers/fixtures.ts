@@ -1,6 +1,7 @@
 /**
  * The one import for test fixtures. Each part lives in its own file here:
  *   db.ts            a fresh migrated database per test, a Queue on it, the built-in kinds
+ *   events.ts        a client LISTENing on job events, a sentinel notification, a statement counter
  *   jobs.ts          new jobs for the queue's API (noopJob, emailJob)
  *   poll.ts          eventually (poll until a deadline), waitForStatus, deferred
  *   worker.ts        in-process workers on a fresh database (setup), the probe kind, a silent logger
@@ -12,6 +13,7 @@
  */
 export * from './api.ts';
 export * from './db.ts';
+export * from './events.ts';
 export * from './jobs.ts';
 export * from './kind-context.ts';
 export * from './poll.ts';

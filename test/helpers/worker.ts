@@ -3,7 +3,7 @@ import { after } from 'node:test';
 import pino from 'pino';
 import { Type } from '@sinclair/typebox';
 import type { HandlerContext, KindRegistry } from '../../src/kinds/registry.ts';
-import { Queue } from '../../src/queue/queue.ts';
+import { Queue, type QueueOptions } from '../../src/queue/queue.ts';
 import { Worker, type WorkerOptions } from '../../src/worker/worker.ts';
 import { freshDatabase, testKinds, type TestDatabase } from './db.ts';
 
@@ -27,14 +27,14 @@ export interface Setup {
   worker(overrides?: Partial<WorkerOptions>): Promise<Worker>;
 }
 
-export async function setup(kinds: KindRegistry = testKinds()): Promise<Setup> {
+export async function setup(kinds: KindRegistry = testKinds(), queueOptions: Partial<QueueOptions> = {}): Promise<Setup> {
   const workers: Worker[] = [];
   // Registered before the database's own hook, so workers stop before their database is dropped.
   after(async () => {
     await Promise.all(workers.map((w) => w.stop()));
   });
   const db = await freshDatabase();
-  const queue = new Queue({ pool: db.pool, kinds });
+  const queue = new Queue({ pool: db.pool, kinds, ...queueOptions });
   return {
     db,
     queue,

@@ -12,13 +12,14 @@ import * as housekeeping from '../../src/queue/statements/housekeeping.ts';
 import * as keyed from '../../src/queue/statements/keyed.ts';
 import * as leases from '../../src/queue/statements/leases.ts';
 import * as policies from '../../src/queue/statements/policies.ts';
+import * as progress from '../../src/queue/statements/progress.ts';
 import * as reads from '../../src/queue/statements/reads.ts';
 import * as schedules from '../../src/queue/statements/schedules.ts';
 import { statement, type StatementText } from '../../src/queue/statements/statement.ts';
 import * as transitions from '../../src/queue/statements/transitions.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-const modules = { claim, enqueue, events, housekeeping, keyed, leases, policies, reads, schedules, transitions };
+const modules = { claim, enqueue, events, housekeeping, keyed, leases, policies, progress, reads, schedules, transitions };
 type Modules = typeof modules;
 
 type ParamsOf<S> = S extends (db: never, params: infer P) => unknown ? P : never;
@@ -73,6 +74,9 @@ const declared = {
     queueInfos: ['name', 'after', 'limit', 'now'],
     flowQueues: [],
     pruneQueues: [],
+  },
+  progress: {
+    setProgress: ['id', 'workerId', 'claimSeq', 'progress'],
   },
   reads: {
     get: ['id'],

@@ -3,6 +3,7 @@
  * null. One TypeBox schema serves response serialisation, the OpenAPI document and the client's types.
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { PROGRESS_MESSAGE_MAX } from '../../queue/events/types.ts';
 import { JOB_STATUSES, type JobStatus } from '../../statuses.ts';
 
 /** `T | null` as one JSON schema (`type: [T, 'null']`), which OpenAPI 3.1 and fast-json-stringify both read well. */
@@ -35,6 +36,18 @@ export const AttemptErrorSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A handler's last progress report (`ctx.progress`), as stored on the job and carried by `progress` events. */
+export const JobProgressSchema = Type.Object(
+  {
+    value: Type.Number({ minimum: 0, maximum: 1, description: 'How far the job has got, from 0 to 1 (current / total when a count was reported).' }),
+    current: Type.Optional(Type.Number({ minimum: 0, description: 'The count reported, out of `total`.' })),
+    total: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    message: Type.Optional(Type.String({ maxLength: PROGRESS_MESSAGE_MAX })),
+    at: Type.String({ ...TIMESTAMP, description: 'When the handler reported it (its worker\'s clock).' }),
+  },
+  { additionalProperties: false, description: "The handler's last progress report; null until it reports." },
+);
+
 const EXAMPLE_JOB = {
   id: '01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f',
   queue: 'default',
@@ -59,6 +72,7 @@ const EXAMPLE_JOB = {
   finished_at: null,
   timeout_ms: null,
   errors: [],
+  progress: null,
 };
 
 export const JobSchema = Type.Object(
@@ -86,10 +100,12 @@ export const JobSchema = Type.Object(
     finished_at: Nullable(Timestamp),
     timeout_ms: Nullable(Type.Integer({ minimum: 1, description: "Handler timeout of this job; null: the kind's default." })),
     errors: Type.Array(AttemptErrorSchema, { description: 'The latest attempt errors, oldest first.' }),
+    progress: Nullable(JobProgressSchema),
   },
   { $id: 'Job', additionalProperties: false, description: 'A job.', examples: [EXAMPLE_JOB] },
 );
 
 export type JobWire = Static<typeof JobSchema>;
 export type AttemptErrorWire = Static<typeof AttemptErrorSchema>;
+export type JobProgressWire = Static<typeof JobProgressSchema>;
 export { EXAMPLE_JOB };

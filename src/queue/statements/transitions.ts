@@ -121,13 +121,13 @@ export const notifyCancel = statement<{ id: string }, unknown>(
   `SELECT pg_notify('${CANCEL_CHANNEL}', :id::text)`,
 );
 
-/** Back to queued with a fresh set of attempts, from failed_permanent or cancelled only. */
+/** Back to queued with a fresh set of attempts (and no progress), from failed_permanent or cancelled only. */
 export const retry = statement<{ id: string; now: Date | null }, JobRow>(
   'retry',
   `WITH upd AS (
      UPDATE jobq.jobs
         SET status = 'queued', attempts = 0, run_at = ${NOW}, backoff_ms = NULL, cancel_requested = false,
-            result = NULL, finished_at = NULL, updated_at = ${NOW}
+            result = NULL, progress = NULL, finished_at = NULL, updated_at = ${NOW}
       WHERE id = :id AND status IN ('failed_permanent', 'cancelled')
      RETURNING *
    )
