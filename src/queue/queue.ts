@@ -11,6 +11,7 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, type RandomSource, validatePolicy 
 import { claim, claimLimited, type ClaimLimitedOptions, type ClaimOptions, type FlowState, markStartedThrough, type QueueThrottle } from './claiming.ts';
 import type { QueueContext, QueueEvents } from './context.ts';
 import { Enqueuer } from './enqueue.ts';
+import { parentsOf } from './flows.ts';
 import { prune, type PruneOptions, recoverStale, sweep } from './housekeeping.ts';
 import { type ClaimRef, type ClaimsHeartbeat, registerWorker, release, renew, renewWorker, unregisterWorker } from './leases.ts';
 import { LIST_SCAN_ROWS, type ListBounds, PAGE_BYTES } from './list.ts';
@@ -31,6 +32,7 @@ import type {
   QueuePage,
   QueuePolicyPatch,
   QueueStats,
+  ParentJob,
   WorkerWriteOptions,
   WriteOptions,
 } from './types.ts';
@@ -282,6 +284,11 @@ export class Queue {
    */
   list(filter: ListFilter = {}, opts: WriteOptions = {}): Promise<JobPage> {
     return list(this.#ctx, filter, opts);
+  }
+
+  /** Job `id`'s parents (depends_on) in that order, as they are now: what its handler's ctx.parents() gives. */
+  parents(id: string, opts: WriteOptions = {}): Promise<ParentJob[]> {
+    return parentsOf(opts.db ?? this.#ctx.pool, id);
   }
 
   /** Counts by status, by kind and by queue, and the age of the oldest runnable job. */

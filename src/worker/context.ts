@@ -1,6 +1,6 @@
 /** The context a handler runs with (HandlerContext), one small object per job. */
 import type { Logger } from 'pino';
-import type { HandlerContext } from '../kinds/registry.ts';
+import type { HandlerContext, ParentJob } from '../kinds/registry.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import type { JobAbort } from './execute.ts';
 import { logFields } from './log.ts';
@@ -17,11 +17,14 @@ export interface LeaseRenewer {
 export class JobContext implements HandlerContext {
   #job: HandlerContext['job'] | undefined;
   #child: Logger | undefined;
+  #parents: Promise<ParentJob[]> | undefined;
   constructor(
     private readonly claimed: ClaimedJob,
     private readonly abort: JobAbort,
     private readonly log: Logger,
     private readonly leases: LeaseRenewer,
+    /** Reads a job's parents (Queue.parents): the worker's, since kinds never import the queue. */
+    private readonly readParents: (id: string) => Promise<ParentJob[]>,
   ) {}
   get job(): HandlerContext['job'] {
     const c = this.claimed;
@@ -35,5 +38,12 @@ export class JobContext implements HandlerContext {
   }
   heartbeat(): Promise<void> {
     return this.leases.renew(this.claimed);
+  }
+  parents(): Promise<ParentJob[]> {
+    // A failed read is not kept: the handler may ask again.
+    return (this.#parents ??= this.readParents(this.claimed.id).catch((err: unknown) => {
+      this.#parents = undefined;
+      throw err;
+    }));
   }
 }

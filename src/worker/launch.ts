@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { EventEmitter } from 'node:events';
 import { Coalescer } from '../lib/coalescer.ts';
 import type { Queue } from '../queue/index.ts';
-import type { ClaimedJob } from '../queue/types.ts';
+import type { ClaimedJob, ParentJob } from '../queue/types.ts';
 import { JobContext } from './context.ts';
 import type { WorkerEvents } from './events.ts';
 import { execute, JobAbort, type Settled } from './execute.ts';
@@ -28,9 +28,12 @@ export class Launcher {
   readonly #o: LauncherOptions;
   /** Buffered jobs start in claim order, so one number says which have started: the last one's. */
   readonly #starter: Coalescer<number, void>;
+  /** What a handler's ctx.parents() reads with. */
+  readonly #parents: (id: string) => Promise<ParentJob[]>;
 
   constructor(options: LauncherOptions) {
     this.#o = options;
+    this.#parents = (id) => options.queue.parents(id);
     this.#starter = new Coalescer<number, void>(async (seqs) => {
       await options.queue.markStartedThrough(options.workerId, Math.max(...seqs));
       return seqs.map(() => undefined);
@@ -55,7 +58,7 @@ export class Launcher {
       abort,
       timeoutMs: job.timeoutMs ?? kind.timeoutMs,
       graceMs: this.#o.timeoutGraceMs,
-      ctx: new JobContext(job, abort, log, this.#o.heartbeat),
+      ctx: new JobContext(job, abort, log, this.#o.heartbeat, this.#parents),
     });
     if (out instanceof Promise) return { job, abort, settled: out.then((s) => onSettled(s, started)) };
     onSettled(out, started);

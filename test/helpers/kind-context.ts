@@ -22,5 +22,6 @@ export function fakeCtx(opts: { controller?: AbortController; logs?: string[] } 
     job: { id: FAKE_JOB_ID, kind: 'fake', queue: 'default', attempt: 1, maxAttempts: 5 },
     logger: pino({ level: 'trace' }, sink),
     heartbeat: async () => {},
+    parents: async () => [],
   };
 }
