@@ -116,6 +116,14 @@ export const BatchRequestSchema = Type.Object(
           { kind: 'noop', payload: { sleep_ms: 10 }, priority: -1 },
         ],
       },
+      {
+        jobs: [
+          { kind: 'noop', payload: { sleep_ms: 500 } },
+          { kind: 'summarize_text', payload: { text: 'First report. It is long.' }, depends_on: ['#0'] },
+          { kind: 'summarize_text', payload: { text: 'Second report. Also long.' }, depends_on: ['#0'] },
+          { kind: 'send_email', payload: { to: 'ops@example.com', subject: 'Reports', body: 'Both summarised' }, depends_on: ['#1', '#2'], on_parent_failure: 'run' },
+        ],
+      },
     ],
   },
 );
