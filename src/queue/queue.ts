@@ -94,7 +94,8 @@ export class Queue {
    * its way, the jobs enqueued meanwhile go together in the next, each caller still getting its own
    * result or error. At rest a call is a single statement, as before. A job with a singleton or
    * debounce key takes a statement of its own and may be answered with an existing job (`outcome`;
-   * docs/lifecycle.md, "Singleton and debounce keys").
+   * docs/lifecycle.md, "Singleton and debounce keys"). A job with `dependsOn` waits for its parents, in a
+   * transaction that locks them (docs/flows.md).
    */
   enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
     return this.#enqueuer.one(job, opts);
@@ -104,8 +105,8 @@ export class Queue {
    * Inserts up to 1,000 jobs, all or nothing, and returns them in input order. A job whose idempotency
    * key exists already comes back as that job with `isNew: false`; with another kind or payload the
    * whole batch fails with `idempotency_conflict`. Jobs with a singleton or debounce key are answered
-   * as `enqueue` would, one statement each, in order, in the batch's transaction. With `opts.db`, run
-   * it inside your transaction.
+   * as `enqueue` would, one statement each, in order, in the batch's transaction; `dependsOn` may name
+   * earlier entries as `#i`. With `opts.db`, run it inside your transaction.
    */
   enqueueMany(jobs: NewJob[], opts: WriteOptions = {}): Promise<EnqueueResult[]> {
     return this.#enqueuer.many(jobs, opts);
