@@ -152,7 +152,7 @@ export class Enqueuer {
   async #insertFlows(rows: InsertRow[], keys: (JobKey | null)[], parents: (ParentRefs | null)[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
     const others = rows.filter((r) => parents[r.ord] === null);
     const out = others.length > 0 ? await this.#insertKeyed(others, others.map((r) => keys[r.ord] ?? null), notify, wake, db) : [];
-    await insertFlows(db, rows, parents, out, { notify, wake, now: this.#o.now() });
+    await insertFlows(db, rows, parents, out, { maxChars: MAX_INSERT_CHARS, notify, wake, now: this.#o.now() });
     return out;
   }
 

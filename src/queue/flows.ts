@@ -63,6 +63,8 @@ export function prepareParents(job: NewJob, index: number): ParentRefs | null {
 }
 
 interface FlowOptions {
+  /** Characters of JSON one statement carries at most (enqueue.ts MAX_INSERT_CHARS). */
+  maxChars: number;
   notify: boolean;
   /** JOBS_CHANNEL payloads of the queues to wake after the commit. */
   wake: Set<string>;
@@ -118,17 +120,38 @@ async function insertChunk(db: Queryable, rows: InsertRow[], parents: (ParentRef
     // `#i` of an entry answered by an existing job (its idempotency key) names that job, maybe also given by id.
     const twice = ids.findIndex((id, k) => ids.indexOf(id) !== k);
     if (twice >= 0) throw new JobqError('validation_failed', `depends_on names job ${ids[twice]} twice`, [{ path: `/depends_on/${twice}`, message: `names job ${ids[twice]} twice`, index: i }]);
-    return { ...rows[i]!, depends_on: ids, on_parent_failure: policy };
+    return { ...rows[i]!, depends_on: ids, on_parent_failure: policy } as FlowRow;
   });
   if (local.size > 0) {
     const ids = [...local];
     const locked = await SQL.lockParents(db, { ids });
     if (locked.length < ids.length) throw new JobqError('database_unavailable', 'a job of the batch was deleted while the batch named it; try again');
   }
-  for (let pending = input, tries = 0; pending.length > 0; tries++) {
+  // In statements of at most about maxChars characters of JSON (one row may be larger alone).
+  let group: FlowRow[] = [];
+  let chars = 0;
+  for (const row of input) {
+    const text = rowText(row);
+    if (group.length > 0 && chars + text.length > o.maxChars) {
+      await insertRows(db, group, out, o);
+      group = [];
+      chars = 0;
+    }
+    group.push(Object.assign(row, { text }));
+    chars += text.length + 1;
+  }
+  if (group.length > 0) await insertRows(db, group, out, o);
+}
+
+type FlowRow = InsertRow & { depends_on: string[]; on_parent_failure: OnParentFailure; text?: string };
+
+/** Inserts rows of one statement; an idempotency key held already answers with its job, as for jobs without parents. */
+async function insertRows(db: Queryable, rows: FlowRow[], out: RowOutcome[], o: FlowOptions): Promise<void> {
+  for (let pending = rows, tries = 0; pending.length > 0; tries++) {
     if (tries >= 10) throw new JobqError('database_unavailable', 'the jobs holding these idempotency keys kept vanishing while this enqueue read them; try again');
-    const inserted = new Map((await SQL.insertWithParents(db, { input: JSON.stringify(pending), notify: o.notify, now: o.now })).map((r) => [r.id, r]));
-    const skipped: typeof pending = [];
+    const input = `[${pending.map((r) => r.text).join(',')}]`;
+    const inserted = new Map((await SQL.insertWithParents(db, { input, notify: o.notify, now: o.now })).map((r) => [r.id, r]));
+    const skipped: FlowRow[] = [];
     for (const r of pending) {
       const row = inserted.get(r.id);
       if (!row) {
@@ -140,14 +163,25 @@ async function insertChunk(db: Queryable, rows: InsertRow[], parents: (ParentRef
     }
     pending = [];
     if (skipped.length === 0) break;
-    // Idempotency keys held already: the job holding each is the answer, as for jobs without parents.
     const asked = Object.fromEntries(skipped.map((r) => [r.idempotency_key, { kind: r.kind, payload: r.payload }]));
     const byKey = new Map((await findByKeys(db, { keys: Object.keys(asked), asked: JSON.stringify(asked) })).map((f) => [f.idempotency_key, f]));
     for (const r of skipped) {
       const f = byKey.get(r.idempotency_key);
-      if (!f) pending.push(r);
+      if (!f) pending.push(r); // its job was deleted (retention) since: inserted again
       else out[r.ord] = f.same && sameJob(toJob(f), r) ? { job: toJob(f), isNew: false, outcome: 'idempotent_replay' } : idempotencyConflict(r.idempotency_key!, f.id, r.ord);
     }
+  }
+}
+
+/** A row's JSON; a payload that has none fails the batch, naming its entry (as enqueue.ts does). */
+function rowText(row: FlowRow): string {
+  try {
+    return JSON.stringify(row);
+  } catch (err) {
+    if (err instanceof RangeError && /string length/i.test(err.message)) {
+      throw new JobqError('payload_too_large', 'payload is too large to enqueue', [{ path: '/payload', message: 'too large to serialise', index: row.ord }]);
+    }
+    throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON', index: row.ord }]);
   }
 }
 

@@ -6,8 +6,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isJobqError, JobqError } from '../../src/errors.ts';
 import { MAX_DEPENDS_ON } from '../../src/limits.ts';
-import type { NewJob } from '../../src/queue/types.ts';
-import { freshQueue, jobCount } from '../helpers/fixtures.ts';
+import { inTransaction } from '../../src/queue/db.ts';
+import { insertFlows, type RowOutcome } from '../../src/queue/flows.ts';
+import { insertWithParents } from '../../src/queue/statements/flows.ts';
+import { newJobId } from '../../src/queue/ids.ts';
+import type { EnqueueResult, NewJob } from '../../src/queue/types.ts';
+import { prepareInsert } from '../../src/queue/validate.ts';
+import { Type } from '@sinclair/typebox';
+import { freshQueue, jobCount, testKinds } from '../helpers/fixtures.ts';
 import { edges, finish, own, states } from '../helpers/flows.ts';
 
 test('a fan-out and fan-in in one batch: #i names the entries, resolved to their ids, and the flow runs in order', async () => {
@@ -129,4 +135,33 @@ test('inside the caller\'s transaction: the flow is the caller\'s, rolled back w
   assert.equal(await edges(db.pool), 0);
   await finish(queue, parent, 'succeed'); // has_children went with the rollback; nothing to settle either way
   assert.equal((await queue.get(parent))!.status, 'succeeded');
+});
+
+test('rows go in statements of bounded size; an entry whose payload is not JSON fails the batch, named', async () => {
+  const kinds = testKinds().register({ name: 'any', payloadSchema: Type.Unknown(), handler: () => undefined });
+  const { queue, db } = await freshQueue({ kinds });
+  const parent = (await queue.enqueue(own())).job.id;
+  // Statements of at most ~300 characters: each row goes alone, and the flow is the same.
+  const rows = [0, 1, 2].map((i) => prepareInsert(own({ payload: { sleep_ms: i } }), i, newJobId(), queue.kinds));
+  const refs = [null, { refs: [parent, 0], policy: 'cancel' as const }, { refs: [0], policy: 'run' as const }];
+  let inserts = 0;
+  const out = await inTransaction(db.pool, async (tx) => {
+    const counted = { query: ((config: { name?: string }, ...rest: unknown[]) => {
+      if (config?.name === insertWithParents.name) inserts++;
+      return (tx.query as (...a: unknown[]) => unknown)(config, ...rest);
+    }) as typeof tx.query };
+    const done: RowOutcome[] = [];
+    done[0] = { job: (await queue.enqueue(own(), { db: tx })).job, isNew: true, outcome: 'created' };
+    rows[0]!.id = (done[0] as EnqueueResult).job.id;
+    await insertFlows(counted, rows, refs, done, { maxChars: 300, notify: false, wake: new Set(), now: null });
+    return done as EnqueueResult[];
+  });
+  assert.equal(inserts, 2, 'two statements for two rows that could have gone in one');
+  assert.deepEqual(out.map((r) => r.job.dependsOn), [null, [parent, out[0]!.job.id], [out[0]!.job.id]]);
+  assert.deepEqual(await states(db.pool, out.map((r) => r.job.id)), ['queued', 'waiting/2', 'waiting/1']);
+
+  const bad = await queue.enqueueMany([own(), own({ kind: 'any', dependsOn: ['#0'], payload: { n: 10n } })]).then(() => assert.fail('accepted'), (e: unknown) => e);
+  assert.ok(isJobqError(bad, 'payload_invalid'), String(bad));
+  assert.equal(bad.details?.[0]?.index, 1);
+  assert.equal(await jobCount(db.pool), 4);
 });
