@@ -14,6 +14,8 @@ import type { ErrorKind } from './errors.ts';
 import { isTerminal, type JobStatus } from './statuses.ts';
 
 export type { AttemptErrorWire, JobProgressWire, JobWire } from './api/schemas/job.ts';
+/** A job's `on_parent_failure` (`NewJobWire.depends_on`: docs/flows.md). */
+export type { OnParentFailure } from './limits.ts';
 export type { ErrorBodyWire, ErrorDetailWire, JobListWire, KindWire, NewJobWire, StatsWire, CancelResponseWire, JobStatus };
 export type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire };
 export type { ScheduleListQueryWire, ScheduleListWire, ScheduleSavedWire, ScheduleWire, SetScheduleWire };

@@ -62,3 +62,11 @@ export const SCHEDULE_NAME = { pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$', d
 export const SCHEDULE_EVERY_MS = { min: 1_000, max: 366 * 86_400_000 } as const;
 export const CATCH_UP_LIMIT = { min: 1, max: 1000, default: 100 } as const;
 export const SCHEDULE_PAGE_SIZE = { max: 1000, default: 100 } as const;
+
+/**
+ * Job dependencies (docs/flows.md): the most parents one job may name (`depends_on`), so that a batch's
+ * last job can wait for all the others; and what a parent that fails or is cancelled does to its child.
+ */
+export const MAX_DEPENDS_ON = 1000;
+export const ON_PARENT_FAILURE = ['cancel', 'run'] as const;
+export type OnParentFailure = (typeof ON_PARENT_FAILURE)[number];

@@ -33,6 +33,8 @@ export function renderJob(job: Job): JobWire {
     group: job.group,
     singleton_key: job.singletonKey,
     debounce_key: job.debounceKey,
+    depends_on: job.dependsOn,
+    on_parent_failure: job.onParentFailure,
     last_error: job.lastError,
     result: job.result ?? null,
     created_at: iso(job.createdAt),

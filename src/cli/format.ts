@@ -43,11 +43,12 @@ export function jobs(list: JobWire[], mode: Mode): string {
 /** One job: every field on its own line, payload and result as compact JSON. */
 export function job(j: JobWire, mode: Mode): string {
   if (mode === 'json') return jsonLines([j]);
+  const width = Math.max(...Object.keys(j).map((f) => f.length));
   const rows = Object.entries(j).map(([field, value]) => {
-    if (field === 'errors') return [field, j.errors.length === 0 ? '-' : j.errors.map((e) => `#${e.attempt} ${time(e.at)} ${cell(e.error, 200)}`).join('\n' + ' '.repeat(18))];
+    if (field === 'errors') return [field, j.errors.length === 0 ? '-' : j.errors.map((e) => `#${e.attempt} ${time(e.at)} ${cell(e.error, 200)}`).join('\n' + ' '.repeat(width + 2))];
     return [field, field.endsWith('_at') ? time(value as string | null) : cell(value)];
   });
-  return rows.map(([field, value]) => `${field!.padEnd(16)}  ${value}`).join('\n') + '\n';
+  return rows.map(([field, value]) => `${field!.padEnd(width)}  ${value}`).join('\n') + '\n';
 }
 
 const OUTCOMES: Record<CancelResponseWire['outcome'], string> = {

@@ -9,6 +9,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Logger } from 'pino';
 import { type ErrorDetail, JobqError } from '../errors.ts';
 import { KIND_NAME } from '../limits.ts';
+import type { JobStatus } from '../statuses.ts';
 
 const KIND_NAME_RE = new RegExp(KIND_NAME.pattern);
 
@@ -28,6 +29,22 @@ export interface HandlerContext {
    * (never rejects: a report that cannot be stored is logged). Bad input throws at once.
    */
   progress(value: number | { current: number; total: number }, message?: string): Promise<void>;
+  /**
+   * The jobs this one depends on (`depends_on`), in that order, as they are now: each one's result once
+   * it succeeded. Empty for a job without parents. Read once per run, when first asked.
+   */
+  parents(): Promise<ParentJob[]>;
+}
+
+/**
+ * A parent as its child's handler reads it. A parent deleted by retention meanwhile (it finished long
+ * before its child ran) has kind and status null.
+ */
+export interface ParentJob {
+  id: string;
+  kind: string | null;
+  status: JobStatus | null;
+  result: unknown;
 }
 
 /** What a handler returns is stored as the job's `result` (must be JSON-serialisable, or undefined). */

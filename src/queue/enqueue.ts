@@ -1,7 +1,8 @@
 /**
  * Enqueueing: one INSERT for a single job or a batch (the rows travel as one JSON array), the look-up
  * of jobs whose idempotency key already existed, and the wake-up of workers. Jobs with a singleton or
- * debounce key go one statement each (keyed.ts). Used by Queue only.
+ * debounce key go one statement each (keyed.ts); jobs with parents, in a transaction that locks the
+ * parents first (flows.ts). Used by Queue only.
  */
 import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
@@ -13,6 +14,7 @@ import { jobsPayload } from './channels.ts';
 import { committed, eventTime, jobEvent } from './events/publish.ts';
 import type { Publisher } from './events/publisher.ts';
 import { newJobId } from './ids.ts';
+import { insertFlows, type ParentRefs, prepareParents } from './flows.ts';
 import { enqueueKeyed } from './keyed.ts';
 import { type InsertRow, newJobFromInsert, toJob } from './rows.ts';
 import * as SQL from './statements/enqueue.ts';
@@ -71,6 +73,12 @@ export class Enqueuer {
     if (opts.db) return (await this.many([job], opts))[0]!;
     const row = prepareInsert(job, 0, newJobId(), this.#o.kinds);
     const key = prepareKey(job, 0);
+    const parents = prepareParents(job, 0);
+    if (parents !== null) {
+      const work: Work = (db, notify, wake) => this.#insertFlows([row], [key], [parents], notify, wake, db);
+      const [out] = await this.#write(undefined, true, true, work).catch((err: unknown) => Promise.reject(err instanceof JobqError ? withoutIndex(err) : err));
+      return out as EnqueueResult;
+    }
     if (key === null) return this.#singles.add(row);
     const [out] = await this.#write(undefined, false, false, (db, notify, wake) => this.#insertKeyed([row], [key], notify, wake, db));
     if (out instanceof JobqError) throw withoutIndex(out);
@@ -84,6 +92,12 @@ export class Enqueuer {
     }
     const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.#o.kinds));
     const keys = jobs.map((job, i) => prepareKey(job, i));
+    const parents = jobs.map((job, i) => prepareParents(job, i));
+    if (parents.some((p) => p !== null)) {
+      // Jobs with parents: always in a transaction (their parents stay locked until it commits).
+      const work: Work = (db, notify, wake) => this.#insertFlows(rows, keys, parents, notify, wake, db);
+      return (await this.#write(opts.db, !opts.db, true, work)) as EnqueueResult[];
+    }
     if (keys.some((k) => k !== null)) {
       // A keyed job's outcome is its own statement's; a batch with one goes in a transaction.
       const work: Work = (db, notify, wake) => this.#insertKeyed(rows, keys, notify, wake, db);
@@ -144,6 +158,14 @@ export class Enqueuer {
       for (const r of results) if (!(r instanceof JobqError) && r.outcome === 'created') publisher.publish(jobEvent('enqueued', r.job, r.job.status, at));
     }
     return results;
+  }
+
+  /** A batch holding jobs with parents: the others first, as usual, then those (flows.ts insertFlows). */
+  async #insertFlows(rows: InsertRow[], keys: (JobKey | null)[], parents: (ParentRefs | null)[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
+    const others = rows.filter((r) => parents[r.ord] === null);
+    const out = others.length > 0 ? await this.#insertKeyed(others, others.map((r) => keys[r.ord] ?? null), notify, wake, db) : [];
+    await insertFlows(db, rows, parents, out, { maxChars: MAX_INSERT_CHARS, notify, wake, now: this.#o.now() });
+    return out;
   }
 
   /**

@@ -353,3 +353,104 @@ BEGIN
   END LOOP;
 END
 $function$;
+
+-- jobq.settle_children: the trigger jobs_settle_children (migration 0015; docs/flows.md) runs it when a
+-- job that has children (has_children) reaches a terminal status, inside the statement that took it
+-- there: the children it releases are released in the same transaction as the parent's completion, and
+-- a crash before the commit undoes both. Each query of a PL/pgSQL function takes a snapshot of its own,
+-- so the edges it reads include those of an enqueue that committed while the completion waited for the
+-- parent's row lock (the enqueue holds it until it commits: docs/flows.md, "Why no child waits forever").
+-- - Takes (deletes) the parent's edges, and locks the waiting children in id order (two parents settling
+--   at once, with children in common, then lock them in one order: no deadlock).
+-- - Succeeded, or failed/cancelled for a child with on_parent_failure 'run': the parent is settled for the
+--   child; its last unsettled parent makes it queued, runnable from the later of its run_at and now.
+-- - Failed or cancelled, for a child with 'cancel': the child is cancelled, and with it, transitively,
+--   its waiting descendants that say 'cancel', in one recursive query (no trigger recursion: a deep
+--   chain cannot exhaust the stack). Each of those that has children of its own fires this trigger in
+--   turn, once, when the cancelling statement ends: it finds its 'cancel' children cancelled already
+--   and settles its 'run' children. So calls nest two deep at most.
+-- "Now" is the parent's updated_at (the statement's clock: tests run on a fake one).
+-- Released children wake their queue's workers (channel jobq_jobs, payload as src/queue/channels.ts
+-- jobsPayloadSql). While a listener of job events is live (jobq.event_listeners), the children released
+-- and cancelled are published on jobq_events as src/queue/events/types.ts describes ({"n", "e"}, chunks
+-- of at most 7,900 bytes): the one place an event is published from inside a transaction, because no
+-- process knows of these changes.
+CREATE OR REPLACE FUNCTION jobq.settle_children()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  v_now timestamptz := NEW.updated_at;
+  v_at text := to_char(NEW.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+  v_children uuid[];
+  v_wake text[];
+  v_events text[];
+  v_cancelled text[];
+  v_event text;
+  v_chunk text := '';
+BEGIN
+  WITH taken AS (
+    DELETE FROM jobq.dependencies WHERE parent_id = NEW.id RETURNING child_id
+  )
+  SELECT array_agg(child_id ORDER BY child_id) INTO v_children FROM taken;
+  IF v_children IS NULL THEN
+    RETURN NULL;
+  END IF;
+  PERFORM 1 FROM jobq.jobs WHERE id = ANY(v_children) AND status = 'waiting' ORDER BY id FOR NO KEY UPDATE;
+
+  WITH settled AS (
+    UPDATE jobq.jobs c
+       SET pending_parents = c.pending_parents - 1,
+           status = CASE WHEN c.pending_parents = 1 THEN 'queued' ELSE 'waiting' END::jobq.job_status,
+           run_at = CASE WHEN c.pending_parents = 1 THEN greatest(c.run_at, v_now) ELSE c.run_at END,
+           updated_at = v_now
+     WHERE c.id = ANY(v_children) AND c.status = 'waiting' AND (NEW.status = 'succeeded' OR c.on_parent_failure = 'run')
+    RETURNING c.id, c.queue, c.kind, c.group_key, c.status, c.attempts, c.run_at
+  )
+  SELECT array_agg(DISTINCT CASE WHEN group_key IS NULL THEN queue ELSE queue || ' grouped' END) FILTER (WHERE run_at <= v_now),
+         array_agg(json_build_object('type', 'released', 'id', id, 'queue', queue, 'kind', kind, 'group', group_key,
+                                     'status', status, 'attempt', attempts, 'at', v_at)::text ORDER BY id)
+    INTO v_wake, v_events
+    FROM settled
+   WHERE status = 'queued';
+  IF v_wake IS NOT NULL THEN
+    PERFORM pg_notify('jobq_jobs', q) FROM unnest(v_wake) AS q;
+  END IF;
+
+  IF NEW.status <> 'succeeded' THEN
+    WITH RECURSIVE doomed(id, via, via_status) AS (
+      SELECT c.id, NEW.id, NEW.status::text FROM jobq.jobs c
+       WHERE c.id = ANY(v_children) AND c.status = 'waiting' AND c.on_parent_failure = 'cancel'
+      UNION
+      SELECT g.id, x.id, 'cancelled'::text FROM doomed x
+        JOIN jobq.dependencies d ON d.parent_id = x.id
+        JOIN jobq.jobs g ON g.id = d.child_id
+       WHERE g.status = 'waiting' AND g.on_parent_failure = 'cancel'
+    ), cancelled AS (
+      UPDATE jobq.jobs j
+         SET status = 'cancelled', finished_at = v_now, updated_at = v_now,
+             last_error = 'cancelled: parent ' || doomed.via || ' ended ' || doomed.via_status
+        FROM doomed
+       WHERE j.id = doomed.id AND j.status = 'waiting'
+      RETURNING j.id, j.queue, j.kind, j.group_key, j.attempts
+    )
+    SELECT array_agg(json_build_object('type', 'cancelled', 'id', id, 'queue', queue, 'kind', kind, 'group', group_key,
+                                       'status', 'cancelled', 'attempt', attempts, 'at', v_at)::text ORDER BY id)
+      INTO v_cancelled
+      FROM cancelled;
+    v_events := coalesce(v_events, '{}') || coalesce(v_cancelled, '{}');
+  END IF;
+
+  IF cardinality(v_events) > 0 AND EXISTS (SELECT 1 FROM jobq.event_listeners WHERE expires_at > now()) THEN
+    FOREACH v_event IN ARRAY v_events LOOP
+      IF v_chunk <> '' AND octet_length(v_chunk) + octet_length(v_event) + 3 > 7900 THEN
+        PERFORM pg_notify('jobq_events', '{"n":' || nextval('jobq.event_ids') || ',"e":[' || v_chunk || ']}');
+        v_chunk := '';
+      END IF;
+      v_chunk := CASE WHEN v_chunk = '' THEN v_event ELSE v_chunk || ',' || v_event END;
+    END LOOP;
+    PERFORM pg_notify('jobq_events', '{"n":' || nextval('jobq.event_ids') || ',"e":[' || v_chunk || ']}');
+  END IF;
+  RETURN NULL;
+END
+$function$;

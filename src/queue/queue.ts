@@ -13,6 +13,7 @@ import { createContext, type QueueContext, type QueueEvents } from './context.ts
 import { Enqueuer } from './enqueue.ts';
 import { publishAll } from './events/publish.ts';
 import type { Publisher, PublisherOptions } from './events/publisher.ts';
+import { parentsOf } from './flows.ts';
 import { prune, type PruneOptions, recoverStale, sweep } from './housekeeping.ts';
 import { type ClaimRef, type ClaimsHeartbeat, registerWorker, release, renew, renewWorker, unregisterWorker } from './leases.ts';
 import type { ListBounds } from './list.ts';
@@ -22,7 +23,7 @@ import { get, list, stats } from './reads.ts';
 import { QueueSchedules } from './queue-schedules.ts';
 import type { Retention } from './retention.ts';
 import { complete, type CompleteItem, type FailOptions, finalizeCancelled, markFailedOrRetry, requestCancel, retry } from './transitions.ts';
-import type { CancelOutcome, ClaimedJob, EnqueueResult, Job, JobPage, ListFilter, NewJob, QueueInfo, QueuePage, QueuePolicyPatch, QueueStats, WorkerWriteOptions, WriteOptions } from './types.ts';
+import type { CancelOutcome, ClaimedJob, EnqueueResult, Job, JobPage, ListFilter, NewJob, QueueInfo, QueuePage, QueuePolicyPatch, QueueStats, ParentJob, WorkerWriteOptions, WriteOptions } from './types.ts';
 
 export type { ClaimLimitedOptions, ClaimOptions, ClaimRef, ClaimsHeartbeat, CompleteItem, FailOptions, FlowQueue, FlowState, ProgressOptions, ProgressValue, PruneOptions, PublisherOptions, QueueEvents, QueueThrottle };
 export { MAX_BATCH } from './enqueue.ts';
@@ -72,7 +73,8 @@ export class Queue {
    * its way, the jobs enqueued meanwhile go together in the next, each caller still getting its own
    * result or error. At rest a call is a single statement, as before. A job with a singleton or
    * debounce key takes a statement of its own and may be answered with an existing job (`outcome`;
-   * docs/lifecycle.md, "Singleton and debounce keys").
+   * docs/lifecycle.md, "Singleton and debounce keys"). A job with `dependsOn` waits for its parents, in a
+   * transaction that locks them (docs/flows.md).
    */
   enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
     return this.#enqueuer.one(job, opts);
@@ -82,8 +84,8 @@ export class Queue {
    * Inserts up to 1,000 jobs, all or nothing, and returns them in input order. A job whose idempotency
    * key exists already comes back as that job with `isNew: false`; with another kind or payload the
    * whole batch fails with `idempotency_conflict`. Jobs with a singleton or debounce key are answered
-   * as `enqueue` would, one statement each, in order, in the batch's transaction. With `opts.db`, run
-   * it inside your transaction.
+   * as `enqueue` would, one statement each, in order, in the batch's transaction; `dependsOn` may name
+   * earlier entries as `#i`. With `opts.db`, run it inside your transaction.
    */
   enqueueMany(jobs: NewJob[], opts: WriteOptions = {}): Promise<EnqueueResult[]> {
     return this.#enqueuer.many(jobs, opts);
@@ -279,6 +281,11 @@ export class Queue {
    */
   list(filter: ListFilter = {}, opts: WriteOptions = {}): Promise<JobPage> {
     return list(this.#ctx, filter, opts);
+  }
+
+  /** Job `id`'s parents (depends_on) in that order, as they are now: what its handler's ctx.parents() gives. */
+  parents(id: string, opts: WriteOptions = {}): Promise<ParentJob[]> {
+    return parentsOf(opts.db ?? this.#ctx.pool, id);
   }
 
   /** Counts by status, by kind and by queue, and the age of the oldest runnable job. */

@@ -1,6 +1,6 @@
 /** Rows as the database returns them, and their mapping to the job model. */
 import type { InsertedRow } from './statements/enqueue.ts';
-import type { AttemptError, ClaimedJob, Job, JobStatus, StoredProgress } from './types.ts';
+import type { AttemptError, ClaimedJob, Job, JobStatus, OnParentFailure, StoredProgress } from './types.ts';
 
 export interface JobRow {
   id: string;
@@ -23,6 +23,9 @@ export interface JobRow {
   group_key: string | null;
   singleton_key: string | null;
   debounce_key: string | null;
+  /** Absent from rows of statements that do not read them (the plain insert's). */
+  depends_on?: string[] | null;
+  on_parent_failure?: OnParentFailure | null;
   last_error: string | null;
   errors: AttemptError[];
   backoff_ms: number | null;
@@ -54,6 +57,8 @@ export function toJob(r: JobRow): Job {
     group: r.group_key ?? null,
     singletonKey: r.singleton_key,
     debounceKey: r.debounce_key,
+    dependsOn: r.depends_on ?? null,
+    onParentFailure: r.on_parent_failure ?? null,
     lastError: r.last_error,
     errors: r.errors,
     backoffMs: r.backoff_ms,
@@ -91,6 +96,8 @@ export function newJobFromInsert(input: InsertRow, payload: unknown, r: Inserted
     group: input.group_key,
     singletonKey: null,
     debounceKey: null,
+    dependsOn: null,
+    onParentFailure: null,
     lastError: null,
     errors: [],
     backoffMs: null,

@@ -2,8 +2,12 @@
  * The job model. The states are declared in ../statuses.ts (which imports nothing, for the client).
  */
 import type pg from 'pg';
+import type { OnParentFailure } from '../limits.ts';
 import type { JobStatus, TerminalStatus } from '../statuses.ts';
 import type { JobProgress } from './events/types.ts';
+
+export type { OnParentFailure } from '../limits.ts';
+export type { ParentJob } from '../kinds/registry.ts';
 
 export { isTerminal, JOB_STATUSES, type JobStatus, TERMINAL_STATUSES, type TerminalStatus } from '../statuses.ts';
 
@@ -44,6 +48,10 @@ export interface Job {
   singletonKey: string | null;
   /** While the job is queued and never claimed, enqueues with this key rewrite it (see NewJob.debounceKey). */
   debounceKey: string | null;
+  /** The jobs this one waited for (or waits for: status `waiting`), in the order given; null: none. */
+  dependsOn: string[] | null;
+  /** What a parent that failed or was cancelled does to this job; null for a job without parents. */
+  onParentFailure: OnParentFailure | null;
   lastError: string | null;
   errors: AttemptError[];
   backoffMs: number | null;
@@ -100,6 +108,17 @@ export interface NewJob {
   debounceKey?: string;
   /** How long a debounced job waits after the latest enqueue with its key; required with `debounceKey`. */
   debounceMs?: number;
+  /**
+   * Parents (docs/flows.md): the job waits (`waiting`) until each of them has succeeded, then is queued in
+   * the transaction of the last one's completion. Ids of existing jobs or, in a batch, `#i` for the
+   * batch's entry i (an earlier one). At most MAX_DEPENDS_ON, distinct. Not with `singletonKey` or `debounceKey`.
+   */
+  dependsOn?: string[];
+  /**
+   * A parent that ends failed_permanent or cancelled: `cancel` (default) cancels this job and its waiting
+   * descendants that say `cancel`; `run` counts it as settled. Only with `dependsOn`.
+   */
+  onParentFailure?: OnParentFailure;
 }
 
 /**

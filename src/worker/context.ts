@@ -1,6 +1,6 @@
 /** The context a handler runs with (HandlerContext), one small object per job. */
 import type { Logger } from 'pino';
-import type { HandlerContext } from '../kinds/registry.ts';
+import type { HandlerContext, ParentJob } from '../kinds/registry.ts';
 import type { JobProgress } from '../queue/events/types.ts';
 import type { ClaimedJob } from '../queue/types.ts';
 import type { JobAbort } from './execute.ts';
@@ -26,12 +26,15 @@ export class JobContext implements HandlerContext {
   #child: Logger | undefined;
   /** Made by the first `progress` call. */
   #reporter: ProgressReporter | undefined;
+  #parents: Promise<ParentJob[]> | undefined;
   constructor(
     private readonly claimed: ClaimedJob,
     private readonly abort: JobAbort,
     private readonly log: Logger,
     private readonly leases: LeaseRenewer,
     private readonly writer: ProgressWriter,
+    /** Reads a job's parents (Queue.parents): the worker's, since kinds never import the queue. */
+    private readonly readParents: (id: string) => Promise<ParentJob[]>,
   ) {}
   get job(): HandlerContext['job'] {
     const c = this.claimed;
@@ -53,5 +56,12 @@ export class JobContext implements HandlerContext {
   /** Writes the progress report still waiting, if any, now (the handler settled): the write, or undefined if none. */
   flushProgress(): Promise<void> | undefined {
     return this.#reporter?.busy ? this.#reporter.flush() : undefined;
+  }
+  parents(): Promise<ParentJob[]> {
+    // A failed read is not kept: the handler may ask again.
+    return (this.#parents ??= this.readParents(this.claimed.id).catch((err: unknown) => {
+      this.#parents = undefined;
+      throw err;
+    }));
   }
 }

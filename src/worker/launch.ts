@@ -10,7 +10,7 @@ import type { EventEmitter } from 'node:events';
 import { Coalescer } from '../lib/coalescer.ts';
 import type { Queue } from '../queue/index.ts';
 import type { JobProgress } from '../queue/events/types.ts';
-import type { ClaimedJob } from '../queue/types.ts';
+import type { ClaimedJob, ParentJob } from '../queue/types.ts';
 import { JobContext, type ProgressWriter } from './context.ts';
 import type { WorkerEvents } from './events.ts';
 import { execute, JobAbort, type Settled } from './execute.ts';
@@ -30,9 +30,12 @@ export class Launcher implements ProgressWriter {
   readonly #o: LauncherOptions;
   /** Buffered jobs start in claim order, so one number says which have started: the last one's. */
   readonly #starter: Coalescer<number, void>;
+  /** What a handler's ctx.parents() reads with. */
+  readonly #parents: (id: string) => Promise<ParentJob[]>;
 
   constructor(options: LauncherOptions) {
     this.#o = options;
+    this.#parents = (id) => options.queue.parents(id);
     this.#starter = new Coalescer<number, void>(async (seqs) => {
       await options.queue.markStartedThrough(options.workerId, Math.max(...seqs));
       return seqs.map(() => undefined);
@@ -56,7 +59,7 @@ export class Launcher implements ProgressWriter {
       queue.jobStarted(job);
       this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...logFields(job), err: errText(err) }, 'could not mark the job started'));
     }
-    const ctx = new JobContext(job, abort, log, this.#o.heartbeat, this);
+    const ctx = new JobContext(job, abort, log, this.#o.heartbeat, this, this.#parents);
     const out = execute({
       handler: kind.handler,
       payload: job.payload,

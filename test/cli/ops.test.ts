@@ -119,7 +119,7 @@ test('get: the job as one JSON line, or one field per line in a terminal', async
   const [job] = await ok(['enqueue', 'noop', '{"sleep_ms":3}', '--wait']);
   assert.deepEqual(await ok(['get', job!.id]), [await client.get(job!.id)]);
   const shown = await jobq(at(['get', job!.id]), { tty: true });
-  const fields = Object.fromEntries(shown.stdout.trimEnd().split('\n').map((l) => [l.slice(0, 16).trim(), l.slice(18)]));
+  const fields = Object.fromEntries(shown.stdout.trimEnd().split('\n').map((l) => /^(\S+) +(.*)$/.exec(l)!.slice(1)));
   assert.deepEqual(Object.keys(fields), Object.keys(job!));
   assert.equal(fields.status, 'succeeded');
   assert.equal(fields.payload, '{"sleep_ms":3}');

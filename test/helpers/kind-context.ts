@@ -23,5 +23,6 @@ export function fakeCtx(opts: { controller?: AbortController; logs?: string[] } 
     logger: pino({ level: 'trace' }, sink),
     heartbeat: async () => {},
     progress: async () => {},
+    parents: async () => [],
   };
 }

@@ -27,6 +27,9 @@ test('the migrated schema matches the checked-in snapshot', async () => {
     // Whole definitions, bodies and settings included (src/queue/functions.sql is their source).
     ...(await q(`SELECT pg_get_functiondef(p.oid) FROM pg_proc p
                   WHERE p.pronamespace = 'jobq'::regnamespace ORDER BY p.proname, p.oid::regprocedure::text`)),
+    '# triggers',
+    ...(await q(`SELECT t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                  WHERE c.relnamespace = 'jobq'::regnamespace AND NOT t.tgisinternal ORDER BY 1`)),
     '# table options',
     ...(await q(`SELECT relname, array_to_string(reloptions, ',') FROM pg_class WHERE relnamespace = 'jobq'::regnamespace AND relkind = 'r' ORDER BY 1`)),
   ];

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import * as claim from '../../src/queue/statements/claim.ts';
 import * as enqueue from '../../src/queue/statements/enqueue.ts';
 import * as events from '../../src/queue/statements/events.ts';
+import * as flows from '../../src/queue/statements/flows.ts';
 import * as housekeeping from '../../src/queue/statements/housekeeping.ts';
 import * as keyed from '../../src/queue/statements/keyed.ts';
 import * as leases from '../../src/queue/statements/leases.ts';
@@ -19,7 +20,7 @@ import { statement, type StatementText } from '../../src/queue/statements/statem
 import * as transitions from '../../src/queue/statements/transitions.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-const modules = { claim, enqueue, events, housekeeping, keyed, leases, policies, progress, reads, schedules, transitions };
+const modules = { claim, enqueue, events, flows, housekeeping, keyed, leases, policies, progress, reads, schedules, transitions };
 type Modules = typeof modules;
 
 type ParamsOf<S> = S extends (db: never, params: infer P) => unknown ? P : never;
@@ -47,6 +48,11 @@ const declared = {
     unregisterListener: ['id'],
     listenersLive: [],
     watchedStates: ['ids'],
+  },
+  flows: {
+    lockParents: ['ids'],
+    insertWithParents: ['input', 'notify', 'now'],
+    parentsOf: ['id'],
   },
   housekeeping: {
     recover: ['staleAfterMs', 'batch', 'now'],

@@ -23,7 +23,7 @@ import {
 /** The context a worker gives the handler of `job`, writing progress as the worker does (its Launcher). */
 function contextOf(queue: Queue, job: ClaimedJob, workerId = 'w'): JobContext {
   const launcher = new Launcher({ queue, workerId, logger: silent, timeoutGraceMs: 1_000, events: new EventEmitter(), heartbeat: {} as Heartbeat });
-  return new JobContext(job, new JobAbort(), silent, { renew: async () => {} }, launcher);
+  return new JobContext(job, new JobAbort(), silent, { renew: async () => {} }, launcher, (id) => queue.parents(id));
 }
 
 const stored = async (queue: Queue, id: string) => (await queue.get(id))!.progress;

@@ -43,6 +43,8 @@ function toNewJob(body: NewJobWire, at: string, index?: number): NewJob {
     singletonKey: body.singleton_key,
     debounceKey: body.debounce_key,
     debounceMs: body.debounce_ms,
+    dependsOn: body.depends_on,
+    onParentFailure: body.on_parent_failure,
   };
 }
 
@@ -128,7 +130,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         summary: 'Enqueue up to 1,000 jobs at once',
         description:
           'All or nothing, in one transaction: one invalid job rejects the batch, and the error details name it (`/jobs/3/payload/to`, `index` 3). ' +
-          'Jobs with an idempotency, singleton or debounce key answered by an existing job come back as that job, as with POST /v1/jobs.',
+          'Jobs with an idempotency, singleton or debounce key answered by an existing job come back as that job, as with POST /v1/jobs. ' +
+          'An entry\'s depends_on may name an earlier entry as `#i` (its index), so a whole flow of dependent jobs is made at once (docs/flows.md).',
         security: securityFor('enqueue'),
         body: BatchRequestSchema,
         response: {
@@ -194,7 +197,8 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         tags: ['jobs'],
         summary: 'Cancel a job',
         description:
-          'A waiting job (queued, retrying) is cancelled at once; a running one is flagged and its worker told (`cancel_requested`); a finished one is left as it is (`already_terminal`).',
+          'A job not running yet (waiting for its parents, queued, retrying) is cancelled at once; a running one is flagged and its worker told (`cancel_requested`); ' +
+          'a finished one is left as it is (`already_terminal`). Its waiting children follow their on_parent_failure (docs/flows.md).',
         security: securityFor('admin'),
         params: JobIdParamsSchema,
         response: { 200: { ...CancelResponseSchema, description: 'What the cancel did.' }, ...errorResponses(400, 401, 403, 404, 413, 415, 500, 503) },
@@ -210,7 +214,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         operationId: 'retryJob',
         tags: ['jobs'],
         summary: 'Run a failed or cancelled job again',
-        description: 'Only a `failed_permanent` or `cancelled` job: it goes back to `queued` with its attempts reset.',
+        description:
+          'Only a `failed_permanent` or `cancelled` job: it goes back to `queued` with its attempts reset. A job cancelled while it waited for its parents ' +
+          'runs now, without waiting for them again.',
         security: securityFor('admin'),
         params: JobIdParamsSchema,
         response: { 200: Ref(JobSchema, { description: 'The job, queued again.' }), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 500, 503) },

@@ -4,6 +4,7 @@
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { PROGRESS_MESSAGE_MAX } from '../../queue/events/types.ts';
+import { ON_PARENT_FAILURE } from '../../limits.ts';
 import { JOB_STATUSES, type JobStatus } from '../../statuses.ts';
 
 /** `T | null` as one JSON schema (`type: [T, 'null']`), which OpenAPI 3.1 and fast-json-stringify both read well. */
@@ -24,7 +25,7 @@ export const Timestamp = Type.String(TIMESTAMP);
 export const JobStatusSchema = Type.Unsafe<JobStatus>({
   type: 'string',
   enum: [...JOB_STATUSES],
-  description: 'queued → running → succeeded, or retrying / failed_permanent / cancelled; see docs/lifecycle.md.',
+  description: 'queued → running → succeeded, or retrying / failed_permanent / cancelled; waiting: for its parents (depends_on). See docs/lifecycle.md.',
 });
 
 export const AttemptErrorSchema = Type.Object(
@@ -65,6 +66,8 @@ const EXAMPLE_JOB = {
   group: null,
   singleton_key: null,
   debounce_key: null,
+  depends_on: null,
+  on_parent_failure: null,
   last_error: null,
   result: null,
   created_at: '2025-01-31T09:30:00.000Z',
@@ -93,6 +96,14 @@ export const JobSchema = Type.Object(
     group: Nullable(Type.String({ description: 'The group (tenant, customer, account) whose turn the job waits for; see GET /v1/queues.' })),
     singleton_key: Nullable(Type.String({ description: 'At most one unfinished job holds it at a time.' })),
     debounce_key: Nullable(Type.String({ description: 'While the job is queued and never claimed, enqueues with this key rewrite it.' })),
+    depends_on: Nullable(
+      Type.Array(Type.String({ format: 'uuid' }), { description: 'The parents it waits (or waited) for, in the order given; null: none. See docs/flows.md.' }),
+    ),
+    on_parent_failure: Type.Unsafe<(typeof ON_PARENT_FAILURE)[number] | null>({
+      type: ['string', 'null'],
+      enum: [...ON_PARENT_FAILURE, null],
+      description: 'What a failed or cancelled parent does to it; null without parents.',
+    }),
     last_error: Nullable(Type.String({ description: 'Error of the latest failed attempt.' })),
     result: Type.Unknown({ description: "The handler's result once succeeded; null otherwise." }),
     created_at: Timestamp,

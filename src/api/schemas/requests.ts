@@ -5,11 +5,14 @@
  */
 import { type Static, Type } from '@sinclair/typebox';
 import {
-  DEBOUNCE_KEY, DEBOUNCE_MS, DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, MAX_BATCH, PAGE_SIZE, PRIORITY, QUEUE_NAME, SINGLETON_KEY,
+  DEBOUNCE_KEY, DEBOUNCE_MS, DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, KIND_NAME, MAX_ATTEMPTS, MAX_BATCH, MAX_DEPENDS_ON, ON_PARENT_FAILURE, PAGE_SIZE,
+  PRIORITY, QUEUE_NAME, SINGLETON_KEY,
 } from '../../limits.ts';
 import { JobStatusSchema } from './job.ts';
 
 export const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+/** A parent in depends_on: a job id, or `#i` for entry i of the same batch. */
+const PARENT_PATTERN = '^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|#(0|[1-9][0-9]{0,5}))$';
 const QUEUE_PATTERN = QUEUE_NAME.pattern;
 const KIND_PATTERN = KIND_NAME.pattern;
 
@@ -56,6 +59,26 @@ export const NewJobSchema = Type.Object(
     debounce_ms: Type.Optional(
       Type.Integer({ minimum: DEBOUNCE_MS.min, maximum: DEBOUNCE_MS.max, description: 'How long a debounced job waits after the latest enqueue with its key; required with debounce_key.' }),
     ),
+    depends_on: Type.Optional(
+      Type.Array(Type.String({ pattern: PARENT_PATTERN }), {
+        minItems: 1,
+        maxItems: MAX_DEPENDS_ON,
+        uniqueItems: true,
+        description:
+          'Parents: the job waits (status `waiting`) until each has succeeded, then is queued in the same transaction as the last one\'s completion. ' +
+          'Ids of existing jobs or, in a batch, `#i` for the batch\'s entry i (an earlier entry only: no cycle can be made). Not with singleton_key or debounce_key. See docs/flows.md.',
+        examples: [['01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f'], ['#0', '#1']],
+      }),
+    ),
+    on_parent_failure: Type.Optional(
+      Type.Unsafe<(typeof ON_PARENT_FAILURE)[number]>({
+        type: 'string',
+        enum: [...ON_PARENT_FAILURE],
+        description:
+          'When a parent ends failed_permanent or cancelled: `cancel` (default) cancels this job and its waiting descendants that say `cancel`; ' +
+          '`run` counts that parent as settled. Only with depends_on.',
+      }),
+    ),
   },
   {
     additionalProperties: false,
@@ -91,6 +114,14 @@ export const BatchRequestSchema = Type.Object(
         jobs: [
           { kind: 'summarize_text', payload: { text: 'First sentence. Second one.', max_sentences: 1 } },
           { kind: 'noop', payload: { sleep_ms: 10 }, priority: -1 },
+        ],
+      },
+      {
+        jobs: [
+          { kind: 'noop', payload: { sleep_ms: 500 } },
+          { kind: 'summarize_text', payload: { text: 'First report. It is long.' }, depends_on: ['#0'] },
+          { kind: 'summarize_text', payload: { text: 'Second report. Also long.' }, depends_on: ['#0'] },
+          { kind: 'send_email', payload: { to: 'ops@example.com', subject: 'Reports', body: 'Both summarised' }, depends_on: ['#1', '#2'], on_parent_failure: 'run' },
         ],
       },
     ],

@@ -54,7 +54,7 @@ const WIRE_BYTES = (col: string) =>
 export const list = statement<ListParams, ListRow>(
   'list',
   `SELECT w.id, w.queue, w.kind, w.status, w.priority, w.attempts, w.max_attempts, w.run_at, w.timeout_ms,
-          w.locked_by, w.locked_at, w.started_at, w.cancel_requested, w.idempotency_key, w.group_key, w.singleton_key, w.debounce_key, w.backoff_ms,
+          w.locked_by, w.locked_at, w.started_at, w.cancel_requested, w.idempotency_key, w.group_key, w.singleton_key, w.debounce_key, w.depends_on, w.on_parent_failure, w.backoff_ms,
           w.created_at, w.updated_at, w.finished_at, w.progress,
           CASE WHEN w.fits THEN w.payload END AS payload, CASE WHEN w.fits THEN w.result END AS result,
           CASE WHEN w.fits THEN w.errors END AS errors, CASE WHEN w.fits THEN w.last_error END AS last_error,

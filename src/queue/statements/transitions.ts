@@ -95,14 +95,16 @@ export const finalizeCancelled = statement<HeldParams, JobRow>(
 );
 
 /**
- * Cancel: a waiting job is cancelled at once; a running one is flagged for its worker. Returns the
- * status before the change as prev_status; no row means not found or already terminal.
+ * Cancel: a job not yet running (waiting for its parents, queued, retrying) is cancelled at once; a
+ * running one is flagged for its worker. Returns the status before the change as prev_status; no row
+ * means not found or already terminal. A cancelled job with children cancels them, or settles them, by
+ * the trigger jobs_settle_children (docs/flows.md).
  */
 export const cancel = statement<{ id: string; now: Date | null }, JobRow & { prev_status: JobStatus }>(
   'cancel',
   `WITH prev AS (
      SELECT id, status FROM jobq.jobs
-      WHERE id = :id AND status IN ('queued', 'retrying', 'running')
+      WHERE id = :id AND status IN ('waiting', 'queued', 'retrying', 'running')
       FOR UPDATE
    )
    UPDATE jobq.jobs j
@@ -121,13 +123,17 @@ export const notifyCancel = statement<{ id: string }, unknown>(
   `SELECT pg_notify('${CANCEL_CHANNEL}', :id::text)`,
 );
 
-/** Back to queued with a fresh set of attempts (and no progress), from failed_permanent or cancelled only. */
+/**
+ * Back to queued with a fresh set of attempts (and no progress), from failed_permanent or cancelled only. A child cancelled
+ * while it waited for its parents runs now: the retry does not wait for them again (docs/flows.md).
+ */
 export const retry = statement<{ id: string; now: Date | null }, JobRow>(
   'retry',
   `WITH upd AS (
      UPDATE jobq.jobs
         SET status = 'queued', attempts = 0, run_at = ${NOW}, backoff_ms = NULL, cancel_requested = false,
-            result = NULL, progress = NULL, finished_at = NULL, updated_at = ${NOW}
+            result = NULL, progress = NULL, finished_at = NULL, updated_at = ${NOW},
+            pending_parents = CASE WHEN pending_parents IS NOT NULL THEN 0 END
       WHERE id = :id AND status IN ('failed_permanent', 'cancelled')
      RETURNING *
    )
