@@ -62,3 +62,10 @@ export const SCHEDULE_NAME = { pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$', d
 export const SCHEDULE_EVERY_MS = { min: 1_000, max: 366 * 86_400_000 } as const;
 export const CATCH_UP_LIMIT = { min: 1, max: 1000, default: 100 } as const;
 export const SCHEDULE_PAGE_SIZE = { max: 1000, default: 100 } as const;
+
+/**
+ * Live events (issue #19): the values a stream's filter may hold (GET /v1/events: job ids, and of each
+ * other field, queue, kind and group), and the longest long-poll (GET /v1/jobs/{id}?wait=).
+ */
+export const EVENT_FILTER = { ids: 100, values: 20 } as const;
+export const LONG_POLL_MS = { max: 120_000 } as const;
