@@ -41,31 +41,51 @@ export interface LongPolls {
 
 export function longPolls(queue: Queue, hub: EventHub | undefined): LongPolls {
   const releases = new Set<() => void>();
+  let closing = false;
   return {
     release: () => {
+      closing = true;
       for (const r of releases) r();
     },
     async wait(request, reply, id, waitMs) {
       if (!hub) throw new JobqError('too_many_streams', NO_HUB);
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => (done = resolve));
-      const sub = hub.subscribe({ id: [id] }, { event: (e) => isTerminal(e.data.status as JobStatus) && done(), reset: () => {} });
-      releases.add(done);
-      const timer = setTimeout(done, waitMs);
-      reply.raw.once('close', done);
+      // Woken by a final event (then the job is read again), or for good by the end of the wait, the
+      // client going away, or a shutdown.
+      let over = false;
+      let pending = false;
+      let wake: () => void = () => {};
+      const poke = () => {
+        pending = true;
+        wake();
+      };
+      const end = () => {
+        over = true;
+        poke();
+      };
+      const sub = hub.subscribe({ id: [id] }, { event: (e) => isTerminal(e.data.status as JobStatus) && poke(), reset: () => {} });
+      releases.add(end);
+      const timer = setTimeout(end, waitMs);
+      reply.raw.once('close', end);
       keepSocketFor(request, reply, waitMs);
       try {
         await sub.ready;
-        const job = await queue.get(id);
+        let job = await queue.get(id);
         if (!job || isTerminal(job.status)) return job;
         hub.note(id, job.status, job.attempts);
-        await finished;
-        if (reply.raw.destroyed) return job;
-        return (await queue.get(id)) ?? job;
+        while (!over) {
+          if (!pending) await new Promise<void>((resolve) => (wake = resolve));
+          pending = false;
+          if (reply.raw.destroyed) return job;
+          job = (await queue.get(id)) ?? job;
+          if (isTerminal(job.status)) return job;
+        }
+        return job;
       } finally {
+        // A wait answered by a shutdown: its connection would otherwise stay open, holding up the close.
+        if (closing) reply.header('connection', 'close');
         clearTimeout(timer);
-        releases.delete(done);
-        reply.raw.off('close', done);
+        releases.delete(end);
+        reply.raw.off('close', end);
         sub.close();
       }
     },

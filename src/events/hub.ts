@@ -62,6 +62,8 @@ export interface OpenedSubscription {
 export interface HubStats {
   subscriptions: number;
   watchedIds: number;
+  /** Watched jobs whose state the hub knows (from a read or an event): reconciliation compares against these. */
+  knownStates: number;
   replayEvents: number;
   listening: boolean;
 }
@@ -190,7 +192,7 @@ export class EventHub {
   }
 
   stats(): HubStats {
-    return { subscriptions: this.#subs.size, watchedIds: [...this.#subs.watchedIds()].length, replayEvents: this.#ring.length, listening: this.#listening };
+    return { subscriptions: this.#subs.size, watchedIds: this.#subs.watchedCount, knownStates: this.#reconciler.known, replayEvents: this.#ring.length, listening: this.#listening };
   }
 
   /** Stops listening and unregisters. Open subscriptions hear nothing more (close them first: the API does on shutdown). */

@@ -57,6 +57,11 @@ export class Reconciler {
     this.#known.clear();
   }
 
+  /** How many watched jobs have a known state. */
+  get known(): number {
+    return this.#known.size;
+  }
+
   /**
    * Reads the watched jobs and sends an event for each status change not heard of; resolves to how
    * many were sent. A call while one runs runs again after it (what it must see may be newer).

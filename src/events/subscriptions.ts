@@ -62,6 +62,11 @@ export class SubscriptionIndex {
     return this.#size;
   }
 
+  /** How many job ids some subscription names. */
+  get watchedCount(): number {
+    return this.#byId.size;
+  }
+
   /** The job ids some subscription names. */
   watchedIds(): IterableIterator<string> {
     return this.#byId.keys();

@@ -127,7 +127,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       reply
         .header('content-type', 'text/event-stream; charset=utf-8')
         .header('cache-control', 'no-cache')
-        .header('x-accel-buffering', 'no');
+        .header('x-accel-buffering', 'no')
+        // The connection is the stream's: it closes when the stream ends (a shutdown, then, is not held up by it).
+        .header('connection', 'close');
       return reply.send(stream);
     },
   );
