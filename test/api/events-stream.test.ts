@@ -105,7 +105,7 @@ test('idle streams get a heartbeat comment every eventsHeartbeatMs', async () =>
   s.close();
 });
 
-test('a stream of ids starts with each watched job\'s state (unknown ids left out), unless it resumes after Last-Event-ID', async () => {
+test('a stream of ids starts with each watched job\'s state (unknown ids left out), unless its Last-Event-ID is replayed', async () => {
   const { app, queue, db } = await buildTestApp();
   const base = await listen(app);
   const { job: queued } = await queue.enqueue({ kind: 'noop', payload: {}, queue: 'q1', group: 'g' });
@@ -128,6 +128,11 @@ test('a stream of ids starts with each watched job\'s state (unknown ids left ou
   const resumed = await openStream(`${base}/v1/events?id=${queued.id}`, { 'last-event-id': started.id! });
   assert.deepEqual((await resumed.next()).event, 'succeeded');
   resumed.close();
+  // Resuming after an id no longer known: reset, then the states (the job may have finished meanwhile).
+  await db!.pool.query(`UPDATE jobq.jobs SET status = 'cancelled', finished_at = now() WHERE id = $1`, [queued.id]);
+  const lost = await openStream(`${base}/v1/events?id=${queued.id}`, { 'last-event-id': '999999-0' });
+  assert.deepEqual([(await lost.next()).event, (await lost.next()).data.status], ['reset', 'cancelled']);
+  lost.close();
 });
 
 test('bad filters are refused with validation_failed naming the parameter', async () => {

@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type ErrorDetail, JobqError } from '../../errors.ts';
-import type { EventFilter, EventHub } from '../../events/index.ts';
+import type { EventFilter, EventHub, HubEvent } from '../../events/index.ts';
 import { EVENT_DEFAULTS, frameOf, RETRY_HINT_MS } from '../../events/index.ts';
 import { EVENT_FILTER, GROUP_KEY, KIND_NAME, QUEUE_NAME } from '../../limits.ts';
 import { securityFor } from '../auth.ts';
@@ -115,7 +115,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         subscription = undefined;
       };
       reply.raw.once('close', closed);
-      void opening(hub, filter, lastEventId, subscription).then(
+      void opening(hub, filter, subscription).then(
         ({ frames, seq }) => stream.start(frames, seq),
         (err: unknown) => {
           request.log.warn({ err: (err as Error).message }, 'event stream could not open; its client reconnects');
@@ -135,12 +135,18 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
   );
 };
 
-/** What a stream opens with: a reset or the replay after Last-Event-ID; or, for a stream of ids, their states. */
-async function opening(hub: EventHub, filter: EventFilter, lastEventId: string | undefined, sub: ReturnType<EventHub['subscribe']>): Promise<{ frames: string[]; seq?: number }> {
+/**
+ * What a stream opens with. After a Last-Event-ID: the replay, or when the id is not known here a
+ * reset. A stream of ids then gets each job's state, unless its replay brought it up to date: so a
+ * watcher never misses a job that finished while it was away (with a replay, the states are only
+ * read, as what its client knows, for reconciliation to compare against).
+ */
+async function opening(hub: EventHub, filter: EventFilter, sub: ReturnType<EventHub['subscribe']>): Promise<{ frames: string[]; seq?: number }> {
   await sub.ready;
-  if (sub.replay === 'reset') return { frames: [resetFrame('unknown_last_event_id')] };
-  if (sub.replay !== undefined) return { frames: sub.replay.map(frameOf) };
-  if (filter.id === undefined || lastEventId !== undefined) return { frames: [] };
+  const replayed = Array.isArray(sub.replay);
+  const frames = sub.replay === 'reset' ? [resetFrame('unknown_last_event_id')] : replayed ? (sub.replay as HubEvent[]).map(frameOf) : [];
+  if (filter.id === undefined) return { frames };
   const { states, seq } = await hub.states(filter.id);
-  return { frames: states.map(frameOf), seq };
+  // Held events already reflected in states the client is sent need not follow them.
+  return replayed ? { frames } : { frames: [...frames, ...states.map(frameOf)], seq };
 }
