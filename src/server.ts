@@ -26,6 +26,8 @@ export interface Service {
   queue: Queue;
   worker: Worker | undefined;
   app: FastifyInstance | undefined;
+  /** The API's event hub (GET /v1/events, long-polls); undefined without an API. */
+  hub: EventHub | undefined;
   metrics: Metrics;
   /** Where the API listens, e.g. http://127.0.0.1:8080. */
   url: string | undefined;
@@ -149,6 +151,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       queue,
       worker,
       app,
+      hub,
       metrics,
       url,
       metricsUrl: metricsServer?.url,

@@ -1,15 +1,16 @@
 /**
  * watch: job events as an async iterator, over GET /v1/events (Server-Sent Events) read with fetch.
- * When the stream ends or breaks, it reconnects after the server's `retry:` hint (longer after each
- * failure in a row, at most 30 s) with the id of the last event it yielded as Last-Event-ID, so it
- * misses nothing the server still holds (and yields `reset` when the server no longer does). A stream
- * of job ids gets each job's state first. Watching one job (an id as the target) ends once it is
+ * The first connection failing rejects (kind network_error, or the API's error). When the stream ends
+ * or breaks later, it reconnects after the server's `retry:` hint (longer after each failure in a row,
+ * at most 30 s; a 503 is tried again, any other refusal rejects) with the id of the last event it
+ * yielded as Last-Event-ID, so it misses nothing the server still holds (and yields `reset` when the
+ * server no longer does). A stream of job ids gets each job's state first. Watching one job (an id as the target) ends once it is
  * succeeded, failed_permanent or cancelled. An abort of `signal`, or leaving the loop, ends it quietly.
  */
 import type { JobEventWire } from '../api/schemas/events.ts';
 import { EVENT_TYPES } from '../queue/events/types.ts';
 import { isTerminal, type JobStatus } from '../statuses.ts';
-import { errorOf, type Http, withQuery } from './http.ts';
+import { errorOf, type Http, JobqClientError, reasonOf, withQuery } from './http.ts';
 import { SseParser } from './sse.ts';
 
 export interface WatchFilter {
@@ -62,14 +63,17 @@ export async function* watch(http: Http, target: string | WatchFilter, opts: Wat
           headers: http.headers({ accept: 'text/event-stream', ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) }),
           signal: ac.signal,
         });
-      } catch {
+      } catch (err) {
+        if (signal?.aborted) return;
+        // The first connection failing is the caller's to know (a wrong URL, a server down); a reconnect's is tried again.
+        if (attempt === 0) throw new JobqClientError(0, 'network_error', `GET ${path} failed: ${reasonOf(err)}`, undefined, { cause: err });
         failures++;
         continue;
       }
       if (res.status !== 200 || res.body === null) {
         const err = errorOf('GET', path, res.status, await res.text().catch(() => ''));
-        // A server that is busy or shutting down (503) is tried again; a refusal is final.
-        if (res.status !== 503) throw err;
+        // On a reconnect, a server that is busy or shutting down (503) is tried again; a refusal is final.
+        if (res.status !== 503 || attempt === 0) throw err;
         failures++;
         continue;
       }
