@@ -72,7 +72,7 @@ test('real answers of GET /v1/events and of a long-poll match the document', { t
   assert.deepEqual(frames.map((f) => f.event), ['state', 'started', 'progress', 'succeeded']);
   for (const f of frames) {
     assert.ok(validate(f.data), `${f.raw}: ${ajv.errorsText(validate.errors)}`);
-    assert.equal(f.data.type, f.event);
+    assert.equal((f.data as { type: string }).type, f.event);
   }
   stream.close();
 });
