@@ -140,11 +140,12 @@ export class EventHub {
       const after = live ? this.#ring.after(opts.lastEventId) : undefined;
       replay = after === undefined ? 'reset' : after.filter((e) => sub.matches(e.data));
     }
-    const ready = this.#sync();
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.#o.readyTimeoutMs).unref());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#o.readyTimeoutMs)));
     return {
       replay,
-      ready: Promise.race([ready, timeout]).then(() => {
+      ready: Promise.race([this.#sync(), timeout]).then(() => {
+        clearTimeout(timer);
         if (!this.#listening && !sub.closed) this.#readiedWithout = true;
       }),
       close: () => {
@@ -207,8 +208,13 @@ export class EventHub {
   /** Brings the hub to what #want says, one transition at a time. */
   #sync(): Promise<void> {
     this.#chain = this.#chain.then(async () => {
-      if (this.#want && !this.#active && !this.#closed) await this.#activate();
-      else if (!this.#want && this.#active) await this.#deactivate();
+      try {
+        if (this.#want && !this.#active && !this.#closed) await this.#activate();
+        else if (!this.#want && this.#active) await this.#deactivate();
+      } catch (err) {
+        // Not expected (the listener and the registration retry by themselves); the next transition may still succeed.
+        this.#o.logger.error({ err: (err as Error).message }, 'event hub transition failed');
+      }
     });
     return this.#chain;
   }

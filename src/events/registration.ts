@@ -2,7 +2,8 @@
  * This process's row in jobq.event_listeners, kept while it serves streams or waits: publishers send
  * events only while some row is live (docs/events.md). Registered for `ttlMs`, renewed every third
  * of it, removed on stop. A renewal that comes after the row expired (the database was unreachable
- * meanwhile) reports a lapse: publishers may have stopped sending in between.
+ * meanwhile), or a first registration that only succeeded after failing, reports a lapse: publishers
+ * may not have sent in between.
  */
 import type { Logger } from 'pino';
 import { registerListener, unregisterListener } from '../queue/statements/events.ts';
@@ -20,8 +21,10 @@ export interface RegistrationOptions {
 export class ListenerRegistration {
   readonly #o: RegistrationOptions;
   #timer: NodeJS.Timeout | undefined;
-  /** Until when the row is live, by this process's clock (0: never registered). */
+  /** Until when the row is live, by this process's clock (0: not registered since start()). */
   #until = 0;
+  /** The first registration since start() failed: publishers may not have known of this process meanwhile. */
+  #missed = false;
   #running = false;
   #inflight: Promise<void> = Promise.resolve();
   #busy = false;
@@ -45,6 +48,7 @@ export class ListenerRegistration {
     this.#running = false;
     clearInterval(this.#timer);
     this.#until = 0;
+    this.#missed = false;
     // A renewal still under way would put the row back after the delete.
     await this.#inflight;
     await unregisterListener(this.#o.db, { id: this.#o.id }).catch((err: unknown) => {
@@ -66,10 +70,12 @@ export class ListenerRegistration {
       await registerListener(this.#o.db, { id: this.#o.id, ttlMs: this.#o.ttlMs });
     } catch (err) {
       this.#o.logger.warn({ err: (err as Error).message }, 'could not renew the event listener registration; retrying');
+      if (this.#until === 0) this.#missed = true;
       return;
     }
     if (!this.#running) return;
-    const lapsed = this.#until !== 0 && startedAt > this.#until;
+    const lapsed = this.#missed || (this.#until !== 0 && startedAt > this.#until);
+    this.#missed = false;
     this.#until = startedAt + this.#o.ttlMs;
     if (lapsed) this.#o.onLapse();
   }
