@@ -6,7 +6,9 @@
  *   started (at most every 10 ms, so the reports cost nothing measurable), stops on `stop`;
  * - mode "latency": starts an idle worker, then enqueues one job every `intervalMs` from this same
  *   process and reports, per job, handler start − the moment just before the enqueue call (both read
- *   from this process's monotonic clock).
+ *   from this process's monotonic clock);
+ * - mode "paced": the same at `rate` jobs a second for `seconds` (a batch every 10 ms), reporting every
+ *   job's latency and the rate the handlers started at.
  */
 import { performance } from 'node:perf_hooks';
 import type { BenchPayload, CreateDriver, Target, Variant, WorkerHandle } from './systems/types.ts';
@@ -16,15 +18,18 @@ export interface ChildConfig {
   target: Target;
   variant: Variant;
   concurrency: number;
-  mode: 'throughput' | 'latency';
+  mode: 'throughput' | 'latency' | 'paced';
   samples?: number;
   intervalMs?: number;
+  rate?: number;
+  seconds?: number;
 }
 
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'count'; n: number }
   | { type: 'latency'; ms: (number | null)[] }
+  | { type: 'paced'; ms: (number | null)[]; seconds: number }
   | { type: 'stopped'; n: number }
   | { type: 'error'; message: string };
 
@@ -36,6 +41,7 @@ async function main(): Promise<void> {
   const { createDriver } = (await import(`./systems/${config.module}`)) as { createDriver: CreateDriver };
   const driver = createDriver(config.target, config.variant);
   if (config.mode === 'latency') return latency(config, driver);
+  if (config.mode === 'paced') return paced(config, driver);
 
   let handled = 0;
   let reported = 0;
@@ -93,6 +99,52 @@ async function latency(config: ChildConfig, driver: ReturnType<CreateDriver>): P
   const deadline = performance.now() + 15_000;
   while (got < samples && performance.now() < deadline) await sleep(20);
   send({ type: 'latency', ms });
+  await worker.stop();
+  await driver.close();
+  process.disconnect?.();
+}
+
+async function paced(config: ChildConfig, driver: ReturnType<CreateDriver>): Promise<void> {
+  const rate = config.rate ?? 1_000;
+  const total = Math.round(rate * (config.seconds ?? 20));
+  const TICK_MS = 10;
+  const perTick = rate / (1_000 / TICK_MS);
+  const sent = new Array<number>(total).fill(0);
+  const ms = new Array<number | null>(total).fill(null);
+  let got = 0;
+  let last = 0;
+  const worker = await driver.startWorker({
+    concurrency: config.concurrency,
+    onJob: (p) => {
+      const at = performance.now();
+      if (p.s !== undefined && p.s >= 0 && ms[p.s] === null) {
+        ms[p.s] = at - sent[p.s]!;
+        got++;
+        last = at;
+      }
+    },
+  });
+  await sleep(1_000);
+  for (let i = 0; i < 50; i++) await driver.enqueueOne({}); // warm-up, not measured
+  await sleep(500);
+  const base = performance.now();
+  let next = 0;
+  for (let tick = 0; next < total; tick++) {
+    const wait = base + tick * TICK_MS - performance.now();
+    if (wait > 0) await sleep(wait);
+    const upTo = Math.min(total, Math.round((tick + 1) * perTick));
+    if (upTo <= next) continue;
+    const at = performance.now();
+    const batch: BenchPayload[] = [];
+    for (; next < upTo; next++) {
+      sent[next] = at;
+      batch.push({ s: next });
+    }
+    await driver.enqueueBatch(batch);
+  }
+  const deadline = performance.now() + 15_000;
+  while (got < total && performance.now() < deadline) await sleep(20);
+  send({ type: 'paced', ms, seconds: (last - base) / 1000 });
   await worker.stop();
   await driver.close();
   process.disconnect?.();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `jobq` command: running jobq (cli/service.ts: serve, api, worker, migrate) and operating a
- * running one over its HTTP API (cli/ops.ts: enqueue, get, list, cancel, retry, stats, kinds;
+ * running one over its HTTP API (cli/ops.ts: enqueue, get, list, cancel, retry, stats, kinds; cli/watch.ts: watch;
  * cli/queues.ts: queue list, get, set, pause, resume; cli/schedules.ts: schedule list, get, set, delete, trigger,
  * enable, disable).
  * Exit codes: cli/exit.ts.
@@ -13,6 +13,7 @@ import { addOpsCommands } from './cli/ops.ts';
 import { addQueueCommands } from './cli/queues.ts';
 import { addScheduleCommands } from './cli/schedules.ts';
 import { addServiceCommands } from './cli/service.ts';
+import { addWatchCommand } from './cli/watch.ts';
 import { VERSION } from './version.ts';
 
 const program = new Command('jobq')
@@ -23,5 +24,6 @@ addServiceCommands(program);
 addOpsCommands(program, processIo);
 addQueueCommands(program, processIo);
 addScheduleCommands(program, processIo);
+addWatchCommand(program, processIo);
 
 process.exitCode = await runCommand(program, process.argv, processIo);

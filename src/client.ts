@@ -3,15 +3,20 @@
  * are the wire types (snake_case, timestamps as strings), the same TypeBox schemas the server validates
  * and serialises with. Every failure is a JobqClientError: `status` is the HTTP status (0 when there was
  * no answer), `kind` the API's error kind, or `network_error`, `invalid_response`, `timeout`.
+ * Its parts: client/http.ts (requests and errors), client/wait.ts (waitFor's long-polls), client/watch.ts
+ * and client/sse.ts (watch: job events over Server-Sent Events).
  */
 import type { ErrorBodyWire, ErrorDetailWire } from './api/schemas/errors.ts';
+import type { JobEventWire } from './api/schemas/events.ts';
 import type { JobWire } from './api/schemas/job.ts';
 import type { ListQueryWire, NewJobWire } from './api/schemas/requests.ts';
 import type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire } from './api/schemas/queues.ts';
 import type { ScheduleListQueryWire, ScheduleListWire, ScheduleSavedWire, ScheduleWire, SetScheduleWire } from './api/schemas/schedules.ts';
 import type { BatchResponseWire, CancelResponseWire, JobListWire, KindWire, StatsWire } from './api/schemas/responses.ts';
-import type { ErrorKind } from './errors.ts';
-import { isTerminal, type JobStatus } from './statuses.ts';
+import { http, JobqClientError, withQuery, type ClientErrorKind, type ClientOptions } from './client/http.ts';
+import { waitFor, type WaitForOptions } from './client/wait.ts';
+import { watch, type WatchEvent, type WatchFilter, type WatchOptions } from './client/watch.ts';
+import type { JobStatus } from './statuses.ts';
 
 export type { AttemptErrorWire, JobProgressWire, JobWire } from './api/schemas/job.ts';
 /** A job's `on_parent_failure` (`NewJobWire.depends_on`: docs/flows.md). */
@@ -19,47 +24,14 @@ export type { OnParentFailure } from './limits.ts';
 export type { ErrorBodyWire, ErrorDetailWire, JobListWire, KindWire, NewJobWire, StatsWire, CancelResponseWire, JobStatus };
 export type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire };
 export type { ScheduleListQueryWire, ScheduleListWire, ScheduleSavedWire, ScheduleWire, SetScheduleWire };
+export type { ClientErrorKind, ClientOptions, JobEventWire, WaitForOptions, WatchEvent, WatchFilter, WatchOptions };
+export { JobqClientError };
 
 export type JobListFilter = ListQueryWire;
-export type ClientErrorKind = ErrorKind | 'network_error' | 'invalid_response' | 'timeout';
-
-export interface ClientOptions {
-  /** Where the API is, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
-  baseUrl: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. */
-  apiKey?: string;
-  /** Default: the global fetch. */
-  fetch?: typeof globalThis.fetch;
-  /** A request with no complete answer this long after it began fails with kind `network_error`. Default: no limit. */
-  timeoutMs?: number;
-}
 
 export interface EnqueueOptions {
   /** Sent as the Idempotency-Key header. */
   idempotencyKey?: string;
-}
-
-export interface WaitForOptions {
-  /** Give up (reject with kind `timeout`) after this long. */
-  timeoutMs: number;
-  /** Pause between polls. Default 250 ms. */
-  intervalMs?: number;
-  signal?: AbortSignal;
-}
-
-export class JobqClientError extends Error {
-  override readonly name = 'JobqClientError';
-
-  constructor(
-    /** HTTP status; 0 when no response arrived (network error, timeout of waitFor). */
-    readonly status: number,
-    readonly kind: ClientErrorKind,
-    message: string,
-    readonly details?: ErrorDetailWire[],
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 export interface JobqClient {
@@ -93,32 +65,17 @@ export interface JobqClient {
   deleteSchedule(name: string): Promise<void>;
   /** Enqueues the schedule's job now; its ticks stay as they were. */
   triggerSchedule(name: string): Promise<JobWire>;
-  /** Polls the job until it is succeeded, failed_permanent or cancelled; rejects with kind `timeout` after timeoutMs. */
+  /**
+   * Resolves once the job is succeeded, failed_permanent or cancelled (long-polls: the server answers
+   * when it finishes); rejects with kind `timeout` after timeoutMs, with `signal.reason` on an abort.
+   */
   waitFor(id: string, opts: WaitForOptions): Promise<JobWire>;
-}
-
-// Not node:timers/promises: this module must also run in browsers and edge runtimes.
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Why a fetch failed: fetch's own message is a bare "fetch failed"; its cause says ECONNREFUSED or ENOTFOUND. */
-function reasonOf(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  if (typeof cause?.message === 'string' && cause.message !== '') return `${(err as Error).message} (${cause.message})`;
-  if (typeof cause?.code === 'string') return `${(err as Error).message} (${cause.code})`;
-  return (err as Error)?.message ?? String(err);
+  /**
+   * Job events as they happen (GET /v1/events), reconnecting by itself with Last-Event-ID: of one job
+   * (an id: its state first, and the iteration ends once it has finished), or of those a filter
+   * matches (`{queue: 'mail'}`, `{id: [a, b]}`, `{kind, group}`; until aborted or left).
+   */
+  watch(target: string | WatchFilter, opts?: WatchOptions): AsyncGenerator<WatchEvent, void, undefined>;
 }
 
 /** Every item of every page from `cursor` on, following each page's next cursor until it is null. */
@@ -131,56 +88,12 @@ async function* walk<T>(cursor: string | undefined, page: (cursor: string | unde
 }
 
 export function createClient(options: ClientOptions): JobqClient {
-  const base = options.baseUrl.replace(/\/+$/, '');
-  const fetchFn = options.fetch ?? globalThis.fetch;
-
-  /** One request; its JSON answer (undefined for a 204, which has none). */
-  async function call<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
-    if (options.apiKey !== undefined) headers.authorization = `Bearer ${options.apiKey}`;
-    const init: RequestInit = { method, headers };
-    if (options.timeoutMs !== undefined) init.signal = AbortSignal.timeout(options.timeoutMs);
-    if (body !== undefined) {
-      headers['content-type'] = 'application/json';
-      init.body = JSON.stringify(body);
-    }
-    let status = 0;
-    let text: string;
-    try {
-      const res = await fetchFn(`${base}${path}`, init);
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      const why = (err as Error)?.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : reasonOf(err);
-      throw new JobqClientError(status, 'network_error', `${method} ${path} failed: ${why}`, undefined, { cause: err });
-    }
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (status < 200 || status > 299) {
-      const e = (parsed as Partial<ErrorBodyWire> | undefined)?.error;
-      if (e && typeof e.kind === 'string' && typeof e.message === 'string') {
-        throw new JobqClientError(status, e.kind, e.message, Array.isArray(e.details) ? e.details : undefined);
-      }
-      throw new JobqClientError(status, 'invalid_response', `${method} ${path} answered HTTP ${status} without an error body`);
-    }
-    if (status === 204) return undefined as T;
-    if (parsed === undefined) throw new JobqClientError(status, 'invalid_response', `${method} ${path} answered HTTP ${status} without a JSON body`);
-    return parsed as T;
-  }
+  const h = http(options);
+  const call = <T>(method: string, path: string, body?: unknown, extraHeaders?: Record<string, string>) => h.call<T>(method, path, body, extraHeaders);
 
   const jobPath = (id: string, action = '') => `/v1/jobs/${encodeURIComponent(id)}${action}`;
   const queuePath = (name: string) => `/v1/queues/${encodeURIComponent(name)}`;
   const schedulePath = (name: string, action = '') => `/v1/schedules/${encodeURIComponent(name)}${action}`;
-  const withQuery = (path: string, query: Record<string, unknown>) => {
-    const q = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) if (value !== undefined) q.set(key, String(value));
-    const qs = q.toString();
-    return qs ? `${path}?${qs}` : path;
-  };
 
   const client: JobqClient = {
     enqueue: (job, opts = {}) =>
@@ -214,20 +127,8 @@ export function createClient(options: ClientOptions): JobqClient {
     }),
     deleteSchedule: (name) => call<void>('DELETE', schedulePath(name)),
     triggerSchedule: (name) => call<JobWire>('POST', schedulePath(name, '/trigger')),
-    async waitFor(id, { timeoutMs, intervalMs = 250, signal }) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const job = await client.get(id);
-        if (isTerminal(job.status)) return job;
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new JobqClientError(0, 'timeout', `job ${id} is still ${job.status} after ${timeoutMs} ms`, [
-            { path: '/status', message: `is ${job.status}` },
-          ]);
-        }
-        await sleep(Math.min(intervalMs, left), signal);
-      }
-    },
+    waitFor: (id, opts) => waitFor(h, id, opts),
+    watch: (target, opts) => watch(h, target, opts),
   };
   return client;
 }

@@ -10,6 +10,7 @@ import { DEFAULT_RETENTION, formatRetention, parseRetention, type Retention } fr
 import path from 'node:path';
 import { parseKeyEntry } from './api/keys.ts';
 import { parseDuration } from './lib/duration.ts';
+import { EVENT_DEFAULTS } from './events/options.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -97,6 +98,13 @@ export const SETTINGS = {
   keepAliveTimeoutMs: spec({ flag: '--keep-alive-timeout-ms <duration>', env: 'JOBQ_KEEP_ALIVE_TIMEOUT_MS', description: 'an idle keep-alive connection is closed after this long (keep it above a proxy\'s idle timeout)', default: 72_000, parse: duration(100, 3_600_000) }),
   idleTimeoutMs: spec({ flag: '--idle-timeout-ms <duration>', env: 'JOBQ_IDLE_TIMEOUT_MS', description: 'a connection with no traffic either way this long (a client that stops reading) is closed', default: 120_000, parse: duration(100, 3_600_000) }),
   maxConnections: spec({ flag: '--max-connections <n>', env: 'JOBQ_MAX_CONNECTIONS', description: 'connections the API holds at once; more are closed as they arrive', default: 10_000, parse: int(1, 1_000_000) }),
+  // -- HTTP API: live events (issue #19; docs/events.md)
+  eventsReplayEvents: spec<number>({ flag: '--events-replay-events <n>', env: 'JOBQ_EVENTS_REPLAY_EVENTS', description: 'events kept in memory so that a stream reconnecting with Last-Event-ID misses none', default: EVENT_DEFAULTS.replayEvents, parse: int(0, 1_000_000) }),
+  eventsReplayMs: spec<number>({ flag: '--events-replay-ms <duration>', env: 'JOBQ_EVENTS_REPLAY_MS', description: 'and none older than this', default: EVENT_DEFAULTS.replayMs, parse: duration(0, 86_400_000) }),
+  eventsReconcileMs: spec<number>({ flag: '--events-reconcile-ms <duration>', env: 'JOBQ_EVENTS_RECONCILE_MS', description: 'how often the jobs watched by id are re-read, so that a missed event still reaches its waiter', default: EVENT_DEFAULTS.reconcileMs, parse: duration(100, 600_000) }),
+  eventsMaxStreams: spec<number>({ flag: '--events-max-streams <n>', env: 'JOBQ_EVENTS_MAX_STREAMS', description: 'event streams and long-polls held at once; more get 503 too_many_streams', default: EVENT_DEFAULTS.maxStreams, parse: int(0, 1_000_000) }),
+  eventsHeartbeatMs: spec<number>({ flag: '--events-heartbeat-ms <duration>', env: 'JOBQ_EVENTS_HEARTBEAT_MS', description: 'a comment line on idle event streams this often, so that proxies keep them open (shorter than --idle-timeout-ms)', default: EVENT_DEFAULTS.heartbeatMs, parse: duration(100, 600_000) }),
+  eventsStreamBuffer: spec<number>({ flag: '--events-stream-buffer <n>', env: 'JOBQ_EVENTS_STREAM_BUFFER', description: 'events a stream may have waiting for a slow client; one more closes it (the client reconnects and replays)', default: EVENT_DEFAULTS.streamBuffer, parse: int(1, 1_000_000) }),
   // -- worker
   concurrency: spec({ flag: '--concurrency <n>', env: 'JOBQ_CONCURRENCY', description: 'jobs run at once by this process', default: 10, parse: int(1, 10_000) }),
   queues: spec({ flag: '--queues <names>', env: 'JOBQ_QUEUES', description: 'comma-separated queues to work; empty: all', default: [] as string[], parse: list, shownDefault: 'all' }),
@@ -145,6 +153,7 @@ const METRICS: SettingName[] = ['metricsQueues', 'metricsMaxQueues'];
 const API: SettingName[] = [
   'host', 'port', 'apiKeys', 'apiKeysFile', 'metricsAuth', 'insecure', 'bodyLimit',
   'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'idleTimeoutMs', 'maxConnections',
+  'eventsReplayEvents', 'eventsReplayMs', 'eventsReconcileMs', 'eventsMaxStreams', 'eventsHeartbeatMs', 'eventsStreamBuffer',
 ];
 const WORKER: SettingName[] = [
   'concurrency', 'queues', 'workerId', 'leaseMs', 'heartbeatMs', 'pollIntervalMs', 'shutdownGraceMs', 'timeoutGraceMs', 'maxBlockedMs', 'scheduler',
@@ -227,6 +236,9 @@ export function finishConfig(c: ConfigInput & { outboxDir?: string | undefined }
   if (config.heartbeatMs >= config.leaseMs) throw new Error(`--heartbeat-ms (${config.heartbeatMs}) must be shorter than --lease-ms (${config.leaseMs})`);
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new Error(`--headers-timeout-ms (${config.headersTimeoutMs}) must be at most --request-timeout-ms (${config.requestTimeoutMs})`);
+  }
+  if (config.eventsHeartbeatMs >= config.idleTimeoutMs) {
+    throw new Error(`--events-heartbeat-ms (${config.eventsHeartbeatMs}) must be shorter than --idle-timeout-ms (${config.idleTimeoutMs}): an idle stream would be closed between heartbeats`);
   }
   if (config.backoffCapMs < config.backoffBaseMs) throw new Error('--backoff-cap-ms must be at least --backoff-base-ms');
   return config;

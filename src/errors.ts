@@ -14,6 +14,7 @@ export const ERROR_KINDS = [
   'payload_too_large',
   'unsupported_media_type',
   'database_unavailable',
+  'too_many_streams',
   'internal',
 ] as const;
 

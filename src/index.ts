@@ -22,5 +22,6 @@ export { startEmbeddedPostgres } from './db/embedded.ts';
 export { resolveConfig, type Config } from './config.ts';
 export { startService, type Service } from './server.ts';
 export { createMetrics, type Metrics } from './metrics/metrics.ts';
+export { EventHub, type HubOptions, type HubStats } from './events/index.ts';
 export { createClient, JobqClientError, type JobqClient, type ClientOptions, type JobWire, type NewJobWire, type QueueWire, type SetQueueWire, type ScheduleWire, type SetScheduleWire, type ScheduleSavedWire, type ScheduleListWire } from './client.ts';
 export { createLogger } from './logger.ts';

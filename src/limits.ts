@@ -70,3 +70,10 @@ export const SCHEDULE_PAGE_SIZE = { max: 1000, default: 100 } as const;
 export const MAX_DEPENDS_ON = 1000;
 export const ON_PARENT_FAILURE = ['cancel', 'run'] as const;
 export type OnParentFailure = (typeof ON_PARENT_FAILURE)[number];
+
+/**
+ * Live events (issue #19): the values a stream's filter may hold (GET /v1/events: job ids, and of each
+ * other field, queue, kind and group), and the longest long-poll (GET /v1/jobs/{id}?wait=).
+ */
+export const EVENT_FILTER = { ids: 100, values: 20 } as const;
+export const LONG_POLL_MS = { max: 120_000 } as const;

@@ -19,12 +19,15 @@ import { retry } from './lib/retry.ts';
 import { appliedVersion, LATEST_VERSION, migrate } from './queue/migrate.ts';
 import { Queue, type ScheduleDefinition } from './queue/index.ts';
 import { Worker } from './worker/worker.ts';
+import type { EventHub } from './events/index.ts';
 
 export interface Service {
   db: Database;
   queue: Queue;
   worker: Worker | undefined;
   app: FastifyInstance | undefined;
+  /** The API's event hub (GET /v1/events, long-polls); undefined without an API. */
+  hub: EventHub | undefined;
   metrics: Metrics;
   /** Where the API listens, e.g. http://127.0.0.1:8080. */
   url: string | undefined;
@@ -111,13 +114,28 @@ export async function startService(config: Config, logger: Logger, what: StartOp
     let app: FastifyInstance | undefined;
     let url: string | undefined;
     let metricsServer: (Server & { url: string }) | undefined;
+    let hub: EventHub | undefined;
     if (what.api) {
-      // Loaded only when asked for: a worker process never pays for Fastify.
+      // Loaded only when asked for: a worker process never pays for Fastify, nor for the event hub.
       const { buildApp } = await import('./api/app.ts');
+      const { EventHub } = await import('./events/index.ts');
+      // Idle (no LISTEN connection, no registration) until a stream or a wait opens.
+      hub = new EventHub({
+        url: db.url,
+        db: db.pool,
+        logger,
+        replayEvents: config.eventsReplayEvents,
+        replayMs: config.eventsReplayMs,
+        reconcileMs: config.eventsReconcileMs,
+        maxStreams: config.eventsMaxStreams,
+        // An API-only process does not LISTEN on jobq_listeners: its own streams turn its publisher on.
+        onRegistered: () => queue.publisher.onListenersChanged(),
+      });
       const api = await buildApp({
         queue,
         config,
         logger,
+        hub,
         ready: async () => (await appliedVersion(db.pool).catch(() => 0)) >= LATEST_VERSION,
         metrics,
         events: apiEvents,
@@ -138,6 +156,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       queue,
       worker,
       app,
+      hub,
       metrics,
       url,
       metricsUrl: metricsServer?.url,
@@ -151,7 +170,8 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       stop: () =>
         (stopping ??= (async () => {
           metricsServer?.close();
-          await Promise.all([app?.close(), worker?.stop()]);
+          // The app ends its streams and waits first, then the hub stops listening and unregisters.
+          await Promise.all([app?.close().then(() => hub?.close()), worker?.stop()]);
           await queue.publisher.flush(); // the last outcomes' events, before the pool closes
           await db.close();
         })()),

@@ -1,6 +1,7 @@
 /**
  * jobq's enqueue over HTTP: the API as its own process (`node --import tsx src/cli.ts api`, jobq's
- * defaults, PORT set, LOG_LEVEL=warn), driven by autocannon from this process.
+ * defaults, PORT set, LOG_LEVEL=warn), driven by autocannon from this process. startApi is also the
+ * API process of the streams scenario (streams.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
@@ -26,9 +27,11 @@ export const SINGLE_CONNECTIONS = 50;
 export const BATCH_CONNECTIONS = 10;
 const BATCH_SIZE = 1_000;
 
-export async function openHttp(adminUrl: string): Promise<HttpSession> {
-  const name = 'bench_jobq_http';
-  const dbUrl = await createDatabase(adminUrl, name);
+/**
+ * jobq's API as its own process on `dbUrl` (its defaults; PORT, HOST=127.0.0.1, LOG_LEVEL=warn), ready
+ * when this resolves; `close` stops it (SIGTERM, then SIGKILL after 15 s).
+ */
+export async function startApi(dbUrl: string): Promise<{ base: string; close(): Promise<void> }> {
   const port = await freePort(18080);
   const root = path.dirname(BENCH_DIR);
   // jobq's own settings stay at their defaults: only what a user must set is passed.
@@ -39,15 +42,12 @@ export async function openHttp(adminUrl: string): Promise<HttpSession> {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
-  const pool = new pg.Pool({ connectionString: dbUrl, max: 1 });
   const close = async () => {
     if (api.exitCode === null && api.signalCode === null) {
       const exited = new Promise((r) => api.once('exit', r));
       api.kill('SIGTERM');
       if (!(await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]))) api.kill('SIGKILL');
     }
-    await pool.end().catch(() => {});
-    await dropDatabase(adminUrl, name);
   };
   try {
     const deadline = Date.now() + 60_000;
@@ -62,6 +62,27 @@ export async function openHttp(adminUrl: string): Promise<HttpSession> {
     await close();
     throw err;
   }
+  return { base, close };
+}
+
+export async function openHttp(adminUrl: string): Promise<HttpSession> {
+  const name = 'bench_jobq_http';
+  const dbUrl = await createDatabase(adminUrl, name);
+  const pool = new pg.Pool({ connectionString: dbUrl, max: 1 });
+  let api: Awaited<ReturnType<typeof startApi>>;
+  try {
+    api = await startApi(dbUrl);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    await dropDatabase(adminUrl, name);
+    throw err;
+  }
+  const { base } = api;
+  const close = async () => {
+    await api.close();
+    await pool.end().catch(() => {});
+    await dropDatabase(adminUrl, name);
+  };
 
   const run = async (pathName: string, body: unknown, connections: number, seconds: number, perRequest: number): Promise<HttpResult> => {
     await pool.query('TRUNCATE jobq.jobs');

@@ -11,6 +11,7 @@ import { parseOptions, type Options } from './options.ts';
 import { openPgbench } from './pgbench.ts';
 import { type Figure, METRICS, printReport, type Results, writeResults } from './report.ts';
 import { FLOW_RUNS, prefillFlow } from './flow.ts';
+import { streamsRep } from './streams.ts';
 import { enqueueBatches, enqueueSingles, latencyRun, prefill, processRun, type System } from './runs.ts';
 
 const PROCESS_RUNS = [
@@ -227,6 +228,14 @@ async function runSystem(
         add(key, r.jobsPerSec, { extraRuns: r.extraRuns }, { commitsPerJob: r.commitsPerJob, walBytesPerJob: r.walBytesPerJob, workerCpuMsPerJob: r.workerCpuMsPerJob, serverCpuMsPerJob: r.serverCpuMsPerJob });
         return r.jobsPerSec;
       }));
+    }
+    if (scenario('streams') && driver.streams) {
+      await attempt('streams', async () => {
+        for (let rep = 1; rep <= o.reps; rep++) {
+          log(`${def.id} streams rep ${rep}/${o.reps}`);
+          await streamsRep(sys, o, jobs, add, log);
+        }
+      });
     }
     if (scenario('finished')) {
       await attempt('process.finished', async () => {

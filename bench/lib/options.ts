@@ -12,6 +12,11 @@ export interface Options {
   /** Single-job enqueue calls measured (shared by 10 callers). */
   singles: number;
   httpSeconds: number;
+  /** The `streams` scenario: SSE streams open against the API process (1% by queue, the rest by one job id each). */
+  streams: number;
+  /** Its paced runs: jobs enqueued a second, for `streamSeconds` seconds. */
+  streamRate: number;
+  streamSeconds: number;
   /** Families or ids to run (empty: all). */
   systems: string[];
   /** Scenario ids to run (empty: all). */
@@ -25,16 +30,22 @@ export interface Options {
 }
 
 const HELP = `npm run bench -- [flags]
-  --quick              small and fast (2,000 jobs, 1 repetition, 10,000 finished rows, 30 latency samples)
+  --quick              small and fast (2,000 jobs, 1 repetition, 10,000 finished rows, 30 latency samples,
+                       100 streams, paced runs of 3 s at 200 jobs/s)
   --jobs N             jobs per processing run (default 100000)
   --reps N             repetitions; every figure is their median (default 3)
   --finished N         finished jobs in the table for the "finished" scenario (default 1000000)
   --samples N          pickup-latency samples, one every --interval-ms (default 200, 20 ms)
   --singles N          single-job enqueue calls from 10 callers (default 5000)
   --http-seconds N     duration of each autocannon run (default 10)
+  --streams N          "streams": SSE streams held open against a jobq API process (default 1000; 1% by queue,
+                       the rest by one job id each, as that many waitFor callers would)
+  --stream-rate N      "streams": jobs enqueued a second in its paced runs (default 1000)
+  --stream-seconds N   "streams": length of each paced run (default 20)
   --systems a,b        only these systems: jobq, pgboss, graphile, bullmq-pg, bullmq-redis or ids like pgboss-best
   --scenarios a,b      only these: latency, enqueue, c10, c50, 2proc, xmin, finished, and jobq's flow control:
-                       limited (queue concurrency 10), rated (a rate far above capacity), groups (1,000 groups)
+                       limited (queue concurrency 10), rated (a rate far above capacity), groups (1,000 groups),
+                       and jobq's live events: streams (processing with 0 and with --streams open SSE streams)
   --no-http            skip jobq's HTTP enqueue runs
   --no-pgbench         skip the pgbench runs
   --timeout-s N        give up a processing run after N seconds (default 900)
@@ -54,6 +65,9 @@ export function parseOptions(argv: string[], defaultOut: string): Options {
       'interval-ms': { type: 'string' },
       singles: { type: 'string' },
       'http-seconds': { type: 'string' },
+      streams: { type: 'string' },
+      'stream-rate': { type: 'string' },
+      'stream-seconds': { type: 'string' },
       systems: { type: 'string' },
       scenarios: { type: 'string' },
       'no-http': { type: 'boolean', default: false },
@@ -86,6 +100,9 @@ export function parseOptions(argv: string[], defaultOut: string): Options {
     intervalMs: int('interval-ms', values['interval-ms'], 20),
     singles: int('singles', values.singles, quick ? 1_000 : 5_000, 10),
     httpSeconds: int('http-seconds', values['http-seconds'], quick ? 2 : 10),
+    streams: int('streams', values.streams, quick ? 100 : 1_000),
+    streamRate: int('stream-rate', values['stream-rate'], quick ? 200 : 1_000, 10),
+    streamSeconds: int('stream-seconds', values['stream-seconds'], quick ? 3 : 20),
     systems: list(values.systems),
     scenarios: list(values.scenarios),
     http: !values['no-http'],

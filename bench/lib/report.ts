@@ -43,6 +43,14 @@ export const METRICS: Record<string, { label: string; unit: string; higherIsBett
   'process.limited': { label: 'concurrency limit 10', unit: 'jobs/s', higherIsBetter: true },
   'process.rated': { label: 'rate limit (not reached)', unit: 'jobs/s', higherIsBetter: true },
   'process.groups': { label: '1,000 groups', unit: 'jobs/s', higherIsBetter: true },
+  'streams.full.0': { label: 'full speed, no stream', unit: 'jobs/s', higherIsBetter: true },
+  'streams.full.n': { label: 'full speed, streams open', unit: 'jobs/s', higherIsBetter: true },
+  'streams.paced.0.p50': { label: 'paced p50, no stream', unit: 'ms', higherIsBetter: false },
+  'streams.paced.n.p50': { label: 'paced p50, streams open', unit: 'ms', higherIsBetter: false },
+  'streams.paced.0.p99': { label: 'paced p99, no stream', unit: 'ms', higherIsBetter: false },
+  'streams.paced.n.p99': { label: 'paced p99, streams open', unit: 'ms', higherIsBetter: false },
+  'streams.paced.0.rate': { label: 'paced rate, no stream', unit: 'jobs/s', higherIsBetter: true },
+  'streams.paced.n.rate': { label: 'paced rate, streams open', unit: 'jobs/s', higherIsBetter: true },
   'latency.p50': { label: 'p50', unit: 'ms', higherIsBetter: false },
   'latency.p95': { label: 'p95', unit: 'ms', higherIsBetter: false },
   'latency.p99': { label: 'p99', unit: 'ms', higherIsBetter: false },
@@ -120,6 +128,11 @@ export function printReport(r: Results): void {
       r, ['process.c10', 'process.c50', 'process.2proc', 'process.finished', 'process.xmin'], ids),
     ...table(`Flow control, jobs/s (jobq only; 1 proc × 10 as the first column, the same ${o.jobs.toLocaleString('en-US')} jobs through a queue policy or groups: bench/lib/flow.ts)`,
       r, ['process.c10', 'process.limited', 'process.rated', 'process.groups'], ids.filter((id) => FLOW_METRICS.some((k) => r.figures[id]?.[k]))),
+    // (Saved runs from before the streams scenario have none of its options: its tables are empty then.)
+    ...table(`Live events, jobs/s (jobq only: bench/lib/streams.ts; ${(o.streams ?? 0).toLocaleString('en-US')} SSE streams open against an API process, 1% by queue, the rest by one job id each; full speed: 1 proc × 10 through ${o.jobs.toLocaleString('en-US')} jobs)`,
+      r, ['streams.full.0', 'streams.full.n', 'streams.paced.0.rate', 'streams.paced.n.rate'], ['jobq']),
+    ...table(`Live events, pickup latency at ${(o.streamRate ?? 0).toLocaleString('en-US')} jobs/s for ${o.streamSeconds} s, ms (enqueued by the worker process, handler start − just before the enqueue)`,
+      r, ['streams.paced.0.p50', 'streams.paced.n.p50', 'streams.paced.0.p99', 'streams.paced.n.p99'], ['jobq']),
     ...table(`Pickup latency, ms (${o.samples} jobs enqueued one every ${o.intervalMs} ms, idle worker at concurrency 10; handler start − just before the enqueue call, same process)`,
       r, ['latency.p50', 'latency.p95', 'latency.p99'], ids),
     ...table(`PostgreSQL alone, ms (p50, one statement every ${o.intervalMs} ms as above): every pickup through INSERT → NOTIFY → claim contains both steps`,
@@ -162,6 +175,8 @@ export function printReport(r: Results): void {
       if (f.error) footnotes.push(`${id} ${k}: failed: ${f.error}`);
       else if (f.note) footnotes.push(`${id} ${k}${f.median !== null ? '*' : ''}: ${f.note}`);
       if (f.extra?.lost) footnotes.push(`${id} latency: ${f.extra.lost} of ${o.samples * o.reps} samples not picked up within 15 s of the last enqueue (counted as 15,000 ms: its quantiles are lower bounds)`);
+      if (f.extra?.unpicked) footnotes.push(`${id} ${k}: ${f.extra.unpicked} job(s) not picked up within 15 s of the last enqueue (counted as 15,000 ms)`);
+      if (f.extra?.frames) footnotes.push(`${id} ${k}: the streams received ${f.extra.frames.toLocaleString('en-US')} frames over ${o.reps} repetition(s)`);
       if (f.extra?.extraRuns) footnotes.push(`${id} ${k}: ${f.extra.extraRuns} handler run(s) beyond one per job`);
       if (f.extra?.errors) footnotes.push(`${id} ${k}: ${f.extra.errors} HTTP error(s)/non-2xx`);
     }

@@ -25,7 +25,7 @@ export async function prefill(driver: Driver, jobs: number): Promise<void> {
   }
 }
 
-function startChild(sys: System, cfg: Omit<ChildConfig, 'module' | 'target' | 'variant'>): ChildProcess {
+export function startChild(sys: System, cfg: Omit<ChildConfig, 'module' | 'target' | 'variant'>): ChildProcess {
   const config: ChildConfig = { ...cfg, module: sys.def.module, target: sys.target, variant: sys.def.variant };
   // BENCH_WORKER_NODE_ARGS: extra Node flags for worker processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -48,7 +48,7 @@ function tell(child: ChildProcess, message: { type: 'start' | 'stop' }): void {
 }
 
 /** Waits for a child to exit, killing it (by its PID) if it has not after `ms`. */
-async function reap(child: ChildProcess, ms = 15_000): Promise<void> {
+export async function reap(child: ChildProcess, ms = 15_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   if (await Promise.race([exited.then(() => true), sleep(ms).then(() => false)])) return;

@@ -43,6 +43,9 @@ export const TARGETS: Target[] = [
   { label: 'HTTP: ≥ 50,000 jobs/s through /v1/jobs/batch', metric: 'http.batch', min: 50_000 },
   { label: '1,000,000 finished rows: ≥ 90% of the empty table', metric: 'process.finished', versus: { system: 'jobq', metric: 'process.c10', name: 'jobq, empty table' }, min: 0.9 },
   { label: 'a transaction held open: no collapse (≥ 50%)', metric: 'process.xmin', versus: { system: 'jobq', metric: 'process.c10', name: 'jobq, no held xmin' }, min: 0.5 },
+  // Issue #19: open event streams must not slow processing by more than 5%.
+  { label: 'event streams open: full-speed processing ≥ 95% of none open', metric: 'streams.full.n', versus: { system: 'jobq', metric: 'streams.full.0', name: 'jobq, no stream' }, min: 0.95 },
+  { label: 'event streams open: paced pickup p50 ≤ 105% of none open', metric: 'streams.paced.n.p50', versus: { system: 'jobq', metric: 'streams.paced.0.p50', name: 'jobq, no stream' }, max: 1.05 },
 ];
 
 export interface Verdict {
@@ -107,7 +110,7 @@ export function formatVerdicts(verdicts: Verdict[]): string[] {
   const measured = verdicts.filter((v) => v.met !== null).length;
   return [
     '',
-    `Targets of issue #6, with jobq's defaults (${measured - missed} of ${measured} measured met; ratios from this run only)`,
+    `Targets of issues #6 and #19 (event streams), with jobq's defaults (${measured - missed} of ${measured} measured met; ratios from this run only)`,
     ...lines,
     ...(missed ? ["  what limits each missed target, with profiles: docs/performance.md (\"Where the time goes now\")"] : []),
   ];

@@ -8,7 +8,7 @@ import { Type } from '@sinclair/typebox';
 import pg from 'pg';
 import { createPool, KindRegistry, migrate, Queue, resolveConfig, Worker } from '../../src/index.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { BenchPayload, BenchPolicy, CreateDriver, Driver, FlowDriver, StartWorkerOptions, Target, WorkerHandle } from './types.ts';
+import type { BenchPayload, BenchPolicy, CreateDriver, Driver, FlowDriver, StartWorkerOptions, StreamsDriver, Target, WorkerHandle } from './types.ts';
 
 const KIND = 'bench_noop';
 const Payload = Type.Object({ s: Type.Optional(Type.Integer()) }, { additionalProperties: false });
@@ -58,6 +58,28 @@ class JobqDriver implements Driver {
     },
     enqueueGroupedBatch: async (payloads, groupOf) => {
       await this.#queue.enqueueMany(payloads.map((payload, i) => ({ kind: KIND, payload, group: groupOf(i) })));
+    },
+  };
+
+  /** The streams scenario's jobs go to the default queue (enqueueBatch names none). */
+  readonly streams: StreamsDriver = {
+    queue: 'default',
+    unfinishedIds: async (n) => {
+      const { rows } = await this.#pool.query<{ id: string }>(
+        `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS i, count(*) OVER () AS total
+                           FROM jobq.jobs WHERE status IN ('queued', 'running', 'retrying')) t
+          WHERE (i - 1) % greatest(1, total / $1) = 0 ORDER BY id LIMIT $1`,
+        [n],
+      );
+      return rows.map((r) => r.id);
+    },
+    addLater: async (n) => {
+      const ids: string[] = [];
+      for (let done = 0; done < n; done += 1_000) {
+        const batch = Array.from({ length: Math.min(1_000, n - done) }, () => ({ kind: KIND, payload: {}, delayMs: 3_600_000 }));
+        ids.push(...(await this.#queue.enqueueMany(batch)).map((r) => r.job.id));
+      }
+      return ids;
     },
   };
 

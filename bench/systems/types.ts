@@ -53,6 +53,18 @@ export interface Driver {
   close(): Promise<void>;
   /** Flow control (jobq only): the scenarios `limited`, `rated` and `groups` run for drivers that have it. */
   flow?: FlowDriver;
+  /** Live events (jobq only): the scenario `streams` runs for drivers that have it. */
+  streams?: StreamsDriver;
+}
+
+/** What the `streams` scenario needs besides the Driver: job ids to watch, and the queue the jobs go to. */
+export interface StreamsDriver {
+  /** The queue enqueueBatch puts jobs in. */
+  queue: string;
+  /** `n` ids of the unfinished jobs, spread evenly over them in the order they were enqueued. */
+  unfinishedIds(n: number): Promise<string[]>;
+  /** Enqueues `n` jobs that will not run for an hour; their ids. */
+  addLater(n: number): Promise<string[]>;
 }
 
 /** A queue policy as the flow scenarios set it (null: none). */

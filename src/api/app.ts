@@ -1,5 +1,5 @@
 /**
- * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts, queues.ts and schedules.ts under /v1,
+ * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts, queues.ts, schedules.ts and events.ts under /v1,
  * routes/system.ts, openapi.ts), one error format (errors.ts), one body parser (body.ts), API keys
  * (auth.ts), request ids, access logs and a `request` event per response for metrics.
  */
@@ -11,6 +11,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { type ConnectionLimits, connectionOptions, limitConnections } from './connections.ts';
+import type { EventHub } from '../events/index.ts';
 import type { Queue } from '../queue/index.ts';
 import { installAuth, keyNameOf } from './auth.ts';
 import { installJsonParser } from './body.ts';
@@ -18,11 +19,13 @@ import { KeyRing, loadApiKeys } from './keys.ts';
 import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from './errors.ts';
 import { registerDocs, registerOpenApi } from './openapi.ts';
 import { bodyValidator, paramsValidator } from './validator.ts';
+import { eventRoutes } from './routes/events.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { systemRoutes } from './routes/system.ts';
 import { ErrorBodySchema } from './schemas/errors.ts';
+import { JobEventSchema } from './schemas/events.ts';
 import { JobSchema } from './schemas/job.ts';
 import { QueueSchema } from './schemas/queues.ts';
 import { ScheduleSchema } from './schemas/schedules.ts';
@@ -39,7 +42,12 @@ export type ApiEvents = { request: [RequestEvent] };
 
 export interface ApiOptions {
   queue: Queue;
-  config: Pick<Config, 'apiKeys' | 'metricsAuth' | 'bodyLimit'> & Partial<ConnectionLimits>;
+  config: Pick<Config, 'apiKeys' | 'metricsAuth' | 'bodyLimit'> & Partial<ConnectionLimits> & Partial<Pick<Config, 'eventsHeartbeatMs' | 'eventsStreamBuffer'>>;
+  /**
+   * Serves GET /v1/events and `?wait=` long-polls (src/events/; its owner closes it after the app).
+   * Without one, they answer 503 too_many_streams.
+   */
+  hub?: EventHub;
   /** Access logs and errors go here (one JSON line per request). Default: silent. */
   logger?: Logger;
   /** Readiness check for /readyz (typically a database round trip). */
@@ -97,6 +105,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   app.addSchema(ErrorBodySchema);
   app.addSchema(QueueSchema);
   app.addSchema(ScheduleSchema);
+  app.addSchema(JobEventSchema);
 
   installJsonParser(app);
   installErrorHandling(app, bodyLimit);
@@ -139,7 +148,8 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
     metricsAuth,
   };
   await app.register(systemRoutes, routeOpts);
-  await app.register(jobRoutes, { prefix: '/v1', queue: opts.queue });
+  await app.register(jobRoutes, { prefix: '/v1', queue: opts.queue, hub: opts.hub });
+  await app.register(eventRoutes, { prefix: '/v1', hub: opts.hub, heartbeatMs: opts.config.eventsHeartbeatMs, streamBuffer: opts.config.eventsStreamBuffer });
   await app.register(queueRoutes, { prefix: '/v1', queue: opts.queue });
   await app.register(scheduleRoutes, { prefix: '/v1', queue: opts.queue });
   await registerDocs(app);

@@ -1,5 +1,5 @@
 /**
- * What a worker hears on its LISTEN connection (listener.ts), told apart by channel: new jobs of a
+ * What a worker hears on its LISTEN connection (src/db/listener.ts), told apart by channel: new jobs of a
  * queue it works, a cancel request, a queue policy changed, a schedule changed; and every (re)connect,
  * after which the worker should look for itself (notifications sent while it was away are gone). A
  * listener of job events registering (LISTENERS_CHANNEL) turns the queue's publisher on at once; a
@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { CANCEL_CHANNEL, JOBS_CHANNEL, LISTENERS_CHANNEL, parseJobsPayload, type Queue, QUEUES_CHANNEL, SCHEDULES_CHANNEL } from '../queue/index.ts';
-import { Listener } from './listener.ts';
+import { Listener } from '../db/listener.ts';
 
 export interface WorkerNotifications {
   /** Jobs became runnable in `queue` (one of the worker's queues); `grouped` when they carry a group. */

@@ -33,7 +33,7 @@ import { JobCancelledError, type Settled } from './execute.ts';
 import { Flow } from './flow.ts';
 import { Heartbeat, type Running } from './heartbeat.ts';
 import { registerWorker, WorkerIdInUseError } from './lease-keeper.ts';
-import type { Listener } from './listener.ts';
+import type { Listener } from '../db/listener.ts';
 import { listenForWork } from './notifications.ts';
 import type { WorkerOptions } from './options.ts';
 import { Launcher } from './launch.ts';

@@ -1,11 +1,11 @@
 /** The typed client against a live server on 127.0.0.1 (a real socket, port 0). */
 import assert from 'node:assert/strict';
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { test } from 'node:test';
-import type { ApiEvents } from '../../src/api/app.ts';
 import { createClient, JobqClientError, type NewJobWire } from '../../src/client.ts';
-import { buildTestApp, listen } from '../helpers/fixtures.ts';
+import { buildTestApp, eventually, listen } from '../helpers/fixtures.ts';
+import { jobEvent, publish } from '../helpers/events.ts';
 
 const mail = (to = 'ada@example.com'): NewJobWire => ({ kind: 'send_email', payload: { to, subject: 'Hi', body: 'Hello' } });
 
@@ -90,21 +90,18 @@ test('list walks every page, newest first; listPage gives one page and its curso
   assert.equal(count, 0);
 });
 
-test('waitFor resolves when the job reaches a terminal status', async () => {
-  const events = new EventEmitter<ApiEvents>();
-  const { app, queue } = await buildTestApp({ events });
+test('waitFor resolves when the job reaches a terminal status, woken by its event', { timeout: 30_000 }, async () => {
+  // Reconciliation far off: only the published event can end the long-poll before the test's timeout.
+  const { app, queue, db, hub } = await buildTestApp({ hubOptions: { reconcileMs: 600_000 } });
   const client = createClient({ baseUrl: await listen(app) });
   const job = await client.enqueue({ kind: 'noop', payload: {} });
-  const polled = new Promise<void>((resolve) => {
-    events.on('request', (e) => {
-      if (e.method === 'GET' && e.route === '/v1/jobs/:id') resolve();
-    });
-  });
-  const waiting = client.waitFor(job.id, { timeoutMs: 10_000, intervalMs: 10 });
-  await polled; // waitFor has looked at least once and seen it queued
+  const waiting = client.waitFor(job.id, { timeoutMs: 60_000 });
+  // waitFor's long-poll has read the job (queued) and waits.
+  await eventually(() => (hub!.stats().knownStates === 1 ? true : undefined), 10_000, 'the long-poll to wait');
   const [claimed] = await queue.claim('w1');
   assert.equal(claimed?.id, job.id);
   assert.deepEqual(await queue.complete('w1', [{ id: job.id, claimSeq: claimed!.claimSeq, result: { done: true } }]), [claimed!.claimSeq]);
+  await publish(db!.pool, jobEvent(job, 'succeeded'));
   const done = await waiting;
   assert.equal(done.status, 'succeeded');
   assert.deepEqual(done.result, { done: true });

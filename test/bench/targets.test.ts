@@ -85,7 +85,7 @@ test('the printed report ends its figures with the verdicts, and says when a qui
   const r = run({ jobq: { 'http.single': fig(6_000), 'http.batch': fig(40_000) } });
   r.mode = 'quick';
   const text = printed(t, r);
-  assert.match(text, /Targets of issue #6, with jobq's defaults \(1 of 2 measured met/);
+  assert.match(text, /Targets of issues #6 and #19 \(event streams\), with jobq's defaults \(1 of 2 measured met/);
   assert.match(text, /met {5}HTTP: ≥ 4,000 single enqueues\/s \(50 connections\): 6,000\/s/);
   assert.match(text, /a quick run: too short for these ratios to mean much/);
   assert.ok(text.indexOf('Targets of issue') < text.indexOf('Settings:'));

@@ -5,15 +5,24 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { type ApiOptions, buildApp } from '../../src/api/app.ts';
 import { STATUS_OF_KIND } from '../../src/api/schemas/errors.ts';
 import { ERROR_KINDS, type ErrorKind } from '../../src/errors.ts';
+import { EventHub, type HubOptions } from '../../src/events/index.ts';
+import { silent } from './worker.ts';
 import type { Queue } from '../../src/queue/queue.ts';
 import { freshQueue, type TestDatabase } from './db.ts';
 
-export type TestAppOptions = Partial<Omit<ApiOptions, 'config' | 'queue'>> & { config?: Partial<ApiOptions['config']>; queue?: Queue };
+export type TestAppOptions = Partial<Omit<ApiOptions, 'config' | 'queue'>> & {
+  config?: Partial<ApiOptions['config']>;
+  queue?: Queue;
+  /** Settings of the event hub made for an app on a fresh database (tests give short intervals). */
+  hubOptions?: Partial<HubOptions>;
+};
 
 export interface TestApp {
   app: FastifyInstance;
   queue: Queue;
   db: TestDatabase | undefined;
+  /** The app's event hub: `opts.hub`, or one on the fresh database (idle until a stream or a wait opens). */
+  hub: EventHub | undefined;
 }
 
 export const JOB_KEYS = [
@@ -25,14 +34,18 @@ export const UNKNOWN_ID = '01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f';
 
 export const DEFAULT_CONFIG: ApiOptions['config'] = { apiKeys: [], metricsAuth: false, bodyLimit: 1_048_576 };
 
-/** The app on a fresh database (or on `opts.queue`), closed after the calling test or file. */
+/** The app on a fresh database (or on `opts.queue`), closed after the calling test or file; its hub closes after it. */
 export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   let db: TestDatabase | undefined;
   let queue = opts.queue;
   if (!queue) ({ queue, db } = await freshQueue());
-  const app = await buildApp({ ready: async () => true, ...opts, queue, config: { ...DEFAULT_CONFIG, ...opts.config } });
-  after(() => app.close());
-  return { app, queue, db };
+  const hub = opts.hub ?? (db ? new EventHub({ url: db.url, db: db.pool, logger: silent, ...opts.hubOptions }) : undefined);
+  const app = await buildApp({ ready: async () => true, ...opts, hub, queue, config: { ...DEFAULT_CONFIG, ...opts.config } });
+  after(async () => {
+    await app.close();
+    await hub?.close();
+  });
+  return { app, queue, db, hub };
 }
 
 /** Listens on 127.0.0.1, a free port; returns the base URL. */

@@ -13,6 +13,7 @@ import type { CliIo } from '../../src/cli/io.ts';
 import { addOpsCommands } from '../../src/cli/ops.ts';
 import { addQueueCommands } from '../../src/cli/queues.ts';
 import { addScheduleCommands } from '../../src/cli/schedules.ts';
+import { addWatchCommand } from '../../src/cli/watch.ts';
 import { type Config, resolveConfig } from '../../src/config.ts';
 import { PermanentError } from '../../src/kinds/registry.ts';
 import { type Service, startService } from '../../src/server.ts';
@@ -61,6 +62,7 @@ export async function jobq(args: string[], opts: { stdin?: string; tty?: boolean
   addOpsCommands(program, io);
   addQueueCommands(program, io);
   addScheduleCommands(program, io);
+  addWatchCommand(program, io);
   const code = await runCommand(program, ['node', 'jobq', ...args], io);
   return { code, stdout, stderr };
 }

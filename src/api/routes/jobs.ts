@@ -1,17 +1,22 @@
 /** /v1/jobs: enqueue (one or a batch), read, list, cancel, retry. Registered with the prefix /v1. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type ErrorDetail, isJobqError, JobqError } from '../../errors.ts';
+import type { EventHub } from '../../events/index.ts';
 import type { Queue } from '../../queue/index.ts';
 import type { NewJob } from '../../queue/types.ts';
+import { longPolls, parseWait } from '../long-poll.ts';
 import { renderCancel, renderJob, renderPage } from '../render.ts';
 import { securityFor } from '../auth.ts';
 import { errorResponses } from '../schemas/errors.ts';
+import { GetJobQuerySchema } from '../schemas/events.ts';
 import { JobSchema, Ref } from '../schemas/job.ts';
 import { BatchRequestSchema, CreateJobHeadersSchema, JobIdParamsSchema, ListQuerySchema, NewJobSchema, type NewJobWire } from '../schemas/requests.ts';
 import { BatchResponseSchema, CancelResponseSchema, JobListSchema } from '../schemas/responses.ts';
 
 export interface JobRoutesOptions {
   queue: Queue;
+  /** Serves `?wait=` long-polls (without one, they answer 503 too_many_streams). */
+  hub?: EventHub | undefined;
 }
 
 const MIN_RUN_AT = Date.UTC(1970, 0, 1);
@@ -68,7 +73,10 @@ function single(err: unknown): unknown {
 /** The header of a 200: why an enqueue was answered with an existing job. */
 const ANSWERED_BY = { idempotent_replay: 'idempotent-replayed', singleton_existing: 'singleton-existing', debounced: 'debounced' } as const;
 
-export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app, { queue }) => {
+export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app, { queue, hub }) => {
+  const waits = longPolls(queue, hub);
+  app.addHook('preClose', async () => waits.release());
+
   app.post(
     '/jobs',
     {
@@ -155,13 +163,18 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         operationId: 'getJob',
         tags: ['jobs'],
         summary: 'Read a job',
+        description:
+          'With `wait` (a long-poll): answers as soon as the job is succeeded, failed_permanent or cancelled, or with the job as it is when the ' +
+          'wait ends; a job already finished is answered at once. See docs/events.md.',
         security: securityFor('read'),
         params: JobIdParamsSchema,
+        querystring: GetJobQuerySchema,
         response: { 200: Ref(JobSchema, { description: 'The job.' }), ...errorResponses(400, 401, 403, 404, 500, 503) },
       },
     },
-    async (request) => {
-      const job = await queue.get(request.params.id);
+    async (request, reply) => {
+      const waitMs = request.query.wait === undefined ? 0 : parseWait(request.query.wait);
+      const job = waitMs > 0 ? await waits.wait(request, reply, request.params.id, waitMs) : await queue.get(request.params.id);
       if (!job) throw new JobqError('not_found', `no job with id ${request.params.id}`);
       return renderJob(job);
     },

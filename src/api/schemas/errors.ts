@@ -58,6 +58,7 @@ export const STATUS_OF_KIND: Record<ErrorKind, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   database_unavailable: 503,
+  too_many_streams: 503,
   internal: 500,
 };
 
@@ -70,7 +71,7 @@ const DESCRIPTIONS: Record<number, string> = {
   413: '`payload_too_large`: the body exceeds the configured limit.',
   415: '`unsupported_media_type`: send `Content-Type: application/json` (UTF-8).',
   500: '`internal`: a bug; the response carries no detail, the log has it under the request id.',
-  503: '`database_unavailable`: try again (see `Retry-After`).',
+  503: '`database_unavailable`: try again (see `Retry-After`). On GET /v1/events and long-polls, `too_many_streams` too: this process holds as many streams and waits as it may.',
 };
 
 const EXAMPLES: Record<number, ErrorBodyWire> = {

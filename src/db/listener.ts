@@ -1,7 +1,8 @@
 /**
- * The worker's LISTEN connection: a dedicated client (a pooled one would be handed to others), which
- * reconnects by itself with backoff when the connection is lost. After every (re)connect it calls
- * `onConnect`, since notifications sent while it was away are gone and the caller should look for work.
+ * A LISTEN connection: a dedicated client (a pooled one would be handed to others), which reconnects by
+ * itself with backoff when the connection is lost. After every (re)connect it calls `onConnect`, since
+ * notifications sent while it was away are gone: the worker looks for work then (worker/notifications.ts),
+ * the event hub marks a gap and re-reads what it watches (events/hub.ts).
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -12,6 +13,10 @@ export interface ListenerOptions {
   logger: Logger;
   onNotify: (channel: string, payload: string) => void;
   onConnect: (reconnected: boolean) => void;
+  /** The connection was lost (a reconnect follows, then `onConnect(true)`). */
+  onLost?: () => void;
+  /** The connection's application_name (pg_stat_activity). Default `jobq-listener`. */
+  applicationName?: string;
   /** Reconnect delays grow from min to max. */
   minDelayMs?: number;
   maxDelayMs?: number;
@@ -40,12 +45,15 @@ export class Listener {
 
   async #connect(): Promise<void> {
     if (this.#closed) return;
-    const client = new pg.Client({ connectionString: this.#opts.url, keepAlive: true, application_name: 'jobq-listener' });
+    const client = new pg.Client({ connectionString: this.#opts.url, keepAlive: true, application_name: this.#opts.applicationName ?? 'jobq-listener' });
     let failed = false;
     const lost = (err?: Error) => {
       if (failed) return;
       failed = true;
-      if (this.#client === client) this.#client = undefined;
+      if (this.#client === client) {
+        this.#client = undefined;
+        this.#opts.onLost?.();
+      }
       client.removeAllListeners('notification');
       client.end().catch(() => {});
       if (!this.#closed) {
