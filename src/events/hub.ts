@@ -45,10 +45,7 @@ export interface HubOptions {
   readyTimeoutMs?: number;
   /** The ring's clock. */
   now?: () => number;
-  /**
-   * Called after each registration or renewal: this process's own publisher (Queue.publisher
-   * .onListenersChanged) starts publishing at once, whether or not it LISTENs on jobq_listeners.
-   */
+  /** After each registration or renewal: the service turns its own publisher on (onListenersChanged). */
   onRegistered?: () => void;
 }
 

@@ -103,8 +103,7 @@ export class Enqueuer {
       const work: Work = (db, notify, wake) => this.#insertKeyed(rows, keys, notify, wake, db);
       return (await this.#write(opts.db, rows.length > 1 && !opts.db, true, work)) as EnqueueResult[];
     }
-    // The whole batch as one statement's input when it fits; else each row's JSON (a row that has
-    // none fails the batch), to go in several statements.
+    // The batch as one statement's input when it fits; else each row's JSON (none: the batch fails).
     let input: string | string[] | undefined = wholeJson(rows);
     if (input === undefined) {
       input = rows.map((r) => {
@@ -113,9 +112,8 @@ export class Enqueuer {
         return text;
       });
     }
-    // Without keys nothing can conflict: one statement is atomic. With keys, a conflict found after the
-    // insert must undo it, and a batch too large for one statement takes several: those run in a
-    // transaction (a single job never needs one).
+    // Without keys nothing conflicts: one statement is atomic. With keys (a conflict found after the
+    // insert undoes it) or several statements, a transaction (a single job never needs one).
     const atomic = rows.length > 1 && !opts.db && (typeof input !== 'string' || rows.some((r) => r.idempotency_key !== null));
     // Conflicts throw (all or nothing): what comes back is one job per row.
     return (await this.#insertRows(rows, opts.db, atomic, true, input)) as EnqueueResult[];

@@ -66,7 +66,20 @@ export const PROGRESS_MESSAGE_MAX = 500;
  */
 export const MAX_CHUNK_BYTES = 7_900;
 
-const encoder = new TextEncoder();
+/** The UTF-8 length of `s`, counted without encoding it (the publisher measures every event it sends). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 2; // a surrogate pair: 4 bytes for 2 UTF-16 units
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
 
 /**
  * The events as JSON arrays of at most MAX_CHUNK_BYTES bytes each, in order: one notification per
@@ -79,7 +92,7 @@ export function encodeChunks(events: readonly JobEvent[]): string[] {
   let bytes = 2;
   for (const e of events) {
     const json = JSON.stringify(e);
-    const size = encoder.encode(json).length + 1;
+    const size = utf8Length(json) + 1;
     if (parts.length > 0 && bytes + size > MAX_CHUNK_BYTES) {
       chunks.push(`[${parts.join(',')}]`);
       parts = [];
