@@ -108,7 +108,11 @@ test('a flow seen on a queue stream with curl: the parent succeeds, its child is
   const frames = () => out.split('\n\n').filter((f) => f.includes('event: ')).map((f) => ({ event: /event: (\S+)/.exec(f)![1]!, data: JSON.parse(/data: (.*)/.exec(f)![1]!) }));
   await eventually(() => (frames().some((f) => f.event === 'succeeded' && f.data.id === child!.id) ? true : undefined), 40_000, 'the child\'s success on the stream');
   const ofChild = frames().filter((f) => f.data.id === child!.id).map((f) => `${f.event}:${f.data.status}`);
-  assert.deepEqual(ofChild, ['enqueued:waiting', 'released:queued', 'started:running', 'progress:running', 'succeeded:succeeded']);
-  const ofParent = frames().filter((f) => f.data.id === parent!.id).map((f) => f.event);
-  assert.ok(ofParent.indexOf('succeeded') < frames().findIndex((f) => f.event === 'released'), 'the release follows the parent\'s success');
+  // Its enqueue is published by the API after its commit, its release by the trigger at the parent's:
+  // those two may cross (docs/events.md); the run follows the release.
+  assert.deepEqual([...ofChild.slice(0, 2).sort(), ...ofChild.slice(2)], ['enqueued:waiting', 'released:queued', 'started:running', 'progress:running', 'succeeded:succeeded']);
+  // The release is notified at the parent's commit, by the trigger; the parent's own `succeeded` is
+  // published by its worker just after that commit, so it may come after the release (docs/events.md).
+  await eventually(() => (frames().some((f) => f.event === 'succeeded' && f.data.id === parent!.id) ? true : undefined), 10_000, 'the parent\'s success');
+  assert.deepEqual(frames().filter((f) => f.data.id === parent!.id).map((f) => f.event).filter((e) => e !== 'succeeded' && e !== 'progress').sort(), ['enqueued', 'started']);
 });
