@@ -16,7 +16,7 @@ import type { Publisher } from './events/publisher.ts';
 import { newJobId } from './ids.ts';
 import { insertFlows, type ParentRefs, prepareParents } from './flows.ts';
 import { enqueueKeyed } from './keyed.ts';
-import { type InsertRow, newJobFromInsert, toJob } from './rows.ts';
+import { type InsertRow, newJobFromInsert, rowJson, toJob } from './rows.ts';
 import * as SQL from './statements/enqueue.ts';
 import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts';
 import { idempotencyConflict, type JobKey, prepareInsert, prepareKey, sameJob } from './validate.ts';
@@ -280,18 +280,6 @@ function wholeJson(rows: InsertRow[]): string | undefined {
     return json.length <= MAX_INSERT_CHARS ? json : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** A row's JSON for INSERT, or why it has none: its own payload is not JSON, or too large to serialise. */
-function rowJson(row: InsertRow): string | JobqError {
-  try {
-    return JSON.stringify(row);
-  } catch (err) {
-    if (err instanceof RangeError && /string length/i.test(err.message)) {
-      return new JobqError('payload_too_large', 'payload is too large to enqueue', [{ path: '/payload', message: 'too large to serialise', index: row.ord }]);
-    }
-    return new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON', index: row.ord }]);
   }
 }
 

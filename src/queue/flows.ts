@@ -7,7 +7,7 @@
 import { type ErrorDetail, JobqError } from '../errors.ts';
 import { MAX_DEPENDS_ON, ON_PARENT_FAILURE, type OnParentFailure } from '../limits.ts';
 import { jobsPayload } from './channels.ts';
-import { type InsertRow, toJob } from './rows.ts';
+import { type InsertRow, rowJson, toJob } from './rows.ts';
 import { findByKeys } from './statements/enqueue.ts';
 import * as SQL from './statements/flows.ts';
 import type { EnqueueResult, NewJob, ParentJob, Queryable } from './types.ts';
@@ -131,7 +131,8 @@ async function insertChunk(db: Queryable, rows: InsertRow[], parents: (ParentRef
   let group: FlowRow[] = [];
   let chars = 0;
   for (const row of input) {
-    const text = rowText(row);
+    const text = rowJson(row);
+    if (text instanceof JobqError) throw text; // a row that has no JSON fails the batch, naming its entry
     if (group.length > 0 && chars + text.length > o.maxChars) {
       await insertRows(db, group, out, o);
       group = [];
@@ -170,18 +171,6 @@ async function insertRows(db: Queryable, rows: FlowRow[], out: RowOutcome[], o: 
       if (!f) pending.push(r); // its job was deleted (retention) since: inserted again
       else out[r.ord] = f.same && sameJob(toJob(f), r) ? { job: toJob(f), isNew: false, outcome: 'idempotent_replay' } : idempotencyConflict(r.idempotency_key!, f.id, r.ord);
     }
-  }
-}
-
-/** A row's JSON; a payload that has none fails the batch, naming its entry (as enqueue.ts does). */
-function rowText(row: FlowRow): string {
-  try {
-    return JSON.stringify(row);
-  } catch (err) {
-    if (err instanceof RangeError && /string length/i.test(err.message)) {
-      throw new JobqError('payload_too_large', 'payload is too large to enqueue', [{ path: '/payload', message: 'too large to serialise', index: row.ord }]);
-    }
-    throw new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON', index: row.ord }]);
   }
 }
 

@@ -1,4 +1,5 @@
 /** Rows as the database returns them, and their mapping to the job model. */
+import { JobqError } from '../errors.ts';
 import type { InsertedRow } from './statements/enqueue.ts';
 import type { AttemptError, ClaimedJob, Job, JobStatus, OnParentFailure, StoredProgress } from './types.ts';
 
@@ -159,4 +160,16 @@ export interface InsertRow {
   timeout_ms: number | null;
   idempotency_key: string | null;
   group_key: string | null;
+}
+
+/** A row's JSON for INSERT, or why it has none: its own payload is not JSON, or too large to serialise. */
+export function rowJson(row: InsertRow): string | JobqError {
+  try {
+    return JSON.stringify(row);
+  } catch (err) {
+    if (err instanceof RangeError && /string length/i.test(err.message)) {
+      return new JobqError('payload_too_large', 'payload is too large to enqueue', [{ path: '/payload', message: 'too large to serialise', index: row.ord }]);
+    }
+    return new JobqError('payload_invalid', 'payload is not serialisable as JSON', [{ path: '/payload', message: 'not JSON', index: row.ord }]);
+  }
 }
