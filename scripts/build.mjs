@@ -3,7 +3,7 @@
  * `npm run build`: src/ → dist/ as the package ships it. tsc (tsconfig.build.json) emits ES modules,
  * .d.ts and source maps (sources inlined: src/ is not shipped); then this copies the files read at run
  * time that tsc does not emit (every non-TypeScript file under src/: the migrations, functions.sql, the
- * lease keeper's plain-JavaScript thread), rewrites the `.ts` import paths tsc leaves in .d.ts files
+ * lease keeper's plain-JavaScript thread), bundles the dashboard (build-ui.mjs), rewrites the `.ts` import paths tsc leaves in .d.ts files
  * (TypeScript 5.9 rewrites them in .js only) and removes outputs whose source is gone.
  *
  *   node scripts/build.mjs                 a clean build (`npm run build`, `prepare`)
@@ -66,3 +66,8 @@ for (const file of filesUnder(dist)) {
   }
 }
 chmodSync(path.join(dist, BIN), 0o755);
+
+// The dashboard (issue #20): bundled from ui/ into dist/ui, after the clean-up above (which keeps only
+// outputs of src/).
+const { buildUi } = await import('./build-ui.mjs');
+await buildUi({ outDir: path.join(dist, 'ui') });

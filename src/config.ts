@@ -91,6 +91,7 @@ export const SETTINGS = {
   insecure: spec({ flag: '--insecure [bool]', env: 'JOBQ_INSECURE', description: 'allow a non-loopback address without API keys', default: false, parse: bool }),
   readTimeoutMs: spec({ flag: '--read-timeout-ms <duration>', env: 'JOBQ_READ_TIMEOUT_MS', description: 'the database stops an API read (list, get) running this long', default: 2_000, parse: duration(100) }),
   bodyLimit: spec({ flag: '--body-limit <bytes>', env: 'JOBQ_BODY_LIMIT', description: 'largest request body accepted', default: 1_048_576, parse: int(1024, 1024 ** 3) }),
+  ui: spec({ flag: '--ui [bool]', env: 'JOBQ_UI', description: 'serve the dashboard at /ui (docs/dashboard.md)', default: true, parse: bool }),
   // -- HTTP API: key file, slow clients (issue 14, items 14 and 8)
   apiKeysFile: spec<string | undefined>({ flag: '--api-keys-file <path>', env: 'JOBQ_API_KEYS_FILE', description: 'more API keys, one entry per line (# comments); re-read on SIGHUP', default: undefined, parse: optionalText, shownDefault: 'none' }),
   requestTimeoutMs: spec({ flag: '--request-timeout-ms <duration>', env: 'JOBQ_REQUEST_TIMEOUT_MS', description: 'a request whose headers and body have not all arrived this long after it began gets 408 and its connection is closed', default: 30_000, parse: duration(100, 3_600_000) }),
@@ -151,7 +152,7 @@ const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'migrateLock
 const SERVICE: SettingName[] = ['schedulesFile'];
 const METRICS: SettingName[] = ['metricsQueues', 'metricsMaxQueues'];
 const API: SettingName[] = [
-  'host', 'port', 'apiKeys', 'apiKeysFile', 'metricsAuth', 'insecure', 'bodyLimit',
+  'host', 'port', 'apiKeys', 'apiKeysFile', 'metricsAuth', 'insecure', 'bodyLimit', 'ui',
   'requestTimeoutMs', 'headersTimeoutMs', 'keepAliveTimeoutMs', 'idleTimeoutMs', 'maxConnections',
   'eventsReplayEvents', 'eventsReplayMs', 'eventsReconcileMs', 'eventsMaxStreams', 'eventsHeartbeatMs', 'eventsStreamBuffer',
 ];

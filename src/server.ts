@@ -140,10 +140,11 @@ export async function startService(config: Config, logger: Logger, what: StartOp
         metrics,
         events: apiEvents,
         keys,
+        ui: config.ui ? {} : false,
       });
       app = api;
       url = await api.listen({ host: config.host, port: config.port });
-      logger.info({ url, docs: `${url}/docs`, keys: keys.names() }, 'API listening');
+      logger.info({ url, docs: `${url}/docs`, ...(config.ui ? { dashboard: `${url}/ui` } : {}), keys: keys.names() }, 'API listening');
     }
     if (workerMetrics && config.metricsPort !== undefined) {
       metricsServer = await serveMetrics(metrics, config.metricsHost, config.metricsPort, keys.size > 0 ? keys : undefined);

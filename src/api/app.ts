@@ -1,6 +1,6 @@
 /**
  * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts, queues.ts, schedules.ts and events.ts under /v1,
- * routes/system.ts, openapi.ts), one error format (errors.ts), one body parser (body.ts), API keys
+ * routes/system.ts, openapi.ts, the dashboard in ui.ts), one error format (errors.ts), one body parser (body.ts), API keys
  * (auth.ts), request ids, access logs and a `request` event per response for metrics.
  */
 import { randomUUID } from 'node:crypto';
@@ -24,6 +24,7 @@ import { jobRoutes } from './routes/jobs.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { systemRoutes } from './routes/system.ts';
+import { registerUi, type UiOptions } from './ui.ts';
 import { ErrorBodySchema } from './schemas/errors.ts';
 import { JobEventSchema } from './schemas/events.ts';
 import { JobSchema } from './schemas/job.ts';
@@ -63,6 +64,8 @@ export interface ApiOptions {
   keys?: KeyRing;
   /** Receives one `request` event per response. */
   events?: EventEmitter<ApiEvents>;
+  /** Serves the dashboard at /ui (ui.ts) from these files; default: no dashboard. */
+  ui?: UiOptions | false;
 }
 
 export const DEFAULT_READY_TIMEOUT_MS = 2000;
@@ -153,5 +156,6 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(queueRoutes, { prefix: '/v1', queue: opts.queue });
   await app.register(scheduleRoutes, { prefix: '/v1', queue: opts.queue });
   await registerDocs(app);
+  if (opts.ui) await registerUi(app, opts.ui);
   return app;
 }
