@@ -95,7 +95,10 @@ export interface Http {
 
 export function http(options: ClientOptions): Http {
   const base = options.baseUrl.replace(/\/+$/, '');
-  const fetchFn = options.fetch ?? globalThis.fetch;
+  // Called as a plain function, never as a method of the object below: browsers refuse a fetch whose
+  // `this` is not the window ("Illegal invocation").
+  const given = options.fetch;
+  const fetchFn: typeof globalThis.fetch = given ? (input, init) => given(input, init) : (input, init) => globalThis.fetch(input, init);
   const headers = (extra: Record<string, string> = {}) => {
     const h: Record<string, string> = { accept: 'application/json', ...extra };
     if (options.apiKey !== undefined) h.authorization = `Bearer ${options.apiKey}`;

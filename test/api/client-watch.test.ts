@@ -92,3 +92,24 @@ test('lastEventId resumes an earlier watch; an abort ends the loop without an er
     (err) => err instanceof JobqClientError && err.status === 400 && err.kind === 'validation_failed' && err.details?.[0]?.path === '/id',
   );
 });
+
+test('the fetch the client is given is called as a plain function, as a browser\'s fetch must be, by watch() and by every call', { timeout: 30_000 }, async () => {
+  const { app, queue, db } = await buildTestApp();
+  let calls = 0;
+  // A browser's fetch throws "Illegal invocation" when called with any `this` but the window.
+  const strictFetch = function (this: unknown, input: string | URL | Request, init?: RequestInit) {
+    if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation');
+    calls++;
+    return globalThis.fetch(input, init);
+  } as typeof globalThis.fetch;
+  const client = createClient({ baseUrl: await listen(app), fetch: strictFetch });
+  const { job } = await queue.enqueue({ kind: 'noop', payload: {}, queue: 'q' });
+  assert.equal((await client.get(job.id)).id, job.id);
+  const seen: string[] = [];
+  for await (const e of client.watch(job.id)) {
+    seen.push(e.type);
+    if (e.type === 'state') await publish(db!.pool, jobEvent(job, 'succeeded'));
+  }
+  assert.deepEqual(seen, ['state', 'succeeded']);
+  assert.ok(calls >= 2, `${calls} calls`);
+});
