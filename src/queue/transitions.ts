@@ -27,16 +27,24 @@ export interface CompleteItem {
    * items that have none need one read of their jobs (only while events are published).
    */
   job?: EventSubject;
+  /** When the worker started it, for a job claimed ahead of a free slot (`ClaimedJob.startedAt` null): stored as its started_at. */
+  startedAt?: Date | null;
 }
 
 /** See Queue.complete. */
 export async function complete(ctx: QueueContext, workerId: string, items: CompleteItem[], opts: WriteOptions = {}): Promise<number[]> {
   if (items.length === 0) return [];
   const rows: Completion[] = [];
-  for (const { id, claimSeq, result } of items) if (isUuid(id)) rows.push({ id, claimSeq, json: resultJson(result) });
+  let started: Map<number, number> | undefined;
+  for (const { id, claimSeq, result, startedAt } of items) {
+    if (!isUuid(id)) continue;
+    rows.push({ id, claimSeq, json: resultJson(result) });
+    if (startedAt) (started ??= new Map()).set(claimSeq, startedAt.getTime());
+  }
   const write = async (batch: Completion[]) => {
     const ids = [...new Set(batch.map((r) => r.id))];
-    const done = await SQL.complete(opts.db ?? ctx.pool, { workerId, ids, claims: claimResultsParam(batch), now: ctx.now() });
+    const params = { workerId, ids, claims: claimResultsParam(batch), started: startedParam(started), now: ctx.now() };
+    const done = await SQL.complete(opts.db ?? ctx.pool, params);
     return done.map((r) => r.claim_seq);
   };
   const done = await writeCompletions(rows, write, opts.db === undefined);
@@ -66,6 +74,8 @@ export interface FailOptions extends WorkerWriteOptions {
   permanent?: boolean;
   /** The delay before this attempt (`ClaimedJob.backoffMs`); read from the job when not given. */
   previousDelayMs?: number | null;
+  /** When the worker started it, for a job claimed ahead of a free slot (as `CompleteItem.startedAt`). */
+  startedAt?: Date;
 }
 
 /** See Queue.markFailedOrRetry. */
@@ -76,7 +86,7 @@ export async function markFailedOrRetry(ctx: QueueContext, id: string, error: un
     previous = row?.backoff_ms ?? null;
   }
   const delayMs = nextDelay(previous, ctx.backoff, ctx.random);
-  const params = { ...held(ctx, id, opts), error: errorText(error), permanent: opts.permanent ?? false, delayMs };
+  const params = { ...held(ctx, id, opts), error: errorText(error), permanent: opts.permanent ?? false, delayMs, startedAt: opts.startedAt ?? null };
   return finished(ctx, toJob(await transition(ctx, id, SQL.fail, params, opts)), opts);
 }
 
@@ -158,4 +168,12 @@ function finished(ctx: QueueContext, job: Job, opts: WriteOptions): Job {
   emitCancelled(ctx, [job]);
   if (ctx.publisher.active) publishOutcomes(ctx.publisher, ctx.now(), [job], opts.db);
   return job;
+}
+
+/** The `started` parameter of `complete`: claim_seq to epoch ms, as JSON; null when no job of the batch started from a buffer. */
+function startedParam(started: Map<number, number> | undefined): string | null {
+  if (started === undefined) return null;
+  let out = '{';
+  for (const [seq, ms] of started) out += `${out.length > 1 ? ',' : ''}"${seq}":${ms}`;
+  return `${out}}`;
 }

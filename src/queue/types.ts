@@ -75,6 +75,11 @@ export interface StoredProgress extends JobProgress {
 export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'runAt' | 'timeoutMs' | 'backoffMs' | 'startedAt' | 'group'> {
   /** Its number in claim order (see `Queue.markStartedThrough`), which also names this claim (`Job.claimSeq`). */
   claimSeq: number;
+  /**
+   * Set by its worker when it starts a job claimed ahead of a free slot (`startedAt` null: the claim
+   * recorded no start): its outcome stores this as the job's started_at (`CompleteItem.startedAt`).
+   */
+  launchedAt?: Date;
 }
 
 export interface NewJob {

@@ -97,7 +97,7 @@ test("a worker's statements on its own jobs look them up by id, however many job
   for (const mode of ['force_custom_plan', 'force_generic_plan']) {
     const settings = [`plan_cache_mode = ${mode}`];
     for (const [name, sql, values] of [
-      ['complete', complete.text, complete.values({ workerId: 'w', ids, claims, now: null })],
+      ['complete', complete.text, complete.values({ workerId: 'w', ids, claims, started: null, now: null })],
       ['renew', renewClaims.text, renewClaims.values({ workerId: 'w', ids, claims, now: null })],
       ['release', release.text, release.values({ workerId: 'w', ids, claims, now: null })],
     ] as const) {

@@ -110,8 +110,8 @@ const declared = {
     fireTicks: ['name', 'expected', 'input', 'next', 'lastTick', 'lastJobId', 'count', 'now'],
   },
   transitions: {
-    complete: ['workerId', 'ids', 'claims', 'now'],
-    fail: ['id', 'workerId', 'claimSeq', 'now', 'error', 'permanent', 'delayMs'],
+    complete: ['workerId', 'ids', 'claims', 'started', 'now'],
+    fail: ['id', 'workerId', 'claimSeq', 'now', 'error', 'permanent', 'delayMs', 'startedAt'],
     backoffOf: ['id'],
     finalizeCancelled: ['id', 'workerId', 'claimSeq', 'now'],
     cancel: ['id', 'now'],

@@ -25,8 +25,16 @@ export interface CompleteParams {
   ids: string[];
   /** Each claim_seq to `[result]` (`[]`: no result): the claim set of guards.ts CLAIMED, with results. */
   claims: string;
+  /**
+   * Claim_seq to epoch ms, for jobs that started from their worker's buffer (started_at NULL: the
+   * claim recorded no start, see functions.sql): when the worker started them. NULL when none did.
+   */
+  started: string | null;
   now: Date | null;
 }
+
+/** started_at for a job that started from its worker's buffer: the time its worker says, once its attempt ends. */
+const STARTED = (param: string) => `coalesce(started_at, to_timestamp((${param} ->> claim_seq::text)::float8 / 1000))`;
 
 /**
  * Completes many jobs of one worker in one statement: only the claims named in `claims` (guards.ts
@@ -36,7 +44,7 @@ export interface CompleteParams {
 export const complete = statement<CompleteParams, { claim_seq: number }>(
   'complete',
   `UPDATE jobq.jobs
-      SET status = 'succeeded', result = :claims::jsonb -> claim_seq::text -> 0,
+      SET status = 'succeeded', result = :claims::jsonb -> claim_seq::text -> 0, started_at = ${STARTED(':started::jsonb')},
           locked_by = NULL, locked_at = NULL, finished_at = ${NOW}, updated_at = ${NOW}
     WHERE ${CLAIMED}
    RETURNING claim_seq::float8 AS claim_seq`,
@@ -49,6 +57,8 @@ export interface FailParams extends HeldParams {
   permanent: boolean;
   /** The decorrelated-jitter delay before the retry. */
   delayMs: number;
+  /** When the worker started it, for a job that started from its worker's buffer (as `complete`); else null. */
+  startedAt: Date | null;
 }
 
 /**
@@ -70,7 +80,7 @@ export const fail = statement<FailParams, JobRow>(
           backoff_ms = CASE WHEN cur.next = 'retrying' THEN :delayMs ELSE j.backoff_ms END,
           last_error = :error,
           errors = jobq.push_error(j.errors, ${NOW}, j.attempts, :error, ${ERROR_HISTORY}),
-          locked_by = NULL, locked_at = NULL,
+          locked_by = NULL, locked_at = NULL, started_at = coalesce(j.started_at, :startedAt::timestamptz),
           finished_at = CASE WHEN cur.next = 'retrying' THEN NULL ELSE ${NOW} END,
           updated_at = ${NOW}
      FROM cur

@@ -1,0 +1,46 @@
+/**
+ * started_at is when an attempt really started, also for jobs a worker claimed ahead of a free slot
+ * (its buffer): the claim records no start for those (functions.sql), so the worker says when it started
+ * each one with its outcome, succeeded or failed. The dashboard's wait and run times rest on it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PermanentError } from '../../src/kinds/registry.ts';
+import { deferred, eventually, kindsWithProbe, setup } from '../helpers/fixtures.ts';
+
+test('with one slot and a backlog, each job started after the one before it ended, and its started_at says so', async () => {
+  const runs = new Map<number, { start: number; end: number }>();
+  const gate = deferred<void>();
+  const s = await setup(
+    kindsWithProbe(async ({ n }) => {
+      const start = Date.now();
+      await gate.promise;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      runs.set(n!, { start, end: Date.now() });
+      if (n === 3) throw new PermanentError('the third one fails');
+      return n;
+    }),
+  );
+  const jobs: { id: string }[] = [];
+  for (let n = 1; n <= 6; n++) jobs.push((await s.queue.enqueue({ kind: 'probe', payload: { n }, maxAttempts: 1 })).job);
+  await s.worker({ concurrency: 1 });
+  // The first job runs (held by the gate); the worker claims more into its buffer meanwhile.
+  await eventually(async () => ((await s.queue.stats()).byStatus.running >= 2 ? true : undefined), 10_000, 'a job claimed into the buffer');
+  const [buffered] = (await s.queue.list({ status: 'running' })).jobs.filter((j) => j.startedAt === null);
+  assert.ok(buffered, 'a running job without started_at: claimed ahead of a free slot');
+  gate.resolve();
+  const done = await eventually(async () => {
+    const all = await Promise.all(jobs.map((j) => s.queue.get(j.id)));
+    return all.every((j) => j?.finishedAt) ? all.map((j) => j!) : undefined;
+  }, 10_000, 'all six finished');
+  assert.deepEqual(done.map((j) => j.status), ['succeeded', 'succeeded', 'failed_permanent', 'succeeded', 'succeeded', 'succeeded']);
+  for (let n = 2; n <= 6; n++) {
+    const job = done[n - 1]!;
+    assert.ok(job.startedAt, `job ${n} has started_at`);
+    const started = job.startedAt.getTime();
+    // Causal: the one slot was free only once job n-1's handler had ended, and job n's handler ran after its start.
+    assert.ok(started >= runs.get(n - 1)!.end, `job ${n} started at ${started}, before job ${n - 1} ended at ${runs.get(n - 1)!.end}`);
+    assert.ok(started <= runs.get(n)!.start, `job ${n} started at ${started}, after its handler began at ${runs.get(n)!.start}`);
+    assert.ok(started <= job.finishedAt!.getTime());
+  }
+});
