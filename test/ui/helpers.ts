@@ -14,7 +14,7 @@ import { Type } from '@sinclair/typebox';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 // @ts-expect-error: a JavaScript module without types
 import { buildUi } from '../../scripts/build-ui.mjs';
-import { EventHub } from '../../src/events/index.ts';
+import { EventHub, type HubOptions } from '../../src/events/index.ts';
 import type { KindRegistry } from '../../src/kinds/registry.ts';
 import type { Queue } from '../../src/queue/queue.ts';
 import type { Worker } from '../../src/worker/worker.ts';
@@ -123,11 +123,11 @@ function kinds(gates: Dashboard['gates']): KindRegistry {
  * event hub and, unless `worker: false`, a worker of concurrency 4 on the queues default, mail and
  * reports (so that jobs of other queues stay queued). Retries wait 10-50 ms.
  */
-export async function startDashboard(opts: { apiKeys?: string[]; worker?: boolean } = {}): Promise<Dashboard> {
+export async function startDashboard(opts: { apiKeys?: string[]; worker?: boolean; hubOptions?: Partial<HubOptions> } = {}): Promise<Dashboard> {
   const gates: Dashboard['gates'] = new Map();
   after(() => gates.forEach((g) => g.open())); // let gated handlers end before the worker stops
   const s = await setup(kinds(gates), { backoff: { baseMs: 10, capMs: 50 } });
-  const hub = new EventHub({ url: s.db.url, db: s.db.pool, logger: silent, onRegistered: () => s.queue.publisher.onListenersChanged() });
+  const hub = new EventHub({ url: s.db.url, db: s.db.pool, logger: silent, onRegistered: () => s.queue.publisher.onListenersChanged(), ...opts.hubOptions });
   const { dir } = await builtUi();
   await launch();
   const { app } = await buildTestApp({ queue: s.queue, hub, ui: { dir }, config: { apiKeys: opts.apiKeys ?? [] } });

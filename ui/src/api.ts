@@ -49,7 +49,9 @@ function readKey(): string | undefined {
 }
 
 function make(apiKey: string | undefined): DashClient {
-  const options = { baseUrl: location.origin, ...(apiKey ? { apiKey } : {}) };
+  // fetch wrapped: the client's watch calls it as a method of its own object (`http.fetch(...)`), which a
+  // browser's fetch refuses ("Illegal invocation") unless called on window.
+  const options = { baseUrl: location.origin, fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init), ...(apiKey ? { apiKey } : {}) };
   const c = createClient(options) as JobqClient & Partial<DashClient>;
   const h = http(options);
   const get = <T>(path: string) => h.call<T>('GET', path);

@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { WatchEvent, WatchFilter } from '../../src/client.ts';
-import { api, auth } from './api.ts';
+import { api, auth, noteError } from './api.ts';
 
 export const THROTTLE_MS = 2_000;
 export const POLL_MS = 5_000;
@@ -41,9 +41,10 @@ export function useLive(
   target: WatchFilter | string | undefined,
   refetch: () => void,
   opts: { enabled?: boolean; onEvent?: (e: WatchEvent) => void } = {},
-): LiveMode {
+): { mode: LiveMode; why: string } {
   const enabled = opts.enabled ?? true;
   const [mode, setMode] = useState<LiveMode>('connecting');
+  const [why, setWhy] = useState('');
   const ref = useRef({ refetch, onEvent: opts.onEvent });
   ref.current = { refetch, onEvent: opts.onEvent };
   const key = JSON.stringify(target ?? null);
@@ -55,8 +56,9 @@ export function useLive(
     const ac = new AbortController();
     const again = throttle(() => ref.current.refetch(), THROTTLE_MS);
     let poll: ReturnType<typeof setInterval> | undefined;
-    const fallBack = () => {
+    const fallBack = (reason: string) => {
       if (ac.signal.aborted) return;
+      setWhy(reason);
       setMode('polling');
       poll = setInterval(() => ref.current.refetch(), POLL_MS);
     };
@@ -77,10 +79,12 @@ export function useLive(
           setMode('off');
           return;
         }
-      } catch {
+        fallBack('the stream ended');
+      } catch (err) {
         if (ac.signal.aborted) return;
+        const e = noteError(err);
+        fallBack(`${e.kind}: ${e.message}`);
       }
-      fallBack();
     })();
     return () => {
       ac.abort();
@@ -88,10 +92,10 @@ export function useLive(
       clearInterval(poll);
     };
   }, [key, enabled, auth.generation]);
-  return mode;
+  return { mode, why };
 }
 
-export function LiveNote({ mode }: { mode: LiveMode }) {
+export function LiveNote({ live: { mode, why } }: { live: { mode: LiveMode; why: string } }) {
   const text = { connecting: 'Connecting to live updates…', live: 'Live: updates as jobs change', polling: 'Live updates unavailable: refreshing every 5 s', off: '' }[mode];
-  return text ? <p class={`live live-${mode}`} role="status">{text}</p> : null;
+  return text ? <p class={`live live-${mode}`} role="status" title={mode === 'polling' ? `Why: ${why}` : undefined}>{text}</p> : null;
 }

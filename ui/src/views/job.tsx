@@ -75,20 +75,20 @@ function Attempts({ job }: { job: Job }) {
 
 export function JobView({ id }: { id: string }) {
   const job = useData((c) => c.get(id) as Promise<Job>, [id]);
-  const [live, setLive] = useState<{ status?: WatchEvent & { type: string }; progress?: Job['progress'] }>({});
+  const [seen, setSeen] = useState<{ status?: WatchEvent & { type: string }; progress?: Job['progress'] }>({});
   const j = job.data;
-  const status = live.status && j && live.status.type !== 'reset' && 'status' in live.status ? live.status.status : j?.status;
+  const status = seen.status && j && seen.status.type !== 'reset' && 'status' in seen.status ? seen.status.status : j?.status;
   useTitle(j ? `${j.kind} ${shortId(j.id)} (${status})` : `Job ${shortId(id)}`);
   const onEvent = (e: WatchEvent) => {
     if (e.type === 'reset') return;
-    setLive((l) => ({ status: e, progress: e.type === 'progress' && e.progress ? { ...e.progress, at: e.at } as Job['progress'] : l.progress }));
+    setSeen((l) => ({ status: e, progress: e.type === 'progress' && e.progress ? { ...e.progress, at: e.at } as Job['progress'] : l.progress }));
   };
-  const mode = useLive(id, job.reload, { enabled: j !== undefined && !isTerminal(j.status), onEvent });
+  const live = useLive(id, job.reload, { enabled: j !== undefined && !isTerminal(j.status), onEvent });
   const parents = useData(() => loadParents(j?.depends_on ?? []), [j?.depends_on?.join(',') ?? '', j?.status]);
   const children = useData((c) => c.children(id, { limit: 100 }), [id, j?.status]);
   const { dialog, ask } = useConfirm();
   const reread = () => {
-    setLive({});
+    setSeen({});
     job.reload();
   };
 
@@ -100,7 +100,7 @@ export function JobView({ id }: { id: string }) {
       </>
     );
   }
-  const progress = live.progress ?? j.progress;
+  const progress = seen.progress ?? j.progress;
   const current = status ?? j.status;
   return (
     <>
@@ -117,7 +117,7 @@ export function JobView({ id }: { id: string }) {
           {current === 'failed_permanent' || current === 'cancelled' ? <button type="button" onClick={() => ask(`Retry job ${j.id} (${j.kind})? It is queued again with its attempts reset.`, 'Retry job', async () => { await api().retry(j.id); reread(); })}>Retry</button> : null}
         </div>
       </div>
-      <LiveNote mode={mode} />
+      <LiveNote live={live} />
       {progress ? (
         <div class="progress">
           <label for="job-progress">Progress {Math.round(progress.value * 100)}%{progress.total !== undefined ? ` (${progress.current ?? 0} of ${progress.total})` : ''}</label>

@@ -75,7 +75,7 @@ export function JobsView({ query }: { query: URLSearchParams }) {
   useTitle(`Jobs${described ? ` (${described})` : ''}`);
   const page = useData((c) => c.listJobs({ ...(filter as Record<string, string>), status: filter.status as JobStatus | undefined, limit: PAGE }), [qs]);
   const watchFilter = { ...(filter.queue ? { queue: filter.queue } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.group ? { group: filter.group } : {}) };
-  const mode = useLive(watchFilter, page.reload);
+  const live = useLive(watchFilter, page.reload);
   const { dialog, ask } = useConfirm();
 
   const act = (job: JobWire) => {
@@ -93,7 +93,7 @@ export function JobsView({ query }: { query: URLSearchParams }) {
       <h1>Jobs</h1>
       <Filters filter={filter} />
       {filter.idempotency_key ? <p>Showing the job with idempotency key <code>{filter.idempotency_key}</code>.</p> : null}
-      <LiveNote mode={mode} />
+      <LiveNote live={live} />
       {dialog}
       {page.error ? <ErrorBox error={page.error} what="Could not list the jobs" /> : null}
       {!page.data && !page.error ? <Loading what="Loading jobs" /> : null}

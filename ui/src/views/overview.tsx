@@ -78,7 +78,7 @@ export function OverviewView() {
     tp.reload();
     fleet.reload();
   };
-  const mode = useLive({}, reload);
+  const live = useLive({}, reload);
   const { dialog, ask } = useConfirm();
 
   const stats = queues.data?.stats;
@@ -87,7 +87,7 @@ export function OverviewView() {
   return (
     <>
       <h1>Overview</h1>
-      <LiveNote mode={mode} />
+      <LiveNote live={live} />
       {dialog}
       <dl class="figures" aria-label="All queues">
         <div><dt>Waiting</dt><dd>{count(total.queued + total.waiting)}</dd></div>
