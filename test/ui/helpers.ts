@@ -150,7 +150,7 @@ export interface Tab {
 /** A new browser context (1280×800) and page with what it requests and reports recorded; closed after the calling test. */
 export async function openTab(base: string, opts: { colorScheme?: 'light' | 'dark' } = {}): Promise<Tab> {
   const b = await launch();
-  const context = await b.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: opts.colorScheme ?? 'light' });
+  const context = await b.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'Europe/Paris', colorScheme: opts.colorScheme ?? 'light' });
   after(() => context.close());
   // A CSP violation is reported in the console too; this makes it explicit, whatever the browser logs.
   await context.addInitScript(() => {
