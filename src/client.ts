@@ -8,6 +8,7 @@
  */
 import type { ErrorBodyWire, ErrorDetailWire } from './api/schemas/errors.ts';
 import type { JobEventWire } from './api/schemas/events.ts';
+import type { ChildListWire, ChildrenQueryWire, ThroughputWire, WorkerListWire } from './api/schemas/insights.ts';
 import type { JobWire } from './api/schemas/job.ts';
 import type { ListQueryWire, NewJobWire } from './api/schemas/requests.ts';
 import type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire } from './api/schemas/queues.ts';
@@ -24,6 +25,7 @@ export type { OnParentFailure } from './limits.ts';
 export type { ErrorBodyWire, ErrorDetailWire, JobListWire, KindWire, NewJobWire, StatsWire, CancelResponseWire, JobStatus };
 export type { QueueListQueryWire, QueueListWire, QueueWire, SetQueueWire };
 export type { ScheduleListQueryWire, ScheduleListWire, ScheduleSavedWire, ScheduleWire, SetScheduleWire };
+export type { ChildListWire, ChildrenQueryWire, ThroughputWire, WorkerListWire };
 export type { ClientErrorKind, ClientOptions, JobEventWire, WaitForOptions, WatchEvent, WatchFilter, WatchOptions };
 export { JobqClientError };
 
@@ -65,6 +67,12 @@ export interface JobqClient {
   deleteSchedule(name: string): Promise<void>;
   /** Enqueues the schedule's job now; its ticks stay as they were. */
   triggerSchedule(name: string): Promise<JobWire>;
+  /** Workers alive now and those seen within the last hour, with what each runs. */
+  workers(): Promise<WorkerListWire>;
+  /** Jobs finished per queue in each of the last `minutes` minutes (1..60, default 30), oldest first. */
+  throughput(minutes?: number): Promise<ThroughputWire>;
+  /** One page of the jobs whose depends_on names job `id`, by id; rejects with `not_found` when there is no such job. */
+  children(id: string, query?: ChildrenQueryWire): Promise<ChildListWire>;
   /**
    * Resolves once the job is succeeded, failed_permanent or cancelled (long-polls: the server answers
    * when it finishes); rejects with kind `timeout` after timeoutMs, with `signal.reason` on an abort.
@@ -127,6 +135,9 @@ export function createClient(options: ClientOptions): JobqClient {
     }),
     deleteSchedule: (name) => call<void>('DELETE', schedulePath(name)),
     triggerSchedule: (name) => call<JobWire>('POST', schedulePath(name, '/trigger')),
+    workers: () => call<WorkerListWire>('GET', '/v1/workers'),
+    throughput: (minutes) => call<ThroughputWire>('GET', withQuery('/v1/stats/throughput', minutes === undefined ? {} : { minutes })),
+    children: (id, query = {}) => call<ChildListWire>('GET', withQuery(jobPath(id, '/children'), query)),
     waitFor: (id, opts) => waitFor(h, id, opts),
     watch: (target, opts) => watch(h, target, opts),
   };

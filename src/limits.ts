@@ -63,6 +63,10 @@ export const SCHEDULE_EVERY_MS = { min: 1_000, max: 366 * 86_400_000 } as const;
 export const CATCH_UP_LIMIT = { min: 1, max: 1000, default: 100 } as const;
 export const SCHEDULE_PAGE_SIZE = { max: 1000, default: 100 } as const;
 
+/** The dashboard's reads (issue #20): a job's children per page (GET /v1/jobs/{id}/children), minutes of throughput (GET /v1/stats/throughput). */
+export const CHILDREN_PAGE_SIZE = { max: 500, default: 100 } as const;
+export const THROUGHPUT_MINUTES = { min: 1, max: 60, default: 30 } as const;
+
 /**
  * Job dependencies (docs/flows.md): the most parents one job may name (`depends_on`), so that a batch's
  * last job can wait for all the others; and what a parent that fails or is cancelled does to its child.

@@ -1,5 +1,5 @@
 /**
- * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts, queues.ts, schedules.ts and events.ts under /v1,
+ * The HTTP API (issue #4): a Fastify instance built from plugins (routes/jobs.ts, queues.ts, schedules.ts, events.ts and insights.ts under /v1,
  * routes/system.ts, openapi.ts, the dashboard in ui.ts), one error format (errors.ts), one body parser (body.ts), API keys
  * (auth.ts), request ids, access logs and a `request` event per response for metrics.
  */
@@ -20,6 +20,7 @@ import { clientErrorHandler, frameworkErrorHandler, installErrorHandling } from 
 import { registerDocs, registerOpenApi } from './openapi.ts';
 import { bodyValidator, paramsValidator } from './validator.ts';
 import { eventRoutes } from './routes/events.ts';
+import { insightRoutes } from './routes/insights.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { queueRoutes } from './routes/queues.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
@@ -155,6 +156,7 @@ export async function buildApp(opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(eventRoutes, { prefix: '/v1', hub: opts.hub, heartbeatMs: opts.config.eventsHeartbeatMs, streamBuffer: opts.config.eventsStreamBuffer });
   await app.register(queueRoutes, { prefix: '/v1', queue: opts.queue });
   await app.register(scheduleRoutes, { prefix: '/v1', queue: opts.queue });
+  await app.register(insightRoutes, { prefix: '/v1', queue: opts.queue });
   await registerDocs(app);
   if (opts.ui) await registerUi(app, opts.ui);
   return app;

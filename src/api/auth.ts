@@ -7,8 +7,9 @@
  * Scopes, declared by each route in its OpenAPI `security` requirement (`securityFor`), the one source
  * for both the check and the document:
  *   enqueue  POST /v1/jobs, POST /v1/jobs/batch
- *   read     GET /v1/jobs, GET /v1/jobs/:id, GET /v1/stats, GET /v1/kinds, GET /v1/queues, GET /v1/queues/:name,
- *            GET /v1/schedules, GET /v1/schedules/:name, GET /metrics (with metricsAuth)
+ *   read     GET /v1/jobs, GET /v1/jobs/:id, GET /v1/jobs/:id/children, GET /v1/stats, GET /v1/stats/throughput, GET /v1/kinds,
+ *            GET /v1/workers, GET /v1/queues, GET /v1/queues/:name, GET /v1/schedules, GET /v1/schedules/:name,
+ *            GET /v1/events, GET /metrics (with metricsAuth)
  *   admin    POST /v1/jobs/:id/cancel, POST /v1/jobs/:id/retry, PUT /v1/queues/:name, PUT and DELETE /v1/schedules/:name,
  *            POST /v1/schedules/:name/trigger (routes/schedules.ts says why); admin also grants every other scope
  * A /v1 route that declares no scope needs admin; an unknown /v1 path needs any valid key (then 404).

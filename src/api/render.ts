@@ -1,6 +1,7 @@
 /** The queue's camelCase model → the API's snake_case wire shapes. */
 import type { RegisteredKind } from '../kinds/registry.ts';
-import type { CancelOutcome, Job, JobPage, QueueInfo, QueueStats, Schedule } from '../queue/types.ts';
+import type { CancelOutcome, ChildPage, Job, JobPage, QueueInfo, QueueStats, Schedule, Throughput, WorkerInfo } from '../queue/index.ts';
+import type { ChildListWire, ThroughputWire, WorkerListWire } from './schemas/insights.ts';
 import type { JobWire } from './schemas/job.ts';
 import type { QueueWire } from './schemas/queues.ts';
 import type { ScheduleWire } from './schemas/schedules.ts';
@@ -39,6 +40,7 @@ export function renderJob(job: Job): JobWire {
     result: job.result ?? null,
     created_at: iso(job.createdAt),
     updated_at: iso(job.updatedAt),
+    started_at: isoOrNull(job.startedAt),
     finished_at: isoOrNull(job.finishedAt),
     timeout_ms: job.timeoutMs,
     errors: (job.errors ?? []).map((e) => ({ at: normaliseTimestamp(e.at), attempt: e.attempt, error: e.error })),
@@ -113,5 +115,24 @@ export function renderSchedule(s: Schedule): ScheduleWire {
     fires: s.fires,
     created_at: iso(s.createdAt),
     updated_at: iso(s.updatedAt),
+  };
+}
+
+export function renderWorkers(workers: WorkerInfo[]): WorkerListWire {
+  return {
+    workers: workers.map((w) => ({
+      id: w.id, alive: w.alive, concurrency: w.concurrency, queues: w.queues, running: w.running, started_at: isoOrNull(w.startedAt), last_seen_at: w.lastSeenAt.toISOString(),
+    })),
+  };
+}
+
+export function renderThroughput(t: Throughput): ThroughputWire {
+  return { minutes: t.minutes, until: t.until.toISOString(), queues: t.queues };
+}
+
+export function renderChildren(page: ChildPage): ChildListWire {
+  return {
+    jobs: page.jobs.map((c) => ({ id: c.id, queue: c.queue, kind: c.kind, status: c.status, created_at: c.createdAt.toISOString(), finished_at: isoOrNull(c.finishedAt) })),
+    next_cursor: page.nextCursor,
   };
 }

@@ -25,3 +25,4 @@ export type { Publisher, PublisherOptions, PublishReport } from './events/publis
 export { toProgress, type ProgressOptions, type ProgressValue } from './progress.ts';
 export { migrate, schemaVersion, LATEST_VERSION } from './migrate.ts';
 export { QueueSchedules } from './queue-schedules.ts';
+export { QueueInsights, RECENT_WORKERS_MS, type ChildJob, type ChildPage, type FinishedCounts, type Throughput, type WorkerInfo } from './insights.ts';

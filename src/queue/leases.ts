@@ -8,6 +8,7 @@ import { emitCancelled, type QueueContext } from './context.ts';
 import { publishOutcomes } from './events/publish.ts';
 import { toJob } from './rows.ts';
 import * as SQL from './statements/leases.ts';
+import type { WorkerInfoParams } from './statements/leases.ts';
 import type { StatementText } from './statements/statement.ts';
 import type { Job, WriteOptions } from './types.ts';
 import { isUuid } from './validate.ts';
@@ -55,8 +56,10 @@ export async function release(ctx: QueueContext, workerId: string, claims: Claim
 }
 
 /** See Queue.registerWorker. */
-export async function registerWorker(ctx: QueueContext, workerId: string, instance: string, aliveMs: number): Promise<{ heldForMs: number } | null> {
-  const taken = await SQL.registerWorker(ctx.pool, { workerId, instance, aliveMs, now: ctx.now() });
+export async function registerWorker(
+  ctx: QueueContext, workerId: string, instance: string, aliveMs: number, info: Partial<WorkerInfoParams> = {},
+): Promise<{ heldForMs: number } | null> {
+  const taken = await SQL.registerWorker(ctx.pool, { workerId, instance, aliveMs, now: ctx.now(), concurrency: info.concurrency ?? null, queues: info.queues ?? null });
   if (taken.length > 0) return null;
   const [holder] = await SQL.workerHolder(ctx.pool, { workerId, now: ctx.now() });
   return { heldForMs: Math.max(0, Math.round(holder?.remaining_ms ?? 0)) };

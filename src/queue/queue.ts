@@ -15,11 +15,13 @@ import { publishAll } from './events/publish.ts';
 import type { Publisher, PublisherOptions } from './events/publisher.ts';
 import { parentsOf } from './flows.ts';
 import { prune, type PruneOptions, recoverStale, sweep } from './housekeeping.ts';
+import type { WorkerInfoParams } from './statements/leases.ts';
 import { type ClaimRef, type ClaimsHeartbeat, registerWorker, release, renew, renewWorker, unregisterWorker } from './leases.ts';
 import type { ListBounds } from './list.ts';
 import { type FlowQueue, flowQueues, getQueue, listQueues, setQueue } from './policies.ts';
 import { type ProgressOptions, type ProgressValue, setProgress } from './progress.ts';
 import { get, list, stats } from './reads.ts';
+import { QueueInsights } from './insights.ts';
 import { QueueSchedules } from './queue-schedules.ts';
 import type { Retention } from './retention.ts';
 import { complete, type CompleteItem, type FailOptions, finalizeCancelled, markFailedOrRetry, requestCancel, retry } from './transitions.ts';
@@ -57,6 +59,8 @@ export class Queue {
   readonly schedules: QueueSchedules;
   /** Job events' publisher (docs/events.md): a process's LISTEN connection tells it of new listeners. */
   readonly publisher: Publisher;
+  /** The dashboard's reads (insights.ts): workers, jobs finished per minute, a job's children. */
+  readonly insights: QueueInsights;
 
   constructor(options: QueueOptions) {
     this.kinds = options.kinds;
@@ -64,6 +68,7 @@ export class Queue {
     this.publisher = this.#ctx.publisher;
     this.#enqueuer = new Enqueuer({ ...this.#ctx, kinds: this.kinds, onEnqueued: (r) => this.events.emit('enqueued', r) });
     this.schedules = new QueueSchedules(this.#ctx, this.kinds, (job, o) => this.enqueue(job, o));
+    this.insights = new QueueInsights(this.#ctx);
   }
 
   // --- Enqueue (enqueue.ts) ---
@@ -156,10 +161,10 @@ export class Queue {
   /**
    * Takes the id `workerId` for the Worker object `instance` (a random token) for `aliveMs`, unless a
    * live worker holds it (its registration renewed within its own lease). Returns null when taken, or
-   * how long the holder's registration has left. See migrations/0009.
+   * how long the holder's registration has left. See migrations/0009. `info` is what `insights.workers()` shows.
    */
-  registerWorker(workerId: string, instance: string, aliveMs: number): Promise<{ heldForMs: number } | null> {
-    return registerWorker(this.#ctx, workerId, instance, aliveMs);
+  registerWorker(workerId: string, instance: string, aliveMs: number, info?: WorkerInfoParams): Promise<{ heldForMs: number } | null> {
+    return registerWorker(this.#ctx, workerId, instance, aliveMs, info);
   }
 
   /** Keeps `workerId` registered to `instance` for another `aliveMs`; false when another instance took the id. */

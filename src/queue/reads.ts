@@ -1,6 +1,6 @@
 /** Reads: one job, a page of jobs, and the counts behind `stats`. */
 import type { QueueContext } from './context.ts';
-import { listParams, pageOf } from './list.ts';
+import { keyedPage, listParams, pageOf } from './list.ts';
 import { toJob } from './rows.ts';
 import * as SQL from './statements/reads.ts';
 import { type Job, JOB_STATUSES, type JobPage, type ListFilter, type QueueStats, type StatusCounts, type WriteOptions } from './types.ts';
@@ -16,7 +16,12 @@ export async function get(ctx: QueueContext, id: string, opts: WriteOptions = {}
 /** See Queue.list. */
 export async function list(ctx: QueueContext, filter: ListFilter = {}, opts: WriteOptions = {}): Promise<JobPage> {
   const params = listParams(filter, ctx.listBounds);
-  return pageOf(await SQL.list(opts.db ?? ctx.readPool, params), params.limit - 1);
+  const db = opts.db ?? ctx.readPool;
+  if (filter.idempotencyKey !== undefined) {
+    const [row] = await SQL.byIdempotencyKey(db, { key: filter.idempotencyKey });
+    return keyedPage(row ? toJob(row) : null, params);
+  }
+  return pageOf(await SQL.list(db, params), params.limit - 1);
 }
 
 /** See Queue.stats. */

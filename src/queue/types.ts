@@ -145,6 +145,9 @@ export interface ListFilter {
   status?: JobStatus;
   kind?: string;
   queue?: string;
+  group?: string;
+  /** The job holding this idempotency key: the page is that job (when it matches the other filters) or empty. */
+  idempotencyKey?: string;
   /** 1..500, default 50. */
   limit?: number;
   /** Opaque, from a previous page's `nextCursor`. */

@@ -66,8 +66,10 @@ export class WorkerIdInUseError extends Error {
  * heartbeat to now + lease, and a clean stop frees it; a process that died keeps it for one lease.
  * While the database is unreachable it retries for up to a minute, as the migration at start does.
  */
-export async function registerWorker(queue: Queue, workerId: string, instance: string, leaseMs: number, logger: Logger): Promise<void> {
-  const taken = await retry(() => queue.registerWorker(workerId, instance, leaseMs), {
+export async function registerWorker(
+  queue: Queue, workerId: string, instance: string, leaseMs: number, logger: Logger, info?: { concurrency: number; queues: string[] | null },
+): Promise<void> {
+  const taken = await retry(() => queue.registerWorker(workerId, instance, leaseMs, info), {
     retryable: (err) => isJobqError(err, 'database_unavailable'),
     withinMs: 60_000,
     firstDelayMs: 250,

@@ -23,8 +23,8 @@ test('the document is valid OpenAPI 3.1, declares bearer auth, and documents eve
   });
   const routes = operations(raw).map(([m, p]) => `${m.toUpperCase()} ${p}`).sort();
   assert.deepEqual(routes, [
-    'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz', 'GET /v1/events', 'GET /v1/jobs', 'GET /v1/jobs/{id}', 'GET /v1/kinds', 'GET /v1/queues',
-    'GET /v1/queues/{name}', 'GET /v1/schedules', 'GET /v1/schedules/{name}', 'GET /v1/stats', 'POST /v1/jobs', 'POST /v1/jobs/batch',
+    'GET /healthz', 'GET /metrics', 'GET /openapi.json', 'GET /readyz', 'GET /v1/events', 'GET /v1/jobs', 'GET /v1/jobs/{id}', 'GET /v1/jobs/{id}/children', 'GET /v1/kinds', 'GET /v1/queues',
+    'GET /v1/queues/{name}', 'GET /v1/schedules', 'GET /v1/schedules/{name}', 'GET /v1/stats', 'GET /v1/stats/throughput', 'GET /v1/workers', 'POST /v1/jobs', 'POST /v1/jobs/batch',
     'POST /v1/jobs/{id}/cancel', 'POST /v1/jobs/{id}/retry', 'POST /v1/schedules/{name}/trigger', 'PUT /v1/queues/{name}', 'PUT /v1/schedules/{name}',
     'DELETE /v1/schedules/{name}',
   ].sort());
@@ -125,6 +125,16 @@ test('real responses of every route, success and error, match the schemas the do
   assert.equal(stats.status, 200);
   assert.equal(stats.body.by_status.queued, 5); // k1, the batch's two, s1 and d1
   assert.equal((await get('/v1/stats', {})).status, 401);
+  // the dashboard's reads
+  assert.equal((await get('/v1/workers')).status, 200);
+  assert.equal((await get('/v1/workers', {})).status, 401);
+  assert.equal((await get('/v1/stats/throughput?minutes=5')).status, 200);
+  assert.equal((await get('/v1/stats/throughput?minutes=0')).status, 400);
+  assert.equal((await get('/v1/stats/throughput', {})).status, 401);
+  assert.equal((await get(`/v1/jobs/${id}/children`)).status, 200);
+  assert.equal((await get(`/v1/jobs/${UNKNOWN_ID}/children`)).status, 404);
+  assert.equal((await get(`/v1/jobs/${id}/children?limit=0`)).status, 400);
+  assert.equal((await get(`/v1/jobs/${id}/children`, {})).status, 401);
 
   // queues and their policies
   const put = (url: string, payload?: unknown, headers: Record<string, string> = {}) =>
@@ -171,6 +181,7 @@ test('real responses of every route, success and error, match the schemas the do
     ['GET', '/metrics', enq], ['GET', '/v1/kinds', enq], ['GET', '/v1/stats', enq], ['GET', '/v1/jobs', enq], ['GET', `/v1/jobs/${id}`, enq],
     ['POST', '/v1/jobs', read], ['POST', '/v1/jobs/batch', read], ['POST', `/v1/jobs/${id}/cancel`, enq], ['POST', `/v1/jobs/${id}/retry`, read],
     ['GET', '/v1/queues', enq], ['GET', '/v1/queues/mail', enq], ['PUT', '/v1/queues/mail', read],
+    ['GET', '/v1/workers', enq], ['GET', '/v1/stats/throughput', enq], ['GET', `/v1/jobs/${id}/children`, enq],
   ] as const) {
     const body = method === 'PUT' ? { payload: { paused: false } } : method === 'POST' && !url.includes('/jobs/0') && !url.includes(id) ? { payload: { jobs: [] } } : {};
     const r = await c.check(app, { method, url, headers, ...body });
@@ -186,6 +197,7 @@ test('real responses of every route, success and error, match the schemas the do
     ['GET', '/v1/stats'], ['GET', '/v1/jobs'], ['GET', `/v1/jobs/${UNKNOWN_ID}`], ['POST', '/v1/jobs', email()],
     ['POST', '/v1/jobs/batch', { jobs: [email()] }], ['POST', `/v1/jobs/${UNKNOWN_ID}/cancel`], ['POST', `/v1/jobs/${UNKNOWN_ID}/retry`],
     ['GET', '/v1/queues'], ['GET', '/v1/queues/mail'], ['PUT', '/v1/queues/mail', { paused: true }],
+    ['GET', '/v1/workers'], ['GET', '/v1/stats/throughput'], ['GET', `/v1/jobs/${UNKNOWN_ID}/children`],
   ] as const) {
     const r = await c.check(gone.app, { method, url, ...(payload ? { payload } : {}) });
     assert.equal(r.status, 503, `${method} ${url}`);
@@ -197,11 +209,13 @@ test('real responses of every route, success and error, match the schemas the do
     throw new TypeError('cannot read properties of undefined');
   };
   Object.assign(broken.queue, { get: boom, list: boom, stats: boom, enqueue: boom, enqueueMany: boom, requestCancel: boom, retry: boom, listQueues: boom, getQueue: boom, setQueue: boom });
+  Object.assign(broken.queue.insights, { workers: boom, throughput: boom, children: boom });
   Object.assign(broken.queue.kinds, { list: () => [{ name: 'bad' }] }); // a kind without its fields: serialisation fails
   for (const [method, url, payload] of [
     ['GET', '/metrics'], ['GET', '/v1/kinds'], ['GET', '/v1/stats'], ['GET', '/v1/jobs'], ['GET', `/v1/jobs/${UNKNOWN_ID}`],
     ['POST', '/v1/jobs', email()], ['POST', '/v1/jobs/batch', { jobs: [email()] }], ['POST', `/v1/jobs/${UNKNOWN_ID}/cancel`],
     ['POST', `/v1/jobs/${UNKNOWN_ID}/retry`], ['GET', '/v1/queues'], ['GET', '/v1/queues/mail'], ['PUT', '/v1/queues/mail', { paused: true }],
+    ['GET', '/v1/workers'], ['GET', '/v1/stats/throughput'], ['GET', `/v1/jobs/${UNKNOWN_ID}/children`],
   ] as const) {
     const r = await c.check(broken.app, { method, url, ...(payload ? { payload } : {}) });
     assert.equal(r.status, 500, `${method} ${url}: ${JSON.stringify(r.body)}`);

@@ -91,7 +91,7 @@ test('2,000,000 finished jobs: 30 parallel lists of a kind with none all answer,
     assert.ok(pages >= FINISHED / 10_000, `${pages} pages`);
     // A page deep in the table starts at its cursor: the scan reads its budget, not every newer row.
     const deep = `00000000-0000-7000-8000-${(100).toString(16).padStart(12, '0')}`;
-    const args = list.values({ status: null, kind: 'http', queue: null, after: deep, limit: 51, scanRows: 10_000, pageBytes: 8_388_608 });
+    const args = list.values({ status: null, kind: 'http', queue: null, group: null, after: deep, limit: 51, scanRows: 10_000, pageBytes: 8_388_608 });
     const literals = args.map((v) => (v === null ? 'NULL' : `'${String(v)}'`)).join(', ');
     const { rows } = await generic.query(`EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE ${list.name}(${literals})`);
     const scanned = rowsRead(rows[0]['QUERY PLAN'][0].Plan, 'jobs');

@@ -27,7 +27,7 @@ export interface TestApp {
 
 export const JOB_KEYS = [
   'id', 'queue', 'kind', 'payload', 'status', 'priority', 'attempts', 'max_attempts', 'run_at', 'locked_by', 'locked_at',
-  'cancel_requested', 'idempotency_key', 'group', 'singleton_key', 'debounce_key', 'depends_on', 'on_parent_failure', 'last_error', 'result', 'created_at', 'updated_at', 'finished_at', 'timeout_ms', 'errors', 'progress',
+  'cancel_requested', 'idempotency_key', 'group', 'singleton_key', 'debounce_key', 'depends_on', 'on_parent_failure', 'last_error', 'result', 'created_at', 'updated_at', 'started_at', 'finished_at', 'timeout_ms', 'errors', 'progress',
 ];
 export const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 export const UNKNOWN_ID = '01948f6e-5b2a-7c3d-9e4f-0a1b2c3d4e5f';

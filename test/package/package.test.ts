@@ -110,9 +110,10 @@ test('the tarball holds the build, the README and package.json, and nothing else
   const stray = files.filter((f) => !(f === 'package.json' || f === 'README.md' || f.startsWith('dist/')));
   assert.deepEqual(stray, [], 'only dist/, README.md and package.json');
   assert.deepEqual(files.filter((f) => /(^|\/)(test|bench|docs|results)\//.test(f) || /\.tsbuildinfo$/.test(f) || (/\.[cm]?ts$/.test(f) && !f.endsWith('.d.ts'))), []);
-  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/client.js', 'dist/client.d.ts', 'dist/cli.js', 'dist/cli.js.map', 'dist/queue/functions.sql', 'dist/worker/lease-thread.js']) {
+  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/client.js', 'dist/client.d.ts', 'dist/cli.js', 'dist/cli.js.map', 'dist/queue/functions.sql', 'dist/worker/lease-thread.js', 'dist/ui/index.html']) {
     assert.ok(files.includes(f), f);
   }
+  assert.deepEqual(files.filter((f) => f.startsWith('dist/ui/assets/')).map((f) => f.replace(/-[A-Z0-9]+\./, '-<hash>.')).sort(), ['dist/ui/assets/app-<hash>.css', 'dist/ui/assets/app-<hash>.js']);
   const migrations = readdirSync(path.join(root, 'src/queue/migrations')).filter((f) => f.endsWith('.sql'));
   assert.ok(migrations.length >= 10);
   for (const m of migrations) assert.ok(files.includes(`dist/queue/migrations/${m}`), m);
@@ -189,6 +190,13 @@ test('the production layout (--omit=dev --omit=optional): no development or embe
   assert.equal(res.status, 201, created);
   const { id } = JSON.parse(created) as { id: string };
   await eventually(async () => ((await (await fetch(`${url}/v1/jobs/${id}`)).json()) as { status: string }).status === 'succeeded' || undefined, 30_000, 'the job to succeed');
+  // The dashboard ships built: the page and the script it names are served from the installed package.
+  const page = await fetch(`${url}/ui/`);
+  const html = await page.text();
+  assert.equal(page.status, 200, html);
+  const script = /src="(\/ui\/assets\/app-[A-Z0-9]+\.js)"/.exec(html)?.[1];
+  assert.ok(script, html);
+  assert.equal((await fetch(url + script)).status, 200);
   process.kill(pid, 'SIGTERM');
   assert.deepEqual(await exited(serve), { code: 0, signal: null }, serve.output());
 

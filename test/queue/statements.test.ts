@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import * as claim from '../../src/queue/statements/claim.ts';
 import * as enqueue from '../../src/queue/statements/enqueue.ts';
 import * as events from '../../src/queue/statements/events.ts';
+import * as fleet from '../../src/queue/statements/fleet.ts';
 import * as flows from '../../src/queue/statements/flows.ts';
 import * as housekeeping from '../../src/queue/statements/housekeeping.ts';
 import * as keyed from '../../src/queue/statements/keyed.ts';
@@ -20,7 +21,7 @@ import { statement, type StatementText } from '../../src/queue/statements/statem
 import * as transitions from '../../src/queue/statements/transitions.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
-const modules = { claim, enqueue, events, flows, housekeeping, keyed, leases, policies, progress, reads, schedules, transitions };
+const modules = { claim, enqueue, events, fleet, flows, housekeeping, keyed, leases, policies, progress, reads, schedules, transitions };
 type Modules = typeof modules;
 
 type ParamsOf<S> = S extends (db: never, params: infer P) => unknown ? P : never;
@@ -54,6 +55,9 @@ const declared = {
     insertWithParents: ['input', 'notify', 'now'],
     parentsOf: ['id'],
   },
+  fleet: {
+    workers: ['recentMs', 'now'],
+  },
   housekeeping: {
     recover: ['staleAfterMs', 'batch', 'now'],
     prune: ['status', 'keepMs', 'batch', 'now'],
@@ -69,7 +73,7 @@ const declared = {
   leases: {
     renewClaims: ['workerId', 'ids', 'claims', 'now'],
     release: ['workerId', 'ids', 'claims', 'now'],
-    registerWorker: ['workerId', 'instance', 'aliveMs', 'now'],
+    registerWorker: ['workerId', 'instance', 'aliveMs', 'now', 'concurrency', 'queues'],
     workerHolder: ['workerId', 'now'],
     renewWorker: ['workerId', 'instance', 'aliveMs', 'now'],
     unregisterWorker: ['workerId', 'instance', 'now'],
@@ -87,9 +91,12 @@ const declared = {
   reads: {
     get: ['id'],
     statusOf: ['id'],
-    list: ['status', 'kind', 'queue', 'after', 'limit', 'scanRows', 'pageBytes'],
+    list: ['status', 'kind', 'queue', 'group', 'after', 'limit', 'scanRows', 'pageBytes'],
     counts: [],
     oldestRunnable: ['now'],
+    byIdempotencyKey: ['key'],
+    children: ['parent', 'after', 'limit'],
+    finishedPerMinute: ['since'],
   },
   schedules: {
     saveSchedule: ['name', 'cron', 'every', 'everyMs', 'timezone', 'kind', 'payload', 'queue', 'priority', 'maxAttempts', 'timeoutMs', 'enabled', 'catchUp', 'catchUpLimit', 'source', 'nextFireAt', 'now'],

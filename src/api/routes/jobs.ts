@@ -188,7 +188,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
         tags: ['jobs'],
         summary: 'List jobs, newest first',
         description:
-          'Filter by status, kind and queue; walk the pages with `cursor` = the previous `next_cursor` until it is null. ' +
+          'Filter by status, kind, queue and group, or find the job of an idempotency key; walk the pages with `cursor` = the previous `next_cursor` until it is null. ' +
           'A page examines a bounded number of jobs (10,000) and bytes (8 MiB of payloads, results and errors), so it may hold ' +
           'fewer jobs than `limit`, even none, while `next_cursor` says where to continue.',
         security: securityFor('read'),
@@ -198,7 +198,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
     },
     async (request) => {
       const q = request.query;
-      return renderPage(await queue.list({ status: q.status, kind: q.kind, queue: q.queue, limit: q.limit, cursor: q.cursor }));
+      return renderPage(
+        await queue.list({ status: q.status, kind: q.kind, queue: q.queue, group: q.group, idempotencyKey: q.idempotency_key, limit: q.limit, cursor: q.cursor }),
+      );
     },
   );
 

@@ -21,6 +21,8 @@ export function Ref<T extends TSchema>(schema: T, options: Record<string, unknow
 /** Options of Timestamp, for variants (spreading the schema itself would give a type the emitted .d.ts cannot name). */
 const TIMESTAMP = { format: 'date-time', description: 'RFC 3339, UTC.', examples: ['2025-01-31T09:30:00.000Z'] };
 export const Timestamp = Type.String(TIMESTAMP);
+/** A Timestamp with a description of its own. */
+export const TimestampOf = (description: string) => Type.String({ ...TIMESTAMP, description });
 
 export const JobStatusSchema = Type.Unsafe<JobStatus>({
   type: 'string',
@@ -72,6 +74,7 @@ const EXAMPLE_JOB = {
   result: null,
   created_at: '2025-01-31T09:30:00.000Z',
   updated_at: '2025-01-31T09:30:00.000Z',
+  started_at: null,
   finished_at: null,
   timeout_ms: null,
   errors: [],
@@ -108,6 +111,7 @@ export const JobSchema = Type.Object(
     result: Type.Unknown({ description: "The handler's result once succeeded; null otherwise." }),
     created_at: Timestamp,
     updated_at: Timestamp,
+    started_at: Nullable(TimestampOf('When its latest attempt started; null before the first.')),
     finished_at: Nullable(Timestamp),
     timeout_ms: Nullable(Type.Integer({ minimum: 1, description: "Handler timeout of this job; null: the kind's default." })),
     errors: Type.Array(AttemptErrorSchema, { description: 'The latest attempt errors, oldest first.' }),

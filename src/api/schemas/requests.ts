@@ -138,6 +138,10 @@ export const ListQuerySchema = Type.Object(
     status: Type.Optional(JobStatusSchema),
     kind: Type.Optional(Type.String({ pattern: KIND_PATTERN })),
     queue: Type.Optional(Type.String({ pattern: QUEUE_PATTERN })),
+    group: Type.Optional(Type.String({ minLength: GROUP_KEY.minLength, maxLength: GROUP_KEY.maxLength, pattern: GROUP_KEY.pattern, description: 'Jobs of this group.' })),
+    idempotency_key: Type.Optional(
+      Type.String({ minLength: IDEMPOTENCY_KEY.minLength, maxLength: IDEMPOTENCY_KEY.maxLength, description: 'The job holding this key: the page is that job (when it matches the other filters) or empty.' }),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_SIZE.max, default: PAGE_SIZE.default, description: `Jobs per page, 1..${PAGE_SIZE.max}. Default ${PAGE_SIZE.default}.` })),
     cursor: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,200}$', description: 'next_cursor of the previous page.' })),
   },

@@ -47,15 +47,24 @@ export interface WorkerLeaseParams {
   now: Date | null;
 }
 
+/** What a worker says about itself when it takes its id (shown by GET /v1/workers). */
+export interface WorkerInfoParams {
+  /** Jobs it runs at once; null: not said. */
+  concurrency: number | null;
+  /** The queues it works; null: all. */
+  queues: string[] | null;
+}
+
 /**
  * Worker `workerId` (instance `instance`) takes its id for `aliveMs`: only if no live worker holds it.
  * No row back means a live worker has it.
  */
-export const registerWorker = statement<WorkerLeaseParams, { id: string }>(
+export const registerWorker = statement<WorkerLeaseParams & WorkerInfoParams, { id: string }>(
   'register_worker',
-  `INSERT INTO jobq.workers AS w (id, started_seq, updated_at, instance, alive_until)
-   VALUES (:workerId, 0, ${NOW}, :instance, ${NOW} + :aliveMs * interval '1 millisecond')
-   ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, alive_until = excluded.alive_until, updated_at = excluded.updated_at
+  `INSERT INTO jobq.workers AS w (id, started_seq, updated_at, instance, alive_until, concurrency, queues, started_at)
+   VALUES (:workerId, 0, ${NOW}, :instance, ${NOW} + :aliveMs * interval '1 millisecond', :concurrency::int, :queues::text[], ${NOW})
+   ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, alive_until = excluded.alive_until, updated_at = excluded.updated_at,
+                                  concurrency = excluded.concurrency, queues = excluded.queues, started_at = excluded.started_at
     WHERE w.instance IS NULL OR w.alive_until IS NULL OR w.alive_until < excluded.updated_at
    RETURNING w.id`,
 );

@@ -13,6 +13,7 @@ export interface ListParams {
   status: JobStatus | null;
   kind: string | null;
   queue: string | null;
+  group: string | null;
   /** Start after this id (the cursor); null: from the newest. */
   after: string | null;
   /** Rows returned at most (the page size plus one, which says whether more follow). */
@@ -71,7 +72,7 @@ export const list = statement<ListParams, ListRow>(
                  FROM (
                    SELECT j.*, row_number() OVER (ORDER BY j.id DESC) AS n,
                           (:status::jobq.job_status IS NULL OR j.status = :status) AND (:kind::text IS NULL OR j.kind = :kind)
-                            AND (:queue::text IS NULL OR j.queue = :queue) AS hit
+                            AND (:queue::text IS NULL OR j.queue = :queue) AND (:group::text IS NULL OR j.group_key = :group) AS hit
                      FROM jobq.jobs j
                     WHERE j.id < coalesce(:after::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
                     ORDER BY j.id DESC
@@ -98,4 +99,45 @@ export const oldestRunnable = statement<{ now: Date | null }, { queue: string; a
      FROM jobq.jobs
     WHERE status IN ('queued', 'retrying') AND run_at <= ${NOW}
     GROUP BY queue`,
+);
+
+/** The job holding an idempotency key (the key is unique among jobs: 0001's index). */
+export const byIdempotencyKey = statement<{ key: string }, JobRow>('by_idempotency_key', `SELECT * FROM jobq.jobs WHERE idempotency_key = :key`);
+
+/** A child of a job: what a link to it shows. */
+export interface ChildRow {
+  id: string;
+  queue: string;
+  kind: string;
+  status: JobStatus;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+/**
+ * The jobs whose depends_on names `parent`, by id, after `after` (the keyset cursor), `limit` at most.
+ * `depends_on @> ...` is what the partial GIN index of 0016 answers; the repeated IS NOT NULL lets the
+ * planner see that the partial index applies.
+ */
+export const children = statement<{ parent: string; after: string | null; limit: number }, ChildRow>(
+  'children',
+  `SELECT id, queue, kind, status, created_at, finished_at
+     FROM jobq.jobs
+    WHERE depends_on IS NOT NULL AND depends_on @> ARRAY[:parent::uuid]
+      AND id > coalesce(:after::uuid, '00000000-0000-0000-0000-000000000000')
+    ORDER BY id
+    LIMIT :limit`,
+);
+
+/**
+ * Jobs finished per queue and minute from \`since\` (the start of a minute) on: the dashboard's
+ * throughput chart. Walks jobs_finished_idx (status, finished_at) for the three terminal statuses, so
+ * its cost is the number of jobs finished in the window (those retention still keeps).
+ */
+export const finishedPerMinute = statement<{ since: Date }, { queue: string; minute: Date; status: JobStatus; n: number }>(
+  'finished_per_minute',
+  `SELECT queue, date_trunc('minute', finished_at) AS minute, status, count(*)::int AS n
+     FROM jobq.jobs
+    WHERE status IN ('succeeded', 'failed_permanent', 'cancelled') AND finished_at >= :since
+    GROUP BY 1, 2, 3`,
 );
