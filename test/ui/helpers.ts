@@ -12,7 +12,6 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-// @ts-expect-error: a JavaScript module without types
 import { buildUi } from '../../scripts/build-ui.mjs';
 import { EventHub, type HubOptions } from '../../src/events/index.ts';
 import type { KindRegistry } from '../../src/kinds/registry.ts';

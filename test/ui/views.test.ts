@@ -60,7 +60,7 @@ test('the jobs list shows rows newest first and the job view shows payload, atte
   await screenshot(page, shots, 'jobs');
 
   // A click on the id goes to the job without a reload: the attempt history has the three errors, message and stack.
-  await failedRow.getByRole('link').click();
+  await failedRow.getByRole('link', { name: `Job ${jobs.failed}` }).click();
   await page.waitForURL(`${d.url}/ui/jobs/${jobs.failed}`);
   await page.locator('ol.attempts li').first().waitFor();
   assert.match(await page.title(), /^boom [0-9a-f]{8} \(failed_permanent\) · jobq$/);
@@ -83,6 +83,12 @@ test('the jobs list shows rows newest first and the job view shows payload, atte
   assert.equal(await page.getByRole('button', { name: 'Cancel' }).count(), 1);
   const started = await page.locator('.timings div', { hasText: 'Started' }).locator('time').count();
   assert.equal(started, 1, 'the start time is shown');
+  assert.notEqual(await page.locator('.timings div', { hasText: 'Wait time' }).locator('dd').innerText(), '—');
+  // Its child, waiting for it, is listed with its status, as a link.
+  const childRow = page.locator(`#children-h ~ table tr[data-id="${jobs.child}"]`);
+  await childRow.waitFor();
+  assert.equal(await childRow.locator('.badge').innerText(), 'waiting');
+  assert.equal(await childRow.getByRole('link').getAttribute('href'), `/ui/jobs/${jobs.child}`);
   // The child lists its parent with the parent's status, as a link.
   await page.goto(`${d.url}/ui/jobs/${jobs.child}`);
   const parent = page.locator(`#parents-h ~ table tr[data-id="${jobs.running}"]`);

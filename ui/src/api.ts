@@ -4,41 +4,12 @@
  * something for a view and keeps its error. A 401 anywhere makes the shell ask for a key (main.tsx).
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { createClient, JobqClientError, type JobqClient, type JobListFilter, type JobListWire, type JobStatus } from '../../src/client.ts';
-import { http } from '../../src/client/http.ts';
+import { type ChildListWire, createClient, JobqClientError, type JobqClient, type WorkerListWire } from '../../src/client.ts';
 
 const KEY = 'jobq.apiKey';
 
-export interface WorkerWire {
-  id: string;
-  alive: boolean;
-  concurrency: number | null;
-  queues: string[] | null;
-  running: number;
-  started_at: string | null;
-  last_seen_at: string;
-}
-export interface ThroughputWire {
-  minutes: number;
-  until: string;
-  queues: Record<string, { succeeded: number[]; failed: number[]; cancelled: number[] }>;
-}
-export interface ChildWire {
-  id: string;
-  queue: string;
-  kind: string;
-  status: JobStatus;
-  created_at: string;
-  finished_at: string | null;
-}
-
-/** The calls of the client the dashboard uses, and those of GET /v1/workers, /v1/stats/throughput and /v1/jobs/{id}/children. */
-export interface DashClient extends JobqClient {
-  workers(): Promise<{ workers: WorkerWire[] }>;
-  throughput(minutes?: number): Promise<ThroughputWire>;
-  children(id: string, page?: { limit?: number; cursor?: string }): Promise<{ jobs: ChildWire[]; next_cursor: string | null }>;
-  listJobs(filter: JobListFilter & { group?: string; idempotency_key?: string }): Promise<JobListWire>;
-}
+export type WorkerWire = WorkerListWire['workers'][number];
+export type ChildWire = ChildListWire['jobs'][number];
 
 function readKey(): string | undefined {
   try {
@@ -48,24 +19,10 @@ function readKey(): string | undefined {
   }
 }
 
-function make(apiKey: string | undefined): DashClient {
+function make(apiKey: string | undefined): JobqClient {
   // fetch wrapped: the client's watch calls it as a method of its own object (`http.fetch(...)`), which a
   // browser's fetch refuses ("Illegal invocation") unless called on window.
-  const options = { baseUrl: location.origin, fetch: (input: RequestInfo | URL, init?: RequestInit) => fetch(input, init), ...(apiKey ? { apiKey } : {}) };
-  const c = createClient(options) as JobqClient & Partial<DashClient>;
-  const h = http(options);
-  const get = <T>(path: string) => h.call<T>('GET', path);
-  return {
-    ...c,
-    workers: () => (c.workers ? c.workers() : get('/v1/workers')),
-    throughput: (minutes = 30) => (c.throughput ? c.throughput(minutes) : get(`/v1/stats/throughput?minutes=${minutes}`)),
-    children: (id, page = {}) => {
-      if (c.children) return c.children(id, page);
-      const q = new URLSearchParams(Object.entries(page).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
-      return get(`/v1/jobs/${encodeURIComponent(id)}/children${q.size ? `?${q}` : ''}`);
-    },
-    listJobs: (filter) => c.listPage(filter as JobListFilter),
-  };
+  return createClient({ baseUrl: location.origin, fetch: (input, init) => fetch(input, init), ...(apiKey ? { apiKey } : {}) });
 }
 
 /** The key, the client made with it, and whether the server asked for one. */
@@ -101,7 +58,7 @@ export const auth = {
   },
 };
 
-export const api = (): DashClient => auth.client;
+export const api = (): JobqClient => auth.client;
 
 /** Re-renders when the key or the need for one changes. */
 export function useAuth(): typeof auth {
@@ -134,7 +91,7 @@ export interface Loaded<T> {
 }
 
 /** Loads `load(api())` when `deps` change and on reload(); a late answer of an older load is dropped. */
-export function useData<T>(load: (c: DashClient) => Promise<T>, deps: unknown[]): Loaded<T> {
+export function useData<T>(load: (c: JobqClient) => Promise<T>, deps: unknown[]): Loaded<T> {
   const [state, setState] = useState<{ data?: T; error?: LoadError; loading: boolean }>({ loading: true });
   const seq = useRef(0);
   const loadRef = useRef(load);

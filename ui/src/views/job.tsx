@@ -14,7 +14,7 @@ import { between, duration, shortId, splitError } from '../format.ts';
 import { LiveNote, useLive } from '../live.tsx';
 import { jobsUrl } from '../router.ts';
 
-type Job = JobWire & { started_at?: string | null };
+type Job = JobWire;
 type Related = Pick<ChildWire, 'id' | 'queue' | 'kind' | 'status'>;
 const MAX_PARENTS = 50;
 
@@ -74,7 +74,7 @@ function Attempts({ job }: { job: Job }) {
 }
 
 export function JobView({ id }: { id: string }) {
-  const job = useData((c) => c.get(id) as Promise<Job>, [id]);
+  const job = useData((c) => c.get(id), [id]);
   const [seen, setSeen] = useState<{ status?: WatchEvent & { type: string }; progress?: Job['progress'] }>({});
   const j = job.data;
   const status = seen.status && j && seen.status.type !== 'reset' && 'status' in seen.status ? seen.status.status : j?.status;

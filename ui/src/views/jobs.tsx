@@ -73,7 +73,7 @@ export function JobsView({ query }: { query: URLSearchParams }) {
   const qs = query.toString();
   const described = FILTERS.filter((k) => filter[k]).map((k) => `${k.replace('_', ' ')} ${filter[k]}`).join(', ');
   useTitle(`Jobs${described ? ` (${described})` : ''}`);
-  const page = useData((c) => c.listJobs({ ...(filter as Record<string, string>), status: filter.status as JobStatus | undefined, limit: PAGE }), [qs]);
+  const page = useData((c) => c.listPage({ ...filter, status: filter.status as JobStatus | undefined, limit: PAGE }), [qs]);
   const watchFilter = { ...(filter.queue ? { queue: filter.queue } : {}), ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.group ? { group: filter.group } : {}) };
   const live = useLive(watchFilter, page.reload);
   const { dialog, ask } = useConfirm();
