@@ -71,7 +71,8 @@ test('live: the running job finishes while its page is open; the page shows succ
   await page.goto(`${d.url}/ui/jobs/${jobs.running}`);
   await page.locator('#job-progress').waitFor();
   assert.equal(await page.getByTestId('job-status').innerText(), 'running');
-  await expectEventually(async () => ((await page.locator('.live').innerText()).startsWith('Live') ? true : undefined), 'the stream to be up', 10_000).catch(() => {});
+  // The job's stream is up once its first frame (the job's state) came.
+  await expectEventually(async () => ((await page.locator('.live').innerText()) === 'Live: updates as jobs change' ? true : undefined), 'the stream to be up');
   await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
   d.gates.get('a')!.open();
   await expectEventually(async () => ((await page.getByTestId('job-status').innerText()) === 'succeeded' ? true : undefined), 'the page to say succeeded');

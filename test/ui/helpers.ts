@@ -194,11 +194,14 @@ export async function expectEventually<T>(check: () => Promise<T | undefined> | 
   }
 }
 
-/** Saves a screenshot under `dir`; with JOBQ_UPDATE_SCREENSHOTS=1 also as docs/ui/<name>.png. */
+/** The screenshots the README shows (docs/ui/<name>.png). */
+const DOCUMENTED = new Set(['overview', 'jobs', 'job']);
+
+/** Saves a screenshot under `dir`; with JOBQ_UPDATE_SCREENSHOTS=1, a documented one also as docs/ui/<name>.png. */
 export async function screenshot(page: Page, dir: string, name: string): Promise<string> {
   const file = path.join(dir, `${name}.png`);
   const png = await page.screenshot({ path: file, fullPage: false });
-  if (process.env.JOBQ_UPDATE_SCREENSHOTS === '1') {
+  if (process.env.JOBQ_UPDATE_SCREENSHOTS === '1' && DOCUMENTED.has(name)) {
     mkdirSync(path.join(ROOT, 'docs', 'ui'), { recursive: true });
     writeFileSync(path.join(ROOT, 'docs', 'ui', `${name}.png`), png);
   }

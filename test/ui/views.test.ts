@@ -72,6 +72,7 @@ test('the jobs list shows rows newest first and the job view shows payload, atte
   assert.match(await stack.locator('pre').innerText(), /at .*helpers\.ts/, 'a real stack, from the handler');
   assert.equal(await page.getByRole('button', { name: 'Retry' }).count(), 1);
   assert.equal(await page.getByRole('button', { name: 'Cancel' }).count(), 0);
+  await screenshot(page, shots, 'job');
 
   // The running job: progress, message, a child waiting for it; Cancel offered.
   await page.goto(`${d.url}/ui/jobs/${jobs.running}`);
@@ -109,7 +110,7 @@ test('the jobs list shows rows newest first and the job view shows payload, atte
   const enqueued = page.locator('.timings div', { hasText: 'Enqueued' }).locator('time');
   assert.match((await enqueued.getAttribute('title'))!, /^\d{4}-\d\d-\d\dT.*Z \(UTC\)$/, 'the UTC value on hover');
   assert.match((await enqueued.getAttribute('datetime'))!, /Z$/);
-  await screenshot(page, shots, 'job');
+  await screenshot(page, shots, 'job-succeeded');
   tab.assertClean();
 });
 

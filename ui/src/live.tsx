@@ -96,6 +96,6 @@ export function useLive(
 }
 
 export function LiveNote({ live: { mode, why } }: { live: { mode: LiveMode; why: string } }) {
-  const text = { connecting: 'Connecting to live updates…', live: 'Live: updates as jobs change', polling: 'Live updates unavailable: refreshing every 5 s', off: '' }[mode];
+  const text = { connecting: 'Live: watching the event stream', live: 'Live: updates as jobs change', polling: 'Live updates unavailable: refreshing every 5 s', off: '' }[mode];
   return text ? <p class={`live live-${mode}`} role="status" title={mode === 'polling' ? `Why: ${why}` : undefined}>{text}</p> : null;
 }

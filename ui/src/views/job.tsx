@@ -126,9 +126,9 @@ export function JobView({ id }: { id: string }) {
         </div>
       ) : null}
       <Section title="Timings" id="timings"><Timings job={j} /></Section>
+      <Section title={`Attempt history (${j.errors.length} error${j.errors.length === 1 ? '' : 's'})`} id="attempts"><Attempts job={j} /></Section>
       <Section title="Payload" id="payload"><JsonView value={j.payload} label="Payload" /></Section>
       <Section title="Result" id="result">{j.result === null ? <p class="muted">No result{j.status === 'succeeded' ? '' : ' yet'}.</p> : <JsonView value={j.result} label="Result" />}</Section>
-      <Section title={`Attempt history (${j.errors.length} error${j.errors.length === 1 ? '' : 's'})`} id="attempts"><Attempts job={j} /></Section>
       {j.depends_on?.length ? (
         <Section title={`Parents (${j.depends_on.length})`} id="parents">
           {parents.error ? <ErrorBox error={parents.error} /> : parents.data ? <RelatedTable jobs={parents.data} caption="Parents" /> : <Loading />}
