@@ -26,7 +26,7 @@ export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 /** JOBQ_CHROMIUM, else Debian's /usr/bin/chromium, else undefined. */
 export function chromiumPath(): string | undefined {
   const given = process.env.JOBQ_CHROMIUM;
-  if (given) return given;
+  if (given) return existsSync(given) ? given : undefined;
   return ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 }
 
