@@ -1,0 +1,100 @@
+/**
+ * The dashboard's actions and live updates against a live jobq, in Chromium: Cancel and Retry change
+ * the job in the database (read with the Queue) and on the page at once; Pause and Resume change the
+ * queue; a job finished by the worker while its page is open shows its new status without a reload;
+ * a list shows a new job from the event stream; with streams refused, it refreshes every 5 s, no faster.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type Dashboard, expectEventually, openTab, type Seeded, seed, skipWithoutChromium, startDashboard } from './helpers.ts';
+
+const skip = skipWithoutChromium();
+const d = skip ? (undefined as never as Dashboard) : await startDashboard();
+const jobs = skip ? (undefined as never as Seeded) : await seed(d);
+const statusOf = async (id: string) => (await d.queue.get(id))?.status;
+
+test('Cancel on a queued job in the list: confirmed, the database says cancelled, the row too', { skip }, async () => {
+  const tab = await openTab(d.url);
+  const { page } = tab;
+  await page.goto(`${d.url}/ui/jobs?queue=imports`);
+  const row = page.locator(`tr[data-id="${jobs.queued[0]}"]`);
+  await row.waitFor();
+  assert.equal(await row.locator('.badge').innerText(), 'queued');
+  await row.getByRole('button', { name: 'Cancel' }).click();
+  const dialog = page.getByRole('dialog');
+  assert.match(await dialog.innerText(), new RegExp(`Cancel job ${jobs.queued[0]}`));
+  await dialog.getByRole('button', { name: 'Cancel job' }).click();
+  await expectEventually(async () => ((await row.locator('.badge').innerText()) === 'cancelled' ? true : undefined), 'the row to say cancelled');
+  assert.equal(await statusOf(jobs.queued[0]!), 'cancelled');
+  assert.equal(await statusOf(jobs.queued[1]!), 'queued', 'only that one');
+  assert.equal(await row.getByRole('button', { name: 'Retry' }).count(), 1, 'a cancelled job offers Retry');
+  tab.assertClean();
+});
+
+test('Retry on a failed job in its view: the database says queued again, attempts reset, the page too', { skip }, async () => {
+  await d.queue.pauseQueue('reports'); // so that the retried job stays queued for the test to see
+  const tab = await openTab(d.url);
+  const { page } = tab;
+  await page.goto(`${d.url}/ui/jobs/${jobs.failed}`);
+  await page.getByRole('button', { name: 'Retry' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Retry job' }).click();
+  await expectEventually(async () => ((await page.getByTestId('job-status').innerText()) === 'queued' ? true : undefined), 'the page to say queued');
+  const job = await d.queue.get(jobs.failed);
+  assert.equal(job?.status, 'queued');
+  assert.equal(job?.attempts, 0);
+  assert.equal(await page.getByRole('button', { name: 'Cancel' }).count(), 1, 'an unfinished job offers Cancel');
+  await d.queue.resumeQueue('reports');
+  tab.assertClean();
+});
+
+test('Pause and Resume a queue from the overview change the database and the row', { skip }, async () => {
+  const tab = await openTab(d.url);
+  const { page } = tab;
+  await page.goto(`${d.url}/ui/`);
+  const row = page.locator('tr[data-queue="imports"]');
+  await row.waitFor();
+  assert.equal(await row.locator('.badge').innerText(), 'active');
+  await row.getByRole('button', { name: 'Pause' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Pause imports' }).click();
+  await expectEventually(async () => ((await row.locator('.badge').innerText()) === 'paused' ? true : undefined), 'the row to say paused');
+  assert.equal((await d.queue.getQueue('imports')).paused, true);
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Resume imports' }).click();
+  await expectEventually(async () => ((await row.locator('.badge').innerText()) === 'active' ? true : undefined), 'the row to say active');
+  assert.equal((await d.queue.getQueue('imports')).paused, false);
+  tab.assertClean();
+});
+
+test('live: the running job finishes while its page is open; the page shows succeeded and its result without a reload', { skip }, async () => {
+  const tab = await openTab(d.url);
+  const { page } = tab;
+  await page.goto(`${d.url}/ui/jobs/${jobs.running}`);
+  await page.locator('#job-progress').waitFor();
+  assert.equal(await page.getByTestId('job-status').innerText(), 'running');
+  // The job's stream is up once its first frame (the job's state) came.
+  await expectEventually(async () => ((await page.locator('.live').innerText()) === 'Live: updates as jobs change' ? true : undefined), 'the stream to be up');
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+  d.gates.get('a')!.open();
+  await expectEventually(async () => ((await page.getByTestId('job-status').innerText()) === 'succeeded' ? true : undefined), 'the page to say succeeded');
+  await page.getByRole('group', { name: 'Result' }).waitFor();
+  assert.match(await page.getByRole('group', { name: 'Result' }).innerText(), /"done": true/);
+  assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the same page: no reload');
+  assert.equal(await page.getByRole('button', { name: 'Cancel' }).count(), 0);
+  tab.assertClean();
+});
+
+test('live: a list filtered by queue shows a job enqueued meanwhile, from the event stream', { skip }, async () => {
+  const tab = await openTab(d.url);
+  const { page } = tab;
+  await page.goto(`${d.url}/ui/jobs?queue=imports`);
+  await page.locator('table.jobs tbody tr').first().waitFor();
+  await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+  const listCalls = () => tab.requests.filter((u) => new URL(u).pathname === '/v1/jobs').length;
+  const before = listCalls();
+  const made = (await d.queue.enqueue({ kind: 'noop', payload: {}, queue: 'imports' })).job.id;
+  await page.locator(`tr[data-id="${made}"]`).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('.live').innerText(), 'Live: updates as jobs change', `${await page.locator('.live').getAttribute('title')}`);
+  assert.ok(listCalls() - before <= 2, `refetched ${listCalls() - before} times for one event`);
+  assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7);
+  tab.assertClean();
+});
