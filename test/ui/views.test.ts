@@ -63,7 +63,7 @@ test('the jobs list shows rows newest first and the job view shows payload, atte
   await failedRow.getByRole('link', { name: `Job ${jobs.failed}` }).click();
   await page.waitForURL(`${d.url}/ui/jobs/${jobs.failed}`);
   await page.locator('ol.attempts li').first().waitFor();
-  assert.match(await page.title(), /^boom [0-9a-f]{8} \(failed_permanent\) · jobq$/);
+  assert.match(await page.title(), /^boom …[0-9a-f]{8} \(failed_permanent\) · jobq$/);
   assert.equal(await page.locator('ol.attempts li').count(), 3);
   assert.deepEqual(await page.locator('.err-message').allInnerTexts(), Array(3).fill('Error: the printer is on fire'));
   const stack = page.locator('ol.attempts li').first().locator('details');

@@ -20,9 +20,7 @@ function readKey(): string | undefined {
 }
 
 function make(apiKey: string | undefined): JobqClient {
-  // fetch wrapped: the client's watch calls it as a method of its own object (`http.fetch(...)`), which a
-  // browser's fetch refuses ("Illegal invocation") unless called on window.
-  return createClient({ baseUrl: location.origin, fetch: (input, init) => fetch(input, init), ...(apiKey ? { apiKey } : {}) });
+  return createClient({ baseUrl: location.origin, ...(apiKey ? { apiKey } : {}) });
 }
 
 /** The key, the client made with it, and whether the server asked for one. */

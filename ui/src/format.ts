@@ -1,6 +1,7 @@
 /** How the dashboard writes ids, times, durations and numbers. Times are shown in the viewer's zone. */
 
-export const shortId = (id: string) => id.slice(0, 8);
+/** The end of an id: a UUID v7 starts with its creation time, the same for jobs made together; its end is random. */
+export const shortId = (id: string) => `…${id.slice(-8)}`;
 
 const nf = new Intl.NumberFormat();
 export const count = (n: number) => nf.format(n);

@@ -114,7 +114,7 @@ export function JobsView({ query }: { query: URLSearchParams }) {
                     <td><Badge status={j.status} /></td>
                     <td class="num">{j.attempts}/{j.max_attempts}</td>
                     <td><Time at={j.created_at} rel /></td>
-                    <td class="actions">{act(j)}</td>
+                    <td class="row-actions">{act(j)}</td>
                   </tr>
                 ))}
               </tbody>
