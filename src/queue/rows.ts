@@ -143,6 +143,8 @@ export function toClaimedJob(r: ClaimedRow): ClaimedJob {
     startedAt: r.started_at_ms === null ? null : new Date(r.started_at_ms),
     group: r.group_key ?? null,
     claimSeq: r.claim_seq,
+    // Present from the start (set by the worker later), so that every claimed job has one shape.
+    launchedAtMs: undefined,
   };
 }
 

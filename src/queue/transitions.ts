@@ -27,23 +27,23 @@ export interface CompleteItem {
    * items that have none need one read of their jobs (only while events are published).
    */
   job?: EventSubject;
-  /** When the worker started it, for a job claimed ahead of a free slot (`ClaimedJob.startedAt` null): stored as its started_at. */
-  startedAt?: Date | null;
+  /** When the worker started it (epoch ms), for a job claimed ahead of a free slot (`ClaimedJob.launchedAtMs`): stored as its started_at. */
+  launchedAtMs?: number;
 }
 
 /** See Queue.complete. */
 export async function complete(ctx: QueueContext, workerId: string, items: CompleteItem[], opts: WriteOptions = {}): Promise<number[]> {
   if (items.length === 0) return [];
   const rows: Completion[] = [];
-  let started: Map<number, number> | undefined;
-  for (const { id, claimSeq, result, startedAt } of items) {
+  let started = '';
+  for (const { id, claimSeq, result, launchedAtMs } of items) {
     if (!isUuid(id)) continue;
     rows.push({ id, claimSeq, json: resultJson(result) });
-    if (startedAt) (started ??= new Map()).set(claimSeq, startedAt.getTime());
+    if (launchedAtMs !== undefined) started += `${started === '' ? '' : ','}"${claimSeq}":${launchedAtMs}`;
   }
   const write = async (batch: Completion[]) => {
     const ids = [...new Set(batch.map((r) => r.id))];
-    const params = { workerId, ids, claims: claimResultsParam(batch), started: startedParam(started), now: ctx.now() };
+    const params = { workerId, ids, claims: claimResultsParam(batch), started: started === '' ? null : `{${started}}`, now: ctx.now() };
     const done = await SQL.complete(opts.db ?? ctx.pool, params);
     return done.map((r) => r.claim_seq);
   };
@@ -74,8 +74,8 @@ export interface FailOptions extends WorkerWriteOptions {
   permanent?: boolean;
   /** The delay before this attempt (`ClaimedJob.backoffMs`); read from the job when not given. */
   previousDelayMs?: number | null;
-  /** When the worker started it, for a job claimed ahead of a free slot (as `CompleteItem.startedAt`). */
-  startedAt?: Date;
+  /** When the worker started it (epoch ms), for a job claimed ahead of a free slot (as `CompleteItem.launchedAtMs`). */
+  launchedAtMs?: number;
 }
 
 /** See Queue.markFailedOrRetry. */
@@ -86,7 +86,7 @@ export async function markFailedOrRetry(ctx: QueueContext, id: string, error: un
     previous = row?.backoff_ms ?? null;
   }
   const delayMs = nextDelay(previous, ctx.backoff, ctx.random);
-  const params = { ...held(ctx, id, opts), error: errorText(error), permanent: opts.permanent ?? false, delayMs, startedAt: opts.startedAt ?? null };
+  const params = { ...held(ctx, id, opts), error: errorText(error), permanent: opts.permanent ?? false, delayMs, launchedAtMs: opts.launchedAtMs ?? null };
   return finished(ctx, toJob(await transition(ctx, id, SQL.fail, params, opts)), opts);
 }
 
@@ -170,10 +170,3 @@ function finished(ctx: QueueContext, job: Job, opts: WriteOptions): Job {
   return job;
 }
 
-/** The `started` parameter of `complete`: claim_seq to epoch ms, as JSON; null when no job of the batch started from a buffer. */
-function startedParam(started: Map<number, number> | undefined): string | null {
-  if (started === undefined) return null;
-  let out = '{';
-  for (const [seq, ms] of started) out += `${out.length > 1 ? ',' : ''}"${seq}":${ms}`;
-  return `${out}}`;
-}

@@ -76,10 +76,10 @@ export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload
   /** Its number in claim order (see `Queue.markStartedThrough`), which also names this claim (`Job.claimSeq`). */
   claimSeq: number;
   /**
-   * Set by its worker when it starts a job claimed ahead of a free slot (`startedAt` null: the claim
-   * recorded no start): its outcome stores this as the job's started_at (`CompleteItem.startedAt`).
+   * Epoch ms, set by its worker when it starts a job claimed ahead of a free slot (`startedAt` null: the
+   * claim recorded no start); its outcome stores it as the job's started_at (`CompleteItem.launchedAtMs`).
    */
-  launchedAt?: Date;
+  launchedAtMs?: number;
 }
 
 export interface NewJob {

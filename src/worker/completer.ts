@@ -17,8 +17,8 @@ interface Item {
   result: unknown;
   /** For the job's `succeeded` event (Queue.complete publishes it from what the worker holds). */
   job: ClaimedJob;
-  /** When it started, for a job that started from the buffer (`ClaimedJob.launchedAt`). */
-  startedAt: Date | undefined;
+  /** When it started, for a job that started from the buffer (`ClaimedJob.launchedAtMs`). */
+  launchedAtMs: number | undefined;
   done: CompletionCallback;
 }
 
@@ -42,7 +42,7 @@ export class Completer {
    * worker's CPU and garbage.
    */
   complete(job: ClaimedJob, result: unknown, done: CompletionCallback): void {
-    this.#items.push({ id: job.id, claimSeq: job.claimSeq, result, job, startedAt: job.launchedAt, done });
+    this.#items.push({ id: job.id, claimSeq: job.claimSeq, result, job, launchedAtMs: job.launchedAtMs, done });
     this.#pending.set(job.claimSeq, job);
     this.#flushing ??= this.#flush();
   }

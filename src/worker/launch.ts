@@ -56,7 +56,7 @@ export class Launcher implements ProgressWriter {
     if (events.listenerCount('job:start') > 0) events.emit('job:start', { job, waitMs: Math.max(0, Date.now() - job.runAt.getTime()) });
     if (log.isLevelEnabled('info')) log.info(logFields(job), 'job started');
     if (job.startedAt === null) {
-      job.launchedAt = new Date();
+      job.launchedAtMs = Date.now();
       queue.jobStarted(job);
       this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...logFields(job), err: errText(err) }, 'could not mark the job started'));
     }

@@ -30,7 +30,7 @@ export interface OutcomeWriter {
  */
 export async function recordFailure(w: OutcomeWriter, job: ClaimedJob, s: Settled & { ok: false }): Promise<FinishOutcome> {
   const { queue: q, workerId } = w;
-  const opts = { workerId, claimSeq: job.claimSeq, previousDelayMs: job.backoffMs, startedAt: job.launchedAt };
+  const opts = { workerId, claimSeq: job.claimSeq, previousDelayMs: job.backoffMs, launchedAtMs: job.launchedAtMs };
   if (s.reason instanceof WorkerShutdownError) {
     await w.persist(() => q.release(workerId, [job]));
     return 'released';

@@ -111,7 +111,7 @@ const declared = {
   },
   transitions: {
     complete: ['workerId', 'ids', 'claims', 'started', 'now'],
-    fail: ['id', 'workerId', 'claimSeq', 'now', 'error', 'permanent', 'delayMs', 'startedAt'],
+    fail: ['id', 'workerId', 'claimSeq', 'now', 'error', 'permanent', 'delayMs', 'launchedAtMs'],
     backoffOf: ['id'],
     finalizeCancelled: ['id', 'workerId', 'claimSeq', 'now'],
     cancel: ['id', 'now'],

@@ -57,8 +57,8 @@ export interface FailParams extends HeldParams {
   permanent: boolean;
   /** The decorrelated-jitter delay before the retry. */
   delayMs: number;
-  /** When the worker started it, for a job that started from its worker's buffer (as `complete`); else null. */
-  startedAt: Date | null;
+  /** When the worker started it (epoch ms), for a job that started from its worker's buffer (as `complete`); else null. */
+  launchedAtMs: number | null;
 }
 
 /**
@@ -80,7 +80,7 @@ export const fail = statement<FailParams, JobRow>(
           backoff_ms = CASE WHEN cur.next = 'retrying' THEN :delayMs ELSE j.backoff_ms END,
           last_error = :error,
           errors = jobq.push_error(j.errors, ${NOW}, j.attempts, :error, ${ERROR_HISTORY}),
-          locked_by = NULL, locked_at = NULL, started_at = coalesce(j.started_at, :startedAt::timestamptz),
+          locked_by = NULL, locked_at = NULL, started_at = coalesce(j.started_at, to_timestamp(:launchedAtMs::float8 / 1000)),
           finished_at = CASE WHEN cur.next = 'retrying' THEN NULL ELSE ${NOW} END,
           updated_at = ${NOW}
      FROM cur
