@@ -98,7 +98,13 @@ export function JobsView({ query }: { query: URLSearchParams }) {
       {page.error ? <ErrorBox error={page.error} what="Could not list the jobs" /> : null}
       {!page.data && !page.error ? <Loading what="Loading jobs" /> : null}
       {page.data ? (
-        page.data.jobs.length === 0 ? <p class="empty">No job matches{filter.cursor ? ' on this page' : ''}.</p> : (
+        page.data.jobs.length === 0 ? (
+          <p class="empty">
+            {page.data.next_cursor
+              ? 'No job matches among the jobs this page examined (a page looks at 10,000 jobs at most); older ones may: see the next page.'
+              : `No job matches${filter.cursor ? ' on this page' : ''}.`}
+          </p>
+        ) : (
           <div class="scroll">
             <table class="jobs">
               <caption class="visually-hidden">Jobs, newest first</caption>
