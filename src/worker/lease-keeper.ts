@@ -67,9 +67,11 @@ export class WorkerIdInUseError extends Error {
  * While the database is unreachable it retries for up to a minute, as the migration at start does.
  */
 export async function registerWorker(
-  queue: Queue, workerId: string, instance: string, leaseMs: number, logger: Logger, info?: { concurrency: number; queues: string[] | null },
+  queue: Queue, workerId: string, instance: string, leaseMs: number, logger: Logger, info?: { concurrency: number; queues: readonly string[] | undefined },
 ): Promise<void> {
-  const taken = await retry(() => queue.registerWorker(workerId, instance, leaseMs, info), {
+  // What GET /v1/workers shows: no queues named means every queue (null).
+  const said = info && { concurrency: info.concurrency, queues: info.queues?.length ? [...info.queues] : null };
+  const taken = await retry(() => queue.registerWorker(workerId, instance, leaseMs, said), {
     retryable: (err) => isJobqError(err, 'database_unavailable'),
     withinMs: 60_000,
     firstDelayMs: 250,

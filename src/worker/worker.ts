@@ -158,8 +158,7 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#started) throw new Error('worker already started');
     this.#started = true;
-    const queues = this.#o.queues && this.#o.queues.length > 0 ? [...this.#o.queues] : null;
-    await registerWorker(this.#o.queue, this.id, this.#instance, this.#o.leaseMs, this.#o.logger, { concurrency: this.concurrency, queues });
+    await registerWorker(this.#o.queue, this.id, this.#instance, this.#o.leaseMs, this.#o.logger, { concurrency: this.concurrency, queues: this.#o.queues });
     this.#heartbeat.start();
     await this.#listener.start();
     this.#sweeper.start();
