@@ -25,6 +25,11 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Resume after this event id (an earlier watch's last `eventId`). */
   lastEventId?: string;
+  /**
+   * Called each time the stream is (re)connected: the server answers only once it listens, so no later
+   * event is missed. A caller that read what it shows before the stream was up can read it again now.
+   */
+  onOpen?: () => void;
 }
 
 /**
@@ -78,6 +83,7 @@ export async function* watch(http: Http, target: string | WatchFilter, opts: Wat
         continue;
       }
       failures = 0;
+      opts.onOpen?.();
       const parser = new SseParser(lastEventId);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       for (;;) {

@@ -37,8 +37,9 @@ test('watch(filter) reconnects after a cut connection with the last id it yielde
   const a = { id: '00000000-0000-4000-8000-00000000000a', queue: 'mail', kind: 'noop' };
   const ac = new AbortController();
   const seen: string[] = [];
+  let opened = 0;
   const iteration = (async () => {
-    for await (const e of client.watch({ queue: ['mail', 'other'], kind: 'noop' }, { signal: ac.signal })) {
+    for await (const e of client.watch({ queue: ['mail', 'other'], kind: 'noop' }, { signal: ac.signal, onOpen: () => opened++ })) {
       seen.push(e.type);
       if (e.type === 'succeeded') ac.abort();
     }
@@ -46,6 +47,7 @@ test('watch(filter) reconnects after a cut connection with the last id it yielde
   await eventually(() => (hub!.stats().subscriptions === 1 ? true : undefined), 10_000, 'the stream');
   await publish(db!.pool, jobEvent(a, 'enqueued'), jobEvent({ ...a, kind: 'http' }, 'enqueued'));
   await eventually(() => (seen.length === 1 ? true : undefined), 10_000, 'the first event');
+  assert.equal(opened, 1, 'onOpen once the stream answered');
   cut(app);
   await eventually(() => (hub!.stats().subscriptions === 0 ? true : undefined), 10_000, 'the stream to be cut');
   // While it is away.
@@ -54,6 +56,7 @@ test('watch(filter) reconnects after a cut connection with the last id it yielde
   await publish(db!.pool, jobEvent(a, 'succeeded'));
   await iteration;
   assert.deepEqual(seen, ['enqueued', 'started', 'progress', 'succeeded']);
+  assert.equal(opened, 2, 'onOpen again on the reconnect');
 });
 
 test('lastEventId resumes an earlier watch; an abort ends the loop without an error; a refused filter rejects', { timeout: 30_000 }, async () => {

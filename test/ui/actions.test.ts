@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { createClient } from '../../src/client.ts';
 import { type Dashboard, expectEventually, openTab, type Seeded, seed, skipWithoutChromium, startDashboard } from './helpers.ts';
 
 const skip = skipWithoutChromium();
@@ -90,11 +91,44 @@ test('live: a list filtered by queue shows a job enqueued meanwhile, from the ev
   await page.locator('table.jobs tbody tr').first().waitFor();
   await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
   const listCalls = () => tab.requests.filter((u) => new URL(u).pathname === '/v1/jobs').length;
+  // Once the stream is up, the list is read once more (what changed before it was up), then only on events.
+  await expectEventually(async () => ((await page.locator('.live').innerText()) === 'Live: updates as jobs change' ? true : undefined), 'the stream to be up');
+  await expectEventually(() => (listCalls() >= 2 ? true : undefined), 'the read after the stream opened');
   const before = listCalls();
   const made = (await d.queue.enqueue({ kind: 'noop', payload: {}, queue: 'imports' })).job.id;
   await page.locator(`tr[data-id="${made}"]`).waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('.live').innerText(), 'Live: updates as jobs change', `${await page.locator('.live').getAttribute('title')}`);
   assert.ok(listCalls() - before <= 2, `refetched ${listCalls() - before} times for one event`);
   assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7);
+  tab.assertClean();
+});
+
+test('live: a job enqueued after the list was read but before its stream answered still shows (the list is read again once the stream is up)', { skip }, async () => {
+  const tab = await openTab(d.url);
+  const { page } = tab;
+  let made: string | undefined;
+  const listRead = new Promise<void>((resolve) => page.on('response', (r) => new URL(r.url()).pathname === '/v1/jobs' && resolve()));
+  // A watcher of our own, to know when the server has sent the job's event to the streams it had.
+  const ac = new AbortController();
+  let opened!: () => void;
+  const open = new Promise<void>((resolve) => (opened = resolve));
+  const events = createClient({ baseUrl: d.url }).watch({ queue: 'imports' }, { signal: ac.signal, onOpen: () => opened() });
+  const sent = (async () => {
+    for await (const e of events) if (e.type === 'enqueued' && e.id === made) return;
+  })();
+  await open;
+  // Hold the page's stream until the list has been read, then a job enqueued and its event sent: neither
+  // that read nor that event can show the job.
+  await page.route('**/v1/events?*', async (route) => {
+    await listRead;
+    made ??= (await d.queue.enqueue({ kind: 'noop', payload: {}, queue: 'imports' })).job.id;
+    await sent;
+    await route.continue();
+  });
+  await page.goto(`${d.url}/ui/jobs?queue=imports`);
+  await page.locator('table.jobs tbody tr').first().waitFor();
+  await expectEventually(() => made, 'the job enqueued while the stream was held');
+  await page.locator(`tr[data-id="${made}"]`).waitFor({ timeout: 10_000 });
+  ac.abort();
   tab.assertClean();
 });

@@ -1,6 +1,8 @@
 /**
  * Keeping a view current. A view opens one event stream (client.watch, GET /v1/events) with the filter
- * of its URL and takes each event only as a signal to load again, at most once per 2 s. When the stream
+ * of its URL and takes each event only as a signal to load again, at most once per 2 s. Once the stream
+ * is up (and after every reconnect) it loads once more: what changed between the view's first load and
+ * the stream's answer would otherwise never show. When the stream
  * cannot be opened or fails for good (say 503 too_many_streams), it loads again every 5 s instead;
  * never more often than that. The stream and the timers end when the view is left (AbortController).
  */
@@ -64,11 +66,12 @@ export function useLive(
     };
     setMode('connecting');
     (async () => {
-      let first = true;
+      const onOpen = () => {
+        setMode('live');
+        again.call();
+      };
       try {
-        for await (const e of api().watch(target, { signal: ac.signal })) {
-          if (first) setMode('live');
-          first = false;
+        for await (const e of api().watch(target, { signal: ac.signal, onOpen })) {
           ref.current.onEvent?.(e);
           again.call();
         }
@@ -96,6 +99,6 @@ export function useLive(
 }
 
 export function LiveNote({ live: { mode, why } }: { live: { mode: LiveMode; why: string } }) {
-  const text = { connecting: 'Live: watching the event stream', live: 'Live: updates as jobs change', polling: 'Live updates unavailable: refreshing every 5 s', off: '' }[mode];
+  const text = { connecting: 'Live: connecting to the event stream', live: 'Live: updates as jobs change', polling: 'Live updates unavailable: refreshing every 5 s', off: '' }[mode];
   return text ? <p class={`live live-${mode}`} role="status" title={mode === 'polling' ? `Why: ${why}` : undefined}>{text}</p> : null;
 }
