@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { Command } from 'commander';
 import { cliOptions, COMMAND_SETTINGS, resolveConfig, SETTINGS } from '../../src/config.ts';
 import { EXIT } from '../../src/cli/exit.ts';
-import { CLI } from '../helpers/cli.ts';
+import { CLI, startJobq } from '../helpers/cli.ts';
 
 // Synchronous is fine here: no service runs in this process.
 const run = (args: string[], env: Record<string, string> = {}) =>
@@ -143,4 +143,17 @@ test('yes/no options: --x, --no-x, and --x true|false as before; the environment
   for (const flag of ['--migrate [bool]', '--no-migrate', '--insecure [bool]', '--no-insecure', '--metrics-auth [bool]', '--no-metrics-auth', '--lease-ms <duration>', 'Durations (every --*-ms option']) {
     assert.ok(help.includes(flag), flag);
   }
+});
+
+test('the dashboard is on by default and off with --ui false (JOBQ_UI=false): /ui is then no route at all', async () => {
+  assert.equal(resolveConfig({}, {}).ui, true);
+  assert.equal(resolveConfig({}, { JOBQ_UI: 'false' }).ui, false);
+  const on = await startJobq();
+  const page = await fetch(`${on.url}/ui/`);
+  // The page, or (a checkout run before `npm run build`) the 503 that says to build it: either way, served.
+  assert.ok(page.status === 200 || (page.status === 503 && /npm run build/.test(await page.clone().text())), `${page.status}`);
+  assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+  const off = await startJobq({ ui: false });
+  assert.equal((await fetch(`${off.url}/ui/`)).status, 404);
+  assert.equal((await fetch(`${off.url}/healthz`)).status, 200);
 });
