@@ -2,7 +2,8 @@
  * The dashboard's actions and live updates against a live jobq, in Chromium: Cancel and Retry change
  * the job in the database (read with the Queue) and on the page at once; Pause and Resume change the
  * queue; a job finished by the worker while its page is open shows its new status without a reload;
- * a list shows a new job from the event stream; with streams refused, it refreshes every 5 s, no faster.
+ * a list shows a new job from the event stream; a schedule shows when it fires and "Run now" makes its
+ * job. (With streams refused, the views refresh every 5 s: fallback.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -130,5 +131,29 @@ test('live: a job enqueued after the list was read but before its stream answere
   await expectEventually(() => made, 'the job enqueued while the stream was held');
   await page.locator(`tr[data-id="${made}"]`).waitFor({ timeout: 10_000 });
   ac.abort();
+  tab.assertClean();
+});
+
+test('Schedules on the overview: when each fires and what it makes; Run now enqueues its job and opens it', { skip }, async () => {
+  const client = createClient({ baseUrl: d.url });
+  await client.setSchedule('nightly-report', { cron: '0 3 * * *', timezone: 'Europe/Paris', job: { kind: 'noop', payload: { sleep_ms: 1 }, queue: 'imports' } });
+  const saved = await client.getSchedule('nightly-report');
+  const tab = await openTab(d.url);
+  const { page } = tab;
+  await page.goto(`${d.url}/ui/`);
+  const row = page.locator('tr[data-schedule="nightly-report"]');
+  await row.waitFor();
+  assert.match(await row.innerText(), /0 3 \* \* \*\s+Europe\/Paris/);
+  assert.match(await row.innerText(), /noop on imports/);
+  assert.equal(await row.locator('time').first().getAttribute('datetime'), saved.next_fire_at, 'the next tick, its UTC value kept');
+  await row.getByRole('button', { name: 'Run now' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Run nightly-report now' }).click();
+  await page.waitForURL(/\/ui\/jobs\/[0-9a-f-]{36}$/);
+  const id = new URL(page.url()).pathname.split('/').pop()!;
+  const job = await d.queue.get(id);
+  assert.deepEqual([job?.kind, job?.queue, job?.payload], ['noop', 'imports', { sleep_ms: 1 }]);
+  assert.equal((await client.getSchedule('nightly-report')).next_fire_at, saved.next_fire_at, 'its ticks unchanged');
+  await page.goto(`${d.url}/ui/`);
+  await expectEventually(async () => ((await row.locator(`a[href="/ui/jobs/${id}"]`).count()) === 1 ? true : undefined), 'the last job to be the one just made');
   tab.assertClean();
 });

@@ -237,6 +237,9 @@ export async function seed(d: Dashboard): Promise<Seeded> {
   const running = (await q.enqueue({ kind: 'gated', payload: { name: 'a' }, queue: 'mail' })).job.id;
   const child = (await q.enqueue({ kind: 'noop', payload: {}, queue: 'default', dependsOn: [running] })).job.id;
   const queued = (await q.enqueueMany([{ kind: 'noop', payload: {}, queue: 'imports' }, { kind: 'noop', payload: {}, queue: 'imports', idempotencyKey: 'import-2024-06' }])).map((r) => r.job.id);
+  // A schedule that ticks once a year (at 06:00 on 1 January in Paris): it shows on the overview and,
+  // unless the tests run in that very minute, makes no job.
+  await q.schedules.set({ name: 'annual-report', cron: '0 6 1 1 *', timezone: 'Europe/Paris', job: { kind: 'send_email', payload: { to: 'ops@example.com', subject: 'Annual report', body: 'Attached' }, queue: 'mail' } });
   const succeeded = [...made.map((r) => r.job.id), summary];
   const status = async (id: string) => (await q.get(id))?.status;
   await expectEventually(async () => {

@@ -1,7 +1,8 @@
 /**
  * /ui/ — every queue (those with counts in stats.by_queue and those listQueues knows: a policy, a pause)
  * with its waiting, running, retrying, failed and succeeded counts, per-minute throughput, the oldest
- * waiting job's age and its paused state with Pause/Resume; and the fleet: workers alive, slots busy.
+ * waiting job's age and its paused state with Pause/Resume; the fleet: workers alive, slots busy; and
+ * the schedules (schedules.tsx).
  */
 import type { QueueWire, StatsWire } from '../../../src/client.ts';
 import { api, useData, type WorkerWire } from '../api.ts';
@@ -11,6 +12,7 @@ import { useConfirm } from '../components/Confirm.tsx';
 import { count, duration } from '../format.ts';
 import { LiveNote, useLive } from '../live.tsx';
 import { jobsUrl } from '../router.ts';
+import { SchedulesPanel } from './schedules.tsx';
 
 const MINUTES = 30;
 type Counts = StatsWire['by_status'];
@@ -147,6 +149,7 @@ export function OverviewView() {
         {fleet.error ? <ErrorBox error={fleet.error} what="Could not read the workers" /> : null}
         {fleet.data ? <Fleet workers={fleet.data.workers} /> : !fleet.error ? <Loading what="Loading workers" /> : null}
       </Section>
+      <SchedulesPanel />
     </>
   );
 }
