@@ -130,7 +130,7 @@ export function JobView({ id }: { id: string }) {
       <Section title="Payload" id="payload"><JsonView value={j.payload} label="Payload" /></Section>
       <Section title="Result" id="result">{j.result === null ? <p class="muted">No result{j.status === 'succeeded' ? '' : ' yet'}.</p> : <JsonView value={j.result} label="Result" />}</Section>
       {j.depends_on?.length ? (
-        <Section title={`Parents (${j.depends_on.length})`} id="parents">
+        <Section title={j.depends_on.length > MAX_PARENTS ? `Parents (the first ${MAX_PARENTS} of ${j.depends_on.length})` : `Parents (${j.depends_on.length})`} id="parents">
           {parents.error ? <ErrorBox error={parents.error} /> : parents.data ? <RelatedTable jobs={parents.data} caption="Parents" /> : <Loading />}
         </Section>
       ) : null}
