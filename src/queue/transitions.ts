@@ -39,7 +39,7 @@ export async function complete(ctx: QueueContext, workerId: string, items: Compl
   for (const { id, claimSeq, result, launchedAtMs } of items) {
     if (!isUuid(id)) continue;
     rows.push({ id, claimSeq, json: resultJson(result) });
-    if (launchedAtMs !== undefined) started += `${started === '' ? '' : ','}"${claimSeq}":${launchedAtMs}`;
+    if (isInstant(launchedAtMs)) started += `${started === '' ? '' : ','}"${claimSeq}":${launchedAtMs}`;
   }
   const write = async (batch: Completion[]) => {
     const ids = [...new Set(batch.map((r) => r.id))];
@@ -86,7 +86,7 @@ export async function markFailedOrRetry(ctx: QueueContext, id: string, error: un
     previous = row?.backoff_ms ?? null;
   }
   const delayMs = nextDelay(previous, ctx.backoff, ctx.random);
-  const params = { ...held(ctx, id, opts), error: errorText(error), permanent: opts.permanent ?? false, delayMs, launchedAtMs: opts.launchedAtMs ?? null };
+  const params = { ...held(ctx, id, opts), error: errorText(error), permanent: opts.permanent ?? false, delayMs, launchedAtMs: isInstant(opts.launchedAtMs) ? opts.launchedAtMs : null };
   return finished(ctx, toJob(await transition(ctx, id, SQL.fail, params, opts)), opts);
 }
 
@@ -170,3 +170,8 @@ function finished(ctx: QueueContext, job: Job, opts: WriteOptions): Job {
   return job;
 }
 
+
+/** Epoch ms PostgreSQL can store (1970..9999): a caller's NaN or out-of-range start is dropped, never fails the outcome it came with. */
+function isInstant(ms: number | undefined): ms is number {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 && ms < 253_402_300_800_000;
+}

@@ -44,3 +44,16 @@ test('with one slot and a backlog, each job started after the one before it ende
     assert.ok(started <= job.finishedAt!.getTime());
   }
 });
+
+test("a caller's start that is no instant (NaN, negative, past 9999) is dropped: the outcome is still written", async () => {
+  const s = await setup();
+  const made = await s.queue.enqueueMany([{ kind: 'noop', payload: {} }, { kind: 'noop', payload: {} }, { kind: 'noop', payload: {} }]);
+  const claimed = await s.queue.claim('w', { limit: 3, started: 0 });
+  assert.equal(claimed.length, 3);
+  const [a, b, c] = claimed;
+  const done = await s.queue.complete('w', [{ ...a!, launchedAtMs: Number.NaN }, { ...b!, launchedAtMs: -1 }]);
+  assert.equal(done.length, 2);
+  const failed = await s.queue.markFailedOrRetry(c!.id, new Error('x'), { workerId: 'w', claimSeq: c!.claimSeq, permanent: true, launchedAtMs: 1e20 });
+  assert.equal(failed.status, 'failed_permanent');
+  for (const { job } of made) assert.equal((await s.queue.get(job.id))?.startedAt, null, 'no start was recorded for these');
+});
