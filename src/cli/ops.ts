@@ -37,6 +37,8 @@ export const integer = argument((raw) => {
   if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw))) throw new Error(`must be an integer, got "${raw}"`);
   return Number(raw);
 });
+/** A repeatable option's values, each occurrence split at commas when `split`. */
+export const collect = (split: boolean) => (raw: string, previous: string[] = []) => [...previous, ...(split ? raw.split(',') : [raw])];
 export const count = argument((raw) => {
   const n = integer(raw);
   if (n < 1) throw new Error(`must be at least 1, got ${n}`);
@@ -87,6 +89,19 @@ export function operatorCommands(parent: Command, io: CliIo) {
   return { command, show, print };
 }
 
+interface EnqueueFlags {
+  queue?: string;
+  priority?: number;
+  maxAttempts?: number;
+  delay?: number;
+  idempotencyKey?: string;
+  group?: string;
+  dependsOn?: string[];
+  onParentFailure?: string;
+  wait?: boolean;
+  timeout?: number;
+}
+
 export function addOpsCommands(program: Command, io: CliIo): void {
   const { command, show, print } = operatorCommands(program, io);
 
@@ -98,9 +113,12 @@ export function addOpsCommands(program: Command, io: CliIo): void {
     .option('--max-attempts <n>', "attempts before it fails for good (default: the kind's)", integer)
     .option('--delay <duration>', 'run no sooner than this from now (250ms, 30s, 5m, 2h, 7d)', duration)
     .option('--idempotency-key <key>', 'the same key, kind and payload again gives the existing job')
+    .option('--group <key>', "the tenant or account whose turn it waits for (the queue's group limits)")
+    .option('--depends-on <ids>', 'parents (job ids; repeatable or comma-separated): it waits until each has succeeded (docs/flows.md)', collect(true))
+    .option('--on-parent-failure <what>', 'with --depends-on, a parent that fails or is cancelled: cancel (default) or run')
     .option('--wait', 'wait until the job has finished; exit 1 if it failed or was cancelled')
     .option('--timeout <duration>', 'with --wait: give up after this long (exit 4)', duration)
-    .action(async (kind: string, payloadArg: string, o: ClientFlags & { queue?: string; priority?: number; maxAttempts?: number; delay?: number; idempotencyKey?: string; wait?: boolean; timeout?: number }) => {
+    .action(async (kind: string, payloadArg: string, o: ClientFlags & EnqueueFlags) => {
       if (o.timeout !== undefined && !o.wait) throw usage('--timeout needs --wait');
       const text = payloadArg === '-' ? await io.readStdin() : payloadArg;
       let payload: unknown;
@@ -109,7 +127,10 @@ export function addOpsCommands(program: Command, io: CliIo): void {
       } catch (err) {
         throw usage(`the payload is not JSON (${(err as Error).message})${payloadArg === '-' ? ' on standard input' : ''}`);
       }
-      const job: NewJobWire = { kind, payload, queue: o.queue, priority: o.priority, max_attempts: o.maxAttempts, delay_ms: o.delay };
+      const job: NewJobWire = {
+        kind, payload, queue: o.queue, priority: o.priority, max_attempts: o.maxAttempts, delay_ms: o.delay, group: o.group,
+        depends_on: o.dependsOn, on_parent_failure: o.onParentFailure as NewJobWire['on_parent_failure'],
+      };
       const done = await request(o, async (client) => {
         const enqueued = await client.enqueue(job, o.idempotencyKey === undefined ? {} : { idempotencyKey: o.idempotencyKey });
         return o.wait ? client.waitFor(enqueued.id, { timeoutMs: o.timeout ?? Infinity }) : enqueued;

@@ -10,9 +10,7 @@ import { createClient, JobqClientError, type WatchFilter } from '../client.ts';
 import { isTerminal, type JobStatus } from '../statuses.ts';
 import { fromClientError, usage } from './exit.ts';
 import type { CliIo } from './io.ts';
-import { type ClientFlags, operatorCommands } from './ops.ts';
-
-const collect = (split: boolean) => (raw: string, previous: string[] = []) => [...previous, ...(split ? raw.split(',') : [raw])];
+import { type ClientFlags, collect, operatorCommands } from './ops.ts';
 
 interface WatchFlags extends ClientFlags {
   id?: string[];

@@ -204,3 +204,16 @@ test('not reachable (3): a closed port, or a server that never answers within --
     silentServer.unref();
   }
 });
+
+test('enqueue --depends-on, --on-parent-failure and --group reach the API: the child waits for its parents', async () => {
+  const [p1] = await ok(['enqueue', 'noop', '--queue', 'flow-cli', '--delay', '1h']);
+  const [p2] = await ok(['enqueue', 'noop', '--queue', 'flow-cli', '--delay', '1h']);
+  const [child] = await ok(['enqueue', 'noop', '--queue', 'flow-cli', '--depends-on', `${p1!.id},${p2!.id}`, '--on-parent-failure', 'run', '--group', 'acme']);
+  assert.deepEqual([child!.status, child!.depends_on, child!.on_parent_failure, child!.group], ['waiting', [p1!.id, p2!.id], 'run', 'acme']);
+  const [repeated] = await ok(['enqueue', 'noop', '--queue', 'flow-cli', '--depends-on', p1!.id, '--depends-on', p2!.id]);
+  assert.deepEqual([repeated!.depends_on, repeated!.on_parent_failure], [[p1!.id, p2!.id], 'cancel']);
+  const bad = await jobq(at(['enqueue', 'noop', '--depends-on', p1!.id, '--on-parent-failure', 'ignore']));
+  assert.notEqual(bad.code, EXIT.ok);
+  assert.match(bad.stderr, /on_parent_failure/);
+  assert.deepEqual((await client.listPage({ queue: 'flow-cli' })).jobs.length, 4, 'the refused one made no job');
+});
