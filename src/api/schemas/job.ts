@@ -111,7 +111,11 @@ export const JobSchema = Type.Object(
     result: Type.Unknown({ description: "The handler's result once succeeded; null otherwise." }),
     created_at: Timestamp,
     updated_at: Timestamp,
-    started_at: Nullable(TimestampOf('When its latest attempt started; null before the first.')),
+    started_at: Nullable(
+      TimestampOf(
+        "When its latest attempt started; null before the first, and while an attempt that started from its worker's buffer (claimed ahead of a free slot) runs: that start is stored with the attempt's outcome.",
+      ),
+    ),
     finished_at: Nullable(Timestamp),
     timeout_ms: Nullable(Type.Integer({ minimum: 1, description: "Handler timeout of this job; null: the kind's default." })),
     errors: Type.Array(AttemptErrorSchema, { description: 'The latest attempt errors, oldest first.' }),

@@ -47,7 +47,14 @@ function Timings({ job }: { job: Job }) {
     <dl class="timings">
       <div><dt>Enqueued</dt><dd><Time at={job.created_at} /></dd></div>
       <div><dt>Runnable</dt><dd><Time at={job.run_at} /></dd></div>
-      <div><dt>Started</dt><dd><Time at={started} /></dd></div>
+      <div>
+        <dt>Started</dt>
+        <dd>
+          {started === null && job.status === 'running'
+            ? <span class="muted" data-testid="start-pending">stored when this attempt ends (it started from its worker's buffer)</span>
+            : <Time at={started} />}
+        </dd>
+      </div>
       <div><dt>Finished</dt><dd><Time at={job.finished_at} /></dd></div>
       <div><dt>Wait time</dt><dd>{wait === undefined ? '—' : duration(wait)}</dd></div>
       <div><dt>Run time</dt><dd>{run === undefined ? '—' : duration(run)}</dd></div>
