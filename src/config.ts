@@ -76,6 +76,7 @@ const spec = <T>(s: Spec<T>): Spec<T> => s;
 export const SETTINGS = {
   // -- database and process
   databaseUrl: spec<string | undefined>({ flag: '--database-url <url>', env: 'DATABASE_URL', description: 'PostgreSQL to use; unset: start an embedded one', default: undefined, parse: optionalText, shownDefault: 'embedded' }),
+  listenUrl: spec<string | undefined>({ flag: '--listen-url <url>', env: 'JOBQ_LISTEN_URL', description: 'a direct PostgreSQL URL for LISTEN, when the database URL leads through PgBouncer in transaction mode (workers poll without one there)', default: undefined, parse: optionalText, shownDefault: 'the database URL' }),
   dataDir: spec({ flag: '--data-dir <dir>', env: 'JOBQ_DATA_DIR', description: 'folder for the embedded PostgreSQL and the e-mail outbox', default: './.jobq', parse: text }),
   migrate: spec({ flag: '--migrate [bool]', env: 'JOBQ_MIGRATE', description: 'apply migrations at start', default: true, parse: bool }),
   logLevel: spec({ flag: '--log-level <level>', env: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, default: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(LOG_LEVELS) }),
@@ -149,7 +150,7 @@ export type Config = ConfigInput & { outboxDir: string; heartbeatMs: number };
 /** Which settings each command takes. */
 const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'migrateLockTimeoutMs', 'logLevel', 'poolSize', 'queryTimeoutMs', 'statementTimeoutMs'];
 /** Settings of every command that starts a service (serve, api, worker). */
-const SERVICE: SettingName[] = ['schedulesFile'];
+const SERVICE: SettingName[] = ['schedulesFile', 'listenUrl'];
 const METRICS: SettingName[] = ['metricsQueues', 'metricsMaxQueues'];
 const API: SettingName[] = [
   'host', 'port', 'apiKeys', 'apiKeysFile', 'metricsAuth', 'insecure', 'bodyLimit', 'ui',

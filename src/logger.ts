@@ -11,6 +11,7 @@ export const REDACT_PATHS = [
   '*.password',
   'password',
   'databaseUrl',
+  'listenUrl',
   'smtpUrl',
   'apiKeys',
   // node-postgres settings and environment variables that hold a secret, wherever they are logged

@@ -101,7 +101,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       logger.info({ ...(schedulesFile === undefined ? {} : { file: schedulesFile }), added, changed, removed }, 'schedules reconciled');
     }
     const worker = what.worker
-      ? new Worker({ ...config, queue, databaseUrl: db.url, logger })
+      ? new Worker({ ...config, queue, databaseUrl: db.url, listenUrl: config.listenUrl, logger })
       : undefined;
     const apiEvents = new EventEmitter<ApiEvents>();
     const metrics = createMetrics({
@@ -121,7 +121,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       const { EventHub } = await import('./events/index.ts');
       // Idle (no LISTEN connection, no registration) until a stream or a wait opens.
       hub = new EventHub({
-        url: db.url,
+        url: config.listenUrl ?? db.url,
         db: db.pool,
         logger,
         replayEvents: config.eventsReplayEvents,

@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { askClient } from '../queue/pooling.ts';
 
 export interface ListenerOptions {
   url: string;
@@ -15,6 +16,12 @@ export interface ListenerOptions {
   onConnect: (reconnected: boolean) => void;
   /** The connection was lost (a reconnect follows, then `onConnect(true)`). */
   onLost?: () => void;
+  /**
+   * The URL leads through a pooler in transaction mode (PgBouncer), where LISTEN cannot work: the
+   * session that ran it goes back to the pooler's pool, and its notifications to whoever has it next.
+   * The listener then stops for good without listening, and says so here (a worker polls instead).
+   */
+  onPooled?: () => void;
   /** The connection's application_name (pg_stat_activity). Default `jobq-listener`. */
   applicationName?: string;
   /** Reconnect delays grow from min to max. */
@@ -66,6 +73,14 @@ export class Listener {
     client.on('notification', (n) => this.#opts.onNotify(n.channel, n.payload ?? ''));
     try {
       await client.connect();
+      if ((await askClient(client)).pooled) {
+        this.#closed = true;
+        failed = true;
+        client.removeAllListeners('notification');
+        await client.end().catch(() => {});
+        this.#opts.onPooled?.();
+        return;
+      }
       for (const ch of this.#opts.channels) await client.query(`LISTEN ${pg.escapeIdentifier(ch)}`);
     } catch (err) {
       lost(err as Error);

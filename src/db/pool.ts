@@ -16,6 +16,12 @@ export interface PoolOptions {
    */
   statementTimeoutMs?: number;
   onError?: (err: Error) => void;
+  /**
+   * The URL leads through a pooler in transaction mode (PgBouncer): no statement_timeout is sent at
+   * connect, as PgBouncer refuses startup parameters it does not know; the server's own setting (say,
+   * `ALTER ROLE jobq SET statement_timeout = '5s'`) or PgBouncer's query_timeout bounds statements.
+   */
+  pooled?: boolean;
 }
 
 export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
@@ -28,7 +34,7 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
     // A database that stops answering (frozen, partitioned) must not hold a request for long: the
     // query fails with database_unavailable and its connection is discarded. Migrations lift it.
     query_timeout: opts.queryTimeoutMs ?? 5_000,
-    statement_timeout: opts.statementTimeoutMs ?? opts.queryTimeoutMs ?? 5_000,
+    ...(opts.pooled ? {} : { statement_timeout: opts.statementTimeoutMs ?? opts.queryTimeoutMs ?? 5_000 }),
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', (err) => opts.onError?.(err));

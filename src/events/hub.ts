@@ -240,6 +240,15 @@ export class EventHub {
         this.#readiedWithout = false;
       },
       onLost: () => (this.#listening = false),
+      // Behind a pooler with no direct listen URL: nothing can be heard. Streams still get what the
+      // reconciliation finds (the jobs watched by id, every reconcileMs); said once, at the first stream.
+      onPooled: () => {
+        this.#o.logger.warn(
+          'live events need a direct connection to PostgreSQL: the URL leads through a connection pooler (PgBouncer) and no ' +
+            'listen URL (JOBQ_LISTEN_URL) was given; event streams and waits only learn of jobs watched by id, every reconcile interval',
+        );
+        this.#connected?.();
+      },
     });
     await this.#listener.start();
     await connected;

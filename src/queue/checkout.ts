@@ -17,6 +17,7 @@
  */
 import type pg from 'pg';
 import { fromDatabaseError, isConnectionError } from './database-errors.ts';
+import { knownMode, sendMode, setMode } from './pooling.ts';
 
 /** Why a checked-out client must not be reused, once something made it so. */
 const spoiled = new WeakMap<pg.PoolClient, Error>();
@@ -27,6 +28,18 @@ export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
     client = await pool.connect();
   } catch (err) {
     throw fromDatabaseError(err);
+  }
+  // The client sends statements as its pool's do (pooling.ts); a pool not asked yet is asked on this
+  // client (asking on another could wait forever for a pool of one).
+  if (!knownMode(client)) {
+    try {
+      const mode = knownMode(pool) ?? (await sendMode(client));
+      setMode(client, mode);
+      setMode(pool, mode);
+    } catch (err) {
+      client.release(err as Error);
+      throw fromDatabaseError(err);
+    }
   }
   const onError = (err: Error) => {
     if (!spoiled.has(client)) spoiled.set(client, err);

@@ -1,10 +1,12 @@
 /**
  * How the queue's modules run their statements: by name (each connection prepares a statement once),
- * with database errors mapped to jobq's error kinds; and a transaction on a client of its own.
+ * or unnamed behind a pooler that cannot keep prepared statements (pooling.ts), with database errors
+ * mapped to jobq's error kinds; and a transaction on a client of its own.
  */
 import type pg from 'pg';
 import { checkout, isUsable } from './checkout.ts';
 import { fromDatabaseError } from './database-errors.ts';
+import { knownMode, sendMode } from './pooling.ts';
 import type { Queryable } from './types.ts';
 
 /** A named statement's name and `$n` text (see statements/statement.ts). */
@@ -15,7 +17,9 @@ export interface NamedText {
 
 export async function run<R>(db: Queryable, stmt: NamedText, values: unknown[]): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
   try {
-    return await db.query<R & pg.QueryResultRow>({ name: stmt.name, text: stmt.text, values });
+    // Known after the first statement of a pool (or of a client from outside): asked once, then a lookup.
+    const mode = knownMode(db) ?? (await sendMode(db));
+    return await db.query<R & pg.QueryResultRow>(mode.named ? { name: stmt.name, text: stmt.text, values } : { text: stmt.text, values });
   } catch (err) {
     throw fromDatabaseError(err);
   }

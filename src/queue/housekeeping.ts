@@ -1,8 +1,8 @@
 /**
  * The fleet's housekeeping: recovering the jobs of lost workers, and pruning finished jobs and idle
- * workers' rows, under one lock so that a single process sweeps at a time.
+ * workers' rows, one process at a time (its turn is a row: statements/housekeeping.ts).
  */
-import { checkout } from './checkout.ts';
+import { randomUUID } from 'node:crypto';
 import { emitCancelled, type QueueContext } from './context.ts';
 import { publishOutcomes } from './events/publish.ts';
 import type { Retention } from './retention.ts';
@@ -59,26 +59,17 @@ export async function prune(ctx: QueueContext, retention: Retention, opts: Prune
 
 /** See Queue.sweep. */
 export async function sweep(ctx: QueueContext, staleAfterMs: number, retention?: Retention): Promise<{ recovered: number; pruned: number } | null> {
-  const client = await checkout(ctx.pool);
-  let holding = false;
+  const holder = randomUUID();
+  const [turn] = await SQL.sweepTake(ctx.pool, { holder, leaseMs: Math.max(1_000, staleAfterMs) });
+  if (!turn?.taken) return null;
   try {
-    const [lock] = await SQL.sweepLock(client, { idleTimeoutMs: String(Math.max(1_000, staleAfterMs)) });
-    if (!lock?.locked) return null;
-    holding = true;
-    try {
-      const recovered = await recoverStale(ctx, staleAfterMs, { db: client });
-      await SQL.pruneWorkers(client, { idleMs: Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), now: ctx.now() });
-      await pruneQueues(client, {});
-      const pruned = retention ? await prune(ctx, retention, { db: client }) : 0;
-      return { recovered, pruned };
-    } finally {
-      const [unlock] = await SQL.sweepUnlock(client, {}).catch(() => []);
-      if (unlock?.unlocked) holding = false;
-    }
+    const recovered = await recoverStale(ctx, staleAfterMs);
+    await SQL.pruneWorkers(ctx.pool, { idleMs: Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), now: ctx.now() });
+    await pruneQueues(ctx.pool, {});
+    const pruned = retention ? await prune(ctx, retention) : 0;
+    return { recovered, pruned };
   } finally {
-    // A session whose unlock failed (timed out, refused) still holds the lock: put back into the pool,
-    // it would keep every other process from sweeping for as long as it lives. Destroying the client
-    // ends the session, and with it the lock.
-    client.release(holding ? new Error('the sweep lock could not be released') : undefined);
+    // A turn that could not be given back (the database away) ends by itself when its lease does.
+    await SQL.sweepGive(ctx.pool, { holder }).catch(() => {});
   }
 }

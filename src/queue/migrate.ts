@@ -1,12 +1,13 @@
 /**
- * Numbered `.sql` migrations, applied in order, each in its own transaction, under a session-level
- * advisory lock so that any number of processes starting at once apply each exactly once.
+ * Numbered `.sql` migrations, applied in order, each in its own transaction that first takes a
+ * transaction-level advisory lock, so that any number of processes starting at once apply each exactly
+ * once (and so that it works through a pooler in transaction mode, which keeps no session for us).
  * A released migration is never edited: its checksum is recorded and checked.
  *
  * The current text of every jobq function is functions.sql, not the migrations that once defined
  * those functions (they are history): it is applied after the migrations, under the same lock, in a
  * transaction of its own, when its checksum differs from the one recorded in jobq.functions_applied
- * or a migration was just applied (which may have dropped a function), so a restart costs one read.
+ * or a migration was applied after it (which may have dropped a function), so a restart costs one read.
  *
  * Each migration waits at most `lockTimeoutMs` for a lock (PostgreSQL's lock_timeout). A migration
  * that alters jobq.jobs needs an exclusive lock; waiting for it behind one long transaction (a report,
@@ -24,6 +25,7 @@ import type pg from 'pg';
 import { checkout } from './checkout.ts';
 import { JobqError } from '../errors.ts';
 import { fromDatabaseError } from './database-errors.ts';
+import { run } from './db.ts';
 
 export interface Migration {
   version: number;
@@ -98,12 +100,42 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts
   const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_MIGRATE_LOCK_TIMEOUT_MS;
   const attempts = opts.lockAttempts ?? DEFAULT_LOCK_ATTEMPTS;
   const client = await checkout(pool);
-  const q = (text: string, values?: unknown[]) => client.query({ text, values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
+  const q = <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) =>
+    client.query<R>({ text, values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
+  /**
+   * One step, in a transaction that first takes the migrators' lock (a transaction lock: no session
+   * state, so that it holds through a pooler in transaction mode too), lifts the pool's statement
+   * timeout for itself, then waits at most lockTimeoutMs for any other lock; tried again a few times
+   * (see the top of this file).
+   */
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      await q('BEGIN');
+      try {
+        await q('SET LOCAL statement_timeout = 0');
+        await q('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+        await q(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+        const out = await fn();
+        await q('COMMIT');
+        return out;
+      } catch (err) {
+        await q('ROLLBACK').catch(() => {});
+        if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+        if (attempt >= attempts) {
+          throw new JobqError(
+            'database_unavailable',
+            `migration ${name} could not get its locks within ${lockTimeoutMs} ms in ${attempts} attempts: ` +
+              'another session holds a lock on a table it changes (a long transaction?); try again when it is done',
+            undefined,
+            { cause: err },
+          );
+        }
+        await sleep(LOCK_RETRY_PAUSE_MS);
+      }
+    }
+  };
   try {
-    // The pool's statement_timeout (db/pool.ts) is lifted too, for this session until it goes back.
-    await q('SET statement_timeout = 0');
-    await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    try {
+    const rows = await step('jobq.migrations', async () => {
       await q(`CREATE SCHEMA IF NOT EXISTS jobq`);
       await q(`CREATE TABLE IF NOT EXISTS jobq.migrations (
         version integer PRIMARY KEY,
@@ -111,73 +143,48 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts
         checksum text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       )`);
-      const { rows } = (await q('SELECT version, name, checksum FROM jobq.migrations ORDER BY version')) as pg.QueryResult<{
-        version: number;
-        name: string;
-        checksum: string;
-      }>;
-      const done = new Map(rows.map((r) => [r.version, r]));
-      for (const m of migrations) {
-        const prior = done.get(m.version);
-        if (prior && prior.checksum !== m.checksum) {
-          throw new JobqError('internal', `migration ${m.name} was changed after it was applied; add a new migration instead`);
-        }
+      return (await q<{ version: number; name: string; checksum: string }>('SELECT version, name, checksum FROM jobq.migrations ORDER BY version')).rows;
+    });
+    const done = new Map(rows.map((r) => [r.version, r]));
+    for (const m of migrations) {
+      const prior = done.get(m.version);
+      if (prior && prior.checksum !== m.checksum) {
+        throw new JobqError('internal', `migration ${m.name} was changed after it was applied; add a new migration instead`);
       }
-      // Each migration, then functions.sql, in a transaction that waits at most lockTimeoutMs for a
-      // lock and is tried again a few times (see the top of this file).
-      const inTransaction = async (name: string, run: () => Promise<unknown>) => {
-        for (let attempt = 1; ; attempt++) {
-          await q('BEGIN');
-          try {
-            await q(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
-            await run();
-            await q('COMMIT');
-            return;
-          } catch (err) {
-            await q('ROLLBACK').catch(() => {});
-            if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
-            if (attempt >= attempts) {
-              throw new JobqError(
-                'database_unavailable',
-                `migration ${name} could not get its locks within ${lockTimeoutMs} ms in ${attempts} attempts: ` +
-                  'another session holds a lock on a table it changes (a long transaction?); try again when it is done',
-                undefined,
-                { cause: err },
-              );
-            }
-            await sleep(LOCK_RETRY_PAUSE_MS);
-          }
-        }
-      };
-      const applied: string[] = [];
-      for (const m of migrations.filter((m) => !done.has(m.version))) {
-        await inTransaction(m.name, async () => {
-          await q(m.sql);
-          await q('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
-        });
-        applied.push(m.name);
-      }
-      const functions = opts.functions === undefined ? loadFunctions() : opts.functions;
-      if (functions) {
-        const recorded = (await q('SELECT checksum FROM jobq.functions_applied')) as pg.QueryResult<{ checksum: string }>;
-        if (applied.length > 0 || recorded.rows[0]?.checksum !== functions.checksum) {
-          await inTransaction(functions.name, async () => {
-            await q(functions.sql);
-            await q(
-              `INSERT INTO jobq.functions_applied (checksum) VALUES ($1)
-               ON CONFLICT (one) DO UPDATE SET checksum = excluded.checksum, applied_at = excluded.applied_at`,
-              [functions.checksum],
-            );
-          });
-          applied.push(functions.name);
-        }
-      }
-      const version = Math.max(0, ...rows.map((r) => r.version), ...migrations.map((m) => m.version));
-      return { applied, version };
-    } finally {
-      await q('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
-      await q('RESET statement_timeout').catch(() => {});
     }
+    const applied: string[] = [];
+    for (const m of migrations.filter((m) => !done.has(m.version))) {
+      // Another process may have applied it since the read above: looked at again under the lock.
+      const did = await step(m.name, async () => {
+        if ((await q('SELECT 1 FROM jobq.migrations WHERE version = $1', [m.version])).rowCount) return false;
+        await q(m.sql);
+        await q('INSERT INTO jobq.migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+        return true;
+      });
+      if (did) applied.push(m.name);
+    }
+    const functions = opts.functions === undefined ? loadFunctions() : opts.functions;
+    if (functions) {
+      const did = await step(functions.name, async () => {
+        // Applied again when its text changed or a migration came after it (which may have dropped a
+        // function): by whichever process gets here first after that migration, once.
+        const recorded = await q<{ checksum: string; stale: boolean }>(
+          'SELECT checksum, coalesce((SELECT max(applied_at) FROM jobq.migrations) > applied_at, false) AS stale FROM jobq.functions_applied',
+        );
+        const row = recorded.rows[0];
+        if (row && row.checksum === functions.checksum && !row.stale) return false;
+        await q(functions.sql);
+        await q(
+          `INSERT INTO jobq.functions_applied (checksum) VALUES ($1)
+           ON CONFLICT (one) DO UPDATE SET checksum = excluded.checksum, applied_at = excluded.applied_at`,
+          [functions.checksum],
+        );
+        return true;
+      });
+      if (did) applied.push(functions.name);
+    }
+    const version = Math.max(0, ...rows.map((r) => r.version), ...migrations.map((m) => m.version));
+    return { applied, version };
   } catch (err) {
     throw err instanceof JobqError ? err : fromDatabaseError(err);
   } finally {
@@ -185,13 +192,15 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts
   }
 }
 
+const APPLIED_VERSION = { name: 'jobq_applied_version', text: 'SELECT coalesce(max(version), 0) AS v FROM jobq.migrations' };
+
 /**
  * The highest applied version, in one statement (readiness asks this): it fails where `schemaVersion`
  * would say 0, when jobq's schema is not there yet.
  */
 export async function appliedVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
   try {
-    const { rows } = await db.query<{ v: number }>({ name: 'jobq_applied_version', text: 'SELECT coalesce(max(version), 0) AS v FROM jobq.migrations' });
+    const { rows } = await run<{ v: number }>(db, APPLIED_VERSION, []);
     return rows[0]?.v ?? 0;
   } catch (err) {
     throw fromDatabaseError(err);

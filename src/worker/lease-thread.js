@@ -29,6 +29,8 @@ let stuck = false;
 let busy = false;
 /** @type {import('pg').Client | undefined} */
 let client;
+/** Whether `client` goes through a pooler (statements unnamed). */
+let pooled = false;
 
 port.on('message', (/** @type {import('./lease-keeper.ts').ToKeeper} */ m) => {
   if (m.type === 'tick') {
@@ -77,7 +79,8 @@ async function renew() {
  * taken from `values` by parameter name; a parameter not given (`now`) is NULL.
  */
 function named(/** @type {{ name: string, text: string, params: readonly string[] }} */ stmt, /** @type {Record<string, unknown>} */ values) {
-  return { name: stmt.name, text: stmt.text, values: stmt.params.map((p) => values[p] ?? null) };
+  const v = stmt.params.map((p) => values[p] ?? null);
+  return pooled ? { text: stmt.text, values: v } : { name: stmt.name, text: stmt.text, values: v };
 }
 
 async function connect() {
@@ -92,6 +95,10 @@ async function connect() {
     c.end().catch(() => {});
     throw err;
   });
+  // Behind a pooler in transaction mode (its made-up process id differs from the server's), statements
+  // go unnamed: one prepared on a server session may be executed on another (src/queue/pooling.ts).
+  const { rows } = await c.query('SELECT pg_backend_pid() AS pid');
+  pooled = rows[0].pid !== c.processID;
   client = c;
   return c;
 }

@@ -16,11 +16,14 @@ export interface WorkerNotifications {
   policyChanged(): void;
   scheduleChanged(): void;
   connected(reconnected: boolean): void;
+  /** The listen URL leads through a pooler: nothing will be heard; poll instead. */
+  pooled(): void;
 }
 
-export function listenForWork(o: { databaseUrl: string; logger: Logger; queues: string[]; queue: Pick<Queue, 'publisher'> }, on: WorkerNotifications): Listener {
+export function listenForWork(o: { databaseUrl: string; listenUrl?: string; logger: Logger; queues: string[]; queue: Pick<Queue, 'publisher'> }, on: WorkerNotifications): Listener {
   return new Listener({
-    url: o.databaseUrl,
+    url: o.listenUrl ?? o.databaseUrl,
+    onPooled: () => on.pooled(),
     channels: [JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL, LISTENERS_CHANNEL],
     logger: o.logger,
     onConnect: (reconnected) => {

@@ -5,8 +5,14 @@ import type { Retention } from '../queue/retention.ts';
 
 export interface WorkerOptions {
   queue: Queue;
-  /** For the dedicated LISTEN connection. */
+  /** The database's URL: the lease keeper's connection, and LISTEN's unless `listenUrl` is given. */
   databaseUrl: string;
+  /**
+   * Where the dedicated LISTEN connection goes: a direct URL when `databaseUrl` leads through a pooler
+   * in transaction mode (PgBouncer), where LISTEN cannot work. Without one there, the worker polls
+   * every POLL_ONLY_INTERVAL_MS (or its poll interval, if shorter) instead, and says so at start.
+   */
+  listenUrl?: string;
   logger: Logger;
   workerId: string;
   concurrency: number;

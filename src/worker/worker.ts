@@ -50,6 +50,8 @@ const BUFFER_TARGET_MS = 100;
 const MAX_BUFFER = 1000;
 /** Claiming pauses while this many outcomes wait to be written (the database is slow or away). */
 const MAX_UNWRITTEN = 5000;
+/** How often a worker that cannot listen (behind a pooler, with no listen URL) looks for jobs. */
+export const POLL_ONLY_INTERVAL_MS = 200;
 
 export class Worker {
   readonly events = new EventEmitter<WorkerEvents>();
@@ -70,6 +72,8 @@ export class Worker {
   // Starts high, so a fresh worker claims about twice its concurrency until it has seen handlers run;
   // a worker that dies early then strands few jobs.
   #avgRunMs = 100;
+  /** The poll interval: the options', or shorter when nothing can be heard (poll-only). */
+  #pollMs: number;
   #stopping = false;
   #started = false;
   #loopDone: Promise<void> = Promise.resolve();
@@ -89,6 +93,7 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.#o = options;
+    this.#pollMs = options.pollIntervalMs;
     this.#kindNames = options.queue.kinds.list().map((k) => k.name);
     this.#outcomes = new Outcomes({
       ...options,
@@ -130,6 +135,16 @@ export class Worker {
         this.#wakeup.wake();
       },
       scheduleChanged: () => this.#scheduler?.wake(),
+      pooled: () => {
+        this.#pollMs = Math.min(this.#o.pollIntervalMs, POLL_ONLY_INTERVAL_MS);
+        this.#o.logger.warn(
+          { poll_interval_ms: this.#pollMs },
+          'the database URL leads through a connection pooler in transaction mode (PgBouncer), where LISTEN cannot work, and no ' +
+            'listen URL (JOBQ_LISTEN_URL) was given: this worker polls for jobs instead of listening; cancellations of running jobs ' +
+            'arrive with the heartbeat',
+        );
+        this.#wakeup.wake();
+      },
       connected: (reconnected) => {
         if (reconnected) this.events.emit('listener:reconnect');
         this.#hint = true; // notifications sent while it was away are lost: look now
@@ -164,7 +179,7 @@ export class Worker {
     this.#sweeper.start();
     this.#scheduler?.start();
     this.#loopDone = this.#loop();
-    this.#o.logger.info({ worker_id: this.id, concurrency: this.concurrency, queues: this.#o.queues }, 'worker started');
+    this.#o.logger.info({ worker_id: this.id, concurrency: this.concurrency, queues: this.#o.queues, listening: this.#listener.connected, poll_interval_ms: this.#pollMs }, 'worker started');
   }
 
   stop(): Promise<void> {
@@ -203,7 +218,7 @@ export class Worker {
       if (now >= nextPoll) {
         this.#hint = true;
         cursor = undefined;
-        nextPoll = now + this.#o.pollIntervalMs;
+        nextPoll = now + this.#pollMs;
         this.#flow.tick();
       }
       await this.#flow.refresh();

@@ -39,7 +39,7 @@ export async function buildTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   let db: TestDatabase | undefined;
   let queue = opts.queue;
   if (!queue) ({ queue, db } = await freshQueue());
-  const hub = opts.hub ?? (db ? new EventHub({ url: db.url, db: db.pool, logger: silent, ...opts.hubOptions }) : undefined);
+  const hub = opts.hub ?? (db ? new EventHub({ url: db.listenUrl ?? db.url, db: db.pool, logger: silent, ...opts.hubOptions }) : undefined);
   const app = await buildApp({ ready: async () => true, ...opts, hub, queue, config: { ...DEFAULT_CONFIG, ...opts.config } });
   after(async () => {
     await app.close();

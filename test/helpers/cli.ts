@@ -43,7 +43,7 @@ export async function startJobq(config: Partial<Config> = {}): Promise<{ url: st
       throw new PermanentError(p.message);
     },
   });
-  const resolved = resolveConfig({ databaseUrl: db.url, host: '127.0.0.1', port: 0, migrate: false, shutdownGraceMs: 1_000, ...config }, {});
+  const resolved = resolveConfig({ databaseUrl: db.url, listenUrl: db.listenUrl, host: '127.0.0.1', port: 0, migrate: false, shutdownGraceMs: 1_000, ...config }, {});
   service = await startService(resolved, silent, { api: true, worker: true, kinds });
   return { url: service.url!, service };
 }

@@ -11,12 +11,17 @@ import { eventually } from './poll.ts';
 
 const adminUrl = process.env.JOBQ_TEST_ADMIN_URL;
 const template = process.env.JOBQ_TEST_TEMPLATE;
+/** Set by the runner's pooled pass: PgBouncer's URL (any database). */
+const pooledUrl = process.env.JOBQ_TEST_POOLED_URL;
 const run = process.env.JOBQ_TEST_RUN ?? String(process.pid);
 let counter = 0;
 let adminPool: pg.Pool | undefined;
 
 export interface TestDatabase {
+  /** Through PgBouncer in the pooled pass (JOBQ_TEST_PGBOUNCER=1), else the server's. */
   url: string;
+  /** In the pooled pass, the direct URL that LISTEN takes (JOBQ_LISTEN_URL); else undefined. */
+  listenUrl: string | undefined;
   pool: pg.Pool;
   drop(): Promise<void>;
 }
@@ -40,7 +45,9 @@ export async function freshDatabase(opts: { migrated?: boolean } = {}): Promise<
   await pool0.query(opts.migrated === false ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`);
   const u = new URL(adminUrl!);
   u.pathname = `/${name}`;
-  const url = u.toString();
+  const direct = u.toString();
+  const url = pooledUrl ? withPath(pooledUrl, name) : direct;
+  const listenUrl = pooledUrl ? direct : undefined;
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on('error', () => {});
   let dropped = false;
@@ -51,8 +58,17 @@ export async function freshDatabase(opts: { migrated?: boolean } = {}): Promise<
     await pool0.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   };
   after(drop);
-  return { url, pool, drop };
+  return { url, listenUrl, pool, drop };
 }
+
+function withPath(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** Whether this run goes through PgBouncer (JOBQ_TEST_PGBOUNCER=1). */
+export const throughPgBouncer = pooledUrl !== undefined;
 
 export function testKinds(): KindRegistry {
   return new KindRegistry(builtinKinds({ outboxDir: '/nonexistent-outbox', httpAllowHosts: [] }));

@@ -42,6 +42,7 @@ export async function setup(kinds: KindRegistry = testKinds(), queueOptions: Par
       const w = new Worker({
         queue,
         databaseUrl: db.url,
+        listenUrl: db.listenUrl,
         logger: silent,
         workerId: `w${workers.length + 1}`,
         concurrency: 10,

@@ -62,8 +62,8 @@ const declared = {
     recover: ['staleAfterMs', 'batch', 'now'],
     prune: ['status', 'keepMs', 'batch', 'now'],
     pruneWorkers: ['idleMs', 'now'],
-    sweepLock: ['idleTimeoutMs'],
-    sweepUnlock: [],
+    sweepTake: ['holder', 'leaseMs'],
+    sweepGive: ['holder'],
   },
   keyed: {
     enqueueSingleton: ['row', 'singletonKey', 'notify', 'now'],

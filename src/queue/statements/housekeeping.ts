@@ -78,25 +78,18 @@ export const pruneWorkers = command<{ idleMs: number; now: Date | null }>(
       AND NOT EXISTS (SELECT 1 FROM jobq.jobs j WHERE j.status = 'running' AND j.locked_by = w.id)`,
 );
 
-/** The advisory lock key of the sweep ('jobs' in ASCII). */
-const SWEEP_LOCK = 0x6a6f6273;
-
 /**
- * Only one process at a time sweeps: the others skip their turn instead of queueing behind it. While
- * it holds the lock, the session ends itself after `idleTimeoutMs` idle (idle_session_timeout,
- * PostgreSQL 14+), which frees the lock: a sweeper whose process stalls mid-sweep (a handler blocking
- * its event loop) must not stop every other process from recovering jobs for as long as it stalls.
+ * Only one process at a time sweeps: the others skip their turn instead of queueing behind it. The turn
+ * is a row (migration 0017), taken for `leaseMs` by the database's own clock (a test's clock must not
+ * hand out turns for years): a sweeper whose process stalls mid-sweep (a handler blocking its event
+ * loop) loses it when that passes, so it cannot stop every other process from recovering jobs.
  */
-export const sweepLock = statement<{ idleTimeoutMs: string }, { locked: boolean }>(
-  'sweep_lock_session',
-  `SELECT l.locked, CASE WHEN l.locked AND current_setting('server_version_num')::int >= 140000
-                         THEN set_config('idle_session_timeout', :idleTimeoutMs::text, false) END AS idle_timeout
-     FROM (SELECT pg_try_advisory_lock(${SWEEP_LOCK}) AS locked) l`,
+export const sweepTake = statement<{ holder: string; leaseMs: number }, { taken: boolean }>(
+  'sweep_take',
+  `UPDATE jobq.sweep_lease SET holder = :holder, until = clock_timestamp() + :leaseMs * interval '1 millisecond'
+    WHERE one AND until < clock_timestamp()
+   RETURNING true AS taken`,
 );
 
-/** Ends the sweep: the lock is freed and the session no longer times out when idle. */
-export const sweepUnlock = statement<NoParams, { unlocked: boolean }>(
-  'sweep_unlock_session',
-  `SELECT pg_advisory_unlock(${SWEEP_LOCK}) AS unlocked,
-          CASE WHEN current_setting('server_version_num')::int >= 140000 THEN set_config('idle_session_timeout', '0', false) END`,
-);
+/** Ends the sweep: the turn is free at once (if it is still this holder's). */
+export const sweepGive = command<{ holder: string }>('sweep_give', `UPDATE jobq.sweep_lease SET until = '-infinity' WHERE one AND holder = :holder`);
