@@ -29,6 +29,7 @@ export interface SendMode {
 export const DIRECT: SendMode = Object.freeze({ pooled: false, named: true });
 const POOLED_UNNAMED: SendMode = Object.freeze({ pooled: true, named: false });
 const POOLED_NAMED: SendMode = Object.freeze({ pooled: true, named: true });
+const UNKNOWN: SendMode = Object.freeze({ pooled: false, named: false });
 
 const known = new WeakMap<object, SendMode>();
 const asking = new WeakMap<object, Promise<SendMode>>();
@@ -80,8 +81,10 @@ async function ask(db: Queryable): Promise<SendMode> {
 
 /** Asks on `client` (a pg Client or pool client) which mode its connection needs. */
 export async function askClient(client: Pick<pg.ClientBase, 'query'> & { processID?: number | null }): Promise<SendMode> {
+  // Something query-able that is no pg client (a wrapper): nothing to compare with; unnamed always works.
+  if (client.processID == null) return UNKNOWN;
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  if (client.processID == null || rows[0]!.pid === client.processID) return DIRECT;
+  if (rows[0]!.pid === client.processID) return DIRECT;
   const name = `jobq_probe_${randomBytes(6).toString('hex')}`;
   const probe = await client.query<{ n: number }>({
     name,

@@ -67,6 +67,18 @@ function withPath(url: string, database: string): string {
   return u.toString();
 }
 
+/**
+ * The URL a test's own LISTEN takes: the direct one in the pooled pass (LISTEN cannot work through
+ * PgBouncer in transaction mode), else `url` itself.
+ */
+export function directUrl(url: string): string {
+  if (!pooledUrl) return url;
+  const p = new URL(pooledUrl);
+  const u = new URL(url);
+  if (u.host !== p.host) return url;
+  return withPath(adminUrl!, u.pathname.slice(1));
+}
+
 /** Whether this run goes through PgBouncer (JOBQ_TEST_PGBOUNCER=1). */
 export const throughPgBouncer = pooledUrl !== undefined;
 

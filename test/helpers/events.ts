@@ -11,7 +11,9 @@ import { after } from 'node:test';
 import pg from 'pg';
 import { decodeNotification, encodeChunks, EVENTS_CHANNEL, type JobEvent, type JobEventType } from '../../src/queue/events/types.ts';
 import { publishEvents } from '../../src/queue/statements/events.ts';
+import { directUrl } from './db.ts';
 import { eventually } from './poll.ts';
+import { statementName } from './statement-names.ts';
 
 export interface EventsListener {
   /** Every event received, in arrival order, with its id. */
@@ -25,7 +27,7 @@ export interface EventsListener {
 
 /** LISTENs on jobq_events on a connection of its own (closed after the calling test or file). */
 export async function listenEvents(url: string): Promise<EventsListener> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: directUrl(url) });
   const events: (JobEvent & { eventId: string })[] = [];
   const payloads: string[] = [];
   client.on('notification', (n) => {
@@ -60,7 +62,7 @@ export function countStatements(pool: pg.Pool): Map<string, number> {
   const counts = new Map<string, number>();
   const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
   (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-    const name = (args[0] as { name?: string } | undefined)?.name ?? 'unnamed';
+    const name = statementName(args[0]) ?? 'unnamed';
     counts.set(name, (counts.get(name) ?? 0) + 1);
     return query(...args);
   };

@@ -5,9 +5,11 @@ import pg from 'pg';
 import { checkout } from '../../src/queue/checkout.ts';
 import { inTransaction } from '../../src/queue/db.ts';
 import { isJobqError } from '../../src/errors.ts';
-import { freshDatabase, eventually } from '../helpers/fixtures.ts';
+import { freshDatabase, eventually, throughPgBouncer } from '../helpers/fixtures.ts';
 
-test('a checked-out client killed between statements does not take the process down, and is destroyed on release', async () => {
+test('a checked-out client killed between statements does not take the process down, and is destroyed on release', {
+  skip: throughPgBouncer && 'through PgBouncer, the server session it kills is not the client\'s between statements (PgBouncer keeps the client connected)',
+}, async () => {
   // Without checkout's listener the 'error' this provokes has no handler and ends the test process.
   const db = await freshDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 2 }).on('error', () => {});

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { Queue } from '../../src/queue/queue.ts';
 import { claim } from '../../src/queue/statements/claim.ts';
 import { freshDatabase, testKinds } from '../helpers/fixtures.ts';
+import { statementName } from '../helpers/statement-names.ts';
 
 const show = async (c: pg.ClientBase) => (await c.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
 
@@ -38,7 +39,7 @@ test("the queue claims asynchronously on its own, and never inside the caller's 
   class RecordingPool extends pg.Pool {
     override query(config: unknown, values?: unknown): never {
       const c = config as { name?: string; values?: unknown[] };
-      if (typeof c === 'object' && c.name?.startsWith('jobq_claim')) sent.push(c.values!);
+      if (statementName(c)?.startsWith('jobq_claim')) sent.push(c.values!);
       return (super.query as (a: unknown, b?: unknown) => never)(config, values);
     }
   }

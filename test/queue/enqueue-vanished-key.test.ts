@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { Queue } from '../../src/queue/queue.ts';
 import { freshDatabase, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
+import { statementName } from '../helpers/statement-names.ts';
 
 /** A pool whose first idempotency-key look-up is preceded by the pruner deleting the key's job. */
 function pruneBeforeLookup(db: TestDatabase, key: string): pg.Pool {
@@ -15,13 +16,14 @@ function pruneBeforeLookup(db: TestDatabase, key: string): pg.Pool {
   pool.on('error', () => {});
   let armed = true;
   const prune = async (config: unknown) => {
-    if (armed && (config as { name?: string })?.name === 'jobq_find_by_keys') {
+    if (armed && statementName(config) === 'jobq_find_by_keys') {
       armed = false;
       await db.pool.query('DELETE FROM jobq.jobs WHERE idempotency_key = $1', [key]);
     }
   };
   // Clients checked out for a transaction, and the pool's own one-statement queries.
   pool.on('connect', (client) => {
+    client.on('error', () => {}); // the database's forced drop may reach a client the ended pool is still closing
     const query = client.query.bind(client) as (...a: unknown[]) => unknown;
     client.query = (async (...args: unknown[]) => {
       await prune(args[0]);

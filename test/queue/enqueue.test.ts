@@ -8,6 +8,7 @@ import { KindRegistry } from '../../src/kinds/registry.ts';
 import { Queue } from '../../src/queue/queue.ts';
 import type { EnqueueResult, NewJob } from '../../src/queue/types.ts';
 import { freshQueue, testKinds, emailJob as email } from '../helpers/fixtures.ts';
+import { statementName } from '../helpers/statement-names.ts';
 
 async function count(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query('SELECT count(*)::int AS n FROM jobq.jobs');
@@ -218,7 +219,7 @@ test('concurrent single enqueues share statements, and each caller gets its own 
   let inserts = 0;
   const query = db.pool.query.bind(db.pool) as (...a: unknown[]) => Promise<unknown>;
   (db.pool as unknown as { query: unknown }).query = (...a: unknown[]) => {
-    if ((a[0] as { name?: string })?.name === 'jobq_insert') inserts++;
+    if (statementName(a[0]) === 'jobq_insert') inserts++;
     return query(...a);
   };
   const queue = new Queue({ pool: db.pool, kinds: testKinds() });

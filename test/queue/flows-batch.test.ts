@@ -15,6 +15,7 @@ import { prepareInsert } from '../../src/queue/validate.ts';
 import { Type } from '@sinclair/typebox';
 import { freshQueue, jobCount, testKinds } from '../helpers/fixtures.ts';
 import { edges, finish, own, states } from '../helpers/flows.ts';
+import { statementName } from '../helpers/statement-names.ts';
 
 test('a fan-out and fan-in in one batch: #i names the entries, resolved to their ids, and the flow runs in order', async () => {
   const { queue, db } = await freshQueue();
@@ -147,7 +148,7 @@ test('rows go in statements of bounded size; an entry whose payload is not JSON 
   let inserts = 0;
   const out = await inTransaction(db.pool, async (tx) => {
     const counted = { query: ((config: { name?: string }, ...rest: unknown[]) => {
-      if (config?.name === insertWithParents.name) inserts++;
+      if (statementName(config) === insertWithParents.name) inserts++;
       return (tx.query as (...a: unknown[]) => unknown)(config, ...rest);
     }) as typeof tx.query };
     const done: RowOutcome[] = [];

@@ -5,20 +5,23 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type pg from 'pg';
+import pg from 'pg';
 import { GROUPED_MARK, JOBS_CHANNEL } from '../../src/queue/channels.ts';
 import { decodeNotification, EVENTS_CHANNEL, type JobEvent } from '../../src/queue/events/types.ts';
 import type { NewJob } from '../../src/queue/types.ts';
+import { directUrl } from '../helpers/db.ts';
 import { eventually, freshQueue } from '../helpers/fixtures.ts';
 import { finish, own } from '../helpers/flows.ts';
 
 /** Every notification of `channels` the pool's database sends while the test runs. */
-async function listen(pool: pg.Pool, channels: string[]): Promise<{ got: { channel: string; payload: string }[]; stop(): void }> {
-  const client = await pool.connect();
+async function listen(url: string, channels: string[]): Promise<{ got: { channel: string; payload: string }[]; stop(): void }> {
+  const client = new pg.Client(directUrl(url));
+  client.on('error', () => {}); // the database's forced drop at the end
+  await client.connect();
   const got: { channel: string; payload: string }[] = [];
   client.on('notification', (m) => got.push({ channel: m.channel, payload: m.payload ?? '' }));
   for (const c of channels) await client.query(`LISTEN ${c}`);
-  return { got, stop: () => client.release() };
+  return { got, stop: () => void client.end() };
 }
 
 const children = (n: number, parent: string, extra: Partial<NewJob> = {}): NewJob[] =>
@@ -33,7 +36,7 @@ test('with a live listener: one event per child released or cancelled, in chunks
   const released = (await queue.enqueueMany(children(150, ok, { group: 'tenant-1' }))).map((r) => r.job.id);
   const cancelled = (await queue.enqueueMany(children(150, bad))).map((r) => r.job.id);
   const ran = (await queue.enqueue(own({ dependsOn: [bad], onParentFailure: 'run' }))).job;
-  const l = await listen(db.pool, [EVENTS_CHANNEL, JOBS_CHANNEL]);
+  const l = await listen(db.url, [EVENTS_CHANNEL, JOBS_CHANNEL]);
   try {
     await finish(queue, ok, 'succeed');
     await finish(queue, bad, 'fail');
@@ -71,7 +74,7 @@ test('without a live listener nothing is published; workers are still woken', as
   await db.pool.query(`INSERT INTO jobq.event_listeners (id, expires_at) VALUES ('gone', now() - interval '1 second')`);
   const parent = (await queue.enqueue(own())).job.id;
   await queue.enqueueMany(children(3, parent));
-  const l = await listen(db.pool, [EVENTS_CHANNEL, JOBS_CHANNEL]);
+  const l = await listen(db.url, [EVENTS_CHANNEL, JOBS_CHANNEL]);
   try {
     await finish(queue, parent, 'succeed');
     await eventually(() => (l.got.some((m) => m.channel === JOBS_CHANNEL && m.payload === 'kids') ? true : undefined), 5_000, 'the wake-up');

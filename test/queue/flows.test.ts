@@ -3,6 +3,7 @@
  * is queued in the transaction of the last one's completion; a failed or cancelled parent cancels it or
  * counts as settled, by its on_parent_failure. On a real database, through the Queue's own API.
  */
+import pg from 'pg';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { claimOne, freshQueue } from '../helpers/fixtures.ts';
@@ -121,7 +122,9 @@ test('a released job runs from the later of its run_at and its release, and is l
   assert.equal((await queue.stats()).byStatus.waiting, 2);
   assert.equal((await queue.stats()).oldestRunnableAgeSeconds, 0, 'a waiting job is not runnable');
 
-  const client = await db.pool.connect();
+  const client = new pg.Client(db.listenUrl ?? db.url);
+  client.on('error', () => {});
+  await client.connect();
   const woken: string[] = [];
   client.on('notification', (m) => woken.push(m.payload!));
   await client.query('LISTEN jobq_jobs');
@@ -136,7 +139,7 @@ test('a released job runs from the later of its run_at and its release, and is l
     assert.ok(woken.includes(soon.queue), `the released job's queue was woken (${woken.join(', ')})`);
     assert.ok(!woken.includes(later.queue), 'a job released to run later is not woken for');
   } finally {
-    client.release();
+    await client.end();
   }
 });
 

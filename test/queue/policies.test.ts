@@ -56,7 +56,7 @@ test('queues are listed by name with depth, running and the oldest runnable age;
 
 test('a policy change is announced on its channel when it commits', async () => {
   const { queue, db } = await freshQueue();
-  const listener = new pg.Client({ connectionString: db.url });
+  const listener = new pg.Client({ connectionString: db.listenUrl ?? db.url });
   await listener.connect();
   try {
     await listener.query(`LISTEN ${QUEUES_CHANNEL}`);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { DEFAULT_RETENTION, parseRetention } from '../../src/queue/retention.ts';
 import { claimOne, freshQueue, kindsWithProbe, setup, succeed, waitForStatus, eventually, noopJob as noop } from '../helpers/fixtures.ts';
+import { statementName } from '../helpers/statement-names.ts';
 
 const DAY = 86_400_000;
 
@@ -58,8 +59,7 @@ test('pruning works in batches until nothing is due, and `never` keeps a status'
     const client = await spy.connect();
     const query = client.query.bind(client) as (...a: unknown[]) => Promise<pg.QueryResult>;
     (client as unknown as { query: unknown }).query = (...a: unknown[]) => {
-      const q = a[0] as { name?: string };
-      if (q?.name === 'jobq_prune') batches++;
+      if (statementName(a[0]) === 'jobq_prune') batches++;
       return query(...a);
     };
     const pruned = await queue.prune({ succeeded: 60_000, failed_permanent: 60_000, cancelled: null }, { db: client, batch: 1000 });
@@ -75,16 +75,14 @@ test('pruning works in batches until nothing is due, and `never` keeps a status'
 
 test('only one process sweeps at a time; the others skip their turn', async () => {
   const { queue, db } = await freshQueue();
-  const holder = new pg.Client(db.url);
-  await holder.connect();
-  try {
-    await holder.query(`SELECT pg_advisory_lock(${0x6a6f6273})`); // another process is sweeping
-    assert.equal(await queue.sweep(30_000, DEFAULT_RETENTION), null);
-    await holder.query(`SELECT pg_advisory_unlock(${0x6a6f6273})`);
-    assert.deepEqual(await queue.sweep(30_000, DEFAULT_RETENTION), { recovered: 0, pruned: 0 });
-  } finally {
-    await holder.end();
-  }
+  // Another process is sweeping: it holds the turn (migration 0017) for an hour.
+  await db.pool.query(`UPDATE jobq.sweep_lease SET holder = 'other', until = now() + interval '1 hour'`);
+  assert.equal(await queue.sweep(30_000, DEFAULT_RETENTION), null);
+  assert.equal(await queue.sweep(30_000, DEFAULT_RETENTION), null, 'still its turn');
+  await db.pool.query(`UPDATE jobq.sweep_lease SET until = '-infinity' WHERE holder = 'other'`); // it is done
+  assert.deepEqual(await queue.sweep(30_000, DEFAULT_RETENTION), { recovered: 0, pruned: 0 });
+  const { rows } = await db.pool.query<{ free: boolean }>(`SELECT until < now() AS free FROM jobq.sweep_lease`);
+  assert.equal(rows[0]!.free, true, 'a finished sweep gives its turn back at once');
 });
 
 test("a worker's sweeper deletes finished jobs past a short retention", async () => {

@@ -205,7 +205,7 @@ test('a singleton enqueue inside the caller\'s transaction is undone with it', a
 
 test('a runnable singleton job wakes the workers of its queue', async () => {
   const { queue, db } = await freshQueue();
-  const listener = new pg.Client({ connectionString: db.url });
+  const listener = new pg.Client({ connectionString: db.listenUrl ?? db.url });
   await listener.connect();
   try {
     const woken: string[] = [];
@@ -220,7 +220,7 @@ test('a runnable singleton job wakes the workers of its queue', async () => {
 
 test('keyed jobs keep their group: stored, shown, rewritten by a debounce, and announced as grouped', async () => {
   const { queue, db } = await freshQueue();
-  const listener = new pg.Client(db.url);
+  const listener = new pg.Client(db.listenUrl ?? db.url);
   await listener.connect();
   try {
     const woken: string[] = [];
