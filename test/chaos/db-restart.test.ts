@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { request } from './helpers/http.ts';
-import { baseEnv, startApi, startWorker } from './helpers/jobq.ts';
+import { baseEnv, startApi, startWorker, VIAS, viaPgBouncer } from './helpers/jobq.ts';
 import { assertEnqueuesAnswered, enqueueStream, jobsFlowing, loggedProblem, outcome, readyzBecomes } from './helpers/outage.ts';
 import { every, eventually, ProcessGroup, sleep } from './helpers/procs.ts';
 import { pick, report } from './helpers/report.ts';
@@ -24,7 +24,10 @@ const DOWN_MS = pick(4_000, 8_000);
 const REFUSAL_LIMIT_MS = 6_000;
 const RSS_LIMIT_MB = 400;
 
-test('database restart: workers and API ride out a stopped PostgreSQL, nothing accepted is lost', { timeout: pick(180_000, 300_000) }, async (t) => {
+// Also through PgBouncer in transaction mode, LISTEN going direct (JOBQ_LISTEN_URL), as production would (issue #21).
+for (const via of VIAS) {
+const through = via === 'pgbouncer' ? ' through PgBouncer' : '';
+test(`database restart${through}: workers and API ride out a stopped PostgreSQL, nothing accepted is lost`, { timeout: pick(180_000, 300_000) }, async (t) => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'jobq-chaos-pg-'));
   chmodSync(dataDir, 0o755); // as root, the postgres user must reach it
   let server: EmbeddedPostgres | undefined = await startEmbeddedPostgres({ dataDir });
@@ -37,7 +40,7 @@ test('database restart: workers and API ride out a stopped PostgreSQL, nothing a
     await server?.stop().catch(() => {});
     rmSync(dataDir, { recursive: true, force: true });
   });
-  const env = baseEnv(server.url);
+  const env = via === 'pgbouncer' ? baseEnv(await viaPgBouncer(t, server.url), { JOBQ_LISTEN_URL: server.url }) : baseEnv(server.url);
   const [{ proc: api, url }, { proc: worker, metricsUrl }] = await Promise.all([startApi(group, env), startWorker(group, env, 'restart-w1')]);
   const rss = every(1_000, () => group.sampleRss());
 
@@ -62,7 +65,7 @@ test('database restart: workers and API ride out a stopped PostgreSQL, nothing a
 
   const outage = results.filter((r) => r.at >= stoppedAt && r.at < restartedAt);
   const healthz = await request(url, 'GET', '/healthz');
-  report('db-restart', {
+  report(`db-restart${via === 'pgbouncer' ? '-pgbouncer' : ''}`, {
     jobs_enqueued: out.enqueued,
     succeeded: out.succeeded,
     duplicated_deliveries: null,
@@ -94,3 +97,4 @@ test('database restart: workers and API ride out a stopped PostgreSQL, nothing a
   await worker.waitForLine((l) => l.msg === 'listener reconnected', 10_000, '"listener reconnected"');
   for (const p of group.all) assert.ok(p.maxRssMb < RSS_LIMIT_MB, `${p.name}: max RSS ${p.maxRssMb.toFixed(0)} MB`);
 });
+}

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { freshDatabase } from '../helpers/db.ts';
 import { keepAlive, request, startTarget } from './helpers/http.ts';
-import { baseEnv, runnableCount, startApi, startWorker, statusCounts } from './helpers/jobq.ts';
+import { baseEnv, runnableCount, startApi, startWorker, statusCounts, VIAS, viaPgBouncer } from './helpers/jobq.ts';
 import { runConcurrent } from './helpers/load.ts';
 import { every, eventually, type JobqProcess, ProcessGroup } from './helpers/procs.ts';
 import { percentile, pick, report } from './helpers/report.ts';
@@ -34,13 +34,17 @@ const SLACK_MS = 1_500;
 const TARGET_DELAY_MS = 20;
 const RSS_LIMIT_MB = 400;
 
-test(`worker crashes: ${JOBS} http jobs, a worker SIGKILLed every second, nothing lost`, { timeout: pick(240_000, 600_000) }, async (t) => {
+// Also through PgBouncer in transaction mode with no listen URL: the workers poll (issue #21).
+for (const via of VIAS) {
+const through = via === 'pgbouncer' ? ' through PgBouncer, polling' : '';
+test(`worker crashes${through}: ${JOBS} http jobs, a worker SIGKILLed every second, nothing lost`, { timeout: pick(240_000, 600_000) }, async (t) => {
   const group = new ProcessGroup();
   t.after(() => group.killAll());
   const target = await startTarget(() => ({ status: 200, delayMs: TARGET_DELAY_MS }), { keepRequests: false });
   t.after(() => target.close());
   const db = await freshDatabase();
-  const env = baseEnv(db.url, { JOBQ_LEASE_MS: String(LEASE_MS), JOBQ_HEARTBEAT_MS: String(HEARTBEAT_MS), JOBQ_CONCURRENCY: '10' });
+  const databaseUrl = via === 'pgbouncer' ? await viaPgBouncer(t, db.url) : db.url;
+  const env = baseEnv(databaseUrl, { JOBQ_LEASE_MS: String(LEASE_MS), JOBQ_HEARTBEAT_MS: String(HEARTBEAT_MS), JOBQ_CONCURRENCY: '10' });
 
   let workerNo = 0;
   const newWorker = () => startWorker(group, env, `crash-w${++workerNo}`, { metrics: false, wait: false, keepBytes: 1024 * 1024 }).then((w) => w.proc);
@@ -49,6 +53,10 @@ test(`worker crashes: ${JOBS} http jobs, a worker SIGKILLed every second, nothin
   const started = new Set<JobqProcess>();
   const watchStart = (w: JobqProcess) => void w.waitForLine((l) => l.msg === 'worker started', 60_000).then(() => started.add(w), () => {});
   workers.forEach(watchStart);
+  if (via === 'pgbouncer') {
+    const line = await first[0]!.waitForLine((l) => l.msg === 'worker started', 60_000, '"worker started"');
+    assert.equal(line.listening, false, 'through PgBouncer with no listen URL, a worker polls instead of listening');
+  }
   const rss = every(1_000, () => group.sampleRss());
 
   // Enqueue through the API.
@@ -118,7 +126,7 @@ test(`worker crashes: ${JOBS} http jobs, a worker SIGKILLed every second, nothin
     const r = byId.get(id);
     return { id, status: r?.status, attempts: r?.attempts, deliveries: target.deliveries.get(id) ?? 0, errors: r?.errors.map((e) => e.error.split('\n')[0]) };
   });
-  report('worker-crash', {
+  report(`worker-crash${via === 'pgbouncer' ? '-pgbouncer' : ''}`, {
     jobs_enqueued: enqueuedAt.size,
     succeeded: rows.filter((r) => r.status === 'succeeded').length,
     duplicated_deliveries: duplicated.length,
@@ -157,9 +165,11 @@ test(`worker crashes: ${JOBS} http jobs, a worker SIGKILLed every second, nothin
     assert.deepEqual(p.problems().filter((l) => (l.level ?? 0) >= 50), [], `${p.name} logged errors`);
   }
 });
+}
 
 /** Few enough that the first worker claims them all (two run, the rest wait in its buffer). */
 const JOBS_HELD = 12;
+
 
 test('a worker that dies charges no attempt to the jobs it had claimed but not yet started', { timeout: 120_000 }, async (t) => {
   // Two workers in turn claim every job (two run, the rest wait in the worker's local buffer) and are

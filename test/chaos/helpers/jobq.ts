@@ -1,5 +1,7 @@
 /** Starting `jobq api` / `jobq worker` for a scenario, reading the jobs table, and reading /metrics. */
+import type { TestContext } from 'node:test';
 import type pg from 'pg';
+import { startPgBouncer } from '../../helpers/pgbouncer.ts';
 import { parseExposition, type Sample } from '../../metrics/exposition.ts';
 import { request } from './http.ts';
 import type { JobqProcess, ProcessGroup } from './procs.ts';
@@ -91,3 +93,13 @@ export function histogramDelta(later: Map<number, number>, earlier: Map<number, 
   for (const [le, n] of later) out.set(le, n - (earlier.get(le) ?? 0));
   return out;
 }
+
+/** A real PgBouncer in transaction mode in front of `url`'s server, stopped after the test: `url` through it. */
+export async function viaPgBouncer(t: TestContext, url: string): Promise<string> {
+  const bouncer = await startPgBouncer({ serverUrl: url });
+  t.after(() => bouncer.stop());
+  return bouncer.pooled(url);
+}
+
+/** Which way the scenario's processes reach PostgreSQL: straight, or through PgBouncer (issue #21). */
+export const VIAS = ['direct', 'pgbouncer'] as const;
