@@ -36,7 +36,7 @@ async function service(gates: Map<string, ReturnType<typeof gate>>) {
       return { steps: p.steps };
     },
   });
-  const config = resolveConfig({ databaseUrl: db.url, host: '127.0.0.1', port: 0, migrate: false, shutdownGraceMs: 1_000, eventsReconcileMs: HOUR }, {});
+  const config = resolveConfig({ databaseUrl: db.url, listenUrl: db.listenUrl, host: '127.0.0.1', port: 0, migrate: false, shutdownGraceMs: 1_000, eventsReconcileMs: HOUR }, {});
   const svc = await startService(config, silent, { api: true, worker: true, kinds });
   after(() => svc.stop());
   return { url: svc.url!, svc, db };
