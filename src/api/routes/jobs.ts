@@ -4,6 +4,8 @@ import { type ErrorDetail, isJobqError, JobqError } from '../../errors.ts';
 import type { EventHub } from '../../events/index.ts';
 import type { Queue } from '../../queue/index.ts';
 import type { NewJob } from '../../queue/types.ts';
+import { DEFAULT_QUEUE } from '../../limits.ts';
+import { traceEnqueue } from '../../tracing.ts';
 import { longPolls, parseWait } from '../long-poll.ts';
 import { renderCancel, renderJob, renderPage } from '../render.ts';
 import { securityFor } from '../auth.ts';
@@ -122,7 +124,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
       }
       const newJob = toNewJob(body, '');
       if (header !== undefined) newJob.idempotencyKey = header;
-      const { job, outcome } = await queue.enqueue(newJob).catch((err: unknown) => Promise.reject(single(err)));
+      // A PRODUCER span, child of the caller's traceparent, active around the enqueue: the queue stores its context with the job.
+      const { job, outcome } = await traceEnqueue(request.headers, () => [{ kind: newJob.kind, queue: newJob.queue ?? DEFAULT_QUEUE }], () => queue.enqueue(newJob), (r) => [r.job.id])
+        .catch((err: unknown) => Promise.reject(single(err)));
       if (outcome === 'created') reply.code(201).header('location', `/v1/jobs/${job.id}`);
       else reply.code(200).header(ANSWERED_BY[outcome], 'true');
       return renderJob(job);
@@ -150,7 +154,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
     },
     async (request, reply) => {
       const jobs = request.body.jobs.map((j, i) => toNewJob(j, `/jobs/${i}`, i));
-      const results = await queue.enqueueMany(jobs).catch((err: unknown) => Promise.reject(inBatch(err)));
+      const targets = () => jobs.map((j) => ({ kind: j.kind, queue: j.queue ?? DEFAULT_QUEUE }));
+      const results = await traceEnqueue(request.headers, targets, () => queue.enqueueMany(jobs), (rs) => rs.map((r) => r.job.id))
+        .catch((err: unknown) => Promise.reject(inBatch(err)));
       reply.code(201);
       return { jobs: results.map((r) => renderJob(r.job)) };
     },
