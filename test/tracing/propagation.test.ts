@@ -263,3 +263,41 @@ test('a handler\'s own spans nest under the run span', async () => {
   const inner = await eventually(() => exporter.getFinishedSpans().find((sp) => sp.name === 'handler work' && sp.spanContext().traceId === run!.spanContext().traceId));
   assert.equal(relations(inner).parent, ids(run!));
 });
+
+test('a stored context that is not a usable carrier (not an object of strings, a malformed traceparent): the run is a trace of its own', async () => {
+  const s = await service(() => null);
+  const stored = [{ traceparent: 5 }, ['00-x'], 'text', { traceparent: 'garbage' }];
+  const made: string[] = [];
+  for (const value of stored) {
+    const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
+    await s.db.pool.query('UPDATE jobq.jobs SET trace_context = $2::jsonb WHERE id = $1', [job.id, JSON.stringify(value)]);
+    made.push(job.id);
+  }
+  await s.worker();
+  for (const id of made) {
+    await waitForStatus(s.queue, id, 'succeeded');
+    const [run] = await runSpans(id, 1);
+    assert.deepEqual(relations(run!), { parent: undefined, links: [] }, id);
+  }
+});
+
+test('a span active in the request already (as @opentelemetry/instrumentation-http makes one): the PRODUCER span is its child, not a sibling from the headers', async () => {
+  const s = await service(() => null);
+  const { app } = await buildTestApp({ queue: s.queue });
+  const headerTrace = newTraceId();
+  let server = { traceId: '', spanId: '' };
+  // light-my-request runs the route in the caller's async context, as the instrumentation's server span does.
+  const res = await tracer.startActiveSpan('server span', async (span) => {
+    server = span.spanContext();
+    try {
+      return await app.inject({ method: 'POST', url: '/v1/jobs', headers: { traceparent: traceparent(headerTrace, newSpanId()) }, payload: { kind: 'probe', payload: {} } });
+    } finally {
+      span.end();
+    }
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  const producer = spansOf(server.traceId).find((sp) => sp.kind === SpanKind.PRODUCER)!;
+  assert.deepEqual(relations(producer), { parent: `${server.traceId}/${server.spanId}`, links: [] });
+  assert.deepEqual(spansOf(headerTrace), [], 'the headers were not extracted a second time');
+  assert.deepEqual(await storedContext(s, (JSON.parse(res.body) as { id: string }).id), { traceparent: traceparent(server.traceId, producer.spanContext().spanId) });
+});

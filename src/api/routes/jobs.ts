@@ -12,7 +12,7 @@ import { securityFor } from '../auth.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { GetJobQuerySchema } from '../schemas/events.ts';
 import { JobSchema, Ref } from '../schemas/job.ts';
-import { BatchRequestSchema, CreateJobHeadersSchema, JobIdParamsSchema, ListQuerySchema, NewJobSchema, type NewJobWire } from '../schemas/requests.ts';
+import { BatchRequestSchema, CreateJobHeadersSchema, CreateJobsHeadersSchema, JobIdParamsSchema, ListQuerySchema, NewJobSchema, type NewJobWire } from '../schemas/requests.ts';
 import { BatchResponseSchema, CancelResponseSchema, JobListSchema } from '../schemas/responses.ts';
 
 export interface JobRoutesOptions {
@@ -145,6 +145,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
           'Jobs with an idempotency, singleton or debounce key answered by an existing job come back as that job, as with POST /v1/jobs. ' +
           'An entry\'s depends_on may name an earlier entry as `#i` (its index), so a whole flow of dependent jobs is made at once (docs/flows.md).',
         security: securityFor('enqueue'),
+        headers: CreateJobsHeadersSchema,
         body: BatchRequestSchema,
         response: {
           201: { ...BatchResponseSchema, description: 'Enqueued, in request order.' },
