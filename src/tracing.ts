@@ -138,13 +138,13 @@ function common(jobs: readonly EnqueueTarget[], of: (j: EnqueueTarget) => string
   return jobs.every((j) => of(j) === first) ? first : undefined;
 }
 
-/** The job a run span is about. */
+/** The job a run span is about (a worker's ClaimedJob is one: nothing is copied when tracing is off). */
 export interface RunTarget {
   id: string;
   kind: string;
   queue: string;
   /** This run's attempt (1 for the first). */
-  attempt: number;
+  attempts: number;
   /** The context stored with the job at its enqueue (jobs.trace_context). */
   traceContext: TraceCarrier | null;
 }
@@ -181,7 +181,7 @@ export function startRunSpan(job: RunTarget): RunSpan | undefined {
       'jobq.job.id': job.id,
       'jobq.job.kind': job.kind,
       'jobq.job.queue': job.queue,
-      'jobq.job.attempt': job.attempt,
+      'jobq.job.attempt': job.attempts,
     },
   }, parent);
   return { span, context: trace.setSpan(parent, span), failed: false };

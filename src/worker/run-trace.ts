@@ -17,7 +17,7 @@ let open = 0;
 
 /** Starts the span of `job`'s run; undefined when tracing is off. */
 export function startRun(job: ClaimedJob): RunSpan | undefined {
-  const run = startRunSpan({ id: job.id, kind: job.kind, queue: job.queue, attempt: job.attempts, traceContext: job.traceContext });
+  const run = startRunSpan(job);
   if (run === undefined) return undefined;
   runs.set(job, run);
   open++;

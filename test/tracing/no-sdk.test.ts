@@ -17,7 +17,7 @@ test('no SDK: tracing is off, nothing is captured even inside a context that car
   const withSpan = trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED });
   // Without a context manager, context.with does not make its context active: there is nothing to carry.
   assert.equal(context.with(withSpan, captureContext), null);
-  assert.equal(startRunSpan({ id: 'x', kind: 'k', queue: 'q', attempt: 1, traceContext: { traceparent: TRACEPARENT } }), undefined);
+  assert.equal(startRunSpan({ id: 'x', kind: 'k', queue: 'q', attempts: 1, traceContext: { traceparent: TRACEPARENT } }), undefined);
 });
 
 test('no SDK: enqueues over HTTP with a traceparent, single and batch, and from the library, store a NULL trace_context; the jobs run', async () => {
