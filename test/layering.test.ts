@@ -2,6 +2,7 @@
  * The layering of src/, enforced: dependencies point inward (api and worker use the queue; the queue
  * uses neither; kinds and lib stand alone). Every import counts: static, type-only, re-exports,
  * dynamic import() and require(), as TypeScript's own scanner (ts.preProcessFile) lists them.
+ * OpenTelemetry comes in through src/tracing.ts alone, which imports nothing of jobq but the version.
  * And the client entry (src/client.ts, `pgjobq/client`) loads no package and no Node.js module: what
  * it imports at run time, and what that imports, imports nothing but such modules of its own.
  */
@@ -22,8 +23,10 @@ interface Import {
 
 interface Rule {
   name: string;
-  /** The folder whose files the rule constrains. */
+  /** The folder (or file) whose files the rule constrains. */
   from: string;
+  /** Files under `from` the rule leaves alone. */
+  except?: string[];
   forbids: (i: Import) => boolean;
 }
 
@@ -43,6 +46,17 @@ const RULES: Rule[] = [
     from: 'src/lib',
     forbids: (i) => under(i.target, 'src') && !under(i.target, 'src/lib'),
   },
+  {
+    name: 'only src/tracing.ts imports OpenTelemetry',
+    from: 'src',
+    except: ['src/tracing.ts'],
+    forbids: (i) => i.target === undefined && i.specifier.startsWith('@opentelemetry/'),
+  },
+  {
+    name: 'src/tracing.ts imports nothing of jobq but the version',
+    from: 'src/tracing.ts',
+    forbids: (i) => under(i.target, 'src') && i.target !== 'src/version.ts',
+  },
 ];
 
 function importsOf(file: string, text: string): Import[] {
@@ -55,7 +69,7 @@ function importsOf(file: string, text: string): Import[] {
 function violations(files: Map<string, string>): string[] {
   const found: string[] = [];
   for (const [file, text] of files) {
-    for (const rule of RULES.filter((r) => under(file, r.from))) {
+    for (const rule of RULES.filter((r) => under(file, r.from) && !r.except?.includes(file))) {
       for (const i of importsOf(file, text).filter(rule.forbids)) found.push(`${file} imports '${i.specifier}': ${rule.name}`);
     }
   }
@@ -91,6 +105,8 @@ test('the check sees every kind of import, type-only ones included', () => {
     ['src/kinds/k.ts', `import { JobqError } from '../errors.ts';\nimport type { Job } from '../queue/types.ts';`],
     ['src/api/r.ts', `import type pg from 'pg';\nimport { Pool } from 'pg/lib/index.js';\nimport { db } from '../db/index.ts';\nimport { Type } from '@sinclair/typebox';`],
     ['src/lib/l.ts', `import { y } from './m.ts';\nimport { limits } from '../limits.ts';\nimport { once } from 'node:events';`],
+    ['src/worker/t.ts', `import type { Span } from '@opentelemetry/api';\nimport { startRunSpan } from '../tracing.ts';`],
+    ['src/tracing.ts', `import { trace } from '@opentelemetry/api';\nimport { VERSION } from './version.ts';\nimport type { Job } from './queue/types.ts';`],
   ]);
   assert.deepEqual(violations(files), [
     `src/queue/a.ts imports '../api/app.ts': ${RULES[0]!.name}`,
@@ -101,6 +117,8 @@ test('the check sees every kind of import, type-only ones included', () => {
     `src/api/r.ts imports 'pg/lib/index.js': ${RULES[2]!.name}`,
     `src/api/r.ts imports '../db/index.ts': ${RULES[2]!.name}`,
     `src/lib/l.ts imports '../limits.ts': ${RULES[3]!.name}`,
+    `src/worker/t.ts imports '@opentelemetry/api': ${RULES[4]!.name}`,
+    `src/tracing.ts imports './queue/types.ts': ${RULES[5]!.name}`,
   ]);
 });
 

@@ -10,6 +10,7 @@ import { Coalescer } from '../lib/coalescer.ts';
 import { inTransaction } from './db.ts';
 import { isJobqError, JobqError } from '../errors.ts';
 import { MAX_BATCH } from '../limits.ts';
+import { captureContext } from '../tracing.ts';
 import { jobsPayload } from './channels.ts';
 import { committed, eventTime, jobEvent } from './events/publish.ts';
 import type { Publisher } from './events/publisher.ts';
@@ -71,7 +72,8 @@ export class Enqueuer {
   /** See Queue.enqueue. */
   async one(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
     if (opts.db) return (await this.many([job], opts))[0]!;
-    const row = prepareInsert(job, 0, newJobId(), this.#o.kinds);
+    // The caller's trace context, now: before any await, while its span is the active one.
+    const row = prepareInsert(job, 0, newJobId(), this.#o.kinds, captureContext());
     const key = prepareKey(job, 0);
     const parents = prepareParents(job, 0);
     if (parents !== null) {
@@ -90,7 +92,8 @@ export class Enqueuer {
     if (!Array.isArray(jobs) || jobs.length < 1 || jobs.length > MAX_BATCH) {
       throw new JobqError('validation_failed', `a batch holds 1 to ${MAX_BATCH} jobs`, [{ path: '/jobs', message: `must hold 1 to ${MAX_BATCH} jobs` }]);
     }
-    const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.#o.kinds));
+    const trace = captureContext();
+    const rows = jobs.map((job, i) => prepareInsert(job, i, newJobId(), this.#o.kinds, trace));
     const keys = jobs.map((job, i) => prepareKey(job, i));
     const parents = jobs.map((job, i) => prepareParents(job, i));
     if (parents.some((p) => p !== null)) {

@@ -1,5 +1,6 @@
 /** Rows as the database returns them, and their mapping to the job model. */
 import { JobqError } from '../errors.ts';
+import { asCarrier, type TraceCarrier } from '../tracing.ts';
 import type { InsertedRow } from './statements/enqueue.ts';
 import type { AttemptError, ClaimedJob, Job, JobStatus, OnParentFailure, StoredProgress } from './types.ts';
 
@@ -126,6 +127,8 @@ export interface ClaimedRow {
   claim_seq: number;
   /** Absent from jobq.claim's rows: it never claims a job that carries a group. */
   group_key?: string | null;
+  /** The enqueue's trace context (jsonb), or null. */
+  trace_context: unknown;
 }
 
 export function toClaimedJob(r: ClaimedRow): ClaimedJob {
@@ -143,6 +146,7 @@ export function toClaimedJob(r: ClaimedRow): ClaimedJob {
     startedAt: r.started_at_ms === null ? null : new Date(r.started_at_ms),
     group: r.group_key ?? null,
     claimSeq: r.claim_seq,
+    traceContext: r.trace_context === null ? null : asCarrier(r.trace_context),
     // Present from the start (set by the worker later), so that every claimed job has one shape.
     launchedAtMs: undefined,
   };
@@ -162,6 +166,8 @@ export interface InsertRow {
   timeout_ms: number | null;
   idempotency_key: string | null;
   group_key: string | null;
+  /** The enqueue's trace context (tracing.ts captureContext); undefined, so left out of the JSON, when none. */
+  trace_context: TraceCarrier | undefined;
 }
 
 /** A row's JSON for INSERT, or why it has none: its own payload is not JSON, or too large to serialise. */

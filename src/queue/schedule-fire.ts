@@ -106,6 +106,7 @@ async function fireOne(ctx: QueueContext, kinds: KindRegistry, row: SQL.Schedule
     timeout_ms: row.timeout_ms,
     idempotency_key: tickKey(row.name, tick),
     group_key: null,
+    trace_context: undefined, // a tick has no caller to trace
   }));
   const last = inputs.at(-1);
   const result = await SQL.fireTicks(ctx.pool, {

@@ -4,6 +4,7 @@
 import type pg from 'pg';
 import type { OnParentFailure } from '../limits.ts';
 import type { JobStatus, TerminalStatus } from '../statuses.ts';
+import type { TraceCarrier } from '../tracing.ts';
 import type { JobProgress } from './events/types.ts';
 
 export type { OnParentFailure } from '../limits.ts';
@@ -75,6 +76,8 @@ export interface StoredProgress extends JobProgress {
 export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload' | 'priority' | 'attempts' | 'maxAttempts' | 'runAt' | 'timeoutMs' | 'backoffMs' | 'startedAt' | 'group'> {
   /** Its number in claim order (see `Queue.markStartedThrough`), which also names this claim (`Job.claimSeq`). */
   claimSeq: number;
+  /** The trace context stored at its enqueue (jobs.trace_context): what its run's span continues. Null when none. */
+  traceContext: TraceCarrier | null;
   /**
    * Epoch ms, set by its worker when it starts a job claimed ahead of a free slot (`startedAt` null: the
    * claim recorded no start); its outcome stores it as the job's started_at (`CompleteItem.launchedAtMs`).

@@ -5,6 +5,7 @@ import { storableText } from './results.ts';
 import {
   DEBOUNCE_KEY, DEBOUNCE_MS, DEFAULT_QUEUE, GROUP_KEY, IDEMPOTENCY_KEY, INT32_MAX, MAX_ATTEMPTS, MAX_ERROR_LENGTH, PRIORITY, QUEUE_NAME, SINGLETON_KEY,
 } from '../limits.ts';
+import type { TraceCarrier } from '../tracing.ts';
 import type { InsertRow } from './rows.ts';
 import type { Job, NewJob } from './types.ts';
 
@@ -12,10 +13,11 @@ const QUEUE_NAME_RE = new RegExp(QUEUE_NAME.pattern);
 const GROUP_KEY_RE = new RegExp(GROUP_KEY.pattern);
 
 /**
- * Validates one new job (kind, payload, envelope) and turns it into an insert row.
- * Throws unknown_kind, payload_invalid or validation_failed; every detail carries the job's `index`.
+ * Validates one new job (kind, payload, envelope) and turns it into an insert row, with the trace
+ * context to store (`trace`: the enqueue's, tracing.ts captureContext). Throws unknown_kind,
+ * payload_invalid or validation_failed; every detail carries the job's `index`.
  */
-export function prepareInsert(job: NewJob, index: number, id: string, kinds: KindRegistry): InsertRow {
+export function prepareInsert(job: NewJob, index: number, id: string, kinds: KindRegistry, trace: TraceCarrier | null = null): InsertRow {
   const fail = (path: string, message: string): never => {
     throw new JobqError('validation_failed', `invalid job: ${path.slice(1)} ${message}`, [{ path, message, index }]);
   };
@@ -61,6 +63,7 @@ export function prepareInsert(job: NewJob, index: number, id: string, kinds: Kin
     timeout_ms: job.timeoutMs ?? null,
     idempotency_key: key ?? null,
     group_key: group ?? null,
+    trace_context: trace ?? undefined,
   };
 }
 

@@ -2,7 +2,8 @@
  * Starting one claimed job in a slot: its handler under an abort signal and timeout (execute.ts), with
  * its context, the `job:start` event and log line, and, for a job that waited in the buffer, its
  * `started` event and the record that it has started (so that losing the worker now counts its
- * attempt). Its context writes the handler's progress reports through `writeProgress`.
+ * attempt), and, when an OpenTelemetry SDK is registered, the span of the run (run-trace.ts). Its
+ * context writes the handler's progress reports through `writeProgress`.
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -16,6 +17,7 @@ import type { WorkerEvents } from './events.ts';
 import { execute, JobAbort, type Settled } from './execute.ts';
 import type { Heartbeat, Running } from './heartbeat.ts';
 import { errText, logFields } from './log.ts';
+import { inRun, runSettled, startRun } from './run-trace.ts';
 
 export interface LauncherOptions {
   queue: Queue;
@@ -61,15 +63,26 @@ export class Launcher implements ProgressWriter {
       this.#starter.add(job.claimSeq).catch((err) => log.debug({ ...logFields(job), err: errText(err) }, 'could not mark the job started'));
     }
     const ctx = new JobContext(job, abort, log, this.#o.heartbeat, this, this.#parents);
+    const run = startRun(job);
     const out = execute({
-      handler: kind.handler,
+      handler: run ? inRun(run, kind.handler) : kind.handler,
       payload: job.payload,
       abort,
       timeoutMs: job.timeoutMs ?? kind.timeoutMs,
       graceMs: this.#o.timeoutGraceMs,
       ctx,
     });
-    if (out instanceof Promise) return { job, abort, settled: out.then((s) => onSettled(s, started, ctx.flushProgress())) };
+    if (out instanceof Promise) {
+      return {
+        job,
+        abort,
+        settled: out.then((s) => {
+          if (run) runSettled(run, s);
+          onSettled(s, started, ctx.flushProgress());
+        }),
+      };
+    }
+    if (run) runSettled(run, out);
     onSettled(out, started, ctx.flushProgress());
     return undefined;
   }

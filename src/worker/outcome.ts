@@ -16,6 +16,7 @@ import { Completer } from './completer.ts';
 import type { FinishOutcome, WorkerEvents } from './events.ts';
 import { JobCancelledError, JobTimeoutError, LeaseLostError, type Settled, WorkerShutdownError } from './execute.ts';
 import { errText, logFields } from './log.ts';
+import { finishRun } from './run-trace.ts';
 
 export interface OutcomeWriter {
   queue: Queue;
@@ -162,6 +163,7 @@ export class Outcomes implements OutcomeWriter {
 
   #finished(job: ClaimedJob, outcome: FinishOutcome, started: number, ran: number): void {
     const { logger: log, events } = this.#o;
+    finishRun(job, outcome);
     if (log.isLevelEnabled('info')) {
       log.info({ ...logFields(job), outcome, duration_ms: Math.round((performance.now() - started) * 1000) / 1000 }, 'job finished');
     }

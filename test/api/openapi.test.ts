@@ -60,6 +60,12 @@ test('the document is valid OpenAPI 3.1, declares bearer auth, and documents eve
       assert.ok(body?.schema && (body.example !== undefined || body.examples !== undefined), `${name} has a request schema with an example`);
     }
   }
+  // The caller's trace context (README, "Tracing") is documented where it is read: the enqueue routes, optional.
+  for (const path of ['/v1/jobs', '/v1/jobs/batch']) {
+    const params = (doc.paths?.[path]?.post?.parameters ?? []) as OpenAPIV3_1.ParameterObject[];
+    const trace = params.filter((p) => p.in === 'header' && p.name.startsWith('trace')).map((p) => [p.name, p.required ?? false]);
+    assert.deepEqual(trace, [['traceparent', false], ['tracestate', false]], path);
+  }
 });
 
 test('real responses of every route, success and error, match the schemas the document declares for their status', async () => {

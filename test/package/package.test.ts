@@ -24,7 +24,7 @@ const NODES = [
   { name: 'Node 22', bin: path.join(root, 'node_modules/node/bin/node'), major: 'v22.' },
 ];
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-const SERVER_PACKAGES = ['pg', 'fastify', 'pino', 'prom-client', 'ajv', '@sinclair/typebox', 'commander', 'nodemailer'];
+const SERVER_PACKAGES = ['pg', 'fastify', 'pino', 'prom-client', 'ajv', '@sinclair/typebox', 'commander', 'nodemailer', '@opentelemetry/api'];
 
 interface Packed {
   filename: string;

@@ -304,6 +304,7 @@ test("claim returns the stored job's fields a worker runs it with, in claim orde
       id: full.id, queue: full.queue, kind: full.kind, payload: full.payload, priority: full.priority, attempts: full.attempts,
       maxAttempts: full.maxAttempts, runAt: full.runAt, timeoutMs: full.timeoutMs, backoffMs: full.backoffMs, startedAt: full.startedAt,
       group: full.group, claimSeq: j.claimSeq, launchedAtMs: undefined,
+      traceContext: null, // no OpenTelemetry SDK in this process: test/tracing/ claims stored ones
     });
     assert.ok(Number.isSafeInteger(j.claimSeq) && j.claimSeq > 0);
   }

@@ -4,13 +4,15 @@ import { type ErrorDetail, isJobqError, JobqError } from '../../errors.ts';
 import type { EventHub } from '../../events/index.ts';
 import type { Queue } from '../../queue/index.ts';
 import type { NewJob } from '../../queue/types.ts';
+import { DEFAULT_QUEUE } from '../../limits.ts';
+import { traceEnqueue } from '../../tracing.ts';
 import { longPolls, parseWait } from '../long-poll.ts';
 import { renderCancel, renderJob, renderPage } from '../render.ts';
 import { securityFor } from '../auth.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { GetJobQuerySchema } from '../schemas/events.ts';
 import { JobSchema, Ref } from '../schemas/job.ts';
-import { BatchRequestSchema, CreateJobHeadersSchema, JobIdParamsSchema, ListQuerySchema, NewJobSchema, type NewJobWire } from '../schemas/requests.ts';
+import { BatchRequestSchema, CreateJobHeadersSchema, CreateJobsHeadersSchema, JobIdParamsSchema, ListQuerySchema, NewJobSchema, type NewJobWire } from '../schemas/requests.ts';
 import { BatchResponseSchema, CancelResponseSchema, JobListSchema } from '../schemas/responses.ts';
 
 export interface JobRoutesOptions {
@@ -122,7 +124,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
       }
       const newJob = toNewJob(body, '');
       if (header !== undefined) newJob.idempotencyKey = header;
-      const { job, outcome } = await queue.enqueue(newJob).catch((err: unknown) => Promise.reject(single(err)));
+      // A PRODUCER span, child of the caller's traceparent, active around the enqueue: the queue stores its context with the job.
+      const { job, outcome } = await traceEnqueue(request.headers, () => [{ kind: newJob.kind, queue: newJob.queue ?? DEFAULT_QUEUE }], () => queue.enqueue(newJob), (r) => [r.job.id])
+        .catch((err: unknown) => Promise.reject(single(err)));
       if (outcome === 'created') reply.code(201).header('location', `/v1/jobs/${job.id}`);
       else reply.code(200).header(ANSWERED_BY[outcome], 'true');
       return renderJob(job);
@@ -141,6 +145,7 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
           'Jobs with an idempotency, singleton or debounce key answered by an existing job come back as that job, as with POST /v1/jobs. ' +
           'An entry\'s depends_on may name an earlier entry as `#i` (its index), so a whole flow of dependent jobs is made at once (docs/flows.md).',
         security: securityFor('enqueue'),
+        headers: CreateJobsHeadersSchema,
         body: BatchRequestSchema,
         response: {
           201: { ...BatchResponseSchema, description: 'Enqueued, in request order.' },
@@ -150,7 +155,9 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
     },
     async (request, reply) => {
       const jobs = request.body.jobs.map((j, i) => toNewJob(j, `/jobs/${i}`, i));
-      const results = await queue.enqueueMany(jobs).catch((err: unknown) => Promise.reject(inBatch(err)));
+      const targets = () => jobs.map((j) => ({ kind: j.kind, queue: j.queue ?? DEFAULT_QUEUE }));
+      const results = await traceEnqueue(request.headers, targets, () => queue.enqueueMany(jobs), (rs) => rs.map((r) => r.job.id))
+        .catch((err: unknown) => Promise.reject(inBatch(err)));
       reply.code(201);
       return { jobs: results.map((r) => renderJob(r.job)) };
     },

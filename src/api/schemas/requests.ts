@@ -97,11 +97,24 @@ export const NewJobSchema = Type.Object(
 );
 export type NewJobWire = Static<typeof NewJobSchema>;
 
+/**
+ * The caller's W3C Trace Context (README, "Tracing"), read by the enqueue routes when an OpenTelemetry
+ * SDK is registered. Free strings: a malformed value is ignored (the enqueue starts a trace of its
+ * own), never refused, as the W3C recommendation has it.
+ */
+const TraceHeaders = {
+  traceparent: Type.Optional(Type.String({ description: 'W3C Trace Context: the enqueue\'s span is a child of this one, and the job\'s run continues the trace. Ignored when malformed, or when no OpenTelemetry SDK is registered.' })),
+  tracestate: Type.Optional(Type.String({ description: 'W3C Trace Context: vendor state carried along with traceparent.' })),
+};
+
 export const CreateJobHeadersSchema = Type.Object({
   'idempotency-key': Type.Optional(
     Type.String({ pattern: `^[\\x21-\\x7E]([\\x20-\\x7E]{0,${IDEMPOTENCY_KEY.maxLength - 2}}[\\x21-\\x7E])?$`, description: `Same as the body field idempotency_key (printable ASCII, ${IDEMPOTENCY_KEY.minLength}-${IDEMPOTENCY_KEY.maxLength}); when both are given they must agree.` }),
   ),
+  ...TraceHeaders,
 });
+
+export const CreateJobsHeadersSchema = Type.Object(TraceHeaders);
 
 export const BatchRequestSchema = Type.Object(
   {

@@ -36,7 +36,7 @@ export const claim = statement<ClaimParams, ClaimedRow>(
   'claim',
   `SELECT id, queue, kind, payload, priority, attempts, max_attempts, timeout_ms, backoff_ms,
           (extract(epoch FROM started_at) * 1000)::float8 AS started_at_ms,
-          (extract(epoch FROM run_at) * 1000)::float8 AS run_at_ms, claim_seq::float8 AS claim_seq
+          (extract(epoch FROM run_at) * 1000)::float8 AS run_at_ms, claim_seq::float8 AS claim_seq, trace_context
      FROM jobq.claim(:workerId, :limit, :queues::text[], :kinds::text[], :now::timestamptz,
                      :afterPriority::integer, :afterRunAt::timestamptz, :afterId::uuid, :started::integer, :async::boolean,
                      :exclude::text[])`,
@@ -73,7 +73,7 @@ export const claimLimited = statement<ClaimLimitedParams, ClaimLimitedRow>(
           (r.job).timeout_ms, (r.job).backoff_ms, (r.job).group_key,
           (extract(epoch FROM (r.job).started_at) * 1000)::float8 AS started_at_ms,
           (extract(epoch FROM (r.job).run_at) * 1000)::float8 AS run_at_ms, (r.job).claim_seq::float8 AS claim_seq,
-          r.flow_queue, r.flow_state, r.flow_wait_ms, r.flow_held
+          (r.job).trace_context, r.flow_queue, r.flow_state, r.flow_wait_ms, r.flow_held
      FROM jobq.claim_limited(:workerId, :queues::text[], :limit, :kinds::text[], :now::timestamptz, :async::boolean) r`,
 );
 

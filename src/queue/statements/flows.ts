@@ -51,7 +51,7 @@ export const insertWithParents = statement<InsertWithParentsParams, JobRow & { r
      SELECT * FROM jsonb_to_recordset(:input::jsonb) AS x(
        ord int, id uuid, queue text, kind text, payload jsonb, priority int, max_attempts int,
        run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text,
-       depends_on uuid[], on_parent_failure text)
+       depends_on uuid[], on_parent_failure text, trace_context jsonb)
    ), decided AS (
      SELECT i.ord,
             count(*) FILTER (WHERE p.status NOT IN ${SETTLED})::int AS pending,
@@ -60,12 +60,12 @@ export const insertWithParents = statement<InsertWithParentsParams, JobRow & { r
       GROUP BY i.ord
    ), ins AS (
      INSERT INTO jobq.jobs (id, queue, kind, payload, priority, max_attempts, run_at, timeout_ms, idempotency_key, group_key,
-                            depends_on, on_parent_failure, pending_parents, status, last_error, finished_at, created_at, updated_at)
+                            depends_on, on_parent_failure, pending_parents, status, last_error, finished_at, trace_context, created_at, updated_at)
      SELECT i.id, i.queue, i.kind, coalesce(i.payload, 'null'), i.priority, i.max_attempts,
             coalesce(i.run_at, ${NOW} + i.delay_ms * interval '1 millisecond'),
             i.timeout_ms, i.idempotency_key, i.group_key, i.depends_on, i.on_parent_failure, d.pending, s.status,
             CASE WHEN s.status = 'cancelled' THEN 'cancelled: parent ' || d.failed END,
-            CASE WHEN s.status = 'cancelled' THEN ${NOW} END, ${NOW}, ${NOW}
+            CASE WHEN s.status = 'cancelled' THEN ${NOW} END, i.trace_context, ${NOW}, ${NOW}
        FROM input i
        JOIN decided d ON d.ord = i.ord
        CROSS JOIN LATERAL (

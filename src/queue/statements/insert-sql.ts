@@ -9,7 +9,7 @@ import { NOW } from './statement.ts';
 export const insertInput = (param: string) =>
   `SELECT * FROM jsonb_to_recordset(${param}::jsonb) AS x(
        ord int, id uuid, queue text, kind text, payload jsonb, priority int, max_attempts int,
-       run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text)`;
+       run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text, trace_context jsonb)`;
 
 /**
  * The insert of the rows of relation `input` (shaped as `insertInput` makes it), skipping those whose
@@ -17,10 +17,10 @@ export const insertInput = (param: string) =>
  */
 export const insertJobs = (input: string) =>
   `INSERT INTO jobq.jobs (id, queue, kind, payload, priority, max_attempts, run_at, timeout_ms,
-                          idempotency_key, group_key, created_at, updated_at)
+                          idempotency_key, group_key, trace_context, created_at, updated_at)
    SELECT id, queue, kind, coalesce(payload, 'null'), priority, max_attempts,
           coalesce(run_at, ${NOW} + delay_ms * interval '1 millisecond'),
-          timeout_ms, idempotency_key, group_key, ${NOW}, ${NOW}
+          timeout_ms, idempotency_key, group_key, trace_context, ${NOW}, ${NOW}
      FROM ${input} ORDER BY ord
    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
    RETURNING id, queue, group_key, run_at, created_at`;

@@ -47,7 +47,7 @@ export interface KeyedRow extends JobRow {
 const INPUT = `input AS (
      SELECT * FROM jsonb_to_record(:row::jsonb) AS x(
        id uuid, queue text, kind text, payload jsonb, priority int, max_attempts int,
-       run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text)
+       run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text, trace_context jsonb)
    ), replay AS (
      SELECT j.* FROM jobq.jobs j JOIN input i ON j.idempotency_key = i.idempotency_key
    )`;
@@ -69,10 +69,10 @@ export const enqueueSingleton = statement<SingletonParams, KeyedRow>(
   'enqueue_singleton',
   `WITH ${INPUT}, ins AS (
      INSERT INTO jobq.jobs (id, queue, kind, payload, priority, max_attempts, run_at, timeout_ms,
-                            idempotency_key, group_key, singleton_key, created_at, updated_at)
+                            idempotency_key, group_key, singleton_key, trace_context, created_at, updated_at)
      SELECT id, queue, kind, coalesce(payload, 'null'), priority, max_attempts,
             coalesce(run_at, ${NOW} + delay_ms * interval '1 millisecond'),
-            timeout_ms, idempotency_key, group_key, :singletonKey, ${NOW}, ${NOW}
+            timeout_ms, idempotency_key, group_key, :singletonKey, trace_context, ${NOW}, ${NOW}
        FROM input
       WHERE NOT EXISTS (SELECT FROM replay)
      ON CONFLICT DO NOTHING
@@ -101,7 +101,7 @@ export const enqueueDebounced = statement<DebounceParams, KeyedRow>(
   `WITH ${INPUT}, upd AS (
      UPDATE jobq.jobs j
         SET queue = i.queue, kind = i.kind, payload = coalesce(i.payload, 'null'), priority = i.priority,
-            max_attempts = i.max_attempts, timeout_ms = i.timeout_ms, group_key = i.group_key,
+            max_attempts = i.max_attempts, timeout_ms = i.timeout_ms, group_key = i.group_key, trace_context = i.trace_context,
             run_at = ${NOW} + :debounceMs * interval '1 millisecond', updated_at = ${NOW}
        FROM input i
       WHERE j.debounce_key = :debounceKey AND j.status = 'queued' AND j.claim_seq IS NULL
@@ -109,10 +109,10 @@ export const enqueueDebounced = statement<DebounceParams, KeyedRow>(
      RETURNING j.*
    ), ins AS (
      INSERT INTO jobq.jobs (id, queue, kind, payload, priority, max_attempts, run_at, timeout_ms,
-                            idempotency_key, group_key, debounce_key, created_at, updated_at)
+                            idempotency_key, group_key, debounce_key, trace_context, created_at, updated_at)
      SELECT id, queue, kind, coalesce(payload, 'null'), priority, max_attempts,
             ${NOW} + :debounceMs * interval '1 millisecond',
-            timeout_ms, idempotency_key, group_key, :debounceKey, ${NOW}, ${NOW}
+            timeout_ms, idempotency_key, group_key, :debounceKey, trace_context, ${NOW}, ${NOW}
        FROM input
       WHERE NOT EXISTS (SELECT FROM replay) AND NOT EXISTS (SELECT FROM upd)
      ON CONFLICT DO NOTHING
