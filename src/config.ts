@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseKeyEntry } from './api/keys.ts';
 import { parseDuration } from './lib/duration.ts';
 import { EVENT_DEFAULTS } from './events/options.ts';
+import { DEFAULT_SCHEMA, schemaNameProblem } from './queue/schema.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -57,6 +58,11 @@ const keyEntries = (raw: string): string[] => {
   }
   return entries;
 };
+const schemaName = (raw: string): string => {
+  const problem = schemaNameProblem(raw);
+  if (problem) throw new InvalidArgumentError(problem);
+  return raw;
+};
 const oneOf = <T extends string>(choices: readonly T[]) => (raw: string): T => {
   if (!(choices as readonly string[]).includes(raw)) throw new InvalidArgumentError(`must be one of ${choices.join(', ')}`);
   return raw as T;
@@ -78,6 +84,7 @@ export const SETTINGS = {
   databaseUrl: spec<string | undefined>({ flag: '--database-url <url>', env: 'DATABASE_URL', description: 'PostgreSQL to use; unset: start an embedded one', default: undefined, parse: optionalText, shownDefault: 'embedded' }),
   listenUrl: spec<string | undefined>({ flag: '--listen-url <url>', env: 'JOBQ_LISTEN_URL', description: 'a direct PostgreSQL URL for LISTEN, when the database URL leads through PgBouncer in transaction mode (workers poll without one there)', default: undefined, parse: optionalText, shownDefault: 'the database URL' }),
   dataDir: spec({ flag: '--data-dir <dir>', env: 'JOBQ_DATA_DIR', description: 'folder for the embedded PostgreSQL and the e-mail outbox', default: './.jobq', parse: text }),
+  schema: spec({ flag: '--schema <name>', env: 'JOBQ_SCHEMA', description: 'the PostgreSQL schema jobq lives in: installations with different schemas share a database without seeing each other (lowercase letters, digits, _; at most 40)', default: DEFAULT_SCHEMA, parse: schemaName }),
   migrate: spec({ flag: '--migrate [bool]', env: 'JOBQ_MIGRATE', description: 'apply migrations at start', default: true, parse: bool }),
   logLevel: spec({ flag: '--log-level <level>', env: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, default: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(LOG_LEVELS) }),
   poolSize: spec({ flag: '--pool-size <n>', env: 'JOBQ_POOL_SIZE', description: 'connections in the database pool', default: 10, parse: int(1, 1000) }),
@@ -148,7 +155,7 @@ export type ConfigInput = { -readonly [K in SettingName]: (typeof SETTINGS)[K]['
 export type Config = ConfigInput & { outboxDir: string; heartbeatMs: number };
 
 /** Which settings each command takes. */
-const COMMON: SettingName[] = ['databaseUrl', 'dataDir', 'migrate', 'migrateLockTimeoutMs', 'logLevel', 'poolSize', 'queryTimeoutMs', 'statementTimeoutMs'];
+const COMMON: SettingName[] = ['databaseUrl', 'schema', 'dataDir', 'migrate', 'migrateLockTimeoutMs', 'logLevel', 'poolSize', 'queryTimeoutMs', 'statementTimeoutMs'];
 /** Settings of every command that starts a service (serve, api, worker). */
 const SERVICE: SettingName[] = ['schedulesFile', 'listenUrl'];
 const METRICS: SettingName[] = ['metricsQueues', 'metricsMaxQueues'];

@@ -91,8 +91,8 @@ export async function startService(config: Config, logger: Logger, what: StartOp
     onError: (err) => logger.warn({ err: err.message }, 'idle database connection lost'),
   });
   try {
-    if (config.migrate) await migrateWithRetry(db, logger, config.migrateLockTimeoutMs);
-    const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
+    if (config.migrate) await migrateWithRetry(db, logger, config.migrateLockTimeoutMs, config.schema);
+    const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, schema: config.schema, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
     queue.events.on('eventsPublished', ({ dropped, error }) => {
       if (error !== undefined) logger.warn({ err: (error as Error).message, dropped }, 'job events could not be published; dropped');
     });
@@ -123,6 +123,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
       hub = new EventHub({
         url: config.listenUrl ?? db.url,
         db: db.pool,
+        schema: queue.schema,
         logger,
         replayEvents: config.eventsReplayEvents,
         replayMs: config.eventsReplayMs,
@@ -184,15 +185,15 @@ export async function startService(config: Config, logger: Logger, what: StartOp
 }
 
 /** At start the database may still be coming up (a fresh container, a restart): wait for it a while. */
-async function migrateWithRetry(db: Database, logger: Logger, lockTimeoutMs: number): Promise<void> {
-  const { applied, version } = await retry(() => migrate(db.pool, undefined, { lockTimeoutMs }), {
+async function migrateWithRetry(db: Database, logger: Logger, lockTimeoutMs: number, schema: string): Promise<void> {
+  const { applied, version } = await retry(() => migrate(db.pool, undefined, { lockTimeoutMs, schema }), {
     retryable: (err) => isJobqError(err, 'database_unavailable'),
     withinMs: 60_000,
     firstDelayMs: 250,
     maxDelayMs: 5_000,
     onRetry: (err, ms) => logger.warn({ retry_ms: ms, err: (err as Error).message }, 'database not reachable yet; retrying'),
   });
-  if (applied.length > 0) logger.info({ applied, version }, 'migrations applied');
+  if (applied.length > 0) logger.info({ applied, version, schema }, 'migrations applied');
 }
 
 /**

@@ -44,8 +44,8 @@ export function addServiceCommands(program: Command): void {
     let db: Database | undefined;
     try {
       db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, max: 1, log: (m) => logger.info(m) });
-      const { applied, version } = await migrate(db.pool, undefined, { lockTimeoutMs: config.migrateLockTimeoutMs });
-      logger.info({ applied, version }, applied.length ? 'migrations applied' : 'schema already up to date');
+      const { applied, version } = await migrate(db.pool, undefined, { lockTimeoutMs: config.migrateLockTimeoutMs, schema: config.schema });
+      logger.info({ applied, version, schema: config.schema }, applied.length ? 'migrations applied' : 'schema already up to date');
     } catch (err) {
       logger.fatal({ err: (err as Error).message, cause: causeOf(err) }, 'migration failed');
       throw new CliExit(EXIT.failed);

@@ -16,7 +16,8 @@ import os from 'node:os';
 import type { Logger } from 'pino';
 import { Listener } from '../db/listener.ts';
 import { JobqError } from '../errors.ts';
-import { decodeNotification, EVENTS_CHANNEL } from '../queue/events/types.ts';
+import { decodeNotification } from '../queue/events/types.ts';
+import { bindSchema, channels, schemaOf } from '../queue/schema.ts';
 import { watchedStates } from '../queue/statements/events.ts';
 import type { Queryable } from '../queue/types.ts';
 import type { JobStatus } from '../statuses.ts';
@@ -32,6 +33,8 @@ export interface HubOptions {
   url: string;
   /** For the registration and the reconciliation's reads (the service's pool). */
   db: Queryable;
+  /** The schema whose events it hears (its channel, schema.ts): default the one `db` is bound to (the Queue's pool). */
+  schema?: string;
   logger: Logger;
   /** This process in jobq.event_listeners. Default hostname:pid:random. */
   processId?: string;
@@ -92,6 +95,7 @@ export class EventHub {
   #reconcileTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: HubOptions) {
+    if (opts.schema !== undefined) bindSchema(opts.db, opts.schema);
     this.processId = opts.processId ?? `${os.hostname().slice(0, 120)}:${process.pid}:${randomBytes(4).toString('hex')}`;
     this.#o = {
       replayEvents: EVENT_DEFAULTS.replayEvents,
@@ -102,6 +106,7 @@ export class EventHub {
       idleMs: IDLE_MS,
       readyTimeoutMs: READY_TIMEOUT_MS,
       now: Date.now,
+      schema: schemaOf(opts.db),
       ...stripUndefined(opts),
     } as Required<Omit<HubOptions, 'processId'>>;
     this.#ring = new EventRing({ size: this.#o.replayEvents, maxAgeMs: this.#o.replayMs, now: this.#o.now });
@@ -229,7 +234,7 @@ export class EventHub {
     const connected = new Promise<void>((resolve) => (this.#connected = resolve));
     this.#listener = new Listener({
       url: this.#o.url,
-      channels: [EVENTS_CHANNEL],
+      channels: [channels(this.#o.schema).events],
       logger: this.#o.logger,
       applicationName: 'jobq-events',
       onNotify: (_channel, payload) => this.#onNotify(payload),

@@ -18,6 +18,7 @@
 import type pg from 'pg';
 import { fromDatabaseError, isConnectionError } from './database-errors.ts';
 import { knownMode, sendMode, setMode } from './pooling.ts';
+import { bindSchema, schemaOf } from './schema.ts';
 
 /** Why a checked-out client must not be reused, once something made it so. */
 const spoiled = new WeakMap<pg.PoolClient, Error>();
@@ -29,6 +30,8 @@ export async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
   } catch (err) {
     throw fromDatabaseError(err);
   }
+  // The client's statements run in its pool's schema (schema.ts).
+  bindSchema(client, schemaOf(pool));
   // The client sends statements as its pool's do (pooling.ts); a pool not asked yet is asked on this
   // client (asking on another could wait forever for a pool of one).
   if (!knownMode(client)) {

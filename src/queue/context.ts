@@ -9,7 +9,8 @@ import { JobqError } from '../errors.ts';
 import { Publisher, type PublishReport } from './events/publisher.ts';
 import { LIST_SCAN_ROWS, type ListBounds, PAGE_BYTES } from './list.ts';
 import type { QueueOptions } from './queue.ts';
-import type { EnqueueResult, Job, ScheduleFire } from './types.ts';
+import { bindSchema, checkSchemaName, DEFAULT_SCHEMA } from './schema.ts';
+import type { EnqueueResult, Job, ScheduleFire, WriteOptions } from './types.ts';
 
 export interface QueueEvents {
   /** A job made, or an existing one answered with (`outcome` says which and why). */
@@ -34,6 +35,8 @@ export interface QueueEvents {
 }
 
 export interface QueueContext {
+  /** The schema the queue lives in (schema.ts); its pools are bound to it. */
+  readonly schema: string;
   /** Where writes run. */
   readonly pool: pg.Pool;
   /** Where `get` and `list` run (see QueueOptions.readPool). */
@@ -51,9 +54,14 @@ export interface QueueContext {
 /** The context of a Queue made with `options`, emitting on `events`. */
 export function createContext(options: Omit<QueueOptions, 'kinds'>, events: EventEmitter<QueueEvents>): QueueContext {
   const clock = options.clock;
+  const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
+  const readPool = options.readPool ?? options.pool;
+  bindSchema(options.pool, schema);
+  bindSchema(readPool, schema);
   return {
+    schema,
     pool: options.pool,
-    readPool: options.readPool ?? options.pool,
+    readPool,
     events,
     backoff: validatePolicy(options.backoff ?? DEFAULT_BACKOFF),
     random: options.random ?? Math.random,
@@ -61,6 +69,12 @@ export function createContext(options: Omit<QueueOptions, 'kinds'>, events: Even
     now: clock ? () => clock() : () => null,
     publisher: new Publisher(options.pool, (r) => events.emit('eventsPublished', r), options.publish),
   };
+}
+
+/** `opts`, its caller's client (if any) bound to the queue's schema first: what every operation given `opts.db` takes. */
+export function withDb<T extends WriteOptions>(ctx: QueueContext, opts: T): T {
+  if (opts.db) bindSchema(opts.db, ctx.schema);
+  return opts;
 }
 
 /** Emits `cancelled` for those of `jobs` (what a transition returned) that it made cancelled. */

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { checkout, isUsable } from './checkout.ts';
 import { fromDatabaseError } from './database-errors.ts';
 import { knownMode, sendMode } from './pooling.ts';
+import { schemaOf, statementFor } from './schema.ts';
 import type { Queryable } from './types.ts';
 
 /** A named statement's name and `$n` text (see statements/statement.ts). */
@@ -16,10 +17,12 @@ export interface NamedText {
 }
 
 export async function run<R>(db: Queryable, stmt: NamedText, values: unknown[]): Promise<pg.QueryResult<R & pg.QueryResultRow>> {
+  // The schema of `db` (schema.ts), read before anything is awaited; the default's text is `stmt`'s own.
+  const sent = statementFor(schemaOf(db), stmt);
   try {
     // Known after the first statement of a pool (or of a client from outside): asked once, then a lookup.
     const mode = knownMode(db) ?? (await sendMode(db));
-    return await db.query<R & pg.QueryResultRow>(mode.named ? { name: stmt.name, text: stmt.text, values } : { text: stmt.text, values });
+    return await db.query<R & pg.QueryResultRow>(mode.named ? { name: sent.name, text: sent.text, values } : { text: sent.text, values });
   } catch (err) {
     throw fromDatabaseError(err);
   }

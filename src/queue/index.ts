@@ -21,6 +21,7 @@ export {
 export * from './types.ts';
 export { JOBS_CHANNEL, CANCEL_CHANNEL, QUEUES_CHANNEL, SCHEDULES_CHANNEL, parseJobsPayload } from './channels.ts';
 export { LISTENERS_CHANNEL } from './events/types.ts';
+export { channels, checkSchemaName, DEFAULT_SCHEMA, schemaNameProblem } from './schema.ts';
 export type { Publisher, PublisherOptions, PublishReport } from './events/publisher.ts';
 export { toProgress, type ProgressOptions, type ProgressValue } from './progress.ts';
 export { migrate, schemaVersion, LATEST_VERSION } from './migrate.ts';

@@ -7,6 +7,7 @@
 import { emitCancelled, type QueueContext } from './context.ts';
 import { publishOutcomes } from './events/publish.ts';
 import { toJob } from './rows.ts';
+import { statementFor } from './schema.ts';
 import * as SQL from './statements/leases.ts';
 import type { WorkerInfoParams } from './statements/leases.ts';
 import type { StatementText } from './statements/statement.ts';
@@ -86,3 +87,9 @@ const asData = ({ name, text, params }: StatementText): StatementText => ({ name
  * the worker's own thread is blocked).
  */
 export const LEASE_KEEPER_STATEMENTS = { renewWorker: asData(SQL.renewWorker), renewAllOfWorker: asData(SQL.renewAllOfWorker) };
+
+/** LEASE_KEEPER_STATEMENTS for schema `schema` (schema.ts): the thread sends them as they are. */
+export function leaseKeeperStatements(schema: string): typeof LEASE_KEEPER_STATEMENTS {
+  const f = (s: StatementText): StatementText => ({ ...statementFor(schema, s), params: [...s.params] });
+  return { renewWorker: f(LEASE_KEEPER_STATEMENTS.renewWorker), renewAllOfWorker: f(LEASE_KEEPER_STATEMENTS.renewAllOfWorker) };
+}

@@ -26,6 +26,7 @@ import { checkout } from './checkout.ts';
 import { JobqError } from '../errors.ts';
 import { fromDatabaseError } from './database-errors.ts';
 import { run } from './db.ts';
+import { checkSchemaName, schemaOf, sqlFor } from './schema.ts';
 
 export interface Migration {
   version: number;
@@ -94,14 +95,20 @@ export interface MigrateOptions {
   lockAttempts?: number;
   /** The functions file applied after the migrations. Default: src/queue/functions.sql; null: none. */
   functions?: FunctionsFile | null;
+  /**
+   * The schema to migrate (schema.ts): default the one `pool` is bound to (a Queue's pool), else `jobq`.
+   * Every text is rewritten for it; the checksums recorded stay those of the files as written.
+   */
+  schema?: string;
 }
 
 export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts: MigrateOptions = {}): Promise<MigrateResult> {
   const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_MIGRATE_LOCK_TIMEOUT_MS;
   const attempts = opts.lockAttempts ?? DEFAULT_LOCK_ATTEMPTS;
+  const schema = checkSchemaName(opts.schema ?? schemaOf(pool));
   const client = await checkout(pool);
   const q = <R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]) =>
-    client.query<R>({ text, values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
+    client.query<R>({ text: sqlFor(schema, text), values, query_timeout: NO_TIMEOUT } as pg.QueryConfig);
   /**
    * One step, in a transaction that first takes the migrators' lock (a transaction lock: no session
    * state, so that it holds through a pooler in transaction mode too), lifts the pool's statement
@@ -135,8 +142,8 @@ export async function migrate(pool: pg.Pool, migrations = loadMigrations(), opts
     }
   };
   try {
-    const rows = await step('jobq.migrations', async () => {
-      await q(`CREATE SCHEMA IF NOT EXISTS jobq`);
+    const rows = await step(`${schema}.migrations`, async () => {
+      await q(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
       await q(`CREATE TABLE IF NOT EXISTS jobq.migrations (
         version integer PRIMARY KEY,
         name text NOT NULL,
@@ -196,7 +203,7 @@ const APPLIED_VERSION = { name: 'jobq_applied_version', text: 'SELECT coalesce(m
 
 /**
  * The highest applied version, in one statement (readiness asks this): it fails where `schemaVersion`
- * would say 0, when jobq's schema is not there yet.
+ * would say 0, when jobq's schema is not there yet. Both read the schema `db` is bound to.
  */
 export async function appliedVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
   try {
@@ -207,12 +214,12 @@ export async function appliedVersion(db: pg.Pool | pg.PoolClient): Promise<numbe
   }
 }
 
-/** The highest applied version, or 0 when jobq's schema is not there yet. */
-export async function schemaVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
+/** The highest applied version, or 0 when jobq's schema (`schema`, default the one `db` is bound to) is not there yet. */
+export async function schemaVersion(db: pg.Pool | pg.PoolClient, schema = schemaOf(db)): Promise<number> {
   try {
-    const present = await db.query<{ ok: boolean }>(`SELECT to_regclass('jobq.migrations') IS NOT NULL AS ok`);
+    const present = await db.query<{ ok: boolean }>(sqlFor(schema, `SELECT to_regclass('jobq.migrations') IS NOT NULL AS ok`));
     if (!present.rows[0]?.ok) return 0;
-    const { rows } = await db.query<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM jobq.migrations');
+    const { rows } = await db.query<{ v: number }>(sqlFor(schema, 'SELECT coalesce(max(version), 0) AS v FROM jobq.migrations'));
     return rows[0]?.v ?? 0;
   } catch (err) {
     throw fromDatabaseError(err);

@@ -4,7 +4,7 @@
  * statements/schedules.ts.
  */
 import type { KindRegistry } from '../kinds/registry.ts';
-import type { QueueContext } from './context.ts';
+import { type QueueContext, withDb } from './context.ts';
 import { fireDueSchedules } from './schedule-fire.ts';
 import * as ops from './schedules.ts';
 import type { EnqueueResult, NewJob, Schedule, ScheduleDefinition, ScheduleFire, SchedulePage, ScheduleReconciled, ScheduleSaved, WriteOptions } from './types.ts';
@@ -26,31 +26,31 @@ export class QueueSchedules {
    * after now. `changed` is false when it was saved already exactly so.
    */
   set(def: ScheduleDefinition, opts: WriteOptions = {}): Promise<ScheduleSaved> {
-    return ops.setSchedule(this.#ctx, this.#kinds, def, opts);
+    return ops.setSchedule(this.#ctx, this.#kinds, def, withDb(this.#ctx, opts));
   }
 
   get(name: string, opts: WriteOptions = {}): Promise<Schedule | null> {
-    return ops.getSchedule(this.#ctx, name, opts);
+    return ops.getSchedule(this.#ctx, name, withDb(this.#ctx, opts));
   }
 
   /** By name, `limit` per page (1..1000, default 100); pass `nextAfter` as `after`. */
   list(page: { after?: string; limit?: number } = {}, opts: WriteOptions = {}): Promise<SchedulePage> {
-    return ops.listSchedules(this.#ctx, page, opts);
+    return ops.listSchedules(this.#ctx, page, withDb(this.#ctx, opts));
   }
 
   /** How many schedules there are, and how many are enabled (the `jobq_schedules` gauge). */
   count(opts: WriteOptions = {}): Promise<{ total: number; enabled: number }> {
-    return ops.countSchedules(this.#ctx, opts);
+    return ops.countSchedules(this.#ctx, withDb(this.#ctx, opts));
   }
 
   /** Deletes a schedule (the jobs it made stay); false when there was none. */
   delete(name: string, opts: WriteOptions = {}): Promise<boolean> {
-    return ops.deleteSchedule(this.#ctx, name, opts);
+    return ops.deleteSchedule(this.#ctx, name, withDb(this.#ctx, opts));
   }
 
   /** Enqueues schedule `name`'s job now (not_found if none); its ticks stay as they were. */
   trigger(name: string, opts: WriteOptions = {}): Promise<EnqueueResult> {
-    return ops.triggerSchedule(this.#ctx, name, this.#enqueue, opts);
+    return ops.triggerSchedule(this.#ctx, name, this.#enqueue, withDb(this.#ctx, opts));
   }
 
   /** Makes the schedules owned by a file exactly `defs` (added, changed, removed), in one transaction. */

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { KindRegistry } from '../kinds/registry.ts';
 import type { BackoffPolicy, RandomSource } from './backoff.ts';
 import { claim, claimLimited, type ClaimLimitedOptions, type ClaimOptions, type FlowState, markStartedThrough, type QueueThrottle } from './claiming.ts';
-import { createContext, type QueueContext, type QueueEvents } from './context.ts';
+import { createContext, type QueueContext, type QueueEvents, withDb } from './context.ts';
 import { Enqueuer } from './enqueue.ts';
 import { publishAll } from './events/publish.ts';
 import type { Publisher, PublisherOptions } from './events/publisher.ts';
@@ -48,6 +48,8 @@ export interface QueueOptions {
   listBounds?: Partial<ListBounds>;
   /** The publisher of job events (events/publisher.ts): how often it re-checks for listeners, its buffer. */
   publish?: PublisherOptions;
+  /** The schema jobq lives in (schema.ts; migrate it with the same name): default `jobq`. Binds the pools to it. */
+  schema?: string;
 }
 
 export class Queue {
@@ -61,10 +63,13 @@ export class Queue {
   readonly publisher: Publisher;
   /** The dashboard's reads (insights.ts): workers, jobs finished per minute, a job's children. */
   readonly insights: QueueInsights;
+  /** The schema this queue lives in; its NOTIFY channels are `channels(schema)`. */
+  readonly schema: string;
 
   constructor(options: QueueOptions) {
     this.kinds = options.kinds;
     this.#ctx = createContext(options, this.events);
+    this.schema = this.#ctx.schema;
     this.publisher = this.#ctx.publisher;
     this.#enqueuer = new Enqueuer({ ...this.#ctx, kinds: this.kinds, onEnqueued: (r) => this.events.emit('enqueued', r) });
     this.schedules = new QueueSchedules(this.#ctx, this.kinds, (job, o) => this.enqueue(job, o));
@@ -82,7 +87,7 @@ export class Queue {
    * transaction that locks them (docs/flows.md).
    */
   enqueue(job: NewJob, opts: WriteOptions = {}): Promise<EnqueueResult> {
-    return this.#enqueuer.one(job, opts);
+    return this.#enqueuer.one(job, withDb(this.#ctx, opts));
   }
 
   /**
@@ -93,7 +98,7 @@ export class Queue {
    * earlier entries as `#i`. With `opts.db`, run it inside your transaction.
    */
   enqueueMany(jobs: NewJob[], opts: WriteOptions = {}): Promise<EnqueueResult[]> {
-    return this.#enqueuer.many(jobs, opts);
+    return this.#enqueuer.many(jobs, withDb(this.#ctx, opts));
   }
 
   // --- A worker's claims (claiming.ts, leases.ts) ---
@@ -104,7 +109,7 @@ export class Queue {
    * claim's `after`.
    */
   claim(workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJob[]> {
-    return claim(this.#ctx, workerId, opts);
+    return claim(this.#ctx, workerId, withDb(this.#ctx, opts));
   }
 
   /**
@@ -114,7 +119,7 @@ export class Queue {
    * held jobs back (and for a rate, when the next start is allowed). See docs/flow-control.md.
    */
   claimLimited(workerId: string, opts: ClaimLimitedOptions): Promise<{ jobs: ClaimedJob[]; throttles: QueueThrottle[] }> {
-    return claimLimited(this.#ctx, workerId, opts);
+    return claimLimited(this.#ctx, workerId, withDb(this.#ctx, opts));
   }
 
   /**
@@ -122,7 +127,7 @@ export class Queue {
    * `ClaimedJob.claimSeq`; it starts them in claim order), so that losing the worker counts their attempt.
    */
   markStartedThrough(workerId: string, claimSeq: number, opts: WriteOptions = {}): Promise<void> {
-    return markStartedThrough(this.#ctx, workerId, claimSeq, opts);
+    return markStartedThrough(this.#ctx, workerId, claimSeq, withDb(this.#ctx, opts));
   }
 
   /**
@@ -139,7 +144,7 @@ export class Queue {
    * (the job is not running, or no longer under that claim). Bad input throws (see toProgress).
    */
   progress(id: string, value: ProgressValue, opts: ProgressOptions = {}): Promise<boolean> {
-    return setProgress(this.#ctx, id, value, opts);
+    return setProgress(this.#ctx, id, value, withDb(this.#ctx, opts));
   }
 
   /**
@@ -147,7 +152,7 @@ export class Queue {
    * cancel request and which it lost (recovered, finished, claimed again).
    */
   renew(workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<ClaimsHeartbeat> {
-    return renew(this.#ctx, workerId, claims, opts);
+    return renew(this.#ctx, workerId, claims, withDb(this.#ctx, opts));
   }
 
   /**
@@ -155,7 +160,7 @@ export class Queue {
    * requested), never a later attempt of the same job. Returns the jobs released.
    */
   release(workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<Job[]> {
-    return release(this.#ctx, workerId, claims, opts);
+    return release(this.#ctx, workerId, claims, withDb(this.#ctx, opts));
   }
 
   /**
@@ -186,7 +191,7 @@ export class Queue {
    * batch). One statement (split only for size or an unstorable row). Returns the claims it completed.
    */
   complete(workerId: string, items: CompleteItem[], opts: WriteOptions = {}): Promise<number[]> {
-    return complete(this.#ctx, workerId, items, opts);
+    return complete(this.#ctx, workerId, items, withDb(this.#ctx, opts));
   }
 
   /**
@@ -194,17 +199,17 @@ export class Queue {
    * when out of attempts or `permanent`, or cancelled when a cancel was requested meanwhile.
    */
   markFailedOrRetry(id: string, error: unknown, opts: FailOptions = {}): Promise<Job> {
-    return markFailedOrRetry(this.#ctx, id, error, opts);
+    return markFailedOrRetry(this.#ctx, id, error, withDb(this.#ctx, opts));
   }
 
   /** running (with a cancel request) → cancelled: the worker saw the request and stopped the handler. */
   finalizeCancelled(id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
-    return finalizeCancelled(this.#ctx, id, opts);
+    return finalizeCancelled(this.#ctx, id, withDb(this.#ctx, opts));
   }
 
   /** Cancels a waiting job at once, flags a running one for its worker, and reports a finished one. */
   requestCancel(id: string, opts: WriteOptions = {}): Promise<CancelOutcome> {
-    return requestCancel(this.#ctx, id, opts);
+    return requestCancel(this.#ctx, id, withDb(this.#ctx, opts));
   }
 
   /**
@@ -212,14 +217,14 @@ export class Queue {
    * job holds its singleton key (unfinished) or its debounce key (waiting, never claimed).
    */
   retry(id: string, opts: WriteOptions = {}): Promise<Job> {
-    return retry(this.#ctx, id, opts);
+    return retry(this.#ctx, id, withDb(this.#ctx, opts));
   }
 
   // --- Housekeeping (housekeeping.ts) ---
 
   /** Running jobs whose lease is older than `staleAfterMs` lost their worker: retry or fail them. Returns how many. */
   recoverStale(staleAfterMs: number, opts: WriteOptions = {}): Promise<number> {
-    return recoverStale(this.#ctx, staleAfterMs, opts);
+    return recoverStale(this.#ctx, staleAfterMs, withDb(this.#ctx, opts));
   }
 
   /**
@@ -227,7 +232,7 @@ export class Queue {
    * short statement), for at most `budgetMs`. Frees their idempotency keys. Returns how many.
    */
   prune(retention: Retention, opts: PruneOptions = {}): Promise<number> {
-    return prune(this.#ctx, retention, opts);
+    return prune(this.#ctx, retention, withDb(this.#ctx, opts));
   }
 
   /**
@@ -246,37 +251,37 @@ export class Queue {
    * follows within one poll interval (at once when its notification arrives). Returns the queue.
    */
   setQueue(name: string, patch: QueuePolicyPatch, opts: WriteOptions = {}): Promise<QueueInfo> {
-    return setQueue(this.#ctx, name, patch, opts);
+    return setQueue(this.#ctx, name, patch, withDb(this.#ctx, opts));
   }
 
   /** Nothing of queue `name` starts any more; running jobs finish, enqueues are accepted. */
   pauseQueue(name: string, opts: WriteOptions = {}): Promise<QueueInfo> {
-    return setQueue(this.#ctx, name, { paused: true }, opts);
+    return setQueue(this.#ctx, name, { paused: true }, withDb(this.#ctx, opts));
   }
 
   resumeQueue(name: string, opts: WriteOptions = {}): Promise<QueueInfo> {
-    return setQueue(this.#ctx, name, { paused: false }, opts);
+    return setQueue(this.#ctx, name, { paused: false }, withDb(this.#ctx, opts));
   }
 
   /** Queue `name`: its policy, runnable and running jobs, and its oldest runnable job's age (any name: queues need no creating). */
   getQueue(name: string, opts: WriteOptions = {}): Promise<QueueInfo> {
-    return getQueue(this.#ctx, name, opts);
+    return getQueue(this.#ctx, name, withDb(this.#ctx, opts));
   }
 
   /** Every queue with unfinished jobs or a policy, by name, `limit` per page (1..1000, default 100); pass `nextAfter` as `after`. */
   listQueues(page: { after?: string; limit?: number } = {}, opts: WriteOptions = {}): Promise<QueuePage> {
-    return listQueues(this.#ctx, page, opts);
+    return listQueues(this.#ctx, page, withDb(this.#ctx, opts));
   }
 
   /** The queues workers claim through `claimLimited`: those with a policy, and those whose waiting jobs carry a group. */
   flowQueues(opts: WriteOptions = {}): Promise<FlowQueue[]> {
-    return flowQueues(this.#ctx, opts);
+    return flowQueues(this.#ctx, withDb(this.#ctx, opts));
   }
 
   // --- Reads (reads.ts) ---
 
   get(id: string, opts: WriteOptions = {}): Promise<Job | null> {
-    return get(this.#ctx, id, opts);
+    return get(this.#ctx, id, withDb(this.#ctx, opts));
   }
 
   /**
@@ -285,16 +290,16 @@ export class Queue {
    * while `nextCursor` is not null: walk until it is (see list.ts).
    */
   list(filter: ListFilter = {}, opts: WriteOptions = {}): Promise<JobPage> {
-    return list(this.#ctx, filter, opts);
+    return list(this.#ctx, filter, withDb(this.#ctx, opts));
   }
 
   /** Job `id`'s parents (depends_on) in that order, as they are now: what its handler's ctx.parents() gives. */
   parents(id: string, opts: WriteOptions = {}): Promise<ParentJob[]> {
-    return parentsOf(opts.db ?? this.#ctx.pool, id);
+    return parentsOf(withDb(this.#ctx, opts).db ?? this.#ctx.pool, id);
   }
 
   /** Counts by status, by kind and by queue, and the age of the oldest runnable job. */
   stats(opts: WriteOptions = {}): Promise<QueueStats> {
-    return stats(this.#ctx, opts);
+    return stats(this.#ctx, withDb(this.#ctx, opts));
   }
 }

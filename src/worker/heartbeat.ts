@@ -53,6 +53,7 @@ export class Heartbeat {
     this.#kindTimeoutMs = Math.max(0, ...options.queue.kinds.list().map((k) => k.timeoutMs));
     this.#keeper = new LeaseKeeper({
       databaseUrl: options.databaseUrl,
+      schema: options.queue.schema,
       workerId: options.workerId,
       instance: options.instance,
       leaseMs: options.leaseMs,

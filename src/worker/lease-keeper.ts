@@ -21,7 +21,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { isJobqError } from '../errors.ts';
 import { retry } from '../lib/retry.ts';
-import { LEASE_KEEPER_STATEMENTS } from '../queue/leases.ts';
+import { LEASE_KEEPER_STATEMENTS, leaseKeeperStatements } from '../queue/leases.ts';
 import type { Queue } from '../queue/index.ts';
 
 export interface KeeperInit {
@@ -46,6 +46,8 @@ type FromKeeper =
 
 export interface LeaseKeeperOptions extends Omit<KeeperInit, 'logLevel' | 'statements'> {
   logger: Logger;
+  /** The queue's schema: the thread's statements are written for it. */
+  schema: string;
   /** How long the main thread may be blocked from now on before it counts as stuck (sent with each tick). */
   boundMs: () => number;
   /** Another worker registered this id: this one was taken for dead. */
@@ -123,7 +125,7 @@ export class LeaseKeeper {
     const o = this.#o;
     const init: KeeperInit = {
       databaseUrl: o.databaseUrl, workerId: o.workerId, instance: o.instance, leaseMs: o.leaseMs, heartbeatMs: o.heartbeatMs,
-      logLevel: o.logger.levelVal, statements: LEASE_KEEPER_STATEMENTS,
+      logLevel: o.logger.levelVal, statements: leaseKeeperStatements(o.schema),
     };
     const thread = new Thread(ENTRY, { workerData: init });
     thread.unref();

@@ -6,7 +6,7 @@
  * (re)connect makes it look again at its next event.
  */
 import type { Logger } from 'pino';
-import { CANCEL_CHANNEL, JOBS_CHANNEL, LISTENERS_CHANNEL, parseJobsPayload, type Queue, QUEUES_CHANNEL, SCHEDULES_CHANNEL } from '../queue/index.ts';
+import { channels, parseJobsPayload, type Queue } from '../queue/index.ts';
 import { Listener } from '../db/listener.ts';
 
 export interface WorkerNotifications {
@@ -20,7 +20,9 @@ export interface WorkerNotifications {
   pooled(): void;
 }
 
-export function listenForWork(o: { databaseUrl: string; listenUrl?: string; logger: Logger; queues: string[]; queue: Pick<Queue, 'publisher'> }, on: WorkerNotifications): Listener {
+export function listenForWork(o: { databaseUrl: string; listenUrl?: string; logger: Logger; queues: string[]; queue: Pick<Queue, 'publisher' | 'schema'> }, on: WorkerNotifications): Listener {
+  // The queue's schema's channels (another installation in the same database has its own).
+  const { jobs: JOBS_CHANNEL, cancel: CANCEL_CHANNEL, queues: QUEUES_CHANNEL, schedules: SCHEDULES_CHANNEL, listeners: LISTENERS_CHANNEL } = channels(o.queue.schema);
   return new Listener({
     url: o.listenUrl ?? o.databaseUrl,
     onPooled: () => on.pooled(),

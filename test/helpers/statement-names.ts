@@ -22,3 +22,8 @@ export function statementName(config: unknown): string | undefined {
   const c = config as { name?: string; text?: string };
   return c.name ?? (c.text === undefined ? undefined : byText.get(c.text));
 }
+
+/** The `$n` text of every statement of src/queue/statements/. */
+export function statementTexts(): string[] {
+  return [...byText.keys()];
+}
