@@ -43,7 +43,12 @@ test('a transaction that fails with an error the server answered is rolled back 
   const db = await freshDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 1 }).on('error', () => {});
   try {
-    const pid = async () => (await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    // The connection's id as the client was given it at connect (through PgBouncer, the server session under it may change).
+    const pid = async () => {
+      const c = await pool.connect();
+      c.release();
+      return (c as unknown as { processID: number }).processID;
+    };
     const before = await pid();
     await assert.rejects(
       inTransaction(pool, async (c) => {
