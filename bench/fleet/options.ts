@@ -68,7 +68,7 @@ export function parseOptions(argv: string[]): RunOptions {
     rateSeconds: num('rate-seconds', quick ? 4 : 10, 2),
     poolSize: num('pool-size', 20, 1),
     batch: num('batch', 100, 1),
-    concurrency: num('concurrency', 4, 1),
+    concurrency: num('concurrency', 16, 1),
     out: args.get('out') ?? 'bench/results',
   };
 }
