@@ -13,7 +13,7 @@
  *    the CPU of each part over that window (in cores: which part of the machine is used up).
  */
 import pg from 'pg';
-import { cpuOf, cpuOfTree, type ConnectionPeaks, sampleConnections } from './observe.ts';
+import { cpuOf, cpuOfTree, machineBusy, type ConnectionPeaks, sampleConnections } from './observe.ts';
 import { type FleetProcess, runLoad, startJobq } from './processes.ts';
 import type { Host } from './network.ts';
 import type { LoadResult } from './loadgen.ts';
@@ -52,7 +52,8 @@ export interface CellResult extends CellSetup {
     enqueuedPerSec: number;
     processedPerSec: number;
     /** Cores used over the window, by part. */
-    cores: { postgres: number; pgbouncer: number; workers: number; apis: number; loadgen: number };
+    /** `machine`: every process of the machine, the fleet's and others' (it is shared). */
+    cores: { postgres: number; pgbouncer: number; workers: number; apis: number; loadgen: number; machine: number };
     /** CPU of jobq + PostgreSQL + PgBouncer over the window per job processed in it. */
     cpuUsPerProcessedJob: number;
   };
@@ -67,9 +68,8 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
   const dbUrl = setup.pgbouncer ? env.pooledUrl! : env.directUrl;
   const jobqEnv = { DATABASE_URL: dbUrl, ...(setup.pgbouncer ? { JOBQ_LISTEN_URL: env.directUrl } : {}) };
   const procs: FleetProcess[] = [];
-  const db = new pg.Client({ connectionString: env.directUrl, application_name: 'jobqf-sampler' });
+  const db = new pg.Pool({ connectionString: env.directUrl, application_name: 'jobqf-sampler', max: 4 });
   db.on('error', () => {});
-  await db.connect();
   try {
     const apiReady = async (p: FleetProcess) => (await fetch(`${p.url}/readyz`)).ok;
     // Registered (migrations/0009) and listening from its own address.
@@ -97,6 +97,7 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
       workers: workers.reduce((s, p) => s + cpuOf(p.pid), 0),
       apis: apis.reduce((s, p) => s + cpuOf(p.pid), 0),
       loadgen: loadPid ? cpuOf(loadPid) : 0,
+      machine: machineBusy(),
     });
     const sum = (c: ReturnType<typeof cpu>) => c.postgres + c.pgbouncer + c.workers + c.apis;
     const sampler = () => sampleConnections({ directUrl: env.directUrl, database: env.database, pgbAdminUrl: setup.pgbouncer ? env.pgbAdminUrl : undefined });
@@ -163,7 +164,7 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
         windowSec: round(windowSec, 2),
         enqueuedPerSec: Math.round(counted.rows[0]!.enq / windowSec),
         processedPerSec: Math.round(processed / windowSec),
-        cores: { postgres: cores('postgres'), pgbouncer: cores('pgbouncer'), workers: cores('workers'), apis: cores('apis'), loadgen: cores('loadgen') },
+        cores: { postgres: cores('postgres'), pgbouncer: cores('pgbouncer'), workers: cores('workers'), apis: cores('apis'), loadgen: cores('loadgen'), machine: cores('machine') },
         cpuUsPerProcessedJob: Math.round((sum(c3) - sum(c2)) / Math.max(1, processed)),
       },
       connections: mergePeaks(conn1, conn2),
@@ -185,7 +186,7 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
 }
 
 /** Waits until no job is queued or running (a poll with a deadline). */
-async function drain(db: pg.Client, withinMs: number): Promise<void> {
+async function drain(db: pg.Pool, withinMs: number): Promise<void> {
   const deadline = Date.now() + withinMs;
   for (;;) {
     const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('queued', 'running', 'retrying')`);
@@ -196,7 +197,7 @@ async function drain(db: pg.Client, withinMs: number): Promise<void> {
 }
 
 /** Each id the APIs answered is one row, succeeded at its first attempt; and who connected from where. */
-async function verify(db: pg.Client, ids: string[], ...peaks: ConnectionPeaks[]): Promise<NonNullable<CellResult['verified']>> {
+async function verify(db: pg.Pool, ids: string[], ...peaks: ConnectionPeaks[]): Promise<NonNullable<CellResult['verified']>> {
   const { rows } = await db.query<{ rows: number; once: number }>(
     `SELECT (SELECT count(*)::int FROM jobq.jobs) AS rows,
             (SELECT count(*)::int FROM jobq.jobs WHERE id = ANY($1::uuid[]) AND status = 'succeeded' AND attempts = 1) AS once`,

@@ -20,6 +20,14 @@ function times(pid: number): { self: number; children: number; ppid: number } | 
   }
 }
 
+/** Busy time of the whole machine so far (µs, summed over its cores): everything, ours or not. */
+export function machineBusy(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal …
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - f[3]! - f[4]!) * TICK_US;
+}
+
 /** CPU used so far by `pid` and all its threads (µs); 0 once it is gone. */
 export function cpuOf(pid: number): number {
   return times(pid)?.self ?? 0;
@@ -58,7 +66,8 @@ export interface ConnectionPeaks {
   pgbClientAddrs?: string[];
   /**
    * What the cell database's active backends were waiting on, on average over the samples: their
-   * wait_event_type (Lock, LWLock, IO, Client…), "CPU" when none (running or runnable).
+   * wait_event_type:wait_event (LWLock:WALWrite, IO:WALSync, Lock:transactionid…), "CPU" when none
+   * (running or waiting for a core).
    */
   activeWaits: Record<string, number>;
   samples: number;
@@ -82,7 +91,7 @@ export function sampleConnections(o: { directUrl: string; database: string; pgbA
     while (running) {
       const { rows } = await db.query<{ app: string; addr: string | null; wait: string | null; n: number }>(
         `SELECT application_name AS app, host(client_addr) AS addr,
-                CASE WHEN state = 'active' THEN coalesce(wait_event_type, 'CPU') END AS wait, count(*)::int AS n
+                CASE WHEN state = 'active' THEN coalesce(wait_event_type || ':' || wait_event, 'CPU') END AS wait, count(*)::int AS n
            FROM pg_stat_activity
           WHERE backend_type = 'client backend' AND datname = $1 AND application_name <> $2 GROUP BY 1, 2, 3`,
         [o.database, SAMPLER],

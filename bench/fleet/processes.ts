@@ -34,6 +34,14 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 export const API_PORT = 38080;
 
+/** Children still running, killed if this process exits without stopping them (a crash, a signal). */
+const running = new Set<ChildProcess>();
+process.on('exit', () => running.forEach((c) => c.kill('SIGKILL')));
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+}
+
 export function startJobq(role: 'worker' | 'api', host: Host, env: Record<string, string>, ready: (p: FleetProcess) => Promise<boolean>): Promise<FleetProcess> {
   const child: ChildProcess = spawn('ip', ['netns', 'exec', host.ns, process.execPath, '--import', 'tsx', 'src/cli.ts', role], {
     cwd: ROOT,
@@ -65,9 +73,7 @@ export function startJobq(role: 'worker' | 'api', host: Host, env: Record<string
       clearTimeout(t);
     },
   };
-  const onExit = () => child.kill('SIGKILL');
-  process.once('exit', onExit);
-  child.once('exit', () => process.removeListener('exit', onExit));
+  track(child);
   const onLine = (line: string) => {
     let rec: { level?: number; msg?: string };
     try {
@@ -108,15 +114,13 @@ export function runLoad(host: Host, spec: LoadSpec): { pid: number; done: Promis
     env: { ...cleanEnv(), FLEET_LOAD: JSON.stringify(spec) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const onExit = () => child.kill('SIGKILL');
-  process.once('exit', onExit);
+  track(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2_000)));
   const done = new Promise<LoadResult>((resolve, reject) => {
     child.once('exit', (code) => {
-      process.removeListener('exit', onExit);
       if (code !== 0) return reject(new Error(`load generator exited with ${code}: ${err}`));
       try {
         resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult);
