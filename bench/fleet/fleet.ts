@@ -9,6 +9,7 @@ import { migrate } from '../../src/queue/migrate.ts';
 import { type CellResult, type CellSetup, runCell } from './cell.ts';
 import { createNetwork, type Network, networkUnavailable } from './network.ts';
 import { type FleetPostgres, startFleetPostgres } from './postgres.ts';
+import { killAll } from './processes.ts';
 
 export interface FleetOptions {
   cells: CellSetup[];
@@ -63,6 +64,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetRun> {
   let postgres: FleetPostgres | undefined;
   let bouncer: PgBouncer | undefined;
   const cleanup = async () => {
+    killAll(); // after a failure or a signal; after a run, none is left
     await bouncer?.stop().catch(() => {});
     await postgres?.stop().catch(() => {});
     network?.teardown();

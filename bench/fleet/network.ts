@@ -72,8 +72,12 @@ export function createNetwork(hostCount: number): Network {
       if (torn) return;
       torn = true;
       made.delete(net);
-      // Deleting a namespace deletes its end of the veth, and so the pair.
-      for (const h of hosts) spawnSync('ip', ['netns', 'del', h.ns], { stdio: 'ignore' });
+      // Each pair is deleted by its host side: deleting the namespace would take it too, but later
+      // (the kernel cleans up a namespace in the background).
+      for (const [i, h] of hosts.entries()) {
+        spawnSync('ip', ['link', 'del', `${prefix}${i + 1}`], { stdio: 'ignore' });
+        spawnSync('ip', ['netns', 'del', h.ns], { stdio: 'ignore' });
+      }
       spawnSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
     },
   };

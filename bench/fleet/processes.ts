@@ -36,7 +36,11 @@ export const API_PORT = 38080;
 
 /** Children still running, killed if this process exits without stopping them (a crash, a signal). */
 const running = new Set<ChildProcess>();
-process.on('exit', () => running.forEach((c) => c.kill('SIGKILL')));
+process.on('exit', () => killAll());
+/** Ends every fleet process still running at once (SIGKILL): for a run that is being abandoned. */
+export function killAll(): void {
+  running.forEach((c) => c.kill('SIGKILL'));
+}
 function track(child: ChildProcess): void {
   running.add(child);
   child.once('exit', () => running.delete(child));
