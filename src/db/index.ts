@@ -38,17 +38,16 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   if (pooled) {
     opts.log?.(
       'the database URL leads through a connection pooler (PgBouncer): statements go unnamed unless it keeps prepared statements, ' +
-        "and PostgreSQL's statement_timeout is the server's own (the pooler refuses it at connect)",
+        "and PostgreSQL's statement_timeout is the server's own setting",
     );
   }
-  const pool = createPool(url, { ...opts, pooled });
+  const pool = createPool(url, opts);
   const statementTimeoutMs = opts.statementTimeoutMs ?? opts.queryTimeoutMs ?? 5_000;
   const readPool = createPool(url, {
     ...opts,
     max: Math.max(2, Math.ceil((opts.max ?? 10) / 2)),
     applicationName: `${opts.applicationName ?? 'jobq'}-read`,
     statementTimeoutMs: Math.min(opts.readTimeoutMs ?? 2_000, statementTimeoutMs),
-    pooled,
   });
   let closed = false;
   return {

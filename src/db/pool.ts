@@ -1,5 +1,6 @@
 /** The connection pool every part of jobq shares (the LISTEN connection of a worker is separate). */
 import pg from 'pg';
+import { askClient, setMode } from '../queue/pooling.ts';
 
 export interface PoolOptions {
   max?: number;
@@ -11,17 +12,14 @@ export interface PoolOptions {
   /**
    * The server-side limit on each statement (PostgreSQL's statement_timeout, set when a connection
    * opens). query_timeout only makes the client stop waiting: the server went on scanning for nobody.
+   * Through a pooler in transaction mode (PgBouncer) it is not set: a SET there would outlive the
+   * transaction on a server session others share, and PgBouncer refuses it as a startup parameter.
+   * The server's own setting (`ALTER ROLE jobq SET statement_timeout = '5s'`) applies there.
    * Default: the query timeout, so a statement stops when its caller stops waiting for it and never
    * before (a slow write under load is not cut short while its caller would still take the answer).
    */
   statementTimeoutMs?: number;
   onError?: (err: Error) => void;
-  /**
-   * The URL leads through a pooler in transaction mode (PgBouncer): no statement_timeout is sent at
-   * connect, as PgBouncer refuses startup parameters it does not know; the server's own setting (say,
-   * `ALTER ROLE jobq SET statement_timeout = '5s'`) or PgBouncer's query_timeout bounds statements.
-   */
-  pooled?: boolean;
 }
 
 export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
@@ -34,9 +32,33 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
     // A database that stops answering (frozen, partitioned) must not hold a request for long: the
     // query fails with database_unavailable and its connection is discarded. Migrations lift it.
     query_timeout: opts.queryTimeoutMs ?? 5_000,
-    ...(opts.pooled ? {} : { statement_timeout: opts.statementTimeoutMs ?? opts.queryTimeoutMs ?? 5_000 }),
+    Client: clientClass(opts.statementTimeoutMs ?? opts.queryTimeoutMs ?? 5_000),
   });
   // An idle client whose server went away emits 'error' on the pool; unhandled, it would crash the process.
   pool.on('error', (err) => opts.onError?.(err));
   return pool;
+}
+
+/**
+ * Clients that, once connected, ask whether they reach PostgreSQL straight or through a pooler
+ * (src/queue/pooling.ts, noted for the client so its statements need not ask again), and set the
+ * statement timeout only when straight. Sent as a startup parameter instead, the timeout would make
+ * PgBouncer refuse every connection.
+ */
+function clientClass(statementTimeoutMs: number): typeof pg.Client {
+  const timeout = Math.max(0, Math.floor(statementTimeoutMs));
+  return class JobqClient extends pg.Client {
+    // pg-pool connects with a callback; a caller of its own may await the promise.
+    override connect(callback?: any): any {
+      const ready = super.connect().then(async () => {
+        const mode = await askClient(this);
+        setMode(this, mode);
+        if (!mode.pooled) await this.query(`SET statement_timeout = ${timeout}`);
+        return this;
+      });
+      if (!callback) return ready;
+      ready.then(() => callback(null, this), (err: Error) => callback(err));
+      return undefined;
+    }
+  } as typeof pg.Client;
 }

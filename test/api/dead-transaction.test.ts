@@ -10,12 +10,12 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { createPool } from '../../src/db/pool.ts';
 import { Queue } from '../../src/queue/queue.ts';
-import { freshDatabase, testKinds, buildTestApp, listen, eventually, throughPgBouncer } from '../helpers/fixtures.ts';
+import { freshDatabase, testKinds, buildTestApp, listen, eventually } from '../helpers/fixtures.ts';
 import { request } from '../chaos/helpers/http.ts';
 
 test('a batch that times out inside its transaction does not leave the connection in it: the next enqueue is committed', { timeout: 60_000 }, async (t) => {
   const db = await freshDatabase();
-  const pool = createPool(db.url, { max: 1, queryTimeoutMs: 300, applicationName: 'jobq-dead-tx', pooled: throughPgBouncer });
+  const pool = createPool(db.url, { max: 1, queryTimeoutMs: 300, applicationName: 'jobq-dead-tx' });
   t.after(() => pool.end().catch(() => {}));
   const queue = new Queue({ pool, kinds: testKinds() });
   const { app } = await buildTestApp({ queue });

@@ -10,12 +10,12 @@ import { createPool } from '../../src/db/pool.ts';
 import { isJobqError } from '../../src/errors.ts';
 import { Queue } from '../../src/queue/queue.ts';
 import { DEFAULT_RETENTION } from '../../src/queue/retention.ts';
-import { freshDatabase, testKinds, eventually, throughPgBouncer } from '../helpers/fixtures.ts';
+import { freshDatabase, testKinds, eventually } from '../helpers/fixtures.ts';
 
 test('a sweep whose unlock times out does not keep the sweep lock: another process sweeps next', { timeout: 60_000 }, async (t) => {
   const db = await freshDatabase();
   // Idle connections live long here (30 s): longer than this test waits for the lock.
-  const pool = createPool(db.url, { max: 1, queryTimeoutMs: 300, pooled: throughPgBouncer });
+  const pool = createPool(db.url, { max: 1, queryTimeoutMs: 300 });
   t.after(() => pool.end().catch(() => {}));
   const sweeper = new Queue({ pool, kinds: testKinds() });
   const other = new Queue({ pool: db.pool, kinds: testKinds() });
