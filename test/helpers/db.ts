@@ -31,6 +31,7 @@ function admin(): pg.Pool {
   if (!adminPool) {
     // Lives as long as the file's process; allowExitOnIdle lets that process end without a hook.
     adminPool = new pg.Pool({ connectionString: adminUrl, max: 2, allowExitOnIdle: true });
+    adminPool.on('error', () => {}); // an idle admin connection lost: the next query opens another
   }
   return adminPool;
 }
@@ -55,7 +56,13 @@ export async function freshDatabase(opts: { migrated?: boolean } = {}): Promise<
     if (dropped) return;
     dropped = true;
     await pool.end().catch(() => {});
-    await pool0.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    const sql = `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`;
+    // An admin connection lost under it (seen once in a loaded run through PgBouncer: "Connection
+    // terminated") is no answer from the server: the drop is tried once more on a new one.
+    await pool0.query(sql).catch(async (err: { severity?: string }) => {
+      if (err.severity) throw err;
+      await pool0.query(sql);
+    });
   };
   after(drop);
   return { url, listenUrl, pool, drop };

@@ -126,7 +126,7 @@ export async function startDashboard(opts: { apiKeys?: string[]; worker?: boolea
   const gates: Dashboard['gates'] = new Map();
   after(() => gates.forEach((g) => g.open())); // let gated handlers end before the worker stops
   const s = await setup(kinds(gates), { backoff: { baseMs: 10, capMs: 50 } });
-  const hub = new EventHub({ url: s.db.url, db: s.db.pool, logger: silent, onRegistered: () => s.queue.publisher.onListenersChanged(), ...opts.hubOptions });
+  const hub = new EventHub({ url: s.db.listenUrl ?? s.db.url, db: s.db.pool, logger: silent, onRegistered: () => s.queue.publisher.onListenersChanged(), ...opts.hubOptions });
   const { dir } = await builtUi();
   await launch();
   const { app } = await buildTestApp({ queue: s.queue, hub, ui: { dir }, config: { apiKeys: opts.apiKeys ?? [] } });

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { eventually } from '../helpers/fixtures.ts';
+import { eventually, throughPgBouncer } from '../helpers/fixtures.ts';
 import { flowsFixture, step, steps } from '../helpers/flows.ts';
 
 const ENV = { JOBQ_LEASE_MS: '2000', JOBQ_HEARTBEAT_MS: '300', JOBQ_POLL_INTERVAL_MS: '200', JOBQ_QUERY_TIMEOUT_MS: '3000' };
@@ -73,7 +73,12 @@ async function crashWhileCompleting(t: { after: (fn: () => Promise<void>) => voi
   assert.equal((await db.pool.query('SELECT 1 FROM jobq.dependencies')).rowCount, 0);
 }
 
-test('SIGKILL while completing the last parent, the completion rolled back: the parent is recovered and run again, and the child released once', { timeout: 120_000 }, async (t) => {
+// Its rollback comes from the server's statement_timeout, which jobq sets only on direct connections
+// (src/db/pool.ts): through PgBouncer it is the server's own setting, none on the test server.
+test('SIGKILL while completing the last parent, the completion rolled back: the parent is recovered and run again, and the child released once', {
+  timeout: 120_000,
+  skip: throughPgBouncer && 'through PgBouncer the statement timeout that rolls the completion back is the server\'s own setting, not set here',
+}, async (t) => {
   await crashWhileCompleting(t, true);
 });
 
