@@ -71,7 +71,8 @@ async function ask(db: Queryable): Promise<SendMode> {
   if (isPool(db)) {
     const client = await db.connect();
     try {
-      return await askClient(client);
+      // jobq's own pools (db/pool.ts) asked each client as it connected: no second question.
+      return knownMode(client) ?? (await askClient(client));
     } finally {
       client.release();
     }

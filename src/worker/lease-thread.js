@@ -97,7 +97,10 @@ async function connect() {
   });
   // Behind a pooler in transaction mode (its made-up process id differs from the server's), statements
   // go unnamed: one prepared on a server session may be executed on another (src/queue/pooling.ts).
-  const { rows } = await c.query('SELECT pg_backend_pid() AS pid');
+  const { rows } = await c.query('SELECT pg_backend_pid() AS pid').catch((err) => {
+    c.end().catch(() => {});
+    throw err;
+  });
   pooled = rows[0].pid !== c.processID;
   client = c;
   return c;
