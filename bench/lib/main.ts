@@ -28,7 +28,7 @@ export async function main(argv: string[], ctx: { root: string; bench: string; j
     return;
   }
   const log = (m: string) => console.error(`[bench] ${m}`);
-  const wanted = (s: SystemDef) => o.systems.length === 0 || o.systems.includes(s.family) || o.systems.includes(s.id);
+  const wanted = (s: SystemDef) => (o.systems.length === 0 && !s.optIn) || o.systems.includes(s.family) || o.systems.includes(s.id);
   const scenario = (s: string) => o.scenarios.length === 0 || o.scenarios.includes(s);
   const defs = SYSTEMS.filter(wanted);
   const results: Results = {

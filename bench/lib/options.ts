@@ -42,7 +42,8 @@ const HELP = `npm run bench -- [flags]
                        the rest by one job id each, as that many waitFor callers would)
   --stream-rate N      "streams": jobs enqueued a second in its paced runs (default 1000)
   --stream-seconds N   "streams": length of each paced run (default 20)
-  --systems a,b        only these systems: jobq, pgboss, graphile, bullmq-pg, bullmq-redis or ids like pgboss-best
+  --systems a,b        only these systems: jobq, pgboss, graphile, bullmq-pg, bullmq-redis or ids like pgboss-best;
+                       the storage study's prototypes (jobq-split, ...: docs/design/storage.md) run only when named
   --scenarios a,b      only these: latency, enqueue, c10, c50, 2proc, xmin, finished, and jobq's flow control:
                        limited (queue concurrency 10), rated (a rate far above capacity), groups (1,000 groups),
                        and jobq's live events: streams (processing with 0 and with --streams open SSE streams)

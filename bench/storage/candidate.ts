@@ -12,6 +12,8 @@
  *   takes, 50), `nids` (rows in `jobq.bench_ids`). `:client_id` is pgbench's own. A script that needs
  *   an existing job picks one as `\set i random(1, :nids)` then `(SELECT id FROM jobq.bench_ids WHERE i = :i)`;
  *   the runner fills `jobq.bench_ids (i int PRIMARY KEY, id uuid NOT NULL)` from `sampleIdsSql`.
+ * - `cancel` and `retry` run a fixed number of transactions over many more sampled jobs (most act on a
+ *   job not touched before); `get` and `list` run for a fixed time.
  * - Each pgbench transaction of `claimFinish` claims up to `:batch` runnable jobs and marks them all
  *   succeeded, in as many statements/transactions as the design's worker would use (claim, then one
  *   completion of the batch), so that rows/s compare with jobq's own `bench/pgbench/claim_finish_batched.sql`.

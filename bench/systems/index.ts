@@ -1,4 +1,5 @@
 /** The rows of the comparison. Each peer appears in its best known throughput setting and with its defaults. */
+import { CANDIDATES } from '../storage/candidates.ts';
 import type { SystemDef } from './types.ts';
 
 export const SYSTEMS: SystemDef[] = [
@@ -93,4 +94,16 @@ export const SYSTEMS: SystemDef[] = [
     module: 'bullmq.ts',
     settings: 'ioredis, defaults (completed jobs kept); Worker concurrency = concurrency',
   },
+  // The storage study's prototypes (bench/storage, docs/design/storage.md): only when --systems names them.
+  ...Object.values(CANDIDATES).filter((c) => c.name !== 'today').map((c): SystemDef => ({
+    id: `jobq-${c.name}`,
+    family: `jobq-${c.name}`,
+    label: `jobq, ${c.name} storage (prototype)`,
+    backend: 'postgres',
+    variant: `storage:${c.name}`,
+    pkg: 'jobq',
+    module: 'jobq.ts',
+    settings: `${c.title}; otherwise as jobq`,
+    optIn: true,
+  })),
 ];

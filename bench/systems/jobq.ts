@@ -3,17 +3,30 @@
  * `resolveConfig` gives with no environment (pool of 10, poll 1 s, LISTEN/NOTIFY wake-up, heartbeat
  * 5 s...), only `concurrency` is set. The log level is `warn` (at jobq's default `info` it writes two
  * lines per job, which would measure pino rather than the queue).
+ *
+ * Variant `storage:<name>` runs a candidate of the storage study instead (bench/storage/<name>/,
+ * docs/design/storage.md): its tables after jobq's migrations, and its `Queue` under the same `Worker`.
  */
 import { Type } from '@sinclair/typebox';
 import pg from 'pg';
 import { createPool, KindRegistry, migrate, Queue, resolveConfig, Worker } from '../../src/index.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { BenchPayload, BenchPolicy, CreateDriver, Driver, FlowDriver, StartWorkerOptions, StreamsDriver, Target, WorkerHandle } from './types.ts';
+import { readFileSync } from 'node:fs';
+import type { StorageCandidate } from '../storage/candidate.ts';
+import { CANDIDATES } from '../storage/candidates.ts';
+import type { BenchPayload, BenchPolicy, CreateDriver, Driver, FlowDriver, StartWorkerOptions, StreamsDriver, Target, Variant, WorkerHandle } from './types.ts';
 
 const KIND = 'bench_noop';
 const Payload = Type.Object({ s: Type.Optional(Type.Integer()) }, { additionalProperties: false });
 
-export const createDriver: CreateDriver = (target: Target) => new JobqDriver(target);
+export const createDriver: CreateDriver = (target: Target, variant: Variant) => new JobqDriver(target, storageOf(variant));
+
+function storageOf(variant: Variant): StorageCandidate | undefined {
+  if (!variant.startsWith('storage:')) return undefined;
+  const cand = CANDIDATES[variant.slice('storage:'.length)];
+  if (!cand) throw new Error(`no storage candidate ${variant}`);
+  return cand;
+}
 
 class JobqDriver implements Driver {
   readonly #target: Target;
@@ -21,9 +34,11 @@ class JobqDriver implements Driver {
   readonly #pool: pg.Pool;
   #onJob: (p: BenchPayload) => void = () => {};
   readonly #queue: Queue;
+  readonly #storage: StorageCandidate | undefined;
 
-  constructor(target: Target) {
+  constructor(target: Target, storage?: StorageCandidate) {
     this.#target = target;
+    this.#storage = storage;
     this.#pool = createPool(target.pgUrl, { max: this.#config.poolSize, applicationName: 'jobq-bench' });
     const kinds = new KindRegistry([
       {
@@ -36,11 +51,12 @@ class JobqDriver implements Driver {
         },
       },
     ]);
-    this.#queue = new Queue({ pool: this.#pool, kinds });
+    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds });
   }
 
   async install(): Promise<void> {
     await migrate(this.#pool);
+    if (this.#storage?.setupSql) await this.#pool.query(readFileSync(this.#storage.setupSql, 'utf8'));
   }
 
   async enqueueOne(payload: BenchPayload): Promise<void> {
@@ -84,6 +100,7 @@ class JobqDriver implements Driver {
   };
 
   async remaining(): Promise<number> {
+    if (this.#storage) return this.#withClient((c) => this.#storage!.remaining(c));
     const { rows } = await this.#pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('queued', 'running', 'retrying')`,
     );
@@ -91,12 +108,17 @@ class JobqDriver implements Driver {
   }
 
   async reset(): Promise<void> {
+    if (this.#storage) return this.#withClient((c) => this.#storage!.reset(c));
     await this.#pool.query('TRUNCATE jobq.jobs, jobq.queues, jobq.queue_starts');
   }
 
   async addFinished(count: number): Promise<string | undefined> {
     // Finished an hour ago, created in the hour before. A client of its own: jobq's pool has a 60 s
     // query timeout, and a million rows on a busy 2-core machine can take longer.
+    if (this.#storage) {
+      await this.#withClient((c) => this.#storage!.addFinished(c, count, 1));
+      return undefined;
+    }
     const c = new pg.Client(this.#target.pgUrl);
     await c.connect();
     try {
@@ -127,6 +149,17 @@ class JobqDriver implements Driver {
     });
     await worker.start();
     return { stop: () => worker.stop() };
+  }
+
+  /** A client of its own (the pool's have a 60 s statement timeout, too short for a large history). */
+  async #withClient<T>(f: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = new pg.Client(this.#target.pgUrl);
+    await c.connect();
+    try {
+      return await f(c);
+    } finally {
+      await c.end();
+    }
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,8 @@
  */
 
 export type Backend = 'postgres' | 'redis';
-export type Variant = 'best' | 'default';
+/** A peer's tuned or default setting; for jobq also `storage:<name>`, a candidate of the storage study (bench/storage). */
+export type Variant = 'best' | 'default' | `storage:${string}`;
 
 /** Where a system's state lives: its own database on the shared server, or the bench's own Redis. */
 export interface Target {
@@ -97,6 +98,8 @@ export interface SystemDef {
   maxJobs?: { jobs: number; why: string };
   /** Module that exports `createDriver(target, variant)`, relative to bench/systems/. */
   module: string;
+  /** Runs only when --systems names it (the storage study's prototypes). */
+  optIn?: boolean;
 }
 
 export type CreateDriver = (target: Target, variant: Variant) => Driver;

@@ -1,0 +1,176 @@
+/**
+ * The storage study's scenarios, each on a candidate's own database (measure.ts): claim-and-finish
+ * throughput with its server CPU and WAL per job, the same right after the bulk enqueue (no
+ * statistics), the same with a large history kept and the retention of a day of it, a held xmin under a
+ * steady load, and the cost of the API's reads and writes on one job.
+ */
+import pg from 'pg';
+import type { StorageCandidate } from './candidate.ts';
+import { BATCH, type CandidateDb, pgbench, sampleIds, serverCpuMs, tableState, walBytes } from './measure.ts';
+
+export interface Throughput {
+  jobsPerS: number;
+  serverCpuUsPerJob: number;
+  walBytesPerJob: number;
+  /** Jobs the run finished (should be all it was given). */
+  finished: number;
+}
+
+/**
+ * `jobs` runnable jobs claimed and finished by `clients` pgbench clients; `analyzed`: after VACUUM
+ * (ANALYZE), else right after the bulk enqueue, before PostgreSQL has statistics of the new rows.
+ */
+export async function throughput(db: CandidateDb, cand: StorageCandidate, jobs: number, clients: number, analyzed: boolean): Promise<Throughput> {
+  const { c } = db;
+  await cand.reset(c);
+  await c.query('VACUUM (ANALYZE)'); // a clean start: what earlier runs left dead is gone
+  const before = await cand.succeeded(c);
+  await cand.seed(c, jobs);
+  if (analyzed) await c.query('VACUUM (ANALYZE)');
+  await c.query('CHECKPOINT');
+  const cpu0 = serverCpuMs();
+  const wal0 = await walBytes(c);
+  const r = await pgbench(db.url, cand.pgbench.claimFinish, { clients, transactions: Math.ceil(jobs / BATCH / clients) + 2 });
+  const wal = (await walBytes(c)) - wal0;
+  const cpu = serverCpuMs() - cpu0;
+  const finished = (await cand.succeeded(c)) - before;
+  return { jobsPerS: finished / r.seconds, serverCpuUsPerJob: (cpu * 1000) / finished, walBytesPerJob: wal / finished, finished };
+}
+
+export interface History {
+  /** Finished jobs kept while the throughput was measured. */
+  kept: number;
+  withHistory: Throughput;
+  /** Jobs removed by the retention of the history older than a day, and how long it took. */
+  retentionRemoved: number;
+  retentionMs: number;
+}
+
+/** `kept` finished jobs (all older than a day but a tenth) in the tables while `jobs` are processed; then retention. */
+export async function history(db: CandidateDb, cand: StorageCandidate, jobs: number, kept: number): Promise<History> {
+  const { c } = db;
+  await cand.reset(c);
+  const old = kept - Math.floor(kept / 10);
+  for (let done = 0; done < old; done += 1_000_000) await cand.addFinished(c, Math.min(1_000_000, old - done), 30);
+  await cand.addFinished(c, kept - old, 1);
+  await c.query('VACUUM (ANALYZE)');
+  const before = await cand.succeeded(c);
+  await cand.seed(c, jobs);
+  await c.query('VACUUM (ANALYZE)');
+  await c.query('CHECKPOINT');
+  const cpu0 = serverCpuMs();
+  const wal0 = await walBytes(c);
+  const r = await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, transactions: Math.ceil(jobs / BATCH / 10) + 2 });
+  const wal = (await walBytes(c)) - wal0;
+  const cpu = serverCpuMs() - cpu0;
+  const finished = (await cand.succeeded(c)) - before;
+  const withHistory = { jobsPerS: finished / r.seconds, serverCpuUsPerJob: (cpu * 1000) / finished, walBytesPerJob: wal / finished, finished };
+  const t0 = performance.now();
+  const retentionRemoved = await cand.retention(c, new Date(Date.now() - 24 * 3_600_000));
+  return { kept, withHistory, retentionRemoved, retentionMs: performance.now() - t0 };
+}
+
+export interface HeldXmin {
+  minutes: number;
+  /** Jobs per second offered (enqueued, and claimed as they come). */
+  rate: number;
+  /** Every 10 s: seconds since the hold began, the hot tables' bytes and dead tuples, jobs waiting. */
+  samples: { s: number; bytes: number; dead: number; waiting: number }[];
+  /** A full-speed drain of `drainJobs` at concurrency 10 before the hold, and at its end (still held). */
+  drainBefore: Throughput;
+  drainHeld: Throughput;
+}
+
+/**
+ * A REPEATABLE READ transaction that took an xid holds the xmin horizon for `minutes` while jobs are
+ * enqueued at `rate` per second (in batches every 100 ms) and claimed as they come (pgbench at a
+ * claim rate that keeps up); then, still held, `drainJobs` are enqueued at once and drained at full speed.
+ */
+export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes: number, rate: number, drainJobs: number): Promise<HeldXmin> {
+  const { c } = db;
+  const drainBefore = await throughput(db, cand, drainJobs, 10, true);
+  const holder = new pg.Client(db.url);
+  await holder.connect();
+  const feeder = new pg.Client(db.url);
+  await feeder.connect();
+  const samples: HeldXmin['samples'] = [];
+  try {
+    await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await holder.query('SELECT txid_current(), count(*) FROM jobq.queues');
+    const t0 = performance.now();
+    const end = t0 + minutes * 60_000;
+    let stop = false;
+    const feed = (async () => {
+      let next = performance.now();
+      while (!stop) {
+        await cand.seed(feeder, Math.max(1, Math.round(rate / 10)));
+        next += 100;
+        const wait = next - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    })();
+    const sampler = setInterval(() => {
+      void (async () => {
+        const st = await tableState(c, cand.hotTables);
+        samples.push({ s: Math.round((performance.now() - t0) / 1000), bytes: st.bytes, dead: st.dead, waiting: await cand.remaining(c) });
+      })().catch(() => {});
+    }, 10_000);
+    try {
+      // Claims at 1.5 times what the feed needs in full batches: they keep up, as a worker woken by NOTIFY would.
+      await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, seconds: Math.round((end - performance.now()) / 1000), rate: Math.ceil((rate / BATCH) * 1.5) });
+    } finally {
+      clearInterval(sampler);
+      stop = true;
+      await feed;
+    }
+    const drainHeld = await throughputHeld(db, cand, drainJobs);
+    return { minutes, rate, samples, drainBefore, drainHeld };
+  } finally {
+    await holder.query('ROLLBACK').catch(() => {});
+    await holder.end();
+    await feeder.end();
+  }
+}
+
+/** A drain at full speed without the reset and VACUUM of `throughput` (they would wait for, or not undo, the hold). */
+async function throughputHeld(db: CandidateDb, cand: StorageCandidate, jobs: number): Promise<Throughput> {
+  const { c } = db;
+  await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, transactions: 20 }); // what the feed left
+  const before = await cand.succeeded(c);
+  await cand.seed(c, jobs);
+  await c.query('ANALYZE');
+  const cpu0 = serverCpuMs();
+  const wal0 = await walBytes(c);
+  const r = await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, transactions: Math.ceil(jobs / BATCH / 10) + 2 });
+  const wal = (await walBytes(c)) - wal0;
+  const cpu = serverCpuMs() - cpu0;
+  const finished = (await cand.succeeded(c)) - before;
+  return { jobsPerS: finished / r.seconds, serverCpuUsPerJob: (cpu * 1000) / finished, walBytesPerJob: wal / finished, finished };
+}
+
+export interface Reads {
+  /** Average latency (ms) of each script, at 4 clients. */
+  getMs: number;
+  listMs: number;
+  cancelMs: number;
+  retryMs: number;
+  enqueueMs: number;
+}
+
+/** The API's operations on one job, over `finished` finished, 100,000 queued and 20,000 failed jobs. */
+export async function reads(db: CandidateDb, cand: StorageCandidate, finished: number): Promise<Reads> {
+  const { c } = db;
+  await cand.reset(c);
+  for (let done = 0; done < finished; done += 1_000_000) await cand.addFinished(c, Math.min(1_000_000, finished - done), 2);
+  await cand.seed(c, 100_000);
+  await cand.addFailed(c, 20_000);
+  await c.query('VACUUM (ANALYZE)');
+  const at = (script: string, nids: number, o: { seconds?: number; transactions?: number }) =>
+    pgbench(db.url, script, { clients: 4, ...o, vars: { nids } }).then((r) => r.latencyMs);
+  const getMs = await at(cand.pgbench.get, await sampleIds(c, cand.sampleIdsSql('finished'), 20_000), { seconds: 10 });
+  const listMs = await at(cand.pgbench.list, 1, { seconds: 10 });
+  const enqueueMs = await at(cand.pgbench.enqueue, 1, { transactions: 1_000 });
+  const cancelMs = await at(cand.pgbench.cancel, await sampleIds(c, cand.sampleIdsSql('queued'), 50_000), { transactions: 250 });
+  const retryMs = await at(cand.pgbench.retry, await sampleIds(c, cand.sampleIdsSql('failed'), 20_000), { transactions: 250 });
+  return { getMs, listMs, cancelMs, retryMs, enqueueMs };
+}
