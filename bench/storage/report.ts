@@ -11,6 +11,10 @@ export interface CandidateResult {
   history?: History;
   reads?: Reads;
   xmin?: HeldXmin;
+  /** Through the real Worker (worker-path.ts). */
+  workerC10?: Throughput;
+  workerC50?: Throughput;
+  workerXmin?: HeldXmin;
 }
 
 const n = (x: number | undefined, digits = 0) => (x === undefined || !Number.isFinite(x) ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
@@ -42,29 +46,48 @@ export function report(results: CandidateResult[], meta: { machine: Machine; pos
     row('retry a failed job, ms', (r) => n(r.reads?.retryMs, 3)),
     row('enqueue one job, ms', (r) => n(r.reads?.enqueueMs, 3)),
   ];
-  const held = results.filter((r) => r.xmin);
-  if (held.length > 0) {
-    const x = held[0]!.xmin!;
+  if (results.some((r) => r.workerC10)) {
     lines.push(
-      row(`held xmin ${x.minutes} min at ${n(x.rate)} jobs/s: drain after it, jobs/s`, (r) => (r.xmin ? `${n(r.xmin.drainHeld.jobsPerS)} (${((r.xmin.drainHeld.jobsPerS / r.xmin.drainBefore.jobsPerS) * 100).toFixed(0)}% of ${n(r.xmin.drainBefore.jobsPerS)})` : '—')),
-      row('held xmin: hot tables at the end, MB; dead tuples', (r) => {
-        const last = r.xmin?.samples.at(-1);
+      row('Worker: jobs/s at concurrency 10', tp((r) => r.workerC10)),
+      row('Worker: jobs/s at concurrency 50', tp((r) => r.workerC50)),
+      row('Worker: server CPU µs per job (10)', (r) => n(r.workerC10?.serverCpuUsPerJob, 1)),
+      row('Worker: WAL bytes per job (10)', (r) => n(r.workerC10?.walBytesPerJob)),
+    );
+  }
+  const hold = [
+    { by: 'pgbench', pick: (r: CandidateResult) => r.xmin },
+    { by: 'Worker', pick: (r: CandidateResult) => r.workerXmin },
+  ];
+  const after: string[] = [];
+  for (const { by, pick } of hold) {
+    const held = results.filter((r) => pick(r));
+    if (held.length === 0) continue;
+    const x = pick(held[0]!)!;
+    lines.push(
+      row(`${by}, held xmin ${x.minutes} min at ${n(x.rate)} jobs/s: drain after it, jobs/s`, (r) => {
+        const h = pick(r);
+        return h ? `${n(h.drainHeld.jobsPerS)} (${((h.drainHeld.jobsPerS / h.drainBefore.jobsPerS) * 100).toFixed(0)}% of ${n(h.drainBefore.jobsPerS)})` : '—';
+      }),
+      row(`${by}, held xmin: hot tables at the end, MB; dead tuples`, (r) => {
+        const last = pick(r)?.samples.at(-1);
         return last ? `${n(last.bytes / 2 ** 20, 1)} MB; ${n(last.dead)}` : '—';
       }),
+    );
+    after.push(
       '',
-      `Hot tables during the hold (MB / dead tuples / jobs waiting), every ${x.minutes <= 2 ? '10 s' : 'minute'}:`,
+      `${by}, hot tables during the hold (MB / dead tuples / jobs waiting), every ${x.minutes <= 2 ? '10 s' : 'minute'}:`,
       '',
       `| s | ${held.map((r) => r.name).join(' | ')} |`,
       `|---|${held.map(() => '---').join('|')}|`,
     );
-    const minutes = held[0]!.xmin!.samples.filter((s) => x.minutes <= 2 || s.s % 60 < 10);
-    for (const s of minutes) {
-      lines.push(`| ${s.s} | ${held.map((r) => {
-        const m = r.xmin!.samples.find((t) => Math.abs(t.s - s.s) < 10);
+    for (const s of x.samples.filter((t) => x.minutes <= 2 || t.s % 60 < 10)) {
+      after.push(`| ${s.s} | ${held.map((r) => {
+        const m = pick(r)!.samples.find((t) => Math.abs(t.s - s.s) < 10);
         return m ? `${n(m.bytes / 2 ** 20, 1)} / ${n(m.dead)} / ${n(m.waiting)}` : '—';
       }).join(' | ')} |`);
     }
   }
+  lines.push(...after);
   lines.push('', ...results.map((r) => `- **${r.name}**: ${r.title}`), '');
   return lines.join('\n');
 }

@@ -11,6 +11,8 @@
  *   --reads-history 1000000              finished jobs present while reads are measured (0: skip reads)
  *   --xmin-minutes 10                    length of the held-xmin scenario (0: skip it)
  *   --xmin-rate N                        jobs/s offered meanwhile (default: half the first candidate's c10)
+ *   --worker                             also through the real Worker (worker-path.ts): c10, c50 and the held xmin
+ *   --pgbench-xmin                       the held xmin with pgbench claiming too (default: only the worker's, with --worker)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +23,7 @@ import { CANDIDATES } from './candidates.ts';
 import { openCandidateDb } from './measure.ts';
 import { report } from './report.ts';
 import { heldXmin, history, reads, throughput } from './scenarios.ts';
+import { workerHeldXmin, workerThroughput } from './worker-path.ts';
 import type { CandidateResult } from './report.ts';
 
 const { values } = parseArgs({
@@ -31,6 +34,8 @@ const { values } = parseArgs({
     'reads-history': { type: 'string', default: '1000000' },
     'xmin-minutes': { type: 'string', default: '10' },
     'xmin-rate': { type: 'string' },
+    worker: { type: 'boolean', default: false },
+    'pgbench-xmin': { type: 'boolean', default: false },
   },
 });
 const names = values.candidates.split(',').map((s) => s.trim()).filter(Boolean);
@@ -58,10 +63,22 @@ try {
         log(`${name} with ${values.history} kept ${Math.round(r.history.withHistory.jobsPerS)} jobs/s; retention ${Math.round(r.history.retentionMs)} ms`);
       }
       if (Number(values['reads-history']) > 0) r.reads = await reads(db, cand, Number(values['reads-history']));
-      if (Number(values['xmin-minutes']) > 0) {
-        xminRate ??= Math.round(r.c10.jobsPerS / 2);
-        r.xmin = await heldXmin(db, cand, Number(values['xmin-minutes']), xminRate, Math.min(jobs, 50_000));
-        log(`${name} held xmin: drain ${Math.round(r.xmin.drainHeld.jobsPerS)} against ${Math.round(r.xmin.drainBefore.jobsPerS)} jobs/s`);
+      if (values.worker) {
+        r.workerC10 = await workerThroughput(db, cand, jobs, 10);
+        r.workerC50 = await workerThroughput(db, cand, jobs, 50);
+        log(`${name} worker c10 ${Math.round(r.workerC10.jobsPerS)}, c50 ${Math.round(r.workerC50.jobsPerS)} jobs/s`);
+      }
+      const minutes = Number(values['xmin-minutes']);
+      if (minutes > 0) {
+        xminRate ??= Math.round(((values.worker ? r.workerC10?.jobsPerS : undefined) ?? r.c10.jobsPerS) / 2);
+        if (values.worker) {
+          r.workerXmin = await workerHeldXmin(db, cand, minutes, xminRate, Math.min(jobs, 50_000));
+          log(`${name} worker, held xmin: drain ${Math.round(r.workerXmin.drainHeld.jobsPerS)} against ${Math.round(r.workerXmin.drainBefore.jobsPerS)} jobs/s`);
+        }
+        if (values['pgbench-xmin'] || !values.worker) {
+          r.xmin = await heldXmin(db, cand, minutes, xminRate, Math.min(jobs, 50_000));
+          log(`${name} pgbench, held xmin: drain ${Math.round(r.xmin.drainHeld.jobsPerS)} against ${Math.round(r.xmin.drainBefore.jobsPerS)} jobs/s`);
+        }
       }
       results.push(r);
     } finally {
