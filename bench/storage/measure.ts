@@ -24,9 +24,13 @@ export interface CandidateDb {
   close(): Promise<void>;
 }
 
+/** A fresh database of the candidate's own on the server of `adminUrl` (`jobq_storage_<name>`). */
 export async function openCandidateDb(adminUrl: string, cand: StorageCandidate): Promise<CandidateDb> {
-  const name = `jobq_storage_${cand.name}`;
-  const url = await createDatabase(adminUrl, name);
+  return prepareCandidateDb(await createDatabase(adminUrl, `jobq_storage_${cand.name}`), cand);
+}
+
+/** The empty (or jobq-migrated) database at `url`, made the candidate's: jobq's migrations, then its setup. */
+export async function prepareCandidateDb(url: string, cand: StorageCandidate): Promise<CandidateDb> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     await migrate(pool);

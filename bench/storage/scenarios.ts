@@ -74,7 +74,7 @@ export interface HeldXmin {
   minutes: number;
   /** Jobs per second offered (enqueued, and claimed as they come). */
   rate: number;
-  /** Every 10 s: seconds since the hold began, the hot tables' bytes and dead tuples, jobs waiting. */
+  /** Every 10 s (or `sampleMs`): seconds since the hold began, the hot tables' bytes and dead tuples, jobs waiting. */
   samples: { s: number; bytes: number; dead: number; waiting: number }[];
   /** A full-speed drain of `drainJobs` at concurrency 10 before the hold, and at its end (still held). */
   drainBefore: Throughput;
@@ -86,7 +86,7 @@ export interface HeldXmin {
  * enqueued at `rate` per second (in batches every 100 ms) and claimed as they come (pgbench at a
  * claim rate that keeps up); then, still held, `drainJobs` are enqueued at once and drained at full speed.
  */
-export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes: number, rate: number, drainJobs: number): Promise<HeldXmin> {
+export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes: number, rate: number, drainJobs: number, sampleMs = 10_000): Promise<HeldXmin> {
   const { c } = db;
   const drainBefore = await throughput(db, cand, drainJobs, 10, true);
   const holder = new pg.Client(db.url);
@@ -114,7 +114,7 @@ export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes:
         const st = await tableState(c, cand.hotTables);
         samples.push({ s: Math.round((performance.now() - t0) / 1000), bytes: st.bytes, dead: st.dead, waiting: await cand.remaining(c) });
       })().catch(() => {});
-    }, 10_000);
+    }, sampleMs);
     try {
       // Claims at 1.5 times what the feed needs in full batches: they keep up, as a worker woken by NOTIFY would.
       await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, seconds: Math.round((end - performance.now()) / 1000), rate: Math.ceil((rate / BATCH) * 1.5) });
@@ -157,18 +157,18 @@ export interface Reads {
   enqueueMs: number;
 }
 
-/** The API's operations on one job, over `finished` finished, 100,000 queued and 20,000 failed jobs. */
-export async function reads(db: CandidateDb, cand: StorageCandidate, finished: number): Promise<Reads> {
+/** The API's operations on one job, over `finished` finished jobs, a tenth as many queued (100,000 at most) and a fiftieth failed (20,000 at most); reads for `seconds` each. */
+export async function reads(db: CandidateDb, cand: StorageCandidate, finished: number, seconds = 10): Promise<Reads> {
   const { c } = db;
   await cand.reset(c);
   for (let done = 0; done < finished; done += 1_000_000) await cand.addFinished(c, Math.min(1_000_000, finished - done), 2);
-  await cand.seed(c, 100_000);
-  await cand.addFailed(c, 20_000);
+  await cand.seed(c, Math.min(100_000, finished / 10));
+  await cand.addFailed(c, Math.min(20_000, finished / 50));
   await c.query('VACUUM (ANALYZE)');
   const at = (script: string, nids: number, o: { seconds?: number; transactions?: number }) =>
     pgbench(db.url, script, { clients: 4, ...o, vars: { nids } }).then((r) => r.latencyMs);
-  const getMs = await at(cand.pgbench.get, await sampleIds(c, cand.sampleIdsSql('finished'), 20_000), { seconds: 10 });
-  const listMs = await at(cand.pgbench.list, 1, { seconds: 10 });
+  const getMs = await at(cand.pgbench.get, await sampleIds(c, cand.sampleIdsSql('finished'), 20_000), { seconds });
+  const listMs = await at(cand.pgbench.list, 1, { seconds });
   const enqueueMs = await at(cand.pgbench.enqueue, 1, { transactions: 1_000 });
   const cancelMs = await at(cand.pgbench.cancel, await sampleIds(c, cand.sampleIdsSql('queued'), 50_000), { transactions: 250 });
   const retryMs = await at(cand.pgbench.retry, await sampleIds(c, cand.sampleIdsSql('failed'), 20_000), { transactions: 250 });
