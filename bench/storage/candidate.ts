@@ -26,6 +26,8 @@ export interface StorageCandidate {
   name: string;
   /** One line: what the design is. */
   title: string;
+  /** A peer's own storage (graphile-worker's), measured for comparison: no jobq `Queue`, no Worker path, no history kept. */
+  peer?: boolean;
   /** Absolute path of the SQL applied after `migrate()` (may be empty for today's design). */
   setupSql: string;
   /** Absolute paths of the pgbench scripts. */

@@ -1,5 +1,9 @@
-/** Every storage candidate of the study, by name (the bench's `jobq-<name>` systems and `npm run bench:storage`). */
+/**
+ * Every storage candidate of the study, by name (the bench's `jobq-<name>` systems and `npm run bench:storage`).
+ * `graphile` is graphile-worker's own storage, the peer baseline: pgbench only (no jobq Queue).
+ */
 import type { StorageCandidate } from './candidate.ts';
+import { candidate as graphile } from './graphile/index.ts';
 import { candidate as today } from './today/index.ts';
 
-export const CANDIDATES: Record<string, StorageCandidate> = { today };
+export const CANDIDATES: Record<string, StorageCandidate> = { today, graphile };

@@ -63,19 +63,20 @@ try {
         log(`${name} with ${values.history} kept ${Math.round(r.history.withHistory.jobsPerS)} jobs/s; retention ${Math.round(r.history.retentionMs)} ms`);
       }
       if (Number(values['reads-history']) > 0) r.reads = await reads(db, cand, Number(values['reads-history']));
-      if (values.worker) {
+      const worker = values.worker && !cand.peer;
+      if (worker) {
         r.workerC10 = await workerThroughput(db, cand, jobs, 10);
         r.workerC50 = await workerThroughput(db, cand, jobs, 50);
         log(`${name} worker c10 ${Math.round(r.workerC10.jobsPerS)}, c50 ${Math.round(r.workerC50.jobsPerS)} jobs/s`);
       }
       const minutes = Number(values['xmin-minutes']);
       if (minutes > 0) {
-        xminRate ??= Math.round(((values.worker ? r.workerC10?.jobsPerS : undefined) ?? r.c10.jobsPerS) / 2);
-        if (values.worker) {
+        xminRate ??= Math.round(((worker ? r.workerC10?.jobsPerS : undefined) ?? r.c10.jobsPerS) / 2);
+        if (worker) {
           r.workerXmin = await workerHeldXmin(db, cand, minutes, xminRate, Math.min(jobs, 50_000));
           log(`${name} worker, held xmin: drain ${Math.round(r.workerXmin.drainHeld.jobsPerS)} against ${Math.round(r.workerXmin.drainBefore.jobsPerS)} jobs/s`);
         }
-        if (values['pgbench-xmin'] || !values.worker) {
+        if (values['pgbench-xmin'] || !worker) {
           r.xmin = await heldXmin(db, cand, minutes, xminRate, Math.min(jobs, 50_000));
           log(`${name} pgbench, held xmin: drain ${Math.round(r.xmin.drainHeld.jobsPerS)} against ${Math.round(r.xmin.drainBefore.jobsPerS)} jobs/s`);
         }

@@ -95,7 +95,7 @@ export const SYSTEMS: SystemDef[] = [
     settings: 'ioredis, defaults (completed jobs kept); Worker concurrency = concurrency',
   },
   // The storage study's prototypes (bench/storage, docs/design/storage.md): only when --systems names them.
-  ...Object.values(CANDIDATES).filter((c) => c.name !== 'today').map((c): SystemDef => ({
+  ...Object.values(CANDIDATES).filter((c) => c.name !== 'today' && !c.peer).map((c): SystemDef => ({
     id: `jobq-${c.name}`,
     family: `jobq-${c.name}`,
     label: `jobq, ${c.name} storage (prototype)`,

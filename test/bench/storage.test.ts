@@ -28,7 +28,7 @@ for (const cand of Object.values(CANDIDATES)) {
 
       const h = await history(db, cand, 500, 2_000);
       assert.equal(h.withHistory.finished, 500);
-      if (cand.name !== 'graphile') {
+      if (!cand.peer) {
         assert.equal(h.retentionRemoved, 1_800, 'the nine tenths finished 30 hours ago');
         assert.equal(await cand.succeeded(db.c), 200 + 500, 'what finished within the day is kept');
       }
@@ -40,8 +40,10 @@ for (const cand of Object.values(CANDIDATES)) {
       assert.equal(x.drainHeld.finished, 500);
       assert.ok(x.samples.length >= 1 && x.samples.every((s) => s.bytes > 0), 'the hot tables sampled during the hold');
 
-      const w = await workerThroughput(db, cand, 300, 10);
-      assert.equal(w.finished, 300, 'the real Worker ran every job through the candidate once');
+      if (!cand.peer) {
+        const w = await workerThroughput(db, cand, 300, 10);
+        assert.equal(w.finished, 300, 'the real Worker ran every job through the candidate once');
+      }
     } finally {
       await db.close();
     }

@@ -21,6 +21,7 @@ const NOT_FINISHED = 'attempts < max_attempts OR locked_at IS NOT NULL';
 
 export const candidate: StorageCandidate = {
   name: 'graphile',
+  peer: true,
   title: "graphile-worker 0.18's: one row per job, updated at the claim, deleted at the completion (keeps nothing finished)",
   setupSql: path.join(here, 'setup.sql'),
   pgbench: {
