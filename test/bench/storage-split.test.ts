@@ -158,6 +158,7 @@ test('list: newest first over both tables, each job exactly once under a stable 
 
 test('what the prototype does not carry throws', async () => {
   await assert.rejects(async () => queue.stats(), /split prototype: stats .* not supported/);
+  await assert.rejects(async () => queue.insights.workers(), /split prototype: insights.workers not supported/);
   await assert.rejects(queue.enqueue({ kind: 'probe', payload: {}, dependsOn: [crypto.randomUUID()] }), /split prototype: dependsOn .* not supported/);
   await assert.rejects(async () => queue.enqueueMany([{ kind: 'probe', payload: {}, idempotencyKey: 'x' }]), /not supported/);
 });

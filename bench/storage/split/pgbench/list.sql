@@ -1,8 +1,7 @@
--- split: GET /v1/jobs?limit=50, newest first, over both tables, then the page after its last job:
--- the real listing (src/queue/statements/reads.ts list, bounded scan and bytes) with jobq.jobs replaced by
--- jobq.jobs UNION ALL jobq.jobs_done, which PostgreSQL answers with a Merge Append of backward id scans.
--- The first page is wrapped to keep its 50th id for the second (\gset needs one row).
-SELECT coalesce((array_agg(p.id ORDER BY p.id DESC))[50], 'ffffffff-ffff-ffff-ffff-ffffffffffff') AS cursor FROM (
+-- split: GET /v1/jobs?limit=50, newest first, over both tables, then the page after it: the real
+-- listing (src/queue/statements/reads.ts list, bounded scan and bytes) with jobq.jobs replaced by jobq.jobs
+-- UNION ALL jobq.jobs_done, which PostgreSQL answers with a Merge Append of backward id scans. \aset keeps
+-- the last row's columns: the second page starts after the 51st row (the API's after the 50th: same cost).
 SELECT w.id, w.queue, w.kind, w.status, w.priority, w.attempts, w.max_attempts, w.run_at, w.timeout_ms,
           w.locked_by, w.locked_at, w.started_at, w.cancel_requested, w.idempotency_key, w.group_key, w.singleton_key, w.debounce_key, w.depends_on, w.on_parent_failure, w.backoff_ms,
           w.created_at, w.updated_at, w.finished_at, w.progress,
@@ -32,8 +31,7 @@ SELECT w.id, w.queue, w.kind, w.status, w.priority, w.attempts, w.max_attempts, 
          ) m
      ) w
     ORDER BY w.id DESC
-    LIMIT 51
-) p \gset
+    LIMIT 51 \aset
 SELECT w.id, w.queue, w.kind, w.status, w.priority, w.attempts, w.max_attempts, w.run_at, w.timeout_ms,
           w.locked_by, w.locked_at, w.started_at, w.cancel_requested, w.idempotency_key, w.group_key, w.singleton_key, w.debounce_key, w.depends_on, w.on_parent_failure, w.backoff_ms,
           w.created_at, w.updated_at, w.finished_at, w.progress,
@@ -54,7 +52,7 @@ SELECT w.id, w.queue, w.kind, w.status, w.priority, w.attempts, w.max_attempts, 
                           (NULL::jobq.job_status IS NULL OR j.status = NULL) AND (NULL::text IS NULL OR j.kind = NULL)
                             AND (NULL::text IS NULL OR j.queue = NULL) AND (NULL::text IS NULL OR j.group_key = NULL) AS hit
                      FROM (SELECT * FROM jobq.jobs UNION ALL SELECT * FROM jobq.jobs_done) j
-                    WHERE j.id < coalesce(:cursor::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
+                    WHERE j.id < coalesce(:id::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')
                     ORDER BY j.id DESC
                     LIMIT 10000
                  ) s
