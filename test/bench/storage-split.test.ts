@@ -104,6 +104,15 @@ test('a dead worker\'s jobs come back when their lease lapses, and then succeed'
   });
 });
 
+test('flow control is the hot table\'s: a queue with a concurrency limit and groups runs through claimLimited', async () => {
+  await queue.setQueue('limited', { concurrency: 2, groupConcurrency: 1 });
+  const made = await queue.enqueueMany(Array.from({ length: 20 }, (_, i) => ({ kind: 'probe', payload: { n: 5000 + i }, queue: 'limited', group: `g${i % 3}` })));
+  await withWorker(async () => {
+    for (const { job } of made) await waitForStatus(queue, job.id, 'succeeded');
+  });
+  for (let i = 0; i < 20; i++) assert.equal(runs.get(5000 + i), 1);
+});
+
 test('an idempotency key holds across both tables until retention drops its day', async () => {
   const first = await queue.enqueue({ kind: 'probe', payload: { n: 3000 }, idempotencyKey: 'k1' });
   assert.equal(first.isNew, true);
