@@ -12,7 +12,7 @@ import { candidate } from '../../bench/storage/split/index.ts';
 import type { Queue } from '../../src/queue/queue.ts';
 import type { Job } from '../../src/queue/types.ts';
 import { PermanentError } from '../../src/kinds/registry.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { directUrl, freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { eventually, waitForStatus } from '../helpers/poll.ts';
 import { kindsWithProbe, silent } from '../helpers/worker.ts';
 import { Worker } from '../../src/worker/worker.ts';
@@ -187,13 +187,15 @@ test('each pgbench script runs on a seeded database', async () => {
     ];
     for (const [script, what] of scripts) {
       await c.query('TRUNCATE jobq.bench_ids');
-      await c.query(`INSERT INTO jobq.bench_ids SELECT row_number() OVER (), id FROM (${candidate.sampleIdsSql(what)} LIMIT 500) s`);
+      // cancel and retry act on one job (ten transactions picking among many could pick one twice, and the count below would vary).
+      const n = what === 'finished' ? 500 : 1;
+      await c.query(`INSERT INTO jobq.bench_ids SELECT row_number() OVER (), id FROM (${candidate.sampleIdsSql(what)} LIMIT ${n}) s`);
       const nids = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.bench_ids')).rows[0]!.n;
-      const { stdout } = await promisify(execFile)('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, db.url]);
+      const { stdout } = await promisify(execFile)('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, directUrl(db.url)]);
       assert.match(stdout, /number of transactions actually processed: 10\/10/, script);
     }
     assert.equal(await candidate.succeeded(c), 1_000 + 500, 'five claims of 50 per client finished 500 seeded jobs');
-    assert.equal(await candidate.remaining(c), 2_000 - 500 + 10 - 10 + 10, 'seeded, minus finished, plus enqueued, minus cancelled, plus retried');
+    assert.equal(await candidate.remaining(c), 2_000 - 500 + 10 - 1 + 1, 'seeded, minus finished, plus enqueued, minus the one cancelled, plus the one retried');
   } finally {
     c.release();
   }
