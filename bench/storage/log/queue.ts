@@ -252,7 +252,9 @@ export class LogQueue extends Queue {
       'UPDATE jobq.log_batch SET locked_at = now() WHERE batch_id = ANY ($1) AND worker = $2 AND lost_at IS NULL RETURNING batch_id', [batches, workerId],
     );
     const held = new Set(rows.map((r) => Number(r.batch_id)));
-    return { cancelRequested: [], lost: claims.filter((c) => !held.has(Math.floor(c.claimSeq / SEQ_SPAN))).map((c) => c.claimSeq) };
+    const lost = claims.filter((c) => !held.has(Math.floor(c.claimSeq / SEQ_SPAN))).map((c) => c.claimSeq);
+    for (const seq of lost) this.#pos.delete(seq);
+    return { cancelRequested: [], lost };
   }
 
   /** Gives claims back: a `released` fail row and a new entry of the same attempt each. */

@@ -222,7 +222,7 @@ BEGIN
   IF FOUND THEN
     SELECT b.hi_xid, b.hi_pos INTO hx, hp FROM jobq.log_batch b
      WHERE b.window_id = win.window_id ORDER BY b.hi_xid DESC, b.hi_pos DESC LIMIT 1;
-    picked := jobq.log_slice(q, win.prev, win.cur, hx, hp, lim);
+    picked := jobq.log_slice(q, win.prev, win.cur, coalesce(hx, '0'), coalesce(hp, 0), lim);
   END IF;
   IF coalesce(cardinality(picked), 0) = 0 THEN
     snap := pg_current_snapshot();
