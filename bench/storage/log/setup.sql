@@ -168,8 +168,10 @@ $$;
 -- Up to lim entries of queue q in window (prev, cur) after (hx, hp), in (xid, pos) order, skipping
 -- entries with a log_fail row (cancelled before their claim). PgQ's rule, as two index-ordered parts:
 -- the xids in prev's in-progress list that cur sees (one scan each), then the xid range [prev.xmax, cur.xmax).
+-- Its plans are pinned to index scans, as jobq.claim's are: generations without statistics (a new
+-- partition, a bulk insert not analysed yet) otherwise get an Append and a sort of the whole window.
 CREATE FUNCTION jobq.log_slice(q text, prev pg_snapshot, cur pg_snapshot, hx xid8, hp bigint, lim int)
-RETURNS jobq.log[] LANGUAGE plpgsql STABLE AS $$
+RETURNS jobq.log[] LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
 DECLARE
   xa xid8[];
   x xid8;
@@ -265,7 +267,7 @@ BEGIN
 END $$;
 
 -- The entries of batch b that are unfinished (no done row, no fail row): what a recovery appends again.
-CREATE FUNCTION jobq.log_batch_open(b bigint) RETURNS SETOF jobq.log LANGUAGE sql STABLE AS $$
+CREATE FUNCTION jobq.log_batch_open(b bigint) RETURNS SETOF jobq.log LANGUAGE sql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
   SELECT l.* FROM jobq.log_batch bt JOIN jobq.log_window w ON w.window_id = bt.window_id
     JOIN jobq.log l ON l.queue = bt.queue AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) <= (bt.hi_xid, bt.hi_pos)
    WHERE bt.batch_id = b
@@ -281,7 +283,7 @@ CREATE FUNCTION jobq.log_job(job uuid)
 RETURNS TABLE (id uuid, queue text, kind text, payload jsonb, status text, attempts int, max_attempts int, run_at timestamptz,
                timeout_ms int, backoff_ms int, locked_by text, locked_at timestamptz, claim_seq bigint, result jsonb,
                created_at timestamptz, finished_at timestamptz, pos bigint, errors jsonb)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
   e record;
