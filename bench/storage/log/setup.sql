@@ -1,0 +1,330 @@
+-- Candidate `log` of the storage study (issue #22; README.md beside this file): append-only jobs with
+-- their state derived, in the PgQ lineage. Applied after jobq's migrate(); jobq's own tables stay but
+-- are not used for jobs.
+--
+-- A job is only ever INSERTed into jobq.log (one row per attempt: a retry, a release or a recovery
+-- appends a new entry of the same id). A claim, serialised on the queue's cursor row (FOR UPDATE, no
+-- update), takes the entries of the queue's current WINDOW, the transactions committed between two
+-- snapshots (PgQ's rule: xid visible in `cur`, not in `prev`), in (xid, pos) order, in slices of at most
+-- `lim`, and INSERTs one jobq.log_batch row naming the slice: (window, from (xid, pos) exclusive, to
+-- (xid, pos) inclusive, worker, locked_at). A completion INSERTs one jobq.log_done row per claim batch
+-- it covers (the positions done); a failure, cancellation, release or loss one jobq.log_fail row per
+-- entry. Delayed jobs and retries wait in jobq.log_scheduled (the one table rows are deleted from) and
+-- are moved into the log when due, by the claim. Only priority 0.
+--
+-- Retention: jobq.log, log_batch, log_done and log_fail are partitioned by generation (`gen`);
+-- jobq.log_rotate() attaches a new generation (ShareUpdateExclusive on the parents), and retention
+-- detaches and drops a generation all of whose entries are finished (index.ts, `dropGeneration`).
+
+CREATE SEQUENCE jobq.log_pos_seq;
+CREATE SEQUENCE jobq.log_batch_seq;
+CREATE SEQUENCE jobq.log_window_seq;
+
+-- One row per generation; the newest is where inserts go. rotated_xid: the transaction that made it
+-- current (a generation is dropped only once every transaction up to it has ended).
+CREATE TABLE jobq.log_gen (
+  gen int PRIMARY KEY,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  rotated_xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+);
+
+-- A time-ordered (version 7 layout) uuid made by the server: for bulk seeds and pgbench, where the
+-- client would make one (src/queue/ids.ts).
+CREATE FUNCTION jobq.log_uuid7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
+  SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
+           substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
+$$;
+
+CREATE FUNCTION jobq.log_current_gen() RETURNS int LANGUAGE sql STABLE AS $$ SELECT max(gen) FROM jobq.log_gen $$;
+
+-- The log: one entry per attempt. `first`: the job's first entry (what a listing shows, by id).
+CREATE TABLE jobq.log (
+  gen int NOT NULL DEFAULT jobq.log_current_gen(),
+  pos bigint NOT NULL DEFAULT nextval('jobq.log_pos_seq'),
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  id uuid NOT NULL,
+  first boolean NOT NULL DEFAULT true,
+  queue text NOT NULL,
+  kind text NOT NULL,
+  payload jsonb NOT NULL,
+  attempt int NOT NULL DEFAULT 1,
+  max_attempts int NOT NULL,
+  run_at timestamptz NOT NULL DEFAULT now(),
+  timeout_ms int,
+  backoff_ms int,
+  created_at timestamptz NOT NULL DEFAULT now()
+) PARTITION BY LIST (gen);
+CREATE INDEX log_window_idx ON jobq.log (queue, xid, pos);
+CREATE INDEX log_id_idx ON jobq.log (id, pos);
+
+-- Delayed jobs and retries, moved into the log when due (a pos is taken here and kept).
+CREATE TABLE jobq.log_scheduled (
+  pos bigint PRIMARY KEY DEFAULT nextval('jobq.log_pos_seq'),
+  id uuid NOT NULL,
+  first boolean NOT NULL,
+  queue text NOT NULL,
+  kind text NOT NULL,
+  payload jsonb NOT NULL,
+  attempt int NOT NULL,
+  max_attempts int NOT NULL,
+  run_at timestamptz NOT NULL,
+  timeout_ms int,
+  backoff_ms int,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX log_scheduled_due_idx ON jobq.log_scheduled (queue, run_at);
+CREATE INDEX log_scheduled_id_idx ON jobq.log_scheduled (id);
+
+-- A queue's claim cursor: only locked (FOR UPDATE), never updated; the position is the newest batch.
+CREATE TABLE jobq.log_cursor (queue text PRIMARY KEY);
+INSERT INTO jobq.log_cursor VALUES ('default');
+
+-- A window: the transactions committed between snapshots prev and cur (cur_xmax: to find it by xid).
+CREATE TABLE jobq.log_window (
+  window_id bigint PRIMARY KEY DEFAULT nextval('jobq.log_window_seq'),
+  queue text NOT NULL,
+  prev pg_snapshot NOT NULL,
+  cur pg_snapshot NOT NULL,
+  cur_xmax xid8 NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX log_window_queue_idx ON jobq.log_window (queue, window_id);
+CREATE INDEX log_window_xmax_idx ON jobq.log_window (queue, cur_xmax, window_id);
+
+-- A claim: the slice (lo, hi] of a window, in (xid, pos) order. locked_at: its lease (renewals update
+-- it); lost_at: recovered (its unfinished entries appended again).
+CREATE TABLE jobq.log_batch (
+  gen int NOT NULL DEFAULT jobq.log_current_gen(),
+  batch_id bigint NOT NULL,
+  queue text NOT NULL,
+  window_id bigint NOT NULL,
+  lo_xid xid8 NOT NULL,
+  lo_pos bigint NOT NULL,
+  hi_xid xid8 NOT NULL,
+  hi_pos bigint NOT NULL,
+  n int NOT NULL,
+  worker text NOT NULL,
+  locked_at timestamptz NOT NULL,
+  lost_at timestamptz
+) PARTITION BY LIST (gen);
+CREATE INDEX log_batch_id_idx ON jobq.log_batch (batch_id);
+CREATE INDEX log_batch_slice_idx ON jobq.log_batch (window_id, hi_xid, hi_pos);
+
+-- A completion: the positions of one claim batch done, their results (null when all are null).
+CREATE TABLE jobq.log_done (
+  gen int NOT NULL DEFAULT jobq.log_current_gen(),
+  batch_id bigint NOT NULL,
+  pos bigint[] NOT NULL,
+  results jsonb,
+  finished_at timestamptz NOT NULL DEFAULT now()
+) PARTITION BY LIST (gen);
+CREATE INDEX log_done_batch_idx ON jobq.log_done (batch_id);
+
+-- An entry that ended otherwise: failed (retrying, failed_permanent), cancelled before its claim,
+-- released (given back unrun) or lost (its worker's lease lapsed). One row per entry.
+CREATE TABLE jobq.log_fail (
+  gen int NOT NULL DEFAULT jobq.log_current_gen(),
+  pos bigint NOT NULL,
+  id uuid NOT NULL,
+  batch_id bigint,
+  status text NOT NULL CHECK (status IN ('retrying', 'failed_permanent', 'cancelled', 'released', 'lost')),
+  attempt int NOT NULL,
+  error text,
+  at timestamptz NOT NULL DEFAULT now()
+) PARTITION BY LIST (gen);
+CREATE INDEX log_fail_pos_idx ON jobq.log_fail (pos);
+CREATE INDEX log_fail_id_idx ON jobq.log_fail (id, at);
+CREATE INDEX log_fail_batch_idx ON jobq.log_fail (batch_id) WHERE batch_id IS NOT NULL;
+
+-- Where recovery resumes: every batch up to `through` was examined once stale (index.ts, recoverStale).
+CREATE TABLE jobq.log_sweep (through bigint NOT NULL);
+INSERT INTO jobq.log_sweep VALUES (0);
+
+-- Makes a new generation current: a partition of each generational table, attached (not created as
+-- PARTITION OF, which would lock the parents exclusively). Returns it.
+CREATE FUNCTION jobq.log_rotate() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+  g int := coalesce((SELECT max(gen) FROM jobq.log_gen), 0) + 1;
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['log', 'log_batch', 'log_done', 'log_fail'] LOOP
+    EXECUTE format('CREATE TABLE jobq.%I (LIKE jobq.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', t || '_g' || g, t);
+    EXECUTE format('ALTER TABLE jobq.%I ATTACH PARTITION jobq.%I FOR VALUES IN (%s)', t, t || '_g' || g, g);
+  END LOOP;
+  INSERT INTO jobq.log_gen (gen) VALUES (g);
+  RETURN g;
+END $$;
+SELECT jobq.log_rotate();
+
+-- Moves queue q's due scheduled entries into the log (in the caller's transaction: they join a later window).
+CREATE FUNCTION jobq.log_move_due(q text) RETURNS void LANGUAGE sql AS $$
+  WITH due AS (
+    DELETE FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= now() RETURNING s.*
+  )
+  INSERT INTO jobq.log (pos, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at)
+  SELECT pos, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at FROM due
+$$;
+
+-- Up to lim entries of queue q in window (prev, cur) after (hx, hp), in (xid, pos) order, skipping
+-- entries with a log_fail row (cancelled before their claim). PgQ's rule, as two index-ordered parts:
+-- the xids in prev's in-progress list that cur sees (one scan each), then the xid range [prev.xmax, cur.xmax).
+-- Its plans are pinned to index scans, as jobq.claim's are: generations without statistics (a new
+-- partition, a bulk insert not analysed yet) otherwise get an Append and a sort of the whole window.
+CREATE FUNCTION jobq.log_slice(q text, prev pg_snapshot, cur pg_snapshot, hx xid8, hp bigint, lim int)
+RETURNS jobq.log[] LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
+DECLARE
+  xa xid8[];
+  x xid8;
+  res jobq.log[] := '{}';
+  part jobq.log[];
+  pmax xid8 := pg_snapshot_xmax(prev);
+BEGIN
+  SELECT coalesce(array_agg(t ORDER BY t), '{}') INTO xa FROM pg_snapshot_xip(prev) t WHERE pg_visible_in_snapshot(t, cur);
+  FOREACH x IN ARRAY xa LOOP
+    CONTINUE WHEN x < hx;
+    SELECT array_agg(s ORDER BY s.pos) INTO part
+      FROM (SELECT l.* FROM jobq.log l
+             WHERE l.queue = q AND l.xid = x AND l.pos > CASE WHEN x = hx THEN hp ELSE 0 END
+               AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
+             ORDER BY l.pos LIMIT lim - cardinality(res)) s;
+    res := res || coalesce(part, '{}');
+    IF cardinality(res) >= lim THEN RETURN res; END IF;
+  END LOOP;
+  IF hx < pmax THEN hx := pmax; hp := -1; END IF;
+  SELECT array_agg(s ORDER BY s.xid, s.pos) INTO part
+    FROM (SELECT l.* FROM jobq.log l
+           WHERE l.queue = q AND (l.xid, l.pos) > (hx, hp) AND l.xid < pg_snapshot_xmax(cur)
+             AND pg_visible_in_snapshot(l.xid, cur)
+             AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
+           ORDER BY l.xid, l.pos LIMIT lim - cardinality(res)) s;
+  RETURN res || coalesce(part, '{}');
+END $$;
+
+-- The claim: up to lim entries of queue q for worker w, as one batch. Continues the queue's newest
+-- window; when it is exhausted, opens the next (prev = its cur, cur = now's snapshot), written only
+-- when it holds entries. seq: the entry's place in the batch (the claim's `claimSeq` is batch_id * 1024 + seq).
+CREATE FUNCTION jobq.log_claim(q text, w text, lim int)
+RETURNS TABLE (batch_id bigint, seq int, pos bigint, id uuid, queue text, kind text, payload jsonb, attempt int,
+               max_attempts int, run_at timestamptz, timeout_ms int, backoff_ms int)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  win jobq.log_window;
+  hx xid8 := '0';
+  hp bigint := 0;
+  snap pg_snapshot;
+  picked jobq.log[];
+  bid bigint;
+BEGIN
+  IF lim < 1 OR lim > 1000 THEN RAISE EXCEPTION 'log prototype: a claim takes 1..1000 jobs'; END IF;
+  PERFORM FROM jobq.log_cursor c WHERE c.queue = q FOR UPDATE;
+  IF NOT FOUND THEN RETURN; END IF;
+  IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= now()) THEN PERFORM jobq.log_move_due(q); END IF;
+  SELECT * INTO win FROM jobq.log_window w0 WHERE w0.queue = q ORDER BY w0.window_id DESC LIMIT 1;
+  IF FOUND THEN
+    SELECT b.hi_xid, b.hi_pos INTO hx, hp FROM jobq.log_batch b
+     WHERE b.window_id = win.window_id ORDER BY b.hi_xid DESC, b.hi_pos DESC LIMIT 1;
+    picked := jobq.log_slice(q, win.prev, win.cur, coalesce(hx, '0'), coalesce(hp, 0), lim);
+  END IF;
+  IF coalesce(cardinality(picked), 0) = 0 THEN
+    snap := pg_current_snapshot();
+    IF win.window_id IS NOT NULL AND snap::text = win.cur::text THEN RETURN; END IF;
+    win.prev := coalesce(win.cur, '1:1:'::pg_snapshot);
+    win.cur := snap;
+    picked := jobq.log_slice(q, win.prev, snap, '0', 0, lim);
+    IF cardinality(picked) = 0 THEN RETURN; END IF;
+    INSERT INTO jobq.log_window (queue, prev, cur, cur_xmax) VALUES (q, win.prev, snap, pg_snapshot_xmax(snap))
+    RETURNING window_id INTO win.window_id;
+    hx := '0';
+    hp := 0;
+  END IF;
+  bid := nextval('jobq.log_batch_seq');
+  INSERT INTO jobq.log_batch (batch_id, queue, window_id, lo_xid, lo_pos, hi_xid, hi_pos, n, worker, locked_at)
+  VALUES (bid, q, win.window_id, hx, hp, picked[cardinality(picked)].xid, picked[cardinality(picked)].pos, cardinality(picked), w, now());
+  RETURN QUERY
+    SELECT bid, (t.o - 1)::int, t.pos, t.id, t.queue, t.kind, t.payload, t.attempt, t.max_attempts, t.run_at, t.timeout_ms, t.backoff_ms
+      FROM unnest(picked) WITH ORDINALITY AS t(gen, pos, xid, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, o);
+END $$;
+
+-- The claim across queues: one batch per queue (qs, or every queue with a cursor; not those in ex), in
+-- name order, until lim jobs.
+CREATE FUNCTION jobq.log_claim_any(qs text[], ex text[], w text, lim int)
+RETURNS TABLE (batch_id bigint, seq int, pos bigint, id uuid, queue text, kind text, payload jsonb, attempt int,
+               max_attempts int, run_at timestamptz, timeout_ms int, backoff_ms int)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  q text;
+  got int := 0;
+  n int;
+BEGIN
+  FOR q IN SELECT c.queue FROM jobq.log_cursor c WHERE (qs IS NULL OR c.queue = ANY (qs)) AND NOT c.queue = ANY (ex) ORDER BY c.queue LOOP
+    RETURN QUERY SELECT * FROM jobq.log_claim(q, w, lim - got);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    got := got + n;
+    EXIT WHEN got >= lim;
+  END LOOP;
+END $$;
+
+-- The entries of batch b that are unfinished (no done row, no fail row): what a recovery appends again.
+CREATE FUNCTION jobq.log_batch_open(b bigint) RETURNS SETOF jobq.log LANGUAGE sql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
+  SELECT l.* FROM jobq.log_batch bt JOIN jobq.log_window w ON w.window_id = bt.window_id
+    JOIN jobq.log l ON l.queue = bt.queue AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) <= (bt.hi_xid, bt.hi_pos)
+   WHERE bt.batch_id = b
+     AND pg_visible_in_snapshot(l.xid, w.cur) AND NOT pg_visible_in_snapshot(l.xid, w.prev)
+     AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
+     AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b AND l.pos = ANY (d.pos))
+$$;
+
+-- A job as its entries say: its newest entry (scheduled, else logged) and the derived status.
+-- status: queued (not in a batch yet, or scheduled for attempt 1), retrying (scheduled for a later attempt),
+-- running (in a batch, no outcome), succeeded (in a done row), or what its log_fail row says.
+CREATE FUNCTION jobq.log_job(job uuid)
+RETURNS TABLE (id uuid, queue text, kind text, payload jsonb, status text, attempts int, max_attempts int, run_at timestamptz,
+               timeout_ms int, backoff_ms int, locked_by text, locked_at timestamptz, claim_seq bigint, result jsonb,
+               created_at timestamptz, finished_at timestamptz, pos bigint, errors jsonb)
+LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
+#variable_conflict use_column
+DECLARE
+  e record;
+  f record;
+  win bigint;
+  b jobq.log_batch;
+  d_at timestamptz;
+  d_result jsonb;
+  errs jsonb;
+BEGIN
+  SELECT coalesce(jsonb_agg(jsonb_build_object('at', x.at, 'attempt', x.attempt, 'error', x.error) ORDER BY x.at), '[]') INTO errs
+    FROM jobq.log_fail x WHERE x.id = job AND x.status IN ('retrying', 'failed_permanent');
+  SELECT * INTO e FROM jobq.log_scheduled s WHERE s.id = job;
+  IF FOUND THEN
+    RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END, e.attempt - 1,
+      e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::bigint, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs;
+    RETURN;
+  END IF;
+  SELECT * INTO e FROM jobq.log l WHERE l.id = job ORDER BY l.pos DESC LIMIT 1;
+  IF NOT FOUND THEN RETURN; END IF;
+  SELECT * INTO f FROM jobq.log_fail x WHERE x.pos = e.pos;
+  IF FOUND THEN
+    RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, f.status, CASE WHEN f.status = 'cancelled' THEN e.attempt - 1 ELSE f.attempt END,
+      e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::bigint, NULL::jsonb, e.created_at, f.at, e.pos, errs;
+    RETURN;
+  END IF;
+  SELECT w.window_id INTO win FROM jobq.log_window w
+   WHERE w.queue = e.queue AND w.cur_xmax > e.xid AND pg_visible_in_snapshot(e.xid, w.cur)
+   ORDER BY w.cur_xmax, w.window_id LIMIT 1;
+  IF FOUND THEN
+    SELECT * INTO b FROM jobq.log_batch bt WHERE bt.window_id = win AND (bt.hi_xid, bt.hi_pos) >= (e.xid, e.pos)
+     ORDER BY bt.hi_xid, bt.hi_pos LIMIT 1;
+  END IF;
+  IF b.batch_id IS NULL THEN
+    RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, 'queued'::text, e.attempt - 1, e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms,
+      NULL::text, NULL::timestamptz, NULL::bigint, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs;
+    RETURN;
+  END IF;
+  SELECT dn.finished_at, dn.results -> (array_position(dn.pos, e.pos) - 1) INTO d_at, d_result
+    FROM jobq.log_done dn WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1;
+  RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN d_at IS NULL THEN 'running' ELSE 'succeeded' END, e.attempt,
+    e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, CASE WHEN d_at IS NULL THEN b.worker END,
+    CASE WHEN d_at IS NULL THEN b.locked_at END, NULL::bigint, d_result, e.created_at, d_at, e.pos, errs;
+END $$;

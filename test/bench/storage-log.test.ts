@@ -1,0 +1,184 @@
+/**
+ * The storage study's `log` candidate (bench/storage/log/): its Queue runs real Workers over the
+ * append-only tables, derives each job's status, recovers, retries, cancels, lists and drops old
+ * generations; and each of its pgbench scripts runs against a seeded database.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, test } from 'node:test';
+import pino from 'pino';
+import { candidate } from '../../bench/storage/log/index.ts';
+import type { LogQueue } from '../../bench/storage/log/queue.ts';
+import { Worker } from '../../src/worker/worker.ts';
+import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { eventually } from '../helpers/poll.ts';
+import { kindsWithProbe } from '../helpers/worker.ts';
+
+const kinds = kindsWithProbe((p) => {
+  if (p.n === -1) throw new Error('always fails');
+});
+
+async function logDatabase(): Promise<{ db: TestDatabase; queue: LogQueue }> {
+  const db = await freshDatabase();
+  await db.pool.query(readFileSync(candidate.setupSql, 'utf8'));
+  const queue = candidate.createQueue({ pool: db.pool, kinds, backoff: { baseMs: 20, capMs: 50 } }) as LogQueue;
+  return { db, queue };
+}
+
+function startWorker(db: TestDatabase, queue: LogQueue, id: string): Promise<Worker> {
+  const w = new Worker({
+    queue, databaseUrl: db.url, listenUrl: db.listenUrl, logger: pino({ level: 'silent' }), workerId: id, concurrency: 10, queues: [],
+    leaseMs: 30_000, heartbeatMs: 5_000, pollIntervalMs: 100, shutdownGraceMs: 5_000, timeoutGraceMs: 1_000,
+  });
+  after(() => w.stop());
+  return w.start().then(() => w);
+}
+
+test('500 jobs run through the Worker exactly once, end succeeded and are read back', async () => {
+  const { db, queue } = await logDatabase();
+  const seen = new Map<string, number>();
+  const w = await startWorker(db, queue, 'w1');
+  w.events.on('job:finish', ({ job }) => seen.set(job.id, (seen.get(job.id) ?? 0) + 1));
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    ids.push(...(await queue.enqueueMany(Array.from({ length: 100 }, (_, n) => ({ kind: 'probe', payload: { n } })))).map((r) => r.job.id));
+  }
+  await eventually(async () => (seen.size === 500 ? true : undefined), 20_000, '500 jobs finished', 50);
+  await w.stop();
+  assert.ok([...seen.values()].every((n) => n === 1), 'each job ran once');
+  for (const id of ids) {
+    const job = await queue.get(id);
+    assert.equal(job?.status, 'succeeded', id);
+    assert.equal(job.attempts, 1);
+  }
+  const c = await db.pool.connect();
+  try {
+    assert.equal(await candidate.succeeded(c), 500);
+    assert.equal(await candidate.remaining(c), 0);
+  } finally {
+    c.release();
+  }
+});
+
+test('a job that throws retries after its backoff, then fails for good; retry queues it again', async () => {
+  const { db, queue } = await logDatabase();
+  const w = await startWorker(db, queue, 'w1');
+  const { job } = await queue.enqueue({ kind: 'probe', payload: { n: -1 }, maxAttempts: 3 });
+  const failed = await eventually(async () => {
+    const j = await queue.get(job.id);
+    return j?.status === 'failed_permanent' ? j : undefined;
+  }, 10_000, 'the job failed for good', 50);
+  assert.equal(failed.attempts, 3);
+  assert.deepEqual(failed.errors.map((e) => e.attempt), [1, 2, 3]);
+  assert.equal(failed.lastError, 'always fails');
+  await w.stop();
+  const again = await queue.retry(job.id);
+  assert.equal(again.status, 'queued');
+  assert.equal(again.attempts, 0);
+  await assert.rejects(queue.retry(job.id), /invalid_transition|cannot retry/);
+});
+
+test('cancel of a queued job and of a delayed one: never claimed; a finished job is already terminal', async () => {
+  const { queue } = await logDatabase();
+  const { job: now } = await queue.enqueue({ kind: 'probe', payload: {} });
+  const { job: later } = await queue.enqueue({ kind: 'probe', payload: {}, delayMs: 60_000 });
+  assert.equal((await queue.requestCancel(now.id)).outcome, 'cancelled');
+  const c2 = await queue.requestCancel(later.id);
+  assert.equal(c2.outcome, 'cancelled');
+  assert.equal(c2.job.status, 'cancelled');
+  assert.deepEqual(await queue.claim('w', { limit: 10 }), []);
+  const out = await queue.requestCancel(now.id);
+  assert.equal(out.outcome, 'already_terminal');
+  assert.equal((await queue.retry(later.id)).status, 'queued');
+  assert.deepEqual((await queue.claim('w', { limit: 10 })).map((j) => j.id), [later.id]);
+});
+
+test('list: newest first across the log and the scheduled entries, with a stable cursor', async () => {
+  const { queue } = await logDatabase();
+  const ids: string[] = [];
+  for (let i = 0; i < 7; i++) ids.push((await queue.enqueue({ kind: 'probe', payload: { n: i }, ...(i % 2 ? { delayMs: 60_000 } : {}) })).job.id);
+  await queue.claim('w', { limit: 2 });
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await queue.list({ limit: 3, ...(cursor ? { cursor } : {}) });
+    seen.push(...page.jobs.map((j) => j.id));
+    cursor = page.nextCursor ?? undefined;
+    if (cursor) await queue.enqueue({ kind: 'probe', payload: {} }); // newer jobs do not shift the pages
+  } while (cursor);
+  assert.deepEqual(seen, [...ids].reverse());
+  const statuses = new Map((await queue.list({ limit: 10 })).jobs.map((j) => [j.id, j.status]));
+  assert.equal(statuses.get(ids[0]!), 'running');
+  assert.equal(statuses.get(ids[1]!), 'queued');
+  await assert.rejects(queue.list({ status: 'queued' }), /log prototype: listing by status not supported/);
+});
+
+test('recovery: a lapsed claim is put back (attempt counted), its late completion is refused', async () => {
+  const { queue } = await logDatabase();
+  const { job } = await queue.enqueue({ kind: 'probe', payload: {} });
+  const [claimed] = await queue.claim('dead', { limit: 5 });
+  assert.equal(claimed!.id, job.id);
+  assert.equal((await queue.get(job.id))!.status, 'running');
+  assert.equal(await queue.recoverStale(0), 1);
+  const back = (await queue.get(job.id))!;
+  assert.equal(back.status, 'queued');
+  assert.equal(back.attempts, 1);
+  assert.deepEqual(await queue.complete('dead', [{ id: job.id, claimSeq: claimed!.claimSeq }]), []);
+  assert.deepEqual((await queue.renew('dead', [claimed!])).lost, [claimed!.claimSeq]);
+  const [again] = await queue.claim('alive', { limit: 5 });
+  assert.equal(again!.attempts, 2);
+  assert.deepEqual(await queue.complete('alive', [{ id: job.id, claimSeq: again!.claimSeq }]), [again!.claimSeq]);
+  assert.equal((await queue.get(job.id))!.status, 'succeeded');
+  assert.equal(await queue.recoverStale(0), 0);
+});
+
+test('retention drops only the generations whose jobs all finished before the cutoff', async () => {
+  const { db, queue } = await logDatabase();
+  const c = await db.pool.connect();
+  try {
+    await candidate.addFinished(c, 10, 48);
+    const [old] = (await c.query<{ id: string }>(`SELECT id FROM jobq.log ORDER BY pos LIMIT 1`)).rows;
+    await candidate.addFinished(c, 10, 1);
+    const { job } = await queue.enqueue({ kind: 'probe', payload: {} });
+    assert.equal(await candidate.retention(c, new Date(Date.now() - 24 * 3_600_000)), 10);
+    assert.equal(await queue.get(old!.id), null);
+    assert.equal(await candidate.succeeded(c), 10);
+    assert.equal((await queue.get(job.id))!.status, 'queued');
+    assert.equal(await candidate.retention(c, new Date(Date.now() - 24 * 3_600_000)), 0);
+  } finally {
+    c.release();
+  }
+});
+
+test('unsupported features throw instead of answering wrongly', async () => {
+  const { queue } = await logDatabase();
+  await assert.rejects(queue.enqueue({ kind: 'probe', payload: {}, priority: 5 }), /log prototype: priority other than 0 not supported/);
+  await assert.rejects(queue.enqueue({ kind: 'probe', payload: {}, idempotencyKey: 'k' }), /log prototype: idempotencyKey not supported/);
+  assert.throws(() => queue.stats(), /log prototype: stats not supported/);
+});
+
+test('each pgbench script runs against a seeded database', async () => {
+  const { db } = await logDatabase();
+  const c = await db.pool.connect();
+  try {
+    await candidate.addFinished(c, 50, 2);
+    await candidate.addFailed(c, 50);
+    await candidate.seed(c, 500);
+    await c.query('CREATE TABLE jobq.bench_ids (i int PRIMARY KEY, id uuid NOT NULL)');
+    const fill = async (what: 'finished' | 'queued' | 'failed') => {
+      await c.query('TRUNCATE jobq.bench_ids');
+      await c.query(`INSERT INTO jobq.bench_ids SELECT row_number() OVER (), id FROM (${candidate.sampleIdsSql(what)}) s`);
+      return (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.bench_ids')).rows[0]!.n;
+    };
+    const run = (script: string, nids: number) =>
+      execFileSync('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, db.url], { stdio: 'pipe' });
+    const p = candidate.pgbench;
+    for (const [script, what] of [[p.get, 'finished'], [p.list, 'finished'], [p.cancel, 'queued'], [p.retry, 'failed'], [p.enqueue, 'finished'], [p.claimFinish, 'finished']] as const) {
+      run(script, await fill(what));
+    }
+    assert.equal(await candidate.succeeded(c), 50 + 500, 'claim_finish completed 10 batches of 50');
+  } finally {
+    c.release();
+  }
+});
