@@ -132,13 +132,15 @@ function run(cmd: string, args: string[], password: string, onProgress?: (line: 
   });
 }
 
-/** Size (bytes, with indexes and TOAST) and dead tuples of `tables`, summed. */
+/** Size (bytes, with indexes and TOAST) and dead tuples of `tables` (of their partitions, when partitioned), summed. */
 export async function tableState(c: pg.ClientBase, tables: string[]): Promise<{ bytes: number; dead: number; live: number }> {
   const { rows } = await c.query<{ bytes: string; dead: string; live: string }>(
     `SELECT coalesce(sum(pg_total_relation_size(r.oid)), 0) AS bytes,
             coalesce(sum(s.n_dead_tup), 0) AS dead, coalesce(sum(s.n_live_tup), 0) AS live
        FROM unnest($1::text[]) t(name)
-       JOIN pg_class r ON r.oid = t.name::regclass
+       CROSS JOIN LATERAL (SELECT relid FROM pg_partition_tree(t.name::regclass) WHERE isleaf
+                           UNION SELECT t.name::regclass) p
+       JOIN pg_class r ON r.oid = p.relid AND r.relkind <> 'p'
        LEFT JOIN pg_stat_user_tables s ON s.relid = r.oid`,
     [tables],
   );

@@ -162,8 +162,8 @@ export async function reads(db: CandidateDb, cand: StorageCandidate, finished: n
   const { c } = db;
   await cand.reset(c);
   for (let done = 0; done < finished; done += 1_000_000) await cand.addFinished(c, Math.min(1_000_000, finished - done), 2);
-  await cand.seed(c, Math.min(100_000, finished / 10));
   await cand.addFailed(c, Math.min(20_000, finished / 50));
+  await cand.seed(c, Math.min(100_000, finished / 10));
   await c.query('VACUUM (ANALYZE)');
   const at = (script: string, nids: number, o: { seconds?: number; transactions?: number }) =>
     pgbench(db.url, script, { clients: 4, ...o, vars: { nids } }).then((r) => r.latencyMs);

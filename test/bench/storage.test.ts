@@ -38,7 +38,7 @@ for (const cand of Object.values(CANDIDATES)) {
 
       const x = await heldXmin(db, cand, 0.05, 500, 500, 1_000);
       assert.equal(x.drainHeld.finished, 500);
-      assert.ok(x.samples.length >= 1 && x.samples.every((s) => s.bytes > 0), 'the hot tables sampled during the hold');
+      assert.ok(x.samples.length >= 1 && x.samples.every((s) => s.bytes > 0), `the hot tables sampled during the hold: ${JSON.stringify(x.samples)}`);
 
       if (!cand.peer) {
         const w = await workerThroughput(db, cand, 300, 10);
