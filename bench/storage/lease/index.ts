@@ -10,13 +10,12 @@
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { JobqError } from '../../../src/errors.ts';
-import { Queue, type ClaimLimitedOptions, type ClaimOptions, type ClaimRef, type ClaimsHeartbeat, type CompleteItem, type FailOptions, type PruneOptions, type QueueThrottle } from '../../../src/queue/queue.ts';
+import { Queue, type ClaimLimitedOptions, type ClaimOptions, type ClaimRef, type ClaimsHeartbeat, type CompleteItem, type FailOptions, type ProgressValue, type PruneOptions, type QueueOptions, type QueueThrottle } from '../../../src/queue/queue.ts';
 import { decodeCursor, encodeCursor } from '../../../src/queue/cursor.ts';
+import { resultJson } from '../../../src/queue/results.ts';
 import type { Retention } from '../../../src/queue/retention.ts';
 import { type ClaimedRow, type JobRow, toClaimedJob, toJob } from '../../../src/queue/rows.ts';
 import type { CancelOutcome, ClaimedJob, EnqueueResult, Job, JobPage, ListFilter, NewJob, QueueInfo, QueueStats, WorkerWriteOptions, WriteOptions } from '../../../src/queue/types.ts';
-import type { ProgressValue } from '../../../src/queue/queue.ts';
-import type { QueueOptions } from '../../../src/queue/queue.ts';
 import type { StorageCandidate } from '../candidate.ts';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -146,6 +145,7 @@ export class LeaseQueue extends Queue {
 
   // --- Transitions ---
 
+  /** One statement for the batch (jobq.lease_complete); results made storable as jobq's are (results.ts), not split by size. */
   override async complete(workerId: string, items: CompleteItem[], opts: WriteOptions = {}): Promise<number[]> {
     if (items.length === 0) return [];
     let started = '';
@@ -154,7 +154,7 @@ export class LeaseQueue extends Queue {
       name: 'lease_complete',
       text: 'SELECT s FROM jobq.lease_complete($1, $2::bigint[], $3::jsonb[], $4::jsonb, $5::timestamptz, $6::boolean) s',
       values: [
-        workerId, items.map((i) => i.claimSeq), items.map((i) => (i.result === undefined ? null : JSON.stringify(i.result))),
+        workerId, items.map((i) => i.claimSeq), items.map((i) => resultJson(i.result) ?? null),
         started === '' ? null : `{${started}}`, this.#now(), opts.db === undefined,
       ],
     });
