@@ -16,7 +16,7 @@ CREATE TABLE jobq.leases (
   worker text NOT NULL,
   locked_at timestamptz NOT NULL,
   ids uuid[] NOT NULL,
-  jobs jobq.jobs[] NOT NULL,
+  jobs jobq.jobs[] COMPRESSION lz4 NOT NULL, -- pglz cost ~6 µs per job to compress (auto_explain of the claim)
   pending integer[] NOT NULL,
   cancel integer[] NOT NULL DEFAULT '{}'
 ) WITH (fillfactor = 50); -- room on the page for the HOT updates of renewals and completions
@@ -183,11 +183,12 @@ BEGIN
     DELETE FROM jobq.leases d USING l WHERE d.id = l.id AND cardinality(l.rest) = 0
   ), upd AS (
     UPDATE jobq.leases u SET pending = l.rest FROM l WHERE u.id = l.id AND cardinality(l.rest) > 0
+  ), held AS MATERIALIZED (
+    -- Each lease's array is read (decompressed) once, not once per job: materialised, so that the
+    -- planner cannot put the unnest inside a join loop over the completions (seen: 50 unnests per lease).
+    SELECT l.id AS lease, u.* FROM l CROSS JOIN LATERAL unnest(l.jobs) WITH ORDINALITY u WHERE u.ordinality = ANY (l.pending)
   ), fin AS (
-    -- Each lease's array is read (decompressed) once, not once per job.
-    SELECT c.s, c.r, u.* FROM l CROSS JOIN LATERAL unnest(l.jobs) WITH ORDINALITY u
-      JOIN c ON c.lease = l.id AND c.n = u.ordinality
-     WHERE c.n = ANY (l.pending)
+    SELECT c.s, c.r, h.* FROM c JOIN held h ON h.lease = c.lease AND h.ordinality = c.n
   ), ins AS (
     INSERT INTO jobq.jobs_done
     SELECT f.id, f.queue, f.kind, f.payload, 'succeeded', f.priority, f.attempts, f.max_attempts, f.run_at, f.timeout_ms,
