@@ -28,7 +28,8 @@ const TERMINAL = new Set(['succeeded', 'failed_permanent', 'cancelled']);
 const CLAIM = `SELECT id, queue, kind, payload, priority, attempts, max_attempts, timeout_ms, backoff_ms,
         (extract(epoch FROM started_at) * 1000)::float8 AS started_at_ms,
         (extract(epoch FROM run_at) * 1000)::float8 AS run_at_ms, claim_seq::float8 AS claim_seq, trace_context
-   FROM jobq.lease_claim($1, $2, $3::text[], $4::text[], $5::timestamptz, $6::integer, $7::boolean, $8::text[])`;
+   FROM jobq.lease_claim($1, $2, $3::text[], $4::text[], $5::timestamptz, $6::integer, $7::boolean, $8::text[],
+                         $9::integer, $10::timestamptz, $11::uuid)`;
 
 /** The lease rows of a worker's claims, renewed; which positions are held and which asked to cancel. */
 const RENEW = `UPDATE jobq.leases SET locked_at = coalesce($3::timestamptz, now())
@@ -103,9 +104,11 @@ export class LeaseQueue extends Queue {
     const { rows } = await (opts.db ?? this.#pool).query<ClaimedRow>({
       name: 'lease_claim',
       text: CLAIM,
-      values: [workerId, limit, nonEmpty(opts.queues), nonEmpty(opts.kinds), this.#now(), opts.started ?? null, opts.db === undefined, nonEmpty(opts.exclude)],
+      values: [
+        workerId, limit, nonEmpty(opts.queues), nonEmpty(opts.kinds), this.#now(), opts.started ?? null, opts.db === undefined, nonEmpty(opts.exclude),
+        opts.after?.priority ?? null, opts.after?.runAt ?? null, opts.after?.id ?? null,
+      ],
     });
-    // The claim always walks from the front (`after` is not used): claimed rows are deleted, not left behind as running ones.
     const jobs = rows.map(toClaimedJob).sort((x, y) => x.claimSeq - y.claimSeq);
     if (jobs.length > 0) this.events.emit('claimed', { jobs, workerId });
     return jobs;

@@ -84,7 +84,9 @@ AS $function$
           || '7' || substr(md5(random()::text), 1, 3) || to_hex(8 + floor(random() * 4)::int) || substr(md5(random()::text), 1, 15))::uuid
 $function$;
 
--- jobq.lease_claim: jobq.claim's walk (same filters, order, cursor-less) and planner pins (see
+-- jobq.lease_claim: jobq.claim's walk (same filters, order, cursor p_priority/p_after_run_at/p_after_id:
+-- the last job of the worker's previous claim, so that the walk starts after the dead entries of the
+-- jobs it deleted instead of stepping over them from the front) and planner pins (see
 -- src/queue/functions.sql, jobq.claim), but the rows are DELETEd from jobq.jobs and ONE lease row
 -- holds them: one heap tuple and one index entry per claim instead of a new version of every job.
 -- Returns what a worker runs a job with (the columns of jobq's claim statement), not whole rows: expanding
@@ -93,7 +95,8 @@ $function$;
 -- showed in perf profiles of the backend).
 CREATE FUNCTION jobq.lease_claim(
   p_worker text, p_limit integer, p_queues text[], p_kinds text[], p_now timestamp with time zone,
-  p_started integer, p_async boolean, p_exclude text[]
+  p_started integer, p_async boolean, p_exclude text[],
+  p_priority integer DEFAULT NULL, p_after_run_at timestamp with time zone DEFAULT NULL, p_after_id uuid DEFAULT NULL
 )
  RETURNS TABLE(id uuid, queue text, kind text, payload jsonb, priority integer, attempts integer, max_attempts integer,
                timeout_ms integer, backoff_ms integer, started_at timestamp with time zone, run_at timestamp with time zone,
@@ -108,24 +111,46 @@ AS $function$
 DECLARE
   v_now timestamptz := coalesce(p_now, now());
   v_lease bigint := nextval('jobq.claims');
+  v_ids uuid[];
 BEGIN
   IF p_async THEN
     PERFORM set_config('synchronous_commit', 'off', true);
   END IF;
+  IF p_after_id IS NULL THEN
+    SELECT array_agg(j.id) INTO v_ids FROM (
+      SELECT j.id FROM jobq.jobs j
+       WHERE j.status IN ('queued', 'retrying')
+         AND j.run_at <= v_now
+         AND (p_queues IS NULL OR j.queue = ANY(p_queues))
+         AND (p_kinds IS NULL OR j.kind = ANY(p_kinds))
+         AND (p_exclude IS NULL OR j.queue <> ALL(p_exclude))
+         AND j.group_key IS NULL
+       ORDER BY j.priority DESC, j.run_at, j.id
+       LIMIT p_limit
+       FOR UPDATE SKIP LOCKED
+    ) j;
+  ELSE
+    SELECT array_agg(j.id) INTO v_ids FROM (
+      SELECT j.id FROM jobq.jobs j
+       WHERE j.status IN ('queued', 'retrying')
+         AND j.priority = p_priority
+         AND (j.run_at, j.id) > (p_after_run_at, p_after_id)
+         AND j.run_at <= v_now
+         AND (p_queues IS NULL OR j.queue = ANY(p_queues))
+         AND (p_kinds IS NULL OR j.kind = ANY(p_kinds))
+         AND (p_exclude IS NULL OR j.queue <> ALL(p_exclude))
+         AND j.group_key IS NULL
+       ORDER BY j.priority DESC, j.run_at, j.id
+       LIMIT p_limit
+       FOR UPDATE SKIP LOCKED
+    ) j;
+  END IF;
+  IF v_ids IS NULL THEN
+    RETURN;
+  END IF;
   RETURN QUERY
-  WITH locked AS (
-    SELECT j.id FROM jobq.jobs j
-     WHERE j.status IN ('queued', 'retrying')
-       AND j.run_at <= v_now
-       AND (p_queues IS NULL OR j.queue = ANY(p_queues))
-       AND (p_kinds IS NULL OR j.kind = ANY(p_kinds))
-       AND (p_exclude IS NULL OR j.queue <> ALL(p_exclude))
-       AND j.group_key IS NULL
-     ORDER BY j.priority DESC, j.run_at, j.id
-     LIMIT p_limit
-     FOR UPDATE SKIP LOCKED
-  ), gone AS (
-    DELETE FROM jobq.jobs j USING locked WHERE j.id = locked.id RETURNING j.*
+  WITH gone AS (
+    DELETE FROM jobq.jobs j WHERE j.id = ANY (v_ids) RETURNING j.*
   ), numbered AS (
     SELECT g.*, row_number() OVER (ORDER BY g.priority DESC, g.run_at, g.id) AS n FROM gone g
   ), claimed AS (
