@@ -12,6 +12,7 @@ import { Type } from '@sinclair/typebox';
 import { candidate, type LeaseQueue } from '../../bench/storage/lease/index.ts';
 import { Worker } from '../../src/worker/worker.ts';
 import { eventually, freshDatabase, silent, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
+import { directUrl } from '../helpers/db.ts';
 
 const run = promisify(execFile);
 
@@ -214,7 +215,7 @@ test('each pgbench script runs against a seeded database', async () => {
     for (const [name, file] of scripts) {
       await c.query('TRUNCATE jobq.bench_ids');
       const { rowCount } = await c.query(`INSERT INTO jobq.bench_ids SELECT row_number() OVER (), id FROM (${candidate.sampleIdsSql(sample[name as keyof typeof sample])} LIMIT 100) s`);
-      const url = new URL(l.db.url);
+      const url = new URL(directUrl(l.db.url)); // pgbench prepares its statements: straight to the server, not through PgBouncer
       const { stdout } = await run('/usr/bin/pgbench', [
         '-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${rowCount}`, '-f', file,
         '-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username), url.pathname.slice(1),

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { candidate } from '../../bench/storage/log/index.ts';
 import type { LogQueue } from '../../bench/storage/log/queue.ts';
 import { Worker } from '../../src/worker/worker.ts';
-import { freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { directUrl, freshDatabase, type TestDatabase } from '../helpers/db.ts';
 import { eventually } from '../helpers/poll.ts';
 import { kindsWithProbe } from '../helpers/worker.ts';
 
@@ -172,7 +172,7 @@ test('each pgbench script runs against a seeded database', async () => {
       return (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.bench_ids')).rows[0]!.n;
     };
     const run = (script: string, nids: number) =>
-      execFileSync('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, db.url], { stdio: 'pipe' });
+      execFileSync('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, directUrl(db.url)], { stdio: 'pipe' }); // pgbench prepares: straight to the server
     const p = candidate.pgbench;
     for (const [script, what] of [[p.get, 'finished'], [p.list, 'finished'], [p.cancel, 'queued'], [p.retry, 'failed'], [p.enqueue, 'finished'], [p.claimFinish, 'finished']] as const) {
       run(script, await fill(what));
