@@ -239,13 +239,14 @@ test('rotation: a drained slot is truncated (its dead tuples too, under a held x
   }
 });
 
-test('rotation: a slot another transaction holds is left for a later turn after the 50 ms lock_timeout, and the claim goes on', async () => {
+test('rotation: a slot another transaction holds is left for a later turn after the 50 ms lock_timeout; none in a REPEATABLE READ transaction', async () => {
   const l = await ring(() => 'ok');
   const other = await l.db.pool.connect();
   try {
     await l.db.pool.query(`INSERT INTO jobq.ready (id, kind, payload, max_attempts, gen) SELECT jobq.uuid7(now()), 'probe', '{"n": 1}', 5, 0 FROM generate_series(1, 10)`);
     await l.db.pool.query(`DELETE FROM jobq.ready WHERE gen = 0`);
-    await other.query('BEGIN');
+    await other.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    assert.equal(Number((await other.query(`SELECT jobq.ring_rotate($1) AS n`, [inSlot(1, 1)])).rows[0].n), 0, 'its snapshot could miss new jobs');
     await other.query('SELECT count(*) FROM jobq.ready_0');
     const t0 = performance.now();
     const { rows } = await l.db.pool.query(`SELECT jobq.ring_rotate($1) AS n, current_setting('lock_timeout') AS lt`, [inSlot(1, 2)]);

@@ -49,7 +49,9 @@ INSERT INTO jobq.ring_state VALUES (0);
 -- write every job again), its remaining rows (delayed jobs) move to the current slot and it is
 -- TRUNCATEd: its heap and indexes, dead tuples included, are thrown away whatever the xmin horizon.
 -- TRUNCATE is not MVCC-safe: a transaction with an older snapshot would then see the slot empty;
--- acceptable for a ready table, whose readers (claims) take fresh snapshots.
+-- acceptable for a ready table, whose readers (claims) take fresh snapshots. For the same reason the
+-- rotation runs only in a READ COMMITTED transaction: its check for runnable rows must see every
+-- committed row (a claim inside a caller's REPEATABLE READ transaction leaves the turn to another).
 -- Returns the slots truncated.
 CREATE FUNCTION jobq.ring_rotate(p_now timestamptz) RETURNS integer
  LANGUAGE plpgsql
@@ -61,7 +63,10 @@ DECLARE
   v_done integer := 0;
   s smallint;
 BEGIN
-  IF (SELECT turn FROM jobq.ring_state) >= v_turn OR NOT pg_try_advisory_xact_lock(hashtext('jobq.ring_rotate')) THEN
+  IF (SELECT turn FROM jobq.ring_state) >= v_turn OR current_setting('transaction_isolation') <> 'read committed' THEN
+    RETURN 0;
+  END IF;
+  IF NOT pg_try_advisory_xact_lock(hashtext('jobq.ring_rotate')) THEN
     RETURN 0;
   END IF;
   UPDATE jobq.ring_state SET turn = v_turn WHERE turn < v_turn;
