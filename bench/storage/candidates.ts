@@ -6,7 +6,8 @@ import type { StorageCandidate } from './candidate.ts';
 import { candidate as graphile } from './graphile/index.ts';
 import { candidate as lease } from './lease/index.ts';
 import { candidate as log } from './log/index.ts';
+import { candidate as ring } from './ring/index.ts';
 import { candidate as split } from './split/index.ts';
 import { candidate as today } from './today/index.ts';
 
-export const CANDIDATES: Record<string, StorageCandidate> = { today, graphile, split, lease, log };
+export const CANDIDATES: Record<string, StorageCandidate> = { today, graphile, split, lease, log, ring };
