@@ -9,11 +9,11 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { candidate } from '../../bench/storage/graphile/index.ts';
 import { pgbench, sampleIds } from '../../bench/storage/measure.ts';
-import { directUrl, freshDatabase } from '../helpers/db.ts';
+import { directDatabase } from '../helpers/db.ts';
 
 async function setUp(): Promise<{ url: string; c: pg.Client }> {
-  const db = await freshDatabase();
-  const url = directUrl(db.url); // pgbench prepares its statements: not through PgBouncer
+  const db = await directDatabase();
+  const url = db.url; // straight to the server (directDatabase): pgbench prepares its statements
   const c = new pg.Client(url);
   await c.connect();
   await c.query(readFileSync(candidate.setupSql, 'utf8'));

@@ -11,8 +11,8 @@ import { promisify } from 'node:util';
 import { Type } from '@sinclair/typebox';
 import { candidate, type LeaseQueue } from '../../bench/storage/lease/index.ts';
 import { Worker } from '../../src/worker/worker.ts';
-import { eventually, freshDatabase, silent, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
-import { directUrl } from '../helpers/db.ts';
+import { directDatabase } from '../helpers/db.ts';
+import { eventually, silent, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
 
 const run = promisify(execFile);
 
@@ -25,7 +25,7 @@ interface Lease {
 
 /** A fresh database with the design applied, its Queue (kind `probe` runs `handler`), and real Workers on it. */
 async function lease(handler: (payload: { n: number }, ctx: { signal: AbortSignal; job: { id: string; attempt: number } }) => Promise<unknown> | unknown): Promise<Lease> {
-  const db = await freshDatabase();
+  const db = await directDatabase();
   await db.pool.query(readFileSync(candidate.setupSql, 'utf8'));
   const kinds = testKinds().register({
     name: 'probe', payloadSchema: Type.Object({ n: Type.Integer() }), timeoutMs: 60_000, handler: (p, ctx) => handler(p, ctx),
@@ -215,7 +215,7 @@ test('each pgbench script runs against a seeded database', async () => {
     for (const [name, file] of scripts) {
       await c.query('TRUNCATE jobq.bench_ids');
       const { rowCount } = await c.query(`INSERT INTO jobq.bench_ids SELECT row_number() OVER (), id FROM (${candidate.sampleIdsSql(sample[name as keyof typeof sample])} LIMIT 100) s`);
-      const url = new URL(directUrl(l.db.url)); // pgbench prepares its statements: straight to the server, not through PgBouncer
+      const url = new URL(l.db.url);
       const { stdout } = await run('/usr/bin/pgbench', [
         '-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${rowCount}`, '-f', file,
         '-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username), url.pathname.slice(1),

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { candidate } from '../../bench/storage/log/index.ts';
 import type { LogQueue } from '../../bench/storage/log/queue.ts';
 import { Worker } from '../../src/worker/worker.ts';
-import { directUrl, freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { directDatabase, type TestDatabase } from '../helpers/db.ts';
 import { eventually } from '../helpers/poll.ts';
 import { kindsWithProbe } from '../helpers/worker.ts';
 
@@ -20,7 +20,7 @@ const kinds = kindsWithProbe((p) => {
 });
 
 async function logDatabase(): Promise<{ db: TestDatabase; queue: LogQueue }> {
-  const db = await freshDatabase();
+  const db = await directDatabase();
   await db.pool.query(readFileSync(candidate.setupSql, 'utf8'));
   const queue = candidate.createQueue({ pool: db.pool, kinds, backoff: { baseMs: 20, capMs: 50 } }) as LogQueue;
   return { db, queue };
@@ -172,7 +172,7 @@ test('each pgbench script runs against a seeded database', async () => {
       return (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.bench_ids')).rows[0]!.n;
     };
     const run = (script: string, nids: number) =>
-      execFileSync('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, directUrl(db.url)], { stdio: 'pipe' }); // pgbench prepares: straight to the server
+      execFileSync('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, db.url], { stdio: 'pipe' });
     const p = candidate.pgbench;
     for (const [script, what] of [[p.get, 'finished'], [p.list, 'finished'], [p.cancel, 'queued'], [p.retry, 'failed'], [p.enqueue, 'finished'], [p.claimFinish, 'finished']] as const) {
       run(script, await fill(what));

@@ -14,7 +14,8 @@ import { promisify } from 'node:util';
 import { Type } from '@sinclair/typebox';
 import { candidate, type RingQueue } from '../../bench/storage/ring/index.ts';
 import { Worker } from '../../src/worker/worker.ts';
-import { eventually, freshDatabase, silent, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
+import { directDatabase } from '../helpers/db.ts';
+import { eventually, silent, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
 
 const run = promisify(execFile);
 
@@ -27,7 +28,7 @@ interface Ring {
 
 /** A fresh database with the design applied, its Queue (kind `probe` runs `handler`), and real Workers on it. */
 async function ring(handler: (payload: { n: number }, ctx: { signal: AbortSignal; job: { id: string; attempt: number } }) => Promise<unknown> | unknown): Promise<Ring> {
-  const db = await freshDatabase();
+  const db = await directDatabase();
   await db.pool.query(readFileSync(candidate.setupSql, 'utf8'));
   const kinds = testKinds().register({
     name: 'probe', payloadSchema: Type.Object({ n: Type.Integer() }), timeoutMs: 60_000, handler: (p, ctx) => handler(p, ctx),

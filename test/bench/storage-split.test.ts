@@ -12,7 +12,7 @@ import { candidate } from '../../bench/storage/split/index.ts';
 import type { Queue } from '../../src/queue/queue.ts';
 import type { Job } from '../../src/queue/types.ts';
 import { PermanentError } from '../../src/kinds/registry.ts';
-import { directUrl, freshDatabase, type TestDatabase } from '../helpers/db.ts';
+import { directDatabase, type TestDatabase } from '../helpers/db.ts';
 import { eventually, waitForStatus } from '../helpers/poll.ts';
 import { kindsWithProbe, silent } from '../helpers/worker.ts';
 import { Worker } from '../../src/worker/worker.ts';
@@ -26,7 +26,7 @@ const kinds = kindsWithProbe((p) => {
   if (n < 0) throw new Error(`probe ${n} fails`);
   return { n };
 });
-const db: TestDatabase = await freshDatabase();
+const db: TestDatabase = await directDatabase();
 await db.pool.query(readFileSync(candidate.setupSql, 'utf8'));
 const queue: Queue = candidate.createQueue({ pool: db.pool, kinds, backoff: { baseMs: 10, capMs: 20 } });
 
@@ -191,7 +191,7 @@ test('each pgbench script runs on a seeded database', async () => {
       const n = what === 'finished' ? 500 : 1;
       await c.query(`INSERT INTO jobq.bench_ids SELECT row_number() OVER (), id FROM (${candidate.sampleIdsSql(what)} LIMIT ${n}) s`);
       const nids = (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.bench_ids')).rows[0]!.n;
-      const { stdout } = await promisify(execFile)('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, directUrl(db.url)]);
+      const { stdout } = await promisify(execFile)('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, db.url]);
       assert.match(stdout, /number of transactions actually processed: 10\/10/, script);
     }
     assert.equal(await candidate.succeeded(c), 1_000 + 500, 'five claims of 50 per client finished 500 seeded jobs');

@@ -11,13 +11,13 @@ import { CANDIDATES } from '../../bench/storage/candidates.ts';
 import { prepareCandidateDb } from '../../bench/storage/measure.ts';
 import { heldXmin, history, reads, throughput } from '../../bench/storage/scenarios.ts';
 import { workerThroughput } from '../../bench/storage/worker-path.ts';
-import { directUrl, freshDatabase } from '../helpers/db.ts';
+import { directDatabase } from '../helpers/db.ts';
 
 for (const cand of Object.values(CANDIDATES)) {
   test(`storage study, ${cand.name}: drains finish every job, retention drops only the old history, the API's scripts run, the real Worker runs through its Queue`, { timeout: 240_000 }, async () => {
-    const fresh = await freshDatabase();
-    // pgbench prepares its statements: straight to the server, never through a pooler.
-    const db = await prepareCandidateDb(directUrl(fresh.url), cand);
+    // Straight to the server, never through a pooler: pgbench and the prototypes prepare their statements.
+    const fresh = await directDatabase();
+    const db = await prepareCandidateDb(fresh.url, cand);
     try {
       for (const [clients, analyzed] of [[10, true], [3, false]] as const) {
         const t = await throughput(db, cand, 1_000, clients, analyzed);

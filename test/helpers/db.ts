@@ -86,6 +86,25 @@ export function directUrl(url: string): string {
   return withPath(adminUrl!, u.pathname.slice(1));
 }
 
+/**
+ * A fresh migrated database reached straight, even in the pooled pass: for the storage study's
+ * prototypes (bench/storage/), which name their statements and run pgbench, as a study on the server
+ * itself does. Dropped like freshDatabase's.
+ */
+export async function directDatabase(): Promise<TestDatabase> {
+  const db = await freshDatabase();
+  if (!pooledUrl) return db;
+  const url = directUrl(db.url);
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  pool.on('error', () => {});
+  const drop = async () => {
+    await pool.end().catch(() => {});
+    await db.drop();
+  };
+  after(drop);
+  return { url, listenUrl: undefined, pool, drop };
+}
+
 /** Whether this run goes through PgBouncer (JOBQ_TEST_PGBOUNCER=1). */
 export const throughPgBouncer = pooledUrl !== undefined;
 
