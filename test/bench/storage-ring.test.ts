@@ -285,10 +285,8 @@ test('each pgbench script runs against a seeded database', async () => {
     for (const [name, file] of scripts) {
       await c.query('TRUNCATE jobq.bench_ids');
       const { rowCount } = await c.query(`INSERT INTO jobq.bench_ids SELECT row_number() OVER (), id FROM (${candidate.sampleIdsSql(sample[name as keyof typeof sample])} LIMIT 100) s`);
-      const url = new URL(l.db.url);
       const { stdout } = await run('/usr/bin/pgbench', [
-        '-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${rowCount}`, '-f', file,
-        '-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username), url.pathname.slice(1),
+        '-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${rowCount}`, '-f', file, l.db.url,
       ]);
       assert.match(stdout, /number of failed transactions: 0/, `${name}: ${stdout}`);
     }
