@@ -44,6 +44,9 @@ const log = (m: string) => console.error(`[storage] ${m}`);
 
 const server = await startPostgres(log);
 const results: CandidateResult[] = [];
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+const dir = path.join(BENCH_DIR, 'results');
+mkdirSync(dir, { recursive: true });
 let xminRate = values['xmin-rate'] ? Number(values['xmin-rate']) : undefined;
 try {
   for (const name of names) {
@@ -82,6 +85,7 @@ try {
         }
       }
       results.push(r);
+      write();
     } finally {
       await db.close();
       await dropDatabase(server.url, `jobq_storage_${name}`);
@@ -90,10 +94,11 @@ try {
 } finally {
   await server.stop();
 }
-const md = report(results, { machine: machine(), postgres: server.version, jobs });
-console.log(md);
-const dir = path.join(BENCH_DIR, 'results');
-mkdirSync(dir, { recursive: true });
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(path.join(dir, `storage-${stamp}.json`), JSON.stringify({ at: new Date().toISOString(), postgres: server.version, jobs, results }, null, 2));
-writeFileSync(path.join(dir, `storage-${stamp}.md`), md);
+/** The results so far (written after each candidate too, so that an interrupted run keeps them). */
+function write(): string {
+  const md = report(results, { machine: machine(), postgres: server.version, jobs });
+  writeFileSync(path.join(dir, `storage-${stamp}.json`), JSON.stringify({ at: new Date().toISOString(), postgres: server.version, jobs, results }, null, 2));
+  writeFileSync(path.join(dir, `storage-${stamp}.md`), md);
+  return md;
+}
+console.log(write());

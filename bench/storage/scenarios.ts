@@ -109,11 +109,14 @@ export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes:
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
     })();
+    let sampling = false; // a sample still under way (a design's `remaining` may be slow) skips the next tick
     const sampler = setInterval(() => {
+      if (sampling) return;
+      sampling = true;
       void (async () => {
         const st = await tableState(c, cand.hotTables);
         samples.push({ s: Math.round((performance.now() - t0) / 1000), bytes: st.bytes, dead: st.dead, waiting: await cand.remaining(c) });
-      })().catch(() => {});
+      })().catch(() => {}).finally(() => (sampling = false));
     }, sampleMs);
     try {
       // Claims at 1.5 times what the feed needs in full batches: they keep up, as a worker woken by NOTIFY would.
