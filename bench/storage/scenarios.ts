@@ -93,6 +93,9 @@ export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes:
   await holder.connect();
   const feeder = new pg.Client(db.url);
   await feeder.connect();
+  // Samples on a connection of their own: a slow one (a design's `remaining` may be) delays nothing else.
+  const watcher = new pg.Client(db.url);
+  await watcher.connect();
   const samples: HeldXmin['samples'] = [];
   try {
     await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
@@ -114,8 +117,8 @@ export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes:
       if (sampling) return;
       sampling = true;
       void (async () => {
-        const st = await tableState(c, cand.hotTables);
-        samples.push({ s: Math.round((performance.now() - t0) / 1000), bytes: st.bytes, dead: st.dead, waiting: await cand.remaining(c) });
+        const st = await tableState(watcher, cand.hotTables);
+        samples.push({ s: Math.round((performance.now() - t0) / 1000), bytes: st.bytes, dead: st.dead, waiting: await cand.remaining(watcher) });
       })().catch(() => {}).finally(() => (sampling = false));
     }, sampleMs);
     try {
@@ -132,6 +135,7 @@ export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes:
     await holder.query('ROLLBACK').catch(() => {});
     await holder.end();
     await feeder.end();
+    await watcher.end();
   }
 }
 
