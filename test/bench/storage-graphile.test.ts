@@ -10,6 +10,7 @@ import pg from 'pg';
 import { candidate } from '../../bench/storage/graphile/index.ts';
 import { pgbench, sampleIds } from '../../bench/storage/measure.ts';
 import { directDatabase } from '../helpers/db.ts';
+import { withoutPgbench } from '../helpers/pgbench.ts';
 
 async function setUp(): Promise<{ url: string; c: pg.Client }> {
   const db = await directDatabase();
@@ -20,7 +21,7 @@ async function setUp(): Promise<{ url: string; c: pg.Client }> {
   return { url, c };
 }
 
-test('claim_finish drains 500 seeded jobs: none remain, 500 succeeded', async () => {
+test('claim_finish drains 500 seeded jobs: none remain, 500 succeeded', { skip: withoutPgbench() }, async () => {
   const { url, c } = await setUp();
   try {
     await candidate.seed(c, 500);
@@ -37,7 +38,7 @@ test('claim_finish drains 500 seeded jobs: none remain, 500 succeeded', async ()
   }
 });
 
-test('every script runs against a seeded database, and cancel and retry act on their jobs', async () => {
+test('every script runs against a seeded database, and cancel and retry act on their jobs', { skip: withoutPgbench() }, async () => {
   const { url, c } = await setUp();
   try {
     await candidate.seed(c, 200);

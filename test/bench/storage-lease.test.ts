@@ -13,6 +13,7 @@ import { candidate, type LeaseQueue } from '../../bench/storage/lease/index.ts';
 import { Worker } from '../../src/worker/worker.ts';
 import { directDatabase } from '../helpers/db.ts';
 import { eventually, silent, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
+import { withoutPgbench } from '../helpers/pgbench.ts';
 
 const run = promisify(execFile);
 
@@ -201,7 +202,7 @@ test('what the design does not carry throws', async () => {
   await assert.rejects(async () => l.queue.stats(), /lease prototype: stats/);
 });
 
-test('each pgbench script runs against a seeded database', async () => {
+test('each pgbench script runs against a seeded database', { skip: withoutPgbench() }, async () => {
   const l = await lease(() => 'ok');
   const c = await l.db.pool.connect();
   try {

@@ -14,6 +14,7 @@ import { Worker } from '../../src/worker/worker.ts';
 import { directDatabase, type TestDatabase } from '../helpers/db.ts';
 import { eventually } from '../helpers/poll.ts';
 import { kindsWithProbe } from '../helpers/worker.ts';
+import { withoutPgbench } from '../helpers/pgbench.ts';
 
 const kinds = kindsWithProbe((p) => {
   if (p.n === -1) throw new Error('always fails');
@@ -158,7 +159,7 @@ test('unsupported features throw instead of answering wrongly', async () => {
   assert.throws(() => queue.stats(), /log prototype: stats not supported/);
 });
 
-test('each pgbench script runs against a seeded database', async () => {
+test('each pgbench script runs against a seeded database', { skip: withoutPgbench() }, async () => {
   const { db } = await logDatabase();
   const c = await db.pool.connect();
   try {

@@ -16,6 +16,7 @@ import { candidate, type RingQueue } from '../../bench/storage/ring/index.ts';
 import { Worker } from '../../src/worker/worker.ts';
 import { directDatabase } from '../helpers/db.ts';
 import { eventually, silent, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
+import { withoutPgbench } from '../helpers/pgbench.ts';
 
 const run = promisify(execFile);
 
@@ -271,7 +272,7 @@ test('what the design does not carry throws', async () => {
   await assert.rejects(async () => l.queue.stats(), /ring prototype: stats/);
 });
 
-test('each pgbench script runs against a seeded database', async () => {
+test('each pgbench script runs against a seeded database', { skip: withoutPgbench() }, async () => {
   const l = await ring(() => 'ok');
   const c = await l.db.pool.connect();
   try {

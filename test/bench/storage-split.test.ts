@@ -16,6 +16,7 @@ import { directDatabase, type TestDatabase } from '../helpers/db.ts';
 import { eventually, waitForStatus } from '../helpers/poll.ts';
 import { kindsWithProbe, silent } from '../helpers/worker.ts';
 import { Worker } from '../../src/worker/worker.ts';
+import { withoutPgbench } from '../helpers/pgbench.ts';
 
 /** Runs of each `n` the probe handler saw; n < 0 throws (n = -2 permanently). */
 const runs = new Map<number, number>();
@@ -172,7 +173,7 @@ test('what the prototype does not carry throws', async () => {
   await assert.rejects(async () => queue.enqueueMany([{ kind: 'probe', payload: {}, idempotencyKey: 'x' }]), /not supported/);
 });
 
-test('each pgbench script runs on a seeded database', async () => {
+test('each pgbench script runs on a seeded database', { skip: withoutPgbench() }, async () => {
   const c = await db.pool.connect();
   try {
     await candidate.reset(c);

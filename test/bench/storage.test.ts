@@ -12,9 +12,10 @@ import { prepareCandidateDb } from '../../bench/storage/measure.ts';
 import { heldXmin, history, reads, throughput } from '../../bench/storage/scenarios.ts';
 import { workerThroughput } from '../../bench/storage/worker-path.ts';
 import { directDatabase } from '../helpers/db.ts';
+import { withoutPgbench } from '../helpers/pgbench.ts';
 
 for (const cand of Object.values(CANDIDATES)) {
-  test(`storage study, ${cand.name}: drains finish every job, retention drops only the old history, the API's scripts run, the real Worker runs through its Queue`, { timeout: 240_000 }, async () => {
+  test(`storage study, ${cand.name}: drains finish every job, retention drops only the old history, the API's scripts run, the real Worker runs through its Queue`, { skip: withoutPgbench(), timeout: 240_000 }, async () => {
     // Straight to the server, never through a pooler: pgbench and the prototypes prepare their statements.
     const fresh = await directDatabase();
     const db = await prepareCandidateDb(fresh.url, cand);
