@@ -25,6 +25,9 @@ export interface EventsListener {
   close(): Promise<void>;
 }
 
+const SENTINEL = 'sentinel:';
+let sentinels = 0;
+
 /** LISTENs on jobq_events on a connection of its own (closed after the calling test or file). */
 export async function listenEvents(url: string): Promise<EventsListener> {
   const client = new pg.Client({ connectionString: directUrl(url) });
@@ -33,7 +36,7 @@ export async function listenEvents(url: string): Promise<EventsListener> {
   client.on('notification', (n) => {
     if (n.channel !== EVENTS_CHANNEL) return;
     payloads.push(n.payload!);
-    if (n.payload !== 'sentinel') events.push(...decodeNotification(n.payload!).events);
+    if (!n.payload!.startsWith(SENTINEL)) events.push(...decodeNotification(n.payload!).events);
   });
   client.on('error', () => {});
   await client.connect();
@@ -50,9 +53,11 @@ export async function listenEvents(url: string): Promise<EventsListener> {
     payloads,
     close,
     async sentinel(pool) {
-      await pool.query(`SELECT pg_notify('${EVENTS_CHANNEL}', 'sentinel')`);
-      await eventually(() => (payloads.at(-1) === 'sentinel' ? true : undefined), 10_000, 'the sentinel notification');
-      payloads.pop();
+      // Numbered, and looked for anywhere: what arrives after it shows in the test's assertions, not as a timeout here.
+      const mark = `${SENTINEL}${++sentinels}`;
+      await pool.query(`SELECT pg_notify($1, $2)`, [EVENTS_CHANNEL, mark]);
+      await eventually(() => (payloads.includes(mark) ? true : undefined), 10_000, 'the sentinel notification');
+      payloads.splice(payloads.indexOf(mark), 1);
     },
   };
 }

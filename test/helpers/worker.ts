@@ -25,10 +25,18 @@ export interface Setup {
   db: TestDatabase;
   queue: Queue;
   worker(overrides?: Partial<WorkerOptions>): Promise<Worker>;
+  /**
+   * Resolves once a worker of this setup has finished `jobId` (its `job:finish`): the outcome is written
+   * and its event handed to the publisher. Waiting for the row's status is not enough before a flush:
+   * the status commits before the worker reads the reply and publishes.
+   */
+  finished(jobId: string, ms?: number): Promise<void>;
 }
 
 export async function setup(kinds: KindRegistry = testKinds(), queueOptions: Partial<QueueOptions> = {}): Promise<Setup> {
   const workers: Worker[] = [];
+  const done = new Set<string>();
+  const waiting = new Map<string, () => void>();
   // Registered before the database's own hook, so workers stop before their database is dropped.
   after(async () => {
     await Promise.all(workers.map((w) => w.stop()));
@@ -55,8 +63,26 @@ export async function setup(kinds: KindRegistry = testKinds(), queueOptions: Par
         ...overrides,
       });
       workers.push(w);
+      w.events.on('job:finish', ({ job }) => {
+        done.add(job.id);
+        waiting.get(job.id)?.();
+      });
       await w.start();
       return w;
+    },
+    finished(jobId, ms = 10_000) {
+      if (done.has(jobId)) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(jobId);
+          reject(new Error(`job ${jobId} did not finish within ${ms} ms`));
+        }, ms);
+        waiting.set(jobId, () => {
+          clearTimeout(timer);
+          waiting.delete(jobId);
+          resolve();
+        });
+      });
     },
   };
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as Events from '../../src/queue/statements/events.ts';
 import type { ClaimedJob } from '../../src/queue/types.ts';
-import { briefEvent, countStatements, eventually, kindsWithProbe, listenEvents, setup, testKinds, waitForStatus } from '../helpers/fixtures.ts';
+import { briefEvent, countStatements, eventually, kindsWithProbe, listenEvents, setup, testKinds } from '../helpers/fixtures.ts';
 
 test('a listener registering turns a running worker\'s publisher on through its notification, before any re-check', async () => {
   // No re-check within the test: only the LISTENERS_CHANNEL notification can turn the gate on.
@@ -16,7 +16,7 @@ test('a listener registering turns a running worker\'s publisher on through its 
   const listener = await listenEvents(s.db.url);
   await s.worker();
   const before = await s.queue.enqueue({ kind: 'noop', payload: {} });
-  await waitForStatus(s.queue, before.job.id, 'succeeded');
+  await s.finished(before.job.id);
   await s.queue.publisher.flush();
   assert.equal(s.queue.publisher.live, false);
   assert.equal(counts.get('jobq_listeners_live'), 1);
@@ -24,7 +24,7 @@ test('a listener registering turns a running worker\'s publisher on through its 
   await Events.registerListener(s.db.pool, { id: 'watcher', ttlMs: 60_000 });
   await eventually(() => (s.queue.publisher.live ? true : undefined), 10_000, 'the publisher to turn on');
   const { job } = await s.queue.enqueue({ kind: 'noop', payload: {} });
-  await waitForStatus(s.queue, job.id, 'succeeded');
+  await s.finished(job.id);
   await s.queue.publisher.flush();
   await listener.sentinel(s.db.pool);
   const k = job.id.slice(-4);
@@ -42,7 +42,7 @@ test('jobs that waited in the worker\'s buffer publish started when they start, 
   const starts: ClaimedJob[] = [];
   const worker = await s.worker({ concurrency: 2 });
   worker.events.on('job:start', ({ job }) => starts.push(job));
-  for (const j of jobs) await waitForStatus(s.queue, j.id, 'succeeded');
+  for (const j of jobs) await s.finished(j.id);
   assert.ok(starts.some((j) => j.startedAt === null), 'some jobs waited in the buffer');
   await s.queue.publisher.flush();
   await listener.sentinel(s.db.pool);

@@ -175,6 +175,8 @@ test('a real worker: the handler\'s reports are stored and published, the last o
   const { job: awaited } = await s.queue.enqueue({ kind: 'probe', payload: { n: 2 } });
   assert.equal((await waitForStatus(s.queue, awaited.id, 'succeeded')).result, 'done');
 
+  await s.finished(job.id);
+  await s.finished(awaited.id);
   await s.queue.publisher.flush();
   await listener.sentinel(s.db.pool);
   const of = (id: string) => listener.events.filter((e) => e.id === id).map((e) => `${briefEvent(e)}${e.progress ? ` ${e.progress.message}` : ''}`);
