@@ -99,7 +99,8 @@ test('list: newest first across the log and the scheduled entries, with a stable
   const { queue } = await logDatabase();
   const ids: string[] = [];
   for (let i = 0; i < 7; i++) ids.push((await queue.enqueue({ kind: 'probe', payload: { n: i }, ...(i % 2 ? { delayMs: 60_000 } : {}) })).job.id);
-  await queue.claim('w', { limit: 2 });
+  const claimed = new Set((await queue.claim('w', { limit: 2 })).map((j) => j.id));
+  assert.equal(claimed.size, 2);
   const seen: string[] = [];
   let cursor: string | undefined;
   do {
@@ -110,8 +111,8 @@ test('list: newest first across the log and the scheduled entries, with a stable
   } while (cursor);
   assert.deepEqual(seen, [...ids].reverse());
   const statuses = new Map((await queue.list({ limit: 10 })).jobs.map((j) => [j.id, j.status]));
-  assert.equal(statuses.get(ids[0]!), 'running');
-  assert.equal(statuses.get(ids[1]!), 'queued');
+  // A claim takes each lane's entries in order, not the queue's across lanes: which two ran depends on the lanes drawn.
+  for (const id of ids) assert.equal(statuses.get(id), claimed.has(id) ? 'running' : 'queued');
   await assert.rejects(queue.list({ status: 'queued' }), /log prototype: listing by status not supported/);
 });
 
@@ -175,10 +176,15 @@ test('each pgbench script runs against a seeded database', { skip: withoutPgbenc
     const run = (script: string, nids: number) =>
       execFileSync('/usr/bin/pgbench', ['-n', '-M', 'prepared', '-t', '5', '-c', '2', '-D', 'batch=50', '-D', `nids=${nids}`, '-f', script, db.url], { stdio: 'pipe' });
     const p = candidate.pgbench;
-    for (const [script, what] of [[p.get, 'finished'], [p.list, 'finished'], [p.cancel, 'queued'], [p.retry, 'failed'], [p.enqueue, 'finished'], [p.claimFinish, 'finished']] as const) {
+    for (const [script, what] of [[p.get, 'finished'], [p.list, 'finished'], [p.cancel, 'queued'], [p.retry, 'failed'], [p.enqueue, 'finished']] as const) {
       run(script, await fill(what));
     }
-    assert.equal(await candidate.succeeded(c), 50 + 500, 'claim_finish completed 10 batches of 50');
+    // The claims drain what is left (cancel and retry moved some): a claim that finds a lane held by the other client may come back short.
+    const waiting = Number((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.log l, LATERAL jobq.log_job(l.id) j WHERE l.first AND j.status = 'queued'`)).rows[0]!.n);
+    assert.ok(waiting >= 500, `${waiting} queued`);
+    for (let i = 0; i < 5 && (await candidate.succeeded(c)) < 50 + waiting; i++) run(p.claimFinish, 1);
+    assert.equal(await candidate.succeeded(c), 50 + waiting, 'claim_finish completed every queued job, each once');
+    assert.equal(Number((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.log l, LATERAL jobq.log_job(l.id) j WHERE j.status = 'running'`)).rows[0]!.n), 0);
   } finally {
     c.release();
   }

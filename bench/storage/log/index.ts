@@ -3,6 +3,9 @@
  * append-only jobs with their state derived, in the PgQ lineage. What the runner needs besides the
  * Queue (queue.ts): seeding, history, counts, retention by generations (retention.ts).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { StorageCandidate } from '../candidate.ts';
@@ -10,6 +13,21 @@ import { LogQueue } from './queue.ts';
 import { dropGenerations, rotate } from './retention.ts';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+
+const LANES_LINE = 'CREATE FUNCTION jobq.log_lanes() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 4 $$;';
+
+/** setup.sql, or a copy of it with JOBQ_LOG_LANES lanes per queue (for comparing lane counts; default 4). */
+function setupSql(): string {
+  const file = here('./setup.sql');
+  const lanes = process.env.JOBQ_LOG_LANES;
+  if (lanes === undefined || lanes === '') return file;
+  if (!/^\d+$/.test(lanes) || Number(lanes) < 1 || Number(lanes) > 64) throw new Error(`JOBQ_LOG_LANES must be 1..64, not ${lanes}`);
+  const sql = readFileSync(file, 'utf8');
+  if (!sql.includes(LANES_LINE)) throw new Error('log candidate: setup.sql no longer defines jobq.log_lanes() as expected');
+  const copy = path.join(os.tmpdir(), `jobq-log-setup-${lanes}-lanes.sql`);
+  writeFileSync(copy, sql.replace(LANES_LINE, LANES_LINE.replace('SELECT 4', `SELECT ${Number(lanes)}`)));
+  return copy;
+}
 
 const SEED = `
   INSERT INTO jobq.log (id, queue, kind, payload, max_attempts)
@@ -31,8 +49,9 @@ async function addEnded(c: pg.ClientBase, n: number, hoursAgo: number, outcome: 
     [n, hoursAgo],
   );
   for (let claimed = 0; claimed < n;) {
-    const { rows: [b] } = await c.query<{ batch_id: string | null; n: number; foreign: number }>(
-      `SELECT min(batch_id) AS batch_id, count(*)::int AS n, count(*) FILTER (WHERE pos NOT BETWEEN $1 AND $2)::int AS foreign
+    // A claim gives one batch per lane it takes from: each batch is ended.
+    const { rows: [b] } = await c.query<{ batch_ids: string[] | null; n: number; foreign: number }>(
+      `SELECT array_agg(DISTINCT batch_id) AS batch_ids, count(*)::int AS n, count(*) FILTER (WHERE pos NOT BETWEEN $1 AND $2)::int AS foreign
          FROM jobq.log_claim('default', 'history', 1000)`,
       [r!.lo, r!.hi],
     );
@@ -42,14 +61,14 @@ async function addEnded(c: pg.ClientBase, n: number, hoursAgo: number, outcome: 
     if (outcome === 'done') {
       await c.query(
         `INSERT INTO jobq.log_done (batch_id, pos, finished_at)
-         SELECT $1, array_agg(pos ORDER BY pos), now() - $2 * interval '1 hour' FROM jobq.log_batch_open($1)`,
-        [b!.batch_id, hoursAgo],
+         SELECT b, array_agg(o.pos ORDER BY o.pos), now() - $2 * interval '1 hour' FROM unnest($1::bigint[]) b, LATERAL jobq.log_batch_open(b) o GROUP BY b`,
+        [b!.batch_ids, hoursAgo],
       );
     } else {
       await c.query(
         `INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at)
-         SELECT pos, id, $1, 'failed_permanent', attempt, 'seeded failure', now() - $2 * interval '1 hour' FROM jobq.log_batch_open($1)`,
-        [b!.batch_id, hoursAgo],
+         SELECT o.pos, o.id, b, 'failed_permanent', o.attempt, 'seeded failure', now() - $2 * interval '1 hour' FROM unnest($1::bigint[]) b, LATERAL jobq.log_batch_open(b) o`,
+        [b!.batch_ids, hoursAgo],
       );
     }
   }
@@ -59,7 +78,7 @@ async function addEnded(c: pg.ClientBase, n: number, hoursAgo: number, outcome: 
 export const candidate: StorageCandidate = {
   name: 'log',
   title: 'append-only job log with derived state: snapshot-window batch claims, one row per batch, generations dropped (PgQ lineage)',
-  setupSql: here('./setup.sql'),
+  setupSql: setupSql(),
   pgbench: {
     claimFinish: here('./pgbench/claim_finish.sql'),
     enqueue: here('./pgbench/enqueue.sql'),

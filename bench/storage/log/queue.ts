@@ -136,7 +136,7 @@ export class LogQueue extends Queue {
   readonly #rotateMs: number;
   /** The log position of each claim this process holds (claimSeq → pos), so that outcomes need not look it up. */
   readonly #pos = new Map<number, string>();
-  /** Queues whose cursor row this process knows to exist. */
+  /** Queues whose cursor rows (one per lane) this process knows to exist. */
   readonly #cursors = new Set(['default']);
 
   constructor(options: LogQueueOptions) {
@@ -166,7 +166,7 @@ export class LogQueue extends Queue {
     const db = opts.db ?? this.#pool;
     for (const q of new Set(rows.map((r) => r.queue))) {
       if (this.#cursors.has(q)) continue;
-      await db.query('INSERT INTO jobq.log_cursor VALUES ($1) ON CONFLICT DO NOTHING', [q]);
+      await db.query('SELECT jobq.log_add_queue($1)', [q]);
       this.#cursors.add(q);
     }
     const now = rows.filter((r) => r.runAt === null);
@@ -337,7 +337,7 @@ export class LogQueue extends Queue {
       if (!(await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('jobq.log sweep')) AS ok")).rows[0]!.ok) return null;
       try {
         const recovered = await this.recoverStale(staleAfterMs);
-        await c.query('SELECT jobq.log_move_due(queue) FROM jobq.log_cursor');
+        await c.query('SELECT jobq.log_move_due(queue) FROM (SELECT DISTINCT queue FROM jobq.log_cursor) q');
         const { rows: [g] } = await c.query<{ old: boolean }>("SELECT created_at < now() - $1 * interval '1 ms' AS old FROM jobq.log_gen ORDER BY gen DESC LIMIT 1", [this.#rotateMs]);
         if (g?.old) await rotate(c);
         const pruned = retention ? await dropGenerations(c, new Date(Date.now() - Math.min(...Object.values(retention).filter((v): v is number => v !== null)))) : 0;
@@ -371,7 +371,7 @@ export class LogQueue extends Queue {
     await this.#inTransaction(opts.db, async (c) => {
       const { rows: [j] } = await c.query<{ status: JobStatus; queue: string; pos: string; attempts: number }>('SELECT status, queue, pos, attempts FROM jobq.log_job($1)', [id]);
       if (!j) throw new JobqError('not_found', `job ${id} not found`);
-      await c.query('SELECT FROM jobq.log_cursor WHERE queue = $1 FOR UPDATE', [j.queue]);
+      await c.query('SELECT FROM jobq.log_cursor WHERE queue = $1 ORDER BY lane FOR UPDATE', [j.queue]); // every lane: no claim takes it meanwhile
       const { rows: [now] } = await c.query<{ status: JobStatus }>('SELECT status FROM jobq.log_job($1)', [id]);
       if (now!.status === 'running') throw unsupported('cancelling a running job');
       if (now!.status !== 'queued' && now!.status !== 'retrying') {

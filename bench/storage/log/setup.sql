@@ -9,7 +9,9 @@
 -- `lim`, and INSERTs one jobq.log_batch row naming the slice: (window, from (xid, pos) exclusive, to
 -- (xid, pos) inclusive, worker, locked_at). A completion INSERTs one jobq.log_done row per claim batch
 -- it covers (the positions done); a failure, cancellation, release or loss one jobq.log_fail row per
--- entry. Delayed jobs and retries wait in jobq.log_scheduled (the one table rows are deleted from) and
+-- entry. A queue's log is split into LANES (jobq.log_lanes(); an entry's lane is drawn at random), each with
+-- its own cursor row and windows: a claim takes the first lane it can lock (SKIP LOCKED), so claims of
+-- one queue run in parallel, each reading its lane in order. Delayed jobs and retries wait in jobq.log_scheduled (the one table rows are deleted from) and
 -- are moved into the log when due, by the claim. Only priority 0.
 --
 -- Retention: jobq.log, log_batch, log_done and log_fail are partitioned by generation (`gen`);
@@ -35,6 +37,10 @@ CREATE FUNCTION jobq.log_uuid7() RETURNS uuid LANGUAGE sql VOLATILE AS $$
            substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid
 $$;
 
+-- How many lanes each queue's log has (a constant, folded into the insert's default; the bench's
+-- JOBQ_LOG_LANES replaces it before any queue exists).
+CREATE FUNCTION jobq.log_lanes() RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT 4 $$;
+
 CREATE FUNCTION jobq.log_current_gen() RETURNS int LANGUAGE sql STABLE AS $$ SELECT max(gen) FROM jobq.log_gen $$;
 
 -- The log: one entry per attempt. `first`: the job's first entry (what a listing shows, by id).
@@ -52,9 +58,10 @@ CREATE TABLE jobq.log (
   run_at timestamptz NOT NULL DEFAULT now(),
   timeout_ms int,
   backoff_ms int,
-  created_at timestamptz NOT NULL DEFAULT now()
+  created_at timestamptz NOT NULL DEFAULT now(),
+  lane smallint NOT NULL DEFAULT floor(random() * jobq.log_lanes())
 ) PARTITION BY LIST (gen);
-CREATE INDEX log_window_idx ON jobq.log (queue, xid, pos);
+CREATE INDEX log_window_idx ON jobq.log (queue, lane, xid, pos);
 CREATE INDEX log_id_idx ON jobq.log (id, pos);
 
 -- Delayed jobs and retries, moved into the log when due (a pos is taken here and kept).
@@ -75,21 +82,25 @@ CREATE TABLE jobq.log_scheduled (
 CREATE INDEX log_scheduled_due_idx ON jobq.log_scheduled (queue, run_at);
 CREATE INDEX log_scheduled_id_idx ON jobq.log_scheduled (id);
 
--- A queue's claim cursor: only locked (FOR UPDATE), never updated; the position is the newest batch.
-CREATE TABLE jobq.log_cursor (queue text PRIMARY KEY);
-INSERT INTO jobq.log_cursor VALUES ('default');
+-- A lane's claim cursor: only locked (FOR UPDATE), never updated; the position is the newest batch.
+CREATE TABLE jobq.log_cursor (queue text NOT NULL, lane smallint NOT NULL, PRIMARY KEY (queue, lane));
+CREATE FUNCTION jobq.log_add_queue(q text) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO jobq.log_cursor SELECT q, l FROM generate_series(0, jobq.log_lanes() - 1) l ON CONFLICT DO NOTHING
+$$;
+SELECT jobq.log_add_queue('default');
 
 -- A window: the transactions committed between snapshots prev and cur (cur_xmax: to find it by xid).
 CREATE TABLE jobq.log_window (
   window_id bigint PRIMARY KEY DEFAULT nextval('jobq.log_window_seq'),
   queue text NOT NULL,
+  lane smallint NOT NULL,
   prev pg_snapshot NOT NULL,
   cur pg_snapshot NOT NULL,
   cur_xmax xid8 NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX log_window_queue_idx ON jobq.log_window (queue, window_id);
-CREATE INDEX log_window_xmax_idx ON jobq.log_window (queue, cur_xmax, window_id);
+CREATE INDEX log_window_queue_idx ON jobq.log_window (queue, lane, window_id);
+CREATE INDEX log_window_xmax_idx ON jobq.log_window (queue, lane, cur_xmax, window_id);
 
 -- A claim: the slice (lo, hi] of a window, in (xid, pos) order. locked_at: its lease (renewals update
 -- it); lost_at: recovered (its unfinished entries appended again).
@@ -165,12 +176,12 @@ CREATE FUNCTION jobq.log_move_due(q text) RETURNS void LANGUAGE sql AS $$
   SELECT pos, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at FROM due
 $$;
 
--- Up to lim entries of queue q in window (prev, cur) after (hx, hp), in (xid, pos) order, skipping
+-- Up to lim entries of queue q's lane ln in window (prev, cur) after (hx, hp), in (xid, pos) order, skipping
 -- entries with a log_fail row (cancelled before their claim). PgQ's rule, as two index-ordered parts:
 -- the xids in prev's in-progress list that cur sees (one scan each), then the xid range [prev.xmax, cur.xmax).
 -- Its plans are pinned to index scans, as jobq.claim's are: generations without statistics (a new
 -- partition, a bulk insert not analysed yet) otherwise get an Append and a sort of the whole window.
-CREATE FUNCTION jobq.log_slice(q text, prev pg_snapshot, cur pg_snapshot, hx xid8, hp bigint, lim int)
+CREATE FUNCTION jobq.log_slice(q text, ln smallint, prev pg_snapshot, cur pg_snapshot, hx xid8, hp bigint, lim int)
 RETURNS jobq.log[] LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
 DECLARE
   xa xid8[];
@@ -184,7 +195,7 @@ BEGIN
     CONTINUE WHEN x < hx;
     SELECT array_agg(s ORDER BY s.pos) INTO part
       FROM (SELECT l.* FROM jobq.log l
-             WHERE l.queue = q AND l.xid = x AND l.pos > CASE WHEN x = hx THEN hp ELSE 0 END
+             WHERE l.queue = q AND l.lane = ln AND l.xid = x AND l.pos > CASE WHEN x = hx THEN hp ELSE 0 END
                AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
              ORDER BY l.pos LIMIT lim - cardinality(res)) s;
     res := res || coalesce(part, '{}');
@@ -193,17 +204,18 @@ BEGIN
   IF hx < pmax THEN hx := pmax; hp := -1; END IF;
   SELECT array_agg(s ORDER BY s.xid, s.pos) INTO part
     FROM (SELECT l.* FROM jobq.log l
-           WHERE l.queue = q AND (l.xid, l.pos) > (hx, hp) AND l.xid < pg_snapshot_xmax(cur)
+           WHERE l.queue = q AND l.lane = ln AND (l.xid, l.pos) > (hx, hp) AND l.xid < pg_snapshot_xmax(cur)
              AND pg_visible_in_snapshot(l.xid, cur)
              AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
            ORDER BY l.xid, l.pos LIMIT lim - cardinality(res)) s;
   RETURN res || coalesce(part, '{}');
 END $$;
 
--- The claim: up to lim entries of queue q for worker w, as one batch. Continues the queue's newest
--- window; when it is exhausted, opens the next (prev = its cur, cur = now's snapshot), written only
--- when it holds entries. seq: the entry's place in the batch (the claim's `claimSeq` is batch_id * 1024 + seq).
-CREATE FUNCTION jobq.log_claim(q text, w text, lim int)
+-- One lane's claim: up to lim entries of queue q's lane ln for worker w, as one batch, the lane's cursor
+-- row locked by the caller. Continues the lane's newest window; when it is exhausted, opens the next
+-- (prev = its cur, cur = now's snapshot), written only when it holds entries. seq: the entry's place in
+-- the batch (the claim's `claimSeq` is batch_id * 1024 + seq).
+CREATE FUNCTION jobq.log_claim_lane(q text, ln smallint, w text, lim int)
 RETURNS TABLE (batch_id bigint, seq int, pos bigint, id uuid, queue text, kind text, payload jsonb, attempt int,
                max_attempts int, run_at timestamptz, timeout_ms int, backoff_ms int)
 LANGUAGE plpgsql AS $$
@@ -216,24 +228,20 @@ DECLARE
   picked jobq.log[];
   bid bigint;
 BEGIN
-  IF lim < 1 OR lim > 1000 THEN RAISE EXCEPTION 'log prototype: a claim takes 1..1000 jobs'; END IF;
-  PERFORM FROM jobq.log_cursor c WHERE c.queue = q FOR UPDATE;
-  IF NOT FOUND THEN RETURN; END IF;
-  IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= now()) THEN PERFORM jobq.log_move_due(q); END IF;
-  SELECT * INTO win FROM jobq.log_window w0 WHERE w0.queue = q ORDER BY w0.window_id DESC LIMIT 1;
+  SELECT * INTO win FROM jobq.log_window w0 WHERE w0.queue = q AND w0.lane = ln ORDER BY w0.window_id DESC LIMIT 1;
   IF FOUND THEN
     SELECT b.hi_xid, b.hi_pos INTO hx, hp FROM jobq.log_batch b
      WHERE b.window_id = win.window_id ORDER BY b.hi_xid DESC, b.hi_pos DESC LIMIT 1;
-    picked := jobq.log_slice(q, win.prev, win.cur, coalesce(hx, '0'), coalesce(hp, 0), lim);
+    picked := jobq.log_slice(q, ln, win.prev, win.cur, coalesce(hx, '0'), coalesce(hp, 0), lim);
   END IF;
   IF coalesce(cardinality(picked), 0) = 0 THEN
     snap := pg_current_snapshot();
     IF win.window_id IS NOT NULL AND snap::text = win.cur::text THEN RETURN; END IF;
     win.prev := coalesce(win.cur, '1:1:'::pg_snapshot);
     win.cur := snap;
-    picked := jobq.log_slice(q, win.prev, snap, '0', 0, lim);
+    picked := jobq.log_slice(q, ln, win.prev, snap, '0', 0, lim);
     IF cardinality(picked) = 0 THEN RETURN; END IF;
-    INSERT INTO jobq.log_window (queue, prev, cur, cur_xmax) VALUES (q, win.prev, snap, pg_snapshot_xmax(snap))
+    INSERT INTO jobq.log_window (queue, lane, prev, cur, cur_xmax) VALUES (q, ln, win.prev, snap, pg_snapshot_xmax(snap))
     RETURNING window_id INTO win.window_id;
     hx := '0';
     hp := 0;
@@ -243,7 +251,39 @@ BEGIN
   VALUES (bid, q, win.window_id, hx, hp, picked[cardinality(picked)].xid, picked[cardinality(picked)].pos, cardinality(picked), w, now());
   RETURN QUERY
     SELECT bid, (t.o - 1)::int, t.pos, t.id, t.queue, t.kind, t.payload, t.attempt, t.max_attempts, t.run_at, t.timeout_ms, t.backoff_ms
-      FROM unnest(picked) WITH ORDINALITY AS t(gen, pos, xid, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, o);
+      FROM unnest(picked) WITH ORDINALITY AS t(gen, pos, xid, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, lane, o);
+END $$;
+
+-- The claim: up to lim entries of queue q for worker w, one batch per lane. Tries the lanes from one
+-- that depends on the session (so that claimers spread), each cursor row FOR UPDATE SKIP LOCKED: a lane
+-- another claim holds is passed over, never waited for; lanes give batches until lim entries. A short
+-- claim means that every lane it could lock is drained (a lane held by another claim may still have
+-- entries: that claim's worker takes them).
+CREATE FUNCTION jobq.log_claim(q text, w text, lim int)
+RETURNS TABLE (batch_id bigint, seq int, pos bigint, id uuid, queue text, kind text, payload jsonb, attempt int,
+               max_attempts int, run_at timestamptz, timeout_ms int, backoff_ms int)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  lanes int := jobq.log_lanes();
+  first int := pg_backend_pid() % lanes;
+  tried smallint[] := '{}';
+  ln smallint;
+  n int;
+  got int := 0;
+BEGIN
+  IF lim < 1 OR lim > 1000 THEN RAISE EXCEPTION 'log prototype: a claim takes 1..1000 jobs'; END IF;
+  IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= now()) THEN PERFORM jobq.log_move_due(q); END IF;
+  WHILE got < lim LOOP
+    SELECT c.lane INTO ln FROM jobq.log_cursor c
+     WHERE c.queue = q AND NOT c.lane = ANY (tried)
+     ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN RETURN; END IF;
+    tried := tried || ln;
+    RETURN QUERY SELECT * FROM jobq.log_claim_lane(q, ln, w, lim - got);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    got := got + n;
+  END LOOP;
 END $$;
 
 -- The claim across queues: one batch per queue (qs, or every queue with a cursor; not those in ex), in
@@ -258,7 +298,7 @@ DECLARE
   got int := 0;
   n int;
 BEGIN
-  FOR q IN SELECT c.queue FROM jobq.log_cursor c WHERE (qs IS NULL OR c.queue = ANY (qs)) AND NOT c.queue = ANY (ex) ORDER BY c.queue LOOP
+  FOR q IN SELECT DISTINCT c.queue FROM jobq.log_cursor c WHERE (qs IS NULL OR c.queue = ANY (qs)) AND NOT c.queue = ANY (ex) ORDER BY c.queue LOOP
     RETURN QUERY SELECT * FROM jobq.log_claim(q, w, lim - got);
     GET DIAGNOSTICS n = ROW_COUNT;
     got := got + n;
@@ -269,7 +309,7 @@ END $$;
 -- The entries of batch b that are unfinished (no done row, no fail row): what a recovery appends again.
 CREATE FUNCTION jobq.log_batch_open(b bigint) RETURNS SETOF jobq.log LANGUAGE sql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
   SELECT l.* FROM jobq.log_batch bt JOIN jobq.log_window w ON w.window_id = bt.window_id
-    JOIN jobq.log l ON l.queue = bt.queue AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) <= (bt.hi_xid, bt.hi_pos)
+    JOIN jobq.log l ON l.queue = bt.queue AND l.lane = w.lane AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) <= (bt.hi_xid, bt.hi_pos)
    WHERE bt.batch_id = b
      AND pg_visible_in_snapshot(l.xid, w.cur) AND NOT pg_visible_in_snapshot(l.xid, w.prev)
      AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
@@ -311,7 +351,7 @@ BEGIN
     RETURN;
   END IF;
   SELECT w.window_id INTO win FROM jobq.log_window w
-   WHERE w.queue = e.queue AND w.cur_xmax > e.xid AND pg_visible_in_snapshot(e.xid, w.cur)
+   WHERE w.queue = e.queue AND w.lane = e.lane AND w.cur_xmax > e.xid AND pg_visible_in_snapshot(e.xid, w.cur)
    ORDER BY w.cur_xmax, w.window_id LIMIT 1;
   IF FOUND THEN
     SELECT * INTO b FROM jobq.log_batch bt WHERE bt.window_id = win AND (bt.hi_xid, bt.hi_pos) >= (e.xid, e.pos)

@@ -1,0 +1,76 @@
+/**
+ * Profiles the `log` candidate's claim while a transaction holds an xid (docs/design/storage.md,
+ * stage 5): drains before, feeds and claims during a hold, drains again while held, and prints the
+ * claim's nested plans (auto_explain to the client) of one claim before and during the hold.
+ *   node --import tsx bench/storage/xid-probe.ts <admin url> [--hold-s 60] [--rate 3000] [--jobs 20000]
+ */
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { CANDIDATES } from './candidates.ts';
+import { openCandidateDb, pgbench } from './measure.ts';
+import { drain } from './scenarios.ts';
+import { dropDatabase } from '../lib/infra.ts';
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'hold-s': { type: 'string', default: '60' }, rate: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '20000' }, candidate: { type: 'string', default: 'log' } } });
+const admin = positionals[0]!;
+const cand = CANDIDATES[values.candidate]!;
+const jobs = Number(values.jobs);
+const db = await openCandidateDb(admin, cand);
+const { c } = db;
+const drainRun = async (label: string) => {
+  await cand.seed(c, jobs);
+  const r = await drain(db, cand, jobs, 10);
+  const n = r.finished;
+  console.log(`${label}: ${n} jobs in ${r.seconds.toFixed(2)} s = ${Math.round(n / r.seconds)} jobs/s`);
+};
+const explainClaim = async (label: string) => {
+  await cand.seed(c, 200);
+  const e = new pg.Client(db.url);
+  await e.connect();
+  const notices: string[] = [];
+  e.on('notice', (n) => notices.push(n.message ?? ''));
+  await e.query(`LOAD 'auto_explain'`);
+  await e.query(`SET auto_explain.log_min_duration = 0; SET auto_explain.log_analyze = on; SET auto_explain.log_buffers = on; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice; SET auto_explain.log_timing = on`);
+  for (let i = 0; i < 3; i++) {
+    notices.length = 0;
+    const t = performance.now();
+    const { rowCount } = await e.query(`SELECT * FROM jobq.log_claim('default', 'probe', 50)`);
+    console.log(`--- ${label} claim ${i}: ${rowCount} rows in ${(performance.now() - t).toFixed(2)} ms`);
+    if (i === 2) console.log(notices.join('\n'));
+  }
+  await e.end();
+};
+try {
+  await drainRun('drain before');
+  await explainClaim('before');
+  const holder = new pg.Client(db.url);
+  await holder.connect();
+  await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+  await holder.query('SELECT txid_current(), count(*) FROM jobq.queues');
+  const rate = Number(values.rate);
+  const feeder = new pg.Client(db.url);
+  await feeder.connect();
+  let stop = false;
+  const feed = (async () => {
+    let next = performance.now();
+    while (!stop) {
+      await cand.seed(feeder, Math.max(1, Math.round(rate / 10)));
+      next += 100;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  })();
+  await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, seconds: Number(values['hold-s']), rate: Math.ceil((rate / 50) * 1.5) });
+  stop = true;
+  await feed;
+  await feeder.end();
+  await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, transactions: 20 });
+  await drainRun('drain held');
+  await explainClaim('held');
+  await holder.query('ROLLBACK');
+  await holder.end();
+  await drainRun('drain after release');
+} finally {
+  await db.close();
+  await dropDatabase(admin, `jobq_storage_${cand.name}`);
+}
