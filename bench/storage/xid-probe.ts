@@ -2,17 +2,21 @@
  * Profiles the `log` candidate's claim while a transaction holds an xid (docs/design/storage.md,
  * stage 5): drains before, feeds and claims during a hold, drains again while held, and prints the
  * claim's nested plans (auto_explain to the client) of one claim before and during the hold.
- *   node --import tsx bench/storage/xid-probe.ts <admin url> [--hold-s 60] [--rate 3000] [--jobs 20000]
+ *   node --import tsx bench/storage/xid-probe.ts [--hold-s 60] [--rate 3000] [--jobs 20000] [--no-hold]
+ * On the bench's PostgreSQL (DATABASE_URL, else an embedded one). --no-hold: the same feed without the
+ * held xid, to tell what the hold costs from what the log's growth costs.
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { CANDIDATES } from './candidates.ts';
 import { openCandidateDb, pgbench } from './measure.ts';
 import { drain } from './scenarios.ts';
-import { dropDatabase } from '../lib/infra.ts';
+import { dropDatabase, startPostgres } from '../lib/infra.ts';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'hold-s': { type: 'string', default: '60' }, rate: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '20000' }, candidate: { type: 'string', default: 'log' } } });
-const admin = positionals[0]!;
+const { values } = parseArgs({ options: { 'hold-s': { type: 'string', default: '60' }, rate: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '20000' }, candidate: { type: 'string', default: 'log' }, 'no-hold': { type: 'boolean', default: false } } });
+const server = await startPostgres((m) => console.error(`[probe] ${m}`));
+const admin = server.url;
+const hold = !values['no-hold'];
 const cand = CANDIDATES[values.candidate]!;
 const jobs = Number(values.jobs);
 const db = await openCandidateDb(admin, cand);
@@ -45,8 +49,10 @@ try {
   await explainClaim('before');
   const holder = new pg.Client(db.url);
   await holder.connect();
-  await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-  await holder.query('SELECT txid_current(), count(*) FROM jobq.queues');
+  if (hold) {
+    await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    await holder.query('SELECT txid_current(), count(*) FROM jobq.queues');
+  }
   const rate = Number(values.rate);
   const feeder = new pg.Client(db.url);
   await feeder.connect();
@@ -65,12 +71,14 @@ try {
   await feed;
   await feeder.end();
   await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, transactions: 20 });
-  await drainRun('drain held');
-  await explainClaim('held');
-  await holder.query('ROLLBACK');
+  const state = hold ? 'held' : 'fed, no hold';
+  await drainRun(`drain ${state}`);
+  await explainClaim(state);
+  if (hold) await holder.query('ROLLBACK');
   await holder.end();
   await drainRun('drain after release');
 } finally {
   await db.close();
   await dropDatabase(admin, `jobq_storage_${cand.name}`);
+  await server.stop();
 }

@@ -42,7 +42,7 @@ test('2 workers and 1 API on hosts of their own run every job once through PgBou
   assert.equal(v.distinct, v.ids, 'no id answered twice');
   assert.equal(v.rows, v.ids, 'no job that the API did not answer for');
   assert.equal(v.succeededOnce, v.ids, 'every job succeeded at its first attempt');
-  assert.deepEqual(cell.errors, { http: 0, httpKinds: {}, processErrors: 0, processWarnings: 0, exited: 0, notSucceeded: 0, samples: [] });
+  assert.deepEqual(cell.errors, { http: 0, httpKinds: {}, processErrors: 0, processWarnings: 0, exited: 0, notSucceeded: 0, samples: [] }, `errors: ${JSON.stringify(cell.errors)}`);
 
   // Separate hosts: the addresses the fleet gave the API and the two workers are the ones seen.
   const role = (r: string) => run.meta.hosts.find((h) => h.role === r)!.address;
