@@ -4,7 +4,9 @@
  * claim's nested plans (auto_explain to the client) of one claim before and during the hold.
  *   node --import tsx bench/storage/xid-probe.ts [--hold-s 60] [--rate 3000] [--jobs 20000] [--no-hold]
  * On the bench's PostgreSQL (DATABASE_URL, else an embedded one). --no-hold: the same feed without the
- * held xid, to tell what the hold costs from what the log's growth costs.
+ * held xid, to tell what the hold costs from what the log's growth costs. --generations N: only
+ * drains, before and after N generations of 1,000 finished jobs each are added (what the probes cost
+ * per generation kept).
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -13,7 +15,7 @@ import { openCandidateDb, pgbench } from './measure.ts';
 import { drain } from './scenarios.ts';
 import { dropDatabase, startPostgres } from '../lib/infra.ts';
 
-const { values } = parseArgs({ options: { 'hold-s': { type: 'string', default: '60' }, rate: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '20000' }, candidate: { type: 'string', default: 'log' }, 'no-hold': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { 'hold-s': { type: 'string', default: '60' }, rate: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '20000' }, candidate: { type: 'string', default: 'log' }, 'no-hold': { type: 'boolean', default: false }, generations: { type: 'string', default: '0' } } });
 const server = await startPostgres((m) => console.error(`[probe] ${m}`));
 const admin = server.url;
 const hold = !values['no-hold'];
@@ -45,6 +47,25 @@ const explainClaim = async (label: string) => {
   await e.end();
 };
 try {
+  const gens = Number(values.generations);
+  if (gens > 0) {
+    await drainRun('drain with 1 generation');
+    await drainRun('drain with 1 generation, again');
+    for (let i = 0; i < gens; i += 2) await cand.addFinished(c, 1_000, 48); // each makes two generations
+    await c.query('VACUUM (ANALYZE)');
+    await drainRun(`drain with ${gens + 1} generations`);
+    await drainRun(`drain with ${gens + 1} generations, again`);
+    await explainClaim(`${gens + 1} generations`);
+  } else {
+    await heldRun();
+  }
+} finally {
+  await db.close();
+  await dropDatabase(admin, `jobq_storage_${cand.name}`);
+  await server.stop();
+}
+
+async function heldRun(): Promise<void> {
   await drainRun('drain before');
   await explainClaim('before');
   const holder = new pg.Client(db.url);
@@ -77,8 +98,4 @@ try {
   if (hold) await holder.query('ROLLBACK');
   await holder.end();
   await drainRun('drain after release');
-} finally {
-  await db.close();
-  await dropDatabase(admin, `jobq_storage_${cand.name}`);
-  await server.stop();
 }
