@@ -140,7 +140,7 @@ test('retention drops only the generations whose jobs all finished before the cu
   const c = await db.pool.connect();
   try {
     await candidate.addFinished(c, 10, 48);
-    const [old] = (await c.query<{ id: string }>(`SELECT id FROM jobq.log ORDER BY pos LIMIT 1`)).rows;
+    const [old] = (await c.query<{ id: string }>(`SELECT id FROM jobq.log_all ORDER BY pos LIMIT 1`)).rows;
     await candidate.addFinished(c, 10, 1);
     const { job } = await queue.enqueue({ kind: 'probe', payload: {} });
     assert.equal(await candidate.retention(c, new Date(Date.now() - 24 * 3_600_000)), 10);
@@ -148,6 +148,36 @@ test('retention drops only the generations whose jobs all finished before the cu
     assert.equal(await candidate.succeeded(c), 10);
     assert.equal((await queue.get(job.id))!.status, 'queued');
     assert.equal(await candidate.retention(c, new Date(Date.now() - 24 * 3_600_000)), 0);
+  } finally {
+    c.release();
+  }
+});
+
+test('finished generations leave the hot parents (the hot path opens only the current one); reads still find their jobs, and a retry of one appends to the hot log', async () => {
+  const { db, queue } = await logDatabase();
+  const c = await db.pool.connect();
+  try {
+    const leaves = async (parent: string) =>
+      (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_partition_tree($1::regclass) WHERE isleaf`, [parent])).rows[0]!.n;
+    await candidate.addFinished(c, 20, 1);
+    await candidate.addFailed(c, 5);
+    const { job } = await queue.enqueue({ kind: 'probe', payload: {} });
+    for (const t of ['jobq.log', 'jobq.log_batch', 'jobq.log_done', 'jobq.log_fail']) assert.equal(await leaves(t), 1, `${t}: the current generation only`);
+    assert.ok((await leaves('jobq.log_old')) >= 2, 'the finished generations are archived');
+    const { rows: [done] } = await c.query<{ id: string }>(`SELECT l.id FROM jobq.log_old l JOIN (SELECT unnest(pos) AS pos FROM jobq.log_done_old) d USING (pos) LIMIT 1`);
+    assert.equal((await queue.get(done!.id))!.status, 'succeeded');
+    const { rows: [failed] } = await c.query<{ id: string }>(`SELECT id FROM jobq.log_fail_old WHERE status = 'failed_permanent' LIMIT 1`);
+    assert.equal((await queue.get(failed!.id))!.status, 'failed_permanent');
+    assert.equal((await queue.retry(failed!.id)).status, 'queued');
+    const claimed = await queue.claim('w', { limit: 10 });
+    assert.deepEqual(claimed.map((j) => j.id).sort(), [failed!.id, job.id].sort());
+    const listed = [];
+    for (let cursor: string | undefined, page; (page = await queue.list({ limit: 10, ...(cursor ? { cursor } : {}) })); ) {
+      listed.push(...page.jobs);
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    assert.equal(listed.length, 20 + 5 + 1, 'the listing spans the hot and the archived generations');
   } finally {
     c.release();
   }
@@ -180,11 +210,11 @@ test('each pgbench script runs against a seeded database', { skip: withoutPgbenc
       run(script, await fill(what));
     }
     // The claims drain what is left (cancel and retry moved some): a claim that finds a lane held by the other client may come back short.
-    const waiting = Number((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.log l, LATERAL jobq.log_job(l.id) j WHERE l.first AND j.status = 'queued'`)).rows[0]!.n);
+    const waiting = Number((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.log_all l, LATERAL jobq.log_job(l.id) j WHERE l.first AND j.status = 'queued'`)).rows[0]!.n);
     assert.ok(waiting >= 500, `${waiting} queued`);
     for (let i = 0; i < 5 && (await candidate.succeeded(c)) < 50 + waiting; i++) run(p.claimFinish, 1);
     assert.equal(await candidate.succeeded(c), 50 + waiting, 'claim_finish completed every queued job, each once');
-    assert.equal(Number((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.log l, LATERAL jobq.log_job(l.id) j WHERE j.status = 'running'`)).rows[0]!.n), 0);
+    assert.equal(Number((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.log_all l, LATERAL jobq.log_job(l.id) j WHERE j.status = 'running'`)).rows[0]!.n), 0);
   } finally {
     c.release();
   }

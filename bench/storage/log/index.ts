@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { StorageCandidate } from '../candidate.ts';
 import { LogQueue } from './queue.ts';
-import { dropGenerations, rotate } from './retention.ts';
+import { archiveGenerations, dropGenerations, rotate } from './retention.ts';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
@@ -25,7 +25,8 @@ function setupSql(): string {
   const sql = readFileSync(file, 'utf8');
   if (!sql.includes(LANES_LINE)) throw new Error('log candidate: setup.sql no longer defines jobq.log_lanes() as expected');
   const copy = path.join(os.tmpdir(), `jobq-log-setup-${lanes}-lanes.sql`);
-  writeFileSync(copy, sql.replace(LANES_LINE, LANES_LINE.replace('SELECT 4', `SELECT ${Number(lanes)}`)));
+  // A function replacement: in a replacement string, `$$` would stand for one `$`.
+  writeFileSync(copy, sql.replace(LANES_LINE, () => LANES_LINE.replace('SELECT 4', `SELECT ${Number(lanes)}`)));
   return copy;
 }
 
@@ -73,6 +74,7 @@ async function addEnded(c: pg.ClientBase, n: number, hoursAgo: number, outcome: 
     }
   }
   await rotate(c);
+  await archiveGenerations(c); // as the sweep does: a finished generation leaves the hot parents
 }
 
 export const candidate: StorageCandidate = {
@@ -93,12 +95,12 @@ export const candidate: StorageCandidate = {
   addFinished: (c, n, hoursAgo) => addEnded(c, n, hoursAgo, 'done'),
   addFailed: (c, n) => addEnded(c, n, 0, 'failed'),
   sampleIdsSql(what) {
-    if (what === 'failed') return `SELECT id FROM jobq.log_fail WHERE status = 'failed_permanent'`;
-    if (what === 'finished') return 'SELECT l.id FROM jobq.log l JOIN (SELECT unnest(pos) AS pos FROM jobq.log_done) d ON d.pos = l.pos';
+    if (what === 'failed') return `SELECT id FROM jobq.log_fail_all WHERE status = 'failed_permanent'`;
+    if (what === 'finished') return 'SELECT l.id FROM jobq.log_all l JOIN (SELECT unnest(pos) AS pos FROM jobq.log_done_all) d ON d.pos = l.pos';
     return `SELECT l.id FROM jobq.log l, LATERAL jobq.log_job(l.id) j WHERE j.status = 'queued'`;
   },
   async succeeded(c) {
-    return (await c.query<{ n: number }>('SELECT coalesce(sum(cardinality(pos)), 0)::int AS n FROM jobq.log_done')).rows[0]!.n;
+    return (await c.query<{ n: number }>('SELECT coalesce(sum(cardinality(pos)), 0)::int AS n FROM jobq.log_done_all')).rows[0]!.n;
   },
   async remaining(c) {
     const { rows } = await c.query<{ n: number }>(
@@ -113,7 +115,7 @@ export const candidate: StorageCandidate = {
   hotTables: ['jobq.log', 'jobq.log_batch', 'jobq.log_done', 'jobq.log_fail', 'jobq.log_window', 'jobq.log_cursor', 'jobq.log_scheduled', 'jobq.log_gen', 'jobq.log_sweep'],
   retention: (c, before) => dropGenerations(c, before),
   async reset(c) {
-    await c.query('TRUNCATE jobq.log, jobq.log_batch, jobq.log_done, jobq.log_fail, jobq.log_window, jobq.log_scheduled');
+    await c.query('TRUNCATE jobq.log, jobq.log_batch, jobq.log_done, jobq.log_fail, jobq.log_old, jobq.log_batch_old, jobq.log_done_old, jobq.log_fail_old, jobq.log_window, jobq.log_scheduled');
     await c.query('UPDATE jobq.log_sweep SET through = 0');
   },
   createQueue: (options) => new LogQueue(options),

@@ -15,7 +15,7 @@ import { newJobId } from '../../../src/queue/ids.ts';
 import type { Retention } from '../../../src/queue/retention.ts';
 import type { CancelOutcome, ClaimedJob, EnqueueResult, Job, JobPage, JobStatus, ListFilter, NewJob, WriteOptions } from '../../../src/queue/types.ts';
 import { prepareInsert } from '../../../src/queue/validate.ts';
-import { dropGenerations, rotate } from './retention.ts';
+import { archiveGenerations, dropGenerations, rotate } from './retention.ts';
 
 export const SEQ_SPAN = 1024;
 /** A sweep makes a new generation current when the newest is older than this. */
@@ -71,16 +71,16 @@ const HELD_ENTRY = `
 
 const APPEND_AGAIN = `
   INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at)
-  SELECT id, false, queue, kind, payload, $2, max_attempts, now(), timeout_ms, backoff_ms, created_at FROM jobq.log WHERE id = $3 AND pos = $1`;
+  SELECT id, false, queue, kind, payload, $2, max_attempts, now(), timeout_ms, backoff_ms, created_at FROM jobq.log_all WHERE id = $3 AND pos = $1`;
 
 const LIST_FIRST = `
   SELECT j.* FROM (
-    SELECT id FROM (SELECT id FROM jobq.log WHERE first ORDER BY id DESC LIMIT $1) a
+    SELECT id FROM (SELECT id FROM jobq.log_all WHERE first ORDER BY id DESC LIMIT $1) a
     UNION ALL SELECT id FROM (SELECT id FROM jobq.log_scheduled WHERE first ORDER BY id DESC LIMIT $1) s
     ORDER BY id DESC LIMIT $1) ids, LATERAL jobq.log_job(ids.id) j ORDER BY j.id DESC`;
 const LIST_AFTER = `
   SELECT j.* FROM (
-    SELECT id FROM (SELECT id FROM jobq.log WHERE first AND id < $2 ORDER BY id DESC LIMIT $1) a
+    SELECT id FROM (SELECT id FROM jobq.log_all WHERE first AND id < $2 ORDER BY id DESC LIMIT $1) a
     UNION ALL SELECT id FROM (SELECT id FROM jobq.log_scheduled WHERE first AND id < $2 ORDER BY id DESC LIMIT $1) s
     ORDER BY id DESC LIMIT $1) ids, LATERAL jobq.log_job(ids.id) j ORDER BY j.id DESC`;
 
@@ -340,6 +340,7 @@ export class LogQueue extends Queue {
         await c.query('SELECT jobq.log_move_due(queue) FROM (SELECT DISTINCT queue FROM jobq.log_cursor) q');
         const { rows: [g] } = await c.query<{ old: boolean }>("SELECT created_at < now() - $1 * interval '1 ms' AS old FROM jobq.log_gen ORDER BY gen DESC LIMIT 1", [this.#rotateMs]);
         if (g?.old) await rotate(c);
+        await archiveGenerations(c); // finished generations leave the hot parents whatever the retention
         const pruned = retention ? await dropGenerations(c, new Date(Date.now() - Math.min(...Object.values(retention).filter((v): v is number => v !== null)))) : 0;
         return { recovered, pruned };
       } finally {

@@ -15,8 +15,13 @@
 -- are moved into the log when due, by the claim. Only priority 0.
 --
 -- Retention: jobq.log, log_batch, log_done and log_fail are partitioned by generation (`gen`);
--- jobq.log_rotate() attaches a new generation (ShareUpdateExclusive on the parents), and retention
--- detaches and drops a generation all of whose entries are finished (index.ts, `dropGeneration`).
+-- jobq.log_rotate() attaches a new generation (ShareUpdateExclusive on the parents). The hot path
+-- reads only these four parents, and every partition under them is one more for each of its statements
+-- to open and probe: so a generation all of whose entries are finished is ARCHIVED (jobq.log_archive:
+-- its four partitions detached and attached under the history parents jobq.log_old, log_batch_old,
+-- log_done_old, log_fail_old), and the hot parents keep the current generation and the few with
+-- unfinished entries, whatever the retention keeps. Reads look in both (the *_all views). Retention
+-- drops archived generations whose entries all finished before the cutoff (retention.ts).
 
 CREATE SEQUENCE jobq.log_pos_seq;
 CREATE SEQUENCE jobq.log_batch_seq;
@@ -27,7 +32,8 @@ CREATE SEQUENCE jobq.log_window_seq;
 CREATE TABLE jobq.log_gen (
   gen int PRIMARY KEY,
   created_at timestamptz NOT NULL DEFAULT now(),
-  rotated_xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+  rotated_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  archived boolean NOT NULL DEFAULT false
 );
 
 -- A time-ordered (version 7 layout) uuid made by the server: for bulk seeds and pgbench, where the
@@ -151,21 +157,56 @@ CREATE INDEX log_fail_batch_idx ON jobq.log_fail (batch_id) WHERE batch_id IS NO
 CREATE TABLE jobq.log_sweep (through bigint NOT NULL);
 INSERT INTO jobq.log_sweep VALUES (0);
 
+-- The history parents: the archived generations (jobq.log_archive), the same columns and indexes.
+CREATE TABLE jobq.log_old (LIKE jobq.log INCLUDING DEFAULTS) PARTITION BY LIST (gen);
+CREATE INDEX log_old_window_idx ON jobq.log_old (queue, lane, xid, pos);
+CREATE INDEX log_old_id_idx ON jobq.log_old (id, pos);
+CREATE TABLE jobq.log_batch_old (LIKE jobq.log_batch INCLUDING DEFAULTS) PARTITION BY LIST (gen);
+CREATE INDEX log_batch_old_id_idx ON jobq.log_batch_old (batch_id);
+CREATE INDEX log_batch_old_slice_idx ON jobq.log_batch_old (window_id, hi_xid, hi_pos);
+CREATE TABLE jobq.log_done_old (LIKE jobq.log_done INCLUDING DEFAULTS) PARTITION BY LIST (gen);
+CREATE INDEX log_done_old_batch_idx ON jobq.log_done_old (batch_id);
+CREATE TABLE jobq.log_fail_old (LIKE jobq.log_fail INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY LIST (gen);
+CREATE INDEX log_fail_old_pos_idx ON jobq.log_fail_old (pos);
+CREATE INDEX log_fail_old_id_idx ON jobq.log_fail_old (id, at);
+CREATE INDEX log_fail_old_batch_idx ON jobq.log_fail_old (batch_id) WHERE batch_id IS NOT NULL;
+
+-- What reads see: the hot generations and the archived ones.
+CREATE VIEW jobq.log_all AS SELECT * FROM jobq.log UNION ALL SELECT * FROM jobq.log_old;
+CREATE VIEW jobq.log_batch_all AS SELECT * FROM jobq.log_batch UNION ALL SELECT * FROM jobq.log_batch_old;
+CREATE VIEW jobq.log_done_all AS SELECT * FROM jobq.log_done UNION ALL SELECT * FROM jobq.log_done_old;
+CREATE VIEW jobq.log_fail_all AS SELECT * FROM jobq.log_fail UNION ALL SELECT * FROM jobq.log_fail_old;
+
 -- Makes a new generation current: a partition of each generational table, attached (not created as
--- PARTITION OF, which would lock the parents exclusively). Returns it.
+-- PARTITION OF, which would lock the parents exclusively), with a CHECK of its generation so that
+-- attaching it under a history parent later need not scan it. Returns it.
 CREATE FUNCTION jobq.log_rotate() RETURNS int LANGUAGE plpgsql AS $$
 DECLARE
   g int := coalesce((SELECT max(gen) FROM jobq.log_gen), 0) + 1;
   t text;
 BEGIN
   FOREACH t IN ARRAY ARRAY['log', 'log_batch', 'log_done', 'log_fail'] LOOP
-    EXECUTE format('CREATE TABLE jobq.%I (LIKE jobq.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', t || '_g' || g, t);
+    EXECUTE format('CREATE TABLE jobq.%I (LIKE jobq.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS, CHECK (gen = %s))', t || '_g' || g, t, g);
     EXECUTE format('ALTER TABLE jobq.%I ATTACH PARTITION jobq.%I FOR VALUES IN (%s)', t, t || '_g' || g, g);
   END LOOP;
   INSERT INTO jobq.log_gen (gen) VALUES (g);
   RETURN g;
 END $$;
 SELECT jobq.log_rotate();
+
+-- Moves generation g out of the hot parents into the history ones (retention.ts decides when: every
+-- entry finished, and no transaction that could still insert with g). DETACH takes the hot parents'
+-- AccessExclusive lock for a moment (DETACH ... CONCURRENTLY would not, outside a transaction block).
+CREATE FUNCTION jobq.log_archive(g int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['log', 'log_batch', 'log_done', 'log_fail'] LOOP
+    EXECUTE format('ALTER TABLE jobq.%I DETACH PARTITION jobq.%I', t, t || '_g' || g);
+    EXECUTE format('ALTER TABLE jobq.%I ATTACH PARTITION jobq.%I FOR VALUES IN (%s)', t || '_old', t || '_g' || g, g);
+  END LOOP;
+  UPDATE jobq.log_gen SET archived = true WHERE gen = g;
+END $$;
 
 -- Moves queue q's due scheduled entries into the log (in the caller's transaction: they join a later window).
 CREATE FUNCTION jobq.log_move_due(q text) RETURNS void LANGUAGE sql AS $$
@@ -335,16 +376,16 @@ DECLARE
   errs jsonb;
 BEGIN
   SELECT coalesce(jsonb_agg(jsonb_build_object('at', x.at, 'attempt', x.attempt, 'error', x.error) ORDER BY x.at), '[]') INTO errs
-    FROM jobq.log_fail x WHERE x.id = job AND x.status IN ('retrying', 'failed_permanent');
+    FROM jobq.log_fail_all x WHERE x.id = job AND x.status IN ('retrying', 'failed_permanent');
   SELECT * INTO e FROM jobq.log_scheduled s WHERE s.id = job;
   IF FOUND THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END, e.attempt - 1,
       e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::bigint, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs;
     RETURN;
   END IF;
-  SELECT * INTO e FROM jobq.log l WHERE l.id = job ORDER BY l.pos DESC LIMIT 1;
+  SELECT * INTO e FROM jobq.log_all l WHERE l.id = job ORDER BY l.pos DESC LIMIT 1;
   IF NOT FOUND THEN RETURN; END IF;
-  SELECT * INTO f FROM jobq.log_fail x WHERE x.pos = e.pos;
+  SELECT * INTO f FROM jobq.log_fail_all x WHERE x.pos = e.pos;
   IF FOUND THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, f.status, CASE WHEN f.status = 'cancelled' THEN e.attempt - 1 ELSE f.attempt END,
       e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::bigint, NULL::jsonb, e.created_at, f.at, e.pos, errs;
@@ -354,7 +395,7 @@ BEGIN
    WHERE w.queue = e.queue AND w.lane = e.lane AND w.cur_xmax > e.xid AND pg_visible_in_snapshot(e.xid, w.cur)
    ORDER BY w.cur_xmax, w.window_id LIMIT 1;
   IF FOUND THEN
-    SELECT * INTO b FROM jobq.log_batch bt WHERE bt.window_id = win AND (bt.hi_xid, bt.hi_pos) >= (e.xid, e.pos)
+    SELECT * INTO b FROM jobq.log_batch_all bt WHERE bt.window_id = win AND (bt.hi_xid, bt.hi_pos) >= (e.xid, e.pos)
      ORDER BY bt.hi_xid, bt.hi_pos LIMIT 1;
   END IF;
   IF b.batch_id IS NULL THEN
@@ -363,7 +404,7 @@ BEGIN
     RETURN;
   END IF;
   SELECT dn.finished_at, dn.results -> (array_position(dn.pos, e.pos) - 1) INTO d_at, d_result
-    FROM jobq.log_done dn WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1;
+    FROM jobq.log_done_all dn WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1;
   RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN d_at IS NULL THEN 'running' ELSE 'succeeded' END, e.attempt,
     e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, CASE WHEN d_at IS NULL THEN b.worker END,
     CASE WHEN d_at IS NULL THEN b.locked_at END, NULL::bigint, d_result, e.created_at, d_at, e.pos, errs;

@@ -3,6 +3,6 @@
 \set i random(1, :nids)
 INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at)
 SELECT l.id, false, l.queue, l.kind, l.payload, 1, l.max_attempts, now(), l.timeout_ms, l.backoff_ms, l.created_at
-  FROM jobq.log_job((SELECT id FROM jobq.bench_ids WHERE i = :i)) j JOIN jobq.log l ON l.id = j.id AND l.pos = j.pos
+  FROM jobq.log_job((SELECT id FROM jobq.bench_ids WHERE i = :i)) j JOIN jobq.log_all l ON l.id = j.id AND l.pos = j.pos
  WHERE j.status IN ('failed_permanent', 'cancelled');
 SELECT * FROM jobq.log_job((SELECT id FROM jobq.bench_ids WHERE i = :i));
