@@ -297,9 +297,10 @@ END $$;
 
 -- The claim: up to lim entries of queue q for worker w, one batch per lane. Tries the lanes from one
 -- that depends on the session (so that claimers spread), each cursor row FOR UPDATE SKIP LOCKED: a lane
--- another claim holds is passed over, never waited for; lanes give batches until lim entries. A short
--- claim means that every lane it could lock is drained (a lane held by another claim may still have
--- entries: that claim's worker takes them).
+-- another claim holds is passed over; lanes give batches until lim entries. Only when every lane is
+-- held does a claim wait, for one (it holds none then, so it cannot deadlock), so that ten claimers on
+-- four lanes queue up rather than spin. A short claim means that every lane it could lock is drained
+-- (a lane held by another claim may still have entries: that claim's worker takes them).
 CREATE FUNCTION jobq.log_claim(q text, w text, lim int)
 RETURNS TABLE (batch_id bigint, seq int, pos bigint, id uuid, queue text, kind text, payload jsonb, attempt int,
                max_attempts int, run_at timestamptz, timeout_ms int, backoff_ms int)
@@ -319,7 +320,12 @@ BEGIN
     SELECT c.lane INTO ln FROM jobq.log_cursor c
      WHERE c.queue = q AND NOT c.lane = ANY (tried)
      ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN RETURN; END IF;
+    IF NOT FOUND THEN
+      EXIT WHEN cardinality(tried) > 0;
+      -- Every lane is held by another claim: wait for one (holding none, this claim cannot deadlock).
+      SELECT c.lane INTO ln FROM jobq.log_cursor c WHERE c.queue = q ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE;
+      IF NOT FOUND THEN RETURN; END IF;
+    END IF;
     tried := tried || ln;
     RETURN QUERY SELECT * FROM jobq.log_claim_lane(q, ln, w, lim - got);
     GET DIAGNOSTICS n = ROW_COUNT;
