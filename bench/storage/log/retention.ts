@@ -13,9 +13,9 @@ export async function rotate(c: pg.ClientBase): Promise<number> {
 }
 
 /**
- * Whether generation g may move (archive) or go (drop): a newer one is current and no session of this
- * database holds an xid or a snapshot as old as the transaction that made the next one current (none
- * can still insert with g), and each of g's entries finished (a done position or a fail row) before
+ * Whether generation g may move (archive) or go (drop): a newer one is current and no client session
+ * of this database holds an xid or a snapshot as old as the transaction that made the next one current
+ * (none can still insert with g; autovacuum's workers hold snapshots too, and insert nothing), and each of g's entries finished (a done position or a fail row) before
  * `before`. One pass over g's entries and the outcomes written since g began.
  */
 const SETTLED = `
@@ -28,7 +28,7 @@ const SETTLED = `
   SELECT count(*)::int AS n, (count(*) FILTER (WHERE at IS NULL OR at >= $2))::int AS kept,
          (SELECT NOT EXISTS (
                    SELECT FROM pg_stat_activity a
-                    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+                    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
                       AND greatest(age(a.backend_xid), age(a.backend_xmin)) >= age((g.rotated_xid::text::bigint % 4294967296)::text::xid))
             FROM jobq.log_gen g WHERE g.gen = $1 + 1) AS quiet
     FROM entries`;
