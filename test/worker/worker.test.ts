@@ -155,8 +155,12 @@ test('stop() lets running jobs finish within the grace period', async () => {
 test('stop() aborts what outlives the grace period and releases it without spending the attempt', async () => {
   const s = await setup();
   const worker = await s.worker({ shutdownGraceMs: 100 });
+  const started = deferred();
+  worker.events.on('job:start', () => started.resolve());
   const { job } = await s.queue.enqueue({ kind: 'noop', payload: { sleep_ms: 60_000 } });
-  await waitForStatus(s.queue, job.id, 'running');
+  // Not the row's `running`: a stop() before the worker read the claim's reply gives the job back
+  // unstarted, and the grace period and the abort would go untested.
+  await started.promise;
   await worker.stop();
   const after = await s.queue.get(job.id);
   assert.equal(after?.status, 'queued');
