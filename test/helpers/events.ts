@@ -77,6 +77,15 @@ export function countStatements(pool: pg.Pool): Map<string, number> {
 /** An event as the tests compare it: type, the id's last characters, status and attempt. */
 export const briefEvent = (e: Pick<JobEvent, 'type' | 'id' | 'status' | 'attempt'>) => `${e.type} ${e.id.slice(-4)} ${e.status} #${e.attempt}`;
 
+/**
+ * One job's events (briefEvent, or anything that starts with the type) with its `enqueued` moved to
+ * the front, the others in the order they came. An enqueue publishes `enqueued` once it reads its
+ * commit's reply, and a worker of the same process, woken by the commit's notification, may claim, run
+ * and even finish the job before that (docs/events.md): `enqueued` may come anywhere among the run's
+ * events, which keep their order.
+ */
+export const enqueuedFirst = (events: string[]) => [...events.filter((e) => e.startsWith('enqueued ')), ...events.filter((e) => !e.startsWith('enqueued '))];
+
 
 export interface Frame {
   id?: string;

@@ -27,16 +27,19 @@ export interface Setup {
   worker(overrides?: Partial<WorkerOptions>): Promise<Worker>;
   /**
    * Resolves once a worker of this setup has finished `jobId` (its `job:finish`): the outcome is written
-   * and its event handed to the publisher. Waiting for the row's status is not enough before a flush:
-   * the status commits before the worker reads the reply and publishes.
+   * and, after that write's reply, its event handed to the publisher, its metrics counted, its span
+   * ended. Waiting for the row's status is not enough: the status commits before the worker reads the
+   * reply. A job retried finishes once per attempt: `attempt` waits for that attempt (or a later one)
+   * to finish, not the first.
    */
-  finished(jobId: string, ms?: number): Promise<void>;
+  finished(jobId: string, opts?: { attempt?: number; ms?: number }): Promise<void>;
 }
 
 export async function setup(kinds: KindRegistry = testKinds(), queueOptions: Partial<QueueOptions> = {}): Promise<Setup> {
   const workers: Worker[] = [];
-  const done = new Set<string>();
-  const waiting = new Map<string, () => void>();
+  /** The latest attempt of each job a worker of this setup finished. */
+  const done = new Map<string, number>();
+  const waiting = new Map<string, { attempt: number; resolve: () => void }[]>();
   // Registered before the database's own hook, so workers stop before their database is dropped.
   after(async () => {
     await Promise.all(workers.map((w) => w.stop()));
@@ -64,24 +67,33 @@ export async function setup(kinds: KindRegistry = testKinds(), queueOptions: Par
       });
       workers.push(w);
       w.events.on('job:finish', ({ job }) => {
-        done.add(job.id);
-        waiting.get(job.id)?.();
+        done.set(job.id, Math.max(done.get(job.id) ?? 0, job.attempts));
+        for (const waiter of waiting.get(job.id) ?? []) if (waiter.attempt <= job.attempts) waiter.resolve();
       });
       await w.start();
       return w;
     },
-    finished(jobId, ms = 10_000) {
-      if (done.has(jobId)) return Promise.resolve();
+    finished(jobId, { attempt = 1, ms = 10_000 } = {}) {
+      if ((done.get(jobId) ?? 0) >= attempt) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
+        const waiter = {
+          attempt,
+          resolve: () => {
+            clearTimeout(timer);
+            forget();
+            resolve();
+          },
+        };
+        const forget = () => {
+          const left = (waiting.get(jobId) ?? []).filter((x) => x !== waiter);
+          if (left.length > 0) waiting.set(jobId, left);
+          else waiting.delete(jobId);
+        };
         const timer = setTimeout(() => {
-          waiting.delete(jobId);
-          reject(new Error(`job ${jobId} did not finish within ${ms} ms`));
+          forget();
+          reject(new Error(`attempt ${attempt} of job ${jobId} did not finish within ${ms} ms`));
         }, ms);
-        waiting.set(jobId, () => {
-          clearTimeout(timer);
-          waiting.delete(jobId);
-          resolve();
-        });
+        waiting.set(jobId, [...(waiting.get(jobId) ?? []), waiter]);
       });
     },
   };

@@ -31,6 +31,10 @@ test('100,000 jobs in 100,000 invented queues leave /metrics and memory bounded'
   const s = await setup();
   const worker = await s.worker({ concurrency: 50, pollIntervalMs: 200 });
   const metrics = createMetrics({ queue: s.queue, worker, processMetrics: false, statsCacheMs: 0, knownQueues: ['mail'], maxQueueLabels: 20 });
+  let finishes = 0;
+  worker.events.on('job:finish', ({ outcome }) => {
+    if (outcome === 'succeeded') finishes++;
+  });
   await s.queue.enqueue({ kind: 'noop', payload: {}, queue: 'mail' });
   await metrics.render();
   const before = heapAfterGc();
@@ -45,7 +49,9 @@ test('100,000 jobs in 100,000 invented queues leave /metrics and memory bounded'
     540_000,
     'every job to succeed',
   );
-  await eventually(() => (worker.busy === 0 ? true : undefined));
+  // The last rows commit before the worker reads their write's reply and emits job:finish, which the
+  // finished counter counts: wait for every job's.
+  await eventually(() => (finishes === N + 1 ? true : undefined), 10_000, 'every job\'s job:finish');
 
   const samples = parseExposition(await metrics.render());
   const grown = heapAfterGc() - before;

@@ -14,13 +14,15 @@ import { freshDatabase, deferred, eventually, kindsWithProbe, setup, silent, wai
 
 test('attempt 1 finishing late, after the same worker claimed attempt 2, is lost; attempt 2 succeeds with its result', async () => {
   const releaseFirst = deferred();
+  const releaseSecond = deferred();
   const s = await setup(
     kindsWithProbe(async (_p, ctx) => {
       if (ctx.job.attempt === 1) {
         await releaseFirst.promise; // stalls past its lease
         return 'attempt 1';
       }
-      return new Promise((r) => setTimeout(() => r('attempt 2'), 300));
+      await releaseSecond.promise; // runs until attempt 1 has ended, however slow the test's reads
+      return 'attempt 2';
     }),
   );
   const w = await s.worker({ workerId: 'w', concurrency: 2 });
@@ -34,6 +36,8 @@ test('attempt 1 finishing late, after the same worker claimed attempt 2, is lost
   await eventually(async () => ((await s.queue.get(job.id))?.attempts === 2 ? true : undefined), 10_000, 'attempt 2 claimed');
   assert.equal((await s.queue.get(job.id))?.lockedBy, 'w');
   releaseFirst.resolve(); // attempt 1 ends while attempt 2 still runs
+  await eventually(() => (outcomes.some((o) => o.attempt === 1) ? true : undefined), 10_000, 'attempt 1 to finish');
+  releaseSecond.resolve();
   const done = await waitForStatus(s.queue, job.id, 'succeeded');
   assert.equal(done.result, 'attempt 2', 'the late completion of attempt 1 did not finish attempt 2');
   assert.equal(done.attempts, 2);

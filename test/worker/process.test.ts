@@ -89,8 +89,10 @@ test('SIGTERM mid-job: the worker releases what it cannot finish, exits 0, leave
     { kind: 'noop', payload: { sleep_ms: 60_000 } },
   ]);
   const worker = jobq(['worker', '--worker-id', 'terminated', '--shutdown-grace-ms', '1500'], workerEnv(db.url));
-  await waitForStatus(queue, short!.job.id, 'running', 15_000);
-  await waitForStatus(queue, long!.job.id, 'running');
+  // Not the rows' `running`: they commit with the claim, before the worker reads the claim's reply, and a
+  // SIGTERM then gives both back unstarted. The worker logs each start before it runs the handler.
+  const started = (id: string) => worker.output().split('\n').some((l) => l.includes('"msg":"job started"') && l.includes(`"job_id":"${id}"`));
+  await eventually(() => (started(short!.job.id) && started(long!.job.id) ? true : undefined), 15_000, 'both handlers to start');
   worker.kill('SIGTERM');
   assert.deepEqual(await exitOf(worker), { code: 0, signal: null }, worker.output());
   assert.equal((await queue.get(short!.job.id))?.status, 'succeeded', 'finished within the grace period');

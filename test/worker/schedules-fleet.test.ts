@@ -67,6 +67,17 @@ function fireLines(procs: JobqProcess[], name: string): FireLine[] {
   return out;
 }
 
+/**
+ * Every 'schedule fired' line so far, once each of `ticks` has one: a worker writes its line after it
+ * reads its fire's reply, so the job of a tick can be seen before the line is.
+ */
+async function linesOnce(procs: JobqProcess[], name: string, ticks: number[]): Promise<FireLine[]> {
+  return eventually(() => {
+    const lines = fireLines(procs, name);
+    return ticks.every((t) => lines.some((l) => l.tick === t)) ? lines : undefined;
+  }, 30_000, `a "schedule fired" line for each of ${ticks.length} ticks`, 100);
+}
+
 /** Waits until tick `tick` has fired (its job exists), then returns every fire so far. */
 async function untilFired(db: TestDatabase, name: string, tick: number, what: string): Promise<Fired[]> {
   return eventually(async () => {
@@ -115,7 +126,7 @@ test('three workers and a schedule every second: 30 ticks make 30 jobs, each tic
   const window = assertWindow(all, t0, N);
 
   // Each fire was logged once, by the worker that made the job.
-  const lines = fireLines(procs, def.name);
+  const lines = await linesOnce(procs, def.name, seconds(t0, N));
   const inWindow = lines.filter((l) => l.tick >= t0 && l.tick < t0 + N * SECOND).sort((a, b) => a.tick - b.tick);
   assert.deepEqual(iso(inWindow.map((l) => l.tick)), iso(seconds(t0, N)), 'one "schedule fired" line per tick, over the three workers');
   assert.deepEqual(inWindow.map((l) => l.jobId), window.map((f) => f.jobId), 'each line names the job of its tick');
@@ -146,7 +157,7 @@ test('the worker that fired last is SIGKILLed: the next tick fires exactly once,
   assertWindow(all, t0, n);
 
   // Every tick after the kill was fired by a survivor, once; the very next one included.
-  const lines = fireLines(procs, def.name);
+  const lines = await linesOnce(procs, def.name, seconds(before + SECOND, AFTER));
   const next = lines.filter((l) => l.tick === before + SECOND);
   assert.equal(next.length, 1, 'the next tick was fired once');
   assert.ok(survivors.some((p) => p.name === next[0]!.worker), `by a survivor (${next[0]!.worker})`);

@@ -37,7 +37,9 @@ test('an http result holding NUL is stored as an excerpt; the 100 jobs beside it
     await eventually(async () => ((await holder.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'running'`)).rows[0].n === 101 ? true : undefined), 10_000, 'all jobs running');
     await holder.query('BEGIN');
     await holder.query('LOCK TABLE jobq.jobs IN SHARE MODE');
-    await eventually(() => (w.busy === 0 ? true : undefined), 10_000, 'every handler to settle');
+    // Every handler started (not only claimed: the rows are running before the worker reads the claim's
+    // reply, and busy is 0 then too), then settled, while the lock holds their completions.
+    await eventually(() => (starts.size === 101 && w.busy === 0 ? true : undefined), 10_000, 'every handler to start and settle');
     await holder.query('COMMIT');
   } finally {
     holder.release(true);

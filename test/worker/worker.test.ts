@@ -51,9 +51,13 @@ test('a handler result is stored; a thrown error retries; a PermanentError fails
 test('cancelling a running noop {sleep_ms: 60000} ends it cancelled at once, by NOTIFY, not at the next heartbeat', async () => {
   const s = await setup();
   // No heartbeat within waitForStatus's deadline: only the cancel NOTIFY can reach the handler.
-  await s.worker({ heartbeatMs: 60_000, leaseMs: 180_000 });
+  const worker = await s.worker({ heartbeatMs: 60_000, leaseMs: 180_000 });
+  const started = deferred();
+  worker.events.on('job:start', () => started.resolve());
   const { job } = await s.queue.enqueue({ kind: 'noop', payload: { sleep_ms: 60_000 } });
-  await waitForStatus(s.queue, job.id, 'running');
+  // Not the row's `running`: it commits with the claim, before the worker reads the claim's reply, and
+  // a NOTIFY that came before would find nothing to abort (the heartbeat would, in a minute).
+  await started.promise;
   assert.equal((await s.queue.requestCancel(job.id)).outcome, 'cancel_requested');
   const after = await waitForStatus(s.queue, job.id, 'cancelled');
   assert.equal(after.attempts, 1, 'never retried');
@@ -134,10 +138,16 @@ test('jobs of kinds this worker has no handler for are left for workers that hav
 });
 
 test('stop() lets running jobs finish within the grace period', async () => {
-  const s = await setup(kindsWithProbe(async () => new Promise((r) => setTimeout(() => r('finished'), 300))));
+  const started = deferred();
+  const s = await setup(kindsWithProbe(() => {
+    started.resolve();
+    return new Promise((r) => setTimeout(() => r('finished'), 300));
+  }));
   const worker = await s.worker({ shutdownGraceMs: 5_000 });
   const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
-  await waitForStatus(s.queue, job.id, 'running');
+  // Not the row's `running`: it commits with the claim, before the worker reads the claim's reply, and a
+  // stop() then gives the claimed job back unstarted.
+  await started.promise;
   await worker.stop();
   assert.equal((await s.queue.get(job.id))?.status, 'succeeded');
 });
@@ -145,8 +155,12 @@ test('stop() lets running jobs finish within the grace period', async () => {
 test('stop() aborts what outlives the grace period and releases it without spending the attempt', async () => {
   const s = await setup();
   const worker = await s.worker({ shutdownGraceMs: 100 });
+  const started = deferred();
+  worker.events.on('job:start', () => started.resolve());
   const { job } = await s.queue.enqueue({ kind: 'noop', payload: { sleep_ms: 60_000 } });
-  await waitForStatus(s.queue, job.id, 'running');
+  // Not the row's `running`: a stop() before the worker read the claim's reply gives the job back
+  // unstarted, and the grace period and the abort would go untested.
+  await started.promise;
   await worker.stop();
   const after = await s.queue.get(job.id);
   assert.equal(after?.status, 'queued');
