@@ -35,9 +35,15 @@ export interface Setup {
   finished(jobId: string, opts?: { attempt?: number; ms?: number }): Promise<void>;
 }
 
+/** How many finished jobs `Setup.finished` remembers (a test waits for a few, right after they run). */
+const DONE_KEPT = 10_000;
+
 export async function setup(kinds: KindRegistry = testKinds(), queueOptions: Partial<QueueOptions> = {}): Promise<Setup> {
   const workers: Worker[] = [];
-  /** The latest attempt of each job a worker of this setup finished. */
+  /**
+   * The latest attempt of each job a worker of this setup finished: the latest DONE_KEPT jobs only, so
+   * that a test of 100,000 jobs does not hold them all in the heap it may be measuring.
+   */
   const done = new Map<string, number>();
   const waiting = new Map<string, { attempt: number; resolve: () => void }[]>();
   // Registered before the database's own hook, so workers stop before their database is dropped.
@@ -68,6 +74,7 @@ export async function setup(kinds: KindRegistry = testKinds(), queueOptions: Par
       workers.push(w);
       w.events.on('job:finish', ({ job }) => {
         done.set(job.id, Math.max(done.get(job.id) ?? 0, job.attempts));
+        if (done.size > DONE_KEPT) done.delete(done.keys().next().value!);
         for (const waiter of waiting.get(job.id) ?? []) if (waiter.attempt <= job.attempts) waiter.resolve();
       });
       await w.start();
