@@ -102,6 +102,26 @@ export interface HeldXmin {
  * enqueued at `rate` per second (in batches every 100 ms) and claimed as they come (pgbench at a
  * claim rate that keeps up); then, still held, `drainJobs` are enqueued at once and drained at full speed.
  */
+/** Enqueues `rate` jobs a second through `feeder`, a tenth every 100 ms, until stopped. */
+export function startFeed(feeder: pg.ClientBase, cand: StorageCandidate, rate: number): { stop(): Promise<void> } {
+  let stopped = false;
+  const running = (async () => {
+    let next = performance.now();
+    while (!stopped) {
+      await cand.seed(feeder, Math.max(1, Math.round(rate / 10)));
+      next += 100;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  })();
+  return {
+    stop: () => {
+      stopped = true;
+      return running;
+    },
+  };
+}
+
 export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes: number, rate: number, drainJobs: number, sampleMs = 10_000): Promise<HeldXmin> {
   const { c } = db;
   const drainBefore = await throughput(db, cand, drainJobs, 10, true);
@@ -118,16 +138,7 @@ export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes:
     await holder.query('SELECT txid_current(), count(*) FROM jobq.queues');
     const t0 = performance.now();
     const end = t0 + minutes * 60_000;
-    let stop = false;
-    const feed = (async () => {
-      let next = performance.now();
-      while (!stop) {
-        await cand.seed(feeder, Math.max(1, Math.round(rate / 10)));
-        next += 100;
-        const wait = next - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      }
-    })();
+    const feed = startFeed(feeder, cand, rate);
     let sampling = false; // a sample still under way (a design's `remaining` may be slow) skips the next tick
     const sampler = setInterval(() => {
       if (sampling) return;
@@ -142,8 +153,7 @@ export async function heldXmin(db: CandidateDb, cand: StorageCandidate, minutes:
       await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, seconds: Math.round((end - performance.now()) / 1000), rate: Math.ceil((rate / BATCH) * 1.5) });
     } finally {
       clearInterval(sampler);
-      stop = true;
-      await feed;
+      await feed.stop();
     }
     const drainHeld = await throughputHeld(db, cand, drainJobs);
     return { minutes, rate, samples, drainBefore, drainHeld };

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { CANDIDATES } from './candidates.ts';
 import { openCandidateDb, pgbench } from './measure.ts';
-import { drain } from './scenarios.ts';
+import { drain, startFeed } from './scenarios.ts';
 import { dropDatabase, startPostgres } from '../lib/infra.ts';
 
 const { values } = parseArgs({ options: { 'hold-s': { type: 'string', default: '60' }, rate: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '20000' }, candidate: { type: 'string', default: 'log' }, 'no-hold': { type: 'boolean', default: false }, generations: { type: 'string', default: '0' } } });
@@ -77,19 +77,9 @@ async function heldRun(): Promise<void> {
   const rate = Number(values.rate);
   const feeder = new pg.Client(db.url);
   await feeder.connect();
-  let stop = false;
-  const feed = (async () => {
-    let next = performance.now();
-    while (!stop) {
-      await cand.seed(feeder, Math.max(1, Math.round(rate / 10)));
-      next += 100;
-      const wait = next - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
-  })();
+  const feed = startFeed(feeder, cand, rate);
   await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, seconds: Number(values['hold-s']), rate: Math.ceil((rate / 50) * 1.5) });
-  stop = true;
-  await feed;
+  await feed.stop();
   await feeder.end();
   await pgbench(db.url, cand.pgbench.claimFinish, { clients: 10, transactions: 20 });
   const state = hold ? 'held' : 'fed, no hold';
