@@ -95,6 +95,17 @@ test('cancel of a queued job and of a delayed one: never claimed; a finished job
   assert.deepEqual((await queue.claim('w', { limit: 10 })).map((j) => j.id), [later.id]);
 });
 
+test('retries of one job at the same time append one entry: the others find it queued', async () => {
+  const { db, queue } = await logDatabase();
+  const { job } = await queue.enqueue({ kind: 'probe', payload: {} });
+  assert.equal((await queue.requestCancel(job.id)).outcome, 'cancelled');
+  const tries = await Promise.allSettled(Array.from({ length: 5 }, () => queue.retry(job.id)));
+  assert.equal(tries.filter((t) => t.status === 'fulfilled').length, 1);
+  for (const t of tries) if (t.status === 'rejected') assert.match(String(t.reason), /cannot retry/);
+  const { rows: [n] } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.log_all WHERE id = $1', [job.id]);
+  assert.equal(n!.n, 2, 'the first entry and one appended by the retry');
+});
+
 test('list: newest first across the log and the scheduled entries, with a stable cursor', async () => {
   const { queue } = await logDatabase();
   const ids: string[] = [];

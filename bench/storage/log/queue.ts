@@ -390,9 +390,11 @@ export class LogQueue extends Queue {
     return outcome === 'cancelled' ? { outcome, job } : { outcome, status: job.status as 'succeeded' | 'failed_permanent' | 'cancelled', job };
   }
 
-  /** failed_permanent or cancelled → queued: a new entry, attempts reset. */
+  /** failed_permanent or cancelled → queued: a new entry, attempts reset; one retry of a job at a time (an advisory lock on its id). */
   override async retry(id: string, opts: WriteOptions = {}): Promise<Job> {
     await this.#inTransaction(opts.db, async (c) => {
+      // No row of the job to lock (entries are only appended): two retries of one job would both append.
+      await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [id]);
       const { rows: [j] } = await c.query<{ status: JobStatus; pos: string }>('SELECT status, pos FROM jobq.log_job($1)', [id]);
       if (!j) throw new JobqError('not_found', `job ${id} not found`);
       if (j.status !== 'failed_permanent' && j.status !== 'cancelled') throw new JobqError('invalid_transition', `cannot retry job ${id}: it is ${j.status}`);
