@@ -63,12 +63,19 @@ export interface History {
   retentionMs: number;
 }
 
+/**
+ * How old the history that retention removes is. Not just over a day: designs that keep days as
+ * partitions drop a day once it ended a day ago, so a job of 30 hours ago stays until tomorrow whenever
+ * it is past 06:00; 48 hours is always in a droppable day.
+ */
+const OLD_HOURS = 48;
+
 /** `kept` finished jobs (all older than a day but a tenth) in the tables while `jobs` are processed; then retention. */
 export async function history(db: CandidateDb, cand: StorageCandidate, jobs: number, kept: number): Promise<History> {
   const { c } = db;
   await cand.reset(c);
   const old = kept - Math.floor(kept / 10);
-  for (let done = 0; done < old; done += 1_000_000) await cand.addFinished(c, Math.min(1_000_000, old - done), 30);
+  for (let done = 0; done < old; done += 1_000_000) await cand.addFinished(c, Math.min(1_000_000, old - done), OLD_HOURS);
   await cand.addFinished(c, kept - old, 1);
   await c.query('VACUUM (ANALYZE)');
   await cand.seed(c, jobs);

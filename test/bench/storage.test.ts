@@ -30,7 +30,7 @@ for (const cand of Object.values(CANDIDATES)) {
       const h = await history(db, cand, 500, 2_000);
       assert.equal(h.withHistory.finished, 500);
       if (!cand.peer) {
-        assert.equal(h.retentionRemoved, 1_800, 'the nine tenths finished 30 hours ago');
+        assert.equal(h.retentionRemoved, 1_800, 'the nine tenths finished 48 hours ago');
         assert.equal(await cand.succeeded(db.c), 200 + 500, 'what finished within the day is kept');
       }
 
