@@ -6,16 +6,19 @@
  * On the bench's PostgreSQL (DATABASE_URL, else an embedded one). --no-hold: the same feed without the
  * held xid, to tell what the hold costs from what the log's growth costs. --generations N: only
  * drains, before and after N generations of 1,000 finished jobs each are added (what the probes cost
- * per generation kept).
+ * per generation kept). --perf PREFIX: each drain is also profiled system-wide (`perf record -a -g`) into
+ * PREFIX-<drain>.data, for `perf report --comm postgres`.
  */
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import pg from 'pg';
 import { CANDIDATES } from './candidates.ts';
 import { openCandidateDb, pgbench } from './measure.ts';
 import { drain, startFeed } from './scenarios.ts';
 import { dropDatabase, startPostgres } from '../lib/infra.ts';
 
-const { values } = parseArgs({ options: { 'hold-s': { type: 'string', default: '60' }, rate: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '20000' }, candidate: { type: 'string', default: 'log' }, 'no-hold': { type: 'boolean', default: false }, generations: { type: 'string', default: '0' } } });
+const { values } = parseArgs({ options: { 'hold-s': { type: 'string', default: '60' }, rate: { type: 'string', default: '3000' }, jobs: { type: 'string', default: '20000' }, candidate: { type: 'string', default: 'log' }, 'no-hold': { type: 'boolean', default: false }, perf: { type: 'string' }, generations: { type: 'string', default: '0' } } });
 const server = await startPostgres((m) => console.error(`[probe] ${m}`));
 const admin = server.url;
 const hold = !values['no-hold'];
@@ -23,9 +26,23 @@ const cand = CANDIDATES[values.candidate]!;
 const jobs = Number(values.jobs);
 const db = await openCandidateDb(admin, cand);
 const { c } = db;
+/** Runs `work` under `perf record -a -g` when --perf is given (the file named after `label`). */
+const profiled = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
+  if (!values.perf) return work();
+  const file = `${values.perf}-${label.replace(/[^a-z0-9]+/gi, '-')}.data`;
+  const perf = spawn('perf', ['record', '-a', '-g', '-F', '499', '-o', file], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500)); // perf's start-up, before the work it is to see
+  try {
+    return await work();
+  } finally {
+    perf.kill('SIGINT');
+    await once(perf, 'exit');
+    console.log(`profile: ${file}`);
+  }
+};
 const drainRun = async (label: string) => {
   await cand.seed(c, jobs);
-  const r = await drain(db, cand, jobs, 10);
+  const r = await profiled(label, () => drain(db, cand, jobs, 10));
   const n = r.finished;
   console.log(`${label}: ${n} jobs in ${r.seconds.toFixed(2)} s = ${Math.round(n / r.seconds)} jobs/s`);
 };
