@@ -10,6 +10,7 @@ import { after, test } from 'node:test';
 import pino from 'pino';
 import { candidate } from '../../bench/storage/log/index.ts';
 import type { LogQueue } from '../../bench/storage/log/queue.ts';
+import { archiveGenerations, rotate } from '../../bench/storage/log/retention.ts';
 import { Worker } from '../../src/worker/worker.ts';
 import { directDatabase, type TestDatabase } from '../helpers/db.ts';
 import { eventually } from '../helpers/poll.ts';
@@ -127,6 +128,52 @@ test('list: newest first across the log and the scheduled entries, with a stable
   await assert.rejects(queue.list({ status: 'queued' }), /log prototype: listing by status not supported/);
 });
 
+test('an entry whose transaction was in progress at a lane\'s last window is still claimed once it commits', async () => {
+  // The claim visits only lanes with work (jobq.log_lane_busy). An entry of an older xid than the
+  // lane's newest batch, committed after that batch's window was taken, belongs to the next window:
+  // only the check of the window's in-progress xids sees it.
+  const { db, queue } = await logDatabase();
+  const busy = async () => (await db.pool.query<{ b: boolean }>(`SELECT jobq.log_lane_busy('default', 0::smallint) AS b`)).rows[0]!.b;
+  const slow = await db.pool.connect();
+  try {
+    await slow.query('BEGIN');
+    await slow.query(`INSERT INTO jobq.log (id, queue, kind, payload, max_attempts, lane) VALUES (jobq.log_uuid7(), 'default', 'probe', '{"n":1}', 3, 0)`);
+    await db.pool.query(`INSERT INTO jobq.log (id, queue, kind, payload, max_attempts, lane) VALUES (jobq.log_uuid7(), 'default', 'probe', '{"n":2}', 3, 0)`);
+    const first = await queue.claim('w', { limit: 10 });
+    assert.deepEqual(first.map((j) => j.payload), [{ n: 2 }]);
+    assert.deepEqual(await queue.claim('w', { limit: 10 }), [], 'the in-progress entry is not claimable yet');
+    await slow.query('COMMIT');
+    assert.equal(await busy(), true, 'the committed entry is work');
+  } finally {
+    slow.release();
+  }
+  const second = await queue.claim('w', { limit: 10 });
+  assert.deepEqual(second.map((j) => j.payload), [{ n: 1 }]);
+  assert.deepEqual(await queue.claim('w', { limit: 10 }), []);
+  // The newest window's batch ends below the entry of the window before it: that one is claimed, not work.
+  assert.equal(await busy(), false, 'nothing left in the lane');
+});
+
+test('a claim commits without waiting for the flush only when it is its own transaction', async () => {
+  const { db, queue } = await logDatabase();
+  await queue.enqueueMany([1, 2].map((n) => ({ kind: 'probe', payload: { n } })));
+  const c = await db.pool.connect();
+  const setting = async () => (await c.query<{ s: string }>('SELECT current_setting($1) AS s', ['synchronous_commit'])).rows[0]!.s;
+  try {
+    await c.query('BEGIN');
+    assert.equal((await queue.claim('w', { limit: 1, db: c })).length, 1);
+    assert.equal(await setting(), 'on', "a claim inside the caller's transaction leaves its durability alone");
+    await c.query('COMMIT');
+    await c.query('BEGIN');
+    await c.query(`SELECT * FROM jobq.log_claim_any(NULL, '{}', 'w', 1, true)`);
+    assert.equal(await setting(), 'off', 'an own-transaction claim commits asynchronously');
+    await c.query('COMMIT');
+    assert.equal(await setting(), 'on', 'for that transaction only');
+  } finally {
+    c.release();
+  }
+});
+
 test('recovery: a lapsed claim is put back (attempt counted), its late completion is refused', async () => {
   const { queue } = await logDatabase();
   const { job } = await queue.enqueue({ kind: 'probe', payload: {} });
@@ -159,6 +206,41 @@ test('retention drops only the generations whose jobs all finished before the cu
     assert.equal(await candidate.succeeded(c), 10);
     assert.equal((await queue.get(job.id))!.status, 'queued');
     assert.equal(await candidate.retention(c, new Date(Date.now() - 24 * 3_600_000)), 0);
+  } finally {
+    c.release();
+  }
+});
+
+test('a generation is archived only once every entry in it finished: a queued entry, a claim still open keep it; a cancelled one does not', async () => {
+  const { db, queue } = await logDatabase();
+  const c = await db.pool.connect();
+  try {
+    // Generation A: three jobs claimed, two completed (the empty one before it is archived at once).
+    const a = await rotate(c);
+    assert.equal(await archiveGenerations(c), 1);
+    const archivedGens = async () => (await c.query<{ gen: number }>('SELECT gen FROM jobq.log_gen WHERE archived AND gen >= $1 ORDER BY gen', [a])).rows.map((r) => r.gen);
+    const ids = (await queue.enqueueMany([1, 2, 3].map((n) => ({ kind: 'probe', payload: { n } })))).map((r) => r.job.id);
+    const claimed = await queue.claim('w', { limit: 10 });
+    assert.deepEqual(claimed.map((j) => j.id).sort(), [...ids].sort());
+    await queue.complete('w', claimed.slice(0, 2).map((j) => ({ id: j.id, claimSeq: j.claimSeq })));
+    // Generation B: one job queued, one cancelled before any claim.
+    const b = await rotate(c);
+    const { job: waiting } = await queue.enqueue({ kind: 'probe', payload: { n: 4 } });
+    const { job: cancelled } = await queue.enqueue({ kind: 'probe', payload: { n: 5 } });
+    assert.equal((await queue.requestCancel(cancelled.id)).outcome, 'cancelled');
+    await rotate(c);
+    assert.equal(await archiveGenerations(c), 0, 'a claim of generation A is still open');
+    assert.deepEqual(await archivedGens(), []);
+    await queue.complete('w', claimed.slice(2).map((j) => ({ id: j.id, claimSeq: j.claimSeq })));
+    assert.equal(await archiveGenerations(c), 1);
+    assert.deepEqual(await archivedGens(), [a], 'B keeps a queued entry');
+    const [last] = await queue.claim('w', { limit: 10 });
+    assert.equal(last!.id, waiting.id, 'the cancelled entry is not claimed');
+    assert.equal(await archiveGenerations(c), 0, 'its claim is open');
+    await queue.complete('w', [{ id: last!.id, claimSeq: last!.claimSeq }]);
+    assert.equal(await archiveGenerations(c), 1);
+    assert.deepEqual(await archivedGens(), [a, b]);
+    assert.equal((await queue.get(cancelled.id))!.status, 'cancelled');
   } finally {
     c.release();
   }

@@ -40,7 +40,7 @@ const SEED = `
  * take whatever the queue has waiting, so it needs none: it throws when it claimed another job.
  */
 async function addEnded(c: pg.ClientBase, n: number, hoursAgo: number, outcome: 'done' | 'failed'): Promise<void> {
-  await rotate(c);
+  const gen = await rotate(c);
   const { rows: [r] } = await c.query<{ lo: string; hi: string }>(
     `WITH ins AS (
        INSERT INTO jobq.log (id, queue, kind, payload, max_attempts, created_at, run_at)
@@ -75,6 +75,8 @@ async function addEnded(c: pg.ClientBase, n: number, hoursAgo: number, outcome: 
   }
   await rotate(c);
   await archiveGenerations(c); // as the sweep does: a finished generation leaves the hot parents
+  // Archived as of when its outcomes were written (retention drops by the time of archiving).
+  await c.query(`UPDATE jobq.log_gen SET archived_at = now() - $2 * interval '1 hour' WHERE gen = $1 AND archived`, [gen, hoursAgo]);
 }
 
 export const candidate: StorageCandidate = {

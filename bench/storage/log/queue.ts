@@ -40,7 +40,8 @@ const INSERT_LATER = `
   SELECT id, true, q, k, p, 1, m, r, t, now() FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::int[], $6::int[], $7::timestamptz[]) AS u(id, q, k, p, m, t, r)
   RETURNING created_at`;
 
-const CLAIM = `SELECT * FROM jobq.log_claim_any($1::text[], $2::text[], $3, $4)`;
+/** $5: the claim is its own transaction (the Queue's pool, not a caller's), so it may commit without waiting for the flush. */
+const CLAIM = `SELECT * FROM jobq.log_claim_any($1::text[], $2::text[], $3, $4, $5)`;
 
 const COMPLETE = `
   WITH i AS (
@@ -191,7 +192,7 @@ export class LogQueue extends Queue {
     const db = opts.db ?? this.#pool;
     const queues = opts.queues && opts.queues.length > 0 ? opts.queues : null;
     const { rows } = await db.query<{ batch_id: string; seq: number; pos: string; id: string; queue: string; kind: string; payload: unknown; attempt: number; max_attempts: number; run_at: Date; timeout_ms: number | null; backoff_ms: number | null }>(
-      CLAIM, [queues, opts.exclude ?? [], workerId, Math.min(opts.limit ?? 1, 1000)],
+      CLAIM, [queues, opts.exclude ?? [], workerId, Math.min(opts.limit ?? 1, 1000), opts.db === undefined],
     );
     const startedAt = new Date();
     return rows.map((r) => {

@@ -2,8 +2,9 @@
  * The `log` candidate's retention (README.md beside this file): generations, as PgQ rotates its
  * tables. Inserts go to the newest generation. A generation all of whose entries finished is archived
  * (moved from the hot parents to the history ones, setup.sql `jobq.log_archive`), so that the hot path
- * opens a few partitions whatever the history holds; an archived one is dropped whole once every entry
- * in it finished before the cutoff. No row is ever deleted from them.
+ * opens a few partitions whatever the history holds; an archived one is dropped whole once it was
+ * archived before the cutoff (all its entries had finished by then). No row is ever deleted from them.
+ * Whether a generation finished is asked of its lanes and its batches, never of each entry.
  */
 import type pg from 'pg';
 
@@ -13,29 +14,22 @@ export async function rotate(c: pg.ClientBase): Promise<number> {
 }
 
 /**
- * Whether generation g may move (archive) or go (drop): a newer one is current and no client session
- * of this database holds an xid or a snapshot as old as the transaction that made the next one current
- * (none can still insert with g; autovacuum's workers hold snapshots too, and insert nothing), and each of g's entries finished (a done position or a fail row) before
- * `before`. One pass over g's entries and the outcomes written since g began.
+ * Whether no transaction can still insert with generation g: a newer one is current and no client
+ * session of this database holds an xid or a snapshot as old as the transaction that made the next one
+ * current (autovacuum's workers hold snapshots too, and insert nothing).
  */
-const SETTLED = `
-  WITH outcomes AS (
-    SELECT p AS pos, d.finished_at AS at FROM jobq.log_done_all d, unnest(d.pos) p WHERE d.gen >= $1
-    UNION ALL SELECT f.pos, f.at FROM jobq.log_fail_all f WHERE f.gen >= $1
-  ), entries AS (
-    SELECT l.pos, max(o.at) AS at FROM jobq.log_all l LEFT JOIN outcomes o ON o.pos = l.pos WHERE l.gen = $1 GROUP BY l.pos
-  )
-  SELECT count(*)::int AS n, (count(*) FILTER (WHERE at IS NULL OR at >= $2::timestamptz))::int AS kept,
-         (SELECT NOT EXISTS (
-                   SELECT FROM pg_stat_activity a
-                    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
-                      AND greatest(age(a.backend_xid), age(a.backend_xmin)) >= age((g.rotated_xid::text::bigint % 4294967296)::text::xid))
-            FROM jobq.log_gen g WHERE g.gen = $1 + 1) AS quiet
-    FROM entries`;
+const QUIET = `
+  SELECT NOT EXISTS (
+           SELECT FROM pg_stat_activity a
+            WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+              AND greatest(age(a.backend_xid), age(a.backend_xmin)) >= age((g.rotated_xid::text::bigint % 4294967296)::text::xid)) AS quiet
+    FROM jobq.log_gen g WHERE g.gen = $1 + 1`;
 
-async function settled(c: pg.ClientBase, gen: number, before: Date | 'infinity'): Promise<{ n: number; ok: boolean }> {
-  const { rows: [r] } = await c.query<{ n: number; kept: number; quiet: boolean }>(SETTLED, [gen, before]);
-  return { n: r!.n, ok: r!.quiet === true && r!.kept === 0 };
+/** Whether g may be archived: quiet, and every entry of it finished (jobq.log_gen_finished: per lane and per batch, not per entry). */
+async function finished(c: pg.ClientBase, gen: number): Promise<boolean> {
+  const { rows: [q] } = await c.query<{ quiet: boolean }>(QUIET, [gen]);
+  if (q?.quiet !== true) return false;
+  return (await c.query<{ ok: boolean }>('SELECT jobq.log_gen_finished($1) AS ok', [gen])).rows[0]!.ok;
 }
 
 async function inTransaction(c: pg.ClientBase, work: () => Promise<void>): Promise<void> {
@@ -54,27 +48,28 @@ export async function archiveGenerations(c: pg.ClientBase): Promise<number> {
   const { rows: gens } = await c.query<{ gen: number }>('SELECT gen FROM jobq.log_gen WHERE NOT archived AND gen < (SELECT max(gen) FROM jobq.log_gen) ORDER BY gen');
   let archived = 0;
   for (const { gen } of gens) {
-    if (!(await settled(c, gen, 'infinity')).ok) break; // finished at all, whenever
+    if (!(await finished(c, gen))) break;
     await inTransaction(c, () => c.query('SELECT jobq.log_archive($1)', [gen]).then(() => {}));
     archived++;
   }
   return archived;
 }
 
-/** Archives what may be, then drops every archived generation that may go (oldest first, stopping at the first that may not). Returns the entries dropped. */
+/**
+ * Archives what may be, then drops every archived generation archived before `before` (its entries all
+ * finished by then), oldest first. Returns the entries dropped.
+ */
 export async function dropGenerations(c: pg.ClientBase, before: Date): Promise<number> {
   await archiveGenerations(c);
-  const { rows: gens } = await c.query<{ gen: number }>('SELECT gen FROM jobq.log_gen WHERE archived ORDER BY gen');
+  const { rows: gens } = await c.query<{ gen: number }>('SELECT gen FROM jobq.log_gen WHERE archived AND archived_at < $1 ORDER BY gen', [before]);
   let dropped = 0;
   for (const { gen } of gens) {
-    const r = await settled(c, gen, before);
-    if (!r.ok) break;
     await inTransaction(c, async () => {
+      dropped += (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.log_g${gen}`)).rows[0]!.n;
       for (const t of ['log', 'log_batch', 'log_done', 'log_fail']) await c.query(`DROP TABLE jobq.${t}_g${gen}`);
       await c.query('DELETE FROM jobq.log_gen WHERE gen = $1', [gen]);
       await c.query('DELETE FROM jobq.log_window WHERE window_id < (SELECT min(window_id) FROM jobq.log_batch_all)');
     });
-    dropped += r.n;
   }
   return dropped;
 }

@@ -33,7 +33,10 @@ CREATE TABLE jobq.log_gen (
   gen int PRIMARY KEY,
   created_at timestamptz NOT NULL DEFAULT now(),
   rotated_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-  archived boolean NOT NULL DEFAULT false
+  archived boolean NOT NULL DEFAULT false,
+  -- When it was archived: every entry of it had finished by then, so retention drops it by this time
+  -- (a sweep's interval later than its last outcome, at most) rather than by reading its outcomes.
+  archived_at timestamptz
 );
 
 -- A time-ordered (version 7 layout) uuid made by the server: for bulk seeds and pgbench, where the
@@ -122,9 +125,13 @@ CREATE TABLE jobq.log_batch (
   n int NOT NULL,
   worker text NOT NULL,
   locked_at timestamptz NOT NULL,
-  lost_at timestamptz
+  lost_at timestamptz,
+  -- The oldest generation of its entries: retention finds the batches that took a generation's
+  -- entries by this, and checks those batches, not each entry.
+  lo_gen int NOT NULL
 ) PARTITION BY LIST (gen);
 CREATE INDEX log_batch_id_idx ON jobq.log_batch (batch_id);
+CREATE INDEX log_batch_lo_gen_idx ON jobq.log_batch (lo_gen);
 CREATE INDEX log_batch_slice_idx ON jobq.log_batch (window_id, hi_xid, hi_pos);
 
 -- A completion: the positions of one claim batch done, their results (null when all are null).
@@ -205,8 +212,9 @@ BEGIN
     EXECUTE format('ALTER TABLE jobq.%I DETACH PARTITION jobq.%I', t, t || '_g' || g);
     EXECUTE format('ALTER TABLE jobq.%I ATTACH PARTITION jobq.%I FOR VALUES IN (%s)', t || '_old', t || '_g' || g, g);
   END LOOP;
-  UPDATE jobq.log_gen SET archived = true WHERE gen = g;
+  UPDATE jobq.log_gen SET archived = true, archived_at = now() WHERE gen = g;
 END $$;
+
 
 -- Moves queue q's due scheduled entries into the log (in the caller's transaction: they join a later window).
 CREATE FUNCTION jobq.log_move_due(q text) RETURNS void LANGUAGE sql AS $$
@@ -220,10 +228,11 @@ $$;
 -- Up to lim entries of queue q's lane ln in window (prev, cur) after (hx, hp), in (xid, pos) order, skipping
 -- entries with a log_fail row (cancelled before their claim). PgQ's rule, as two index-ordered parts:
 -- the xids in prev's in-progress list that cur sees (one scan each), then the xid range [prev.xmax, cur.xmax).
--- Its plans are pinned to index scans, as jobq.claim's are: generations without statistics (a new
--- partition, a bulk insert not analysed yet) otherwise get an Append and a sort of the whole window.
+-- Its plans are pinned to index scans by its caller (jobq.log_claim's SET clauses), as jobq.claim's are:
+-- generations without statistics (a new partition, a bulk insert not analysed yet) otherwise get an
+-- Append and a sort of the whole window.
 CREATE FUNCTION jobq.log_slice(q text, ln smallint, prev pg_snapshot, cur pg_snapshot, hx xid8, hp bigint, lim int)
-RETURNS jobq.log[] LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
+RETURNS jobq.log[] LANGUAGE plpgsql STABLE AS $$
 DECLARE
   xa xid8[];
   x xid8;
@@ -288,12 +297,68 @@ BEGIN
     hp := 0;
   END IF;
   bid := nextval('jobq.log_batch_seq');
-  INSERT INTO jobq.log_batch (batch_id, queue, window_id, lo_xid, lo_pos, hi_xid, hi_pos, n, worker, locked_at)
-  VALUES (bid, q, win.window_id, hx, hp, picked[cardinality(picked)].xid, picked[cardinality(picked)].pos, cardinality(picked), w, now());
+  INSERT INTO jobq.log_batch (batch_id, queue, window_id, lo_xid, lo_pos, hi_xid, hi_pos, n, worker, locked_at, lo_gen)
+  VALUES (bid, q, win.window_id, hx, hp, picked[cardinality(picked)].xid, picked[cardinality(picked)].pos, cardinality(picked), w, now(),
+          (SELECT min(t.gen) FROM unnest(picked) t));
   RETURN QUERY
     SELECT bid, (t.o - 1)::int, t.pos, t.id, t.queue, t.kind, t.payload, t.attempt, t.max_attempts, t.run_at, t.timeout_ms, t.backoff_ms
       FROM unnest(picked) WITH ORDINALITY AS t(gen, pos, xid, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, lane, o);
 END $$;
+
+-- Whether lane ln of queue q holds entries (of generation g, or any) that no claim took and no cancel
+-- ended: the rest of the lane's newest window W (after its newest batch: the in-progress xids of
+-- W.prev that W.cur sees, and the xids from W.prev's xmax on), and what belongs to later windows (xids
+-- W.cur saw in progress, and every later one). Entries of earlier windows (visible in W.prev) were all
+-- claimed: a window is opened only when the one before is used up. A few index probes, cheaper than a
+-- slice: a claim visits only lanes with work (an idle worker's claim asks for all its free slots, and
+-- looked through every lane for them), and retention asks it of each lane before archiving g.
+CREATE FUNCTION jobq.log_lane_busy(q text, ln smallint, g int DEFAULT NULL) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  win jobq.log_window;
+  hx xid8 := '0';
+  hp bigint := 0;
+  sx xid8 := '0';
+  sp bigint := 0;
+BEGIN
+  SELECT * INTO win FROM jobq.log_window w0 WHERE w0.queue = q AND w0.lane = ln ORDER BY w0.window_id DESC LIMIT 1;
+  IF FOUND THEN
+    SELECT b.hi_xid, b.hi_pos INTO hx, hp FROM jobq.log_batch b WHERE b.window_id = win.window_id ORDER BY b.hi_xid DESC, b.hi_pos DESC LIMIT 1;
+    hx := coalesce(hx, '0');
+    hp := coalesce(hp, 0);
+    -- From W.prev's xmax on (what W's second part and later windows read), past the newest batch.
+    IF hx < pg_snapshot_xmax(win.prev) THEN sx := pg_snapshot_xmax(win.prev); sp := -1; ELSE sx := hx; sp := hp; END IF;
+  END IF;
+  IF EXISTS (SELECT FROM jobq.log l WHERE l.queue = q AND l.lane = ln AND (l.xid, l.pos) > (sx, sp)
+                AND (g IS NULL OR l.gen = g) AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)) THEN
+    RETURN true; -- the common answer under load, from one probe
+  END IF;
+  IF win.window_id IS NULL THEN RETURN false; END IF;
+  -- W's first part (W.prev's in-progress xids that W.cur sees) past the newest batch, and the xids W.cur
+  -- saw in progress: one index scan over an array of xids each (most are claims', with no entries).
+  RETURN EXISTS (SELECT FROM jobq.log l
+                  WHERE l.queue = q AND l.lane = ln AND (l.xid, l.pos) > (hx, hp)
+                    AND l.xid = ANY (ARRAY(SELECT x FROM pg_snapshot_xip(win.prev) x WHERE pg_visible_in_snapshot(x, win.cur)))
+                    AND (g IS NULL OR l.gen = g) AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos))
+      OR EXISTS (SELECT FROM jobq.log l
+                  WHERE l.queue = q AND l.lane = ln AND l.xid = ANY (ARRAY(SELECT pg_snapshot_xip(win.cur)))
+                    AND (g IS NULL OR l.gen = g) AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos));
+END $$;
+
+-- Whether every entry of generation g has finished (retention.ts archives it then), per lane and per
+-- batch rather than per entry: no lane of any queue holds an entry of g that no claim took
+-- (jobq.log_lane_busy), and every batch that took one of g's entries (lo_gen <= g: older generations
+-- are archived first, so no batch of theirs is open) has an outcome for each of its n entries (done
+-- positions, fail rows; a batch recovery marked lost has them). The caller has made sure that no
+-- transaction can still insert with g.
+CREATE FUNCTION jobq.log_gen_finished(g int) RETURNS boolean LANGUAGE sql STABLE
+SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
+  SELECT NOT EXISTS (SELECT FROM jobq.log_cursor c WHERE jobq.log_lane_busy(c.queue, c.lane, g))
+     AND NOT EXISTS (
+           SELECT FROM jobq.log_batch b
+            WHERE b.lo_gen <= g AND b.lost_at IS NULL
+              AND b.n > coalesce((SELECT sum(cardinality(d.pos)) FROM jobq.log_done d WHERE d.batch_id = b.batch_id), 0)
+                        + (SELECT count(*) FROM jobq.log_fail f WHERE f.batch_id = b.batch_id))
+$$;
 
 -- The claim: up to lim entries of queue q for worker w, one batch per lane. Tries the lanes from one
 -- that depends on the session (so that claimers spread), each cursor row FOR UPDATE SKIP LOCKED: a lane
@@ -301,10 +366,13 @@ END $$;
 -- held does a claim wait, for one (it holds none then, so it cannot deadlock), so that ten claimers on
 -- four lanes queue up rather than spin. A short claim means that every lane it could lock is drained
 -- (a lane held by another claim may still have entries: that claim's worker takes them).
-CREATE FUNCTION jobq.log_claim(q text, w text, lim int)
+CREATE FUNCTION jobq.log_claim(q text, w text, lim int, async boolean DEFAULT false)
 RETURNS TABLE (batch_id bigint, seq int, pos bigint, id uuid, queue text, kind text, payload jsonb, attempt int,
                max_attempts int, run_at timestamptz, timeout_ms int, backoff_ms int)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- The plans of everything it calls (the lane check, the slice) are pinned to index scans here, once per
+-- claim, not by a SET clause on each of them (which sets and restores the GUCs on every call).
+SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
   lanes int := jobq.log_lanes();
@@ -315,10 +383,16 @@ DECLARE
   got int := 0;
 BEGIN
   IF lim < 1 OR lim > 1000 THEN RAISE EXCEPTION 'log prototype: a claim takes 1..1000 jobs'; END IF;
+  -- As jobq.claim (migration 0008): a claim that is its caller's whole transaction commits without
+  -- waiting for the flush (a claim lost in a crash is claimed again; the durable completion flushes it
+  -- first). SET LOCAL: it outlasts this function's own SET clauses.
+  IF async THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
   IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= now()) THEN PERFORM jobq.log_move_due(q); END IF;
   WHILE got < lim LOOP
+    -- The first lane is taken as it comes (under load it fills the claim); the others only if they
+    -- have work (jobq.log_lane_busy), so that a claim with room left does not read drained lanes.
     SELECT c.lane INTO ln FROM jobq.log_cursor c
-     WHERE c.queue = q AND NOT c.lane = ANY (tried)
+     WHERE c.queue = q AND NOT c.lane = ANY (tried) AND (cardinality(tried) = 0 OR jobq.log_lane_busy(q, c.lane))
      ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
       EXIT WHEN cardinality(tried) > 0;
@@ -335,7 +409,7 @@ END $$;
 
 -- The claim across queues: one batch per queue (qs, or every queue with a cursor; not those in ex), in
 -- name order, until lim jobs.
-CREATE FUNCTION jobq.log_claim_any(qs text[], ex text[], w text, lim int)
+CREATE FUNCTION jobq.log_claim_any(qs text[], ex text[], w text, lim int, async boolean DEFAULT false)
 RETURNS TABLE (batch_id bigint, seq int, pos bigint, id uuid, queue text, kind text, payload jsonb, attempt int,
                max_attempts int, run_at timestamptz, timeout_ms int, backoff_ms int)
 LANGUAGE plpgsql AS $$
@@ -346,7 +420,7 @@ DECLARE
   n int;
 BEGIN
   FOR q IN SELECT DISTINCT c.queue FROM jobq.log_cursor c WHERE (qs IS NULL OR c.queue = ANY (qs)) AND NOT c.queue = ANY (ex) ORDER BY c.queue LOOP
-    RETURN QUERY SELECT * FROM jobq.log_claim(q, w, lim - got);
+    RETURN QUERY SELECT * FROM jobq.log_claim(q, w, lim - got, async);
     GET DIAGNOSTICS n = ROW_COUNT;
     got := got + n;
     EXIT WHEN got >= lim;

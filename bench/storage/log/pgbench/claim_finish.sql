@@ -2,9 +2,10 @@
 -- locked, the next slice of its window read, ONE log_batch row inserted; then the next lane's, until
 -- the claim is full), then the completion as the Queue writes it (queue.ts, COMPLETE): the batches
 -- locked FOR SHARE against recovery, ONE log_done row per batch with its positions. Two round trips
--- per claim, each its own transaction.
+-- per claim, each its own transaction; the claim's commits without waiting for the flush, as today's
+-- (../../today/pgbench/claim_finish.sql) does.
 SELECT coalesce(array_agg(batch_id), '{}') AS bs, coalesce(array_agg(pos), '{}') AS ps
-  FROM jobq.log_claim('default', 'pgbench-' || :client_id, :batch) \gset
+  FROM jobq.log_claim('default', 'pgbench-' || :client_id, :batch, true) \gset
 WITH i AS (
   SELECT * FROM unnest(:bs::bigint[], :ps::bigint[]) AS t(batch_id, p)
 ), held AS (
