@@ -276,6 +276,49 @@ test('finished generations leave the hot parents (the hot path opens only the cu
   }
 });
 
+test('a page derived in one call (jobq.log_jobs) agrees with the per-job derivation (jobq.log_job), job by job, in every state', async () => {
+  const { db } = await logDatabase();
+  // Retries wait an hour here: no claim below takes the retrying job back.
+  const queue = candidate.createQueue({ pool: db.pool, kinds, backoff: { baseMs: 3_600_000, capMs: 3_600_000 } }) as LogQueue;
+  const c = await db.pool.connect();
+  try {
+    await candidate.addFinished(c, 5, 1);
+    await candidate.addFailed(c, 3);
+    const claimOne = async (worker = 'w') => {
+      const { job } = await queue.enqueue({ kind: 'probe', payload: {} });
+      const [claimed] = await queue.claim(worker, { limit: 10 });
+      assert.equal(claimed!.id, job.id);
+      return claimed!;
+    };
+    const done = await claimOne();
+    await queue.complete('w', [{ id: done.id, claimSeq: done.claimSeq, result: { ok: 1 } }]);
+    const retrying = await claimOne();
+    await queue.markFailedOrRetry(retrying.id, new Error('once'), { workerId: 'w', claimSeq: retrying.claimSeq });
+    const failed = await claimOne();
+    await queue.markFailedOrRetry(failed.id, new Error('for good'), { workerId: 'w', claimSeq: failed.claimSeq, permanent: true });
+    await claimOne(); // running
+    const lost = await claimOne('dead');
+    await c.query(`UPDATE jobq.log_batch SET locked_at = now() - interval '1 hour' WHERE worker = 'dead'`);
+    assert.equal(await queue.recoverStale(60_000), 1, 'only the dead claim lapsed');
+    const { job: cancelled } = await queue.enqueue({ kind: 'probe', payload: {} });
+    await queue.requestCancel(cancelled.id);
+    await queue.enqueue({ kind: 'probe', payload: {} });
+    await queue.enqueue({ kind: 'probe', payload: {}, delayMs: 60_000 });
+    const ids = (await c.query<{ id: string }>('SELECT DISTINCT id FROM jobq.log_all UNION SELECT id FROM jobq.log_scheduled ORDER BY id')).rows.map((r) => r.id);
+    const page = (await c.query('SELECT * FROM jobq.log_jobs($1::uuid[])', [ids])).rows;
+    assert.deepEqual(page.map((j) => j.id), ids, 'one row per id, in the order asked');
+    for (const [n, id] of ids.entries()) {
+      assert.deepEqual(page[n], (await c.query('SELECT * FROM jobq.log_job($1)', [id])).rows[0], id);
+    }
+    assert.deepEqual([...new Set(page.map((j) => j.status))].sort(), ['cancelled', 'failed_permanent', 'queued', 'retrying', 'running', 'succeeded']);
+    assert.equal(page.find((j) => j.id === lost.id)!.attempts, 1, 'the lost attempt counts');
+    assert.deepEqual(page.find((j) => j.id === done.id)!.result, { ok: 1 });
+    assert.deepEqual((await c.query('SELECT * FROM jobq.log_jobs($1::uuid[])', [['00000000-0000-7000-8000-000000000000']])).rows, [], 'no row for an unknown id');
+  } finally {
+    c.release();
+  }
+});
+
 test('unsupported features throw instead of answering wrongly', async () => {
   const { queue } = await logDatabase();
   await assert.rejects(queue.enqueue({ kind: 'probe', payload: {}, priority: 5 }), /log prototype: priority other than 0 not supported/);

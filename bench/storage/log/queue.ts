@@ -74,16 +74,13 @@ const APPEND_AGAIN = `
   INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at)
   SELECT id, false, queue, kind, payload, $2, max_attempts, now(), timeout_ms, backoff_ms, created_at FROM jobq.log_all WHERE id = $3 AND pos = $1`;
 
-const LIST_FIRST = `
-  SELECT j.* FROM (
-    SELECT id FROM (SELECT id FROM jobq.log_all WHERE first ORDER BY id DESC LIMIT $1) a
-    UNION ALL SELECT id FROM (SELECT id FROM jobq.log_scheduled WHERE first ORDER BY id DESC LIMIT $1) s
-    ORDER BY id DESC LIMIT $1) ids, LATERAL jobq.log_job(ids.id) j ORDER BY j.id DESC`;
-const LIST_AFTER = `
-  SELECT j.* FROM (
-    SELECT id FROM (SELECT id FROM jobq.log_all WHERE first AND id < $2 ORDER BY id DESC LIMIT $1) a
-    UNION ALL SELECT id FROM (SELECT id FROM jobq.log_scheduled WHERE first AND id < $2 ORDER BY id DESC LIMIT $1) s
-    ORDER BY id DESC LIMIT $1) ids, LATERAL jobq.log_job(ids.id) j ORDER BY j.id DESC`;
+/** A page of jobs newest first by id, across the log and the scheduled entries ($2: the cursor, an id, or null), derived in one call. */
+const LIST = `
+  SELECT * FROM jobq.log_jobs(ARRAY(
+    SELECT id FROM (
+      SELECT id FROM (SELECT id FROM jobq.log_all WHERE first AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $1) a
+      UNION ALL SELECT id FROM (SELECT id FROM jobq.log_scheduled WHERE first AND ($2::uuid IS NULL OR id < $2) ORDER BY id DESC LIMIT $1) s
+    ) u ORDER BY id DESC LIMIT $1))`;
 
 interface DerivedRow {
   id: string;
@@ -363,7 +360,7 @@ export class LogQueue extends Queue {
     const limit = filter.limit ?? 50;
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new JobqError('validation_failed', 'limit must be 1..500');
     const db = opts.db ?? this.#readPool;
-    const { rows } = filter.cursor ? await db.query<DerivedRow>(LIST_AFTER, [limit, filter.cursor]) : await db.query<DerivedRow>(LIST_FIRST, [limit]);
+    const { rows } = await db.query<DerivedRow>(LIST, [limit, filter.cursor ?? null]);
     return { jobs: rows.map(toJob), nextCursor: rows.length === limit ? rows.at(-1)!.id : null };
   }
 

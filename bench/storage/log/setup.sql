@@ -437,9 +437,64 @@ CREATE FUNCTION jobq.log_batch_open(b bigint) RETURNS SETOF jobq.log LANGUAGE sq
      AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b AND l.pos = ANY (d.pos))
 $$;
 
+-- Jobs as their entries say, in the order of `ids` (ids with no entry give no row): each one's newest
+-- entry (scheduled, else logged) and the derived status. status: queued (not in a batch yet, or
+-- scheduled for attempt 1), retrying (scheduled for a later attempt), running (in a batch, no outcome),
+-- succeeded (in a done row), or what its log_fail row says. One statement for the whole page, its
+-- lookups (entry, fail row, window, batch, done row, errors) as lateral joins: a listing derives its
+-- jobs in one plan instead of a call of jobq.log_job per job, each opening every partition behind the
+-- views again (a listing's two pages: 4.5 ms against 12.1).
+-- plpgsql so that the plan is kept for the session (a SQL function's would be planned per call).
+CREATE FUNCTION jobq.log_jobs(ids uuid[])
+RETURNS TABLE (id uuid, queue text, kind text, payload jsonb, status text, attempts int, max_attempts int, run_at timestamptz,
+               timeout_ms int, backoff_ms int, locked_by text, locked_at timestamptz, claim_seq bigint, result jsonb,
+               created_at timestamptz, finished_at timestamptz, pos bigint, errors jsonb)
+LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+  SELECT e.id, e.queue, e.kind, e.payload,
+         CASE WHEN e.scheduled THEN CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END
+              WHEN f.status IS NOT NULL THEN f.status
+              WHEN b.batch_id IS NULL THEN 'queued'
+              WHEN d.finished_at IS NULL THEN 'running' ELSE 'succeeded' END,
+         CASE WHEN e.scheduled OR f.status = 'cancelled' OR (f.status IS NULL AND b.batch_id IS NULL) THEN e.attempt - 1
+              WHEN f.status IS NOT NULL THEN f.attempt ELSE e.attempt END,
+         e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms,
+         CASE WHEN f.status IS NULL AND d.finished_at IS NULL THEN b.worker END,
+         CASE WHEN f.status IS NULL AND d.finished_at IS NULL THEN b.locked_at END,
+         NULL::bigint, d.result, e.created_at, coalesce(f.at, d.finished_at), e.pos, errs.errors
+    FROM unnest(ids) WITH ORDINALITY AS i(id, o)
+    CROSS JOIN LATERAL (
+      (SELECT true AS scheduled, sc.pos, NULL::xid8 AS xid, NULL::smallint AS lane, sc.id, sc.queue, sc.kind, sc.payload, sc.attempt,
+              sc.max_attempts, sc.run_at, sc.timeout_ms, sc.backoff_ms, sc.created_at
+         FROM jobq.log_scheduled sc WHERE sc.id = i.id LIMIT 1)
+      UNION ALL
+      (SELECT false, l.pos, l.xid, l.lane, l.id, l.queue, l.kind, l.payload, l.attempt, l.max_attempts, l.run_at, l.timeout_ms,
+              l.backoff_ms, l.created_at
+         FROM jobq.log_all l WHERE l.id = i.id ORDER BY l.pos DESC LIMIT 1)
+      LIMIT 1) e
+    LEFT JOIN LATERAL (SELECT x.status, x.attempt, x.at FROM jobq.log_fail_all x WHERE NOT e.scheduled AND x.pos = e.pos LIMIT 1) f ON true
+    LEFT JOIN LATERAL (SELECT w.window_id FROM jobq.log_window w
+                        WHERE NOT e.scheduled AND f.status IS NULL AND w.queue = e.queue AND w.lane = e.lane AND w.cur_xmax > e.xid
+                          AND pg_visible_in_snapshot(e.xid, w.cur)
+                        ORDER BY w.cur_xmax, w.window_id LIMIT 1) w ON true
+    LEFT JOIN LATERAL (SELECT bt.batch_id, bt.worker, bt.locked_at FROM jobq.log_batch_all bt
+                        WHERE bt.window_id = w.window_id AND (bt.hi_xid, bt.hi_pos) >= (e.xid, e.pos)
+                        ORDER BY bt.hi_xid, bt.hi_pos LIMIT 1) b ON true
+    LEFT JOIN LATERAL (SELECT dn.finished_at, dn.results -> (array_position(dn.pos, e.pos) - 1) AS result FROM jobq.log_done_all dn
+                        WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1) d ON true
+    CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_object('at', x.at, 'attempt', x.attempt, 'error', x.error) ORDER BY x.at), '[]') AS errors
+                          FROM jobq.log_fail_all x WHERE x.id = e.id AND x.status IN ('retrying', 'failed_permanent')) errs
+   ORDER BY i.o;
+END $$;
+
 -- A job as its entries say: its newest entry (scheduled, else logged) and the derived status.
 -- status: queued (not in a batch yet, or scheduled for attempt 1), retrying (scheduled for a later attempt),
--- running (in a batch, no outcome), succeeded (in a done row), or what its log_fail row says.
+-- running (in a batch, no outcome), succeeded (in a done row), or what its log_fail row says. For one job
+-- (GET, cancel, retry): its statements run only as far as the job needs (a scheduled or failed job stops
+-- early), where jobq.log_jobs's one plan opens every lookup's partitions: 0.59 ms a GET against 0.86.
+-- The two must agree (test/bench/storage-log.test.ts compares them job by job).
 CREATE FUNCTION jobq.log_job(job uuid)
 RETURNS TABLE (id uuid, queue text, kind text, payload jsonb, status text, attempts int, max_attempts int, run_at timestamptz,
                timeout_ms int, backoff_ms int, locked_by text, locked_at timestamptz, claim_seq bigint, result jsonb,
