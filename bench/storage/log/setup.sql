@@ -437,6 +437,11 @@ CREATE FUNCTION jobq.log_batch_open(b bigint) RETURNS SETOF jobq.log LANGUAGE sq
      AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b AND l.pos = ANY (d.pos))
 $$;
 
+-- A job as jobq.log_jobs and jobq.log_job derive it.
+CREATE TYPE jobq.log_derived AS (id uuid, queue text, kind text, payload jsonb, status text, attempts int, max_attempts int,
+  run_at timestamptz, timeout_ms int, backoff_ms int, locked_by text, locked_at timestamptz, claim_seq bigint, result jsonb,
+  created_at timestamptz, finished_at timestamptz, pos bigint, errors jsonb);
+
 -- Jobs as their entries say, in the order of `ids` (ids with no entry give no row): each one's newest
 -- entry (scheduled, else logged) and the derived status. status: queued (not in a batch yet, or
 -- scheduled for attempt 1), retrying (scheduled for a later attempt), running (in a batch, no outcome),
@@ -446,9 +451,7 @@ $$;
 -- views again (a listing's two pages: 4.5 ms against 12.1).
 -- plpgsql so that the plan is kept for the session (a SQL function's would be planned per call).
 CREATE FUNCTION jobq.log_jobs(ids uuid[])
-RETURNS TABLE (id uuid, queue text, kind text, payload jsonb, status text, attempts int, max_attempts int, run_at timestamptz,
-               timeout_ms int, backoff_ms int, locked_by text, locked_at timestamptz, claim_seq bigint, result jsonb,
-               created_at timestamptz, finished_at timestamptz, pos bigint, errors jsonb)
+RETURNS SETOF jobq.log_derived
 LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
 #variable_conflict use_column
 BEGIN
@@ -496,9 +499,7 @@ END $$;
 -- early), where jobq.log_jobs's one plan opens every lookup's partitions: 0.59 ms a GET against 0.86.
 -- The two must agree (test/bench/storage-log.test.ts compares them job by job).
 CREATE FUNCTION jobq.log_job(job uuid)
-RETURNS TABLE (id uuid, queue text, kind text, payload jsonb, status text, attempts int, max_attempts int, run_at timestamptz,
-               timeout_ms int, backoff_ms int, locked_by text, locked_at timestamptz, claim_seq bigint, result jsonb,
-               created_at timestamptz, finished_at timestamptz, pos bigint, errors jsonb)
+RETURNS SETOF jobq.log_derived
 LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_sort = off SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
