@@ -89,6 +89,8 @@ export interface PgbenchOptions {
   progressS?: number;
   onProgress?: (line: string) => void;
   vars?: Record<string, string | number>;
+  /** Report each statement's average latency (-r): `statementMs`, in the script's order. */
+  statements?: boolean;
 }
 
 export interface PgbenchResult {
@@ -97,6 +99,8 @@ export interface PgbenchResult {
   /** Seconds the run took (transactions / tps). */
   seconds: number;
   latencyMs: number;
+  /** With `statements`: each statement's average latency (ms), in the script's order. */
+  statementMs?: number[];
 }
 
 export async function pgbench(url: string, script: string, o: PgbenchOptions): Promise<PgbenchResult> {
@@ -106,6 +110,7 @@ export async function pgbench(url: string, script: string, o: PgbenchOptions): P
   if (o.seconds !== undefined) args.push('-T', String(o.seconds));
   if (o.rate !== undefined) args.push('-R', String(o.rate));
   if (o.progressS !== undefined) args.push('-P', String(o.progressS));
+  if (o.statements) args.push('-r');
   for (const [k, v] of Object.entries({ batch: BATCH, nids: 1, ...o.vars })) args.push('-D', `${k}=${v}`);
   args.push('-h', conn.host, '-p', conn.port, '-U', conn.user, conn.database);
   const out = await run(PGBENCH, args, conn.password, o.onProgress);
@@ -113,7 +118,8 @@ export async function pgbench(url: string, script: string, o: PgbenchOptions): P
   const transactions = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1]);
   const latencyMs = Number(/latency average = ([\d.]+) ms/.exec(out)?.[1]);
   if (!(tps > 0) || !(transactions > 0)) throw new Error(`pgbench printed no tps:\n${out.slice(-1500)}`);
-  return { transactions, tps, seconds: transactions / tps, latencyMs };
+  const statementMs = o.statements ? [...out.matchAll(/^\s+([\d.]+)\s+\d+\s+\S/gm)].map((m) => Number(m[1])) : undefined;
+  return { transactions, tps, seconds: transactions / tps, latencyMs, ...(statementMs ? { statementMs } : {}) };
 }
 
 function run(cmd: string, args: string[], password: string, onProgress?: (line: string) => void): Promise<string> {

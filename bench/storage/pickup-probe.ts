@@ -7,13 +7,11 @@
  *   node --import tsx bench/storage/pickup-probe.ts [--candidates today,log] [--seconds 10] [--reps 2]
  * On the bench's PostgreSQL (DATABASE_URL, else an embedded one).
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CANDIDATES } from './candidates.ts';
-import { openCandidateDb, PGBENCH } from './measure.ts';
-import { connectionParts, dropDatabase, startPostgres } from '../lib/infra.ts';
+import { openCandidateDb, pgbench } from './measure.ts';
+import { dropDatabase, startPostgres } from '../lib/infra.ts';
 import { createPool } from '../../src/db/pool.ts';
 import { kindsWithProbe } from '../../test/helpers/worker.ts';
 
@@ -29,28 +27,29 @@ try {
       const db = await openCandidateDb(server.url, cand);
       try {
         await db.c.query('VACUUM (ANALYZE)');
-        const conn = connectionParts(db.url);
         const script = fileURLToPath(new URL(`./${name}/pgbench/pickup.sql`, import.meta.url));
-        const out = spawnSync(PGBENCH, ['-n', '-M', 'prepared', '-r', '-c', '1', '-T', values.seconds, '-f', script, '-h', conn.host, '-p', conn.port, '-U', conn.user, conn.database], { encoding: 'utf8' });
-        const ms = [...out.stdout.matchAll(/^\s+([\d.]+)\s+\d+\s+(INSERT|SELECT)/gm)].map((m) => `${m[2] === 'INSERT' ? 'enqueue' : 'claim'} ${m[1]} ms`);
-        if (ms.length !== 2) throw new Error(`pgbench printed no statement latencies:\n${out.stdout}${out.stderr}`);
-        await db.c.query(cand.name === 'log' ? 'TRUNCATE jobq.log, jobq.log_batch, jobq.log_window' : 'TRUNCATE jobq.jobs');
+        const [enqueueMs, claimMs] = (await pgbench(db.url, script, { clients: 1, seconds: Number(values.seconds), statements: true })).statementMs!;
+        if (enqueueMs === undefined || claimMs === undefined) throw new Error(`${name}: pgbench printed no statement latencies`);
+        await cand.reset(db.c);
         const pool = createPool(db.url, { max: 10, applicationName: 'pickup-probe' });
         const queue = cand.createQueue({ pool, kinds });
         const enqueue: number[] = [];
         const claim: number[] = [];
-        for (let i = 0; i < 150; i++) {
-          await new Promise((r) => setTimeout(r, 20));
-          let t = performance.now();
-          await queue.enqueue({ kind: 'probe', payload: {} });
-          enqueue.push(performance.now() - t);
-          t = performance.now();
-          const got = await queue.claim('probe', { limit: 10 });
-          claim.push(performance.now() - t);
-          if (got.length !== 1) throw new Error(`${name}: a claim took ${got.length} jobs, not the one enqueued`);
+        try {
+          for (let i = 0; i < 150; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+            let t = performance.now();
+            await queue.enqueue({ kind: 'probe', payload: {} });
+            enqueue.push(performance.now() - t);
+            t = performance.now();
+            const got = await queue.claim('probe', { limit: 10 });
+            claim.push(performance.now() - t);
+            if (got.length !== 1) throw new Error(`${name}: a claim took ${got.length} jobs, not the one enqueued`);
+          }
+        } finally {
+          await pool.end();
         }
-        await pool.end();
-        console.log(`${name} rep ${rep}: pgbench back to back: ${ms.join(', ')}; Queue, 20 ms apart (p50): enqueue ${median(enqueue).toFixed(2)} ms, claim ${median(claim).toFixed(2)} ms`);
+        console.log(`${name} rep ${rep}: pgbench back to back: enqueue ${enqueueMs} ms, claim ${claimMs} ms; Queue, 20 ms apart (p50): enqueue ${median(enqueue).toFixed(2)} ms, claim ${median(claim).toFixed(2)} ms`);
       } finally {
         await db.close();
         await dropDatabase(server.url, `jobq_storage_${name}`);
