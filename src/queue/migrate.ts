@@ -53,6 +53,7 @@ const DEFAULT_LOCK_ATTEMPTS = 5;
 const LOCK_RETRY_PAUSE_MS = 1_000;
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const FUNCTIONS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'functions.sql');
+const LOG_FUNCTIONS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'log', 'functions.sql');
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -75,8 +76,9 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
-export function loadFunctions(file = FUNCTIONS_FILE): FunctionsFile {
-  const sql = readFileSync(file, 'utf8');
+/** functions.sql, then the log store's (log/functions.sql), applied as one text. */
+export function loadFunctions(file = FUNCTIONS_FILE, more: string[] = [LOG_FUNCTIONS_FILE]): FunctionsFile {
+  const sql = [file, ...more].map((f) => readFileSync(f, 'utf8')).join('\n');
   return { name: path.basename(file), sql, checksum: sha256(sql) };
 }
 

@@ -81,7 +81,7 @@ test('a changed functions.sql is applied on the next migrate, and so is the rele
   const changedSql = FILE.sql.replace('       LIMIT keep\n', '       LIMIT keep -- changed\n');
   assert.notEqual(changedSql, FILE.sql);
   writeFileSync(path.join(dir, 'functions.sql'), changedSql);
-  const changed = loadFunctions(path.join(dir, 'functions.sql'));
+  const changed = loadFunctions(path.join(dir, 'functions.sql'), []);
 
   assert.deepEqual((await migrate(db.pool, undefined, { functions: changed })).applied, ['functions.sql']);
   assert.equal(await recordedChecksum(db.pool), changed.checksum);

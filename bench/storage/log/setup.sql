@@ -23,6 +23,22 @@
 -- unfinished entries, whatever the retention keeps. Reads look in both (the *_all views). Retention
 -- drops archived generations whose entries all finished before the cutoff (retention.ts).
 
+-- The log store jobq adopted from this prototype (migrations/0019_log.sql, src/queue/log/) has the
+-- same names: the prototype's own definitions, as the study measured them, replace it here.
+DROP TABLE IF EXISTS jobq.log, jobq.log_old, jobq.log_batch, jobq.log_batch_old, jobq.log_done, jobq.log_done_old, jobq.log_fail,
+  jobq.log_fail_old, jobq.log_scheduled, jobq.log_cursor, jobq.log_window, jobq.log_cancel, jobq.log_progress, jobq.log_sweep,
+  jobq.log_gen CASCADE;
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p WHERE p.pronamespace = 'jobq'::regnamespace AND (p.proname LIKE 'log\_%' OR p.proname = 'claim_all') LOOP
+    EXECUTE format('DROP FUNCTION %s CASCADE', f);
+  END LOOP;
+END $$;
+DROP TYPE IF EXISTS jobq.log_derived, jobq.log_claimed CASCADE;
+DROP SEQUENCE IF EXISTS jobq.log_pos_seq, jobq.log_batch_seq, jobq.log_window_seq;
+
 CREATE SEQUENCE jobq.log_pos_seq;
 CREATE SEQUENCE jobq.log_batch_seq;
 CREATE SEQUENCE jobq.log_window_seq;
