@@ -92,7 +92,7 @@ export async function startService(config: Config, logger: Logger, what: StartOp
   });
   try {
     if (config.migrate) await migrateWithRetry(db, logger, config.migrateLockTimeoutMs, config.schema);
-    const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, schema: config.schema, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
+    const queue = new Queue({ pool: db.pool, readPool: db.readPool, kinds, schema: config.schema, logStore: config.logStore, backoff: { baseMs: config.backoffBaseMs, capMs: config.backoffCapMs } });
     queue.events.on('eventsPublished', ({ dropped, error }) => {
       if (error !== undefined) logger.warn({ err: (error as Error).message, dropped }, 'job events could not be published; dropped');
     });

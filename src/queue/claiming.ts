@@ -3,6 +3,7 @@ import { JobqError } from '../errors.ts';
 import type { QueueContext } from './context.ts';
 import { committed, eventTime, jobEvent, publishAll } from './events/publish.ts';
 import { type ClaimedRow, toClaimedJob } from './rows.ts';
+import * as LogSQL from './log/statements.ts';
 import * as SQL from './statements/claim.ts';
 import type { ClaimedJob, Job, WriteOptions } from './types.ts';
 
@@ -27,6 +28,12 @@ export interface ClaimOptions extends WriteOptions {
   started?: number;
 }
 
+/** Claims of the log store (negative numbers) before the row store's, each store's in claim order. */
+function logFirst(x: ClaimedJob, y: ClaimedJob): number {
+  if (x.claimSeq < 0) return y.claimSeq < 0 ? y.claimSeq - x.claimSeq : -1;
+  return y.claimSeq < 0 ? 1 : 0;
+}
+
 /** Claim numbers leave 20 bits for the position within a claim (migrations/0006). */
 const MAX_CLAIM = 1_048_575;
 
@@ -36,8 +43,9 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM) {
     throw new JobqError('validation_failed', `claim limit must be an integer from 1 to ${MAX_CLAIM}`);
   }
-  const a = opts.after;
-  const rows = await SQL.claim(opts.db ?? ctx.pool, {
+  // The cursor continues the row store's claims: a job of the log (a negative claim) is no place in it.
+  const a = opts.after !== undefined && ctx.log !== null && ((opts.after as { claimSeq?: number }).claimSeq ?? 0) < 0 ? undefined : opts.after;
+  const rows = await (ctx.log ? LogSQL.claimAll : SQL.claim)(opts.db ?? ctx.pool, {
     workerId,
     limit,
     queues: opts.queues && opts.queues.length > 0 ? opts.queues : null,
@@ -52,8 +60,10 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
     exclude: opts.exclude && opts.exclude.length > 0 ? opts.exclude : null,
   });
   const jobs = rows.map(toClaimedJob);
+  if (ctx.log) for (const r of rows as LogSQL.ClaimedAllRow[]) if (r.pos !== null) ctx.log.set(r.claim_seq, r.pos);
   // In claim order (RETURNING promises none): the last one is where the next claim's cursor starts.
-  jobs.sort((x, y) => y.priority - x.priority || +x.runAt - +y.runAt || (x.id < y.id ? -1 : 1));
+  // The log's jobs (negative claims, priority 0) before the rows of their priority, in their batches' order.
+  jobs.sort((x, y) => y.priority - x.priority || logFirst(x, y) || +x.runAt - +y.runAt || (x.id < y.id ? -1 : 1));
   if (jobs.length > 0) ctx.events.emit('claimed', { jobs, workerId });
   // Those started now; the buffered ones' `started` is published when the worker starts them (Queue.jobStarted).
   if (jobs.length > 0 && ctx.publisher.active && committed(opts.db)) {

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { type BackoffPolicy, DEFAULT_BACKOFF, type RandomSource, validatePolicy } from './backoff.ts';
 import { JobqError } from '../errors.ts';
 import { Publisher, type PublishReport } from './events/publisher.ts';
+import { LogClaims } from './log/store.ts';
 import { LIST_SCAN_ROWS, type ListBounds, PAGE_BYTES } from './list.ts';
 import type { QueueOptions } from './queue.ts';
 import { bindSchema, checkSchemaName, DEFAULT_SCHEMA } from './schema.ts';
@@ -49,6 +50,8 @@ export interface QueueContext {
   readonly publisher: Publisher;
   /** The time the database should take as "now": null (its own clock) unless a test set a clock. */
   now(): Date | null;
+  /** The log store's claims when it is on (QueueOptions.logStore; log/store.ts), else null. */
+  readonly log: LogClaims | null;
 }
 
 /** The context of a Queue made with `options`, emitting on `events`. */
@@ -67,6 +70,7 @@ export function createContext(options: Omit<QueueOptions, 'kinds'>, events: Even
     random: options.random ?? Math.random,
     listBounds: { scanRows: LIST_SCAN_ROWS, pageBytes: PAGE_BYTES, ...options.listBounds },
     now: clock ? () => clock() : () => null,
+    log: options.logStore ? new LogClaims() : null,
     publisher: new Publisher(options.pool, (r) => events.emit('eventsPublished', r), options.publish),
   };
 }

@@ -18,6 +18,7 @@ import { newJobId } from './ids.ts';
 import { insertFlows, type ParentRefs, prepareParents } from './flows.ts';
 import { enqueueKeyed } from './keyed.ts';
 import { type InsertRow, newJobFromInsert, rowJson, toJob } from './rows.ts';
+import * as LogSQL from './log/statements.ts';
 import * as SQL from './statements/enqueue.ts';
 import type { EnqueueResult, NewJob, Queryable, WriteOptions } from './types.ts';
 import { idempotencyConflict, type JobKey, prepareInsert, prepareKey, sameJob } from './validate.ts';
@@ -46,6 +47,8 @@ export interface EnqueuerOptions {
   onEnqueued: (result: EnqueueResult) => void;
   /** Where the `enqueued` events of the jobs made go. */
   publisher: Publisher;
+  /** The log store is on: plain jobs go to it (log/statements.ts insertRouted). */
+  log: unknown;
 }
 
 export class Enqueuer {
@@ -163,7 +166,9 @@ export class Enqueuer {
 
   /** A batch holding jobs with parents: the others first, as usual, then those (flows.ts insertFlows). */
   async #insertFlows(rows: InsertRow[], keys: (JobKey | null)[], parents: (ParentRefs | null)[], notify: boolean, wake: Set<string>, db: Queryable): Promise<RowOutcome[]> {
-    const others = rows.filter((r) => parents[r.ord] === null);
+    // Parents are rows (flows settle them by their rows): an entry a later one names stays one.
+    const named = new Set(parents.flatMap((p) => p?.refs.filter((r): r is number => typeof r === 'number') ?? []));
+    const others = rows.filter((r) => parents[r.ord] === null).map((r) => (named.has(r.ord) ? { ...r, row_store: true as const } : r));
     const out = others.length > 0 ? await this.#insertKeyed(others, others.map((r) => keys[r.ord] ?? null), notify, wake, db) : [];
     await insertFlows(db, rows, parents, out, { maxChars: MAX_INSERT_CHARS, notify, wake, now: this.#o.now() });
     return out;
@@ -243,7 +248,7 @@ export class Enqueuer {
 
   /** One INSERT and its look-up: fills `out` (by `ord`); returns the rows whose key's job vanished. */
   async #insertOnce(rows: InsertRow[], input: string, notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<InsertRow[]> {
-    const inserted = await SQL.insert(db, { input, notify, now: this.#o.now() });
+    const inserted = await (this.#o.log ? LogSQL.insertRouted : SQL.insert)(db, { input, notify, now: this.#o.now() });
     const byId = new Map(inserted.map((r) => [r.id, r]));
     // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
     // string, an undefined property goes), not the caller's objects.

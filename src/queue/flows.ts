@@ -9,6 +9,7 @@ import { MAX_DEPENDS_ON, ON_PARENT_FAILURE, type OnParentFailure } from '../limi
 import { jobsPayload } from './channels.ts';
 import { type InsertRow, rowJson, toJob } from './rows.ts';
 import { findByKeys } from './statements/enqueue.ts';
+import * as LogSQL from './log/statements.ts';
 import * as SQL from './statements/flows.ts';
 import type { EnqueueResult, NewJob, ParentJob, Queryable } from './types.ts';
 import { idempotencyConflict, isUuid, sameJob } from './validate.ts';
@@ -81,13 +82,21 @@ interface FlowOptions {
 export async function insertFlows(db: Queryable, rows: InsertRow[], parents: (ParentRefs | null)[], out: RowOutcome[], o: FlowOptions): Promise<void> {
   const given = [...new Set(parents.flatMap((p) => p?.refs.filter((r): r is string => typeof r === 'string') ?? []))];
   const found = new Set(given.length > 0 ? (await SQL.lockParents(db, { ids: given })).map((r) => r.id) : []);
+  const notRows = given.filter((id) => !found.has(id));
+  // A job of the log store (QueueOptions.logStore) settles no children yet: said as such.
+  const logged = new Set(notRows.length > 0 ? (await LogSQL.holds(db, { ids: notRows })).map((r) => r.id) : []);
   const missing: ErrorDetail[] = [];
   parents.forEach((p, index) =>
     p?.refs.forEach((r, k) => {
-      if (typeof r === 'string' && !found.has(r)) missing.push({ path: `/depends_on/${k}`, message: `no job with id ${r}`, index });
+      if (typeof r !== 'string' || found.has(r)) return;
+      const message = logged.has(r)
+        ? `job ${r} is in the log store, whose jobs cannot be parents yet (enqueue a parent in the batch of its children, or with a priority)`
+        : `no job with id ${r}`;
+      missing.push({ path: `/depends_on/${k}`, message, index });
     }),
   );
   if (missing.length > 0) {
+    if (logged.size > 0) throw new JobqError('validation_failed', `depends_on names ${missing[0]!.message}`, missing);
     throw new JobqError('validation_failed', `depends_on names ${missing.length === 1 ? 'a job that does not exist' : `${missing.length} jobs that do not exist`}: ${missing[0]!.message}`, missing);
   }
   let chunk: number[] = [];

@@ -5,6 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { emitCancelled, type QueueContext } from './context.ts';
 import { publishOutcomes } from './events/publish.ts';
+import * as Log from './log/store.ts';
+import { archiveGenerations, dropGenerations, ROTATE_MS, rotateIfDue } from './log/retention.ts';
+import * as LogSQL from './log/statements.ts';
 import type { Retention } from './retention.ts';
 import { toJob } from './rows.ts';
 import * as SQL from './statements/housekeeping.ts';
@@ -35,8 +38,18 @@ export async function recoverStale(ctx: QueueContext, staleAfterMs: number, opts
       // retrying, failed_permanent, cancelled; a job that never started goes back to queued, with no event
       publishOutcomes(ctx.publisher, ctx.now(), jobs, opts.db);
     }
-    if (rows.length < RECOVER_BATCH) return total;
+    if (rows.length < RECOVER_BATCH) break;
   }
+  if (ctx.log) {
+    const jobs = await Log.recoverStale(ctx, staleAfterMs, opts.db);
+    total += jobs.length;
+    if (jobs.length > 0) {
+      ctx.events.emit('recovered', { jobs });
+      emitCancelled(ctx, jobs);
+      publishOutcomes(ctx.publisher, ctx.now(), jobs, opts.db);
+    }
+  }
+  return total;
 }
 
 /** See Queue.prune. */
@@ -53,6 +66,15 @@ export async function prune(ctx: QueueContext, retention: Retention, opts: Prune
       if (res < batch || Date.now() > until) break;
     }
   }
+  if (ctx.log) {
+    // A generation goes once every finished job in it may: after the longest retention (none kept forever).
+    const kept = TERMINAL_STATUSES.map((st) => retention[st]).filter((v): v is number => v !== null);
+    if (kept.length === TERMINAL_STATUSES.length) {
+      const db = opts.db ?? ctx.pool;
+      await archiveGenerations(db);
+      total += await dropGenerations(db, new Date((ctx.now() ?? new Date()).getTime() - Math.max(...kept)));
+    }
+  }
   if (total > 0) ctx.events.emit('pruned', { count: total });
   return total;
 }
@@ -64,6 +86,11 @@ export async function sweep(ctx: QueueContext, staleAfterMs: number, retention?:
   if (!turn?.taken) return null;
   try {
     const recovered = await recoverStale(ctx, staleAfterMs);
+    if (ctx.log) {
+      await LogSQL.moveDue(ctx.pool, { now: ctx.now() });
+      await rotateIfDue(ctx.pool, ROTATE_MS);
+      await archiveGenerations(ctx.pool);
+    }
     await SQL.pruneWorkers(ctx.pool, { idleMs: Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), now: ctx.now() });
     await pruneQueues(ctx.pool, {});
     const pruned = retention ? await prune(ctx, retention) : 0;

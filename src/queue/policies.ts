@@ -5,8 +5,9 @@
 import { type ErrorDetail, JobqError } from '../errors.ts';
 import { QUEUE_LIMIT, QUEUE_NAME, QUEUE_PAGE_SIZE, RATE_PERIOD_MS } from '../limits.ts';
 import type { QueueContext } from './context.ts';
+import * as LogSQL from './log/statements.ts';
 import * as SQL from './statements/policies.ts';
-import type { QueueInfo, QueuePage, QueuePolicy, QueuePolicyPatch, WriteOptions } from './types.ts';
+import type { Queryable, QueueInfo, QueuePage, QueuePolicy, QueuePolicyPatch, WriteOptions } from './types.ts';
 
 const QUEUE_NAME_RE = new RegExp(QUEUE_NAME.pattern);
 
@@ -88,7 +89,8 @@ export async function setQueue(ctx: QueueContext, name: string, patch: QueuePoli
 /** See Queue.getQueue. */
 export async function getQueue(ctx: QueueContext, name: string, opts: WriteOptions = {}): Promise<QueueInfo> {
   checkName(name);
-  const [row] = await SQL.queueInfos(opts.db ?? ctx.readPool, { name, after: null, limit: 1, now: ctx.now() });
+  const db = opts.db ?? ctx.readPool;
+  const [row] = await withLog(ctx, db, await SQL.queueInfos(db, { name, after: null, limit: 1, now: ctx.now() }), { name, after: null, limit: 1 });
   return row
     ? infoOf(row)
     : { name, paused: false, concurrency: null, rate: null, groupConcurrency: null, depth: 0, running: 0, oldestWaitingAgeSeconds: 0, updatedAt: null };
@@ -99,9 +101,32 @@ export async function listQueues(ctx: QueueContext, page: { after?: string; limi
   const limit = page.limit ?? QUEUE_PAGE_SIZE.default;
   if (!isLimit(limit, 1, QUEUE_PAGE_SIZE.max)) throw new JobqError('validation_failed', `limit must be an integer from 1 to ${QUEUE_PAGE_SIZE.max}`, [{ path: '/limit', message: `must be 1 to ${QUEUE_PAGE_SIZE.max}` }]);
   if (page.after !== undefined) checkName(page.after);
-  const rows = await SQL.queueInfos(opts.db ?? ctx.readPool, { name: null, after: page.after ?? null, limit: limit + 1, now: ctx.now() });
+  const db = opts.db ?? ctx.readPool;
+  const params = { name: null, after: page.after ?? null, limit: limit + 1 };
+  const rows = await withLog(ctx, db, await SQL.queueInfos(db, { ...params, now: ctx.now() }), params);
   const queues = rows.slice(0, limit).map(infoOf);
   return { queues, nextAfter: rows.length > limit ? queues.at(-1)!.name : null };
+}
+
+/**
+ * `rows` (queueInfos, the row store's) with the log's unfinished jobs added (log/statements.ts
+ * queueCounts), and the queues only the log has jobs in; the first `limit` by name.
+ */
+async function withLog(ctx: QueueContext, db: Queryable, rows: SQL.QueueInfoRow[], p: { name: string | null; after: string | null; limit: number }): Promise<SQL.QueueInfoRow[]> {
+  if (!ctx.log) return rows;
+  const byName = new Map(rows.map((r) => [r.name, { ...r }]));
+  for (const l of await LogSQL.queueCounts(db, { name: p.name, after: p.after, now: ctx.now() })) {
+    const age = Math.max(0, l.oldest_age ?? 0);
+    const r = byName.get(l.name);
+    if (r) {
+      r.depth += l.depth;
+      r.running += l.running;
+      r.oldest_age = Math.max(r.oldest_age, age);
+    } else if (l.depth + l.later + l.running > 0) {
+      byName.set(l.name, { name: l.name, paused: false, concurrency: null, rate_limit: null, rate_period_ms: null, group_concurrency: null, depth: l.depth, running: l.running, oldest_age: age, updated_at: null });
+    }
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, p.limit);
 }
 
 /** See Queue.flowQueues. */

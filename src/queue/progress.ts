@@ -8,6 +8,8 @@ import { JobqError } from '../errors.ts';
 import type { QueueContext } from './context.ts';
 import { committed, eventTime, jobEvent } from './events/publish.ts';
 import { type JobProgress, PROGRESS_MESSAGE_MAX } from './events/types.ts';
+import { isLogClaim } from './log/store.ts';
+import * as Log from './log/store.ts';
 import * as SQL from './statements/progress.ts';
 import type { WorkerWriteOptions } from './types.ts';
 import { isUuid } from './validate.ts';
@@ -58,18 +60,24 @@ export async function setProgress(ctx: QueueContext, id: string, value: Progress
   const progress = toProgress(value, opts.message);
   if (!isUuid(id)) return false;
   const at = eventTime(ctx.now());
-  const [row] = await SQL.setProgress(opts.db ?? ctx.pool, {
-    id,
-    workerId: opts.workerId ?? null,
-    claimSeq: opts.claimSeq ?? null,
-    progress: JSON.stringify({ ...progress, at }),
-  });
+  const stored = JSON.stringify({ ...progress, at });
+  const db = opts.db ?? ctx.pool;
+  const [row] = ctx.log !== null && opts.claimSeq !== undefined && isLogClaim(opts.claimSeq)
+    ? await logProgress(ctx, id, stored, opts)
+    : await SQL.setProgress(db, { id, workerId: opts.workerId ?? null, claimSeq: opts.claimSeq ?? null, progress: stored });
   if (!row) return false;
   if (ctx.publisher.active && committed(opts.db)) {
     const job = { id, queue: row.queue, kind: row.kind, group: row.group_key, attempts: row.attempts };
     ctx.publisher.publish(jobEvent('progress', job, 'running', at, progress));
   }
   return true;
+}
+
+/** A log job's progress (only under its claim): the row `setProgress` would give, or none. */
+async function logProgress(ctx: QueueContext, id: string, stored: string, opts: ProgressOptions): Promise<{ queue: string; kind: string; group_key: null; attempts: number }[]> {
+  if (opts.workerId === undefined) return [];
+  const row = await Log.setProgress(ctx, ctx.log!, { id, claimSeq: opts.claimSeq! }, opts.workerId, stored, opts.db ?? ctx.pool);
+  return row ? [{ queue: row.queue, kind: row.kind, group_key: null, attempts: row.attempt }] : [];
 }
 
 function invalid(path: string, message: string): JobqError {

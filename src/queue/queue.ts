@@ -50,6 +50,11 @@ export interface QueueOptions {
   publish?: PublisherOptions;
   /** The schema jobq lives in (schema.ts; migrate it with the same name): default `jobq`. Binds the pools to it. */
   schema?: string;
+  /**
+   * Plain jobs go to the log store (docs/design/storage.md, "Stage 2"): priority 0, no group, no key,
+   * no parents, in a queue without a policy; every other job stays a row. Default false (every job a row).
+   */
+  logStore?: boolean;
 }
 
 export class Queue {

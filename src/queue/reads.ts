@@ -1,5 +1,8 @@
 /** Reads: one job, a page of jobs, and the counts behind `stats`. */
 import type { QueueContext } from './context.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import * as LogSQL from './log/statements.ts';
+import * as Log from './log/store.ts';
 import { keyedPage, listParams, pageOf } from './list.ts';
 import { toJob } from './rows.ts';
 import * as SQL from './statements/reads.ts';
@@ -10,7 +13,8 @@ import { isUuid } from './validate.ts';
 export async function get(ctx: QueueContext, id: string, opts: WriteOptions = {}): Promise<Job | null> {
   if (!isUuid(id)) return null;
   const [row] = await SQL.get(opts.db ?? ctx.readPool, { id });
-  return row ? toJob(row) : null;
+  if (row) return toJob(row);
+  return ctx.log ? Log.getLogged(ctx, id, opts.db ?? ctx.readPool) : null;
 }
 
 /** See Queue.list. */
@@ -21,13 +25,22 @@ export async function list(ctx: QueueContext, filter: ListFilter = {}, opts: Wri
     const [row] = await SQL.byIdempotencyKey(db, { key: filter.idempotencyKey });
     return keyedPage(row ? toJob(row) : null, params);
   }
-  return pageOf(await SQL.list(db, params), params.limit - 1);
+  const page = pageOf(await SQL.list(db, params), params.limit - 1);
+  // The log holds no job with a group (nor a key: above).
+  if (!ctx.log || params.group !== null) return page;
+  return Log.mergeList(page, { ...params, limit: params.limit - 1 }, db, encodeCursor, decodeCursor);
 }
 
 /** See Queue.stats. */
 export async function stats(ctx: QueueContext, opts: WriteOptions = {}): Promise<QueueStats> {
   const db = opts.db ?? ctx.pool;
-  const [counts, oldest] = await Promise.all([SQL.counts(db, {}), SQL.oldestRunnable(db, { now: ctx.now() })]);
+  const [counts, oldest, logged] = await Promise.all([
+    SQL.counts(db, {}), SQL.oldestRunnable(db, { now: ctx.now() }), ctx.log ? LogSQL.counts(db, { now: ctx.now() }) : [],
+  ]);
+  for (const r of logged) {
+    counts.push(r);
+    if (r.age !== null) oldest.push({ queue: r.queue, age: r.age });
+  }
   const out: QueueStats = { byStatus: zeroCounts(), byKind: {}, byQueue: {}, oldestRunnableAgeSeconds: 0, oldestRunnableAgeSecondsByQueue: {} };
   for (const { queue, kind, status, n } of counts) {
     out.byStatus[status] += n;
@@ -36,7 +49,7 @@ export async function stats(ctx: QueueContext, opts: WriteOptions = {}): Promise
     out.oldestRunnableAgeSecondsByQueue[queue] = 0;
   }
   for (const { queue, age } of oldest) {
-    out.oldestRunnableAgeSecondsByQueue[queue] = Math.max(0, age);
+    out.oldestRunnableAgeSecondsByQueue[queue] = Math.max(0, age, out.oldestRunnableAgeSecondsByQueue[queue] ?? 0);
     out.oldestRunnableAgeSeconds = Math.max(out.oldestRunnableAgeSeconds, age);
   }
   return out;

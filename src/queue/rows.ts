@@ -168,6 +168,11 @@ export interface InsertRow {
   group_key: string | null;
   /** The enqueue's trace context (tracing.ts captureContext); undefined, so left out of the JSON, when none. */
   trace_context: TraceCarrier | undefined;
+  /**
+   * A row whatever the log store (log/statements.ts insertRouted): an entry of a batch whose later
+   * entries depend on it (flows settle their parents as rows). Undefined, so left out of the JSON, otherwise.
+   */
+  row_store?: true;
 }
 
 /** A row's JSON for INSERT, or why it has none: its own payload is not JSON, or too large to serialise. */

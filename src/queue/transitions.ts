@@ -14,6 +14,9 @@ import * as Keyed from './statements/keyed.ts';
 import * as Reads from './statements/reads.ts';
 import type { Statement } from './statements/statement.ts';
 import * as SQL from './statements/transitions.ts';
+import type { ClaimRef } from './leases.ts';
+import { isLogClaim } from './log/store.ts';
+import * as Log from './log/store.ts';
 import { type CancelOutcome, isTerminal, type Job, type Queryable, type WorkerWriteOptions, type WriteOptions } from './types.ts';
 import { errorText, isUuid } from './validate.ts';
 
@@ -35,9 +38,14 @@ export interface CompleteItem {
 export async function complete(ctx: QueueContext, workerId: string, items: CompleteItem[], opts: WriteOptions = {}): Promise<number[]> {
   if (items.length === 0) return [];
   const rows: Completion[] = [];
+  const logged: Completion[] = [];
   let started = '';
   for (const { id, claimSeq, result, launchedAtMs } of items) {
     if (!isUuid(id)) continue;
+    if (ctx.log !== null && isLogClaim(claimSeq)) {
+      logged.push({ id, claimSeq, json: resultJson(result) });
+      continue;
+    }
     rows.push({ id, claimSeq, json: resultJson(result) });
     if (isInstant(launchedAtMs)) started += `${started === '' ? '' : ','}"${claimSeq}":${launchedAtMs}`;
   }
@@ -47,7 +55,8 @@ export async function complete(ctx: QueueContext, workerId: string, items: Compl
     const done = await SQL.complete(opts.db ?? ctx.pool, params);
     return done.map((r) => r.claim_seq);
   };
-  const done = await writeCompletions(rows, write, opts.db === undefined);
+  const done = rows.length > 0 ? await writeCompletions(rows, write, opts.db === undefined) : [];
+  if (logged.length > 0) done.push(...(await Log.complete(ctx, ctx.log!, workerId, logged, opts.db ?? ctx.pool)));
   if (done.length > 0 && ctx.publisher.active && committed(opts.db)) await publishSucceeded(ctx, items, done);
   return done;
 }
@@ -80,6 +89,12 @@ export interface FailOptions extends WorkerWriteOptions {
 
 /** See Queue.markFailedOrRetry. */
 export async function markFailedOrRetry(ctx: QueueContext, id: string, error: unknown, opts: FailOptions = {}): Promise<Job> {
+  const log = logClaim(ctx, id, opts);
+  if (log) {
+    const delayMs = nextDelay(opts.previousDelayMs ?? null, ctx.backoff, ctx.random);
+    const job = await Log.fail(ctx, ctx.log!, log, log.workerId, { error: errorText(error), permanent: opts.permanent ?? false, delayMs }, opts.db);
+    return finished(ctx, job ?? (await notHeld(ctx, id, 'fail', opts)), opts);
+  }
   let previous = opts.previousDelayMs;
   if (previous === undefined && isUuid(id)) {
     const [row] = await SQL.backoffOf(opts.db ?? ctx.pool, { id });
@@ -92,6 +107,11 @@ export async function markFailedOrRetry(ctx: QueueContext, id: string, error: un
 
 /** See Queue.finalizeCancelled. */
 export async function finalizeCancelled(ctx: QueueContext, id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
+  const log = logClaim(ctx, id, opts);
+  if (log) {
+    const job = await Log.finalizeCancelled(ctx, ctx.log!, log, log.workerId, opts.db);
+    return finished(ctx, job ?? (await notHeld(ctx, id, 'finalize_cancelled', opts)), opts);
+  }
   return finished(ctx, toJob(await transition(ctx, id, SQL.finalizeCancelled, held(ctx, id, opts), opts)), opts);
 }
 
@@ -107,7 +127,13 @@ export async function requestCancel(ctx: QueueContext, id: string, opts: WriteOp
     return { outcome: 'cancel_requested', job };
   }
   const [current] = await Reads.get(opts.db ?? ctx.readPool, { id });
-  if (!current) throw notFound(id);
+  if (!current) {
+    const logged = ctx.log ? await Log.requestCancel(ctx, id, db) : null;
+    if (!logged) throw notFound(id);
+    if (logged.outcome === 'cancelled') return { outcome: 'cancelled', job: finished(ctx, logged.job, opts) };
+    if (logged.outcome === 'requested') return { outcome: 'cancel_requested', job: logged.job };
+    return { outcome: 'already_terminal', status: logged.job.status as 'succeeded' | 'failed_permanent' | 'cancelled', job: logged.job };
+  }
   const job = toJob(current);
   if (!isTerminal(job.status)) return requestCancel(ctx, id, opts); // changed under us: decide again
   return { outcome: 'already_terminal', status: job.status, job };
@@ -115,6 +141,12 @@ export async function requestCancel(ctx: QueueContext, id: string, opts: WriteOp
 
 /** See Queue.retry. */
 export async function retry(ctx: QueueContext, id: string, opts: WriteOptions = {}): Promise<Job> {
+  if (ctx.log && isUuid(id) && (await Reads.statusOf(opts.db ?? ctx.pool, { id })).length === 0) {
+    const job = await Log.retry(ctx, id, opts.db ?? ctx.pool);
+    if (!job) throw notFound(id);
+    publishAll(ctx.publisher, ctx.now(), 'enqueued', [job], null, opts.db);
+    return job;
+  }
   try {
     const job = toJob(await transition(ctx, id, SQL.retry, { id, now: ctx.now() }, opts));
     publishAll(ctx.publisher, ctx.now(), 'enqueued', [job], null, opts.db);
@@ -142,6 +174,22 @@ async function keyTaken(db: Queryable, id: string, err: unknown): Promise<JobqEr
 
 const UNIQUE_VIOLATION = '23505';
 const KEY_INDEXES = new Set(['jobs_singleton_key_idx', 'jobs_debounce_key_idx']);
+
+/** The log claim a worker's transition names (`opts.claimSeq` negative, with the log store on), or null. */
+function logClaim(ctx: QueueContext, id: string, opts: WorkerWriteOptions): (ClaimRef & { workerId: string }) | null {
+  if (ctx.log === null || opts.claimSeq === undefined || !isLogClaim(opts.claimSeq)) return null;
+  if (!isUuid(id)) throw notFound(id);
+  if (opts.workerId === undefined) throw new JobqError('validation_failed', 'a claim of the log store is named by its worker and its claim');
+  return { id, claimSeq: opts.claimSeq, workerId: opts.workerId };
+}
+
+/** Why a log transition changed nothing: not_found, or invalid_transition with the job's status. */
+async function notHeld(ctx: QueueContext, id: string, action: string, opts: WorkerWriteOptions): Promise<never> {
+  const job = await Log.getLogged(ctx, id, opts.db ?? ctx.pool);
+  if (!job) throw notFound(id);
+  const other = opts.workerId && job.status === 'running' ? ` held by another claim than ${opts.claimSeq} of ${opts.workerId}` : '';
+  throw new JobqError('invalid_transition', `cannot ${action} job ${id}: it is ${job.status}${other}`, [{ path: '/status', message: `is ${job.status}`, status: job.status }]);
+}
 
 /** The guard of a worker's single-job transition (statements/guards.ts HELD). */
 function held(ctx: QueueContext, id: string, opts: WorkerWriteOptions): SQL.HeldParams {

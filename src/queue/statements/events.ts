@@ -41,8 +41,11 @@ export const listenersLive = statement<NoParams, { live: boolean }>(
   `SELECT exists(SELECT 1 FROM jobq.event_listeners WHERE expires_at > now()) AS live`,
 );
 
-/** The current state of watched jobs, for a listener that may have missed their events. */
+/** The current state of watched jobs (in either store: the log's derived), for a listener that may have missed their events. */
 export const watchedStates = statement<{ ids: string[] }, { id: string; status: JobStatus; queue: string; kind: string; group_key: string | null; attempts: number; updated_at: Date }>(
   'watched_states',
-  `SELECT id, status, queue, kind, group_key, attempts, updated_at FROM jobq.jobs WHERE id = ANY(:ids::uuid[])`,
+  `SELECT id, status::text AS status, queue, kind, group_key, attempts, updated_at FROM jobq.jobs WHERE id = ANY(:ids::uuid[])
+   UNION ALL
+   SELECT id, status, queue, kind, NULL, attempts, coalesce(finished_at, locked_at, created_at)
+     FROM jobq.log_jobs(ARRAY(SELECT i FROM unnest(:ids::uuid[]) i WHERE NOT EXISTS (SELECT FROM jobq.jobs j WHERE j.id = i)))`,
 );

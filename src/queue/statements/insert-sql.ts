@@ -9,7 +9,7 @@ import { NOW } from './statement.ts';
 export const insertInput = (param: string) =>
   `SELECT * FROM jsonb_to_recordset(${param}::jsonb) AS x(
        ord int, id uuid, queue text, kind text, payload jsonb, priority int, max_attempts int,
-       run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text, trace_context jsonb)`;
+       run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text, trace_context jsonb, row_store boolean)`;
 
 /**
  * The insert of the rows of relation `input` (shaped as `insertInput` makes it), skipping those whose

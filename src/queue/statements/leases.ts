@@ -93,9 +93,17 @@ export const unregisterWorker = command<{ workerId: string; instance: string; no
  * The lease keeper's fallback while its worker's event loop is blocked (src/worker/lease-keeper.ts):
  * renews the lease of every job running under the worker. No claim list: the blocked thread cannot say
  * what it holds, and a worker id names one live worker (migrations/0009), so every job running under
- * it is this worker's. `locked_at IS NOT NULL` lets it walk the lease index (running jobs only).
+ * it is this worker's. `locked_at IS NOT NULL` lets it walk the lease index (running jobs only). The
+ * log store's claims too: the worker's batches after the recovery sweep's mark (every batch up to it
+ * finished or was recovered), finished ones among them renewed for nothing. Its count: rows plus batches.
  */
 export const renewAllOfWorker = command<{ workerId: string; now: Date | null }>(
   'renew_all_of_worker',
-  `UPDATE jobq.jobs SET locked_at = ${NOW} WHERE locked_at IS NOT NULL AND status = 'running' AND locked_by = :workerId`,
+  `WITH r AS (
+     UPDATE jobq.jobs SET locked_at = ${NOW} WHERE locked_at IS NOT NULL AND status = 'running' AND locked_by = :workerId RETURNING 1
+   ), l AS (
+     UPDATE jobq.log_batch SET locked_at = ${NOW}
+      WHERE worker = :workerId AND lost_at IS NULL AND batch_id > (SELECT through FROM jobq.log_sweep) RETURNING 1
+   )
+   SELECT 1 FROM r UNION ALL SELECT 1 FROM l`,
 );

@@ -1,0 +1,355 @@
+/**
+ * The log store's statements (migrations/0019_log.sql, log/functions.sql). A job the log holds is
+ * named by its id and, while claimed, by its claim: `claim_seq = -(batch_id * SEQ_SPAN + seq)`
+ * (negative, so that no claim of the row store has the same number), and its log position, `pos`.
+ */
+import { CANCEL_CHANNEL, JOBS_CHANNEL, jobsPayloadSql } from '../channels.ts';
+import { insertInput, insertJobs } from '../statements/insert-sql.ts';
+import { NOW, statement } from '../statements/statement.ts';
+import type { InsertedRow } from '../statements/enqueue.ts';
+import type { ClaimedRow } from '../rows.ts';
+import type { ClaimParams } from '../statements/claim.ts';
+
+/** A log claim's claim_seq leaves this many numbers per batch (a claim takes at most 1,000 jobs per lane). */
+export const SEQ_SPAN = 1024;
+
+/** What the derivation of a job (jobq.log_job, jobq.log_jobs) gives. */
+export interface DerivedRow {
+  id: string;
+  queue: string;
+  kind: string;
+  payload: unknown;
+  status: 'queued' | 'retrying' | 'running' | 'succeeded' | 'failed_permanent' | 'cancelled';
+  attempts: number;
+  max_attempts: number;
+  run_at: Date;
+  timeout_ms: number | null;
+  backoff_ms: number | null;
+  locked_by: string | null;
+  locked_at: Date | null;
+  result: unknown;
+  created_at: Date;
+  finished_at: Date | null;
+  pos: string;
+  errors: { at: string; attempt: number; error: string }[];
+  cancel_requested: boolean;
+  progress: unknown;
+}
+
+const DUE = `coalesce(run_at, ${NOW} + delay_ms * interval '1 millisecond')`;
+
+/**
+ * The enqueue with the log store on: one statement that sends each job of the batch to its store. A
+ * job goes to the log when it asks for nothing the log does not carry (priority 0, no group, no
+ * idempotency key, not named as a parent by a later entry of its batch: InsertRow.row_store) and its queue has no policy (jobq.queues: the log's claim takes no part in
+ * flow control); the rest are rows, inserted exactly as `insert` does. A queue's first log entry makes
+ * its cursor rows (one per lane). Returns what `insert` returns.
+ */
+export const insertRouted = statement<{ input: string; notify: boolean; now: Date | null }, InsertedRow>(
+  'log_insert_routed',
+  `WITH input AS (${insertInput(':input')}),
+   routed AS (
+     SELECT input.*, (priority = 0 AND group_key IS NULL AND idempotency_key IS NULL AND row_store IS NOT TRUE
+                      AND NOT EXISTS (SELECT FROM jobq.queues q WHERE q.name = input.queue)) AS to_log
+       FROM input
+   ),
+   rowsin AS (SELECT * FROM routed WHERE NOT to_log),
+   ins AS (${insertJobs('rowsin')}),
+   cursors AS (
+     INSERT INTO jobq.log_cursor (queue, lane)
+     SELECT q, l FROM (SELECT DISTINCT queue AS q FROM routed WHERE to_log) d, generate_series(0, jobq.log_lanes() - 1) l
+      WHERE NOT EXISTS (SELECT FROM jobq.log_cursor c WHERE c.queue = d.q AND c.lane = 0)
+     ON CONFLICT DO NOTHING
+   ),
+   now_in AS (
+     INSERT INTO jobq.log (id, queue, kind, payload, max_attempts, run_at, timeout_ms, created_at, trace_context)
+     SELECT id, queue, kind, coalesce(payload, 'null'), max_attempts, ${DUE}, timeout_ms, ${NOW}, trace_context
+       FROM routed WHERE to_log AND ${DUE} <= ${NOW} ORDER BY ord
+     RETURNING id, queue, NULL::text AS group_key, run_at, created_at
+   ),
+   later_in AS (
+     INSERT INTO jobq.log_scheduled (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, created_at, trace_context)
+     SELECT id, true, queue, kind, coalesce(payload, 'null'), 1, max_attempts, ${DUE}, timeout_ms, ${NOW}, trace_context
+       FROM routed WHERE to_log AND ${DUE} > ${NOW} ORDER BY ord
+     RETURNING id, queue, NULL::text AS group_key, run_at, created_at
+   ),
+   made AS (SELECT * FROM ins UNION ALL SELECT * FROM now_in UNION ALL SELECT * FROM later_in)
+   SELECT made.id, (extract(epoch FROM made.run_at) * 1000)::float8 AS run_at_ms,
+          (extract(epoch FROM made.created_at) * 1000)::float8 AS created_at_ms, made.run_at <= ${NOW} AS runnable
+     FROM made
+   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ${jobsPayloadSql('made')}) WHERE :notify::boolean AND made.run_at <= ${NOW}) n ON true`,
+);
+
+/** The claim's parameters are the row store's (statements/claim.ts). */
+export type ClaimAllParams = ClaimParams;
+
+/** The Worker's claim with the log store on: the log's entries first, then the rows (jobq.claim_all). */
+export type ClaimedAllRow = ClaimedRow & { pos: string | null };
+
+export const claimAll = statement<ClaimAllParams, ClaimedAllRow>(
+  'log_claim_all',
+  `SELECT * FROM jobq.claim_all(:workerId, :limit, :queues::text[], :kinds::text[], :now::timestamptz, :afterPriority::integer,
+                                :afterRunAt::timestamptz, :afterId::uuid, :started::integer, :async::boolean, :exclude::text[])`,
+);
+
+/** The claims' items: batch, log position (null: the job's newest entry), id. */
+const ITEMS = `SELECT * FROM unnest(:batches::bigint[], :pos::bigint[], :ids::uuid[], :claims::float8[]) AS t(batch_id, pos, id, claim_seq)`;
+
+/**
+ * The entries these claims of `workerId` hold that have no outcome yet, their batches locked against
+ * recovery (FOR SHARE), with whether their job has a cancel request.
+ */
+const HELD = `
+  held AS (
+    SELECT l.*, i.batch_id, i.claim_seq, EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = l.id) AS cancel
+      FROM (${ITEMS}) i
+      JOIN jobq.log_batch b ON b.batch_id = i.batch_id AND b.worker = :workerId AND b.lost_at IS NULL
+      JOIN jobq.log l ON l.id = i.id AND l.pos = coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id))
+     WHERE NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
+       AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b.batch_id AND l.pos = ANY (d.pos))
+       FOR SHARE OF b
+  )`;
+
+export interface ClaimItems {
+  workerId: string;
+  batches: number[];
+  pos: (string | null)[];
+  ids: string[];
+  claims: number[];
+  now: Date | null;
+}
+
+/** Completes claims: one done row per batch (its positions, and results when any is not null). Returns the claims completed. */
+export const complete = statement<ClaimItems & { results: (string | null)[] }, { claim_seq: number }>(
+  'log_complete',
+  `WITH ${HELD},
+   r AS (
+     SELECT held.batch_id, held.pos, held.claim_seq, res.result
+       FROM held JOIN unnest(:claims::float8[], :results::jsonb[]) AS res(claim_seq, result) USING (claim_seq)
+   ),
+   ins AS (
+     INSERT INTO jobq.log_done (batch_id, pos, results, finished_at)
+     SELECT batch_id, array_agg(pos ORDER BY pos), CASE WHEN bool_and(result IS NULL) THEN NULL ELSE jsonb_agg(result ORDER BY pos) END, ${NOW}
+       FROM r GROUP BY batch_id
+   )
+   SELECT claim_seq FROM r`,
+);
+
+export interface FailParams extends ClaimItems {
+  error: string;
+  permanent: boolean;
+  delayMs: number;
+}
+
+/**
+ * A failed attempt of one claimed entry: a fail row, `cancelled` when a cancel was requested,
+ * `failed_permanent` when out of attempts or `permanent`, else `retrying` with the next attempt
+ * scheduled after `delayMs`. Returns the status written (nothing: the claim no longer holds it).
+ */
+export const fail = statement<FailParams, { status: string }>(
+  'log_fail',
+  `WITH ${HELD},
+   d AS (
+     SELECT held.*, CASE WHEN cancel THEN 'cancelled' WHEN :permanent::boolean OR attempt >= max_attempts THEN 'failed_permanent' ELSE 'retrying' END AS status
+       FROM held
+   ),
+   f AS (
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at)
+     SELECT pos, id, batch_id, status, attempt, CASE WHEN status = 'cancelled' THEN NULL ELSE :error END, ${NOW} FROM d
+   ),
+   s AS (
+     INSERT INTO jobq.log_scheduled (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
+     SELECT id, false, queue, kind, payload, attempt + 1, max_attempts, ${NOW} + :delayMs * interval '1 millisecond', timeout_ms, :delayMs,
+            created_at, trace_context
+       FROM d WHERE status = 'retrying'
+   )
+   SELECT status FROM d`,
+);
+
+/** A running entry that saw its cancel request: cancelled (its attempt spent). Returns the ids. */
+export const finalizeCancelled = statement<ClaimItems, { id: string }>(
+  'log_finalize_cancelled',
+  `WITH ${HELD},
+   f AS (INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at) SELECT pos, id, batch_id, 'cancelled', attempt, ${NOW} FROM held WHERE cancel)
+   SELECT id FROM held WHERE cancel`,
+);
+
+/**
+ * Gives claims back unrun: a `released` fail row and a new entry of the same attempt each (its
+ * attempt not spent), or `cancelled` when a cancel was requested. Returns the ids.
+ */
+export const release = statement<ClaimItems, { id: string }>(
+  'log_release',
+  `WITH ${HELD},
+   f AS (
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at)
+     SELECT pos, id, batch_id, CASE WHEN cancel THEN 'cancelled' ELSE 'released' END, attempt, ${NOW} FROM held
+   ),
+   a AS (
+     INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
+     SELECT id, false, queue, kind, payload, attempt, max_attempts, ${NOW}, timeout_ms, backoff_ms, created_at, trace_context FROM held WHERE NOT cancel
+   ),
+   n AS (SELECT pg_notify('${JOBS_CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM held WHERE NOT cancel) d)
+   SELECT id FROM held, (SELECT count(*) FROM n) x`,
+);
+
+/** Renews the batches these claims name (one row per batch, not per job); says which batches it holds and which jobs have a cancel request. */
+export const renew = statement<{ workerId: string; batches: number[]; ids: string[]; now: Date | null }, { batch_id: number | null; cancel_id: string | null }>(
+  'log_renew',
+  `WITH b AS (
+     UPDATE jobq.log_batch SET locked_at = ${NOW} WHERE batch_id = ANY (:batches::bigint[]) AND worker = :workerId AND lost_at IS NULL RETURNING batch_id
+   )
+   SELECT batch_id::float8 AS batch_id, NULL::uuid AS cancel_id FROM b
+   UNION ALL SELECT NULL, id FROM jobq.log_cancel WHERE id = ANY (:ids::uuid[])`,
+);
+
+/** A running job's progress, stored when the claim still holds it. */
+export const setProgress = statement<ClaimItems & { progress: string }, { queue: string; kind: string; attempt: number }>(
+  'log_set_progress',
+  `WITH ${HELD},
+   p AS (
+     INSERT INTO jobq.log_progress (id, progress, at) SELECT id, :progress::jsonb, ${NOW} FROM held
+     ON CONFLICT (id) DO UPDATE SET progress = excluded.progress, at = excluded.at
+   )
+   SELECT queue, kind, attempt FROM held`,
+);
+
+export const get = statement<{ id: string }, DerivedRow>('log_get', 'SELECT * FROM jobq.log_job(:id::uuid)');
+
+/**
+ * A listing's candidates from the log: the newest first jobs (by id, below `after`) of `queue` and
+ * `kind` when given, from the log (hot and archived) and the scheduled entries, derived in one call.
+ */
+export const list = statement<{ after: string | null; queue: string | null; kind: string | null; limit: number }, DerivedRow>(
+  'log_list',
+  `SELECT * FROM jobq.log_jobs(ARRAY(
+     SELECT id FROM (
+       SELECT id FROM (SELECT id FROM jobq.log_all
+                        WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
+                          AND (:kind::text IS NULL OR kind = :kind::text)
+                        ORDER BY id DESC LIMIT :limit) a
+       UNION ALL
+       SELECT id FROM (SELECT id FROM jobq.log_scheduled
+                        WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
+                          AND (:kind::text IS NULL OR kind = :kind::text)
+                        ORDER BY id DESC LIMIT :limit) s
+     ) u ORDER BY id DESC LIMIT :limit))`,
+);
+
+/**
+ * Cancels a waiting log job: under every lane's cursor lock of its queue (no claim takes it meanwhile),
+ * a scheduled entry is moved into the log and the job's newest entry gets a `cancelled` fail row; a
+ * running one gets a cancel request (jobq.log_cancel) and its worker a notification. Says what it did:
+ * `cancelled`, `requested`, or the status that made it do nothing.
+ */
+export const cancel = statement<{ id: string; now: Date | null }, DerivedRow & { outcome: 'cancelled' | 'requested' | 'already_terminal' }>(
+  'log_cancel',
+  `SELECT c.outcome, (c.derived).* FROM jobq.log_request_cancel(:id::uuid, ${NOW}) c`,
+);
+
+export const notifyCancel = statement<{ id: string }, unknown>('log_notify_cancel', `SELECT pg_notify('${CANCEL_CHANNEL}', :id::text)`);
+
+/** failed_permanent or cancelled → queued: a new entry with its attempts reset, one retry of a job at a time. `retried`, or the status that kept it; with the job. */
+export const retry = statement<{ id: string; now: Date | null }, DerivedRow & { outcome: string }>(
+  'log_retry',
+  `SELECT r.outcome, (r.derived).* FROM jobq.log_retry(:id::uuid, ${NOW}) r`,
+);
+
+/** Batches after `through` not marked lost: whether each is stale and whether it has unfinished entries. */
+export const sweepBatches = statement<{ through: string; staleAfterMs: number; now: Date | null }, { batch_id: string; stale: boolean; open: boolean }>(
+  'log_sweep_batches',
+  `SELECT b.batch_id, b.locked_at < ${NOW} - :staleAfterMs * interval '1 ms' AS stale,
+          b.n > coalesce((SELECT sum(cardinality(d.pos)) FROM jobq.log_done d WHERE d.batch_id = b.batch_id), 0)
+              + (SELECT count(*) FROM jobq.log_fail f WHERE f.batch_id = b.batch_id) AS open
+     FROM jobq.log_batch b WHERE b.batch_id > :through::bigint AND b.lost_at IS NULL ORDER BY b.batch_id`,
+);
+
+/**
+ * Recovers a batch whose lease lapsed: marks it lost; each unfinished entry gets a fail row (`lost`, or
+ * `failed_permanent` when out of attempts, or `cancelled` when a cancel was requested) and, when lost,
+ * a new entry of the next attempt. Returns the entries recovered with their outcome.
+ */
+export const recoverBatch = statement<{ batchId: string; now: Date | null }, { id: string; status: string }>(
+  'log_recover_batch',
+  `WITH locked AS (UPDATE jobq.log_batch SET lost_at = ${NOW} WHERE batch_id = :batchId::bigint AND lost_at IS NULL RETURNING batch_id, worker),
+   o AS (
+     SELECT e.*, locked.worker, CASE WHEN EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = e.id) THEN 'cancelled'
+                                     WHEN e.attempt >= e.max_attempts THEN 'failed_permanent' ELSE 'lost' END AS status
+       FROM locked, jobq.log_batch_open(locked.batch_id) e
+   ),
+   f AS (
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at)
+     SELECT pos, id, :batchId::bigint, status, attempt, 'worker ' || worker || ' lost the job: its lease expired', ${NOW} FROM o
+   ),
+   a AS (
+     INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
+     SELECT id, false, queue, kind, payload, attempt + 1, max_attempts, ${NOW}, timeout_ms, backoff_ms, created_at, trace_context FROM o WHERE status = 'lost'
+   )
+   SELECT id, status FROM o`,
+);
+
+/** Due scheduled entries of every queue into the log (claims move their own queue's too). */
+export const moveDue = statement<{ now: Date | null }, unknown>(
+  'log_move_due_all',
+  `SELECT jobq.log_move_due(queue, ${NOW}) FROM (SELECT DISTINCT queue FROM jobq.log_cursor) q`,
+);
+
+/** Where recovery resumes, locked (none: another process is recovering). */
+export const sweepThrough = statement<Record<string, never>, { through: string }>(
+  'log_sweep_through',
+  'SELECT through FROM jobq.log_sweep FOR UPDATE SKIP LOCKED',
+);
+
+export const setSweepThrough = statement<{ through: string }, unknown>('log_set_sweep_through', 'UPDATE jobq.log_sweep SET through = :through::bigint');
+
+/**
+ * The log's jobs counted by queue, kind and status (stats; a scan of the log, as the row store's
+ * counts scan its table), and the age of the oldest runnable one of each (seconds). A job is its newest
+ * entry (scheduled, else logged); a logged entry's status is its fail row's, else succeeded when a done
+ * row names it, running when an open batch holds it (jobq.log_batch_open of the few open batches),
+ * else queued.
+ */
+export const counts = statement<{ now: Date | null }, { queue: string; kind: string; status: DerivedRow['status']; n: number; age: number | null }>(
+  'log_counts',
+  `WITH newest AS (
+     SELECT l.pos, l.queue, l.kind, l.run_at FROM jobq.log_all l
+      WHERE NOT EXISTS (SELECT FROM jobq.log_all n WHERE n.id = l.id AND n.pos > l.pos)
+        AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = l.id)
+   ),
+   done AS (SELECT unnest(d.pos) AS pos FROM jobq.log_done_all d),
+   running AS (
+     SELECT o.pos FROM jobq.log_batch b, LATERAL jobq.log_batch_open(b.batch_id) o
+      WHERE b.lost_at IS NULL
+        AND b.n > coalesce((SELECT sum(cardinality(d.pos)) FROM jobq.log_done d WHERE d.batch_id = b.batch_id), 0)
+                  + (SELECT count(*) FROM jobq.log_fail f WHERE f.batch_id = b.batch_id)
+   ),
+   derived AS (
+     SELECT n.queue, n.kind, n.run_at,
+            CASE WHEN f.status IS NOT NULL THEN f.status WHEN d.pos IS NOT NULL THEN 'succeeded'
+                 WHEN r.pos IS NOT NULL THEN 'running' ELSE 'queued' END AS status
+       FROM newest n
+       LEFT JOIN jobq.log_fail_all f ON f.pos = n.pos
+       LEFT JOIN done d ON d.pos = n.pos
+       LEFT JOIN running r ON r.pos = n.pos
+     UNION ALL
+     SELECT s.queue, s.kind, s.run_at, CASE WHEN s.attempt > 1 THEN 'retrying' ELSE 'queued' END FROM jobq.log_scheduled s
+   )
+   SELECT queue, kind, status, count(*)::int AS n,
+          extract(epoch FROM ${NOW} - min(run_at) FILTER (WHERE status IN ('queued', 'retrying') AND run_at <= ${NOW}))::float8 AS age
+     FROM derived GROUP BY queue, kind, status`,
+);
+
+/** The log's queues (those with cursors) by name after `after`, with their unfinished jobs (jobq.log_queue_counts). */
+export const queueCounts = statement<{ name: string | null; after: string | null; now: Date | null }, { name: string; depth: number; later: number; running: number; oldest_age: number | null }>(
+  'log_queue_counts',
+  `SELECT c.queue AS name, n.* FROM (SELECT DISTINCT queue FROM jobq.log_cursor
+                                      WHERE (:name::text IS NULL OR queue = :name) AND (:after::text IS NULL OR queue > :after)) c,
+          LATERAL jobq.log_queue_counts(c.queue, ${NOW}) n
+    ORDER BY c.queue`,
+);
+
+/** Which of these ids the log holds. */
+export const holds = statement<{ ids: string[] }, { id: string }>(
+  'log_holds',
+  `SELECT DISTINCT id FROM jobq.log_all WHERE id = ANY (:ids::uuid[]) UNION SELECT id FROM jobq.log_scheduled WHERE id = ANY (:ids::uuid[])`,
+);

@@ -1,0 +1,200 @@
+/**
+ * The log store's operations (docs/design/storage.md, "Stage 2"): what the Queue's modules call for a
+ * job the log holds. A claim of the log has a negative claim_seq (statements.ts); each operation on
+ * claims takes those, and the caller (transitions.ts, leases.ts, housekeeping.ts, reads.ts) the rest.
+ * Every write is an INSERT but a renewal's (one batch row per claim batch) and the scheduled entries'.
+ */
+import { JobqError } from '../../errors.ts';
+import type { QueueContext } from '../context.ts';
+import { inTransaction } from '../db.ts';
+import type { ClaimsHeartbeat, ClaimRef } from '../leases.ts';
+import type { Job, JobPage, Queryable, StoredProgress } from '../types.ts';
+import * as SQL from './statements.ts';
+
+export { SEQ_SPAN } from './statements.ts';
+
+/** Whether claim number `claimSeq` is a claim of the log (statements.ts). */
+export const isLogClaim = (claimSeq: number): boolean => claimSeq < 0;
+
+/** The log batch a log claim belongs to. */
+export const batchOf = (claimSeq: number): number => Math.floor(-claimSeq / SQL.SEQ_SPAN);
+
+/** What a Queue keeps of the log store: the log position of each claim this process holds, so that outcomes need not look it up. */
+export class LogClaims {
+  readonly #pos = new Map<number, string>();
+
+  set(claimSeq: number, pos: string): void {
+    this.#pos.set(claimSeq, pos);
+  }
+
+  /** The claims' items for a statement (statements.ts ClaimItems); `forget`: the claims end with it. */
+  items(workerId: string, claims: readonly ClaimRef[], now: Date | null, forget: boolean): SQL.ClaimItems {
+    const out: SQL.ClaimItems = { workerId, batches: [], pos: [], ids: [], claims: [], now };
+    for (const c of claims) {
+      out.batches.push(batchOf(c.claimSeq));
+      out.pos.push(this.#pos.get(c.claimSeq) ?? null);
+      out.ids.push(c.id);
+      out.claims.push(c.claimSeq);
+      if (forget) this.#pos.delete(c.claimSeq);
+    }
+    return out;
+  }
+
+  forget(claimSeqs: Iterable<number>): void {
+    for (const s of claimSeqs) this.#pos.delete(s);
+  }
+}
+
+export function toJob(r: SQL.DerivedRow): Job {
+  const last = r.errors.at(-1);
+  return {
+    id: r.id, queue: r.queue, kind: r.kind, payload: r.payload, status: r.status, priority: 0, attempts: r.attempts,
+    maxAttempts: r.max_attempts, runAt: r.run_at, timeoutMs: r.timeout_ms, lockedBy: r.locked_by, lockedAt: r.locked_at,
+    startedAt: r.locked_at, claimSeq: null, cancelRequested: r.cancel_requested && r.status === 'running', idempotencyKey: null, group: null,
+    singletonKey: null, debounceKey: null, dependsOn: null, onParentFailure: null, lastError: last?.error ?? null, errors: r.errors.map((e) => ({ ...e })),
+    backoffMs: r.backoff_ms, result: r.result ?? null, createdAt: r.created_at, updatedAt: r.finished_at ?? r.locked_at ?? r.created_at,
+    finishedAt: r.finished_at, progress: (r.status === 'running' || r.status === 'succeeded' ? r.progress : null) as StoredProgress | null,
+  } as Job;
+}
+
+/** The job the log holds with this id, or null. */
+export async function getLogged(ctx: QueueContext, id: string, db: Queryable): Promise<Job | null> {
+  const [row] = await SQL.get(db, { id });
+  return row ? toJob(row) : null;
+}
+
+/** Completes log claims; returns the claims completed. `results`: each item's result JSON (undefined: none). */
+export async function complete(ctx: QueueContext, claims: LogClaims, workerId: string, items: readonly (ClaimRef & { json: string | undefined })[], db: Queryable): Promise<number[]> {
+  const params = claims.items(workerId, items, ctx.now(), true);
+  const rows = await SQL.complete(db, { ...params, results: items.map((i) => i.json ?? null) });
+  return rows.map((r) => r.claim_seq);
+}
+
+/**
+ * `work` in the caller's transaction (`db` given), else in one of its own: a transition and the read of
+ * the job it left, so that the job read is the one it made (not a later attempt another worker claimed).
+ */
+function atomically<T>(ctx: QueueContext, db: Queryable | undefined, work: (db: Queryable) => Promise<T>): Promise<T> {
+  return db ? work(db) : inTransaction(ctx.pool, work);
+}
+
+/** A failed attempt of a log claim; the job as it is after, or null when the claim no longer holds it. */
+export async function fail(
+  ctx: QueueContext, claims: LogClaims, ref: ClaimRef, workerId: string, p: { error: string; permanent: boolean; delayMs: number }, db: Queryable | undefined,
+): Promise<Job | null> {
+  return atomically(ctx, db, async (c) => {
+    const rows = await SQL.fail(c, { ...claims.items(workerId, [ref], ctx.now(), true), ...p });
+    return rows.length === 0 ? null : getLogged(ctx, ref.id, c);
+  });
+}
+
+/** A running log job that saw its cancel request: cancelled. The job, or null when the claim no longer holds it (or no cancel was requested). */
+export async function finalizeCancelled(ctx: QueueContext, claims: LogClaims, ref: ClaimRef, workerId: string, db: Queryable | undefined): Promise<Job | null> {
+  return atomically(ctx, db, async (c) => {
+    const rows = await SQL.finalizeCancelled(c, claims.items(workerId, [ref], ctx.now(), false));
+    if (rows.length > 0) claims.forget([ref.claimSeq]);
+    return rows.length === 0 ? null : getLogged(ctx, ref.id, c);
+  });
+}
+
+/** Renews log claims: which it lost, and which have a cancel request. */
+export async function renew(ctx: QueueContext, claims: readonly ClaimRef[], workerId: string, logClaims: LogClaims, db: Queryable): Promise<ClaimsHeartbeat> {
+  const batches = [...new Set(claims.map((c) => batchOf(c.claimSeq)))];
+  const rows = await SQL.renew(db, { workerId, batches, ids: [...new Set(claims.map((c) => c.id))], now: ctx.now() });
+  const held = new Set<number>();
+  const cancel = new Set<string>();
+  for (const r of rows) {
+    if (r.batch_id !== null) held.add(r.batch_id);
+    else if (r.cancel_id !== null) cancel.add(r.cancel_id);
+  }
+  const lost = claims.filter((c) => !held.has(batchOf(c.claimSeq))).map((c) => c.claimSeq);
+  logClaims.forget(lost);
+  return { cancelRequested: claims.filter((c) => held.has(batchOf(c.claimSeq)) && cancel.has(c.id)).map((c) => c.claimSeq), lost };
+}
+
+/** Gives log claims back (or cancels those with a cancel request); returns the jobs as they are after. */
+export async function release(ctx: QueueContext, logClaims: LogClaims, workerId: string, claims: readonly ClaimRef[], db: Queryable | undefined): Promise<Job[]> {
+  return atomically(ctx, db, async (c) => {
+    const rows = await SQL.release(c, logClaims.items(workerId, claims, ctx.now(), true));
+    const jobs = [];
+    for (const r of rows) jobs.push(await getLogged(ctx, r.id, c));
+    return jobs.filter((j): j is Job => j !== null);
+  });
+}
+
+/** A running log job's progress, when the claim still holds it; null when it does not. */
+export async function setProgress(
+  ctx: QueueContext, logClaims: LogClaims, ref: ClaimRef, workerId: string, progress: string, db: Queryable,
+): Promise<{ queue: string; kind: string; attempt: number } | null> {
+  const [row] = await SQL.setProgress(db, { ...logClaims.items(workerId, [ref], ctx.now(), false), progress });
+  return row ?? null;
+}
+
+/**
+ * Batches whose lease lapsed: each unfinished entry is retried at once as a new entry (or failed for
+ * good when out of attempts, or cancelled when a cancel was requested), and the batch is marked lost.
+ * A sweep resumes after the last batch all of whose predecessors were examined (jobq.log_sweep), so
+ * that it reads only the batches since. Returns the jobs recovered, as they are after.
+ */
+export async function recoverStale(ctx: QueueContext, staleAfterMs: number, db: Queryable | undefined): Promise<Job[]> {
+  const ids: string[] = [];
+  const work = async (c: Queryable) => {
+    const [sweep] = await SQL.sweepThrough(c, {});
+    if (!sweep) return; // another process is recovering
+    let through = sweep.through;
+    let contiguous = true;
+    for (const b of await SQL.sweepBatches(c, { through, staleAfterMs, now: ctx.now() })) {
+      if (b.stale && b.open) for (const r of await SQL.recoverBatch(c, { batchId: b.batch_id, now: ctx.now() })) ids.push(r.id);
+      contiguous &&= b.stale || !b.open;
+      if (contiguous) through = b.batch_id;
+    }
+    await SQL.setSweepThrough(c, { through });
+  };
+  if (db) await work(db);
+  else await inTransaction(ctx.pool, work);
+  const jobs = await Promise.all(ids.map((id) => getLogged(ctx, id, db ?? ctx.pool)));
+  return jobs.filter((j): j is Job => j !== null);
+}
+
+/** Cancels a log job (see jobq.log_request_cancel); null when the log does not hold it. */
+export async function requestCancel(ctx: QueueContext, id: string, db: Queryable): Promise<{ outcome: 'cancelled' | 'requested' | 'already_terminal'; job: Job } | null> {
+  const [row] = await SQL.cancel(db, { id, now: ctx.now() });
+  if (!row) return null;
+  if (row.outcome === 'requested') await SQL.notifyCancel(db, { id });
+  return { outcome: row.outcome, job: toJob(row) };
+}
+
+/** The operator's retry of a log job; null when the log does not hold it; invalid_transition when it is not failed or cancelled. */
+export async function retry(ctx: QueueContext, id: string, db: Queryable): Promise<Job | null> {
+  const [row] = await SQL.retry(db, { id, now: ctx.now() });
+  if (!row) return null;
+  if (row.outcome !== 'retried') {
+    throw new JobqError('invalid_transition', `cannot retry job ${id}: it is ${row.outcome}`, [{ path: '/status', message: `is ${row.outcome}`, status: row.outcome }]);
+  }
+  return toJob(row);
+}
+
+/**
+ * A listing's page from the log, merged with the row store's `rows` page (both newest first by id,
+ * below the same cursor). Each page says up to where it is complete: the rows page to its nextCursor
+ * (or all the way), the log's to its last candidate when it filled its limit. The merged page holds the
+ * jobs above both bounds, newest first, at most `limit`; its cursor is where it stops.
+ */
+export async function mergeList(
+  rows: JobPage, filter: { status: string | null; kind: string | null; queue: string | null; after: string | null; limit: number },
+  db: Queryable, encode: (id: string) => string, decode: (cursor: string) => string,
+): Promise<JobPage> {
+  const logged = await SQL.list(db, { after: filter.after, queue: filter.queue, kind: filter.kind, limit: filter.limit });
+  const bounds: string[] = [];
+  if (rows.nextCursor !== null) bounds.push(decode(rows.nextCursor));
+  if (logged.length === filter.limit) bounds.push(logged.at(-1)!.id);
+  const bound = bounds.length === 0 ? null : bounds.reduce((a, b) => (a > b ? a : b));
+  const all = [...rows.jobs, ...logged.filter((r) => filter.status === null || r.status === filter.status).map(toJob)]
+    .filter((j) => bound === null || j.id >= bound)
+    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  if (all.length > filter.limit) {
+    const page = all.slice(0, filter.limit);
+    return { jobs: page, nextCursor: encode(page.at(-1)!.id) };
+  }
+  return { jobs: all, nextCursor: bound === null ? null : encode(bound) };
+}

@@ -1,0 +1,314 @@
+/**
+ * The log store (QueueOptions.logStore; src/queue/log/, docs/design/storage.md "Stage 2") behind the
+ * Queue and the real Worker: which jobs it takes, the whole lifecycle of a job it holds (claim,
+ * completion with a result, failure and retry, delays, cancellation waiting and running, release,
+ * recovery of a lapsed lease, progress, the operator's retry), listings merged with the row store, the
+ * rows that existed before it was turned on, and retention by generation.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type pg from 'pg';
+import { PermanentError } from '../../src/kinds/registry.ts';
+import { Queue } from '../../src/queue/queue.ts';
+import type { Job } from '../../src/queue/types.ts';
+import { renewAllOfWorker } from '../../src/queue/statements/leases.ts';
+import { eventually, freshQueue, kindsWithProbe, noopJob as noop, setup, testKinds, waitForStatus } from '../helpers/fixtures.ts';
+
+const LOG = { logStore: true } as const;
+
+async function counts(pool: pg.Pool): Promise<{ log: number; scheduled: number; rows: number }> {
+  return (await pool.query<{ log: number; scheduled: number; rows: number }>('SELECT (SELECT count(*)::int FROM jobq.log) AS log, (SELECT count(*)::int FROM jobq.log_scheduled) AS scheduled, (SELECT count(*)::int FROM jobq.jobs) AS rows')).rows[0]!;
+}
+
+test('plain jobs go to the log; a priority, a key, a group or a queue with a policy keeps a job a row; without the option every job is a row', async () => {
+  const { queue, db } = await freshQueue(LOG);
+  await queue.setQueue('limited', { concurrency: 2 });
+  const plain = await queue.enqueue(noop());
+  const later = await queue.enqueue(noop({ delayMs: 60_000 }));
+  await queue.enqueueMany([noop(), noop({ queue: 'other' })]);
+  await queue.enqueue(noop({ priority: 1 }));
+  await queue.enqueue(noop({ idempotencyKey: 'k' }));
+  await queue.enqueue(noop({ group: 'g' }));
+  await queue.enqueue(noop({ queue: 'limited' }));
+  assert.deepEqual(await counts(db.pool), { log: 3, scheduled: 1, rows: 4 });
+  assert.equal(plain.job.status, 'queued');
+  assert.equal((await queue.get(plain.job.id))?.status, 'queued');
+  assert.equal((await queue.get(later.job.id))?.status, 'queued');
+  assert.equal((await queue.get(later.job.id))?.runAt.getTime(), later.job.runAt.getTime());
+
+  const rowsOnly = new Queue({ pool: db.pool, kinds: testKinds() });
+  await rowsOnly.enqueue(noop());
+  assert.deepEqual(await counts(db.pool), { log: 3, scheduled: 1, rows: 5 });
+});
+
+test('a claim takes rows of a higher priority first, then the log, then the rest of the rows; each store completes its own claims', async () => {
+  const { queue } = await freshQueue(LOG);
+  const low = await queue.enqueue(noop({ priority: -1 }));
+  const logged = await queue.enqueueMany([noop(), noop()]);
+  assert.deepEqual((await queue.claim('w', { limit: 2 })).map((j) => j.id).sort(), logged.map((r) => r.job.id).sort(), 'the log before a lower priority');
+  const high = await queue.enqueue(noop({ priority: 3 }));
+  const more = await queue.enqueueMany([noop(), noop()]);
+  const claimed = await queue.claim('w', { limit: 10 });
+  // The higher priority first, then the log (in lane order: each lane in enqueue order, lanes drawn at
+  // random), then the lower priority.
+  assert.equal(claimed[0]!.id, high.job.id);
+  assert.deepEqual(claimed.slice(1, 3).map((j) => j.id).sort(), more.map((r) => r.job.id).sort());
+  assert.equal(claimed[3]!.id, low.job.id);
+  assert.equal(claimed.length, 4);
+  assert.deepEqual(claimed.map((j) => Math.sign(j.claimSeq)), [1, -1, -1, 1], 'log claims are negative');
+  assert.equal((await queue.get(more[0]!.job.id))?.status, 'running');
+  assert.equal((await queue.get(more[0]!.job.id))?.lockedBy, 'w');
+
+  assert.deepEqual(await queue.complete('other', claimed.map((j) => ({ id: j.id, claimSeq: j.claimSeq }))), [], 'only under its own worker');
+  const done = await queue.complete('w', claimed.map((j, i) => ({ id: j.id, claimSeq: j.claimSeq, result: { i } })));
+  assert.deepEqual(done.sort(), claimed.map((j) => j.claimSeq).sort());
+  assert.deepEqual(await queue.complete('w', claimed.map((j) => ({ id: j.id, claimSeq: j.claimSeq }))), [], 'never twice');
+  for (const [i, j] of claimed.entries()) {
+    const job = (await queue.get(j.id))!;
+    assert.equal(job.status, 'succeeded');
+    assert.deepEqual(job.result, { i });
+    assert.equal(job.attempts, 1);
+    assert.ok(job.finishedAt instanceof Date);
+  }
+  assert.deepEqual(await queue.claim('w', { limit: 10 }), []);
+});
+
+test('the Worker runs log jobs: failures retry with backoff, a PermanentError or the last attempt fails for good, the operator retries', async () => {
+  const tries = new Map<number, number>();
+  const s = await setup(
+    kindsWithProbe((p) => {
+      const n = (tries.get(p.n!) ?? 0) + 1;
+      tries.set(p.n!, n);
+      if (p.n === 1 && n === 1) throw new Error('first try fails');
+      if (p.n === 2) throw new PermanentError('never');
+      if (p.n === 3 && tries.get(99) === undefined) throw new Error('always, until told');
+      return { n: p.n, try: n };
+    }),
+    { ...LOG, backoff: { baseMs: 10, capMs: 20 } },
+  );
+  await s.worker({ pollIntervalMs: 50 });
+  const [a, b, c] = await s.queue.enqueueMany([1, 2, 3].map((n) => ({ kind: 'probe', payload: { n }, maxAttempts: 2 })));
+  await s.finished(a!.job.id, { attempt: 2 });
+  const ja = await waitForStatus(s.queue, a!.job.id, 'succeeded');
+  assert.equal(ja.attempts, 2);
+  assert.deepEqual(ja.result, { n: 1, try: 2 });
+  assert.deepEqual(ja.errors.map((e) => e.attempt), [1]);
+  assert.match(ja.errors[0]!.error, /^Error: first try fails\n/);
+  const jb = await waitForStatus(s.queue, b!.job.id, 'failed_permanent');
+  assert.equal(jb.attempts, 1, 'a PermanentError does not retry');
+  const jc = await waitForStatus(s.queue, c!.job.id, 'failed_permanent');
+  assert.equal(jc.attempts, 2);
+  assert.match(jc.lastError!, /^Error: always, until told/);
+
+  tries.set(99, 1);
+  const again = await s.queue.retry(c!.job.id);
+  assert.equal(again.status, 'queued');
+  assert.equal(again.attempts, 0);
+  const done = await waitForStatus(s.queue, c!.job.id, 'succeeded');
+  assert.equal(done.attempts, 1);
+  await assert.rejects(s.queue.retry(c!.job.id), (e: { kind?: string }) => e.kind === 'invalid_transition');
+});
+
+test('a delayed log job waits for its time; a waiting one cancels at once, a running one through its worker', async () => {
+  let release!: () => void;
+  const s = await setup(
+    kindsWithProbe(async (p, ctx) => {
+      if (p.n !== 2) return 'ok';
+      await new Promise<void>((resolve, reject) => {
+        release = resolve;
+        ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+      });
+      return 'ran';
+    }),
+    LOG,
+  );
+  const delayed = await s.queue.enqueue({ kind: 'probe', payload: { n: 1 }, delayMs: 400 });
+  const waiting = await s.queue.enqueue({ kind: 'probe', payload: { n: 1 }, delayMs: 60_000 });
+  assert.equal((await s.queue.requestCancel(waiting.job.id)).outcome, 'cancelled');
+  const cancelledAgain = await s.queue.requestCancel(waiting.job.id);
+  assert.equal(cancelledAgain.outcome, 'already_terminal');
+  assert.equal((await s.queue.get(waiting.job.id))?.status, 'cancelled');
+
+  await s.worker({ pollIntervalMs: 50 });
+  const running = await s.queue.enqueue({ kind: 'probe', payload: { n: 2 } });
+  await waitForStatus(s.queue, running.job.id, 'running');
+  await eventually(() => release);
+  const asked = await s.queue.requestCancel(running.job.id);
+  assert.equal(asked.outcome, 'cancel_requested');
+  assert.equal(asked.job.cancelRequested, true);
+  const cancelled = await waitForStatus(s.queue, running.job.id, 'cancelled');
+  assert.equal(cancelled.attempts, 1, 'a running job spent its attempt');
+
+  const ran = await waitForStatus(s.queue, delayed.job.id, 'succeeded');
+  assert.ok(ran.finishedAt!.getTime() >= delayed.job.runAt.getTime(), 'not before its time');
+});
+
+test('a released log claim goes back unspent; a lapsed one is recovered with its attempt spent, and its worker loses it', async () => {
+  const { queue } = await freshQueue(LOG);
+  const { job } = await queue.enqueue(noop({ maxAttempts: 2 }));
+  const [first] = await queue.claim('w1', { limit: 1 });
+  const [released] = await queue.release('w1', [first!]);
+  assert.equal(released?.status, 'queued');
+  assert.equal(released?.attempts, 0);
+
+  const [second] = await queue.claim('w2', { limit: 1 });
+  assert.equal(second?.id, job.id);
+  assert.equal(second?.attempts, 1);
+  assert.deepEqual(await queue.renew('w2', [second!]), { cancelRequested: [], lost: [] });
+  assert.equal(await queue.recoverStale(60_000), 0, 'a fresh lease is kept');
+  assert.equal(await queue.recoverStale(0), 1);
+  assert.deepEqual((await queue.renew('w2', [second!])).lost, [second!.claimSeq]);
+  assert.deepEqual(await queue.complete('w2', [second!]), [], 'a lost claim completes nothing');
+  const recovered = (await queue.get(job.id))!;
+  assert.equal(recovered.status, 'queued');
+  assert.equal(recovered.attempts, 1);
+  assert.match(recovered.lastError!, /w2 lost the job/);
+
+  const [third] = await queue.claim('w3', { limit: 1 });
+  assert.equal(third?.attempts, 2);
+  assert.equal(await queue.recoverStale(0), 1);
+  assert.equal((await queue.get(job.id))?.status, 'failed_permanent', 'out of attempts');
+});
+
+test('progress of a running log job is stored under its claim only', async () => {
+  const { queue } = await freshQueue(LOG);
+  const { job } = await queue.enqueue(noop());
+  const [c] = await queue.claim('w', { limit: 1 });
+  assert.equal(await queue.progress(job.id, 0.5, { workerId: 'other', claimSeq: c!.claimSeq }), false);
+  assert.equal(await queue.progress(job.id, { current: 3, total: 4 }, { workerId: 'w', claimSeq: c!.claimSeq, message: 'three' }), true);
+  const p = (await queue.get(job.id))!.progress!;
+  assert.deepEqual([p.value, p.current, p.total, p.message], [0.75, 3, 4, 'three']);
+});
+
+test('a listing merges both stores newest first, and its cursor walks them without a gap or a repeat, with filters', async () => {
+  const { queue } = await freshQueue(LOG);
+  const made: Job[] = [];
+  for (let i = 0; i < 30; i++) {
+    const r = await queue.enqueue(noop(i % 3 === 0 ? { priority: 1 } : i % 5 === 0 ? { queue: 'q2' } : {}));
+    made.push(r.job);
+  }
+  const [c] = await queue.claim('w', { limit: 1 });
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await queue.list({ limit: 7, cursor });
+    seen.push(...page.jobs.map((j) => j.id));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  assert.deepEqual(seen, made.map((j) => j.id).sort().reverse());
+  const q2 = await queue.list({ queue: 'q2', limit: 100 });
+  assert.deepEqual(q2.jobs.map((j) => j.id), made.filter((j) => j.queue === 'q2').map((j) => j.id).sort().reverse());
+  const running = await queue.list({ status: 'running', limit: 100 });
+  assert.deepEqual(running.jobs.map((j) => j.id), [c!.id]);
+});
+
+test('rows made before the log store was turned on finish as rows, beside the log\'s jobs', async () => {
+  const s = await setup(testKinds(), LOG);
+  const before = new Queue({ pool: s.db.pool, kinds: testKinds() });
+  const old = await before.enqueueMany([noop(), noop()]);
+  const fresh = await s.queue.enqueueMany([noop(), noop()]);
+  await s.worker({ pollIntervalMs: 50 });
+  for (const r of [...old, ...fresh]) await waitForStatus(s.queue, r.job.id, 'succeeded');
+  assert.deepEqual(await counts(s.db.pool), { log: 2, scheduled: 0, rows: 2 });
+});
+
+test('retention: a finished generation is archived by the sweep, and dropped whole once past the longest retention', async () => {
+  const { queue, db } = await freshQueue(LOG);
+  await queue.enqueueMany([noop(), noop(), noop()]);
+  const claimed = await queue.claim('w', { limit: 3 });
+  await db.pool.query('SELECT jobq.log_rotate()');
+  const kept = await queue.enqueue(noop());
+  await queue.sweep(60_000);
+  const gens = async () => (await db.pool.query<{ gen: number; archived: boolean }>('SELECT gen, archived FROM jobq.log_gen ORDER BY gen')).rows;
+  assert.deepEqual(await gens(), [{ gen: 1, archived: false }, { gen: 2, archived: false }], 'not while its jobs run');
+  await queue.complete('w', claimed);
+  await queue.sweep(60_000);
+  assert.deepEqual(await gens(), [{ gen: 1, archived: true }, { gen: 2, archived: false }]);
+  assert.equal((await queue.get(claimed[0]!.id))?.status, 'succeeded', 'an archived job is still read');
+
+  const day = 86_400_000;
+  assert.equal(await queue.prune({ succeeded: 0, failed_permanent: day, cancelled: 0 }), 0, 'kept for the longest retention');
+  assert.equal(await queue.prune({ succeeded: 0, failed_permanent: 0, cancelled: 0 }), 3);
+  assert.deepEqual(await gens(), [{ gen: 2, archived: false }]);
+  assert.equal(await queue.get(claimed[0]!.id), null);
+  assert.equal((await queue.get(kept.job.id))?.status, 'queued');
+});
+
+test('stats count the log\'s jobs by status, kind and queue beside the rows, and the age of the oldest runnable', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ ...LOG, clock: () => now });
+  await queue.enqueue(noop({ priority: 1 })); // a row
+  const [a, b, c, d] = await queue.enqueueMany([noop(), noop(), noop({ queue: 'q2' }), noop({ queue: 'q2' })]);
+  await queue.enqueue(noop({ delayMs: 60_000 }));
+  await queue.enqueue({ kind: 'send_email', payload: { to: 'a@example.com', subject: 's', body: 'b' } });
+  const row = await queue.claim('w', { limit: 1, queues: ['default'] });
+  assert.ok(row[0]!.claimSeq > 0);
+  const claimed = await queue.claim('w', { limit: 10, queues: ['q2'] });
+  assert.equal(claimed.length, 2);
+  await queue.complete('w', [claimed.find((j) => j.id === c!.job.id)!]);
+  await queue.markFailedOrRetry(d!.job.id, new Error('x'), { workerId: 'w', claimSeq: claimed.find((j) => j.id === d!.job.id)!.claimSeq, permanent: true });
+  await queue.requestCancel(b!.job.id);
+  await queue.enqueue(noop({ queue: 'q3' }));
+  assert.equal((await queue.claim('w', { limit: 5, queues: ['q3'] }))[0]!.claimSeq < 0, true);
+  now = new Date(now.getTime() + 5_000);
+  const s = await queue.stats();
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(s.byStatus).filter(([, n]) => n > 0)),
+    { queued: 3, running: 2, succeeded: 1, failed_permanent: 1, cancelled: 1 },
+  );
+  assert.equal(s.byQueue.q2!.succeeded, 1);
+  assert.equal(s.byQueue.q3!.running, 1);
+  assert.equal(s.byKind.send_email!.queued, 1);
+  assert.equal(s.oldestRunnableAgeSecondsByQueue.default, 5);
+  assert.equal(a!.job.status, 'queued');
+});
+
+test('a queue\'s depth, running jobs and oldest wait count its log jobs beside its rows, read per lane and per batch', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ ...LOG, clock: () => now });
+  await queue.enqueue(noop({ queue: 'mixed', priority: 1 }));
+  await queue.enqueueMany(Array.from({ length: 12 }, () => noop({ queue: 'mixed' })));
+  await queue.enqueue(noop({ queue: 'later', delayMs: 60_000 }));
+  await queue.enqueueMany(Array.from({ length: 3 }, () => noop({ queue: 'logonly' })));
+  const claimed = await queue.claim('w', { limit: 6, queues: ['mixed'] }); // the row, then 5 of the log
+  assert.equal(claimed.filter((j) => j.claimSeq < 0).length, 5);
+  await queue.complete('w', claimed.filter((j) => j.claimSeq < 0).slice(0, 2));
+  const logClaim = await queue.claim('w', { limit: 1, queues: ['logonly'] });
+  await queue.release('w', logClaim); // back to waiting, a new entry
+  now = new Date(now.getTime() + 2_000);
+  const mixed = await queue.getQueue('mixed');
+  assert.deepEqual([mixed.depth, mixed.running, mixed.oldestWaitingAgeSeconds], [7, 4, 2]);
+  const page = await queue.listQueues({ limit: 2 });
+  assert.deepEqual(page.queues.map((q) => [q.name, q.depth, q.running]), [['later', 0, 0], ['logonly', 3, 0]]);
+  assert.equal(page.nextAfter, 'logonly');
+  assert.deepEqual((await queue.listQueues({ after: 'logonly' })).queues.map((q) => q.name), ['mixed']);
+  assert.deepEqual((await queue.getQueue('nothing')).depth, 0);
+});
+
+test('the lease keeper\'s fallback (its worker\'s thread blocked) renews the worker\'s log batches too', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue, db } = await freshQueue({ ...LOG, clock: () => now });
+  await queue.enqueueMany([noop(), noop()]);
+  const mine = await queue.claim('w', { limit: 1 });
+  const theirs = await queue.claim('other', { limit: 1 });
+  assert.equal(mine.length + theirs.length, 2);
+  now = new Date(now.getTime() + 60_000);
+  const renewed = await renewAllOfWorker(db.pool, { workerId: 'w', now });
+  assert.equal(renewed, 1);
+  assert.equal(await queue.recoverStale(30_000), 1, 'only the other worker\'s lapsed');
+  assert.equal((await queue.get(mine[0]!.id))?.status, 'running');
+  assert.equal((await queue.get(theirs[0]!.id))?.status, 'queued');
+});
+
+test('flows: a batch\'s parents stay rows, so their children settle; a log job named as a parent is refused, saying why', async () => {
+  const s = await setup(testKinds(), LOG);
+  const [parent, child] = await s.queue.enqueueMany([noop(), { ...noop(), dependsOn: ['#0'] }]);
+  assert.equal((await s.db.pool.query('SELECT count(*)::int AS n FROM jobq.jobs WHERE id = $1', [parent!.job.id])).rows[0].n, 1, 'the parent is a row');
+  assert.equal(child!.job.status, 'waiting');
+  await s.worker({ pollIntervalMs: 50 });
+  await waitForStatus(s.queue, child!.job.id, 'succeeded');
+
+  const logged = await s.queue.enqueue(noop());
+  await assert.rejects(s.queue.enqueue({ ...noop(), dependsOn: [logged.job.id] }), (e: { kind?: string; message?: string }) =>
+    e.kind === 'validation_failed' && /is in the log store/.test(e.message ?? ''));
+});
