@@ -94,6 +94,17 @@ export const SYSTEMS: SystemDef[] = [
     module: 'bullmq.ts',
     settings: 'ioredis, defaults (completed jobs kept); Worker concurrency = concurrency',
   },
+  {
+    id: 'jobq-logstore',
+    family: 'jobq-logstore',
+    label: 'jobq, log store',
+    backend: 'postgres',
+    variant: 'logstore',
+    pkg: 'jobq',
+    module: 'jobq.ts',
+    settings: 'as jobq, with the log store on (QueueOptions.logStore, JOBQ_LOG_STORE: plain jobs go to the append-only log, docs/design/storage.md)',
+    optIn: true,
+  },
   // The storage study's prototypes (bench/storage, docs/design/storage.md): only when --systems names them.
   ...Object.values(CANDIDATES).filter((c) => c.name !== 'today' && !c.peer).map((c): SystemDef => ({
     id: `jobq-${c.name}`,

@@ -19,7 +19,7 @@ import type { BenchPayload, BenchPolicy, CreateDriver, Driver, FlowDriver, Start
 const KIND = 'bench_noop';
 const Payload = Type.Object({ s: Type.Optional(Type.Integer()) }, { additionalProperties: false });
 
-export const createDriver: CreateDriver = (target: Target, variant: Variant) => new JobqDriver(target, storageOf(variant));
+export const createDriver: CreateDriver = (target: Target, variant: Variant) => new JobqDriver(target, storageOf(variant), variant === 'logstore');
 
 function storageOf(variant: Variant): StorageCandidate | undefined {
   if (!variant.startsWith('storage:')) return undefined;
@@ -36,9 +36,13 @@ class JobqDriver implements Driver {
   readonly #queue: Queue;
   readonly #storage: StorageCandidate | undefined;
 
-  constructor(target: Target, storage?: StorageCandidate) {
+  /** The log store is on (variant `logstore`): plain jobs go to the log. */
+  readonly #logStore: boolean;
+
+  constructor(target: Target, storage?: StorageCandidate, logStore = false) {
     this.#target = target;
     this.#storage = storage;
+    this.#logStore = logStore;
     this.#pool = createPool(target.pgUrl, { max: this.#config.poolSize, applicationName: 'jobq-bench' });
     const kinds = new KindRegistry([
       {
@@ -51,7 +55,7 @@ class JobqDriver implements Driver {
         },
       },
     ]);
-    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds });
+    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds, logStore });
   }
 
   async install(): Promise<void> {
@@ -104,12 +108,22 @@ class JobqDriver implements Driver {
     const { rows } = await this.#pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('queued', 'running', 'retrying')`,
     );
-    return rows[0]!.n;
+    if (!this.#logStore) return rows[0]!.n;
+    // Each log entry ends with exactly one outcome (a done position or a fail row): the rest wait or run.
+    const { rows: [log] } = await this.#pool.query<{ n: number }>(
+      `SELECT ((SELECT count(*) FROM jobq.log) - (SELECT count(*) FROM jobq.log_fail)
+               - (SELECT coalesce(sum(cardinality(pos)), 0) FROM jobq.log_done) + (SELECT count(*) FROM jobq.log_scheduled))::int AS n`,
+    );
+    return rows[0]!.n + log!.n;
   }
 
   async reset(): Promise<void> {
     if (this.#storage) return this.#withClient((c) => this.#storage!.reset(c));
     await this.#pool.query('TRUNCATE jobq.jobs, jobq.queues, jobq.queue_starts');
+    if (this.#logStore) {
+      await this.#pool.query(`TRUNCATE jobq.log, jobq.log_batch, jobq.log_done, jobq.log_fail, jobq.log_scheduled, jobq.log_window,
+                                        jobq.log_cancel, jobq.log_progress, jobq.log_cursor`);
+    }
   }
 
   async addFinished(count: number): Promise<string | undefined> {
