@@ -312,3 +312,72 @@ test('flows: a batch\'s parents stay rows, so their children settle; a log job n
   await assert.rejects(s.queue.enqueue({ ...noop(), dependsOn: [logged.job.id] }), (e: { kind?: string; message?: string }) =>
     e.kind === 'validation_failed' && /is in the log store/.test(e.message ?? ''));
 });
+
+test('a page derived in one call (jobq.log_jobs) agrees with the per-job derivation (jobq.log_job), job by job, in every state', async () => {
+  // Retries wait an hour here: no claim below takes the retrying job back.
+  const { queue, db } = await freshQueue({ ...LOG, backoff: { baseMs: 3_600_000, capMs: 3_600_000 } });
+  let queues = 0;
+  const claimOne = async (worker = 'w') => {
+    const { job } = await queue.enqueue(noop({ queue: `q${++queues}` })); // a queue each: no claim takes another's job back
+    const [claimed] = await queue.claim(worker, { limit: 10, queues: [job.queue] });
+    assert.equal(claimed!.id, job.id);
+    return claimed!;
+  };
+  const archived = await claimOne();
+  await queue.complete('w', [{ ...archived, result: { old: true } }]);
+  await db.pool.query('SELECT jobq.log_rotate()');
+  await queue.sweep(60_000);
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM jobq.log_gen WHERE archived')).rows[0].n, 1);
+  const done = await claimOne();
+  await queue.complete('w', [{ ...done, result: { ok: 1 } }]);
+  const retrying = await claimOne();
+  await queue.markFailedOrRetry(retrying.id, new Error('once'), { workerId: 'w', claimSeq: retrying.claimSeq });
+  const failed = await claimOne();
+  await queue.markFailedOrRetry(failed.id, new Error('for good'), { workerId: 'w', claimSeq: failed.claimSeq, permanent: true });
+  const retried = await claimOne();
+  await queue.markFailedOrRetry(retried.id, new Error('for good'), { workerId: 'w', claimSeq: retried.claimSeq, permanent: true });
+  const running = await claimOne();
+  await queue.progress(running.id, 0.25, { workerId: 'w', claimSeq: running.claimSeq });
+  const asked = await claimOne();
+  await queue.requestCancel(asked.id);
+  const released = await claimOne();
+  await queue.release('w', [released]);
+  const lost = await claimOne('dead');
+  await db.pool.query(`UPDATE jobq.log_batch SET locked_at = now() - interval '1 hour' WHERE worker = 'dead'`);
+  assert.equal(await queue.recoverStale(60_000), 1, 'only the dead claim lapsed');
+  const { job: cancelled } = await queue.enqueue(noop());
+  await queue.requestCancel(cancelled.id);
+  await queue.retry(retried.id);
+  await queue.enqueue(noop());
+  await queue.enqueue(noop({ delayMs: 60_000 }));
+  const ids = (await db.pool.query<{ id: string }>('SELECT DISTINCT id FROM jobq.log_all UNION SELECT id FROM jobq.log_scheduled ORDER BY id')).rows.map((r) => r.id);
+  const page = (await db.pool.query('SELECT * FROM jobq.log_jobs($1::uuid[])', [ids])).rows;
+  assert.deepEqual(page.map((j) => j.id), ids, 'one row per id, in the order asked');
+  for (const [n, id] of ids.entries()) {
+    assert.deepEqual(page[n], (await db.pool.query('SELECT * FROM jobq.log_job($1)', [id])).rows[0], id);
+  }
+  const of = (id: string) => page.find((j) => j.id === id)!;
+  assert.deepEqual([...new Set(page.map((j) => j.status))].sort(), ['cancelled', 'failed_permanent', 'queued', 'retrying', 'running', 'succeeded']);
+  assert.deepEqual([of(archived.id).status, of(archived.id).result], ['succeeded', { old: true }], 'an archived job');
+  assert.deepEqual([of(lost.id).status, of(lost.id).attempts], ['queued', 1], 'the lost attempt counts');
+  assert.deepEqual([of(released.id).status, of(released.id).attempts], ['queued', 0], 'a release gives the attempt back');
+  assert.deepEqual([of(retried.id).status, of(retried.id).attempts, of(retried.id).errors.length], ['queued', 0, 1], 'an operator\'s retry keeps the history');
+  assert.deepEqual([of(asked.id).status, of(asked.id).cancel_requested], ['running', true]);
+  assert.equal(of(running.id).progress.value, 0.25);
+  assert.deepEqual((await db.pool.query('SELECT * FROM jobq.log_jobs($1::uuid[])', [['00000000-0000-7000-8000-000000000000']])).rows, [], 'no row for an unknown id');
+});
+
+test('a claim for other kinds gives a log job back unspent, for a worker that has its kind a second later', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ ...LOG, clock: () => now });
+  const { job } = await queue.enqueue(noop());
+  assert.deepEqual(await queue.claim('w1', { limit: 10, kinds: ['send_email'] }), []);
+  const back = (await queue.get(job.id))!;
+  assert.deepEqual([back.status, back.attempts], ['queued', 0]);
+  assert.deepEqual(await queue.claim('w2', { limit: 10, kinds: ['noop'] }), [], 'not before its second');
+  now = new Date(now.getTime() + 1_000);
+  // The claim that finds it due moves it into the log, where the next claim (its queue notified) takes it.
+  assert.deepEqual(await queue.claim('w2', { limit: 10, kinds: ['noop'] }), []);
+  const [claimed] = await queue.claim('w2', { limit: 10, kinds: ['noop'] });
+  assert.deepEqual([claimed?.id, claimed?.attempts], [job.id, 1]);
+});

@@ -150,8 +150,9 @@ END $function$;
 -- One lane's claim: up to lim entries of queue q's lane ln for worker w, as one batch, the lane's cursor
 -- row locked by the caller. Continues the lane's newest window; when it is exhausted, opens the next
 -- (prev = its cur, cur = now's snapshot), written only when it holds entries. seq: the entry's place in
--- the batch.
-CREATE OR REPLACE FUNCTION jobq.log_claim_lane(q text, ln smallint, w text, lim integer, p_now timestamp with time zone)
+-- the batch. Entries of a kind not in `kinds` (a worker without its handler) are given back at once: a
+-- `released` fail row and the same attempt scheduled again a second later, for a worker that has it.
+CREATE OR REPLACE FUNCTION jobq.log_claim_lane(q text, ln smallint, w text, lim integer, kinds text[], p_now timestamp with time zone)
  RETURNS SETOF jobq.log_claimed
  LANGUAGE plpgsql
 AS $function$
@@ -188,15 +189,21 @@ BEGIN
   RETURN QUERY
     SELECT bid, (t.o - 1)::int, t.pos, t.id, t.queue, t.kind, t.payload, t.attempt, t.max_attempts, t.run_at, t.timeout_ms, t.backoff_ms, t.trace_context
       FROM unnest(picked) WITH ORDINALITY AS t(gen, pos, xid, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms,
-                                               created_at, trace_context, lane, o);
+                                               created_at, trace_context, lane, o)
+     WHERE kinds IS NULL OR t.kind = ANY (kinds);
+  IF kinds IS NOT NULL AND EXISTS (SELECT FROM unnest(picked) t WHERE NOT t.kind = ANY (kinds)) THEN
+    INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at)
+    SELECT t.pos, t.id, bid, 'released', t.attempt, p_now FROM unnest(picked) t WHERE NOT t.kind = ANY (kinds);
+    INSERT INTO jobq.log_scheduled (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
+    SELECT t.id, false, t.queue, t.kind, t.payload, t.attempt, t.max_attempts, p_now + interval '1 second', t.timeout_ms, t.backoff_ms, t.created_at, t.trace_context
+      FROM unnest(picked) t WHERE NOT t.kind = ANY (kinds);
+  END IF;
 END $function$;
 
 -- The claim of one queue: up to lim entries for worker w, one batch per lane. Tries the lanes from one
 -- that depends on the session (so that claimers spread), each cursor row FOR UPDATE SKIP LOCKED; the
 -- first lane is taken as it comes, the others only when they have work. Only when every lane is held
--- does a claim wait, for one (holding none, it cannot deadlock). Entries of a kind not in `kinds` (a
--- worker without its handler) are given back at once: a `released` fail row and the same attempt
--- scheduled again a second later, so that a worker that has the kind takes it.
+-- does a claim wait, for one (holding none, it cannot deadlock). Only entries of `kinds` (null: any).
 CREATE OR REPLACE FUNCTION jobq.log_claim(q text, w text, lim integer, kinds text[], p_now timestamp with time zone)
  RETURNS SETOF jobq.log_claimed
  LANGUAGE plpgsql
@@ -208,9 +215,13 @@ DECLARE
   ln smallint;
   n int;
   got int := 0;
-  r jobq.log_claimed;
 BEGIN
-  IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= p_now) THEN PERFORM jobq.log_move_due(q, p_now); END IF;
+  -- Due entries join a later window (this claim's snapshot cannot see its own inserts): the queue's
+  -- workers are told to claim again once this commits.
+  IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= p_now) THEN
+    PERFORM jobq.log_move_due(q, p_now);
+    PERFORM pg_notify('jobq_jobs', q);
+  END IF;
   WHILE got < lim LOOP
     SELECT c.lane INTO ln FROM jobq.log_cursor c
      WHERE c.queue = q AND NOT c.lane = ANY (tried) AND (cardinality(tried) = 0 OR jobq.log_lane_busy(q, c.lane))
@@ -221,21 +232,10 @@ BEGIN
       IF NOT FOUND THEN RETURN; END IF;
     END IF;
     tried := tried || ln;
-    n := 0;
-    FOR r IN SELECT * FROM jobq.log_claim_lane(q, ln, w, least(lim - got, 1000), p_now) LOOP
-      n := n + 1;
-      IF kinds IS NULL OR r.kind = ANY (kinds) THEN
-        RETURN NEXT r;
-        got := got + 1;
-      ELSE
-        INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at) VALUES (r.pos, r.id, r.batch_id, 'released', r.attempt, p_now);
-        INSERT INTO jobq.log_scheduled (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
-        SELECT l.id, false, l.queue, l.kind, l.payload, l.attempt, l.max_attempts, p_now + interval '1 second', l.timeout_ms, l.backoff_ms, l.created_at, l.trace_context
-          FROM jobq.log l WHERE l.pos = r.pos AND l.id = r.id;
-      END IF;
-    END LOOP;
-    -- A lane that gave nothing is drained: the next lane then (got did not move, tried did).
-    EXIT WHEN n = 0 AND cardinality(tried) >= lanes;
+    RETURN QUERY SELECT * FROM jobq.log_claim_lane(q, ln, w, least(lim - got, 1000), kinds, p_now);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    got := got + n;
+    EXIT WHEN cardinality(tried) >= lanes;
   END LOOP;
 END $function$;
 

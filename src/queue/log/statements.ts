@@ -119,20 +119,31 @@ export interface ClaimItems {
   now: Date | null;
 }
 
-/** Completes claims: one done row per batch (its positions, and results when any is not null). Returns the claims completed. */
+/**
+ * Completes claims: one done row per batch (its positions, and results when any is not null). Guarded
+ * per batch, not per entry: the batch still this worker's and not recovered (locked against recovery,
+ * FOR SHARE), and each position without an outcome. A position comes from the claim (LogClaims);
+ * unknown to this process, it is the job's newest entry. Returns the claims completed.
+ */
 export const complete = statement<ClaimItems & { results: (string | null)[] }, { claim_seq: number }>(
   'log_complete',
-  `WITH ${HELD},
-   r AS (
-     SELECT held.batch_id, held.pos, held.claim_seq, res.result
-       FROM held JOIN unnest(:claims::float8[], :results::jsonb[]) AS res(claim_seq, result) USING (claim_seq)
-   ),
-   ins AS (
+  `WITH i AS (
+     SELECT * FROM unnest(:batches::bigint[], :pos::bigint[], :ids::uuid[], :claims::float8[], :results::jsonb[]) AS t(batch_id, pos, id, claim_seq, result)
+   ), r AS (
+     SELECT i.batch_id, coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id)) AS pos, i.claim_seq, i.result FROM i
+   ), held AS (
+     SELECT b.batch_id FROM jobq.log_batch b
+      WHERE b.batch_id = ANY (:batches::bigint[]) AND b.worker = :workerId AND b.lost_at IS NULL FOR SHARE
+   ), ok AS (
+     SELECT r.* FROM r JOIN held USING (batch_id)
+      WHERE NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = r.pos)
+        AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = r.batch_id AND r.pos = ANY (d.pos))
+   ), ins AS (
      INSERT INTO jobq.log_done (batch_id, pos, results, finished_at)
      SELECT batch_id, array_agg(pos ORDER BY pos), CASE WHEN bool_and(result IS NULL) THEN NULL ELSE jsonb_agg(result ORDER BY pos) END, ${NOW}
-       FROM r GROUP BY batch_id
+       FROM ok GROUP BY batch_id
    )
-   SELECT claim_seq FROM r`,
+   SELECT claim_seq FROM ok`,
 );
 
 export interface FailParams extends ClaimItems {
