@@ -5,7 +5,7 @@ import { committed, eventTime, jobEvent, publishAll } from './events/publish.ts'
 import { type ClaimedRow, toClaimedJob } from './rows.ts';
 import * as LogSQL from './log/statements.ts';
 import * as SQL from './statements/claim.ts';
-import type { ClaimedJob, Job, WriteOptions } from './types.ts';
+import type { ClaimedJob, ClaimedJobs, Job, WriteOptions } from './types.ts';
 
 export interface ClaimOptions extends WriteOptions {
   /** How many jobs at most. Default 1. */
@@ -38,7 +38,7 @@ function logFirst(x: ClaimedJob, y: ClaimedJob): number {
 const MAX_CLAIM = 1_048_575;
 
 /** See Queue.claim. */
-export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJob[]> {
+export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJobs> {
   const limit = opts.limit ?? 1;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM) {
     throw new JobqError('validation_failed', `claim limit must be an integer from 1 to ${MAX_CLAIM}`);
@@ -64,6 +64,9 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
   // In claim order (RETURNING promises none): the last one is where the next claim's cursor starts.
   // The log's jobs (negative claims, priority 0) before the rows of their priority, in their batches' order.
   jobs.sort((x, y) => y.priority - x.priority || logFirst(x, y) || +x.runAt - +y.runAt || (x.id < y.id ? -1 : 1));
+  // A short claim that took jobs of the log may have left more (a lane another claim held, or a
+  // lane's batch full): its caller should look again at once, not wait for a notification.
+  if (ctx.log !== null && jobs.length > 0 && jobs.length < limit && jobs.some((j) => j.claimSeq < 0)) (jobs as ClaimedJobs).more = true;
   if (jobs.length > 0) ctx.events.emit('claimed', { jobs, workerId });
   // Those started now; the buffered ones' `started` is published when the worker starts them (Queue.jobStarted).
   if (jobs.length > 0 && ctx.publisher.active && committed(opts.db)) {

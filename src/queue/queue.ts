@@ -25,7 +25,7 @@ import { QueueInsights } from './insights.ts';
 import { QueueSchedules } from './queue-schedules.ts';
 import type { Retention } from './retention.ts';
 import { complete, type CompleteItem, type FailOptions, finalizeCancelled, markFailedOrRetry, requestCancel, retry } from './transitions.ts';
-import type { CancelOutcome, ClaimedJob, EnqueueResult, Job, JobPage, ListFilter, NewJob, QueueInfo, QueuePage, QueuePolicyPatch, QueueStats, ParentJob, WorkerWriteOptions, WriteOptions } from './types.ts';
+import type { CancelOutcome, ClaimedJob, ClaimedJobs, EnqueueResult, Job, JobPage, ListFilter, NewJob, QueueInfo, QueuePage, QueuePolicyPatch, QueueStats, ParentJob, WorkerWriteOptions, WriteOptions } from './types.ts';
 
 export type { ClaimLimitedOptions, ClaimOptions, ClaimRef, ClaimsHeartbeat, CompleteItem, FailOptions, FlowQueue, FlowState, ProgressOptions, ProgressValue, PruneOptions, PublisherOptions, QueueEvents, QueueThrottle };
 export { MAX_BATCH } from './enqueue.ts';
@@ -111,9 +111,9 @@ export class Queue {
   /**
    * Claims up to `limit` runnable jobs for `workerId`: highest priority, then oldest run_at, first.
    * Returns them in that order with what a worker needs to run them; pass the last as the next
-   * claim's `after`.
+   * claim's `after`. `more` on the result: it came back short, but more may be there (claim again now).
    */
-  claim(workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJob[]> {
+  claim(workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJobs> {
     return claim(this.#ctx, workerId, withDb(this.#ctx, opts));
   }
 

@@ -85,6 +85,9 @@ export interface ClaimedJob extends Pick<Job, 'id' | 'queue' | 'kind' | 'payload
   launchedAtMs?: number;
 }
 
+/** What a claim returns: the jobs, and `more` when it came back short but more may be there (the log store's lanes: claim again now). */
+export type ClaimedJobs = ClaimedJob[] & { more?: true };
+
 export interface NewJob {
   kind: string;
   payload: unknown;

@@ -27,7 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Wakeup } from '../lib/wakeup.ts';
-import type { ClaimedJob } from '../queue/types.ts';
+import type { ClaimedJob, ClaimedJobs } from '../queue/types.ts';
 import type { FinishOutcome, WorkerEvents } from './events.ts';
 import { JobCancelledError, type Settled } from './execute.ts';
 import { Flow } from './flow.ts';
@@ -268,7 +268,8 @@ export class Worker {
       }
       this.events.emit('claim', { requested: want, claimed: jobs.length });
       const full = jobs.length === want;
-      if (!full && cursor) this.#hint = true; // short from the cursor: look again from the front at once
+      // Short from the cursor, or short with more left (the log store's lanes): look again at once.
+      if (!full && (cursor || (jobs as ClaimedJobs).more)) this.#hint = true;
       cursor = full ? jobs[jobs.length - 1] : undefined;
       this.#lastClaimFull = full;
       this.#buffer.push(...jobs);

@@ -381,3 +381,24 @@ test('a claim for other kinds gives a log job back unspent, for a worker that ha
   const [claimed] = await queue.claim('w2', { limit: 10, kinds: ['noop'] });
   assert.deepEqual([claimed?.id, claimed?.attempts], [job.id, 1]);
 });
+
+test('a claim that passes a lane another claim holds comes back short saying more may be there; an empty one does not', async () => {
+  const { queue, db } = await freshQueue(LOG);
+  await queue.enqueueMany(Array.from({ length: 40 }, () => noop()));
+  const { rows: [busy] } = await db.pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM jobq.log GROUP BY lane ORDER BY lane LIMIT 1');
+  const holder = await db.pool.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('SELECT FROM jobq.log_cursor WHERE lane = $1 FOR UPDATE', [busy!.lane]);
+    const first = await queue.claim('w', { limit: 100 });
+    assert.equal(first.length, 40 - busy!.n, 'every lane but the held one');
+    assert.equal(first.more, true);
+    await holder.query('COMMIT');
+  } finally {
+    holder.release();
+  }
+  const rest = await queue.claim('w', { limit: 100 });
+  assert.equal(rest.length, busy!.n);
+  const none = await queue.claim('w', { limit: 100 });
+  assert.deepEqual([none.length, none.more], [0, undefined]);
+});
