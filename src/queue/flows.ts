@@ -9,7 +9,7 @@ import { MAX_DEPENDS_ON, ON_PARENT_FAILURE, type OnParentFailure } from '../limi
 import { jobsPayload } from './channels.ts';
 import { type InsertRow, rowJson, toJob } from './rows.ts';
 import { findByKeys } from './statements/enqueue.ts';
-import * as LogSQL from './log/statements.ts';
+import * as LogReads from './log/reads.ts';
 import * as SQL from './statements/flows.ts';
 import type { EnqueueResult, NewJob, ParentJob, Queryable } from './types.ts';
 import { idempotencyConflict, isUuid, sameJob } from './validate.ts';
@@ -84,7 +84,7 @@ export async function insertFlows(db: Queryable, rows: InsertRow[], parents: (Pa
   const found = new Set(given.length > 0 ? (await SQL.lockParents(db, { ids: given })).map((r) => r.id) : []);
   const notRows = given.filter((id) => !found.has(id));
   // A job of the log store (QueueOptions.logStore) settles no children yet: said as such.
-  const logged = new Set(notRows.length > 0 ? (await LogSQL.holds(db, { ids: notRows })).map((r) => r.id) : []);
+  const logged = new Set(notRows.length > 0 ? (await LogReads.holds(db, { ids: notRows })).map((r) => r.id) : []);
   const missing: ErrorDetail[] = [];
   parents.forEach((p, index) =>
     p?.refs.forEach((r, k) => {

@@ -5,7 +5,7 @@
 import { type ErrorDetail, JobqError } from '../errors.ts';
 import { QUEUE_LIMIT, QUEUE_NAME, QUEUE_PAGE_SIZE, RATE_PERIOD_MS } from '../limits.ts';
 import type { QueueContext } from './context.ts';
-import * as LogSQL from './log/statements.ts';
+import * as LogReads from './log/reads.ts';
 import * as SQL from './statements/policies.ts';
 import type { Queryable, QueueInfo, QueuePage, QueuePolicy, QueuePolicyPatch, WriteOptions } from './types.ts';
 
@@ -115,7 +115,7 @@ export async function listQueues(ctx: QueueContext, page: { after?: string; limi
 async function withLog(ctx: QueueContext, db: Queryable, rows: SQL.QueueInfoRow[], p: { name: string | null; after: string | null; limit: number }): Promise<SQL.QueueInfoRow[]> {
   if (!ctx.log) return rows;
   const byName = new Map(rows.map((r) => [r.name, { ...r }]));
-  for (const l of await LogSQL.queueCounts(db, { name: p.name, after: p.after, now: ctx.now() })) {
+  for (const l of await LogReads.queueCounts(db, { name: p.name, after: p.after, now: ctx.now() })) {
     const age = Math.max(0, l.oldest_age ?? 0);
     const r = byName.get(l.name);
     if (r) {

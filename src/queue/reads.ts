@@ -1,7 +1,7 @@
 /** Reads: one job, a page of jobs, and the counts behind `stats`. */
 import type { QueueContext } from './context.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import * as LogSQL from './log/statements.ts';
+import * as LogReads from './log/reads.ts';
 import * as Log from './log/store.ts';
 import { keyedPage, listParams, pageOf } from './list.ts';
 import { toJob } from './rows.ts';
@@ -35,7 +35,7 @@ export async function list(ctx: QueueContext, filter: ListFilter = {}, opts: Wri
 export async function stats(ctx: QueueContext, opts: WriteOptions = {}): Promise<QueueStats> {
   const db = opts.db ?? ctx.pool;
   const [counts, oldest, logged] = await Promise.all([
-    SQL.counts(db, {}), SQL.oldestRunnable(db, { now: ctx.now() }), ctx.log ? LogSQL.counts(db, { now: ctx.now() }) : [],
+    SQL.counts(db, {}), SQL.oldestRunnable(db, { now: ctx.now() }), ctx.log ? LogReads.counts(db, { now: ctx.now() }) : [],
   ]);
   for (const r of logged) {
     counts.push(r);

@@ -9,6 +9,7 @@ import type { QueueContext } from '../context.ts';
 import { inTransaction } from '../db.ts';
 import type { ClaimsHeartbeat, ClaimRef } from '../leases.ts';
 import type { Job, JobPage, Queryable, StoredProgress } from '../types.ts';
+import * as Reads from './reads.ts';
 import * as SQL from './statements.ts';
 
 export { SEQ_SPAN } from './statements.ts';
@@ -45,7 +46,7 @@ export class LogClaims {
   }
 }
 
-export function toJob(r: SQL.DerivedRow): Job {
+export function toJob(r: Reads.DerivedRow): Job {
   const last = r.errors.at(-1);
   return {
     id: r.id, queue: r.queue, kind: r.kind, payload: r.payload, status: r.status, priority: 0, attempts: r.attempts,
@@ -59,7 +60,7 @@ export function toJob(r: SQL.DerivedRow): Job {
 
 /** The job the log holds with this id, or null. */
 export async function getLogged(ctx: QueueContext, id: string, db: Queryable): Promise<Job | null> {
-  const [row] = await SQL.get(db, { id });
+  const [row] = await Reads.get(db, { id });
   return row ? toJob(row) : null;
 }
 
@@ -184,7 +185,7 @@ export async function mergeList(
   rows: JobPage, filter: { status: string | null; kind: string | null; queue: string | null; after: string | null; limit: number },
   db: Queryable, encode: (id: string) => string, decode: (cursor: string) => string,
 ): Promise<JobPage> {
-  const logged = await SQL.list(db, { after: filter.after, queue: filter.queue, kind: filter.kind, limit: filter.limit });
+  const logged = await Reads.list(db, { after: filter.after, queue: filter.queue, kind: filter.kind, limit: filter.limit });
   const bounds: string[] = [];
   if (rows.nextCursor !== null) bounds.push(decode(rows.nextCursor));
   if (logged.length === filter.limit) bounds.push(logged.at(-1)!.id);

@@ -1,0 +1,103 @@
+/**
+ * The log store's reads (migrations/0019_log.sql, log/functions.sql): a job as the log derives it,
+ * listings' candidates, counts per status and per queue, and which ids it holds. Its writes are
+ * statements.ts.
+ */
+import { NOW, statement } from '../statements/statement.ts';
+
+/** What the derivation of a job (jobq.log_job, jobq.log_jobs) gives. */
+export interface DerivedRow {
+  id: string;
+  queue: string;
+  kind: string;
+  payload: unknown;
+  status: 'queued' | 'retrying' | 'running' | 'succeeded' | 'failed_permanent' | 'cancelled';
+  attempts: number;
+  max_attempts: number;
+  run_at: Date;
+  timeout_ms: number | null;
+  backoff_ms: number | null;
+  locked_by: string | null;
+  locked_at: Date | null;
+  result: unknown;
+  created_at: Date;
+  finished_at: Date | null;
+  pos: string;
+  errors: { at: string; attempt: number; error: string }[];
+  cancel_requested: boolean;
+  progress: unknown;
+}
+
+export const get = statement<{ id: string }, DerivedRow>('log_get', 'SELECT * FROM jobq.log_job(:id::uuid)');
+
+/**
+ * A listing's candidates from the log: the newest first jobs (by id, below `after`) of `queue` and
+ * `kind` when given, from the log (hot and archived) and the scheduled entries, derived in one call.
+ */
+export const list = statement<{ after: string | null; queue: string | null; kind: string | null; limit: number }, DerivedRow>(
+  'log_list',
+  `SELECT * FROM jobq.log_jobs(ARRAY(
+     SELECT id FROM (
+       SELECT id FROM (SELECT id FROM jobq.log_all
+                        WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
+                          AND (:kind::text IS NULL OR kind = :kind::text)
+                        ORDER BY id DESC LIMIT :limit) a
+       UNION ALL
+       SELECT id FROM (SELECT id FROM jobq.log_scheduled
+                        WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
+                          AND (:kind::text IS NULL OR kind = :kind::text)
+                        ORDER BY id DESC LIMIT :limit) s
+     ) u ORDER BY id DESC LIMIT :limit))`,
+);
+
+/**
+ * The log's jobs counted by queue, kind and status (stats; a scan of the log, as the row store's
+ * counts scan its table), and the age of the oldest runnable one of each (seconds). A job is its newest
+ * entry (scheduled, else logged); a logged entry's status is its fail row's, else succeeded when a done
+ * row names it, running when an open batch holds it (jobq.log_batch_open of the few open batches),
+ * else queued.
+ */
+export const counts = statement<{ now: Date | null }, { queue: string; kind: string; status: DerivedRow['status']; n: number; age: number | null }>(
+  'log_counts',
+  `WITH newest AS (
+     SELECT l.pos, l.queue, l.kind, l.run_at FROM jobq.log_all l
+      WHERE NOT EXISTS (SELECT FROM jobq.log_all n WHERE n.id = l.id AND n.pos > l.pos)
+        AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = l.id)
+   ),
+   done AS (SELECT unnest(d.pos) AS pos FROM jobq.log_done_all d),
+   running AS (
+     SELECT o.pos FROM jobq.log_batch b, LATERAL jobq.log_batch_open(b.batch_id) o
+      WHERE b.lost_at IS NULL
+        AND b.n > coalesce((SELECT sum(cardinality(d.pos)) FROM jobq.log_done d WHERE d.batch_id = b.batch_id), 0)
+                  + (SELECT count(*) FROM jobq.log_fail f WHERE f.batch_id = b.batch_id)
+   ),
+   derived AS (
+     SELECT n.queue, n.kind, n.run_at,
+            CASE WHEN f.status IS NOT NULL THEN f.status WHEN d.pos IS NOT NULL THEN 'succeeded'
+                 WHEN r.pos IS NOT NULL THEN 'running' ELSE 'queued' END AS status
+       FROM newest n
+       LEFT JOIN jobq.log_fail_all f ON f.pos = n.pos
+       LEFT JOIN done d ON d.pos = n.pos
+       LEFT JOIN running r ON r.pos = n.pos
+     UNION ALL
+     SELECT s.queue, s.kind, s.run_at, CASE WHEN s.attempt > 1 THEN 'retrying' ELSE 'queued' END FROM jobq.log_scheduled s
+   )
+   SELECT queue, kind, status, count(*)::int AS n,
+          extract(epoch FROM ${NOW} - min(run_at) FILTER (WHERE status IN ('queued', 'retrying') AND run_at <= ${NOW}))::float8 AS age
+     FROM derived GROUP BY queue, kind, status`,
+);
+
+/** The log's queues (those with cursors) by name after `after`, with their unfinished jobs (jobq.log_queue_counts). */
+export const queueCounts = statement<{ name: string | null; after: string | null; now: Date | null }, { name: string; depth: number; later: number; running: number; oldest_age: number | null }>(
+  'log_queue_counts',
+  `SELECT c.queue AS name, n.* FROM (SELECT DISTINCT queue FROM jobq.log_cursor
+                                      WHERE (:name::text IS NULL OR queue = :name) AND (:after::text IS NULL OR queue > :after)) c,
+          LATERAL jobq.log_queue_counts(c.queue, ${NOW}) n
+    ORDER BY c.queue`,
+);
+
+/** Which of these ids the log holds. */
+export const holds = statement<{ ids: string[] }, { id: string }>(
+  'log_holds',
+  `SELECT DISTINCT id FROM jobq.log_all WHERE id = ANY (:ids::uuid[]) UNION SELECT id FROM jobq.log_scheduled WHERE id = ANY (:ids::uuid[])`,
+);
