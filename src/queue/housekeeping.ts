@@ -88,6 +88,7 @@ export async function sweep(ctx: QueueContext, staleAfterMs: number, retention?:
     const recovered = await recoverStale(ctx, staleAfterMs);
     if (ctx.log) {
       await LogSQL.moveDue(ctx.pool, { now: ctx.now() });
+      await LogSQL.strayToRows(ctx.pool, { now: ctx.now() });
       await rotateIfDue(ctx.pool, ROTATE_MS);
       await archiveGenerations(ctx.pool);
     }

@@ -5,7 +5,9 @@
 import { type ErrorDetail, JobqError } from '../errors.ts';
 import { QUEUE_LIMIT, QUEUE_NAME, QUEUE_PAGE_SIZE, RATE_PERIOD_MS } from '../limits.ts';
 import type { QueueContext } from './context.ts';
+import { inTransaction } from './db.ts';
 import * as LogReads from './log/reads.ts';
+import * as LogSQL from './log/statements.ts';
 import * as SQL from './statements/policies.ts';
 import type { Queryable, QueueInfo, QueuePage, QueuePolicy, QueuePolicyPatch, WriteOptions } from './types.ts';
 
@@ -71,7 +73,7 @@ export async function setQueue(ctx: QueueContext, name: string, patch: QueuePoli
   checkName(name);
   checkPatch(patch);
   const has = (k: keyof QueuePolicyPatch) => Object.prototype.hasOwnProperty.call(patch, k) && patch[k] !== undefined;
-  await SQL.setPolicy(opts.db ?? ctx.pool, {
+  const params = {
     name,
     paused: patch.paused ?? null,
     setConcurrency: has('concurrency'),
@@ -82,7 +84,16 @@ export async function setQueue(ctx: QueueContext, name: string, patch: QueuePoli
     setGroupConcurrency: has('groupConcurrency'),
     groupConcurrency: patch.groupConcurrency ?? null,
     now: ctx.now(),
-  });
+  };
+  if (!ctx.log) await SQL.setPolicy(opts.db ?? ctx.pool, params);
+  else {
+    // A queue with a row in jobq.queues is the row store's: its waiting log jobs become rows, with the policy.
+    const both = async (db: Queryable) => {
+      await SQL.setPolicy(db, params);
+      await LogSQL.toRows(db, { name, now: ctx.now() });
+    };
+    await (opts.db ? both(opts.db) : inTransaction(ctx.pool, both));
+  }
   return getQueue(ctx, name, opts);
 }
 

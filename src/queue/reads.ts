@@ -38,7 +38,8 @@ export async function stats(ctx: QueueContext, opts: WriteOptions = {}): Promise
     SQL.counts(db, {}), SQL.oldestRunnable(db, { now: ctx.now() }), ctx.log ? LogReads.counts(db, { now: ctx.now() }) : [],
   ]);
   for (const r of logged) {
-    counts.push(r);
+    if (r.status === 'moved') continue; // a row now: counted there
+    counts.push({ ...r, status: r.status });
     if (r.age !== null) oldest.push({ queue: r.queue, age: r.age });
   }
   const out: QueueStats = { byStatus: zeroCounts(), byKind: {}, byQueue: {}, oldestRunnableAgeSeconds: 0, oldestRunnableAgeSecondsByQueue: {} };

@@ -402,3 +402,36 @@ test('a claim that passes a lane another claim holds comes back short saying mor
   const none = await queue.claim('w', { limit: 100 });
   assert.deepEqual([none.length, none.more], [0, undefined]);
 });
+
+test('a policy set on a queue moves its waiting log jobs to rows, as they were; running ones finish in the log; the sweep moves strays', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue, db } = await freshQueue({ ...LOG, clock: () => now, backoff: { baseMs: 60_000, capMs: 60_000 } });
+  const [failing, running, waiting] = await queue.enqueueMany([noop({ queue: 'p' }), noop({ queue: 'p' }), noop({ queue: 'p' })]);
+  const later = await queue.enqueue(noop({ queue: 'p', delayMs: 60_000 }));
+  const claimed = await queue.claim('w', { limit: 3, queues: ['p'] });
+  const f = claimed.find((j) => j.id === failing!.job.id)!;
+  await queue.markFailedOrRetry(f.id, new Error('first'), { workerId: 'w', claimSeq: f.claimSeq });
+  await queue.release('w', claimed.filter((j) => j.id === waiting!.job.id));
+  const before = await Promise.all([failing, running, waiting, later].map((r) => queue.get(r!.job.id)));
+  assert.deepEqual(before.map((j) => j!.status), ['retrying', 'running', 'queued', 'queued']);
+
+  await queue.setQueue('p', { concurrency: 1 });
+  const rows = (await db.pool.query<{ id: string }>('SELECT id FROM jobq.jobs ORDER BY id')).rows.map((r) => r.id);
+  assert.deepEqual(rows, [failing!.job.id, waiting!.job.id, later.job.id].sort(), 'the waiting ones, not the running one');
+  const after = await Promise.all([failing, running, waiting, later].map((r) => queue.get(r!.job.id)));
+  for (const k of ['status', 'attempts', 'runAt', 'lastError'] as const) assert.deepEqual(after.map((j) => j![k]), before.map((j) => j![k]), k);
+  assert.deepEqual((await queue.list({ queue: 'p', limit: 10 })).jobs.map((j) => j.id), [failing, running, waiting, later].map((r) => r!.job.id).sort().reverse(), 'each once');
+  assert.equal((await queue.stats()).byQueue.p!.queued + (await queue.stats()).byQueue.p!.retrying, 3);
+  const next = await queue.enqueue(noop({ queue: 'p' }));
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM jobq.jobs WHERE id = $1', [next.job.id])).rows[0].n, 1, 'new jobs of the queue are rows');
+  await queue.complete('w', claimed.filter((j) => j.id === running!.job.id));
+  assert.equal((await queue.get(running!.job.id))?.status, 'succeeded', 'the running one finished in the log');
+
+  // An enqueue that routed to the log as the policy came: the sweep moves it.
+  const stray = await queue.enqueue(noop({ queue: 'q' }));
+  await db.pool.query(`INSERT INTO jobq.queues (name, concurrency) VALUES ('q', 2)`);
+  await queue.sweep(60_000);
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM jobq.jobs WHERE id = $1', [stray.job.id])).rows[0].n, 1);
+  assert.equal((await queue.get(stray.job.id))?.status, 'queued');
+  now = new Date(now.getTime() + 1);
+});

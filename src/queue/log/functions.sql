@@ -583,3 +583,90 @@ BEGIN
   oldest_age := extract(epoch FROM p_now - o)::float8;
   RETURN NEXT;
 END $function$;
+
+-- The entries of queue q that wait: each lane's unclaimed ones (the rest of its newest window past
+-- its newest batch, what its snapshot saw in progress, everything later; as jobq.log_queue_counts
+-- counts them), then the scheduled ones. Called with the queue's cursor rows locked.
+CREATE OR REPLACE FUNCTION jobq.log_waiting(q text)
+ RETURNS SETOF jobq.log
+ LANGUAGE plpgsql
+ STABLE
+AS $function$
+DECLARE
+  ln smallint;
+  win jobq.log_window;
+  hx xid8;
+  hp bigint;
+  sx xid8;
+  sp bigint;
+BEGIN
+  FOR ln IN SELECT c.lane FROM jobq.log_cursor c WHERE c.queue = q LOOP
+    hx := '0'; hp := 0; sx := '0'; sp := 0;
+    SELECT * INTO win FROM jobq.log_window w0 WHERE w0.queue = q AND w0.lane = ln ORDER BY w0.window_id DESC LIMIT 1;
+    IF FOUND THEN
+      SELECT b.hi_xid, b.hi_pos INTO hx, hp FROM jobq.log_batch b WHERE b.window_id = win.window_id ORDER BY b.hi_xid DESC, b.hi_pos DESC LIMIT 1;
+      hx := coalesce(hx, '0');
+      hp := coalesce(hp, 0);
+      IF hx < pg_snapshot_xmax(win.prev) THEN sx := pg_snapshot_xmax(win.prev); sp := -1; ELSE sx := hx; sp := hp; END IF;
+      RETURN QUERY SELECT l.* FROM jobq.log l
+       WHERE l.queue = q AND l.lane = ln AND (l.xid, l.pos) > (hx, hp)
+         AND l.xid = ANY (ARRAY(SELECT x FROM pg_snapshot_xip(win.prev) x WHERE pg_visible_in_snapshot(x, win.cur)))
+         AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos);
+      RETURN QUERY SELECT l.* FROM jobq.log l
+       WHERE l.queue = q AND l.lane = ln AND l.xid = ANY (ARRAY(SELECT pg_snapshot_xip(win.cur)))
+         AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos);
+    ELSE
+      win := NULL;
+    END IF;
+    RETURN QUERY SELECT l.* FROM jobq.log l
+     WHERE l.queue = q AND l.lane = ln AND (l.xid, l.pos) > (sx, sp)
+       AND (win.window_id IS NULL OR NOT l.xid = ANY (ARRAY(SELECT pg_snapshot_xip(win.cur))))
+       AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos);
+  END LOOP;
+END $function$;
+
+-- Queue q got a policy (jobq.queues): the log's claim leaves such queues to the row store's, so its
+-- waiting jobs become rows, as they were (attempts, run_at, errors, trace context), each entry given a
+-- `moved` fail row; its cursor rows go (new jobs of q are rows: the enqueue routes by jobq.queues).
+-- Jobs of q running from the log finish there. Under the cursor rows' locks: no claim takes an entry
+-- meanwhile. Returns how many jobs moved.
+CREATE OR REPLACE FUNCTION jobq.log_to_rows(q text, p_now timestamp with time zone)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+  n int;
+BEGIN
+  PERFORM FROM jobq.log_cursor c WHERE c.queue = q ORDER BY c.lane FOR UPDATE;
+  IF NOT FOUND THEN RETURN 0; END IF;
+  WITH waiting AS (
+    SELECT w.*, false AS scheduled FROM jobq.log_waiting(q) w
+    UNION ALL
+    SELECT s.gen, s.pos, NULL, s.id, s.first, s.queue, s.kind, s.payload, s.attempt, s.max_attempts, s.run_at, s.timeout_ms, s.backoff_ms,
+           s.created_at, s.trace_context, NULL, true
+      FROM (SELECT NULL::int AS gen, x.* FROM jobq.log_scheduled x WHERE x.queue = q) s
+  ), unscheduled AS (
+    -- A scheduled entry joins the log, marked moved with the others: the job's newest entry says so.
+    DELETE FROM jobq.log_scheduled x WHERE x.queue = q RETURNING x.*
+  ), logged AS (
+    INSERT INTO jobq.log (pos, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
+    SELECT u.pos, u.id, u.first, u.queue, u.kind, u.payload, u.attempt, u.max_attempts, u.run_at, u.timeout_ms, u.backoff_ms, u.created_at, u.trace_context
+      FROM unscheduled u
+  ), marked AS (
+    INSERT INTO jobq.log_fail (pos, id, status, attempt, at)
+    SELECT w.pos, w.id, 'moved', w.attempt, p_now FROM waiting w
+  ), made AS (
+    INSERT INTO jobq.jobs (id, queue, kind, payload, status, attempts, max_attempts, run_at, timeout_ms, backoff_ms, trace_context,
+                           errors, last_error, created_at, updated_at)
+    SELECT w.id, w.queue, w.kind, w.payload, CASE WHEN w.attempt > 1 THEN 'retrying' ELSE 'queued' END::jobq.job_status, w.attempt - 1,
+           w.max_attempts, w.run_at, w.timeout_ms, w.backoff_ms, w.trace_context, e.errors, e.errors -> -1 ->> 'error', w.created_at, p_now
+      FROM waiting w
+      CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_object('at', x.at, 'attempt', x.attempt, 'error', x.error) ORDER BY x.at), '[]') AS errors
+                            FROM jobq.log_fail_all x WHERE x.id = w.id AND x.status IN ('retrying', 'failed_permanent', 'lost') AND x.error IS NOT NULL) e
+    RETURNING 1
+  )
+  SELECT count(*) INTO n FROM made;
+  DELETE FROM jobq.log_cursor c WHERE c.queue = q;
+  IF n > 0 THEN PERFORM pg_notify('jobq_jobs', q); END IF;
+  RETURN n;
+END $function$;

@@ -11,7 +11,8 @@ export interface DerivedRow {
   queue: string;
   kind: string;
   payload: unknown;
-  status: 'queued' | 'retrying' | 'running' | 'succeeded' | 'failed_permanent' | 'cancelled';
+  /** `moved`: the job is a row now (jobq.log_to_rows): reads take the row. */
+  status: 'queued' | 'retrying' | 'running' | 'succeeded' | 'failed_permanent' | 'cancelled' | 'moved';
   attempts: number;
   max_attempts: number;
   run_at: Date;

@@ -268,3 +268,13 @@ export const sweepThrough = statement<Record<string, never>, { through: string }
 );
 
 export const setSweepThrough = statement<{ through: string }, unknown>('log_set_sweep_through', 'UPDATE jobq.log_sweep SET through = :through::bigint');
+
+/** Queue `name` has a policy now: its waiting log jobs become rows (jobq.log_to_rows). Returns how many. */
+export const toRows = statement<{ name: string; now: Date | null }, { moved: number }>('log_to_rows', `SELECT jobq.log_to_rows(:name, ${NOW}) AS moved`);
+
+/** Every queue with a policy that still has a log (an enqueue that raced its setQueue): its waiting log jobs become rows. */
+export const strayToRows = statement<{ now: Date | null }, { moved: number }>(
+  'log_stray_to_rows',
+  `SELECT jobq.log_to_rows(c.queue, ${NOW}) AS moved FROM (SELECT DISTINCT queue FROM jobq.log_cursor) c
+    WHERE EXISTS (SELECT FROM jobq.queues q WHERE q.name = c.queue)`,
+);

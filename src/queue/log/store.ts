@@ -8,7 +8,7 @@ import { JobqError } from '../../errors.ts';
 import type { QueueContext } from '../context.ts';
 import { inTransaction } from '../db.ts';
 import type { ClaimsHeartbeat, ClaimRef } from '../leases.ts';
-import type { Job, JobPage, Queryable, StoredProgress } from '../types.ts';
+import type { Job, JobPage, JobStatus, Queryable, StoredProgress } from '../types.ts';
 import * as Reads from './reads.ts';
 import * as SQL from './statements.ts';
 
@@ -46,7 +46,7 @@ export class LogClaims {
   }
 }
 
-export function toJob(r: Reads.DerivedRow): Job {
+export function toJob(r: Reads.DerivedRow & { status: JobStatus }): Job {
   const last = r.errors.at(-1);
   return {
     id: r.id, queue: r.queue, kind: r.kind, payload: r.payload, status: r.status, priority: 0, attempts: r.attempts,
@@ -61,7 +61,12 @@ export function toJob(r: Reads.DerivedRow): Job {
 /** The job the log holds with this id, or null. */
 export async function getLogged(ctx: QueueContext, id: string, db: Queryable): Promise<Job | null> {
   const [row] = await Reads.get(db, { id });
-  return row ? toJob(row) : null;
+  return row && isJobStatus(row) ? toJob(row) : null;
+}
+
+/** A derived job that the log still holds (not moved to the rows). */
+function isJobStatus(r: Reads.DerivedRow): r is Reads.DerivedRow & { status: JobStatus } {
+  return r.status !== 'moved';
 }
 
 /** Completes log claims; returns the claims completed. `results`: each item's result JSON (undefined: none). */
@@ -160,7 +165,7 @@ export async function recoverStale(ctx: QueueContext, staleAfterMs: number, db: 
 /** Cancels a log job (see jobq.log_request_cancel); null when the log does not hold it. */
 export async function requestCancel(ctx: QueueContext, id: string, db: Queryable): Promise<{ outcome: 'cancelled' | 'requested' | 'already_terminal'; job: Job } | null> {
   const [row] = await SQL.cancel(db, { id, now: ctx.now() });
-  if (!row) return null;
+  if (!row || !isJobStatus(row)) return null;
   if (row.outcome === 'requested') await SQL.notifyCancel(db, { id });
   return { outcome: row.outcome, job: toJob(row) };
 }
@@ -168,7 +173,7 @@ export async function requestCancel(ctx: QueueContext, id: string, db: Queryable
 /** The operator's retry of a log job; null when the log does not hold it; invalid_transition when it is not failed or cancelled. */
 export async function retry(ctx: QueueContext, id: string, db: Queryable): Promise<Job | null> {
   const [row] = await SQL.retry(db, { id, now: ctx.now() });
-  if (!row) return null;
+  if (!row || !isJobStatus(row)) return null;
   if (row.outcome !== 'retried') {
     throw new JobqError('invalid_transition', `cannot retry job ${id}: it is ${row.outcome}`, [{ path: '/status', message: `is ${row.outcome}`, status: row.outcome }]);
   }
@@ -190,7 +195,8 @@ export async function mergeList(
   if (rows.nextCursor !== null) bounds.push(decode(rows.nextCursor));
   if (logged.length === filter.limit) bounds.push(logged.at(-1)!.id);
   const bound = bounds.length === 0 ? null : bounds.reduce((a, b) => (a > b ? a : b));
-  const all = [...rows.jobs, ...logged.filter((r) => filter.status === null || r.status === filter.status).map(toJob)]
+  // A moved job is a row now: the rows' page has it (or will, past its bound).
+  const all = [...rows.jobs, ...logged.filter(isJobStatus).filter((r) => filter.status === null || r.status === filter.status).map(toJob)]
     .filter((j) => bound === null || j.id >= bound)
     .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   if (all.length > filter.limit) {

@@ -126,13 +126,14 @@ CREATE TABLE jobq.log_done (
 CREATE INDEX log_done_batch_idx ON jobq.log_done (batch_id);
 
 -- An entry that ended otherwise: failed (retrying, failed_permanent), cancelled, released (given back
--- unrun) or lost (its worker's lease lapsed). One row per entry.
+-- unrun), lost (its worker's lease lapsed) or moved (waiting in a queue that got a policy: the job is a
+-- row since, jobq.log_to_rows). One row per entry.
 CREATE TABLE jobq.log_fail (
   gen int NOT NULL DEFAULT jobq.log_current_gen(),
   pos bigint NOT NULL,
   id uuid NOT NULL,
   batch_id bigint,
-  status text NOT NULL CHECK (status IN ('retrying', 'failed_permanent', 'cancelled', 'released', 'lost')),
+  status text NOT NULL CHECK (status IN ('retrying', 'failed_permanent', 'cancelled', 'released', 'lost', 'moved')),
   attempt int NOT NULL,
   error text,
   at timestamptz NOT NULL
