@@ -1,5 +1,5 @@
 /**
- * The log store's reads (migrations/0019_log.sql, log/functions.sql): a job as the log derives it,
+ * The log store's reads (migrations/0019_log.sql, log/jobs.sql): a job as the log derives it,
  * listings' candidates, counts per status and per queue, and which ids it holds. Its writes are
  * statements.ts.
  */

@@ -2,7 +2,7 @@
 -- derived, in the PgQ lineage, beside jobq.jobs, which stays as the ROW STORE. Nothing moves: every job
 -- that exists stays a row and finishes through the row store's statements. Which store a new job goes
 -- to is decided at its enqueue (src/queue/log/, QueueOptions.logStore); its functions are in
--- src/queue/log/functions.sql.
+-- src/queue/log/functions.sql and jobs.sql.
 --
 -- A job is only ever INSERTed into jobq.log (one entry per attempt: a retry, a release or a recovery
 -- appends a new entry of the same id). A claim, serialised on a lane's cursor row (FOR UPDATE, no
