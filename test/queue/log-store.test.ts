@@ -48,7 +48,9 @@ test('a claim takes rows of a higher priority first, then the log, then the rest
   assert.deepEqual((await queue.claim('w', { limit: 2 })).map((j) => j.id).sort(), logged.map((r) => r.job.id).sort(), 'the log before a lower priority');
   const high = await queue.enqueue(noop({ priority: 3 }));
   const more = await queue.enqueueMany([noop(), noop()]);
-  const claimed = await queue.claim('w', { limit: 10 });
+  const first = await queue.claim('w', { limit: 1 });
+  assert.deepEqual(first.map((j) => j.id), [high.job.id], 'a higher priority before the log');
+  const claimed = [...first, ...(await queue.claim('w', { limit: 10 }))];
   // The higher priority first, then the log (in lane order: each lane in enqueue order, lanes drawn at
   // random), then the lower priority.
   assert.equal(claimed[0]!.id, high.job.id);
