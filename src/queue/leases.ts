@@ -6,7 +6,6 @@
  */
 import { emitCancelled, type QueueContext } from './context.ts';
 import { publishOutcomes } from './events/publish.ts';
-import { isLogClaim } from './log/store.ts';
 import * as Log from './log/store.ts';
 import { toJob } from './rows.ts';
 import { statementFor } from './schema.ts';
@@ -38,9 +37,9 @@ export function claimSet(claims: Iterable<ClaimRef>): string {
 
 /** See Queue.renew. */
 export async function renew(ctx: QueueContext, workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<ClaimsHeartbeat> {
-  if (ctx.log !== null && claims.some((c) => isLogClaim(c.claimSeq))) {
-    const logged = claims.filter((c) => isLogClaim(c.claimSeq));
-    const rest = claims.filter((c) => !isLogClaim(c.claimSeq));
+  if (ctx.log !== null && claims.some((c) => Log.isLogClaim(c.claimSeq))) {
+    const logged = claims.filter((c) => Log.isLogClaim(c.claimSeq));
+    const rest = claims.filter((c) => !Log.isLogClaim(c.claimSeq));
     const [a, b] = await Promise.all([Log.renew(ctx, logged, workerId, ctx.log, opts.db ?? ctx.pool), renew(ctx, workerId, rest, opts)]);
     return { cancelRequested: [...a.cancelRequested, ...b.cancelRequested], lost: [...a.lost, ...b.lost] };
   }
@@ -56,11 +55,11 @@ export async function renew(ctx: QueueContext, workerId: string, claims: ClaimRe
 
 /** See Queue.release. */
 export async function release(ctx: QueueContext, workerId: string, claims: ClaimRef[], opts: WriteOptions = {}): Promise<Job[]> {
-  if (ctx.log !== null && claims.some((c) => isLogClaim(c.claimSeq))) {
-    const jobs = await Log.release(ctx, ctx.log, workerId, claims.filter((c) => isLogClaim(c.claimSeq)), opts.db);
+  if (ctx.log !== null && claims.some((c) => Log.isLogClaim(c.claimSeq))) {
+    const jobs = await Log.release(ctx, ctx.log, workerId, claims.filter((c) => Log.isLogClaim(c.claimSeq)), opts.db);
     emitCancelled(ctx, jobs);
     publishOutcomes(ctx.publisher, ctx.now(), jobs, opts.db);
-    return [...jobs, ...(await release(ctx, workerId, claims.filter((c) => !isLogClaim(c.claimSeq)), opts))];
+    return [...jobs, ...(await release(ctx, workerId, claims.filter((c) => !Log.isLogClaim(c.claimSeq)), opts))];
   }
   if (claims.length === 0) return [];
   const ids = [...new Set(claims.map((c) => c.id).filter(isUuid))];

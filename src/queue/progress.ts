@@ -8,7 +8,6 @@ import { JobqError } from '../errors.ts';
 import type { QueueContext } from './context.ts';
 import { committed, eventTime, jobEvent } from './events/publish.ts';
 import { type JobProgress, PROGRESS_MESSAGE_MAX } from './events/types.ts';
-import { isLogClaim } from './log/store.ts';
 import * as Log from './log/store.ts';
 import * as SQL from './statements/progress.ts';
 import type { WorkerWriteOptions } from './types.ts';
@@ -62,7 +61,7 @@ export async function setProgress(ctx: QueueContext, id: string, value: Progress
   const at = eventTime(ctx.now());
   const stored = JSON.stringify({ ...progress, at });
   const db = opts.db ?? ctx.pool;
-  const [row] = ctx.log !== null && opts.claimSeq !== undefined && isLogClaim(opts.claimSeq)
+  const [row] = ctx.log !== null && opts.claimSeq !== undefined && Log.isLogClaim(opts.claimSeq)
     ? await logProgress(ctx, id, stored, opts)
     : await SQL.setProgress(db, { id, workerId: opts.workerId ?? null, claimSeq: opts.claimSeq ?? null, progress: stored });
   if (!row) return false;

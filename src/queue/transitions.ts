@@ -15,7 +15,6 @@ import * as Reads from './statements/reads.ts';
 import type { Statement } from './statements/statement.ts';
 import * as SQL from './statements/transitions.ts';
 import type { ClaimRef } from './leases.ts';
-import { isLogClaim } from './log/store.ts';
 import * as Log from './log/store.ts';
 import { type CancelOutcome, isTerminal, type Job, type Queryable, type WorkerWriteOptions, type WriteOptions } from './types.ts';
 import { errorText, isUuid } from './validate.ts';
@@ -42,7 +41,7 @@ export async function complete(ctx: QueueContext, workerId: string, items: Compl
   let started = '';
   for (const { id, claimSeq, result, launchedAtMs } of items) {
     if (!isUuid(id)) continue;
-    if (ctx.log !== null && isLogClaim(claimSeq)) {
+    if (ctx.log !== null && Log.isLogClaim(claimSeq)) {
       logged.push({ id, claimSeq, json: resultJson(result) });
       continue;
     }
@@ -177,7 +176,7 @@ const KEY_INDEXES = new Set(['jobs_singleton_key_idx', 'jobs_debounce_key_idx'])
 
 /** The log claim a worker's transition names (`opts.claimSeq` negative, with the log store on), or null. */
 function logClaim(ctx: QueueContext, id: string, opts: WorkerWriteOptions): (ClaimRef & { workerId: string }) | null {
-  if (ctx.log === null || opts.claimSeq === undefined || !isLogClaim(opts.claimSeq)) return null;
+  if (ctx.log === null || opts.claimSeq === undefined || !Log.isLogClaim(opts.claimSeq)) return null;
   if (!isUuid(id)) throw notFound(id);
   if (opts.workerId === undefined) throw new JobqError('validation_failed', 'a claim of the log store is named by its worker and its claim');
   return { id, claimSeq: opts.claimSeq, workerId: opts.workerId };
