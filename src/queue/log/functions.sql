@@ -202,9 +202,10 @@ BEGIN
 END $function$;
 
 -- The claim of one queue: up to lim entries for worker w, one batch per lane. Tries the lanes from one
--- that depends on the session (so that claimers spread), each cursor row FOR UPDATE SKIP LOCKED; the
--- first lane is taken as it comes, the others only when they have work. Only when every lane is held
--- does a claim wait, for one (holding none, it cannot deadlock). Only entries of `kinds` (null: any).
+-- that depends on the session (so that claimers spread), each cursor row FOR UPDATE SKIP LOCKED, and
+-- only lanes with work (jobq.log_lane_busy: an idle claim opens no window on an empty lane). Only when
+-- every lane with work is held does a claim wait, for one (holding none, it cannot deadlock). Only
+-- entries of `kinds` (null: any).
 CREATE OR REPLACE FUNCTION jobq.log_claim(q text, w text, lim integer, kinds text[], p_now timestamp with time zone)
  RETURNS SETOF jobq.log_claimed
  LANGUAGE plpgsql
@@ -225,11 +226,13 @@ BEGIN
   END IF;
   WHILE got < lim LOOP
     SELECT c.lane INTO ln FROM jobq.log_cursor c
-     WHERE c.queue = q AND NOT c.lane = ANY (tried) AND (cardinality(tried) = 0 OR jobq.log_lane_busy(q, c.lane))
+     WHERE c.queue = q AND NOT c.lane = ANY (tried) AND jobq.log_lane_busy(q, c.lane)
      ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
       EXIT WHEN cardinality(tried) > 0;
-      SELECT c.lane INTO ln FROM jobq.log_cursor c WHERE c.queue = q ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE;
+      -- Every lane with work is held by another claim (or none has any): wait for one, holding none.
+      SELECT c.lane INTO ln FROM jobq.log_cursor c WHERE c.queue = q AND jobq.log_lane_busy(q, c.lane)
+       ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE;
       IF NOT FOUND THEN RETURN; END IF;
     END IF;
     tried := tried || ln;
