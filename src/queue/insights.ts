@@ -6,6 +6,7 @@ import { JobqError } from '../errors.ts';
 import { CHILDREN_PAGE_SIZE, THROUGHPUT_MINUTES } from '../limits.ts';
 import type { QueueContext } from './context.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import * as LogReads from './log/reads.ts';
 import * as FLEET from './statements/fleet.ts';
 import * as SQL from './statements/reads.ts';
 import type { JobStatus } from './types.ts';
@@ -91,7 +92,11 @@ async function throughput(ctx: QueueContext, minutes: number = THROUGHPUT_MINUTE
   const until = Math.floor(now / MINUTE) * MINUTE + MINUTE;
   const since = until - minutes * MINUTE;
   const queues: Record<string, FinishedCounts> = {};
-  for (const r of await SQL.finishedPerMinute(ctx.readPool, { since: new Date(since) })) {
+  const [rows, logged] = await Promise.all([
+    SQL.finishedPerMinute(ctx.readPool, { since: new Date(since) }),
+    ctx.log ? LogReads.finishedPerMinute(ctx.readPool, { since: new Date(since) }) : [],
+  ]);
+  for (const r of [...rows, ...logged]) {
     const bucket = BUCKET[r.status];
     const i = Math.floor((r.minute.getTime() - since) / MINUTE);
     // A job finished by a clock ahead of this one's lands past the window: it is not shown.

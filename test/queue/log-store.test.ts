@@ -437,3 +437,20 @@ test('a policy set on a queue moves its waiting log jobs to rows, as they were; 
   assert.equal((await queue.get(stray.job.id))?.status, 'queued');
   now = new Date(now.getTime() + 1);
 });
+
+test('the dashboard\'s jobs finished per minute count the log\'s: succeeded by batch positions, failed and cancelled by their fail rows', async () => {
+  let now = new Date('2030-01-01T00:10:30Z');
+  const { queue } = await freshQueue({ ...LOG, clock: () => now });
+  await queue.enqueue(noop({ queue: 'q', priority: 1 })); // a row
+  await queue.enqueueMany([noop({ queue: 'q' }), noop({ queue: 'q' }), noop({ queue: 'q' })]);
+  const claimed = await queue.claim('w', { limit: 10 });
+  const [row, ...logged] = claimed;
+  assert.ok(row!.claimSeq > 0 && logged.every((j) => j.claimSeq < 0));
+  await queue.complete('w', [row!, logged[0]!, logged[1]!]);
+  now = new Date('2030-01-01T00:11:30Z');
+  await queue.markFailedOrRetry(logged[2]!.id, new Error('x'), { workerId: 'w', claimSeq: logged[2]!.claimSeq, permanent: true });
+  const { queue: cancelled } = { queue: await queue.enqueue(noop({ queue: 'q' })) };
+  await queue.requestCancel(cancelled.job.id);
+  const t = await queue.insights.throughput(3);
+  assert.deepEqual(t.queues.q, { succeeded: [0, 3, 0], failed: [0, 0, 1], cancelled: [0, 0, 1] });
+});

@@ -102,3 +102,21 @@ export const holds = statement<{ ids: string[] }, { id: string }>(
   'log_holds',
   `SELECT DISTINCT id FROM jobq.log_all WHERE id = ANY (:ids::uuid[]) UNION SELECT id FROM jobq.log_scheduled WHERE id = ANY (:ids::uuid[])`,
 );
+
+/**
+ * The log's jobs finished per queue and minute from `since` on (the dashboard's throughput chart, as
+ * the rows' finishedPerMinute): succeeded from the done rows (a batch's positions each), failed and
+ * cancelled from the fail rows that end a job; by the time indexes of both, so its cost is the window's.
+ */
+export const finishedPerMinute = statement<{ since: Date }, { queue: string; minute: Date; status: 'succeeded' | 'failed_permanent' | 'cancelled'; n: number }>(
+  'log_finished_per_minute',
+  `SELECT b.queue, date_trunc('minute', d.finished_at) AS minute, 'succeeded' AS status, sum(cardinality(d.pos))::int AS n
+     FROM jobq.log_done_all d JOIN jobq.log_batch_all b ON b.batch_id = d.batch_id
+    WHERE d.finished_at >= :since
+    GROUP BY 1, 2
+   UNION ALL
+   SELECT l.queue, date_trunc('minute', f.at), f.status, count(*)::int
+     FROM jobq.log_fail_all f JOIN jobq.log_all l ON l.id = f.id AND l.pos = f.pos
+    WHERE f.status IN ('failed_permanent', 'cancelled') AND f.at >= :since
+    GROUP BY 1, 2, 3`,
+);

@@ -124,6 +124,8 @@ CREATE TABLE jobq.log_done (
   finished_at timestamptz NOT NULL
 ) PARTITION BY LIST (gen);
 CREATE INDEX log_done_batch_idx ON jobq.log_done (batch_id);
+-- The dashboard's jobs finished per minute (one entry per batch, not per job).
+CREATE INDEX log_done_finished_idx ON jobq.log_done (finished_at);
 
 -- An entry that ended otherwise: failed (retrying, failed_permanent), cancelled, released (given back
 -- unrun), lost (its worker's lease lapsed) or moved (waiting in a queue that got a policy: the job is a
@@ -141,6 +143,7 @@ CREATE TABLE jobq.log_fail (
 CREATE INDEX log_fail_pos_idx ON jobq.log_fail (pos);
 CREATE INDEX log_fail_id_idx ON jobq.log_fail (id, at);
 CREATE INDEX log_fail_batch_idx ON jobq.log_fail (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX log_fail_ended_idx ON jobq.log_fail (at) WHERE status IN ('failed_permanent', 'cancelled');
 
 -- A cancel request of a running job (the heartbeat reads them), and a running job's progress: a row per
 -- job that has one, deleted when the job's generation is dropped (retention.ts), not per entry.
@@ -160,10 +163,12 @@ CREATE INDEX log_batch_old_id_idx ON jobq.log_batch_old (batch_id);
 CREATE INDEX log_batch_old_slice_idx ON jobq.log_batch_old (window_id, hi_xid, hi_pos);
 CREATE TABLE jobq.log_done_old (LIKE jobq.log_done INCLUDING DEFAULTS) PARTITION BY LIST (gen);
 CREATE INDEX log_done_old_batch_idx ON jobq.log_done_old (batch_id);
+CREATE INDEX log_done_old_finished_idx ON jobq.log_done_old (finished_at);
 CREATE TABLE jobq.log_fail_old (LIKE jobq.log_fail INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY LIST (gen);
 CREATE INDEX log_fail_old_pos_idx ON jobq.log_fail_old (pos);
 CREATE INDEX log_fail_old_id_idx ON jobq.log_fail_old (id, at);
 CREATE INDEX log_fail_old_batch_idx ON jobq.log_fail_old (batch_id) WHERE batch_id IS NOT NULL;
+CREATE INDEX log_fail_old_ended_idx ON jobq.log_fail_old (at) WHERE status IN ('failed_permanent', 'cancelled');
 
 -- What reads see: the hot generations and the archived ones.
 CREATE VIEW jobq.log_all AS SELECT * FROM jobq.log UNION ALL SELECT * FROM jobq.log_old;
