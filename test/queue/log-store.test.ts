@@ -454,3 +454,17 @@ test('the dashboard\'s jobs finished per minute count the log\'s: succeeded by b
   const t = await queue.insights.throughput(3);
   assert.deepEqual(t.queues.q, { succeeded: [0, 3, 0], failed: [0, 0, 1], cancelled: [0, 0, 1] });
 });
+
+test('the dashboard\'s workers count the log jobs each runs, per batch', async () => {
+  const { queue } = await freshQueue(LOG);
+  assert.equal(await queue.registerWorker('w', 'instance', 30_000), null);
+  await queue.enqueue(noop({ priority: 1 })); // a row
+  await queue.enqueueMany([noop(), noop(), noop()]);
+  const claimed = await queue.claim('w', { limit: 10 });
+  const running = async () => (await queue.insights.workers()).find((w) => w.id === 'w')!.running;
+  assert.equal(await running(), 4);
+  await queue.complete('w', claimed.filter((j) => j.claimSeq < 0).slice(0, 2));
+  assert.equal(await running(), 2);
+  await queue.complete('w', claimed);
+  assert.equal(await running(), 0);
+});
