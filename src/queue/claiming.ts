@@ -4,6 +4,7 @@ import type { QueueContext } from './context.ts';
 import { committed, eventTime, jobEvent, publishAll } from './events/publish.ts';
 import { type ClaimedRow, toClaimedJob } from './rows.ts';
 import * as LogSQL from './log/statements.ts';
+import * as Log from './log/store.ts';
 import * as SQL from './statements/claim.ts';
 import type { ClaimedJob, ClaimedJobs, Job, WriteOptions } from './types.ts';
 
@@ -44,7 +45,7 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
     throw new JobqError('validation_failed', `claim limit must be an integer from 1 to ${MAX_CLAIM}`);
   }
   // The cursor continues the row store's claims: a job of the log (a negative claim) is no place in it.
-  const a = opts.after !== undefined && ctx.log !== null && ((opts.after as { claimSeq?: number }).claimSeq ?? 0) < 0 ? undefined : opts.after;
+  const a = ctx.log !== null && Log.isLogClaim((opts.after as { claimSeq?: number } | undefined)?.claimSeq ?? 0) ? undefined : opts.after;
   const rows = await (ctx.log ? LogSQL.claimAll : SQL.claim)(opts.db ?? ctx.pool, {
     workerId,
     limit,

@@ -3,8 +3,8 @@
  * named by its id and, while claimed, by its claim: `claim_seq = -(batch_id * SEQ_SPAN + seq)`
  * (negative, so that no claim of the row store has the same number), and its log position, `pos`.
  */
-import { CANCEL_CHANNEL, JOBS_CHANNEL, jobsPayloadSql } from '../channels.ts';
-import { insertInput, insertJobs } from '../statements/insert-sql.ts';
+import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../channels.ts';
+import { insertedRows, insertInput, insertJobs } from '../statements/insert-sql.ts';
 import { NOW, statement } from '../statements/statement.ts';
 import type { InsertedRow } from '../statements/enqueue.ts';
 import type { ClaimedRow } from '../rows.ts';
@@ -52,10 +52,7 @@ export const insertRouted = statement<{ input: string; notify: boolean; now: Dat
      RETURNING id, queue, NULL::text AS group_key, run_at, created_at
    ),
    made AS (SELECT * FROM ins UNION ALL SELECT * FROM now_in UNION ALL SELECT * FROM later_in)
-   SELECT made.id, (extract(epoch FROM made.run_at) * 1000)::float8 AS run_at_ms,
-          (extract(epoch FROM made.created_at) * 1000)::float8 AS created_at_ms, made.run_at <= ${NOW} AS runnable
-     FROM made
-   LEFT JOIN LATERAL (SELECT pg_notify('${JOBS_CHANNEL}', ${jobsPayloadSql('made')}) WHERE :notify::boolean AND made.run_at <= ${NOW}) n ON true`,
+   ${insertedRows('made', ':notify::boolean')}`,
 );
 
 /** The claim's parameters are the row store's (statements/claim.ts). */
