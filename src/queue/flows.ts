@@ -9,7 +9,6 @@ import { MAX_DEPENDS_ON, ON_PARENT_FAILURE, type OnParentFailure } from '../limi
 import { jobsPayload } from './channels.ts';
 import { type InsertRow, rowJson, toJob } from './rows.ts';
 import { findByKeys } from './statements/enqueue.ts';
-import * as LogReads from './log/reads.ts';
 import * as SQL from './statements/flows.ts';
 import type { EnqueueResult, NewJob, ParentJob, Queryable } from './types.ts';
 import { idempotencyConflict, isUuid, sameJob } from './validate.ts';
@@ -82,40 +81,39 @@ interface FlowOptions {
 export async function insertFlows(db: Queryable, rows: InsertRow[], parents: (ParentRefs | null)[], out: RowOutcome[], o: FlowOptions): Promise<void> {
   const given = [...new Set(parents.flatMap((p) => p?.refs.filter((r): r is string => typeof r === 'string') ?? []))];
   const found = new Set(given.length > 0 ? (await SQL.lockParents(db, { ids: given })).map((r) => r.id) : []);
+  // Parents the log store holds are taken in (log/parents.sql): a waiting one is a row after it, and locked as one.
   const notRows = given.filter((id) => !found.has(id));
-  // A job of the log store (QueueOptions.logStore) settles no children yet: said as such.
-  const logged = new Set(notRows.length > 0 ? (await LogReads.holds(db, { ids: notRows })).map((r) => r.id) : []);
+  const adopted = notRows.length > 0 ? await SQL.adoptLogParents(db, { ids: notRows, now: o.now }) : [];
+  const moved = adopted.filter((a) => a.status === 'moved').map((a) => a.id);
+  if (moved.length > 0) for (const r of await SQL.lockParents(db, { ids: moved })) found.add(r.id);
+  const logged: Record<string, string> = Object.fromEntries(adopted.filter((a) => a.status !== 'moved').map((a) => [a.id, a.status]));
   const missing: ErrorDetail[] = [];
   parents.forEach((p, index) =>
     p?.refs.forEach((r, k) => {
-      if (typeof r !== 'string' || found.has(r)) return;
-      const message = logged.has(r)
-        ? `job ${r} is in the log store, whose jobs cannot be parents yet (enqueue a parent in the batch of its children, or with a priority)`
-        : `no job with id ${r}`;
-      missing.push({ path: `/depends_on/${k}`, message, index });
+      if (typeof r === 'string' && !found.has(r) && !(r in logged)) missing.push({ path: `/depends_on/${k}`, message: `no job with id ${r}`, index });
     }),
   );
   if (missing.length > 0) {
-    if (logged.size > 0) throw new JobqError('validation_failed', `depends_on names ${missing[0]!.message}`, missing);
     throw new JobqError('validation_failed', `depends_on names ${missing.length === 1 ? 'a job that does not exist' : `${missing.length} jobs that do not exist`}: ${missing[0]!.message}`, missing);
   }
+  const flow = { ...o, logged: JSON.stringify(logged) };
   let chunk: number[] = [];
   let inChunk = new Set<number>();
   for (const [i, p] of parents.entries()) {
     if (!p) continue;
     if (p.refs.some((r) => typeof r === 'number' && inChunk.has(r))) {
-      await insertChunk(db, rows, parents, chunk, out, o);
+      await insertChunk(db, rows, parents, chunk, out, flow);
       chunk = [];
       inChunk = new Set();
     }
     chunk.push(i);
     inChunk.add(i);
   }
-  if (chunk.length > 0) await insertChunk(db, rows, parents, chunk, out, o);
+  if (chunk.length > 0) await insertChunk(db, rows, parents, chunk, out, flow);
 }
 
 /** One statement's entries (`chunk`: their indexes), their `#i` resolved to the jobs those entries came to. */
-async function insertChunk(db: Queryable, rows: InsertRow[], parents: (ParentRefs | null)[], chunk: number[], out: RowOutcome[], o: FlowOptions): Promise<void> {
+async function insertChunk(db: Queryable, rows: InsertRow[], parents: (ParentRefs | null)[], chunk: number[], out: RowOutcome[], o: ChunkOptions): Promise<void> {
   const local = new Set<string>();
   const input = chunk.map((i) => {
     const { refs, policy } = parents[i]!;
@@ -153,14 +151,17 @@ async function insertChunk(db: Queryable, rows: InsertRow[], parents: (ParentRef
   if (group.length > 0) await insertRows(db, group, out, o);
 }
 
+/** FlowOptions, and the log store's parents of the batch with their statuses (JSON by id). */
+type ChunkOptions = FlowOptions & { logged: string };
+
 type FlowRow = InsertRow & { depends_on: string[]; on_parent_failure: OnParentFailure; text?: string };
 
 /** Inserts rows of one statement; an idempotency key held already answers with its job, as for jobs without parents. */
-async function insertRows(db: Queryable, rows: FlowRow[], out: RowOutcome[], o: FlowOptions): Promise<void> {
+async function insertRows(db: Queryable, rows: FlowRow[], out: RowOutcome[], o: ChunkOptions): Promise<void> {
   for (let pending = rows, tries = 0; pending.length > 0; tries++) {
     if (tries >= 10) throw new JobqError('database_unavailable', 'the jobs holding these idempotency keys kept vanishing while this enqueue read them; try again');
     const input = `[${pending.map((r) => r.text).join(',')}]`;
-    const inserted = new Map((await SQL.insertWithParents(db, { input, notify: o.notify, now: o.now })).map((r) => [r.id, r]));
+    const inserted = new Map((await SQL.insertWithParents(db, { input, logged: o.logged, notify: o.notify, now: o.now })).map((r) => [r.id, r]));
     const skipped: FlowRow[] = [];
     for (const r of pending) {
       const row = inserted.get(r.id);

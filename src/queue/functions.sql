@@ -354,9 +354,10 @@ BEGIN
 END
 $function$;
 
--- jobq.settle_children: the trigger jobs_settle_children (migration 0015; docs/flows.md) runs it when a
--- job that has children (has_children) reaches a terminal status, inside the statement that took it
--- there: the children it releases are released in the same transaction as the parent's completion, and
+-- jobq.settle_children_of: the children of parent p_id, which has just settled as p_status at v_now. The
+-- trigger jobs_settle_children (migration 0015; docs/flows.md) runs it when a job that has children
+-- (has_children) reaches a terminal status, inside the statement that took it there, and the log
+-- store's triggers (log/parents.sql) when a log job that children wait for does: the children it releases are released in the same transaction as the parent's completion, and
 -- a crash before the commit undoes both. Each query of a PL/pgSQL function takes a snapshot of its own,
 -- so the edges it reads include those of an enqueue that committed while the completion waited for the
 -- parent's row lock (the enqueue holds it until it commits: docs/flows.md, "Why no child waits forever").
@@ -369,19 +370,18 @@ $function$;
 --   chain cannot exhaust the stack). Each of those that has children of its own fires this trigger in
 --   turn, once, when the cancelling statement ends: it finds its 'cancel' children cancelled already
 --   and settles its 'run' children. So calls nest two deep at most.
--- "Now" is the parent's updated_at (the statement's clock: tests run on a fake one).
+-- "Now" is when the parent settled (its updated_at: the statement's clock, which tests fake).
 -- Released children wake their queue's workers (channel jobq_jobs, payload as src/queue/channels.ts
 -- jobsPayloadSql). While a listener of job events is live (jobq.event_listeners), the children released
 -- and cancelled are published on jobq_events as src/queue/events/types.ts describes ({"n", "e"}, chunks
 -- of at most 7,900 bytes): the one place an event is published from inside a transaction, because no
 -- process knows of these changes.
-CREATE OR REPLACE FUNCTION jobq.settle_children()
- RETURNS trigger
+CREATE OR REPLACE FUNCTION jobq.settle_children_of(p_id uuid, p_status text, v_now timestamp with time zone)
+ RETURNS void
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-  v_now timestamptz := NEW.updated_at;
-  v_at text := to_char(NEW.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+  v_at text := to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
   v_children uuid[];
   v_wake text[];
   v_events text[];
@@ -390,11 +390,11 @@ DECLARE
   v_chunk text := '';
 BEGIN
   WITH taken AS (
-    DELETE FROM jobq.dependencies WHERE parent_id = NEW.id RETURNING child_id
+    DELETE FROM jobq.dependencies WHERE parent_id = p_id RETURNING child_id
   )
   SELECT array_agg(child_id ORDER BY child_id) INTO v_children FROM taken;
   IF v_children IS NULL THEN
-    RETURN NULL;
+    RETURN;
   END IF;
   PERFORM 1 FROM jobq.jobs WHERE id = ANY(v_children) AND status = 'waiting' ORDER BY id FOR NO KEY UPDATE;
 
@@ -404,7 +404,7 @@ BEGIN
            status = CASE WHEN c.pending_parents = 1 THEN 'queued' ELSE 'waiting' END::jobq.job_status,
            run_at = CASE WHEN c.pending_parents = 1 THEN greatest(c.run_at, v_now) ELSE c.run_at END,
            updated_at = v_now
-     WHERE c.id = ANY(v_children) AND c.status = 'waiting' AND (NEW.status = 'succeeded' OR c.on_parent_failure = 'run')
+     WHERE c.id = ANY(v_children) AND c.status = 'waiting' AND (p_status = 'succeeded' OR c.on_parent_failure = 'run')
     RETURNING c.id, c.queue, c.kind, c.group_key, c.status, c.attempts, c.run_at
   )
   SELECT array_agg(DISTINCT CASE WHEN group_key IS NULL THEN queue ELSE queue || ' grouped' END) FILTER (WHERE run_at <= v_now),
@@ -417,9 +417,9 @@ BEGIN
     PERFORM pg_notify('jobq_jobs', q) FROM unnest(v_wake) AS q;
   END IF;
 
-  IF NEW.status <> 'succeeded' THEN
+  IF p_status <> 'succeeded' THEN
     WITH RECURSIVE doomed(id, via, via_status) AS (
-      SELECT c.id, NEW.id, NEW.status::text FROM jobq.jobs c
+      SELECT c.id, p_id, p_status FROM jobq.jobs c
        WHERE c.id = ANY(v_children) AND c.status = 'waiting' AND c.on_parent_failure = 'cancel'
       UNION
       SELECT g.id, x.id, 'cancelled'::text FROM doomed x
@@ -451,6 +451,16 @@ BEGIN
     END LOOP;
     PERFORM pg_notify('jobq_events', '{"n":' || nextval('jobq.event_ids') || ',"e":[' || v_chunk || ']}');
   END IF;
+END
+$function$;
+
+-- The trigger jobs_settle_children: jobq.settle_children_of for the job that settled, at its updated_at.
+CREATE OR REPLACE FUNCTION jobq.settle_children()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+  PERFORM jobq.settle_children_of(NEW.id, NEW.status::text, NEW.updated_at);
   RETURN NULL;
 END
 $function$;

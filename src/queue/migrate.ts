@@ -53,7 +53,7 @@ const DEFAULT_LOCK_ATTEMPTS = 5;
 const LOCK_RETRY_PAUSE_MS = 1_000;
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const FUNCTIONS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'functions.sql');
-const LOG_FUNCTIONS_FILES = ['functions.sql', 'jobs.sql'].map((f) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'log', f));
+const LOG_FUNCTIONS_FILES = ['functions.sql', 'jobs.sql', 'parents.sql'].map((f) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'log', f));
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -76,7 +76,7 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
-/** functions.sql, then the log store's (log/functions.sql, log/jobs.sql), applied as one text. */
+/** functions.sql, then the log store's (log/functions.sql, log/jobs.sql, log/parents.sql), applied as one text. */
 export function loadFunctions(file = FUNCTIONS_FILE, more: string[] = LOG_FUNCTIONS_FILES): FunctionsFile {
   const sql = [file, ...more].map((f) => readFileSync(f, 'utf8')).join('\n');
   return { name: path.basename(file), sql, checksum: sha256(sql) };

@@ -52,7 +52,8 @@ const declared = {
   },
   flows: {
     lockParents: ['ids'],
-    insertWithParents: ['input', 'notify', 'now'],
+    adoptLogParents: ['ids', 'now'],
+    insertWithParents: ['input', 'logged', 'notify', 'now'],
     parentsOf: ['id'],
   },
   fleet: {

@@ -118,6 +118,17 @@ BEGIN
     CASE WHEN d_at IS NULL THEN b.locked_at END, d_result, e.created_at, d_at, e.pos, errs, cr, pr, e.trace_context;
 END $function$;
 
+-- Moves the scheduled entries of these jobs into the log now, whatever their run_at (a cancel or a move
+-- to the row store ends them there: the job's newest entry is then the one that says so).
+CREATE OR REPLACE FUNCTION jobq.log_unschedule(ids uuid[])
+ RETURNS void
+ LANGUAGE sql
+AS $function$
+  WITH moved AS (DELETE FROM jobq.log_scheduled s WHERE s.id = ANY (ids) RETURNING s.*)
+  INSERT INTO jobq.log (pos, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
+  SELECT pos, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context FROM moved
+$function$;
+
 -- Cancels job `job` if the log holds it (NULL when it does not): a queued or retrying job at once (a
 -- `cancelled` fail row on its newest entry, a scheduled one moved into the log first), under every
 -- lane's cursor lock of its queue so that no claim takes it meanwhile; a running one gets a cancel
@@ -143,9 +154,7 @@ BEGIN
     RETURN QUERY SELECT 'already_terminal'::text, j;
     RETURN;
   END IF;
-  WITH moved AS (DELETE FROM jobq.log_scheduled s WHERE s.id = job RETURNING s.*)
-  INSERT INTO jobq.log (pos, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
-  SELECT pos, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context FROM moved;
+  PERFORM jobq.log_unschedule(ARRAY[job]);
   INSERT INTO jobq.log_fail (pos, id, status, attempt, at)
   SELECT l.pos, l.id, 'cancelled', l.attempt, p_now FROM jobq.log l WHERE l.id = job ORDER BY l.pos DESC LIMIT 1;
   RETURN QUERY SELECT 'cancelled'::text, d FROM jobq.log_job(job) d;

@@ -97,12 +97,6 @@ export const queueCounts = statement<{ name: string | null; after: string | null
     ORDER BY c.queue`,
 );
 
-/** Which of these ids the log holds. */
-export const holds = statement<{ ids: string[] }, { id: string }>(
-  'log_holds',
-  `SELECT DISTINCT id FROM jobq.log_all WHERE id = ANY (:ids::uuid[]) UNION SELECT id FROM jobq.log_scheduled WHERE id = ANY (:ids::uuid[])`,
-);
-
 /**
  * The log's jobs finished per queue and minute from `since` on (the dashboard's throughput chart, as
  * the rows' finishedPerMinute): succeeded from the done rows (a batch's positions each), failed and

@@ -30,17 +30,30 @@ export const lockParents = statement<{ ids: string[] }, { id: string; status: Jo
    SELECT id, status FROM locked`,
 );
 
+/**
+ * Takes in the parents among `ids` that the log store holds (log/parents.sql, jobq.log_adopt_parents),
+ * inside the enqueue's transaction, after lockParents has locked the rows: a waiting one becomes a row
+ * (status 'moved': lock it with lockParents), a running one is registered for the log's triggers, a
+ * finished one is returned as it ended. Ids of no log job are left out.
+ */
+export const adoptLogParents = statement<{ ids: string[]; now: Date | null }, { id: string; status: 'moved' | 'running' | 'succeeded' | 'failed_permanent' | 'cancelled' }>(
+  'adopt_log_parents',
+  `SELECT id, status FROM jobq.log_adopt_parents(:ids::uuid[], ${NOW})`,
+);
+
 export interface InsertWithParentsParams {
   /** The jobs as one JSON array of rows.ts InsertRow, each with `depends_on` (ids) and `on_parent_failure`. */
   input: string;
+  /** The parents of the log store (adoptLogParents, not moved) and their statuses, as a JSON object by id. */
+  logged: string;
   /** Notify in the statement itself when a job is runnable (see enqueue.ts `insert`). */
   notify: boolean;
   now: Date | null;
 }
 
 /**
- * Inserts jobs that name parents, every parent locked by this transaction already (lockParents) or made
- * by it: each is `waiting` for its parents not settled yet, with an edge to each of them; `queued` when
+ * Inserts jobs that name parents, every parent locked by this transaction already (lockParents), made
+ * by it, or one of the log store's taken in with its status (adoptLogParents; `logged`): each is `waiting` for its parents not settled yet, with an edge to each of them; `queued` when
  * all have settled (a failed or cancelled one under on_parent_failure 'run' included); `cancelled` at
  * once when one failed or was cancelled and the job says 'cancel' (last_error names that parent). Rows
  * whose idempotency key exists are skipped (the caller looks them up, as for `insert`).
@@ -52,11 +65,15 @@ export const insertWithParents = statement<InsertWithParentsParams, JobRow & { r
        ord int, id uuid, queue text, kind text, payload jsonb, priority int, max_attempts int,
        run_at timestamptz, delay_ms int, timeout_ms int, idempotency_key text, group_key text,
        depends_on uuid[], on_parent_failure text, trace_context jsonb)
+   ), parents AS (
+     SELECT j.id, j.status::text FROM jobq.jobs j WHERE j.id IN (SELECT unnest(depends_on) FROM input)
+     UNION ALL
+     SELECT key::uuid, value FROM jsonb_each_text(:logged::jsonb)
    ), decided AS (
      SELECT i.ord,
             count(*) FILTER (WHERE p.status NOT IN ${SETTLED})::int AS pending,
             (array_agg(p.id || ' ended ' || p.status ORDER BY p.id) FILTER (WHERE p.status IN ('failed_permanent', 'cancelled')))[1] AS failed
-       FROM input i CROSS JOIN LATERAL unnest(i.depends_on) AS d(pid) JOIN jobq.jobs p ON p.id = d.pid
+       FROM input i CROSS JOIN LATERAL unnest(i.depends_on) AS d(pid) JOIN parents p ON p.id = d.pid
       GROUP BY i.ord
    ), ins AS (
      INSERT INTO jobq.jobs (id, queue, kind, payload, priority, max_attempts, run_at, timeout_ms, idempotency_key, group_key,
@@ -79,7 +96,7 @@ export const insertWithParents = statement<InsertWithParentsParams, JobRow & { r
    ), edges AS (
      INSERT INTO jobq.dependencies (parent_id, child_id)
      SELECT p.id, ins.id
-       FROM ins CROSS JOIN LATERAL unnest(ins.depends_on) AS d(pid) JOIN jobq.jobs p ON p.id = d.pid
+       FROM ins CROSS JOIN LATERAL unnest(ins.depends_on) AS d(pid) JOIN parents p ON p.id = d.pid
       WHERE ins.status = 'waiting' AND p.status NOT IN ${SETTLED}
    )
    SELECT ins.*, ins.status = 'queued' AND ins.run_at <= ${NOW} AS runnable
@@ -89,15 +106,17 @@ export const insertWithParents = statement<InsertWithParentsParams, JobRow & { r
 );
 
 /**
- * The parents of job `id` in depends_on order, as they are now (ctx.parents()). A parent deleted by
- * retention comes back with its id alone.
+ * The parents of job `id` in depends_on order, as they are now (ctx.parents()), of either store. A
+ * parent deleted by retention comes back with its id alone.
  */
 export const parentsOf = statement<{ id: string }, { id: string; kind: string | null; status: JobStatus | null; result: unknown }>(
   'parents_of',
-  `SELECT d.id, p.kind, p.status, p.result
+  `SELECT d.id, coalesce(p.kind, l.kind) AS kind, coalesce(p.status::text, l.status) AS status,
+          CASE WHEN p.id IS NOT NULL THEN p.result ELSE l.result END AS result
      FROM jobq.jobs c
     CROSS JOIN LATERAL unnest(c.depends_on) WITH ORDINALITY AS d(id, n)
      LEFT JOIN jobq.jobs p ON p.id = d.id
+     LEFT JOIN LATERAL (SELECT x.kind, x.status, x.result FROM jobq.log_job(d.id) x WHERE p.id IS NULL) l ON true
     WHERE c.id = :id
     ORDER BY d.n`,
 );
