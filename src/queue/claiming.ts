@@ -127,5 +127,5 @@ export async function claimLimited(ctx: QueueContext, workerId: string, opts: Cl
 
 /** See Queue.markStartedThrough. */
 export async function markStartedThrough(ctx: QueueContext, workerId: string, claimSeq: number, opts: WriteOptions = {}): Promise<void> {
-  await SQL.markStartedThrough(opts.db ?? ctx.pool, { workerId, claimSeq, now: ctx.now() });
+  await (Log.isLogClaim(claimSeq) ? LogSQL.markStartedThrough : SQL.markStartedThrough)(opts.db ?? ctx.pool, { workerId, claimSeq, now: ctx.now() });
 }

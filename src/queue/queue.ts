@@ -130,6 +130,7 @@ export class Queue {
   /**
    * Records that `workerId` has started every buffered job of its claims up to `claimSeq` (a
    * `ClaimedJob.claimSeq`; it starts them in claim order), so that losing the worker counts their attempt.
+   * Each store keeps its own mark: name the last started job of each (a log claim is negative).
    */
   markStartedThrough(workerId: string, claimSeq: number, opts: WriteOptions = {}): Promise<void> {
     return markStartedThrough(this.#ctx, workerId, claimSeq, withDb(this.#ctx, opts));

@@ -30,7 +30,7 @@ export interface LauncherOptions {
 
 export class Launcher implements ProgressWriter {
   readonly #o: LauncherOptions;
-  /** Buffered jobs start in claim order, so one number says which have started: the last one's. */
+  /** Buffered jobs start in claim order, so one number per store says which have started: the last one's. */
   readonly #starter: Coalescer<number, void>;
   /** What a handler's ctx.parents() reads with. */
   readonly #parents: (id: string) => Promise<ParentJob[]>;
@@ -39,7 +39,11 @@ export class Launcher implements ProgressWriter {
     this.#o = options;
     this.#parents = (id) => options.queue.parents(id);
     this.#starter = new Coalescer<number, void>(async (seqs) => {
-      await options.queue.markStartedThrough(options.workerId, Math.max(...seqs));
+      // The log store's claims are negative, the later ones further from 0 (QueueOptions.logStore).
+      const rows = seqs.filter((s) => s > 0);
+      const logged = seqs.filter((s) => s < 0);
+      if (rows.length > 0) await options.queue.markStartedThrough(options.workerId, Math.max(...rows));
+      if (logged.length > 0) await options.queue.markStartedThrough(options.workerId, Math.min(...logged));
       return seqs.map(() => undefined);
     }, 1);
   }

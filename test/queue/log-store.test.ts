@@ -172,6 +172,34 @@ test('a released log claim goes back unspent; a lapsed one is recovered with its
   assert.equal((await queue.get(job.id))?.status, 'failed_permanent', 'out of attempts');
 });
 
+test('a lost worker\'s buffered log jobs get their attempt back: only those its claim started, or it marked started, are spent', async () => {
+  const { queue } = await freshQueue(LOG);
+  const jobs = await queue.enqueueMany(Array.from({ length: 6 }, () => noop({ queue: 'one' })));
+  const claimed: { id: string; claimSeq: number; startedAt: Date | null }[] = [];
+  for (let got = await queue.claim('w', { limit: 6, started: 2 }); claimed.push(...got), claimed.length < 6; ) got = await queue.claim('w', { limit: 6 - claimed.length, started: 0 });
+  assert.equal(claimed.length, 6);
+  assert.ok(claimed.every((c) => c.claimSeq < 0));
+  const started = claimed.filter((c) => c.startedAt !== null);
+  assert.equal(started.length, 2, 'the claim started two');
+  // The worker starts its buffered jobs in claim order: the first of them, then marks it.
+  const buffered = claimed.filter((c) => c.startedAt === null).sort((x, y) => y.claimSeq - x.claimSeq);
+  await queue.markStartedThrough('w', buffered[0]!.claimSeq);
+  await queue.complete('w', [started[0]!]);
+  assert.equal(await queue.recoverStale(0), 5);
+  const after = new Map((await Promise.all(jobs.map((j) => queue.get(j.job.id)))).map((j) => [j!.id, j!]));
+  const spent = [started[1]!.id, buffered[0]!.id];
+  for (const id of spent) {
+    assert.equal(after.get(id)!.attempts, 1, 'started: its attempt spent');
+    assert.match(after.get(id)!.lastError!, /w lost the job/);
+  }
+  for (const c of buffered.slice(1)) {
+    const job = after.get(c.id)!;
+    assert.deepEqual([job.status, job.attempts, job.lastError], ['queued', 0, null], 'never started: its attempt given back');
+  }
+  const again = await queue.claim('w2', { limit: 10 });
+  assert.deepEqual(again.map((j) => j.attempts).sort(), [1, 1, 1, 2, 2]);
+});
+
 test('progress of a running log job is stored under its claim only', async () => {
   const { queue } = await freshQueue(LOG);
   const { job } = await queue.enqueue(noop());

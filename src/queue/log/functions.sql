@@ -153,7 +153,9 @@ END $function$;
 -- (prev = its cur, cur = now's snapshot), written only when it holds entries. seq: the entry's place in
 -- the batch. Entries of a kind not in `kinds` (a worker without its handler) are given back at once: a
 -- `released` fail row and the same attempt scheduled again a second later, for a worker that has it.
-CREATE OR REPLACE FUNCTION jobq.log_claim_lane(q text, ln smallint, w text, lim integer, kinds text[], p_now timestamp with time zone)
+-- The first p_started entries it returns start now (NULL: all); the batch records how many by seq
+-- (migrations/0021), so that losing the worker gives the others their attempt back.
+CREATE OR REPLACE FUNCTION jobq.log_claim_lane(q text, ln smallint, w text, lim integer, kinds text[], p_now timestamp with time zone, p_started integer)
  RETURNS SETOF jobq.log_claimed
  LANGUAGE plpgsql
 AS $function$
@@ -184,9 +186,14 @@ BEGIN
     hp := 0;
   END IF;
   bid := nextval('jobq.log_batch_seq');
-  INSERT INTO jobq.log_batch (batch_id, queue, window_id, lo_xid, lo_pos, hi_xid, hi_pos, n, worker, locked_at, lo_gen)
+  INSERT INTO jobq.log_batch (batch_id, queue, window_id, lo_xid, lo_pos, hi_xid, hi_pos, n, worker, locked_at, lo_gen, started)
   VALUES (bid, q, win.window_id, hx, hp, picked[cardinality(picked)].xid, picked[cardinality(picked)].pos, cardinality(picked), w, p_now,
-          (SELECT min(t.gen) FROM unnest(picked) t));
+          (SELECT min(t.gen) FROM unnest(picked) t),
+          CASE WHEN p_started IS NULL OR p_started >= cardinality(picked) THEN NULL
+               WHEN p_started <= 0 THEN 0
+               WHEN kinds IS NULL THEN p_started
+               ELSE (SELECT coalesce(max(x.o), 0) FROM (SELECT t.o FROM unnest(picked) WITH ORDINALITY AS t(gen, pos, xid, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context, lane, o)
+                                                          WHERE t.kind = ANY (kinds) ORDER BY t.o LIMIT p_started) x) END);
   RETURN QUERY
     SELECT bid, (t.o - 1)::int, t.pos, t.id, t.queue, t.kind, t.payload, t.attempt, t.max_attempts, t.run_at, t.timeout_ms, t.backoff_ms, t.trace_context
       FROM unnest(picked) WITH ORDINALITY AS t(gen, pos, xid, id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms,
@@ -205,8 +212,8 @@ END $function$;
 -- that depends on the session (so that claimers spread), each cursor row FOR UPDATE SKIP LOCKED, and
 -- only lanes with work (jobq.log_lane_busy: an idle claim opens no window on an empty lane). Only when
 -- every lane with work is held does a claim wait, for one (holding none, it cannot deadlock). Only
--- entries of `kinds` (null: any).
-CREATE OR REPLACE FUNCTION jobq.log_claim(q text, w text, lim integer, kinds text[], p_now timestamp with time zone)
+-- entries of `kinds` (null: any). The first p_started entries it returns start now (NULL: all).
+CREATE OR REPLACE FUNCTION jobq.log_claim(q text, w text, lim integer, kinds text[], p_now timestamp with time zone, p_started integer)
  RETURNS SETOF jobq.log_claimed
  LANGUAGE plpgsql
 AS $function$
@@ -236,7 +243,7 @@ BEGIN
       IF NOT FOUND THEN RETURN; END IF;
     END IF;
     tried := tried || ln;
-    RETURN QUERY SELECT * FROM jobq.log_claim_lane(q, ln, w, least(lim - got, 1000), kinds, p_now);
+    RETURN QUERY SELECT * FROM jobq.log_claim_lane(q, ln, w, least(lim - got, 1000), kinds, p_now, CASE WHEN p_started IS NULL THEN NULL ELSE greatest(p_started - got, 0) END);
     GET DIAGNOSTICS n = ROW_COUNT;
     got := got + n;
     EXIT WHEN cardinality(tried) >= lanes;
@@ -245,9 +252,10 @@ END $function$;
 
 -- A worker's claim across both stores, one statement: the log's entries (one batch per lane of each
 -- queue with a log, in name order, at most 1,000 entries a batch; their claim_seq is negative,
--- -(batch_id * 1024 + seq), and they start now), then what is left from the row store (jobq.claim,
+-- -(batch_id * 1024 + seq)), then what is left from the row store (jobq.claim,
 -- whose cost on an empty row store is one index probe); the rows first when a runnable one has a
--- priority above the log's 0. The cursor (p_priority, p_after_*) applies to the rows only.
+-- priority above the log's 0. The cursor (p_priority, p_after_*) applies to the rows only. The first
+-- p_started jobs it returns start now (NULL: all), the rest wait in the worker's buffer.
 CREATE OR REPLACE FUNCTION jobq.claim_all(p_worker text, p_limit integer, p_queues text[], p_kinds text[], p_now timestamp with time zone, p_priority integer, p_after_run_at timestamp with time zone, p_after_id uuid, p_started integer, p_async boolean, p_exclude text[])
  RETURNS TABLE(id uuid, queue text, kind text, payload jsonb, priority integer, attempts integer, max_attempts integer, timeout_ms integer, backoff_ms integer, started_at_ms double precision, run_at_ms double precision, claim_seq double precision, trace_context jsonb, pos bigint)
  LANGUAGE plpgsql
@@ -282,9 +290,10 @@ BEGIN
               WHERE (p_queues IS NULL OR c.queue = ANY (p_queues)) AND (p_exclude IS NULL OR c.queue <> ALL (p_exclude)) ORDER BY c.queue LOOP
       RETURN QUERY
         SELECT c.id, c.queue, c.kind, c.payload, 0, c.attempt, c.max_attempts, c.timeout_ms, c.backoff_ms,
-               (extract(epoch FROM v_now) * 1000)::float8, (extract(epoch FROM c.run_at) * 1000)::float8,
-               (-(c.batch_id * 1024 + c.seq))::float8, c.trace_context, c.pos
-          FROM jobq.log_claim(q, p_worker, p_limit - got, p_kinds, v_now) c;
+               CASE WHEN p_started IS NULL OR got + c.o <= p_started THEN (extract(epoch FROM v_now) * 1000)::float8 END,
+               (extract(epoch FROM c.run_at) * 1000)::float8, (-(c.batch_id * 1024 + c.seq))::float8, c.trace_context, c.pos
+          FROM jobq.log_claim(q, p_worker, p_limit - got, p_kinds, v_now, CASE WHEN p_started IS NULL THEN NULL ELSE greatest(p_started - got, 0) END)
+               WITH ORDINALITY AS c(batch_id, seq, pos, id, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, trace_context, o);
       GET DIAGNOSTICS n = ROW_COUNT;
       got := got + n;
       EXIT WHEN got >= p_limit;
@@ -317,21 +326,27 @@ AS $function$
                         + (SELECT count(*) FROM jobq.log_fail f WHERE f.batch_id = b.batch_id))
 $function$;
 
--- The entries of batch b that are unfinished (no done row, no fail row): what a recovery appends again.
+-- The entries of batch b that are unfinished (no done row, no fail row of its own): what a recovery
+-- appends again. seq: the entry's place in the batch, as its claim numbered it (entries cancelled
+-- before the claim, whose fail rows name no batch, were skipped by it and are not counted).
 CREATE OR REPLACE FUNCTION jobq.log_batch_open(b bigint)
- RETURNS SETOF jobq.log
+ RETURNS TABLE(seq integer, gen integer, pos bigint, xid xid8, id uuid, first boolean, queue text, kind text, payload jsonb, attempt integer, max_attempts integer, run_at timestamp with time zone, timeout_ms integer, backoff_ms integer, created_at timestamp with time zone, trace_context jsonb, lane smallint)
  LANGUAGE sql
  STABLE
  SET enable_bitmapscan TO 'off'
  SET enable_sort TO 'off'
  SET enable_seqscan TO 'off'
 AS $function$
-  SELECT l.* FROM jobq.log_batch bt JOIN jobq.log_window w ON w.window_id = bt.window_id
-    JOIN jobq.log l ON l.queue = bt.queue AND l.lane = w.lane AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) <= (bt.hi_xid, bt.hi_pos)
-   WHERE bt.batch_id = b
-     AND pg_visible_in_snapshot(l.xid, w.cur) AND NOT pg_visible_in_snapshot(l.xid, w.prev)
-     AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
-     AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b AND l.pos = ANY (d.pos))
+  SELECT x.* FROM (
+    SELECT (row_number() OVER (ORDER BY l.xid, l.pos) - 1)::int AS seq, l.*
+      FROM jobq.log_batch bt JOIN jobq.log_window w ON w.window_id = bt.window_id
+      JOIN jobq.log l ON l.queue = bt.queue AND l.lane = w.lane AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) <= (bt.hi_xid, bt.hi_pos)
+     WHERE bt.batch_id = b
+       AND pg_visible_in_snapshot(l.xid, w.cur) AND NOT pg_visible_in_snapshot(l.xid, w.prev)
+       AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos AND f.batch_id IS NULL)
+  ) x
+   WHERE NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = x.pos)
+     AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b AND x.pos = ANY (d.pos))
 $function$;
 
 -- Drops archived generation g whole (its four partitions) and the windows no batch names any more.

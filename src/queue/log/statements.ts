@@ -5,7 +5,7 @@
  */
 import { CANCEL_CHANNEL, JOBS_CHANNEL } from '../channels.ts';
 import { insertedRows, insertInput, insertJobs } from '../statements/insert-sql.ts';
-import { NOW, statement } from '../statements/statement.ts';
+import { command, NOW, statement } from '../statements/statement.ts';
 import type { InsertedRow } from '../statements/enqueue.ts';
 import type { ClaimedRow } from '../rows.ts';
 import type { ClaimParams } from '../statements/claim.ts';
@@ -229,27 +229,44 @@ export const sweepBatches = statement<{ through: string; staleAfterMs: number; n
 );
 
 /**
- * Recovers a batch whose lease lapsed: marks it lost; each unfinished entry gets a fail row (`lost`, or
- * `failed_permanent` when out of attempts, or `cancelled` when a cancel was requested) and, when lost,
- * a new entry of the next attempt. Returns the entries recovered with their outcome.
+ * Recovers a batch whose lease lapsed: marks it lost; each unfinished entry gets a fail row and, unless
+ * that ends the job, a new entry. An entry that never started (it waited in the worker's buffer: past
+ * the batch's `started` and its worker's `log_started`, migrations/0021) is `released`, and comes back
+ * with the same attempt; a started one is `lost` (the next attempt), or `failed_permanent` when out of
+ * attempts; either is `cancelled` when a cancel was requested. Returns the entries recovered.
  */
 export const recoverBatch = statement<{ batchId: string; now: Date | null }, { id: string; status: string }>(
   'log_recover_batch',
-  `WITH locked AS (UPDATE jobq.log_batch SET lost_at = ${NOW} WHERE batch_id = :batchId::bigint AND lost_at IS NULL RETURNING batch_id, worker),
+  `WITH locked AS (UPDATE jobq.log_batch SET lost_at = ${NOW} WHERE batch_id = :batchId::bigint AND lost_at IS NULL RETURNING batch_id, worker, started),
    o AS (
-     SELECT e.*, locked.worker, CASE WHEN EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = e.id) THEN 'cancelled'
-                                     WHEN e.attempt >= e.max_attempts THEN 'failed_permanent' ELSE 'lost' END AS status
-       FROM locked, jobq.log_batch_open(locked.batch_id) e
+     SELECT e.*, locked.worker, started.is AS started,
+            CASE WHEN EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = e.id) THEN 'cancelled'
+                 WHEN NOT started.is THEN 'released'
+                 WHEN e.attempt >= e.max_attempts THEN 'failed_permanent' ELSE 'lost' END AS status
+       FROM locked
+      CROSS JOIN LATERAL jobq.log_batch_open(locked.batch_id) e
+      CROSS JOIN LATERAL (SELECT locked.started IS NULL OR e.seq < locked.started
+                                 OR locked.batch_id * ${SEQ_SPAN} + e.seq <= coalesce((SELECT w.log_started FROM jobq.workers w WHERE w.id = locked.worker), -1) AS is) started
    ),
    f AS (
      INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at)
-     SELECT pos, id, :batchId::bigint, status, attempt, 'worker ' || worker || ' lost the job: its lease expired', ${NOW} FROM o
+     SELECT pos, id, :batchId::bigint, status, CASE WHEN started THEN attempt ELSE attempt - 1 END,
+            CASE WHEN started THEN 'worker ' || worker || ' lost the job: its lease expired' END, ${NOW} FROM o
    ),
    a AS (
      INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
-     SELECT id, false, queue, kind, payload, attempt + 1, max_attempts, ${NOW}, timeout_ms, backoff_ms, created_at, trace_context FROM o WHERE status = 'lost'
+     SELECT id, false, queue, kind, payload, CASE WHEN status = 'lost' THEN attempt + 1 ELSE attempt END, max_attempts, ${NOW},
+            timeout_ms, backoff_ms, created_at, trace_context
+       FROM o WHERE status IN ('lost', 'released')
    )
    SELECT id, status FROM o`,
+);
+
+/** Worker `workerId` has started every buffered log job up to claim `claimSeq` (negative): as markStartedThrough for rows. */
+export const markStartedThrough = command<{ workerId: string; claimSeq: number; now: Date | null }>(
+  'log_mark_started_through',
+  `INSERT INTO jobq.workers AS w (id, started_seq, log_started, updated_at) VALUES (:workerId, 0, -:claimSeq::bigint, ${NOW})
+   ON CONFLICT (id) DO UPDATE SET log_started = greatest(w.log_started, excluded.log_started), updated_at = excluded.updated_at`,
 );
 
 /** Due scheduled entries of every queue into the log (claims move their own queue's too). */
