@@ -14,7 +14,7 @@ export async function get(ctx: QueueContext, id: string, opts: WriteOptions = {}
   if (!isUuid(id)) return null;
   const [row] = await SQL.get(opts.db ?? ctx.readPool, { id });
   if (row) return toJob(row);
-  return ctx.log ? Log.getLogged(ctx, id, opts.db ?? ctx.readPool) : null;
+  return ctx.log ? Log.getLogged(id, opts.db ?? ctx.readPool) : null;
 }
 
 /** See Queue.list. */

@@ -184,7 +184,7 @@ function logClaim(ctx: QueueContext, id: string, opts: WorkerWriteOptions): (Cla
 
 /** Why a log transition changed nothing: not_found, or invalid_transition with the job's status. */
 async function notHeld(ctx: QueueContext, id: string, action: string, opts: WorkerWriteOptions): Promise<never> {
-  const job = await Log.getLogged(ctx, id, opts.db ?? ctx.pool);
+  const job = await Log.getLogged(id, opts.db ?? ctx.pool);
   if (!job) throw notFound(id);
   const other = opts.workerId && job.status === 'running' ? ` held by another claim than ${opts.claimSeq} of ${opts.workerId}` : '';
   throw new JobqError('invalid_transition', `cannot ${action} job ${id}: it is ${job.status}${other}`, [{ path: '/status', message: `is ${job.status}`, status: job.status }]);

@@ -101,24 +101,30 @@ test('a finished log parent decides its child at once', async () => {
   await assert.rejects(queue.enqueue({ ...noop(), dependsOn: ['00000000-0000-4000-8000-000000000000'] }), (e: { kind?: string }) => e.kind === 'validation_failed');
 });
 
-test('a running log parent that retries and then becomes a row (its queue got a policy) keeps its children', async () => {
+test('a running log parent given another attempt (a retry, a release, a lost lease) becomes a row with its children, which settle when it ends', async () => {
   const { queue, db } = await freshQueue(LOG);
-  const claimed = await running(queue, { queue: 'moving' });
-  const child = await queue.enqueue({ ...noop(), dependsOn: [claimed.id] });
-  const retried = await queue.markFailedOrRetry(claimed.id, new Error('again'), { workerId: 'w', claimSeq: claimed.claimSeq });
-  assert.equal(retried.status, 'retrying');
-  await queue.setQueue('moving', { concurrency: 5 });
-  assert.deepEqual(await isRow(db.pool, claimed.id), { has_children: true }, 'a row that has children');
+  const [retried, released, lost] = [await running(queue, { queue: 'a' }), await running(queue, { queue: 'b' }), await running(queue, { queue: 'c' })];
+  const children = await queue.enqueueMany([retried, released, lost].map((p) => ({ ...noop(), dependsOn: [p.id] })));
+  assert.deepEqual(await registered(db.pool), [retried.id, released.id, lost.id].sort());
+
+  assert.equal((await queue.markFailedOrRetry(retried.id, new Error('again'), { workerId: 'w', claimSeq: retried.claimSeq })).status, 'retrying');
+  await queue.release('w', [released]);
+  assert.equal(await queue.recoverStale(0), 1, 'the third one\'s lease lapsed');
+  for (const p of [retried, released, lost]) assert.deepEqual(await isRow(db.pool, p.id), { has_children: true }, `${p.id} is a row`);
   assert.deepEqual(await registered(db.pool), []);
-  await db.pool.query(`UPDATE jobq.jobs SET run_at = now() WHERE id = $1`, [claimed.id]);
-  const [again] = await queue.claim('w', { limit: 1, queues: ['moving'] });
-  assert.equal(again?.id, claimed.id);
-  assert.ok(again!.claimSeq > 0, 'a row claim');
-  await queue.complete('w', [{ id: again!.id, claimSeq: again!.claimSeq }]);
-  assert.equal((await queue.get(child.job.id))?.status, 'queued');
+  const statuses = await Promise.all([retried, released, lost].map(async (p) => (await queue.get(p.id))!));
+  assert.deepEqual(statuses.map((j) => [j.status, j.attempts]), [['retrying', 1], ['queued', 0], ['retrying', 1]]);
+  assert.match(statuses[0]!.lastError!, /^Error: again/);
+
+  await db.pool.query('UPDATE jobq.jobs SET run_at = now() WHERE id = ANY($1)', [[retried.id, released.id, lost.id]]);
+  const again = await queue.claim('w2', { limit: 10 });
+  assert.deepEqual(again.map((j) => j.id).sort(), [retried.id, released.id, lost.id].sort());
+  assert.ok(again.every((j) => j.claimSeq > 0), 'row claims');
+  await queue.complete('w2', again);
+  for (const c of children) assert.equal((await queue.get(c.job.id))?.status, 'queued');
 });
 
-test('a child enqueued while its log parent completes is released either way: the enqueue and the completion take turns', async () => {
+test('a child enqueued while its log parent completes is released either way: the enqueue and the completion take turns on the batch', async () => {
   const { queue, db } = await freshQueue(LOG);
   // The enqueue first: the completion waits for its commit, then finds the child.
   const first = await running(queue, { queue: 'a' });
@@ -127,7 +133,7 @@ test('a child enqueued while its log parent completes is released either way: th
     await tx.query('BEGIN');
     const child = await queue.enqueue({ ...noop(), dependsOn: [first.id] }, { db: tx });
     const completing = queue.complete('w', [{ id: first.id, claimSeq: first.claimSeq }]);
-    await eventually(async () => (await db.pool.query(`SELECT 1 FROM pg_locks WHERE relation = 'jobq.log_parents'::regclass AND NOT granted`)).rowCount === 1 || undefined, 10_000, 'the completion to wait');
+    await eventually(async () => ((await db.pool.query(`SELECT 1 FROM pg_locks WHERE NOT granted`)).rowCount ?? 0) > 0 || undefined, 10_000, 'the completion to wait');
     await tx.query('COMMIT');
     assert.deepEqual(await completing, [first.claimSeq]);
     assert.equal((await queue.get(child.job.id))?.status, 'queued');
@@ -142,7 +148,7 @@ test('a child enqueued while its log parent completes is released either way: th
     await tp.query('BEGIN');
     await queue.complete('w', [{ id: second.id, claimSeq: second.claimSeq }], { db: tp });
     const enqueueing = queue.enqueue({ ...noop(), dependsOn: [second.id] });
-    await eventually(async () => (await db.pool.query(`SELECT 1 FROM pg_locks WHERE relation = 'jobq.log_parents'::regclass AND NOT granted`)).rowCount === 1 || undefined, 10_000, 'the enqueue to wait');
+    await eventually(async () => ((await db.pool.query(`SELECT 1 FROM pg_locks WHERE NOT granted`)).rowCount ?? 0) > 0 || undefined, 10_000, 'the enqueue to wait');
     await tp.query('COMMIT');
     assert.equal((await enqueueing).job.status, 'queued');
   } finally {

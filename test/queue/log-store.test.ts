@@ -459,6 +459,19 @@ test('a policy set on a queue moves its waiting log jobs to rows, as they were; 
   await queue.sweep(60_000);
   assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM jobq.jobs WHERE id = $1', [stray.job.id])).rows[0].n, 1);
   assert.equal((await queue.get(stray.job.id))?.status, 'queued');
+
+  // Log jobs running when their queue got a policy append again (a retry, a release): the sweep moves those too.
+  const [r1, r2] = await queue.enqueueMany([noop({ queue: 'r' }), noop({ queue: 'r' })]);
+  const held = await queue.claim('w', { limit: 2, queues: ['r'] });
+  assert.equal(held.length, 2);
+  await queue.setQueue('r', { concurrency: 1 });
+  const h1 = held.find((j) => j.id === r1!.job.id)!;
+  await queue.markFailedOrRetry(h1.id, new Error('again'), { workerId: 'w', claimSeq: h1.claimSeq });
+  await queue.release('w', held.filter((j) => j.id === r2!.job.id));
+  await queue.sweep(60_000);
+  const moved = new Map((await db.pool.query<{ id: string; status: string; attempts: number }>('SELECT id, status, attempts FROM jobq.jobs WHERE id = ANY($1)', [[r1!.job.id, r2!.job.id]])).rows.map((r) => [r.id, [r.status, r.attempts]]));
+  assert.deepEqual(moved.get(r1!.job.id), ['retrying', 1], 'the retry is a row');
+  assert.deepEqual(moved.get(r2!.job.id), ['queued', 0], 'the released job is a row');
   now = new Date(now.getTime() + 1);
 });
 

@@ -5,7 +5,7 @@
 -- file is (each definition as pg_get_functiondef prints it).
 
 -- Jobs as their entries say, in the order of `ids` (ids with no entry give no row): each one's newest
--- entry (scheduled, else logged) and the derived status: queued (not in a batch yet, or scheduled for
+-- entry (scheduled, else logged), the batch that claimed it, and the derived status: queued (not in a batch yet, or scheduled for
 -- attempt 1), retrying (scheduled for a later attempt), running (in a batch, no outcome), succeeded (in
 -- a done row), or what its log_fail row says ('released' and 'lost' entries always have a newer one).
 -- One plan for a whole page, its lookups as lateral joins; plpgsql so that the plan is kept.
@@ -31,7 +31,8 @@ BEGIN
          CASE WHEN f.status IS NULL AND d.finished_at IS NULL THEN b.worker END,
          CASE WHEN f.status IS NULL AND d.finished_at IS NULL THEN b.locked_at END,
          d.result, e.created_at, coalesce(f.at, d.finished_at), e.pos, errs.errors,
-         EXISTS (SELECT FROM jobq.log_cancel c WHERE c.id = e.id), (SELECT p.progress FROM jobq.log_progress p WHERE p.id = e.id), e.trace_context
+         EXISTS (SELECT FROM jobq.log_cancel c WHERE c.id = e.id), (SELECT p.progress FROM jobq.log_progress p WHERE p.id = e.id), e.trace_context,
+         b.batch_id
     FROM unnest(ids) WITH ORDINALITY AS i(id, o)
     CROSS JOIN LATERAL (
       (SELECT true AS scheduled, sc.pos, NULL::xid8 AS xid, NULL::smallint AS lane, sc.id, sc.queue, sc.kind, sc.payload, sc.attempt,
@@ -87,7 +88,7 @@ BEGIN
   IF FOUND THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END, e.attempt - 1,
       e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz,
-      e.pos, errs, cr, pr, e.trace_context;
+      e.pos, errs, cr, pr, e.trace_context, NULL::bigint;
     RETURN;
   END IF;
   SELECT * INTO e FROM jobq.log_all l WHERE l.id = job ORDER BY l.pos DESC LIMIT 1;
@@ -96,7 +97,7 @@ BEGIN
   IF FOUND THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, f.status, CASE WHEN f.status = 'cancelled' AND f.batch_id IS NULL THEN e.attempt - 1 ELSE f.attempt END,
       e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, f.at, e.pos, errs, cr, pr,
-      e.trace_context;
+      e.trace_context, NULL::bigint;
     RETURN;
   END IF;
   SELECT w.window_id INTO win FROM jobq.log_window w
@@ -108,14 +109,14 @@ BEGIN
   END IF;
   IF b.batch_id IS NULL THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, 'queued'::text, e.attempt - 1, e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms,
-      NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs, cr, pr, e.trace_context;
+      NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs, cr, pr, e.trace_context, NULL::bigint;
     RETURN;
   END IF;
   SELECT dn.finished_at, dn.results -> (array_position(dn.pos, e.pos) - 1) INTO d_at, d_result
     FROM jobq.log_done_all dn WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1;
   RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN d_at IS NULL THEN 'running' ELSE 'succeeded' END, e.attempt,
     e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, CASE WHEN d_at IS NULL THEN b.worker END,
-    CASE WHEN d_at IS NULL THEN b.locked_at END, d_result, e.created_at, d_at, e.pos, errs, cr, pr, e.trace_context;
+    CASE WHEN d_at IS NULL THEN b.locked_at END, d_result, e.created_at, d_at, e.pos, errs, cr, pr, e.trace_context, b.batch_id;
 END $function$;
 
 -- Moves the scheduled entries of these jobs into the log now, whatever their run_at (a cancel or a move
@@ -291,9 +292,10 @@ END $function$;
 
 -- Queue q got a policy (jobq.queues): the log's claim leaves such queues to the row store's, so its
 -- waiting jobs become rows, as they were (attempts, run_at, errors, trace context), each entry given a
--- `moved` fail row; its cursor rows go (new jobs of q are rows: the enqueue routes by jobq.queues).
--- Jobs of q running from the log finish there. Under the cursor rows' locks: no claim takes an entry
--- meanwhile. Returns how many jobs moved.
+-- `moved` fail row (new jobs of q are rows: the enqueue routes by jobq.queues). Jobs of q running
+-- from the log finish there, and what they append again (a retry, a release, a recovery) is moved by
+-- the sweep's next call: the cursor rows stay for that, and the Worker's claim leaves q out (exclude).
+-- Under the cursor rows' locks: no claim takes an entry meanwhile. Returns how many jobs moved.
 CREATE OR REPLACE FUNCTION jobq.log_to_rows(q text, p_now timestamp with time zone)
  RETURNS integer
  LANGUAGE plpgsql
@@ -330,7 +332,6 @@ BEGIN
     RETURNING 1
   )
   SELECT count(*) INTO n FROM made;
-  DELETE FROM jobq.log_cursor c WHERE c.queue = q;
   IF n > 0 THEN PERFORM pg_notify('jobq_jobs', q); END IF;
   RETURN n;
 END $function$;

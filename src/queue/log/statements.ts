@@ -76,7 +76,7 @@ const ITEMS = `SELECT * FROM unnest(:batches::bigint[], :pos::bigint[], :ids::uu
  */
 const HELD = `
   held AS (
-    SELECT l.*, i.batch_id, i.claim_seq, EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = l.id) AS cancel
+    SELECT l.*, i.batch_id, i.claim_seq, EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = l.id) AS cancel, b.parents
       FROM (${ITEMS}) i
       JOIN jobq.log_batch b ON b.batch_id = i.batch_id AND b.worker = :workerId AND b.lost_at IS NULL
       JOIN jobq.log l ON l.id = i.id AND l.pos = coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id))
@@ -107,16 +107,16 @@ export const complete = statement<ClaimItems & { results: (string | null)[] }, {
    ), r AS (
      SELECT i.batch_id, coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id)) AS pos, i.claim_seq, i.result FROM i
    ), held AS (
-     SELECT b.batch_id FROM jobq.log_batch b
+     SELECT b.batch_id, b.parents FROM jobq.log_batch b
       WHERE b.batch_id = ANY (:batches::bigint[]) AND b.worker = :workerId AND b.lost_at IS NULL FOR SHARE
    ), ok AS (
-     SELECT r.* FROM r JOIN held USING (batch_id)
+     SELECT r.*, held.parents FROM r JOIN held USING (batch_id)
       WHERE NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = r.pos)
         AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = r.batch_id AND r.pos = ANY (d.pos))
    ), ins AS (
-     INSERT INTO jobq.log_done (batch_id, pos, results, finished_at)
-     SELECT batch_id, array_agg(pos ORDER BY pos), CASE WHEN bool_and(result IS NULL) THEN NULL ELSE jsonb_agg(result ORDER BY pos) END, ${NOW}
-       FROM ok GROUP BY batch_id
+     INSERT INTO jobq.log_done (batch_id, pos, results, finished_at, parents)
+     SELECT batch_id, array_agg(pos ORDER BY pos), CASE WHEN bool_and(result IS NULL) THEN NULL ELSE jsonb_agg(result ORDER BY pos) END, ${NOW}, parents
+       FROM ok GROUP BY batch_id, parents
    )
    SELECT claim_seq FROM ok`,
 );
@@ -140,8 +140,8 @@ export const fail = statement<FailParams, { status: string }>(
        FROM held
    ),
    f AS (
-     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at)
-     SELECT pos, id, batch_id, status, attempt, CASE WHEN status = 'cancelled' THEN NULL ELSE :error END, ${NOW} FROM d
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at, parents)
+     SELECT pos, id, batch_id, status, attempt, CASE WHEN status = 'cancelled' THEN NULL ELSE :error END, ${NOW}, parents FROM d
    ),
    s AS (
      INSERT INTO jobq.log_scheduled (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
@@ -156,7 +156,7 @@ export const fail = statement<FailParams, { status: string }>(
 export const finalizeCancelled = statement<ClaimItems, { id: string }>(
   'log_finalize_cancelled',
   `WITH ${HELD},
-   f AS (INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at) SELECT pos, id, batch_id, 'cancelled', attempt, ${NOW} FROM held WHERE cancel)
+   f AS (INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at, parents) SELECT pos, id, batch_id, 'cancelled', attempt, ${NOW}, parents FROM held WHERE cancel)
    SELECT id FROM held WHERE cancel`,
 );
 
@@ -168,8 +168,8 @@ export const release = statement<ClaimItems, { id: string }>(
   'log_release',
   `WITH ${HELD},
    f AS (
-     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at)
-     SELECT pos, id, batch_id, CASE WHEN cancel THEN 'cancelled' ELSE 'released' END, attempt, ${NOW} FROM held
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at, parents)
+     SELECT pos, id, batch_id, CASE WHEN cancel THEN 'cancelled' ELSE 'released' END, attempt, ${NOW}, parents FROM held
    ),
    a AS (
      INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
@@ -237,9 +237,9 @@ export const sweepBatches = statement<{ through: string; staleAfterMs: number; n
  */
 export const recoverBatch = statement<{ batchId: string; now: Date | null }, { id: string; status: string }>(
   'log_recover_batch',
-  `WITH locked AS (UPDATE jobq.log_batch SET lost_at = ${NOW} WHERE batch_id = :batchId::bigint AND lost_at IS NULL RETURNING batch_id, worker, started),
+  `WITH locked AS (UPDATE jobq.log_batch SET lost_at = ${NOW} WHERE batch_id = :batchId::bigint AND lost_at IS NULL RETURNING batch_id, worker, started, parents),
    o AS (
-     SELECT e.*, locked.worker, started.is AS started,
+     SELECT e.*, locked.worker, locked.parents, started.is AS started,
             CASE WHEN EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = e.id) THEN 'cancelled'
                  WHEN NOT started.is THEN 'released'
                  WHEN e.attempt >= e.max_attempts THEN 'failed_permanent' ELSE 'lost' END AS status
@@ -249,9 +249,9 @@ export const recoverBatch = statement<{ batchId: string; now: Date | null }, { i
                                  OR locked.batch_id * ${SEQ_SPAN} + e.seq <= coalesce((SELECT w.log_started FROM jobq.workers w WHERE w.id = locked.worker), -1) AS is) started
    ),
    f AS (
-     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at)
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at, parents)
      SELECT pos, id, :batchId::bigint, status, CASE WHEN started THEN attempt ELSE attempt - 1 END,
-            CASE WHEN started THEN 'worker ' || worker || ' lost the job: its lease expired' END, ${NOW} FROM o
+            CASE WHEN started THEN 'worker ' || worker || ' lost the job: its lease expired' END, ${NOW}, parents FROM o
    ),
    a AS (
      INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
@@ -286,7 +286,11 @@ export const setSweepThrough = statement<{ through: string }, unknown>('log_set_
 /** Queue `name` has a policy now: its waiting log jobs become rows (jobq.log_to_rows). Returns how many. */
 export const toRows = statement<{ name: string; now: Date | null }, { moved: number }>('log_to_rows', `SELECT jobq.log_to_rows(:name, ${NOW}) AS moved`);
 
-/** Every queue with a policy that still has a log (an enqueue that raced its setQueue): its waiting log jobs become rows. */
+/**
+ * Every queue with a policy that has a log: its waiting log jobs become rows. They are what an enqueue
+ * that raced the queue's setQueue put there, or what its log jobs running then appended since (a
+ * retry, a release, a recovery, the operator's retry).
+ */
 export const strayToRows = statement<{ now: Date | null }, { moved: number }>(
   'log_stray_to_rows',
   `SELECT jobq.log_to_rows(c.queue, ${NOW}) AS moved FROM (SELECT DISTINCT queue FROM jobq.log_cursor) c

@@ -9,6 +9,8 @@ import type { QueueContext } from '../context.ts';
 import { inTransaction } from '../db.ts';
 import type { ClaimsHeartbeat, ClaimRef } from '../leases.ts';
 import type { Job, JobPage, JobStatus, Queryable, StoredProgress } from '../types.ts';
+import { toJob as rowJob } from '../rows.ts';
+import * as RowReads from '../statements/reads.ts';
 import * as Reads from './reads.ts';
 import * as SQL from './statements.ts';
 
@@ -59,9 +61,17 @@ export function toJob(r: Reads.DerivedRow & { status: JobStatus }): Job {
 }
 
 /** The job the log holds with this id, or null. */
-export async function getLogged(ctx: QueueContext, id: string, db: Queryable): Promise<Job | null> {
+export async function getLogged(id: string, db: Queryable): Promise<Job | null> {
   const [row] = await Reads.get(db, { id });
   return row && isJobStatus(row) ? toJob(row) : null;
+}
+
+/** A job after a log transition: as the log holds it, or the row it became (a parent given another attempt: log/parents.sql). */
+async function afterTransition(id: string, db: Queryable): Promise<Job | null> {
+  const logged = await getLogged(id, db);
+  if (logged) return logged;
+  const [row] = await RowReads.get(db, { id });
+  return row ? rowJob(row) : null;
 }
 
 /** A derived job that the log still holds (not moved to the rows). */
@@ -90,7 +100,7 @@ export async function fail(
 ): Promise<Job | null> {
   return atomically(ctx, db, async (c) => {
     const rows = await SQL.fail(c, { ...claims.items(workerId, [ref], ctx.now(), true), ...p });
-    return rows.length === 0 ? null : getLogged(ctx, ref.id, c);
+    return rows.length === 0 ? null : afterTransition(ref.id, c);
   });
 }
 
@@ -99,7 +109,7 @@ export async function finalizeCancelled(ctx: QueueContext, claims: LogClaims, re
   return atomically(ctx, db, async (c) => {
     const rows = await SQL.finalizeCancelled(c, claims.items(workerId, [ref], ctx.now(), false));
     if (rows.length > 0) claims.forget([ref.claimSeq]);
-    return rows.length === 0 ? null : getLogged(ctx, ref.id, c);
+    return rows.length === 0 ? null : afterTransition(ref.id, c);
   });
 }
 
@@ -123,7 +133,7 @@ export async function release(ctx: QueueContext, logClaims: LogClaims, workerId:
   return atomically(ctx, db, async (c) => {
     const rows = await SQL.release(c, logClaims.items(workerId, claims, ctx.now(), true));
     const jobs = [];
-    for (const r of rows) jobs.push(await getLogged(ctx, r.id, c));
+    for (const r of rows) jobs.push(await afterTransition(r.id, c));
     return jobs.filter((j): j is Job => j !== null);
   });
 }
@@ -158,7 +168,7 @@ export async function recoverStale(ctx: QueueContext, staleAfterMs: number, db: 
   };
   if (db) await work(db);
   else await inTransaction(ctx.pool, work);
-  const jobs = await Promise.all(ids.map((id) => getLogged(ctx, id, db ?? ctx.pool)));
+  const jobs = await Promise.all(ids.map((id) => afterTransition(id, db ?? ctx.pool)));
   return jobs.filter((j): j is Job => j !== null);
 }
 
