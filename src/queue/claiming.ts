@@ -61,7 +61,7 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
     exclude: opts.exclude && opts.exclude.length > 0 ? opts.exclude : null,
   });
   const jobs = rows.map(toClaimedJob);
-  if (ctx.log) for (const r of rows as LogSQL.ClaimedAllRow[]) if (r.pos !== null) ctx.log.set(r.claim_seq, r.pos);
+  if (ctx.log) for (const r of rows as LogSQL.ClaimedAllRow[]) if (r.pos !== null) ctx.log.set(r.claim_seq, r.id, r.pos);
   // In claim order (RETURNING promises none): the last one is where the next claim's cursor starts.
   // The log's jobs (negative claims, priority 0) before the rows of their priority, in their batches' order.
   jobs.sort((x, y) => y.priority - x.priority || logFirst(x, y) || +x.runAt - +y.runAt || (x.id < y.id ? -1 : 1));

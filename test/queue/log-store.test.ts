@@ -200,6 +200,45 @@ test('a lost worker\'s buffered log jobs get their attempt back: only those its 
   assert.deepEqual(again.map((j) => j.attempts).sort(), [1, 1, 1, 2, 2]);
 });
 
+test('a log claim completes only the job it took: an unknown id, or another job\'s, under a held claim completes nothing, here or in another process', async () => {
+  const { queue, db } = await freshQueue(LOG);
+  const [a, b] = await queue.enqueueMany([noop({ queue: 'g' }), noop({ queue: 'g' })]);
+  const claimed = await queue.claim('w', { limit: 2, queues: ['g'] });
+  const ca = claimed.find((c) => c.id === a!.job.id)!;
+  const other = new Queue({ pool: db.pool, kinds: testKinds(), logStore: true }); // knows none of the claims
+  for (const q of [queue, other]) {
+    assert.deepEqual(await q.complete('w', [{ id: '00000000-0000-4000-8000-000000000000', claimSeq: ca.claimSeq }]), [], 'an unknown id');
+    assert.deepEqual(await q.complete('w', [{ id: b!.job.id, claimSeq: ca.claimSeq }]), [], 'another job\'s id');
+  }
+  assert.deepEqual((await Promise.all([a, b].map((r) => queue.get(r!.job.id)))).map((j) => j!.status), ['running', 'running']);
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM jobq.log_done')).rows[0].n, 0);
+  assert.deepEqual(await other.complete('w', [ca]), [ca.claimSeq], 'the claim itself, from another process');
+  assert.equal((await queue.get(a!.job.id))?.status, 'succeeded');
+});
+
+test('a recovery of log jobs, and the sweep\'s move of due ones, wake their queue\'s workers', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue, db } = await freshQueue({ ...LOG, clock: () => now });
+  const listener = await db.pool.connect();
+  const heard: string[] = [];
+  try {
+    listener.on('notification', (n) => heard.push(`${n.channel} ${n.payload}`));
+    await listener.query('LISTEN jobq_jobs');
+    await queue.enqueue(noop({ queue: 'lapsed' }));
+    await queue.enqueue(noop({ queue: 'later', delayMs: 60_000 }));
+    assert.equal((await queue.claim('w', { limit: 1, queues: ['lapsed'] })).length, 1);
+    heard.length = 0;
+    now = new Date(now.getTime() + 1_000);
+    assert.equal(await queue.recoverStale(500), 1);
+    await eventually(() => heard.includes('jobq_jobs lapsed') || undefined, 10_000, 'the recovered job\'s queue woken');
+    now = new Date(now.getTime() + 61_000);
+    await queue.sweep(60_000);
+    await eventually(() => heard.includes('jobq_jobs later') || undefined, 10_000, 'the due job\'s queue woken');
+  } finally {
+    listener.release();
+  }
+});
+
 test('progress of a running log job is stored under its claim only', async () => {
   const { queue } = await freshQueue(LOG);
   const { job } = await queue.enqueue(noop());

@@ -71,6 +71,14 @@ export const claimAll = statement<ClaimAllParams, ClaimedAllRow>(
 const ITEMS = `SELECT * FROM unnest(:batches::bigint[], :pos::bigint[], :ids::uuid[], :claims::float8[]) AS t(batch_id, pos, id, claim_seq)`;
 
 /**
+ * Whether the entry at `pos` is the one that claim `claim` of batch `batch` took (its place in the batch is
+ * the claim's seq) and has no outcome yet. Checked only for a position this process did not know (the
+ * claim's item had none: claimed by another process, or named with another job's id).
+ */
+const CLAIMED = (batch: string, pos: string, claim: string) =>
+  `EXISTS (SELECT FROM jobq.log_batch_open(${batch}) o WHERE o.pos = ${pos} AND o.seq = -${claim}::bigint - ${batch} * ${SEQ_SPAN})`;
+
+/**
  * The entries these claims of `workerId` hold that have no outcome yet, their batches locked against
  * recovery (FOR SHARE), with whether their job has a cancel request.
  */
@@ -80,7 +88,8 @@ const HELD = `
       FROM (${ITEMS}) i
       JOIN jobq.log_batch b ON b.batch_id = i.batch_id AND b.worker = :workerId AND b.lost_at IS NULL
       JOIN jobq.log l ON l.id = i.id AND l.pos = coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id))
-     WHERE NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
+     WHERE (i.pos IS NOT NULL OR ${CLAIMED('b.batch_id', 'l.pos', 'i.claim_seq')})
+       AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)
        AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b.batch_id AND l.pos = ANY (d.pos))
        FOR SHARE OF b
   )`;
@@ -105,13 +114,14 @@ export const complete = statement<ClaimItems & { results: (string | null)[] }, {
   `WITH i AS (
      SELECT * FROM unnest(:batches::bigint[], :pos::bigint[], :ids::uuid[], :claims::float8[], :results::jsonb[]) AS t(batch_id, pos, id, claim_seq, result)
    ), r AS (
-     SELECT i.batch_id, coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id)) AS pos, i.claim_seq, i.result FROM i
+     SELECT i.batch_id, coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id)) AS pos, i.pos IS NOT NULL AS known, i.claim_seq, i.result FROM i
    ), held AS (
      SELECT b.batch_id, b.parents FROM jobq.log_batch b
       WHERE b.batch_id = ANY (:batches::bigint[]) AND b.worker = :workerId AND b.lost_at IS NULL FOR SHARE
    ), ok AS (
      SELECT r.*, held.parents FROM r JOIN held USING (batch_id)
-      WHERE NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = r.pos)
+      WHERE r.pos IS NOT NULL AND (r.known OR ${CLAIMED('r.batch_id', 'r.pos', 'r.claim_seq')})
+        AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = r.pos)
         AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = r.batch_id AND r.pos = ANY (d.pos))
    ), ins AS (
      INSERT INTO jobq.log_done (batch_id, pos, results, finished_at, parents)
@@ -258,8 +268,9 @@ export const recoverBatch = statement<{ batchId: string; now: Date | null }, { i
      SELECT id, false, queue, kind, payload, CASE WHEN status = 'lost' THEN attempt + 1 ELSE attempt END, max_attempts, ${NOW},
             timeout_ms, backoff_ms, created_at, trace_context
        FROM o WHERE status IN ('lost', 'released')
-   )
-   SELECT id, status FROM o`,
+   ),
+   n AS (SELECT pg_notify('${JOBS_CHANNEL}', q) FROM (SELECT DISTINCT queue AS q FROM o WHERE status IN ('lost', 'released')) d)
+   SELECT id, status FROM o, (SELECT count(*) FROM n) x`,
 );
 
 /** Worker `workerId` has started every buffered log job up to claim `claimSeq` (negative): as markStartedThrough for rows. */
@@ -269,10 +280,12 @@ export const markStartedThrough = command<{ workerId: string; claimSeq: number; 
    ON CONFLICT (id) DO UPDATE SET log_started = greatest(w.log_started, excluded.log_started), updated_at = excluded.updated_at`,
 );
 
-/** Due scheduled entries of every queue into the log (claims move their own queue's too). */
+/** Due scheduled entries of every queue into the log (claims move their own queue's too), each such queue's workers woken. */
 export const moveDue = statement<{ now: Date | null }, unknown>(
   'log_move_due_all',
-  `SELECT jobq.log_move_due(queue, ${NOW}) FROM (SELECT DISTINCT queue FROM jobq.log_cursor) q`,
+  `SELECT jobq.log_move_due(c.queue, ${NOW}), pg_notify('${JOBS_CHANNEL}', c.queue)
+     FROM (SELECT DISTINCT queue FROM jobq.log_cursor) c
+    WHERE EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = c.queue AND s.run_at <= ${NOW})`,
 );
 
 /** Where recovery resumes, locked (none: another process is recovering). */

@@ -24,10 +24,10 @@ export const batchOf = (claimSeq: number): number => Math.floor(-claimSeq / SQL.
 
 /** What a Queue keeps of the log store: the log position of each claim this process holds, so that outcomes need not look it up. */
 export class LogClaims {
-  readonly #pos = new Map<number, string>();
+  readonly #pos = new Map<number, { pos: string; id: string }>();
 
-  set(claimSeq: number, pos: string): void {
-    this.#pos.set(claimSeq, pos);
+  set(claimSeq: number, id: string, pos: string): void {
+    this.#pos.set(claimSeq, { pos, id });
   }
 
   /** The claims' items for a statement (statements.ts ClaimItems); `forget`: the claims end with it. */
@@ -35,7 +35,8 @@ export class LogClaims {
     const out: SQL.ClaimItems = { workerId, batches: [], pos: [], ids: [], claims: [], now };
     for (const c of claims) {
       out.batches.push(batchOf(c.claimSeq));
-      out.pos.push(this.#pos.get(c.claimSeq) ?? null);
+      const known = this.#pos.get(c.claimSeq);
+      out.pos.push(known?.id === c.id ? known.pos : null); // a claim named with another job's id: checked in SQL
       out.ids.push(c.id);
       out.claims.push(c.claimSeq);
       if (forget) this.#pos.delete(c.claimSeq);

@@ -31,7 +31,10 @@ export interface ScheduleRow {
   updated_at: Date;
 }
 
-const lastJobStatus = (alias: string) => `(SELECT j.status FROM jobq.jobs j WHERE j.id = ${alias}.last_job_id) AS last_job_status`;
+/** The status of a schedule's last job, of either store (a plain scheduled job may be in the log store: QueueOptions.logStore). */
+const lastJobStatus = (alias: string) =>
+  `coalesce((SELECT j.status::text FROM jobq.jobs j WHERE j.id = ${alias}.last_job_id),
+            (SELECT l.status FROM jobq.log_job(${alias}.last_job_id) l WHERE ${alias}.last_job_id IS NOT NULL AND l.status <> 'moved')) AS last_job_status`;
 
 /**
  * A file's schedule stays the file's when saved through the API (a disable by an operator, say): the
