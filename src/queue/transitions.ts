@@ -55,7 +55,8 @@ export async function complete(ctx: QueueContext, workerId: string, items: Compl
     return done.map((r) => r.claim_seq);
   };
   const done = rows.length > 0 ? await writeCompletions(rows, write, opts.db === undefined) : [];
-  if (logged.length > 0) done.push(...(await Log.complete(ctx, ctx.log!, workerId, logged, opts.db ?? ctx.pool)));
+  // In statements of bounded result size, a result the database refuses replaced, as the rows' (results.ts).
+  if (logged.length > 0) done.push(...(await writeCompletions(logged, (batch) => Log.complete(ctx, ctx.log!, workerId, batch, opts.db ?? ctx.pool), opts.db === undefined)));
   if (done.length > 0 && ctx.publisher.active && committed(opts.db)) await publishSucceeded(ctx, items, done);
   return done;
 }

@@ -84,6 +84,25 @@ test('a row the database still refuses is stored as a placeholder; the rest of t
   }
 });
 
+test('with the log store: a result the database refuses is stored as a placeholder; the rest of the batch as it was, each completed once', async () => {
+  const { queue, db } = await freshQueue({ logStore: true });
+  await db.pool.query(`ALTER TABLE jobq.log_done ADD CONSTRAINT test_no_poison CHECK (results IS NULL OR NOT results @> '[{"poison": true}]')`);
+  await queue.enqueueMany(Array.from({ length: 20 }, () => ({ kind: 'noop', payload: {} })));
+  const claimed = await queue.claim('w', { limit: 20 });
+  assert.equal(claimed.length, 20);
+  assert.ok(claimed.every((j) => j.claimSeq < 0), 'all of the log');
+  const done = await queue.complete('w', claimed.map((j, i) => ({ id: j.id, claimSeq: j.claimSeq, result: i === 7 ? { poison: true } : i % 2 === 0 ? { i } : undefined })));
+  assert.deepEqual(done.sort(), claimed.map((j) => j.claimSeq).sort(), 'every claim completed once');
+  for (const [i, j] of claimed.entries()) {
+    const job = (await queue.get(j.id))!;
+    assert.equal(job.status, 'succeeded');
+    if (i === 7) {
+      assert.deepEqual((job.result as Record<string, any>)[ALTERED].reasons, ['rejected_by_database']);
+      assert.match((job.result as Record<string, any>)[ALTERED].error, /test_no_poison/);
+    } else assert.deepEqual(job.result, i % 2 === 0 ? { i } : null);
+  }
+});
+
 test('a failure whose error text holds NUL is recorded, not refused', async () => {
   const { queue } = await freshQueue();
   const [failing, succeeding] = await queue.enqueueMany([{ kind: 'noop', payload: {}, maxAttempts: 2 }, { kind: 'noop', payload: {} }]);

@@ -82,8 +82,9 @@ function isJobStatus(r: Reads.DerivedRow): r is Reads.DerivedRow & { status: Job
 
 /** Completes log claims; returns the claims completed. `results`: each item's result JSON (undefined: none). */
 export async function complete(ctx: QueueContext, claims: LogClaims, workerId: string, items: readonly (ClaimRef & { json: string | undefined })[], db: Queryable): Promise<number[]> {
-  const params = claims.items(workerId, items, ctx.now(), true);
+  const params = claims.items(workerId, items, ctx.now(), false);
   const rows = await SQL.complete(db, { ...params, results: items.map((i) => i.json ?? null) });
+  claims.forget(items.map((i) => i.claimSeq)); // after the write: one that failed is tried again with them
   return rows.map((r) => r.claim_seq);
 }
 
