@@ -42,7 +42,7 @@ export const MAX_BATCH = 1000;
 export const PAGE_SIZE = { max: 500, default: 50 } as const;
 
 /** How many attempt errors a job keeps (newest last). */
-export const ERROR_HISTORY = 10;
+export const ERROR_HISTORY = 10; // also in src/queue/log/jobs.sql (jobq.log_errors)
 
 /** last_error and each history entry are cut to this many characters. */
 export const MAX_ERROR_LENGTH = 8_000;

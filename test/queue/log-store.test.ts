@@ -239,6 +239,23 @@ test('a recovery of log jobs, and the sweep\'s move of due ones, wake their queu
   }
 });
 
+test('a log job keeps its last 10 errors, as a row does, oldest first', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ ...LOG, clock: () => now, backoff: { baseMs: 1_000, capMs: 1_000 } });
+  const { job } = await queue.enqueue(noop({ maxAttempts: 20 }));
+  for (let i = 1; i <= 12; i++) {
+    const claimed = await eventually(async () => {
+      now = new Date(now.getTime() + 2_000); // past the retry's backoff: due, then claimed
+      return (await queue.claim('w', { limit: 1 }))[0];
+    }, 10_000, `attempt ${i}`);
+    await queue.markFailedOrRetry(claimed.id, new Error(`e${i}`), { workerId: 'w', claimSeq: claimed.claimSeq });
+  }
+  const after = (await queue.get(job.id))!;
+  assert.equal(after.attempts, 12);
+  assert.deepEqual(after.errors.map((e) => /e\d+/.exec(e.error)![0]), ['e3', 'e4', 'e5', 'e6', 'e7', 'e8', 'e9', 'e10', 'e11', 'e12']);
+  assert.match(after.lastError!, /e12/);
+});
+
 test('progress of a running log job is stored under its claim only', async () => {
   const { queue } = await freshQueue(LOG);
   const { job } = await queue.enqueue(noop());

@@ -4,6 +4,19 @@
 -- row store. Applied with src/queue/functions.sql after the migrations, as one file, and written as that
 -- file is (each definition as pg_get_functiondef prints it).
 
+-- A job's error history as a row keeps it: its last 10 errors (src/limits.ts ERROR_HISTORY), oldest
+-- first, from the fail rows that carry one (a retry, a failure for good, a lost lease).
+CREATE OR REPLACE FUNCTION jobq.log_errors(job uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+AS $function$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('at', e.at, 'attempt', e.attempt, 'error', e.error) ORDER BY e.at), '[]')
+    FROM (SELECT x.at, x.attempt, x.error FROM jobq.log_fail_all x
+           WHERE x.id = job AND x.status IN ('retrying', 'failed_permanent', 'lost') AND x.error IS NOT NULL
+           ORDER BY x.at DESC LIMIT 10) e
+$function$;
+
 -- Jobs as their entries say, in the order of `ids` (ids with no entry give no row): each one's newest
 -- entry (scheduled, else logged), the batch that claimed it, and the derived status: queued (not in a batch yet, or scheduled for
 -- attempt 1), retrying (scheduled for a later attempt), running (in a batch, no outcome), succeeded (in
@@ -53,8 +66,7 @@ BEGIN
                         ORDER BY bt.hi_xid, bt.hi_pos LIMIT 1) b ON true
     LEFT JOIN LATERAL (SELECT dn.finished_at, dn.results -> (array_position(dn.pos, e.pos) - 1) AS result FROM jobq.log_done_all dn
                         WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1) d ON true
-    CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_object('at', x.at, 'attempt', x.attempt, 'error', x.error) ORDER BY x.at), '[]') AS errors
-                          FROM jobq.log_fail_all x WHERE x.id = e.id AND x.status IN ('retrying', 'failed_permanent', 'lost') AND x.error IS NOT NULL) errs
+    CROSS JOIN LATERAL (SELECT jobq.log_errors(e.id) AS errors) errs
    ORDER BY i.o;
 END $function$;
 
@@ -80,8 +92,7 @@ DECLARE
   cr boolean;
   pr jsonb;
 BEGIN
-  SELECT coalesce(jsonb_agg(jsonb_build_object('at', x.at, 'attempt', x.attempt, 'error', x.error) ORDER BY x.at), '[]') INTO errs
-    FROM jobq.log_fail_all x WHERE x.id = job AND x.status IN ('retrying', 'failed_permanent', 'lost') AND x.error IS NOT NULL;
+  errs := jobq.log_errors(job);
   cr := EXISTS (SELECT FROM jobq.log_cancel c WHERE c.id = job);
   SELECT p.progress INTO pr FROM jobq.log_progress p WHERE p.id = job;
   SELECT * INTO e FROM jobq.log_scheduled s WHERE s.id = job;
@@ -327,8 +338,7 @@ BEGIN
     SELECT w.id, w.queue, w.kind, w.payload, CASE WHEN w.attempt > 1 THEN 'retrying' ELSE 'queued' END::jobq.job_status, w.attempt - 1,
            w.max_attempts, w.run_at, w.timeout_ms, w.backoff_ms, w.trace_context, e.errors, e.errors -> -1 ->> 'error', w.created_at, p_now
       FROM waiting w
-      CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_object('at', x.at, 'attempt', x.attempt, 'error', x.error) ORDER BY x.at), '[]') AS errors
-                            FROM jobq.log_fail_all x WHERE x.id = w.id AND x.status IN ('retrying', 'failed_permanent', 'lost') AND x.error IS NOT NULL) e
+      CROSS JOIN LATERAL (SELECT jobq.log_errors(w.id) AS errors) e
     RETURNING 1
   )
   SELECT count(*) INTO n FROM made;
