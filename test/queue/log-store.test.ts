@@ -75,6 +75,24 @@ test('a claim takes rows of a higher priority first, then the log, then the rest
   assert.deepEqual(await queue.claim('w', { limit: 10 }), []);
 });
 
+test('a backlog in either store or in one queue starves no other: rows of priority 0 share each claim with the log, and the log\'s queues take turns', async () => {
+  const { queue } = await freshQueue(LOG);
+  const rows = await queue.enqueueMany(Array.from({ length: 30 }, (_, i) => noop({ idempotencyKey: `k${i}` }))); // keyed: rows
+  await queue.enqueueMany(Array.from({ length: 30 }, () => noop()));
+  const four = await queue.claim('w', { limit: 4 });
+  assert.deepEqual(four.map((j) => Math.sign(j.claimSeq)).sort(), [-1, -1, 1, 1], 'half of a claim each');
+  assert.equal(four.filter((j) => j.claimSeq > 0)[0]!.id, rows[0]!.job.id, 'the rows in their order');
+  const ones = [];
+  for (let i = 0; i < 24; i++) ones.push(...(await queue.claim('w', { limit: 1 })));
+  assert.ok(ones.some((j) => j.claimSeq > 0) && ones.some((j) => j.claimSeq < 0), 'claims of one job reach both stores');
+
+  const { queue: q2 } = await freshQueue(LOG);
+  await q2.enqueueMany([...Array.from({ length: 30 }, () => noop({ queue: 'a' })), ...Array.from({ length: 30 }, () => noop({ queue: 'z' }))]);
+  const taken = [];
+  for (let i = 0; i < 24; i++) taken.push(...(await q2.claim('w', { limit: 1 })));
+  assert.deepEqual([...new Set(taken.map((j) => j.queue))].sort(), ['a', 'z'], 'both queues served');
+});
+
 test('the Worker runs log jobs: failures retry with backoff, a PermanentError or the last attempt fails for good, the operator retries', async () => {
   const tries = new Map<number, number>();
   const s = await setup(

@@ -254,8 +254,11 @@ END $function$;
 -- queue with a log, in name order, at most 1,000 entries a batch; their claim_seq is negative,
 -- -(batch_id * 1024 + seq)), then what is left from the row store (jobq.claim,
 -- whose cost on an empty row store is one index probe); the rows first when a runnable one has a
--- priority above the log's 0. The cursor (p_priority, p_after_*) applies to the rows only. The first
--- p_started jobs it returns start now (NULL: all), the rest wait in the worker's buffer.
+-- priority above the log's 0. Runnable rows of priority 0 share the claim with the log: up to half of
+-- it goes to them first (one claim in two, for a claim of one job), so that a backlog in either store
+-- does not starve the other. The log's queues are taken in an order drawn for each claim, so that one
+-- queue's backlog does not starve the others. The cursor (p_priority, p_after_*) applies to the rows
+-- only. The first p_started jobs it returns start now (NULL: all), the rest wait in the worker's buffer.
 CREATE OR REPLACE FUNCTION jobq.claim_all(p_worker text, p_limit integer, p_queues text[], p_kinds text[], p_now timestamp with time zone, p_priority integer, p_after_run_at timestamp with time zone, p_after_id uuid, p_started integer, p_async boolean, p_exclude text[])
  RETURNS TABLE(id uuid, queue text, kind text, payload jsonb, priority integer, attempts integer, max_attempts integer, timeout_ms integer, backoff_ms integer, started_at_ms double precision, run_at_ms double precision, claim_seq double precision, trace_context jsonb, pos bigint)
  LANGUAGE plpgsql
@@ -270,24 +273,29 @@ DECLARE
   q text;
   got int := 0;
   n int;
-  -- The log's jobs have priority 0: runnable rows of a higher one go before them.
-  rows_first boolean := EXISTS (
-    SELECT FROM jobq.jobs j
-     WHERE j.status IN ('queued', 'retrying') AND j.priority > 0 AND j.run_at <= v_now AND j.group_key IS NULL
+  -- The log's jobs have priority 0: runnable rows of a higher one go before them, of 0 share with them.
+  top int := (
+    SELECT j.priority FROM jobq.jobs j
+     WHERE j.status IN ('queued', 'retrying') AND j.run_at <= v_now AND j.group_key IS NULL
        AND (p_queues IS NULL OR j.queue = ANY (p_queues)) AND (p_exclude IS NULL OR j.queue <> ALL (p_exclude))
-       AND (p_kinds IS NULL OR j.kind = ANY (p_kinds)));
+       AND (p_kinds IS NULL OR j.kind = ANY (p_kinds))
+     ORDER BY j.priority DESC LIMIT 1);
+  rows_first boolean := top > 0;
+  share int := CASE WHEN top = 0 THEN CASE WHEN p_limit > 1 THEN (p_limit + 1) / 2 WHEN random() < 0.5 THEN 1 ELSE 0 END ELSE 0 END;
 BEGIN
   IF p_async THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;
-  IF rows_first THEN
+  IF rows_first OR share > 0 THEN
     RETURN QUERY
       SELECT j.id, j.queue, j.kind, j.payload, j.priority, j.attempts, j.max_attempts, j.timeout_ms, j.backoff_ms,
              (extract(epoch FROM j.started_at) * 1000)::float8, (extract(epoch FROM j.run_at) * 1000)::float8, j.claim_seq::float8, j.trace_context, NULL::bigint
-        FROM jobq.claim(p_worker, p_limit, p_queues, p_kinds, p_now, p_priority, p_after_run_at, p_after_id, p_started, false, p_exclude) j;
+        FROM jobq.claim(p_worker, CASE WHEN rows_first THEN p_limit ELSE share END, p_queues, p_kinds, p_now, p_priority, p_after_run_at, p_after_id,
+                        p_started, false, p_exclude) j;
     GET DIAGNOSTICS got = ROW_COUNT;
   END IF;
   IF got < p_limit THEN
-    FOR q IN SELECT DISTINCT c.queue FROM jobq.log_cursor c
-              WHERE (p_queues IS NULL OR c.queue = ANY (p_queues)) AND (p_exclude IS NULL OR c.queue <> ALL (p_exclude)) ORDER BY c.queue LOOP
+    FOR q IN SELECT c.queue FROM (SELECT DISTINCT c0.queue FROM jobq.log_cursor c0
+                                   WHERE (p_queues IS NULL OR c0.queue = ANY (p_queues)) AND (p_exclude IS NULL OR c0.queue <> ALL (p_exclude))) c
+              ORDER BY random() LOOP
       RETURN QUERY
         SELECT c.id, c.queue, c.kind, c.payload, 0, c.attempt, c.max_attempts, c.timeout_ms, c.backoff_ms,
                CASE WHEN p_started IS NULL OR got + c.o <= p_started THEN (extract(epoch FROM v_now) * 1000)::float8 END,
