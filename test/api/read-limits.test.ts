@@ -13,7 +13,7 @@ import { isJobqError } from '../../src/errors.ts';
 import { migrate } from '../../src/queue/migrate.ts';
 import { Queue } from '../../src/queue/queue.ts';
 import { list } from '../../src/queue/statements/reads.ts';
-import { freshDatabase, testKinds, eventually, body, buildTestApp, DEFAULT_CONFIG, listen, throughPgBouncer } from '../helpers/fixtures.ts';
+import { freshDatabase, freshQueue, testKinds, eventually, body, buildTestApp, DEFAULT_CONFIG, listen, throughPgBouncer } from '../helpers/fixtures.ts';
 
 /** Through PgBouncer no statement_timeout is sent at connect (it refuses the parameter): the server's own setting bounds statements (README, PgBouncer). */
 const STATEMENT_TIMEOUT_IS_THE_SERVERS = 'through PgBouncer the statement timeout is the server\'s own setting, not the pool\'s';
@@ -145,32 +145,37 @@ test('migrations are not cut short by the statement timeout', { skip: throughPgB
   }
 });
 
-test('a page stops before the job that would pass its byte cap, and the cursor continues there', { timeout: 120_000 }, async () => {
-  const { app, queue } = await buildTestApp();
-  const MiB = 1024 * 1024;
-  // Half compressible (stored in a few kB, 1 MiB once sent), half not.
-  const random = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(Math.random() * 256))).toString('base64').slice(0, n);
-  const ids: string[] = [];
-  for (let i = 0; i < 30; i++) {
-    const text = i % 2 === 0 ? 'a'.repeat(999_000) : random(999_000);
-    ids.push((await queue.enqueue({ kind: 'summarize_text', payload: { text } })).job.id);
-  }
-  const seen: string[] = [];
-  let cursor: string | null = null;
-  let pages = 0;
-  do {
-    const res: { statusCode: number; rawPayload: Buffer; body: string } = await app.inject({ url: `/v1/jobs?limit=500${cursor ? `&cursor=${cursor}` : ''}` });
-    assert.equal(res.statusCode, 200);
-    assert.ok(res.rawPayload.length <= 9 * MiB, `a page of ${res.rawPayload.length} bytes`);
-    const page = JSON.parse(res.body) as { jobs: { id: string }[]; next_cursor: string | null };
-    assert.ok(page.jobs.length >= 1 && page.jobs.length <= 8, `${page.jobs.length} jobs on a page`);
-    seen.push(...page.jobs.map((j) => j.id));
-    cursor = page.next_cursor;
-    pages++;
-  } while (cursor);
-  assert.deepEqual(seen, [...ids].reverse(), 'every job once, newest first');
-  assert.ok(pages >= 4);
-});
+for (const logStore of [false, true]) {
+  const which = logStore ? ', with the log store (its jobs and rows merged on each page)' : '';
+  test(`a page stops before the job that would pass its byte cap, and the cursor continues there${which}`, { timeout: 120_000 }, async () => {
+    const { queue: q } = await freshQueue({ logStore });
+    const { app, queue } = await buildTestApp({ queue: q });
+    const MiB = 1024 * 1024;
+    // Half compressible (stored in a few kB, 1 MiB once sent), half not; with the log store, one in three
+    // keyed (a row), the rest in the log.
+    const random = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(Math.random() * 256))).toString('base64').slice(0, n);
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const text = i % 2 === 0 ? 'a'.repeat(999_000) : random(999_000);
+      ids.push((await queue.enqueue({ kind: 'summarize_text', payload: { text }, ...(i % 3 === 0 ? { idempotencyKey: `k${i}` } : {}) })).job.id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: { statusCode: number; rawPayload: Buffer; body: string } = await app.inject({ url: `/v1/jobs?limit=500${cursor ? `&cursor=${cursor}` : ''}` });
+      assert.equal(res.statusCode, 200);
+      assert.ok(res.rawPayload.length <= 9 * MiB, `a page of ${res.rawPayload.length} bytes`);
+      const page = JSON.parse(res.body) as { jobs: { id: string }[]; next_cursor: string | null };
+      assert.ok(page.jobs.length >= 1 && page.jobs.length <= 8, `${page.jobs.length} jobs on a page`);
+      seen.push(...page.jobs.map((j) => j.id));
+      cursor = page.next_cursor;
+      pages++;
+    } while (cursor);
+    assert.deepEqual(seen, [...ids].reverse(), 'every job once, newest first');
+    assert.ok(pages >= 4);
+  });
+}
 
 test('/v1/stats and /readyz cost one query per period however many ask at once', async () => {
   let readyChecks = 0;

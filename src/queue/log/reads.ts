@@ -34,21 +34,37 @@ export const get = statement<{ id: string }, DerivedRow>('log_get', 'SELECT * FR
 /**
  * A listing's candidates from the log: the newest first jobs (by id, below `after`) of `queue` and
  * `kind` when given, from the log (hot and archived) and the scheduled entries, derived in one call.
+ * Once their payloads, results and errors add up to `pageBytes`, later ones come back without those
+ * (`fits` false: the caller ends the page before them), as the rows' listing does (statements/reads.ts).
  */
-export const list = statement<{ after: string | null; queue: string | null; kind: string | null; limit: number }, DerivedRow>(
+export const list = statement<{ after: string | null; queue: string | null; kind: string | null; limit: number; pageBytes: number }, DerivedRow & { fits: boolean }>(
   'log_list',
-  `SELECT * FROM jobq.log_jobs(ARRAY(
-     SELECT id FROM (
-       SELECT id FROM (SELECT id FROM jobq.log_all
-                        WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
-                          AND (:kind::text IS NULL OR kind = :kind::text)
-                        ORDER BY id DESC LIMIT :limit) a
-       UNION ALL
-       SELECT id FROM (SELECT id FROM jobq.log_scheduled
-                        WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
-                          AND (:kind::text IS NULL OR kind = :kind::text)
-                        ORDER BY id DESC LIMIT :limit) s
-     ) u ORDER BY id DESC LIMIT :limit))`,
+  `SELECT w.id, w.queue, w.kind, CASE WHEN w.fits THEN w.payload END AS payload, w.status, w.attempts, w.max_attempts, w.run_at,
+          w.timeout_ms, w.backoff_ms, w.locked_by, w.locked_at, CASE WHEN w.fits THEN w.result END AS result, w.created_at,
+          w.finished_at, w.pos, CASE WHEN w.fits THEN w.errors ELSE '[]' END AS errors, w.cancel_requested, w.progress,
+          w.trace_context, w.fits
+     FROM (
+       SELECT m.*, m.upto = m.size OR m.upto <= :pageBytes AS fits
+         FROM (
+           SELECT d.*, sum(d.size) OVER (ORDER BY d.id DESC) AS upto
+             FROM (
+               SELECT x.*, 512 + octet_length(x.payload::text) + coalesce(octet_length(x.result::text), 0) + octet_length(x.errors::text) AS size
+                 FROM jobq.log_jobs(ARRAY(
+                   SELECT id FROM (
+                     SELECT id FROM (SELECT id FROM jobq.log_all
+                                      WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
+                                        AND (:kind::text IS NULL OR kind = :kind::text)
+                                      ORDER BY id DESC LIMIT :limit) a
+                     UNION ALL
+                     SELECT id FROM (SELECT id FROM jobq.log_scheduled
+                                      WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
+                                        AND (:kind::text IS NULL OR kind = :kind::text)
+                                      ORDER BY id DESC LIMIT :limit) s
+                   ) u ORDER BY id DESC LIMIT :limit)) x
+             ) d
+         ) m
+     ) w
+    ORDER BY w.id DESC`,
 );
 
 /**

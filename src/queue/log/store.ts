@@ -76,7 +76,7 @@ async function afterTransition(id: string, db: Queryable): Promise<Job | null> {
 }
 
 /** A derived job that the log still holds (not moved to the rows). */
-function isJobStatus(r: Reads.DerivedRow): r is Reads.DerivedRow & { status: JobStatus } {
+function isJobStatus<R extends Reads.DerivedRow>(r: R): r is R & { status: JobStatus } {
   return r.status !== 'moved';
 }
 
@@ -196,24 +196,40 @@ export async function retry(ctx: QueueContext, id: string, db: Queryable): Promi
  * A listing's page from the log, merged with the row store's `rows` page (both newest first by id,
  * below the same cursor). Each page says up to where it is complete: the rows page to its nextCursor
  * (or all the way), the log's to its last candidate when it filled its limit. The merged page holds the
- * jobs above both bounds, newest first, at most `limit`; its cursor is where it stops.
+ * jobs above both bounds, newest first, at most `limit` and within `pageBytes` together (the first
+ * always); its cursor is where it stops.
  */
 export async function mergeList(
-  rows: JobPage, filter: { status: string | null; kind: string | null; queue: string | null; after: string | null; limit: number },
+  rows: JobPage, filter: { status: string | null; kind: string | null; queue: string | null; after: string | null; limit: number; pageBytes: number },
   db: Queryable, encode: (id: string) => string, decode: (cursor: string) => string,
 ): Promise<JobPage> {
-  const logged = await Reads.list(db, { after: filter.after, queue: filter.queue, kind: filter.kind, limit: filter.limit });
+  const logged = await Reads.list(db, { after: filter.after, queue: filter.queue, kind: filter.kind, limit: filter.limit, pageBytes: filter.pageBytes });
   const bounds: string[] = [];
   if (rows.nextCursor !== null) bounds.push(decode(rows.nextCursor));
   if (logged.length === filter.limit) bounds.push(logged.at(-1)!.id);
   const bound = bounds.length === 0 ? null : bounds.reduce((a, b) => (a > b ? a : b));
   // A moved job is a row now: the rows' page has it (or will, past its bound).
-  const all = [...rows.jobs, ...logged.filter(isJobStatus).filter((r) => filter.status === null || r.status === filter.status).map(toJob)]
-    .filter((j) => bound === null || j.id >= bound)
-    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-  if (all.length > filter.limit) {
-    const page = all.slice(0, filter.limit);
-    return { jobs: page, nextCursor: encode(page.at(-1)!.id) };
+  const all = [
+    ...rows.jobs.map((job) => ({ job, fits: true })),
+    ...logged.filter(isJobStatus).filter((r) => filter.status === null || r.status === filter.status).map((r) => ({ job: toJob(r), fits: r.fits })),
+  ]
+    .filter((j) => bound === null || j.job.id >= bound)
+    .sort((a, b) => (a.job.id < b.job.id ? 1 : a.job.id > b.job.id ? -1 : 0));
+  // Both stores' jobs within the byte cap together (the first always): the page ends before the one past it.
+  const page: Job[] = [];
+  let bytes = 0;
+  for (const { job, fits } of all) {
+    const size = 512 + jsonBytes(job.payload) + jsonBytes(job.result) + jsonBytes(job.errors);
+    if (page.length === filter.limit || (page.length > 0 && (!fits || bytes + size > filter.pageBytes))) {
+      return { jobs: page, nextCursor: encode(page.at(-1)!.id) };
+    }
+    page.push(job);
+    bytes += size;
   }
-  return { jobs: all, nextCursor: bound === null ? null : encode(bound) };
+  return { jobs: page, nextCursor: bound === null ? null : encode(bound) };
+}
+
+/** The bytes of `value` as JSON text (as the listings' byte cap counts them). */
+function jsonBytes(value: unknown): number {
+  return value === null || value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
 }
