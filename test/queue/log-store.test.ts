@@ -180,7 +180,7 @@ test('a released log claim goes back unspent; a lapsed one is recovered with its
   assert.deepEqual((await queue.renew('w2', [second!])).lost, [second!.claimSeq]);
   assert.deepEqual(await queue.complete('w2', [second!]), [], 'a lost claim completes nothing');
   const recovered = (await queue.get(job.id))!;
-  assert.equal(recovered.status, 'queued');
+  assert.equal(recovered.status, 'retrying', 'waiting for its next attempt, as a row would');
   assert.equal(recovered.attempts, 1);
   assert.match(recovered.lastError!, /w2 lost the job/);
 
@@ -401,7 +401,7 @@ test('the lease keeper\'s fallback (its worker\'s thread blocked) renews the wor
   assert.equal(renewed, 1);
   assert.equal(await queue.recoverStale(30_000), 1, 'only the other worker\'s lapsed');
   assert.equal((await queue.get(mine[0]!.id))?.status, 'running');
-  assert.equal((await queue.get(theirs[0]!.id))?.status, 'queued');
+  assert.equal((await queue.get(theirs[0]!.id))?.status, 'retrying');
 });
 
 test('flows: a batch\'s parents stay rows, so their children settle (log jobs as parents: log-parents.test.ts)', async () => {
@@ -459,7 +459,7 @@ test('a page derived in one call (jobq.log_jobs) agrees with the per-job derivat
   const of = (id: string) => page.find((j) => j.id === id)!;
   assert.deepEqual([...new Set(page.map((j) => j.status))].sort(), ['cancelled', 'failed_permanent', 'queued', 'retrying', 'running', 'succeeded']);
   assert.deepEqual([of(archived.id).status, of(archived.id).result], ['succeeded', { old: true }], 'an archived job');
-  assert.deepEqual([of(lost.id).status, of(lost.id).attempts], ['queued', 1], 'the lost attempt counts');
+  assert.deepEqual([of(lost.id).status, of(lost.id).attempts], ['retrying', 1], 'the lost attempt counts');
   assert.deepEqual([of(released.id).status, of(released.id).attempts], ['queued', 0], 'a release gives the attempt back');
   assert.deepEqual([of(retried.id).status, of(retried.id).attempts, of(retried.id).errors.length], ['queued', 0, 1], 'an operator\'s retry keeps the history');
   assert.deepEqual([of(asked.id).status, of(asked.id).cancel_requested], ['running', true]);

@@ -18,9 +18,10 @@ AS $function$
 $function$;
 
 -- Jobs as their entries say, in the order of `ids` (ids with no entry give no row): each one's newest
--- entry (scheduled, else logged), the batch that claimed it, and the derived status: queued (not in a batch yet, or scheduled for
--- attempt 1), retrying (scheduled for a later attempt), running (in a batch, no outcome), succeeded (in
--- a done row), or what its log_fail row says ('released' and 'lost' entries always have a newer one).
+-- entry (scheduled, else logged), the batch that claimed it, and the derived status: queued (not in a
+-- batch yet, or scheduled, for attempt 1), retrying (the same, for a later attempt), running (in a
+-- batch, no outcome), succeeded (in a done row), or what its log_fail row says ('released' and 'lost'
+-- entries always have a newer one).
 -- One plan for a whole page, its lookups as lateral joins; plpgsql so that the plan is kept.
 CREATE OR REPLACE FUNCTION jobq.log_jobs(ids uuid[])
  RETURNS SETOF jobq.log_derived
@@ -36,7 +37,7 @@ BEGIN
   SELECT e.id, e.queue, e.kind, e.payload,
          CASE WHEN e.scheduled THEN CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END
               WHEN f.status IS NOT NULL THEN f.status
-              WHEN b.batch_id IS NULL THEN 'queued'
+              WHEN b.batch_id IS NULL THEN CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END
               WHEN d.finished_at IS NULL THEN 'running' ELSE 'succeeded' END,
          CASE WHEN e.scheduled OR (f.status = 'cancelled' AND f.batch_id IS NULL) OR (f.status IS NULL AND b.batch_id IS NULL) THEN e.attempt - 1
               WHEN f.status IS NOT NULL THEN f.attempt ELSE e.attempt END,
@@ -119,7 +120,7 @@ BEGIN
      ORDER BY bt.hi_xid, bt.hi_pos LIMIT 1;
   END IF;
   IF b.batch_id IS NULL THEN
-    RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, 'queued'::text, e.attempt - 1, e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms,
+    RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END, e.attempt - 1, e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms,
       NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs, cr, pr, e.trace_context, NULL::bigint;
     RETURN;
   END IF;

@@ -27,7 +27,7 @@ BEGIN
   -- A scheduled entry is waiting: it joins the log first, to be marked moved with the others.
   PERFORM jobq.log_unschedule(ids);
   WITH waiting AS (
-    SELECT * FROM jobq.log_jobs(ids) d WHERE d.status = 'queued'
+    SELECT * FROM jobq.log_jobs(ids) d WHERE d.status IN ('queued', 'retrying')
   ), marked AS (
     INSERT INTO jobq.log_fail (pos, id, status, attempt, at)
     SELECT w.pos, w.id, 'moved', w.attempts + 1, p_now FROM waiting w

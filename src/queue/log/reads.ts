@@ -72,12 +72,12 @@ export const list = statement<{ after: string | null; queue: string | null; kind
  * counts scan its table), and the age of the oldest runnable one of each (seconds). A job is its newest
  * entry (scheduled, else logged); a logged entry's status is its fail row's, else succeeded when a done
  * row names it, running when an open batch holds it (jobq.log_batch_open of the few open batches),
- * else queued.
+ * else retrying for a later attempt, queued for the first.
  */
 export const counts = statement<{ now: Date | null }, { queue: string; kind: string; status: DerivedRow['status']; n: number; age: number | null }>(
   'log_counts',
   `WITH newest AS (
-     SELECT l.pos, l.queue, l.kind, l.run_at FROM jobq.log_all l
+     SELECT l.pos, l.queue, l.kind, l.run_at, l.attempt FROM jobq.log_all l
       WHERE NOT EXISTS (SELECT FROM jobq.log_all n WHERE n.id = l.id AND n.pos > l.pos)
         AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = l.id)
    ),
@@ -91,7 +91,7 @@ export const counts = statement<{ now: Date | null }, { queue: string; kind: str
    derived AS (
      SELECT n.queue, n.kind, n.run_at,
             CASE WHEN f.status IS NOT NULL THEN f.status WHEN d.pos IS NOT NULL THEN 'succeeded'
-                 WHEN r.pos IS NOT NULL THEN 'running' ELSE 'queued' END AS status
+                 WHEN r.pos IS NOT NULL THEN 'running' WHEN n.attempt > 1 THEN 'retrying' ELSE 'queued' END AS status
        FROM newest n
        LEFT JOIN jobq.log_fail_all f ON f.pos = n.pos
        LEFT JOIN done d ON d.pos = n.pos
