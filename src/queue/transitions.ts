@@ -16,6 +16,7 @@ import type { Statement } from './statements/statement.ts';
 import * as SQL from './statements/transitions.ts';
 import type { ClaimRef } from './leases.ts';
 import * as Log from './log/store.ts';
+import * as LogSQL from './log/statements.ts';
 import { type CancelOutcome, isTerminal, type Job, type Queryable, type WorkerWriteOptions, type WriteOptions } from './types.ts';
 import { errorText, isUuid } from './validate.ts';
 
@@ -89,9 +90,9 @@ export interface FailOptions extends WorkerWriteOptions {
 
 /** See Queue.markFailedOrRetry. */
 export async function markFailedOrRetry(ctx: QueueContext, id: string, error: unknown, opts: FailOptions = {}): Promise<Job> {
-  const log = logClaim(ctx, id, opts);
+  const log = logClaim(ctx, id, opts) ?? (await logClaimOf(ctx, id, opts));
   if (log) {
-    const delayMs = nextDelay(opts.previousDelayMs ?? null, ctx.backoff, ctx.random);
+    const delayMs = nextDelay(opts.previousDelayMs !== undefined ? opts.previousDelayMs : log.backoffMs ?? null, ctx.backoff, ctx.random);
     const job = await Log.fail(ctx, ctx.log!, log, log.workerId, { error: errorText(error), permanent: opts.permanent ?? false, delayMs }, opts.db);
     return finished(ctx, job ?? (await notHeld(ctx, id, 'fail', opts)), opts);
   }
@@ -107,7 +108,7 @@ export async function markFailedOrRetry(ctx: QueueContext, id: string, error: un
 
 /** See Queue.finalizeCancelled. */
 export async function finalizeCancelled(ctx: QueueContext, id: string, opts: WorkerWriteOptions = {}): Promise<Job> {
-  const log = logClaim(ctx, id, opts);
+  const log = logClaim(ctx, id, opts) ?? (await logClaimOf(ctx, id, opts));
   if (log) {
     const job = await Log.finalizeCancelled(ctx, ctx.log!, log, log.workerId, opts.db);
     return finished(ctx, job ?? (await notHeld(ctx, id, 'finalize_cancelled', opts)), opts);
@@ -175,12 +176,27 @@ async function keyTaken(db: Queryable, id: string, err: unknown): Promise<JobqEr
 const UNIQUE_VIOLATION = '23505';
 const KEY_INDEXES = new Set(['jobs_singleton_key_idx', 'jobs_debounce_key_idx']);
 
+/** A log job's claim as a transition names it, with the delay before this attempt when known. */
+type LogClaimRef = ClaimRef & { workerId: string; backoffMs?: number | null };
+
 /** The log claim a worker's transition names (`opts.claimSeq` negative, with the log store on), or null. */
-function logClaim(ctx: QueueContext, id: string, opts: WorkerWriteOptions): (ClaimRef & { workerId: string }) | null {
+function logClaim(ctx: QueueContext, id: string, opts: WorkerWriteOptions): LogClaimRef | null {
   if (ctx.log === null || opts.claimSeq === undefined || !Log.isLogClaim(opts.claimSeq)) return null;
   if (!isUuid(id)) throw notFound(id);
   if (opts.workerId === undefined) throw new JobqError('validation_failed', 'a claim of the log store is named by its worker and its claim');
   return { id, claimSeq: opts.claimSeq, workerId: opts.workerId };
+}
+
+/**
+ * For a transition named by the job's id alone (no claimSeq), with the log store on: the claim that holds
+ * the log job running, when `opts.workerId` (if given) is its worker; null for any other job (a row's
+ * transition needs no claim). Its delay before this attempt comes along, for the next backoff.
+ */
+async function logClaimOf(ctx: QueueContext, id: string, opts: WorkerWriteOptions): Promise<LogClaimRef | null> {
+  if (ctx.log === null || opts.claimSeq !== undefined || !isUuid(id)) return null;
+  const [c] = await LogSQL.claimOf(opts.db ?? ctx.pool, { id });
+  if (!c || (opts.workerId !== undefined && opts.workerId !== c.worker)) return null;
+  return { id, claimSeq: c.claim_seq, workerId: c.worker, backoffMs: c.backoff_ms };
 }
 
 /** Why a log transition changed nothing: not_found, or invalid_transition with the job's status. */
@@ -203,10 +219,13 @@ async function transition<P>(ctx: QueueContext, id: string, stmt: Statement<P, J
   const [row] = await stmt(db, params);
   if (row) return row;
   const [current] = await Reads.statusOf(db, { id });
-  if (!current) throw notFound(id);
   const action = stmt.name.replace(/^jobq_/, '');
-  const notHeld = opts.workerId && current.status === 'running' ? ` held by another worker than ${opts.workerId}` : '';
-  throw new JobqError('invalid_transition', `cannot ${action} job ${id}: it is ${current.status}${notHeld}`, [
+  if (!current) {
+    if (ctx.log) await notHeld(ctx, id, action, opts); // a log job: says its status
+    throw notFound(id);
+  }
+  const other = opts.workerId && current.status === 'running' ? ` held by another worker than ${opts.workerId}` : '';
+  throw new JobqError('invalid_transition', `cannot ${action} job ${id}: it is ${current.status}${other}`, [
     { path: '/status', message: `is ${current.status}`, status: current.status },
   ]);
 }

@@ -274,6 +274,22 @@ test('a log job keeps its last 10 errors, as a row does, oldest first', async ()
   assert.match(after.lastError!, /e12/);
 });
 
+test('a worker\'s transition of a log job named by its id alone finds the job\'s claim; a job not running says its status', async () => {
+  const { queue } = await freshQueue(LOG);
+  const [a, b, c] = await queue.enqueueMany([noop({ queue: 'x' }), noop({ queue: 'y' }), noop({ queue: 'z' })]);
+  await queue.claim('w1', { limit: 1, queues: ['x'] });
+  await queue.claim('w1', { limit: 1, queues: ['y'] });
+  const invalid = (status: string) => (e: { kind?: string; message?: string }) => e.kind === 'invalid_transition' && e.message!.includes(`it is ${status}`);
+  await assert.rejects(queue.markFailedOrRetry(a!.job.id, new Error('x'), { workerId: 'w2' }), invalid('running'), 'another worker\'s');
+  await assert.rejects(queue.markFailedOrRetry(c!.job.id, new Error('x'), { workerId: 'w1' }), invalid('queued'), 'not claimed');
+  const failed = await queue.markFailedOrRetry(a!.job.id, new Error('smtp down'), { workerId: 'w1', permanent: true });
+  assert.deepEqual([failed.status, failed.attempts], ['failed_permanent', 1]);
+  assert.match(failed.lastError!, /smtp down/);
+  await queue.requestCancel(b!.job.id);
+  assert.equal((await queue.finalizeCancelled(b!.job.id, { workerId: 'w1' })).status, 'cancelled');
+  await assert.rejects(queue.finalizeCancelled(b!.job.id, { workerId: 'w1' }), invalid('cancelled'));
+});
+
 test('progress of a running log job is stored under its claim only', async () => {
   const { queue } = await freshQueue(LOG);
   const { job } = await queue.enqueue(noop());

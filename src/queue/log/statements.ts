@@ -273,6 +273,19 @@ export const recoverBatch = statement<{ batchId: string; now: Date | null }, { i
    SELECT id, status FROM o, (SELECT count(*) FROM n) x`,
 );
 
+/**
+ * The claim that holds log job `id` while it runs (its batch not lost): its claim_seq, its worker, and
+ * the delay before this attempt. For a worker's transition named by the job's id alone.
+ */
+export const claimOf = statement<{ id: string }, { claim_seq: number; worker: string; backoff_ms: number | null }>(
+  'log_claim_of',
+  `SELECT (-(d.batch_id * ${SEQ_SPAN} + o.seq))::float8 AS claim_seq, b.worker, d.backoff_ms
+     FROM jobq.log_job(:id::uuid) d
+     JOIN jobq.log_batch b ON b.batch_id = d.batch_id AND b.lost_at IS NULL
+    CROSS JOIN LATERAL jobq.log_batch_open(d.batch_id) o
+    WHERE d.status = 'running' AND o.id = d.id`,
+);
+
 /** Worker `workerId` has started every buffered log job up to claim `claimSeq` (negative): as markStartedThrough for rows. */
 export const markStartedThrough = command<{ workerId: string; claimSeq: number; now: Date | null }>(
   'log_mark_started_through',
