@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type pg from 'pg';
+import pg from 'pg';
 import { PermanentError } from '../../src/kinds/registry.ts';
 import { Queue } from '../../src/queue/queue.ts';
 import type { Job } from '../../src/queue/types.ts';
@@ -237,7 +237,9 @@ test('a log claim completes only the job it took: an unknown id, or another job\
 test('a recovery of log jobs, and the sweep\'s move of due ones, wake their queue\'s workers', async () => {
   let now = new Date('2030-01-01T00:00:00Z');
   const { queue, db } = await freshQueue({ ...LOG, clock: () => now });
-  const listener = await db.pool.connect();
+  // A session of its own, past any pooler (LISTEN needs one).
+  const listener = new pg.Client({ connectionString: db.listenUrl ?? db.url });
+  await listener.connect();
   const heard: string[] = [];
   try {
     listener.on('notification', (n) => heard.push(`${n.channel} ${n.payload}`));
@@ -253,7 +255,7 @@ test('a recovery of log jobs, and the sweep\'s move of due ones, wake their queu
     await queue.sweep(60_000);
     await eventually(() => heard.includes('jobq_jobs later') || undefined, 10_000, 'the due job\'s queue woken');
   } finally {
-    listener.release();
+    await listener.end();
   }
 });
 
