@@ -7,7 +7,7 @@ import { emitCancelled, type QueueContext } from './context.ts';
 import { publishOutcomes } from './events/publish.ts';
 import * as Log from './log/store.ts';
 import { archiveGenerations, dropGenerations, ROTATE_MS, rotateIfDue } from './log/retention.ts';
-import * as LogSQL from './log/statements.ts';
+import * as LogSweep from './log/sweep.ts';
 import type { Retention } from './retention.ts';
 import { toJob } from './rows.ts';
 import * as SQL from './statements/housekeeping.ts';
@@ -87,8 +87,8 @@ export async function sweep(ctx: QueueContext, staleAfterMs: number, retention?:
   try {
     const recovered = await recoverStale(ctx, staleAfterMs);
     if (ctx.log) {
-      await LogSQL.moveDue(ctx.pool, { now: ctx.now() });
-      await LogSQL.strayToRows(ctx.pool, { now: ctx.now() });
+      await LogSweep.moveDue(ctx.pool, { now: ctx.now() });
+      await LogSweep.strayToRows(ctx.pool, { now: ctx.now() });
       await rotateIfDue(ctx.pool, ROTATE_MS);
       await archiveGenerations(ctx.pool);
     }

@@ -7,7 +7,7 @@ import { QUEUE_LIMIT, QUEUE_NAME, QUEUE_PAGE_SIZE, RATE_PERIOD_MS } from '../lim
 import type { QueueContext } from './context.ts';
 import { inTransaction } from './db.ts';
 import * as LogReads from './log/reads.ts';
-import * as LogSQL from './log/statements.ts';
+import * as LogSweep from './log/sweep.ts';
 import * as SQL from './statements/policies.ts';
 import type { Queryable, QueueInfo, QueuePage, QueuePolicy, QueuePolicyPatch, WriteOptions } from './types.ts';
 
@@ -90,7 +90,7 @@ export async function setQueue(ctx: QueueContext, name: string, patch: QueuePoli
     // A queue with a row in jobq.queues is the row store's: its waiting log jobs become rows, with the policy.
     const both = async (db: Queryable) => {
       await SQL.setPolicy(db, params);
-      await LogSQL.toRows(db, { name, now: ctx.now() });
+      await LogSweep.toRows(db, { name, now: ctx.now() });
     };
     await (opts.db ? both(opts.db) : inTransaction(ctx.pool, both));
   }
@@ -120,7 +120,7 @@ export async function listQueues(ctx: QueueContext, page: { after?: string; limi
 }
 
 /**
- * `rows` (queueInfos, the row store's) with the log's unfinished jobs added (log/statements.ts
+ * `rows` (queueInfos, the row store's) with the log's unfinished jobs added (log/reads.ts
  * queueCounts), and the queues only the log has jobs in; the first `limit` by name.
  */
 async function withLog(ctx: QueueContext, db: Queryable, rows: SQL.QueueInfoRow[], p: { name: string | null; after: string | null; limit: number }): Promise<SQL.QueueInfoRow[]> {

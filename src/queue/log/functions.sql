@@ -54,14 +54,6 @@ BEGIN
   UPDATE jobq.log_gen SET archived = true, archived_at = now() WHERE gen = g;
 END $function$;
 
--- A queue's cursor rows, one per lane (made by its first enqueue into the log).
-CREATE OR REPLACE FUNCTION jobq.log_add_queue(q text)
- RETURNS void
- LANGUAGE sql
-AS $function$
-  INSERT INTO jobq.log_cursor SELECT q, l FROM generate_series(0, jobq.log_lanes() - 1) l ON CONFLICT DO NOTHING
-$function$;
-
 -- Moves queue q's due scheduled entries into the log (in the caller's transaction: they join a later window).
 CREATE OR REPLACE FUNCTION jobq.log_move_due(q text, p_now timestamp with time zone)
  RETURNS void

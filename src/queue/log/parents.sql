@@ -56,6 +56,9 @@ CREATE OR REPLACE FUNCTION jobq.log_adopt_parents(ids uuid[], p_now timestamp wi
  LANGUAGE plpgsql
 AS $function$
 #variable_conflict use_column
+DECLARE
+  found_ids uuid[];
+  found_status text[];
 BEGIN
   PERFORM FROM jobq.log_scheduled s WHERE s.id = ANY (ids) ORDER BY s.pos FOR UPDATE;
   PERFORM FROM jobq.log_cursor c
@@ -65,9 +68,12 @@ BEGIN
     FROM (SELECT DISTINCT d.batch_id FROM jobq.log_jobs(ids) d WHERE d.status = 'running' ORDER BY d.batch_id) r
    WHERE b.batch_id = r.batch_id;
   -- Read again after the marks: a parent whose outcome was being written is read as it ended.
-  INSERT INTO jobq.log_parents (id) SELECT d.id FROM jobq.log_jobs(ids) d WHERE d.status = 'running' ON CONFLICT DO NOTHING;
+  SELECT array_agg(d.id), array_agg(d.status) INTO found_ids, found_status FROM jobq.log_jobs(ids) d;
+  INSERT INTO jobq.log_parents (id)
+  SELECT f.id FROM unnest(found_ids, found_status) AS f(id, status) WHERE f.status = 'running' ON CONFLICT DO NOTHING;
   PERFORM jobq.log_move_to_rows(ids, p_now);
-  RETURN QUERY SELECT d.id, CASE WHEN d.status IN ('queued', 'retrying') THEN 'moved' ELSE d.status END FROM jobq.log_jobs(ids) d;
+  RETURN QUERY SELECT f.id, CASE WHEN f.status IN ('queued', 'retrying') THEN 'moved' ELSE f.status END
+                 FROM unnest(found_ids, found_status) AS f(id, status);
 END $function$;
 
 -- The trigger log_done_settle, for a done row of a marked batch: the registered parents whose newest

@@ -13,6 +13,7 @@ import { toJob as rowJob } from '../rows.ts';
 import * as RowReads from '../statements/reads.ts';
 import * as Reads from './reads.ts';
 import * as SQL from './statements.ts';
+import * as Sweep from './sweep.ts';
 
 export { SEQ_SPAN } from './statements.ts';
 
@@ -157,16 +158,16 @@ export async function setProgress(
 export async function recoverStale(ctx: QueueContext, staleAfterMs: number, db: Queryable | undefined): Promise<Job[]> {
   const ids: string[] = [];
   const work = async (c: Queryable) => {
-    const [sweep] = await SQL.sweepThrough(c, {});
+    const [sweep] = await Sweep.sweepThrough(c, {});
     if (!sweep) return; // another process is recovering
     let through = sweep.through;
     let contiguous = true;
-    for (const b of await SQL.sweepBatches(c, { through, staleAfterMs, now: ctx.now() })) {
-      if (b.stale && b.open) for (const r of await SQL.recoverBatch(c, { batchId: b.batch_id, now: ctx.now() })) ids.push(r.id);
+    for (const b of await Sweep.sweepBatches(c, { through, staleAfterMs, now: ctx.now() })) {
+      if (b.stale && b.open) for (const r of await Sweep.recoverBatch(c, { batchId: b.batch_id, now: ctx.now() })) ids.push(r.id);
       contiguous &&= b.stale || !b.open;
       if (contiguous) through = b.batch_id;
     }
-    await SQL.setSweepThrough(c, { through });
+    await Sweep.setSweepThrough(c, { through });
   };
   if (db) await work(db);
   else await inTransaction(ctx.pool, work);

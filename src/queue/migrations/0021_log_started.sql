@@ -18,3 +18,6 @@ ALTER TABLE jobq.workers ADD COLUMN log_started bigint;
 DROP FUNCTION IF EXISTS jobq.log_claim(text, text, integer, text[], timestamptz);
 DROP FUNCTION IF EXISTS jobq.log_claim_lane(text, smallint, text, integer, text[], timestamptz);
 DROP FUNCTION IF EXISTS jobq.log_batch_open(bigint);
+
+-- Never called: the enqueue makes a queue's cursor rows itself (log/statements.ts insertRouted).
+DROP FUNCTION IF EXISTS jobq.log_add_queue(text);
