@@ -87,6 +87,8 @@ export interface Completion {
   id: string;
   claimSeq: number;
   json: string | undefined;
+  /** When the worker started it (epoch ms), for a job that waited in its buffer (the log store's completions use it). */
+  launchedAtMs?: number;
 }
 
 /** The claim set with results for `complete`: `{"<claim_seq>": [result]}`, `[]` for no result. */

@@ -43,7 +43,7 @@ export async function complete(ctx: QueueContext, workerId: string, items: Compl
   for (const { id, claimSeq, result, launchedAtMs } of items) {
     if (!isUuid(id)) continue;
     if (ctx.log !== null && Log.isLogClaim(claimSeq)) {
-      logged.push({ id, claimSeq, json: resultJson(result) });
+      logged.push({ id, claimSeq, json: resultJson(result), ...(isInstant(launchedAtMs) ? { launchedAtMs } : {}) });
       continue;
     }
     rows.push({ id, claimSeq, json: resultJson(result) });
@@ -93,7 +93,8 @@ export async function markFailedOrRetry(ctx: QueueContext, id: string, error: un
   const log = logClaim(ctx, id, opts) ?? (await logClaimOf(ctx, id, opts));
   if (log) {
     const delayMs = nextDelay(opts.previousDelayMs !== undefined ? opts.previousDelayMs : log.backoffMs ?? null, ctx.backoff, ctx.random);
-    const job = await Log.fail(ctx, ctx.log!, log, log.workerId, { error: errorText(error), permanent: opts.permanent ?? false, delayMs }, opts.db);
+    const launchedAtMs = isInstant(opts.launchedAtMs) ? opts.launchedAtMs : null;
+    const job = await Log.fail(ctx, ctx.log!, log, log.workerId, { error: errorText(error), permanent: opts.permanent ?? false, delayMs, launchedAtMs }, opts.db);
     return finished(ctx, job ?? (await notHeld(ctx, id, 'fail', opts)), opts);
   }
   let previous = opts.previousDelayMs;

@@ -218,6 +218,31 @@ test('a lost worker\'s buffered log jobs get their attempt back: only those its 
   assert.deepEqual(again.map((j) => j.attempts).sort(), [1, 1, 1, 2, 2]);
 });
 
+test('a log job\'s started_at is its claim\'s time, or its worker\'s start from the buffer, and stays so once it ends and after renewals', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const t0 = now.getTime();
+  const { queue } = await freshQueue({ ...LOG, clock: () => now });
+  await queue.enqueueMany(Array.from({ length: 5 }, () => noop({ queue: 'one', maxAttempts: 1 })));
+  const claimed: Awaited<ReturnType<Queue['claim']>> = [];
+  for (let got = await queue.claim('w', { limit: 5, started: 2 }); claimed.push(...got), claimed.length < 5; ) got = await queue.claim('w', { limit: 5 - claimed.length, started: 0 });
+  const [a, b] = claimed.filter((c) => c.startedAt !== null);
+  const [c, d, e] = claimed.filter((x) => x.startedAt === null);
+  assert.ok(a && b && c && d && e);
+  const startedAt = async (id: string) => (await queue.get(id))!.startedAt?.getTime() ?? null;
+  for (const j of [a, b]) assert.equal(await startedAt(j.id), t0, 'started with the claim');
+  for (const j of [c, d, e]) assert.equal(await startedAt(j.id), null, 'waiting in the buffer: not started yet');
+  now = new Date(t0 + 10_000);
+  await queue.renew('w', claimed);
+  assert.equal(await startedAt(a.id), t0, 'a renewal does not move it');
+  await queue.complete('w', [a]);
+  await queue.complete('w', [{ ...c, launchedAtMs: t0 + 3_000 }]);
+  await queue.markFailedOrRetry(d.id, new Error('no'), { workerId: 'w', claimSeq: d.claimSeq, launchedAtMs: t0 + 4_000 });
+  await queue.markFailedOrRetry(b.id, new Error('no'), { workerId: 'w', claimSeq: b.claimSeq });
+  assert.deepEqual(await Promise.all([a, c, d, b].map((j) => startedAt(j.id))), [t0, t0 + 3_000, t0 + 4_000, t0], 'kept once ended');
+  const listed = new Map((await queue.list({ limit: 10 })).jobs.map((j) => [j.id, j.startedAt?.getTime() ?? null]));
+  assert.deepEqual([a, c, d, b, e].map((j) => listed.get(j.id)), [t0, t0 + 3_000, t0 + 4_000, t0, null], 'a listing says the same');
+});
+
 test('a log claim completes only the job it took: an unknown id, or another job\'s, under a held claim completes nothing, here or in another process', async () => {
   const { queue, db } = await freshQueue(LOG);
   const [a, b] = await queue.enqueueMany([noop({ queue: 'g' }), noop({ queue: 'g' })]);

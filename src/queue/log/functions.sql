@@ -178,8 +178,8 @@ BEGIN
     hp := 0;
   END IF;
   bid := nextval('jobq.log_batch_seq');
-  INSERT INTO jobq.log_batch (batch_id, queue, window_id, lo_xid, lo_pos, hi_xid, hi_pos, n, worker, locked_at, lo_gen, started)
-  VALUES (bid, q, win.window_id, hx, hp, picked[cardinality(picked)].xid, picked[cardinality(picked)].pos, cardinality(picked), w, p_now,
+  INSERT INTO jobq.log_batch (batch_id, queue, window_id, lo_xid, lo_pos, hi_xid, hi_pos, n, worker, locked_at, claimed_at, lo_gen, started)
+  VALUES (bid, q, win.window_id, hx, hp, picked[cardinality(picked)].xid, picked[cardinality(picked)].pos, cardinality(picked), w, p_now, p_now,
           (SELECT min(t.gen) FROM unnest(picked) t),
           CASE WHEN p_started IS NULL OR p_started >= cardinality(picked) THEN NULL
                WHEN p_started <= 0 THEN 0
@@ -347,6 +347,29 @@ AS $function$
   ) x
    WHERE NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = x.pos)
      AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b AND x.pos = ANY (d.pos))
+$function$;
+
+-- Whether the entry at (e_xid, e_pos) of batch b started with its claim: among the batch's first
+-- `started` entries (migrations/0021; NULL: all), counted as jobq.log_batch_open numbers them. One that
+-- waited in its worker's buffer has no start time until its attempt ends (as a row's).
+CREATE OR REPLACE FUNCTION jobq.log_started_with_claim(b bigint, e_xid xid8, e_pos bigint)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET enable_bitmapscan TO 'off'
+ SET enable_sort TO 'off'
+ SET enable_seqscan TO 'off'
+AS $function$
+  SELECT bt.started IS NULL
+      OR (bt.started > 0
+          AND (SELECT count(*) FROM (
+                 SELECT FROM jobq.log l
+                  WHERE l.queue = bt.queue AND l.lane = w.lane AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) < (e_xid, e_pos)
+                    AND pg_visible_in_snapshot(l.xid, w.cur) AND NOT pg_visible_in_snapshot(l.xid, w.prev)
+                    AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos AND f.batch_id IS NULL)
+                  LIMIT bt.started) x) < bt.started)
+    FROM jobq.log_batch_all bt JOIN jobq.log_window w ON w.window_id = bt.window_id
+   WHERE bt.batch_id = b
 $function$;
 
 -- Drops archived generation g whole (its four partitions) and the windows no batch names any more.

@@ -46,7 +46,9 @@ BEGIN
          CASE WHEN f.status IS NULL AND d.finished_at IS NULL THEN b.locked_at END,
          d.result, e.created_at, coalesce(f.at, d.finished_at), e.pos, errs.errors,
          EXISTS (SELECT FROM jobq.log_cancel c WHERE c.id = e.id), (SELECT p.progress FROM jobq.log_progress p WHERE p.id = e.id), e.trace_context,
-         b.batch_id
+         b.batch_id,
+         CASE WHEN f.status IS NOT NULL THEN f.started_at WHEN d.finished_at IS NOT NULL THEN d.started_at
+              WHEN b.batch_id IS NOT NULL AND jobq.log_started_with_claim(b.batch_id, e.xid, e.pos) THEN coalesce(b.claimed_at, b.locked_at) END
     FROM unnest(ids) WITH ORDINALITY AS i(id, o)
     CROSS JOIN LATERAL (
       (SELECT true AS scheduled, sc.pos, NULL::xid8 AS xid, NULL::smallint AS lane, sc.id, sc.queue, sc.kind, sc.payload, sc.attempt,
@@ -57,15 +59,15 @@ BEGIN
               l.backoff_ms, l.created_at, l.trace_context
          FROM jobq.log_all l WHERE l.id = i.id ORDER BY l.pos DESC LIMIT 1)
       LIMIT 1) e
-    LEFT JOIN LATERAL (SELECT x.status, x.attempt, x.at, x.batch_id FROM jobq.log_fail_all x WHERE NOT e.scheduled AND x.pos = e.pos LIMIT 1) f ON true
+    LEFT JOIN LATERAL (SELECT x.status, x.attempt, x.at, x.batch_id, x.started_at FROM jobq.log_fail_all x WHERE NOT e.scheduled AND x.pos = e.pos LIMIT 1) f ON true
     LEFT JOIN LATERAL (SELECT w.window_id FROM jobq.log_window w
                         WHERE NOT e.scheduled AND f.status IS NULL AND w.queue = e.queue AND w.lane = e.lane AND w.cur_xmax > e.xid
                           AND pg_visible_in_snapshot(e.xid, w.cur)
                         ORDER BY w.cur_xmax, w.window_id LIMIT 1) w ON true
-    LEFT JOIN LATERAL (SELECT bt.batch_id, bt.worker, bt.locked_at FROM jobq.log_batch_all bt
+    LEFT JOIN LATERAL (SELECT bt.batch_id, bt.worker, bt.locked_at, bt.claimed_at FROM jobq.log_batch_all bt
                         WHERE bt.window_id = w.window_id AND (bt.hi_xid, bt.hi_pos) >= (e.xid, e.pos)
                         ORDER BY bt.hi_xid, bt.hi_pos LIMIT 1) b ON true
-    LEFT JOIN LATERAL (SELECT dn.finished_at, dn.results -> (array_position(dn.pos, e.pos) - 1) AS result FROM jobq.log_done_all dn
+    LEFT JOIN LATERAL (SELECT dn.finished_at, dn.started_at, dn.results -> (array_position(dn.pos, e.pos) - 1) AS result FROM jobq.log_done_all dn
                         WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1) d ON true
     CROSS JOIN LATERAL (SELECT jobq.log_errors(e.id) AS errors) errs
    ORDER BY i.o;
@@ -88,6 +90,7 @@ DECLARE
   win bigint;
   b jobq.log_batch;
   d_at timestamptz;
+  d_started timestamptz;
   d_result jsonb;
   errs jsonb;
   cr boolean;
@@ -100,7 +103,7 @@ BEGIN
   IF FOUND THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END, e.attempt - 1,
       e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz,
-      e.pos, errs, cr, pr, e.trace_context, NULL::bigint;
+      e.pos, errs, cr, pr, e.trace_context, NULL::bigint, NULL::timestamptz;
     RETURN;
   END IF;
   SELECT * INTO e FROM jobq.log_all l WHERE l.id = job ORDER BY l.pos DESC LIMIT 1;
@@ -109,7 +112,7 @@ BEGIN
   IF FOUND THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, f.status, CASE WHEN f.status = 'cancelled' AND f.batch_id IS NULL THEN e.attempt - 1 ELSE f.attempt END,
       e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, f.at, e.pos, errs, cr, pr,
-      e.trace_context, NULL::bigint;
+      e.trace_context, NULL::bigint, f.started_at;
     RETURN;
   END IF;
   SELECT w.window_id INTO win FROM jobq.log_window w
@@ -121,14 +124,15 @@ BEGIN
   END IF;
   IF b.batch_id IS NULL THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END, e.attempt - 1, e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms,
-      NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs, cr, pr, e.trace_context, NULL::bigint;
+      NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs, cr, pr, e.trace_context, NULL::bigint, NULL::timestamptz;
     RETURN;
   END IF;
-  SELECT dn.finished_at, dn.results -> (array_position(dn.pos, e.pos) - 1) INTO d_at, d_result
+  SELECT dn.finished_at, dn.started_at, dn.results -> (array_position(dn.pos, e.pos) - 1) INTO d_at, d_started, d_result
     FROM jobq.log_done_all dn WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1;
   RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN d_at IS NULL THEN 'running' ELSE 'succeeded' END, e.attempt,
     e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, CASE WHEN d_at IS NULL THEN b.worker END,
-    CASE WHEN d_at IS NULL THEN b.locked_at END, d_result, e.created_at, d_at, e.pos, errs, cr, pr, e.trace_context, b.batch_id;
+    CASE WHEN d_at IS NULL THEN b.locked_at END, d_result, e.created_at, d_at, e.pos, errs, cr, pr, e.trace_context, b.batch_id,
+    CASE WHEN d_at IS NOT NULL THEN d_started WHEN jobq.log_started_with_claim(b.batch_id, e.xid, e.pos) THEN coalesce(b.claimed_at, b.locked_at) END;
 END $function$;
 
 -- Moves the scheduled entries of these jobs into the log now, whatever their run_at (a cancel or a move

@@ -85,7 +85,7 @@ const CLAIMED = (batch: string, pos: string, claim: string) =>
  */
 const HELD = `
   held AS (
-    SELECT l.*, i.batch_id, i.claim_seq, EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = l.id) AS cancel, b.parents
+    SELECT l.*, i.batch_id, i.claim_seq, EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = l.id) AS cancel, b.parents, b.claimed_at
       FROM (${ITEMS}) i
       JOIN jobq.log_batch b ON b.batch_id = i.batch_id AND b.worker = :workerId AND b.lost_at IS NULL
       JOIN jobq.log l ON l.id = i.id AND l.pos = coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id))
@@ -110,24 +110,27 @@ export interface ClaimItems {
  * FOR SHARE), and each position without an outcome. A position comes from the claim (LogClaims);
  * unknown to this process, it is the job's newest entry. Returns the claims completed.
  */
-export const complete = statement<ClaimItems & { results: (string | null)[] }, { claim_seq: number }>(
+export const complete = statement<ClaimItems & { results: (string | null)[]; launched: (number | null)[] }, { claim_seq: number }>(
   'log_complete',
   `WITH i AS (
-     SELECT * FROM unnest(:batches::bigint[], :pos::bigint[], :ids::uuid[], :claims::float8[], :results::jsonb[]) AS t(batch_id, pos, id, claim_seq, result)
+     SELECT * FROM unnest(:batches::bigint[], :pos::bigint[], :ids::uuid[], :claims::float8[], :results::jsonb[], :launched::float8[])
+                AS t(batch_id, pos, id, claim_seq, result, launched)
    ), r AS (
-     SELECT i.batch_id, coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id)) AS pos, i.pos IS NOT NULL AS known, i.claim_seq, i.result FROM i
+     SELECT i.batch_id, coalesce(i.pos, (SELECT max(x.pos) FROM jobq.log x WHERE x.id = i.id)) AS pos, i.pos IS NOT NULL AS known, i.claim_seq, i.result,
+            i.launched FROM i
    ), held AS (
-     SELECT b.batch_id, b.parents FROM jobq.log_batch b
+     SELECT b.batch_id, b.parents, b.claimed_at FROM jobq.log_batch b
       WHERE b.batch_id = ANY (:batches::bigint[]) AND b.worker = :workerId AND b.lost_at IS NULL FOR SHARE
    ), ok AS (
-     SELECT r.*, held.parents FROM r JOIN held USING (batch_id)
+     SELECT r.*, held.parents, held.claimed_at FROM r JOIN held USING (batch_id)
       WHERE r.pos IS NOT NULL AND (r.known OR ${CLAIMED('r.batch_id', 'r.pos', 'r.claim_seq')})
         AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = r.pos)
         AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = r.batch_id AND r.pos = ANY (d.pos))
    ), ins AS (
-     INSERT INTO jobq.log_done (batch_id, pos, results, finished_at, parents)
-     SELECT batch_id, array_agg(pos ORDER BY pos), CASE WHEN bool_and(result IS NULL) THEN NULL ELSE jsonb_agg(result ORDER BY pos) END, ${NOW}, parents
-       FROM ok GROUP BY batch_id, parents
+     INSERT INTO jobq.log_done (batch_id, pos, results, finished_at, parents, started_at)
+     SELECT batch_id, array_agg(pos ORDER BY pos), CASE WHEN bool_and(result IS NULL) THEN NULL ELSE jsonb_agg(result ORDER BY pos) END, ${NOW}, parents,
+            CASE WHEN bool_and(launched IS NOT NULL) THEN to_timestamp(min(launched) / 1000) ELSE claimed_at END
+       FROM ok GROUP BY batch_id, parents, claimed_at
    )
    SELECT claim_seq FROM ok`,
 );
@@ -136,6 +139,8 @@ export interface FailParams extends ClaimItems {
   error: string;
   permanent: boolean;
   delayMs: number;
+  /** When the worker started it (epoch ms), for a job that waited in its buffer; else it started with its claim. */
+  launchedAtMs: number | null;
 }
 
 /**
@@ -151,8 +156,9 @@ export const fail = statement<FailParams, { status: string }>(
        FROM held
    ),
    f AS (
-     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at, parents)
-     SELECT pos, id, batch_id, status, attempt, CASE WHEN status = 'cancelled' THEN NULL ELSE :error END, ${NOW}, parents FROM d
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at, parents, started_at)
+     SELECT pos, id, batch_id, status, attempt, CASE WHEN status = 'cancelled' THEN NULL ELSE :error END, ${NOW}, parents,
+            coalesce(to_timestamp(:launchedAtMs::float8 / 1000), claimed_at) FROM d
    ),
    s AS (
      INSERT INTO jobq.log_scheduled (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
@@ -167,7 +173,10 @@ export const fail = statement<FailParams, { status: string }>(
 export const finalizeCancelled = statement<ClaimItems, { id: string }>(
   'log_finalize_cancelled',
   `WITH ${HELD},
-   f AS (INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at, parents) SELECT pos, id, batch_id, 'cancelled', attempt, ${NOW}, parents FROM held WHERE cancel)
+   f AS (
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at, parents, started_at)
+     SELECT pos, id, batch_id, 'cancelled', attempt, ${NOW}, parents, claimed_at FROM held WHERE cancel
+   )
    SELECT id FROM held WHERE cancel`,
 );
 

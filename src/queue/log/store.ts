@@ -55,7 +55,7 @@ export function toJob(r: Reads.DerivedRow & { status: JobStatus }): Job {
   return {
     id: r.id, queue: r.queue, kind: r.kind, payload: r.payload, status: r.status, priority: 0, attempts: r.attempts,
     maxAttempts: r.max_attempts, runAt: r.run_at, timeoutMs: r.timeout_ms, lockedBy: r.locked_by, lockedAt: r.locked_at,
-    startedAt: r.locked_at, claimSeq: null, cancelRequested: r.cancel_requested && r.status === 'running', idempotencyKey: null, group: null,
+    startedAt: r.started_at, claimSeq: null, cancelRequested: r.cancel_requested && r.status === 'running', idempotencyKey: null, group: null,
     singletonKey: null, debounceKey: null, dependsOn: null, onParentFailure: null, lastError: last?.error ?? null, errors: r.errors.map((e) => ({ ...e })),
     backoffMs: r.backoff_ms, result: r.result ?? null, createdAt: r.created_at, updatedAt: r.finished_at ?? r.locked_at ?? r.created_at,
     finishedAt: r.finished_at, progress: (r.status === 'running' || r.status === 'succeeded' ? r.progress : null) as StoredProgress | null,
@@ -82,9 +82,11 @@ function isJobStatus<R extends Reads.DerivedRow>(r: R): r is R & { status: JobSt
 }
 
 /** Completes log claims; returns the claims completed. `results`: each item's result JSON (undefined: none). */
-export async function complete(ctx: QueueContext, claims: LogClaims, workerId: string, items: readonly (ClaimRef & { json: string | undefined })[], db: Queryable): Promise<number[]> {
+export async function complete(
+  ctx: QueueContext, claims: LogClaims, workerId: string, items: readonly (ClaimRef & { json: string | undefined; launchedAtMs?: number })[], db: Queryable,
+): Promise<number[]> {
   const params = claims.items(workerId, items, ctx.now(), false);
-  const rows = await SQL.complete(db, { ...params, results: items.map((i) => i.json ?? null) });
+  const rows = await SQL.complete(db, { ...params, results: items.map((i) => i.json ?? null), launched: items.map((i) => i.launchedAtMs ?? null) });
   claims.forget(items.map((i) => i.claimSeq)); // after the write: one that failed is tried again with them
   return rows.map((r) => r.claim_seq);
 }
@@ -99,7 +101,8 @@ function atomically<T>(ctx: QueueContext, db: Queryable | undefined, work: (db: 
 
 /** A failed attempt of a log claim; the job as it is after, or null when the claim no longer holds it. */
 export async function fail(
-  ctx: QueueContext, claims: LogClaims, ref: ClaimRef, workerId: string, p: { error: string; permanent: boolean; delayMs: number }, db: Queryable | undefined,
+  ctx: QueueContext, claims: LogClaims, ref: ClaimRef, workerId: string, p: { error: string; permanent: boolean; delayMs: number; launchedAtMs: number | null },
+  db: Queryable | undefined,
 ): Promise<Job | null> {
   return atomically(ctx, db, async (c) => {
     const rows = await SQL.fail(c, { ...claims.items(workerId, [ref], ctx.now(), true), ...p });

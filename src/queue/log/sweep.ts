@@ -25,9 +25,9 @@ export const sweepBatches = statement<{ through: string; staleAfterMs: number; n
  */
 export const recoverBatch = statement<{ batchId: string; now: Date | null }, { id: string; status: string }>(
   'log_recover_batch',
-  `WITH locked AS (UPDATE jobq.log_batch SET lost_at = ${NOW} WHERE batch_id = :batchId::bigint AND lost_at IS NULL RETURNING batch_id, worker, started, parents),
+  `WITH locked AS (UPDATE jobq.log_batch SET lost_at = ${NOW} WHERE batch_id = :batchId::bigint AND lost_at IS NULL RETURNING batch_id, worker, started, parents, claimed_at),
    o AS (
-     SELECT e.*, locked.worker, locked.parents, started.is AS started,
+     SELECT e.*, locked.worker, locked.parents, locked.claimed_at, started.is AS started,
             CASE WHEN EXISTS (SELECT FROM jobq.log_cancel k WHERE k.id = e.id) THEN 'cancelled'
                  WHEN NOT started.is THEN 'released'
                  WHEN e.attempt >= e.max_attempts THEN 'failed_permanent' ELSE 'lost' END AS status
@@ -37,9 +37,9 @@ export const recoverBatch = statement<{ batchId: string; now: Date | null }, { i
                                  OR locked.batch_id * ${SEQ_SPAN} + e.seq <= coalesce((SELECT w.log_started FROM jobq.workers w WHERE w.id = locked.worker), -1) AS is) started
    ),
    f AS (
-     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at, parents)
+     INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, error, at, parents, started_at)
      SELECT pos, id, :batchId::bigint, status, CASE WHEN started THEN attempt ELSE attempt - 1 END,
-            CASE WHEN started THEN 'worker ' || worker || ' lost the job: its lease expired' END, ${NOW}, parents FROM o
+            CASE WHEN started THEN 'worker ' || worker || ' lost the job: its lease expired' END, ${NOW}, parents, CASE WHEN started THEN claimed_at END FROM o
    ),
    a AS (
      INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
