@@ -67,13 +67,9 @@ export async function prune(ctx: QueueContext, retention: Retention, opts: Prune
     }
   }
   if (ctx.log) {
-    // A generation goes once every finished job in it may: after the longest retention (none kept forever).
-    const kept = TERMINAL_STATUSES.map((st) => retention[st]).filter((v): v is number => v !== null);
-    if (kept.length === TERMINAL_STATUSES.length) {
-      const db = opts.db ?? ctx.pool;
-      await archiveGenerations(db);
-      total += await dropGenerations(db, new Date((ctx.now() ?? new Date()).getTime() - Math.max(...kept)));
-    }
+    const db = opts.db ?? ctx.pool;
+    await archiveGenerations(db, ctx.now());
+    total += await dropGenerations(db, retention, ctx.now());
   }
   if (total > 0) ctx.events.emit('pruned', { count: total });
   return total;
@@ -90,7 +86,7 @@ export async function sweep(ctx: QueueContext, staleAfterMs: number, retention?:
       await LogSweep.moveDue(ctx.pool, { now: ctx.now() });
       await LogSweep.strayToRows(ctx.pool, { now: ctx.now() });
       await rotateIfDue(ctx.pool, ROTATE_MS);
-      await archiveGenerations(ctx.pool);
+      await archiveGenerations(ctx.pool, ctx.now());
     }
     await SQL.pruneWorkers(ctx.pool, { idleMs: Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), now: ctx.now() });
     await pruneQueues(ctx.pool, {});

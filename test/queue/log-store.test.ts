@@ -359,26 +359,46 @@ test('rows made before the log store was turned on finish as rows, beside the lo
   assert.deepEqual(await counts(s.db.pool), { log: 2, scheduled: 0, rows: 2 });
 });
 
-test('retention: a finished generation is archived by the sweep, and dropped whole once past the longest retention', async () => {
-  const { queue, db } = await freshQueue(LOG);
-  await queue.enqueueMany([noop(), noop(), noop()]);
+test('retention: a finished generation is archived by the sweep, and dropped whole after the shortest retention, its jobs kept longer made rows first', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue, db } = await freshQueue({ ...LOG, clock: () => now });
+  const [ok, bad, gone] = await queue.enqueueMany([noop(), noop({ maxAttempts: 1 }), noop({ delayMs: 60_000 })]);
+  const [late] = await queue.enqueueMany([noop({ maxAttempts: 1 })]);
   const claimed = await queue.claim('w', { limit: 3 });
+  assert.equal(claimed.length, 3);
+  await queue.requestCancel(gone!.job.id);
   await db.pool.query('SELECT jobq.log_rotate()');
   const kept = await queue.enqueue(noop());
   await queue.sweep(60_000);
   const gens = async () => (await db.pool.query<{ gen: number; archived: boolean }>('SELECT gen, archived FROM jobq.log_gen ORDER BY gen')).rows;
   assert.deepEqual(await gens(), [{ gen: 1, archived: false }, { gen: 2, archived: false }], 'not while its jobs run');
-  await queue.complete('w', claimed);
+  await queue.complete('w', claimed.filter((c) => c.id === ok!.job.id));
+  await queue.markFailedOrRetry(bad!.job.id, new Error('bad'), { workerId: 'w', claimSeq: claimed.find((c) => c.id === bad!.job.id)!.claimSeq });
+  now = new Date(now.getTime() + 2 * 86_400_000); // `late` fails two days after the others
+  await queue.markFailedOrRetry(late!.job.id, new Error('late'), { workerId: 'w', claimSeq: claimed.find((c) => c.id === late!.job.id)!.claimSeq });
   await queue.sweep(60_000);
   assert.deepEqual(await gens(), [{ gen: 1, archived: true }, { gen: 2, archived: false }]);
-  assert.equal((await queue.get(claimed[0]!.id))?.status, 'succeeded', 'an archived job is still read');
+  assert.equal((await queue.get(ok!.job.id))?.status, 'succeeded', 'an archived job is still read');
+  const before = await Promise.all([ok, bad, gone, late].map((r) => queue.get(r!.job.id)));
 
   const day = 86_400_000;
-  assert.equal(await queue.prune({ succeeded: 0, failed_permanent: day, cancelled: 0 }), 0, 'kept for the longest retention');
-  assert.equal(await queue.prune({ succeeded: 0, failed_permanent: 0, cancelled: 0 }), 3);
+  assert.equal(await queue.prune({ succeeded: null, failed_permanent: null, cancelled: null }), 0, 'nothing goes while every status is kept for ever');
+  now = new Date(now.getTime() + 60_000); // the generation was archived a minute ago
+  assert.equal(await queue.prune({ succeeded: 3_600_000, failed_permanent: day, cancelled: null }), 0, 'kept for the shortest retention');
+  assert.equal(await queue.prune({ succeeded: 0, failed_permanent: day, cancelled: null }), 4);
   assert.deepEqual(await gens(), [{ gen: 2, archived: false }]);
-  assert.equal(await queue.get(claimed[0]!.id), null);
+  assert.equal(await queue.get(ok!.job.id), null, 'past its retention: dropped with its generation');
+  assert.equal(await queue.get(bad!.job.id), null, 'failed two days ago, kept for one: dropped');
+  for (const [i, why] of [[2, 'cancelled, kept for ever'], [3, 'failed a minute ago, kept for a day']] as const) {
+    const row = await queue.get(before[i]!.id);
+    assert.deepEqual(row, { ...before[i]!, claimSeq: row?.claimSeq ?? null }, `${why}: a row now, as it was`);
+  }
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM jobq.jobs')).rows[0].n, 2);
   assert.equal((await queue.get(kept.job.id))?.status, 'queued');
+  now = new Date(now.getTime() + 2 * day);
+  assert.equal(await queue.prune({ succeeded: 0, failed_permanent: day, cancelled: null }), 1, 'the row store prunes it at its own time');
+  assert.equal(await queue.get(late!.job.id), null);
+  assert.equal((await queue.get(gone!.job.id))?.status, 'cancelled');
 });
 
 test('stats count the log\'s jobs by status, kind and queue beside the rows, and the age of the oldest runnable', async () => {

@@ -40,7 +40,7 @@ END $function$;
 -- Moves generation g out of the hot parents into the history ones (retention.ts decides when: every
 -- entry finished, and no transaction that could still insert with g). DETACH takes the hot parents'
 -- AccessExclusive lock for a moment.
-CREATE OR REPLACE FUNCTION jobq.log_archive(g integer)
+CREATE OR REPLACE FUNCTION jobq.log_archive(g integer, p_now timestamp with time zone)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
@@ -51,7 +51,7 @@ BEGIN
     EXECUTE format('ALTER TABLE jobq.%I DETACH PARTITION jobq.%I', t, t || '_g' || g);
     EXECUTE format('ALTER TABLE jobq.%I ATTACH PARTITION jobq.%I FOR VALUES IN (%s)', t || '_old', t || '_g' || g, g);
   END LOOP;
-  UPDATE jobq.log_gen SET archived = true, archived_at = now() WHERE gen = g;
+  UPDATE jobq.log_gen SET archived = true, archived_at = p_now WHERE gen = g;
 END $function$;
 
 -- Moves queue q's due scheduled entries into the log (in the caller's transaction: they join a later window).
@@ -372,16 +372,52 @@ AS $function$
    WHERE bt.batch_id = b
 $function$;
 
--- Drops archived generation g whole (its four partitions) and the windows no batch names any more.
--- Returns how many entries it held.
-CREATE OR REPLACE FUNCTION jobq.log_drop(g integer)
+-- Drops archived generation g whole (its four partitions), the cancel requests and progress of jobs
+-- that had no entry after it, and the windows no batch names any more. Its finished jobs that a status
+-- keeps longer than the generation was kept (`keep`: {status: milliseconds after finishing, or null for
+-- ever}) become finished rows first, as the log derived them, to be pruned as rows at their own time
+-- (jobs whose newest entry is in g; one that went on in a later generation goes with that one). The
+-- ended ones among them are found by their fail rows, written while g took entries (created_at to
+-- archived_at), so that the usual retention reads only the fail rows of that time. Returns how many
+-- entries g held.
+CREATE OR REPLACE FUNCTION jobq.log_drop(g integer, keep jsonb, p_now timestamp with time zone)
  RETURNS integer
  LANGUAGE plpgsql
 AS $function$
 DECLARE
   n int;
   t text;
+  gn jobq.log_gen;
+  ids uuid[];
 BEGIN
+  SELECT * INTO gn FROM jobq.log_gen WHERE gen = g;
+  IF keep IS NOT NULL AND keep <> '{}' THEN
+    SELECT array_agg(DISTINCT c.id) INTO ids FROM (
+      SELECT f.id FROM jobq.log_fail_all f
+       WHERE f.gen >= g AND f.status IN ('failed_permanent', 'cancelled') AND keep ? f.status
+         AND f.at >= gn.created_at AND f.at <= coalesce(gn.archived_at, p_now)
+      UNION ALL
+      SELECT l.id FROM jobq.log_all l WHERE l.gen = g AND keep ? 'succeeded'
+    ) c;
+    INSERT INTO jobq.jobs (id, queue, kind, payload, status, attempts, max_attempts, run_at, timeout_ms, backoff_ms, trace_context, errors,
+                           last_error, result, progress, created_at, updated_at, started_at, finished_at)
+    SELECT d.id, d.queue, d.kind, d.payload, d.status::jobq.job_status, d.attempts, d.max_attempts, d.run_at, d.timeout_ms, d.backoff_ms,
+           d.trace_context, d.errors, d.errors -> -1 ->> 'error', d.result, CASE WHEN d.status = 'succeeded' THEN d.progress END,
+           d.created_at, d.finished_at, d.started_at, d.finished_at
+      FROM jobq.log_jobs(ids) d
+     WHERE keep ? d.status
+       AND (keep ->> d.status IS NULL OR d.finished_at >= p_now - (keep ->> d.status)::bigint * interval '1 ms')
+       AND EXISTS (SELECT FROM jobq.log_all l WHERE l.gen = g AND l.id = d.id AND l.pos = d.pos)
+    ON CONFLICT (id) DO NOTHING;
+  END IF;
+  DELETE FROM jobq.log_cancel c
+   WHERE c.id IN (SELECT l.id FROM jobq.log_all l WHERE l.gen = g)
+     AND NOT EXISTS (SELECT FROM jobq.log_all l WHERE l.id = c.id AND l.gen > g)
+     AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = c.id);
+  DELETE FROM jobq.log_progress p
+   WHERE p.id IN (SELECT l.id FROM jobq.log_all l WHERE l.gen = g)
+     AND NOT EXISTS (SELECT FROM jobq.log_all l WHERE l.id = p.id AND l.gen > g)
+     AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = p.id);
   EXECUTE format('SELECT count(*)::int FROM jobq.%I', 'log_g' || g) INTO n;
   FOREACH t IN ARRAY ARRAY['log', 'log_batch', 'log_done', 'log_fail'] LOOP
     EXECUTE format('DROP TABLE jobq.%I', t || '_g' || g);

@@ -7,7 +7,8 @@
  * ever deleted. Whether a generation finished is asked of its lanes and its batches, never of each entry.
  */
 import { statement } from '../statements/statement.ts';
-import type { Queryable } from '../types.ts';
+import type { Retention } from '../retention.ts';
+import { TERMINAL_STATUSES, type Queryable } from '../types.ts';
 
 /** How long a generation takes inserts before the sweep makes a new one current. */
 export const ROTATE_MS = 15 * 60_000;
@@ -38,14 +39,17 @@ const archivable = statement<{ gen: number }, { ok: boolean }>(
      FROM jobq.log_gen g WHERE g.gen = :gen::int + 1`,
 );
 
-const archive = statement<{ gen: number }, unknown>('log_archive', 'SELECT jobq.log_archive(:gen::int)');
+const archive = statement<{ gen: number; now: Date | null }, unknown>('log_archive', 'SELECT jobq.log_archive(:gen::int, coalesce(:now::timestamptz, now()))');
 
 const archivedBefore = statement<{ before: Date }, { gen: number }>(
   'log_archived_before',
   'SELECT gen FROM jobq.log_gen WHERE archived AND archived_at < :before::timestamptz ORDER BY gen',
 );
 
-const drop = statement<{ gen: number }, { n: number }>('log_drop', 'SELECT jobq.log_drop(:gen::int) AS n');
+const drop = statement<{ gen: number; keep: string; now: Date | null }, { n: number }>(
+  'log_drop',
+  'SELECT jobq.log_drop(:gen::int, :keep::jsonb, coalesce(:now::timestamptz, now())) AS n',
+);
 
 /** Makes a new generation current when the newest is `rotateMs` old. Returns whether it did. */
 export async function rotateIfDue(db: Queryable, rotateMs: number): Promise<boolean> {
@@ -53,19 +57,31 @@ export async function rotateIfDue(db: Queryable, rotateMs: number): Promise<bool
 }
 
 /** Archives every generation older than the current one whose entries all finished, oldest first, stopping at the first that has not. */
-export async function archiveGenerations(db: Queryable): Promise<number> {
+export async function archiveGenerations(db: Queryable, now: Date | null): Promise<number> {
   let archived = 0;
   for (const { gen } of await unarchived(db, {})) {
     if (!(await archivable(db, { gen }))[0]?.ok) break;
-    await archive(db, { gen });
+    await archive(db, { gen, now });
     archived++;
   }
   return archived;
 }
 
-/** Drops every generation archived before `before` (its entries all finished by then), oldest first. Returns the entries dropped. */
-export async function dropGenerations(db: Queryable, before: Date): Promise<number> {
+/**
+ * Retention of the log: every generation archived longer ago than the shortest retention is dropped
+ * (all its entries had finished by then, so none is dropped before its time); first, its jobs that
+ * ended with a status kept longer become finished rows, which the row store prunes at their own time
+ * (jobq.log_drop). Nothing is dropped when every status is kept for ever. Returns the entries dropped.
+ */
+export async function dropGenerations(db: Queryable, retention: Retention, now: Date | null): Promise<number> {
+  const kept = TERMINAL_STATUSES.map((s) => retention[s]).filter((ms): ms is number => ms !== null);
+  if (kept.length === 0) return 0;
+  const shortest = Math.min(...kept);
+  const keep = Object.fromEntries(TERMINAL_STATUSES.filter((s) => retention[s] === null || retention[s]! > shortest).map((s) => [s, retention[s]]));
   let dropped = 0;
-  for (const { gen } of await archivedBefore(db, { before })) dropped += (await drop(db, { gen }))[0]!.n;
+  const before = new Date((now ?? new Date()).getTime() - shortest);
+  for (const { gen } of await archivedBefore(db, { before })) {
+    dropped += (await drop(db, { gen, keep: JSON.stringify(keep), now }))[0]!.n; // one statement: the move and the drop together
+  }
   return dropped;
 }
