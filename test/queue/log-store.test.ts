@@ -349,6 +349,32 @@ test('a listing merges both stores newest first, and its cursor walks them witho
   assert.deepEqual(running.jobs.map((j) => j.id), [c!.id]);
 });
 
+test('a filtered listing examines a bounded number of log jobs per page, says where to go on, and its walk finds every match', async () => {
+  const { queue, db } = await freshQueue({ ...LOG, listBounds: { scanRows: 4, pageBytes: 8 * 1024 * 1024 } });
+  const made: Job[] = [];
+  for (let i = 0; i < 23; i++) made.push((await queue.enqueue(noop(i === 5 || i === 17 ? { queue: 'rare', delayMs: i === 17 ? 60_000 : 0 } : {}))).job);
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM jobq.log_scheduled')).rows[0].n, 1);
+  const first = await queue.list({ queue: 'rare', limit: 10 });
+  assert.deepEqual(first.jobs, [], 'the newest four of each have none');
+  assert.ok(first.nextCursor, 'and the page says where to go on');
+  const found: string[] = [];
+  let pages = 0;
+  for (let cursor: string | null | undefined; cursor !== null; pages++) {
+    const page = await queue.list({ queue: 'rare', limit: 10, cursor });
+    found.push(...page.jobs.map((j) => j.id));
+    cursor = page.nextCursor;
+  }
+  assert.deepEqual(found, [made[17]!.id, made[5]!.id]);
+  assert.ok(pages >= 23 / 4, `${pages} pages of four`);
+  const all: string[] = [];
+  for (let cursor: string | null | undefined; cursor !== null; ) {
+    const page = await queue.list({ kind: 'noop', limit: 3, cursor });
+    all.push(...page.jobs.map((j) => j.id));
+    cursor = page.nextCursor;
+  }
+  assert.deepEqual(all, made.map((j) => j.id).reverse(), 'a kind every job has: each once, newest first');
+});
+
 test('rows made before the log store was turned on finish as rows, beside the log\'s jobs', async () => {
   const s = await setup(testKinds(), LOG);
   const before = new Queue({ pool: s.db.pool, kinds: testKinds() });

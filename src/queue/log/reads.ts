@@ -33,13 +33,39 @@ export interface DerivedRow {
 
 export const get = statement<{ id: string }, DerivedRow>('log_get', 'SELECT * FROM jobq.log_job(:id::uuid)');
 
+export interface LogListParams {
+  after: string | null;
+  queue: string | null;
+  kind: string | null;
+  limit: number;
+  pageBytes: number;
+  /** Jobs a page examines at most in each of the log and its scheduled entries (list.ts LIST_SCAN_ROWS). */
+  scanRows: number;
+}
+
+/** The first entries of jobs below the cursor in `table`, newest first, as many as a page examines at most (a range on the id, as the rows' listing). */
+const SCAN = (table: string) =>
+  `SELECT id, queue, kind FROM ${table} WHERE first AND id < coalesce(:after::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY id DESC LIMIT :scanRows`;
+
+/**
+ * Where a filtered page's scan of the log stopped short of the end: the lowest id examined, of the log
+ * or its scheduled entries (the higher of the two), when one of them used its whole budget; null when
+ * both reached their end. The page is complete down to it.
+ */
+export const listEdge = statement<{ after: string | null; scanRows: number }, { edge: string | null }>(
+  'log_list_edge',
+  `SELECT greatest((SELECT CASE WHEN count(*) = :scanRows THEN (array_agg(id ORDER BY id))[1] END FROM (${SCAN('jobq.log_all')}) a),
+                   (SELECT CASE WHEN count(*) = :scanRows THEN (array_agg(id ORDER BY id))[1] END FROM (${SCAN('jobq.log_scheduled')}) s))::text AS edge`,
+);
+
 /**
  * A listing's candidates from the log: the newest first jobs (by id, below `after`) of `queue` and
- * `kind` when given, from the log (hot and archived) and the scheduled entries, derived in one call.
+ * `kind` when given, among the `scanRows` newest of the log (hot and archived) and of the scheduled
+ * entries (listEdge: where that stopped), derived in one call.
  * Once their payloads, results and errors add up to `pageBytes`, later ones come back without those
  * (`fits` false: the caller ends the page before them), as the rows' listing does (statements/reads.ts).
  */
-export const list = statement<{ after: string | null; queue: string | null; kind: string | null; limit: number; pageBytes: number }, DerivedRow & { fits: boolean }>(
+export const list = statement<LogListParams, DerivedRow & { fits: boolean }>(
   'log_list',
   `SELECT w.id, w.queue, w.kind, CASE WHEN w.fits THEN w.payload END AS payload, w.status, w.attempts, w.max_attempts, w.run_at,
           w.timeout_ms, w.backoff_ms, w.locked_by, w.locked_at, CASE WHEN w.fits THEN w.result END AS result, w.created_at,
@@ -53,15 +79,11 @@ export const list = statement<{ after: string | null; queue: string | null; kind
                SELECT x.*, 512 + octet_length(x.payload::text) + coalesce(octet_length(x.result::text), 0) + octet_length(x.errors::text) AS size
                  FROM jobq.log_jobs(ARRAY(
                    SELECT id FROM (
-                     SELECT id FROM (SELECT id FROM jobq.log_all
-                                      WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
-                                        AND (:kind::text IS NULL OR kind = :kind::text)
-                                      ORDER BY id DESC LIMIT :limit) a
+                     (SELECT id FROM (${SCAN('jobq.log_all')}) a
+                       WHERE (:queue::text IS NULL OR queue = :queue::text) AND (:kind::text IS NULL OR kind = :kind::text) ORDER BY id DESC LIMIT :limit)
                      UNION ALL
-                     SELECT id FROM (SELECT id FROM jobq.log_scheduled
-                                      WHERE first AND (:after::uuid IS NULL OR id < :after::uuid) AND (:queue::text IS NULL OR queue = :queue::text)
-                                        AND (:kind::text IS NULL OR kind = :kind::text)
-                                      ORDER BY id DESC LIMIT :limit) s
+                     (SELECT id FROM (${SCAN('jobq.log_scheduled')}) s
+                       WHERE (:queue::text IS NULL OR queue = :queue::text) AND (:kind::text IS NULL OR kind = :kind::text) ORDER BY id DESC LIMIT :limit)
                    ) u ORDER BY id DESC LIMIT :limit)) x
              ) d
          ) m
