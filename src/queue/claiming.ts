@@ -38,15 +38,11 @@ function logFirst(x: ClaimedJob, y: ClaimedJob): number {
 /** Claim numbers leave 20 bits for the position within a claim (migrations/0006). */
 const MAX_CLAIM = 1_048_575;
 
-/** See Queue.claim. */
-export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJobs> {
-  const limit = opts.limit ?? 1;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM) {
-    throw new JobqError('validation_failed', `claim limit must be an integer from 1 to ${MAX_CLAIM}`);
-  }
+/** One claim statement: the row store's, or both stores' with the log on (its last row all nulls when it moved due entries). */
+function claimRows(ctx: QueueContext, workerId: string, limit: number, opts: ClaimOptions): Promise<ClaimedRow[]> {
   // The cursor continues the row store's claims: a job of the log (a negative claim) is no place in it.
   const a = ctx.log !== null && Log.isLogClaim((opts.after as { claimSeq?: number } | undefined)?.claimSeq ?? 0) ? undefined : opts.after;
-  const rows = await (ctx.log ? LogSQL.claimAll : SQL.claim)(opts.db ?? ctx.pool, {
+  return (ctx.log ? LogSQL.claimAll : SQL.claim)(opts.db ?? ctx.pool, {
     workerId,
     limit,
     queues: opts.queues && opts.queues.length > 0 ? opts.queues : null,
@@ -60,6 +56,25 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
     now: ctx.now(),
     exclude: opts.exclude && opts.exclude.length > 0 ? opts.exclude : null,
   });
+}
+
+/** See Queue.claim. */
+export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJobs> {
+  const limit = opts.limit ?? 1;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM) {
+    throw new JobqError('validation_failed', `claim limit must be an integer from 1 to ${MAX_CLAIM}`);
+  }
+  let more = false;
+  let rows = await claimRows(ctx, workerId, limit, opts);
+  if (ctx.log !== null && rows.at(-1)?.id === null) {
+    // Due log entries this claim moved, which only a later claim can take: a claim of its own (committed
+    // now) takes them at once; one inside the caller's transaction cannot, and says more may be there.
+    rows = rows.slice(0, -1);
+    if (opts.db === undefined && rows.length < limit) {
+      const started = opts.started === undefined ? undefined : Math.max(0, opts.started - rows.length);
+      rows = [...rows, ...(await claimRows(ctx, workerId, limit - rows.length, { ...opts, started })).filter((r) => r.id !== null)];
+    } else if (rows.length < limit) more = true;
+  }
   const jobs = rows.map(toClaimedJob);
   if (ctx.log) for (const r of rows as LogSQL.ClaimedAllRow[]) if (r.pos !== null) ctx.log.set(r.claim_seq, r.id, r.pos);
   // In claim order (RETURNING promises none): the last one is where the next claim's cursor starts.
@@ -67,7 +82,8 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
   jobs.sort((x, y) => y.priority - x.priority || logFirst(x, y) || +x.runAt - +y.runAt || (x.id < y.id ? -1 : 1));
   // A short claim that took jobs of the log may have left more (a lane another claim held, or a
   // lane's batch full): its caller should look again at once, not wait for a notification.
-  if (ctx.log !== null && jobs.length > 0 && jobs.length < limit && jobs.some((j) => j.claimSeq < 0)) (jobs as ClaimedJobs).more = true;
+  if (ctx.log !== null && jobs.length > 0 && jobs.length < limit && jobs.some((j) => j.claimSeq < 0)) more = true;
+  if (more) (jobs as ClaimedJobs).more = true;
   if (jobs.length > 0) ctx.events.emit('claimed', { jobs, workerId });
   // Those started now; the buffered ones' `started` is published when the worker starts them (Queue.jobStarted).
   if (jobs.length > 0 && ctx.publisher.active && committed(opts.db)) {

@@ -217,12 +217,6 @@ DECLARE
   n int;
   got int := 0;
 BEGIN
-  -- Due entries join a later window (this claim's snapshot cannot see its own inserts): the queue's
-  -- workers are told to claim again once this commits.
-  IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= p_now) THEN
-    PERFORM jobq.log_move_due(q, p_now);
-    PERFORM pg_notify('jobq_jobs', q);
-  END IF;
   WHILE got < lim LOOP
     SELECT c.lane INTO ln FROM jobq.log_cursor c
      WHERE c.queue = q AND NOT c.lane = ANY (tried) AND jobq.log_lane_busy(q, c.lane)
@@ -243,7 +237,7 @@ BEGIN
 END $function$;
 
 -- A worker's claim across both stores, one statement: the log's entries (one batch per lane of each
--- queue with a log, in name order, at most 1,000 entries a batch; their claim_seq is negative,
+-- queue with a log, at most 1,000 entries a batch; their claim_seq is negative,
 -- -(batch_id * 1024 + seq)), then what is left from the row store (jobq.claim,
 -- whose cost on an empty row store is one index probe); the rows first when a runnable one has a
 -- priority above the log's 0. Runnable rows of priority 0 share the claim with the log: up to half of
@@ -251,6 +245,7 @@ END $function$;
 -- does not starve the other. The log's queues are taken in an order drawn for each claim, so that one
 -- queue's backlog does not starve the others. The cursor (p_priority, p_after_*) applies to the rows
 -- only. The first p_started jobs it returns start now (NULL: all), the rest wait in the worker's buffer.
+-- A claim that moved a queue's due scheduled entries into the log ends with a row of nulls.
 CREATE OR REPLACE FUNCTION jobq.claim_all(p_worker text, p_limit integer, p_queues text[], p_kinds text[], p_now timestamp with time zone, p_priority integer, p_after_run_at timestamp with time zone, p_after_id uuid, p_started integer, p_async boolean, p_exclude text[])
  RETURNS TABLE(id uuid, queue text, kind text, payload jsonb, priority integer, attempts integer, max_attempts integer, timeout_ms integer, backoff_ms integer, started_at_ms double precision, run_at_ms double precision, claim_seq double precision, trace_context jsonb, pos bigint)
  LANGUAGE plpgsql
@@ -265,6 +260,7 @@ DECLARE
   q text;
   got int := 0;
   n int;
+  moved boolean := false;
   -- The log's jobs have priority 0: runnable rows of a higher one go before them, of 0 share with them.
   top int := (
     SELECT j.priority FROM jobq.jobs j
@@ -288,6 +284,13 @@ BEGIN
     FOR q IN SELECT c.queue FROM (SELECT DISTINCT c0.queue FROM jobq.log_cursor c0
                                    WHERE (p_queues IS NULL OR c0.queue = ANY (p_queues)) AND (p_exclude IS NULL OR c0.queue <> ALL (p_exclude))) c
               ORDER BY random() LOOP
+      -- Due entries join a later window (this claim's snapshot cannot see its own inserts): the queue's
+      -- workers are told to claim again once this commits, and so is the caller (below).
+      IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= v_now) THEN
+        PERFORM jobq.log_move_due(q, v_now);
+        PERFORM pg_notify('jobq_jobs', q);
+        moved := true;
+      END IF;
       RETURN QUERY
         SELECT c.id, c.queue, c.kind, c.payload, 0, c.attempt, c.max_attempts, c.timeout_ms, c.backoff_ms,
                CASE WHEN p_started IS NULL OR got + c.o <= p_started THEN (extract(epoch FROM v_now) * 1000)::float8 END,
@@ -305,6 +308,11 @@ BEGIN
              (extract(epoch FROM j.started_at) * 1000)::float8, (extract(epoch FROM j.run_at) * 1000)::float8, j.claim_seq::float8, j.trace_context, NULL::bigint
         FROM jobq.claim(p_worker, p_limit - got, p_queues, p_kinds, p_now, p_priority, p_after_run_at, p_after_id,
                         CASE WHEN p_started IS NULL THEN NULL ELSE greatest(p_started - got, 0) END, false, p_exclude) j;
+  END IF;
+  -- A row of nulls: entries became due here, which a claim after this one's commit takes.
+  IF moved THEN
+    RETURN QUERY SELECT NULL::uuid, NULL::text, NULL::text, NULL::jsonb, NULL::int, NULL::int, NULL::int, NULL::int, NULL::int, NULL::float8,
+                        NULL::float8, NULL::float8, NULL::jsonb, NULL::bigint;
   END IF;
 END $function$;
 

@@ -59,7 +59,10 @@ export const insertRouted = statement<{ input: string; notify: boolean; now: Dat
 /** The claim's parameters are the row store's (statements/claim.ts). */
 export type ClaimAllParams = ClaimParams;
 
-/** The Worker's claim with the log store on: the log's entries first, then the rows (jobq.claim_all). */
+/**
+ * The Worker's claim with the log store on: the log's entries first, then the rows (jobq.claim_all).
+ * Its last row is all nulls when it moved due entries into the log, which only a later claim can take.
+ */
 export type ClaimedAllRow = ClaimedRow & { pos: string | null };
 
 export const claimAll = statement<ClaimAllParams, ClaimedAllRow>(
