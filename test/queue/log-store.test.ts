@@ -93,6 +93,41 @@ test('a backlog in either store or in one queue starves no other: rows of priori
   assert.deepEqual([...new Set(taken.map((j) => j.queue))].sort(), ['a', 'z'], 'both queues served');
 });
 
+test('a claim looks only at queues with log jobs in the hot generations, and at those it found empty in the last second after the others', async () => {
+  const now = new Date('2030-01-01T00:00:00Z'); // a claim's "last second" is its clock's
+  const { queue, db } = await freshQueue({ ...LOG, clock: () => now });
+  const drain = async () => {
+    for (let c = await queue.claim('w', { limit: 100 }); c.length > 0; c = await queue.claim('w', { limit: 100 })) await queue.complete('w', c);
+  };
+  for (let i = 0; i < 20; i++) await queue.enqueue(noop({ queue: `old${i}` }));
+  await drain();
+  await db.pool.query('SELECT jobq.log_rotate()');
+  await queue.sweep(60_000);
+  assert.deepEqual((await db.pool.query('SELECT gen FROM jobq.log_gen WHERE archived')).rows, [{ gen: 1 }]);
+  for (let i = 0; i < 20; i++) await queue.enqueue(noop({ queue: `idle${i}` }));
+  await drain();
+  await queue.enqueueMany(Array.from({ length: 10 }, () => noop({ queue: 'busy' })));
+
+  const client = await db.pool.connect();
+  try {
+    await client.query("SET track_functions = 'all'");
+    await client.query('BEGIN');
+    const calls = async () => (await client.query<{ n: string | null }>(
+      "SELECT sum(pg_stat_get_xact_function_calls(p.oid)) AS n FROM pg_proc p WHERE p.proname = 'log_claim' AND p.pronamespace = 'jobq'::regnamespace",
+    )).rows[0]!.n;
+    const got = [];
+    for (let i = 0; i < 10; i++) got.push(...(await queue.claim('w', { limit: 1, db: client })));
+    assert.deepEqual(got.map((j) => j.queue), Array(10).fill('busy'));
+    // Each idle queue once (the first claims find them empty, in a random order), the busy one ten
+    // times; the queues of the archived generation never. Without the hint: about 10 × (1 + 20 / 2).
+    const n = Number(await calls());
+    assert.ok(n >= 10 && n <= 30, `${n} queues looked at`);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+});
+
 test('the Worker runs log jobs: failures retry with backoff, a PermanentError or the last attempt fails for good, the operator retries', async () => {
   const tries = new Map<number, number>();
   const s = await setup(

@@ -131,13 +131,17 @@ BEGIN
     RETURN true;
   END IF;
   IF win.window_id IS NULL THEN RETURN false; END IF;
-  RETURN EXISTS (SELECT FROM jobq.log l
-                  WHERE l.queue = q AND l.lane = ln AND (l.xid, l.pos) > (hx, hp)
-                    AND l.xid = ANY (ARRAY(SELECT x FROM pg_snapshot_xip(win.prev) x WHERE pg_visible_in_snapshot(x, win.cur)))
-                    AND (g IS NULL OR l.gen = g) AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos))
-      OR EXISTS (SELECT FROM jobq.log l
-                  WHERE l.queue = q AND l.lane = ln AND l.xid = ANY (ARRAY(SELECT pg_snapshot_xip(win.cur)))
-                    AND (g IS NULL OR l.gen = g) AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos));
+  -- The transactions in progress at either snapshot, each looked up by its xid (a probe per
+  -- transaction, however many entries the lane holds).
+  RETURN EXISTS (SELECT FROM pg_snapshot_xip(win.prev) x
+                  WHERE pg_visible_in_snapshot(x, win.cur) AND x >= hx
+                    AND EXISTS (SELECT FROM jobq.log l
+                                 WHERE l.queue = q AND l.lane = ln AND l.xid = x AND (l.xid, l.pos) > (hx, hp)
+                                   AND (g IS NULL OR l.gen = g) AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)))
+      OR EXISTS (SELECT FROM pg_snapshot_xip(win.cur) x
+                  WHERE EXISTS (SELECT FROM jobq.log l
+                                 WHERE l.queue = q AND l.lane = ln AND l.xid = x
+                                   AND (g IS NULL OR l.gen = g) AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos)));
 END $function$;
 
 -- One lane's claim: up to lim entries of queue q's lane ln for worker w, as one batch, the lane's cursor
@@ -216,15 +220,19 @@ DECLARE
   ln smallint;
   n int;
   got int := 0;
+  busy smallint[];
 BEGIN
+  -- The lanes with work, found once (an idle queue costs a claim no more than this).
+  busy := ARRAY(SELECT c.lane FROM jobq.log_cursor c WHERE c.queue = q AND jobq.log_lane_busy(q, c.lane));
+  IF cardinality(busy) = 0 THEN RETURN; END IF;
   WHILE got < lim LOOP
     SELECT c.lane INTO ln FROM jobq.log_cursor c
-     WHERE c.queue = q AND NOT c.lane = ANY (tried) AND jobq.log_lane_busy(q, c.lane)
+     WHERE c.queue = q AND c.lane = ANY (busy) AND NOT c.lane = ANY (tried)
      ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
       EXIT WHEN cardinality(tried) > 0;
-      -- Every lane with work is held by another claim (or none has any): wait for one, holding none.
-      SELECT c.lane INTO ln FROM jobq.log_cursor c WHERE c.queue = q AND jobq.log_lane_busy(q, c.lane)
+      -- Every lane with work is held by another claim: wait for one, holding none.
+      SELECT c.lane INTO ln FROM jobq.log_cursor c WHERE c.queue = q AND c.lane = ANY (busy)
        ORDER BY (c.lane - first + lanes) % lanes LIMIT 1 FOR UPDATE;
       IF NOT FOUND THEN RETURN; END IF;
     END IF;
@@ -261,6 +269,9 @@ DECLARE
   got int := 0;
   n int;
   moved boolean := false;
+  hint_at float8;
+  idle text[] := '{}';
+  was text[];
   -- The log's jobs have priority 0: runnable rows of a higher one go before them, of 0 share with them.
   top int := (
     SELECT j.priority FROM jobq.jobs j
@@ -281,9 +292,29 @@ BEGIN
     GET DIAGNOSTICS got = ROW_COUNT;
   END IF;
   IF got < p_limit THEN
-    FOR q IN SELECT c.queue FROM (SELECT DISTINCT c0.queue FROM jobq.log_cursor c0
-                                   WHERE (p_queues IS NULL OR c0.queue = ANY (p_queues)) AND (p_exclude IS NULL OR c0.queue <> ALL (p_exclude))) c
-              ORDER BY random() LOOP
+    -- The queues with entries in the hot generations or scheduled ones (a queue idle since its jobs'
+    -- generation was archived costs nothing), each found by one index probe, in an order drawn for
+    -- each claim; those this session found empty in the last second after the others (jobq.claim_idle:
+    -- '<epoch ms> <queues>'), so that a claim looks at idle queues once a second, not every time.
+    hint_at := nullif(split_part(current_setting('jobq.claim_idle', true), ' ', 1), '')::float8;
+    IF hint_at IS NOT NULL AND extract(epoch FROM v_now) * 1000 - hint_at BETWEEN 0 AND 1000 THEN
+      idle := substr(current_setting('jobq.claim_idle', true), length(split_part(current_setting('jobq.claim_idle', true), ' ', 1)) + 2)::text[];
+    ELSE
+      hint_at := extract(epoch FROM v_now) * 1000;
+    END IF;
+    was := idle;
+    FOR q IN WITH RECURSIVE hot(q) AS (
+                 (SELECT l.queue FROM jobq.log l ORDER BY l.queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT l.queue FROM jobq.log l WHERE l.queue > hot.q ORDER BY l.queue LIMIT 1) FROM hot WHERE hot.q IS NOT NULL
+               ), later(q) AS (
+                 (SELECT s.queue FROM jobq.log_scheduled s ORDER BY s.queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT s.queue FROM jobq.log_scheduled s WHERE s.queue > later.q ORDER BY s.queue LIMIT 1) FROM later WHERE later.q IS NOT NULL
+               )
+             SELECT c.q FROM (SELECT hot.q FROM hot UNION SELECT later.q FROM later) c
+              WHERE c.q IS NOT NULL AND (p_queues IS NULL OR c.q = ANY (p_queues)) AND (p_exclude IS NULL OR c.q <> ALL (p_exclude))
+              ORDER BY c.q = ANY (idle), random() LOOP
       -- Due entries join a later window (this claim's snapshot cannot see its own inserts): the queue's
       -- workers are told to claim again once this commits, and so is the caller (below).
       IF EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = q AND s.run_at <= v_now) THEN
@@ -299,8 +330,10 @@ BEGIN
                WITH ORDINALITY AS c(batch_id, seq, pos, id, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, trace_context, o);
       GET DIAGNOSTICS n = ROW_COUNT;
       got := got + n;
+      IF n = 0 AND NOT q = ANY (idle) THEN idle := idle || q; ELSIF n > 0 AND q = ANY (idle) THEN idle := array_remove(idle, q); END IF;
       EXIT WHEN got >= p_limit;
     END LOOP;
+    IF idle IS DISTINCT FROM was THEN PERFORM set_config('jobq.claim_idle', hint_at::text || ' ' || idle::text, false); END IF;
   END IF;
   IF got < p_limit AND NOT rows_first THEN
     RETURN QUERY

@@ -237,12 +237,12 @@ BEGIN
       IF hx < pg_snapshot_xmax(win.prev) THEN sx := pg_snapshot_xmax(win.prev); sp := -1; ELSE sx := hx; sp := hp; END IF;
       SELECT count(*), min(l.run_at) INTO n, m FROM jobq.log l
        WHERE l.queue = q AND l.lane = ln AND (l.xid, l.pos) > (hx, hp)
-         AND l.xid = ANY (ARRAY(SELECT x FROM pg_snapshot_xip(win.prev) x WHERE pg_visible_in_snapshot(x, win.cur)))
+         AND l.xid >= pg_snapshot_xmin(win.prev) AND l.xid = ANY (ARRAY(SELECT x FROM pg_snapshot_xip(win.prev) x WHERE pg_visible_in_snapshot(x, win.cur)))
          AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos);
       d := d + n;
       o := least(o, m);
       SELECT count(*), min(l.run_at) INTO n, m FROM jobq.log l
-       WHERE l.queue = q AND l.lane = ln AND l.xid = ANY (ARRAY(SELECT pg_snapshot_xip(win.cur)))
+       WHERE l.queue = q AND l.lane = ln AND l.xid >= pg_snapshot_xmin(win.cur) AND l.xid = ANY (ARRAY(SELECT pg_snapshot_xip(win.cur)))
          AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos);
       d := d + n;
       o := least(o, m);
@@ -291,10 +291,10 @@ BEGIN
       IF hx < pg_snapshot_xmax(win.prev) THEN sx := pg_snapshot_xmax(win.prev); sp := -1; ELSE sx := hx; sp := hp; END IF;
       RETURN QUERY SELECT l.* FROM jobq.log l
        WHERE l.queue = q AND l.lane = ln AND (l.xid, l.pos) > (hx, hp)
-         AND l.xid = ANY (ARRAY(SELECT x FROM pg_snapshot_xip(win.prev) x WHERE pg_visible_in_snapshot(x, win.cur)))
+         AND l.xid >= pg_snapshot_xmin(win.prev) AND l.xid = ANY (ARRAY(SELECT x FROM pg_snapshot_xip(win.prev) x WHERE pg_visible_in_snapshot(x, win.cur)))
          AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos);
       RETURN QUERY SELECT l.* FROM jobq.log l
-       WHERE l.queue = q AND l.lane = ln AND l.xid = ANY (ARRAY(SELECT pg_snapshot_xip(win.cur)))
+       WHERE l.queue = q AND l.lane = ln AND l.xid >= pg_snapshot_xmin(win.cur) AND l.xid = ANY (ARRAY(SELECT pg_snapshot_xip(win.cur)))
          AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos);
     ELSE
       win := NULL;
