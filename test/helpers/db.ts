@@ -131,7 +131,12 @@ export async function waitForLockWait(pool: pg.Pool, ms = 10_000): Promise<void>
   await eventually(async () => ((await pool.query<{ n: number }>(sql)).rows[0]!.n > 0 ? true : undefined), ms, 'a backend waiting for a lock', 10);
 }
 
-/** How many jobs the table holds. */
+/** How many jobs the database holds, in either store. */
 export async function jobCount(pool: pg.Pool): Promise<number> {
-  return (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.jobs')).rows[0]!.n;
+  // Rows, and the jobs of the log store that are not rows (a job moved to the rows is both).
+  return (await pool.query<{ n: number }>(
+    `SELECT ((SELECT count(*) FROM jobq.jobs)
+             + (SELECT count(*) FROM (SELECT id FROM jobq.log_all UNION SELECT id FROM jobq.log_scheduled) l
+                 WHERE NOT EXISTS (SELECT FROM jobq.jobs j WHERE j.id = l.id)))::int AS n`,
+  )).rows[0]!.n;
 }
