@@ -393,25 +393,22 @@ AS $function$
      AND NOT EXISTS (SELECT FROM jobq.log_done d WHERE d.batch_id = b AND x.pos = ANY (d.pos))
 $function$;
 
--- Whether the entry at (e_xid, e_pos) of batch b started with its claim: among the batch's first
--- `started` entries (migrations/0021; NULL: all), counted as jobq.log_batch_open numbers them. One that
--- waited in its worker's buffer has no start time until its attempt ends (as a row's).
-CREATE OR REPLACE FUNCTION jobq.log_started_with_claim(b bigint, e_xid xid8, e_pos bigint)
- RETURNS boolean
+-- The place in batch b of its entry at (e_xid, e_pos), as jobq.log_batch_open numbers them (the
+-- entries of its slice before it, those cancelled before the claim not counted): a running log job's
+-- claim is -(b * 1024 + seq), and it started with its claim when seq < the batch's `started`
+-- (migrations/0021; NULL: all did).
+CREATE OR REPLACE FUNCTION jobq.log_seq(b bigint, e_xid xid8, e_pos bigint)
+ RETURNS integer
  LANGUAGE sql
  STABLE
  SET enable_bitmapscan TO 'off'
  SET enable_sort TO 'off'
  SET enable_seqscan TO 'off'
 AS $function$
-  SELECT bt.started IS NULL
-      OR (bt.started > 0
-          AND (SELECT count(*) FROM (
-                 SELECT FROM jobq.log l
-                  WHERE l.queue = bt.queue AND l.lane = w.lane AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) < (e_xid, e_pos)
-                    AND pg_visible_in_snapshot(l.xid, w.cur) AND NOT pg_visible_in_snapshot(l.xid, w.prev)
-                    AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos AND f.batch_id IS NULL)
-                  LIMIT bt.started) x) < bt.started)
+  SELECT (SELECT count(*) FROM jobq.log l
+           WHERE l.queue = bt.queue AND l.lane = w.lane AND (l.xid, l.pos) > (bt.lo_xid, bt.lo_pos) AND (l.xid, l.pos) < (e_xid, e_pos)
+             AND pg_visible_in_snapshot(l.xid, w.cur) AND NOT pg_visible_in_snapshot(l.xid, w.prev)
+             AND NOT EXISTS (SELECT FROM jobq.log_fail f WHERE f.pos = l.pos AND f.batch_id IS NULL))::int
     FROM jobq.log_batch_all bt JOIN jobq.log_window w ON w.window_id = bt.window_id
    WHERE bt.batch_id = b
 $function$;

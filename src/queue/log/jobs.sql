@@ -48,7 +48,8 @@ BEGIN
          EXISTS (SELECT FROM jobq.log_cancel c WHERE c.id = e.id), (SELECT p.progress FROM jobq.log_progress p WHERE p.id = e.id), e.trace_context,
          b.batch_id,
          CASE WHEN f.status IS NOT NULL THEN f.started_at WHEN d.finished_at IS NOT NULL THEN d.started_at
-              WHEN b.batch_id IS NOT NULL AND jobq.log_started_with_claim(b.batch_id, e.xid, e.pos) THEN coalesce(b.claimed_at, b.locked_at) END
+              WHEN b.started IS NULL OR sq.seq < b.started THEN coalesce(b.claimed_at, b.locked_at) END,
+         (-(b.batch_id * 1024 + sq.seq))::float8
     FROM unnest(ids) WITH ORDINALITY AS i(id, o)
     CROSS JOIN LATERAL (
       (SELECT true AS scheduled, sc.pos, NULL::xid8 AS xid, NULL::smallint AS lane, sc.id, sc.queue, sc.kind, sc.payload, sc.attempt,
@@ -64,11 +65,13 @@ BEGIN
                         WHERE NOT e.scheduled AND f.status IS NULL AND w.queue = e.queue AND w.lane = e.lane AND w.cur_xmax > e.xid
                           AND pg_visible_in_snapshot(e.xid, w.cur)
                         ORDER BY w.cur_xmax, w.window_id LIMIT 1) w ON true
-    LEFT JOIN LATERAL (SELECT bt.batch_id, bt.worker, bt.locked_at, bt.claimed_at FROM jobq.log_batch_all bt
+    LEFT JOIN LATERAL (SELECT bt.batch_id, bt.worker, bt.locked_at, bt.claimed_at, bt.started FROM jobq.log_batch_all bt
                         WHERE bt.window_id = w.window_id AND (bt.hi_xid, bt.hi_pos) >= (e.xid, e.pos)
                         ORDER BY bt.hi_xid, bt.hi_pos LIMIT 1) b ON true
     LEFT JOIN LATERAL (SELECT dn.finished_at, dn.started_at, dn.results -> (array_position(dn.pos, e.pos) - 1) AS result FROM jobq.log_done_all dn
                         WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1) d ON true
+    -- A running entry's place in its batch (its claim number, and whether it started with the claim).
+    LEFT JOIN LATERAL (SELECT jobq.log_seq(b.batch_id, e.xid, e.pos) AS seq WHERE f.status IS NULL AND d.finished_at IS NULL AND b.batch_id IS NOT NULL) sq ON true
     CROSS JOIN LATERAL (SELECT jobq.log_errors(e.id) AS errors) errs
    ORDER BY i.o;
 END $function$;
@@ -91,6 +94,7 @@ DECLARE
   b jobq.log_batch;
   d_at timestamptz;
   d_started timestamptz;
+  seq int;
   d_result jsonb;
   errs jsonb;
   cr boolean;
@@ -103,7 +107,7 @@ BEGIN
   IF FOUND THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END, e.attempt - 1,
       e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz,
-      e.pos, errs, cr, pr, e.trace_context, NULL::bigint, NULL::timestamptz;
+      e.pos, errs, cr, pr, e.trace_context, NULL::bigint, NULL::timestamptz, NULL::float8;
     RETURN;
   END IF;
   SELECT * INTO e FROM jobq.log_all l WHERE l.id = job ORDER BY l.pos DESC LIMIT 1;
@@ -112,7 +116,7 @@ BEGIN
   IF FOUND THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, f.status, CASE WHEN f.status = 'cancelled' AND f.batch_id IS NULL THEN e.attempt - 1 ELSE f.attempt END,
       e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, f.at, e.pos, errs, cr, pr,
-      e.trace_context, NULL::bigint, f.started_at;
+      e.trace_context, NULL::bigint, f.started_at, NULL::float8;
     RETURN;
   END IF;
   SELECT w.window_id INTO win FROM jobq.log_window w
@@ -124,15 +128,18 @@ BEGIN
   END IF;
   IF b.batch_id IS NULL THEN
     RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN e.attempt > 1 THEN 'retrying' ELSE 'queued' END, e.attempt - 1, e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms,
-      NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs, cr, pr, e.trace_context, NULL::bigint, NULL::timestamptz;
+      NULL::text, NULL::timestamptz, NULL::jsonb, e.created_at, NULL::timestamptz, e.pos, errs, cr, pr, e.trace_context, NULL::bigint, NULL::timestamptz,
+      NULL::float8;
     RETURN;
   END IF;
   SELECT dn.finished_at, dn.started_at, dn.results -> (array_position(dn.pos, e.pos) - 1) INTO d_at, d_started, d_result
     FROM jobq.log_done_all dn WHERE dn.batch_id = b.batch_id AND e.pos = ANY (dn.pos) LIMIT 1;
+  IF d_at IS NULL THEN seq := jobq.log_seq(b.batch_id, e.xid, e.pos); END IF;
   RETURN QUERY SELECT e.id, e.queue, e.kind, e.payload, CASE WHEN d_at IS NULL THEN 'running' ELSE 'succeeded' END, e.attempt,
     e.max_attempts, e.run_at, e.timeout_ms, e.backoff_ms, CASE WHEN d_at IS NULL THEN b.worker END,
     CASE WHEN d_at IS NULL THEN b.locked_at END, d_result, e.created_at, d_at, e.pos, errs, cr, pr, e.trace_context, b.batch_id,
-    CASE WHEN d_at IS NOT NULL THEN d_started WHEN jobq.log_started_with_claim(b.batch_id, e.xid, e.pos) THEN coalesce(b.claimed_at, b.locked_at) END;
+    CASE WHEN d_at IS NOT NULL THEN d_started WHEN b.started IS NULL OR seq < b.started THEN coalesce(b.claimed_at, b.locked_at) END,
+    CASE WHEN d_at IS NULL THEN (-(b.batch_id * 1024 + seq))::float8 END;
 END $function$;
 
 -- Moves the scheduled entries of these jobs into the log now, whatever their run_at (a cancel or a move

@@ -22,6 +22,8 @@ export interface DerivedRow {
   locked_at: Date | null;
   /** When its attempt started: the claim, or the worker's start for a job that waited in its buffer (migrations/0022). */
   started_at: Date | null;
+  /** A running job's claim: -(batch_id * 1024 + its place in the batch); null otherwise. */
+  claim_seq: number | null;
   result: unknown;
   created_at: Date;
   finished_at: Date | null;
@@ -70,7 +72,7 @@ export const list = statement<LogListParams, DerivedRow & { fits: boolean }>(
   `SELECT w.id, w.queue, w.kind, CASE WHEN w.fits THEN w.payload END AS payload, w.status, w.attempts, w.max_attempts, w.run_at,
           w.timeout_ms, w.backoff_ms, w.locked_by, w.locked_at, CASE WHEN w.fits THEN w.result END AS result, w.created_at,
           w.finished_at, w.pos, CASE WHEN w.fits THEN w.errors ELSE '[]' END AS errors, w.cancel_requested, w.progress,
-          w.trace_context, w.started_at, w.fits
+          w.trace_context, w.started_at, w.claim_seq, w.fits
      FROM (
        SELECT m.*, m.upto = m.size OR m.upto <= :pageBytes AS fits
          FROM (

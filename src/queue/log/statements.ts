@@ -192,7 +192,8 @@ export const release = statement<ClaimItems, { id: string }>(
   `WITH ${HELD},
    f AS (
      INSERT INTO jobq.log_fail (pos, id, batch_id, status, attempt, at, parents)
-     SELECT pos, id, batch_id, CASE WHEN cancel THEN 'cancelled' ELSE 'released' END, attempt, ${NOW}, parents FROM held
+     SELECT pos, id, batch_id, CASE WHEN cancel THEN 'cancelled' ELSE 'released' END, CASE WHEN cancel THEN attempt - 1 ELSE attempt END, ${NOW}, parents
+       FROM held
    ),
    a AS (
      INSERT INTO jobq.log (id, first, queue, kind, payload, attempt, max_attempts, run_at, timeout_ms, backoff_ms, created_at, trace_context)
@@ -210,6 +211,13 @@ export const renew = statement<{ workerId: string; batches: number[]; ids: strin
    )
    SELECT batch_id::float8 AS batch_id, NULL::uuid AS cancel_id FROM b
    UNION ALL SELECT NULL, id FROM jobq.log_cancel WHERE id = ANY (:ids::uuid[])`,
+);
+
+/** Of these claims (batch, job id, claim number), those whose entry is still open in their batch under that id. */
+export const openClaims = statement<{ batches: number[]; ids: string[]; claims: number[] }, { claim_seq: number }>(
+  'log_open_claims',
+  `SELECT i.claim_seq FROM unnest(:batches::bigint[], :ids::uuid[], :claims::float8[]) AS i(batch_id, id, claim_seq)
+    WHERE EXISTS (SELECT FROM jobq.log_batch_open(i.batch_id) o WHERE o.id = i.id AND o.seq = -i.claim_seq::bigint - i.batch_id * ${SEQ_SPAN})`,
 );
 
 /** A running job's progress, stored when the claim still holds it. */
@@ -248,11 +256,10 @@ export const retry = statement<{ id: string; now: Date | null }, DerivedRow & { 
  */
 export const claimOf = statement<{ id: string }, { claim_seq: number; worker: string; backoff_ms: number | null }>(
   'log_claim_of',
-  `SELECT (-(d.batch_id * ${SEQ_SPAN} + o.seq))::float8 AS claim_seq, b.worker, d.backoff_ms
+  `SELECT d.claim_seq, b.worker, d.backoff_ms
      FROM jobq.log_job(:id::uuid) d
      JOIN jobq.log_batch b ON b.batch_id = d.batch_id AND b.lost_at IS NULL
-    CROSS JOIN LATERAL jobq.log_batch_open(d.batch_id) o
-    WHERE d.status = 'running' AND o.id = d.id`,
+    WHERE d.status = 'running'`,
 );
 
 /** Worker `workerId` has started every buffered log job up to claim `claimSeq` (negative): as markStartedThrough for rows. */

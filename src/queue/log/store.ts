@@ -10,6 +10,7 @@ import { inTransaction } from '../db.ts';
 import type { ClaimsHeartbeat, ClaimRef } from '../leases.ts';
 import type { Job, JobPage, JobStatus, Queryable, StoredProgress } from '../types.ts';
 import { toJob as rowJob } from '../rows.ts';
+import { isUuid } from '../validate.ts';
 import * as RowReads from '../statements/reads.ts';
 import * as Reads from './reads.ts';
 import * as SQL from './statements.ts';
@@ -45,6 +46,11 @@ export class LogClaims {
     return out;
   }
 
+  /** Whether this process holds claim `claimSeq` of job `id` (it claimed it and has not ended it). */
+  knows(claimSeq: number, id: string): boolean {
+    return this.#pos.get(claimSeq)?.id === id;
+  }
+
   forget(claimSeqs: Iterable<number>): void {
     for (const s of claimSeqs) this.#pos.delete(s);
   }
@@ -55,7 +61,7 @@ export function toJob(r: Reads.DerivedRow & { status: JobStatus }): Job {
   return {
     id: r.id, queue: r.queue, kind: r.kind, payload: r.payload, status: r.status, priority: 0, attempts: r.attempts,
     maxAttempts: r.max_attempts, runAt: r.run_at, timeoutMs: r.timeout_ms, lockedBy: r.locked_by, lockedAt: r.locked_at,
-    startedAt: r.started_at, claimSeq: null, cancelRequested: r.cancel_requested && r.status === 'running', idempotencyKey: null, group: null,
+    startedAt: r.started_at, claimSeq: r.claim_seq, cancelRequested: r.cancel_requested && r.status === 'running', idempotencyKey: null, group: null,
     singletonKey: null, debounceKey: null, dependsOn: null, onParentFailure: null, lastError: last?.error ?? null, errors: r.errors.map((e) => ({ ...e })),
     backoffMs: r.backoff_ms, result: r.result ?? null, createdAt: r.created_at, updatedAt: r.finished_at ?? r.locked_at ?? r.created_at,
     finishedAt: r.finished_at, progress: (r.status === 'running' || r.status === 'succeeded' ? r.progress : null) as StoredProgress | null,
@@ -119,25 +125,37 @@ export async function finalizeCancelled(ctx: QueueContext, claims: LogClaims, re
   });
 }
 
-/** Renews log claims: which it lost, and which have a cancel request. */
+/**
+ * Renews log claims: which it lost, and which have a cancel request. A batch is renewed as a whole (one
+ * row); a claim this process did not make (or has ended) is held only if its entry is still open in
+ * its batch under that job's id (checked in SQL, as completions check one).
+ */
 export async function renew(ctx: QueueContext, claims: readonly ClaimRef[], workerId: string, logClaims: LogClaims, db: Queryable): Promise<ClaimsHeartbeat> {
-  const batches = [...new Set(claims.map((c) => batchOf(c.claimSeq)))];
-  const rows = await SQL.renew(db, { workerId, batches, ids: [...new Set(claims.map((c) => c.id))], now: ctx.now() });
+  const valid = claims.filter((c) => isUuid(c.id));
+  const batches = [...new Set(valid.map((c) => batchOf(c.claimSeq)))];
+  const rows = await SQL.renew(db, { workerId, batches, ids: [...new Set(valid.map((c) => c.id))], now: ctx.now() });
   const held = new Set<number>();
   const cancel = new Set<string>();
   for (const r of rows) {
     if (r.batch_id !== null) held.add(r.batch_id);
     else if (r.cancel_id !== null) cancel.add(r.cancel_id);
   }
-  const lost = claims.filter((c) => !held.has(batchOf(c.claimSeq))).map((c) => c.claimSeq);
+  let holding = valid.filter((c) => held.has(batchOf(c.claimSeq)));
+  const unknown = holding.filter((c) => !logClaims.knows(c.claimSeq, c.id));
+  if (unknown.length > 0) {
+    const open = new Set((await SQL.openClaims(db, { batches: unknown.map((c) => batchOf(c.claimSeq)), ids: unknown.map((c) => c.id), claims: unknown.map((c) => c.claimSeq) })).map((r) => r.claim_seq));
+    holding = holding.filter((c) => logClaims.knows(c.claimSeq, c.id) || open.has(c.claimSeq));
+  }
+  const kept = new Set(holding.map((c) => c.claimSeq));
+  const lost = claims.filter((c) => !kept.has(c.claimSeq)).map((c) => c.claimSeq);
   logClaims.forget(lost);
-  return { cancelRequested: claims.filter((c) => held.has(batchOf(c.claimSeq)) && cancel.has(c.id)).map((c) => c.claimSeq), lost };
+  return { cancelRequested: holding.filter((c) => cancel.has(c.id)).map((c) => c.claimSeq), lost };
 }
 
 /** Gives log claims back (or cancels those with a cancel request); returns the jobs as they are after. */
 export async function release(ctx: QueueContext, logClaims: LogClaims, workerId: string, claims: readonly ClaimRef[], db: Queryable | undefined): Promise<Job[]> {
   return atomically(ctx, db, async (c) => {
-    const rows = await SQL.release(c, logClaims.items(workerId, claims, ctx.now(), true));
+    const rows = await SQL.release(c, logClaims.items(workerId, claims.filter((r) => isUuid(r.id)), ctx.now(), true));
     const jobs = [];
     for (const r of rows) jobs.push(await afterTransition(r.id, c));
     return jobs.filter((j): j is Job => j !== null);

@@ -15,6 +15,8 @@ ALTER TABLE jobq.log_done_old ADD COLUMN started_at timestamptz;
 ALTER TABLE jobq.log_fail ADD COLUMN started_at timestamptz;
 ALTER TABLE jobq.log_fail_old ADD COLUMN started_at timestamptz;
 ALTER TYPE jobq.log_derived ADD ATTRIBUTE started_at timestamptz;
+-- And a running log job's claim number, as a running row's claim_seq (-(batch_id * 1024 + seq)).
+ALTER TYPE jobq.log_derived ADD ATTRIBUTE claim_seq float8;
 
 -- The views over the hot and archived parents take the columns added since 0019 (appended, in order).
 CREATE OR REPLACE VIEW jobq.log_batch_all AS SELECT * FROM jobq.log_batch UNION ALL SELECT * FROM jobq.log_batch_old;

@@ -75,7 +75,13 @@ export const pruneWorkers = command<{ idleMs: number; now: Date | null }>(
   `DELETE FROM jobq.workers w
     WHERE w.updated_at < ${NOW} - :idleMs * interval '1 millisecond'
       AND (w.alive_until IS NULL OR w.alive_until < ${NOW})
-      AND NOT EXISTS (SELECT 1 FROM jobq.jobs j WHERE j.status = 'running' AND j.locked_by = w.id)`,
+      AND NOT EXISTS (SELECT 1 FROM jobq.jobs j WHERE j.status = 'running' AND j.locked_by = w.id)
+      -- nor log jobs: a batch of its not recovered and not finished (a scan of the hot batches, for the
+      -- rare worker silent for that long)
+      AND NOT EXISTS (SELECT 1 FROM jobq.log_batch b
+                       WHERE b.worker = w.id AND b.lost_at IS NULL
+                         AND b.n > coalesce((SELECT sum(cardinality(d.pos)) FROM jobq.log_done d WHERE d.batch_id = b.batch_id), 0)
+                                   + (SELECT count(*) FROM jobq.log_fail f WHERE f.batch_id = b.batch_id))`,
 );
 
 /**
