@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { emitCancelled, type QueueContext } from './context.ts';
 import { publishOutcomes } from './events/publish.ts';
 import * as Log from './log/store.ts';
-import { archiveGenerations, dropGenerations, ROTATE_MS, rotateIfDue } from './log/retention.ts';
+import { archiveGenerations, dropGenerations, rotateEvery, rotateIfDue } from './log/retention.ts';
 import * as LogSweep from './log/sweep.ts';
 import type { Retention } from './retention.ts';
 import { toJob } from './rows.ts';
@@ -85,7 +85,7 @@ export async function sweep(ctx: QueueContext, staleAfterMs: number, retention?:
     if (ctx.log) {
       await LogSweep.moveDue(ctx.pool, { now: ctx.now() });
       await LogSweep.strayToRows(ctx.pool, { now: ctx.now() });
-      await rotateIfDue(ctx.pool, ROTATE_MS);
+      await rotateIfDue(ctx.pool, rotateEvery(retention));
       await archiveGenerations(ctx.pool, ctx.now());
     }
     await SQL.pruneWorkers(ctx.pool, { idleMs: Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), now: ctx.now() });

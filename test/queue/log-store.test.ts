@@ -487,6 +487,30 @@ test('retention: a finished generation is archived by the sweep, and dropped who
   assert.equal((await queue.get(gone!.job.id))?.status, 'cancelled');
 });
 
+test('reads by id look at the generations since an hour before the job was made (its UUIDv7 time), whatever the history kept', async () => {
+  const { queue, db } = await freshQueue(LOG);
+  for (let i = 0; i < 3; i++) await db.pool.query('SELECT jobq.log_rotate()');
+  const hoursAgo = [5, 3, 2, 0.01];
+  for (const [i, h] of hoursAgo.entries()) await db.pool.query(`UPDATE jobq.log_gen SET created_at = now() - $1 * interval '1 hour' WHERE gen = $2`, [h, i + 1]);
+  const v7At = (msAgo: number) => {
+    const hex = (Date.now() - msAgo).toString(16).padStart(12, '0');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000001`;
+  };
+  const floor = async (id: string) => (await db.pool.query<{ g: number }>('SELECT jobq.log_gen_floor($1) AS g', [id])).rows[0]!.g;
+  const hour = 3_600_000;
+  assert.equal(await floor(v7At(0)), 3, 'made now: the generations since an hour ago (the one current then on)');
+  assert.equal(await floor(v7At(4 * hour)), 1, 'made four hours ago: from the one current an hour before');
+  assert.equal(await floor(v7At(10 * hour)), 0, 'older than every generation: all of them');
+  assert.equal(await floor('00000000-0000-4000-8000-000000000001'), 0, 'not a UUIDv7: all of them');
+  // A job of the newest generation, retried into a later one, reads with its whole history.
+  const { job } = await queue.enqueue(noop({ maxAttempts: 2 }));
+  const [c] = await queue.claim('w', { limit: 1 });
+  await db.pool.query('SELECT jobq.log_rotate()');
+  await queue.markFailedOrRetry(c!.id, new Error('first'), { workerId: 'w', claimSeq: c!.claimSeq, previousDelayMs: null });
+  const read = await queue.get(job.id);
+  assert.deepEqual([read?.status, read?.attempts, read?.errors.map((e) => e.error.split('\n')[0])], ['retrying', 1, ['Error: first']]);
+});
+
 test('stats count the log\'s jobs by status, kind and queue beside the rows, and the age of the oldest runnable', async () => {
   let now = new Date('2030-01-01T00:00:00Z');
   const { queue } = await freshQueue({ ...LOG, clock: () => now });

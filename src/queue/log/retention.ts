@@ -10,8 +10,20 @@ import { statement } from '../statements/statement.ts';
 import type { Retention } from '../retention.ts';
 import { TERMINAL_STATUSES, type Queryable } from '../types.ts';
 
-/** How long a generation takes inserts before the sweep makes a new one current. */
-export const ROTATE_MS = 15 * 60_000;
+/**
+ * How long a generation takes inserts before the sweep makes a new one current: an hour, or the
+ * shortest retention when that is shorter (so that it is honoured), but not under a second. Every
+ * generation kept is four partitions that reads of old jobs open (an hour rather than 15 minutes: a
+ * week of history is 168 generations, not 672).
+ */
+export const ROTATE_MS = 60 * 60_000;
+const MIN_ROTATE_MS = 1_000;
+
+/** The rotation period for this retention (see ROTATE_MS). */
+export function rotateEvery(retention: Retention | undefined): number {
+  const kept = retention ? TERMINAL_STATUSES.map((s) => retention[s]).filter((ms): ms is number => ms !== null) : [];
+  return Math.max(MIN_ROTATE_MS, Math.min(ROTATE_MS, ...kept));
+}
 
 const rotateIfOld = statement<{ rotateMs: number }, { gen: number }>(
   'log_rotate_if_old',
