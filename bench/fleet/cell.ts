@@ -6,8 +6,9 @@
  *    processes; when every job of the phase has finished, pickup latency is read from the jobs
  *    themselves: started_at − created_at (created_at: now() of the API's enqueue transaction, the
  *    database's clock; started_at: when the worker's handler began, the worker's clock, the same
- *    machine's), over the jobs created after the first second. CPU per job: the CPU of every jobq
- *    process, PostgreSQL and PgBouncer over the phase, divided by its jobs (each enqueued and run once).
+ *    machine's; a log store job's is its completion's, its claim's time), over the jobs created after
+ *    the first second. CPU per job: the CPU of every jobq process, PostgreSQL and PgBouncer over the
+ *    phase, divided by its jobs (each enqueued and run once).
  * 2. throughput: the load generator enqueues as fast as the APIs take jobs (closed loop) while the
  *    workers process; after a warm-up, jobs created and jobs finished per second in a window, and
  *    the CPU of each part over that window (in cores: which part of the machine is used up).
@@ -64,6 +65,27 @@ export interface CellResult extends CellSetup {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The jobs as this bench reads them, of either store (the processes run with jobq's default store): the
+ * rows, and the log store's entries (one per attempt, `first` the job's first), each with its outcome, a
+ * done position or a fail row (neither: it waits or runs, status 'queued', `open`). An entry replaced
+ * by a newer one without an outcome of its own (released unrun, moved to the rows) is left out.
+ */
+const JOBS = `(
+  SELECT id, true AS first, status::text AS status, attempts, created_at, started_at, finished_at, status IN ('queued', 'running', 'retrying') AS open
+    FROM jobq.jobs
+  UNION ALL
+  SELECT l.id, l.first, coalesce(f.status, CASE WHEN d.pos IS NULL THEN 'queued' ELSE 'succeeded' END), l.attempt, l.created_at,
+         coalesce(d.started_at, f.started_at), CASE WHEN f.status IN ('failed_permanent', 'cancelled') THEN f.at ELSE d.finished_at END,
+         f.pos IS NULL AND d.pos IS NULL
+    FROM jobq.log_all l
+    LEFT JOIN jobq.log_fail_all f ON f.pos = l.pos
+    LEFT JOIN (SELECT unnest(dn.pos) AS pos, dn.started_at, dn.finished_at FROM jobq.log_done_all dn) d ON d.pos = l.pos
+   WHERE f.status IS NULL OR f.status NOT IN ('released', 'moved')
+  UNION ALL
+  SELECT id, first, CASE WHEN attempt > 1 THEN 'retrying' ELSE 'queued' END, attempt, created_at, NULL, NULL, true FROM jobq.log_scheduled
+) j`;
+
 export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResult> {
   const dbUrl = setup.pgbouncer ? env.pooledUrl! : env.directUrl;
   const jobqEnv = { DATABASE_URL: dbUrl, ...(setup.pgbouncer ? { JOBQ_LISTEN_URL: env.directUrl } : {}) };
@@ -112,8 +134,8 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
     const conn1 = await s1.stop();
     const lat = await db.query<{ p: number[]; max: number; n: number }>(
       `SELECT percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY ms) AS p, max(ms) AS max, count(*)::int AS n
-         FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM jobq.jobs
-                WHERE created_at >= to_timestamp($1 / 1000.0) AND created_at < to_timestamp($2 / 1000.0) AND started_at IS NOT NULL) t`,
+         FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM ${JOBS}
+                WHERE first AND created_at >= to_timestamp($1 / 1000.0) AND created_at < to_timestamp($2 / 1000.0) AND started_at IS NOT NULL) t`,
       [rateLoad.startedAtMs + 1_000, rateLoad.endedAtMs],
     );
     const l = lat.rows[0]!;
@@ -122,8 +144,12 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
     env.log(`  throughput: as fast as possible for ${env.maxSeconds} s`);
     const s2 = sampler();
     const warmMs = Math.min(2_000, env.maxSeconds * 250);
+    const before = await made(db);
     const load = runLoad(env.loadHost, { targets, mode: 'max', seconds: env.maxSeconds, batch: env.batch, concurrency: env.concurrency, collectIds: env.verify });
-    const loadStart = Date.now();
+    let loadEnded = false;
+    void load.done.catch(() => {}).finally(() => (loadEnded = true)); // a failed load is awaited below
+    // Timed from its first job, not from the spawn: on a busy machine the generator takes a while to start.
+    const loadStart = await firstJob(db, before, () => loadEnded, 60_000);
     await sleep(warmMs);
     const w0 = Date.now();
     const c2 = cpu(load.pid);
@@ -133,9 +159,9 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
     const maxLoad = await load.done;
     const conn2 = await s2.stop();
     const counted = await db.query<{ enq: number; done: number }>(
-      `SELECT count(*) FILTER (WHERE created_at >= to_timestamp($1 / 1000.0) AND created_at < to_timestamp($2 / 1000.0))::int AS enq,
+      `SELECT count(*) FILTER (WHERE first AND created_at >= to_timestamp($1 / 1000.0) AND created_at < to_timestamp($2 / 1000.0))::int AS enq,
               count(*) FILTER (WHERE finished_at >= to_timestamp($1 / 1000.0) AND finished_at < to_timestamp($2 / 1000.0))::int AS done
-         FROM jobq.jobs`,
+         FROM ${JOBS}`,
       [w0, w1],
     );
     const windowSec = (w1 - w0) / 1_000;
@@ -147,7 +173,7 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
       await drain(db, 60_000);
       verified = await verify(db, [...(rateLoad.ids ?? []), ...(maxLoad.ids ?? [])], conn1, conn2);
     }
-    const bad = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status NOT IN ('succeeded', 'queued', 'running') OR attempts > 1`);
+    const bad = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${JOBS} WHERE status NOT IN ('succeeded', 'queued', 'running') OR attempts > 1`);
     const exited = procs.filter((p) => p.exitCode() !== null).length;
     return {
       ...setup,
@@ -189,18 +215,36 @@ export async function runCell(setup: CellSetup, env: CellEnv): Promise<CellResul
 async function drain(db: pg.Pool, withinMs: number): Promise<void> {
   const deadline = Date.now() + withinMs;
   for (;;) {
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('queued', 'running', 'retrying')`);
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${JOBS} WHERE open`);
     if (rows[0]!.n === 0) return;
     if (Date.now() > deadline) throw new Error(`${rows[0]!.n} jobs still unfinished after ${withinMs} ms`);
     await sleep(200);
   }
 }
 
-/** Each id the APIs answered is one row, succeeded at its first attempt; and who connected from where. */
+/** Jobs made so far, of either store (rows, log entries): a cheap count that grows as the load enqueues. */
+async function made(db: pg.Pool): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT ((SELECT count(*) FROM jobq.jobs) + (SELECT count(*) FROM jobq.log_all) + (SELECT count(*) FROM jobq.log_scheduled))::int AS n',
+  );
+  return rows[0]!.n;
+}
+
+/** Waits until more than `before` jobs were made, or the load ended (a poll with a deadline); returns when. */
+async function firstJob(db: pg.Pool, before: number, ended: () => boolean, withinMs: number): Promise<number> {
+  const deadline = Date.now() + withinMs;
+  while (!ended() && (await made(db)) <= before) {
+    if (Date.now() > deadline) throw new Error(`the load generator made no job within ${withinMs} ms`);
+    await sleep(20);
+  }
+  return Date.now();
+}
+
+/** Each id the APIs answered is one job, succeeded at its first attempt; and who connected from where. */
 async function verify(db: pg.Pool, ids: string[], ...peaks: ConnectionPeaks[]): Promise<NonNullable<CellResult['verified']>> {
   const { rows } = await db.query<{ rows: number; once: number }>(
-    `SELECT (SELECT count(*)::int FROM jobq.jobs) AS rows,
-            (SELECT count(*)::int FROM jobq.jobs WHERE id = ANY($1::uuid[]) AND status = 'succeeded' AND attempts = 1) AS once`,
+    `SELECT count(DISTINCT id)::int AS rows, count(DISTINCT id) FILTER (WHERE id = ANY($1::uuid[]) AND status = 'succeeded' AND attempts = 1)::int AS once
+       FROM ${JOBS}`,
     [ids],
   );
   const addrs = new Set<string>();

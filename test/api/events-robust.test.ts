@@ -8,8 +8,25 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
+import type pg from 'pg';
 import { buildTestApp, eventually, listen } from '../helpers/fixtures.ts';
 import { jobEvent, openStream, publish } from '../helpers/events.ts';
+
+/** Runs the queue's operations of `fn` in a transaction of its own: they publish nothing, in either store. */
+async function unpublished<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const out = await fn(client);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
 
 test('a client that stops reading is disconnected once eventsStreamBuffer events wait for it; the others get every event', { timeout: 120_000 }, async () => {
   const { app, db, hub } = await buildTestApp({ config: { eventsStreamBuffer: 1_000 } });
@@ -50,16 +67,20 @@ test('a lost LISTEN connection is a gap: streams get reset, old ids are not repl
   const before = await byQueue.next();
   assert.equal((await byId.next()).event, 'started');
 
-  // The job finishes while the hub's connection is gone; nobody publishes it.
-  const killed = await db!.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jobq-events'`);
-  assert.equal(killed.rowCount, 1);
-  await db!.pool.query(`UPDATE jobq.jobs SET status = 'succeeded', attempts = 1, finished_at = now() WHERE id = $1`, [job.id]);
+  // The job finishes while the hub's connection is gone (committed right after the kill); nobody publishes it.
+  await unpublished(db!.pool, async (client) => {
+    const [claimed] = await queue.claim('w', { db: client, limit: 1 });
+    assert.equal(claimed?.id, job.id);
+    assert.deepEqual(await queue.complete('w', [{ id: job.id, claimSeq: claimed.claimSeq }], { db: client }), [claimed.claimSeq]);
+    const killed = await db!.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'jobq-events'`);
+    assert.equal(killed.rowCount, 1);
+  });
 
   assert.deepEqual([(await byQueue.next()).event, byQueue.frames.at(-1)!.data], ['reset', { reason: 'gap' }]);
   assert.equal((await byId.next()).event, 'reset');
   const reconciled = await byId.next();
   assert.deepEqual([reconciled.event, reconciled.id, reconciled.data.status, reconciled.data.attempt], ['succeeded', undefined, 'succeeded', 1]);
-  // Made up from the row: the job's fields, and when it changed.
+  // Made up from the job as stored: its fields, and when it changed.
   assert.deepEqual([reconciled.data.type, reconciled.data.queue, reconciled.data.kind, reconciled.data.group], ['succeeded', 'q', 'noop', null]);
   await eventually(() => (hub!.stats().listening ? true : undefined), 10_000, 'listening again');
 
@@ -78,13 +99,13 @@ test('reconciliation on its timer sends a stream of ids the change it did not he
   const { job } = await queue.enqueue({ kind: 'noop', payload: {} });
   const s = await openStream(`${base}/v1/events?id=${job.id}`);
   assert.equal((await s.next()).event, 'state');
-  await db!.pool.query(`UPDATE jobq.jobs SET status = 'running', attempts = 1, locked_by = 'w', locked_at = now() WHERE id = $1`, [job.id]);
+  await unpublished(db!.pool, async (client) => assert.equal((await queue.claim('w', { db: client, limit: 1 }))[0]?.id, job.id));
   const started = await s.next();
   assert.deepEqual([started.event, started.id, started.data.attempt], ['started', undefined, 1]);
-  await db!.pool.query(`UPDATE jobq.jobs SET status = 'retrying', locked_by = NULL, locked_at = NULL WHERE id = $1`, [job.id]);
+  await unpublished(db!.pool, async (client) => assert.equal((await queue.markFailedOrRetry(job.id, new Error('boom'), { db: client, workerId: 'w' })).status, 'retrying'));
   assert.equal((await s.next()).event, 'retrying');
   // A change it heard of is not sent again.
-  await db!.pool.query(`UPDATE jobq.jobs SET status = 'cancelled', finished_at = now() WHERE id = $1`, [job.id]);
+  await unpublished(db!.pool, async (client) => assert.equal((await queue.requestCancel(job.id, { db: client })).outcome, 'cancelled'));
   await publish(db!.pool, jobEvent(job, 'cancelled'));
   const cancelled = await s.next();
   assert.ok(cancelled.id, 'the published event, with its id');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertErrorBody, buildTestApp, eventually, listen } from '../helpers/fixtures.ts';
+import { assertErrorBody, buildTestApp, claimOne, eventually, listen, succeed } from '../helpers/fixtures.ts';
 import { type Frame, jobEvent, openStream, publish } from '../helpers/events.ts';
 
 const job = (n: number, queue = 'default', kind = 'noop', group: string | null = null) => ({
@@ -110,7 +110,7 @@ test('a stream of ids starts with each watched job\'s state (unknown ids left ou
   const base = await listen(app);
   const { job: queued } = await queue.enqueue({ kind: 'noop', payload: {}, queue: 'q1', group: 'g' });
   const { job: done } = await queue.enqueue({ kind: 'noop', payload: {} });
-  await db!.pool.query(`UPDATE jobq.jobs SET status = 'succeeded', attempts = 1, finished_at = now() WHERE id = $1`, [done.id]);
+  await succeed(queue, 'w', (await claimOne(queue, 'w', { queues: ['default'] }))!); // as a worker would, in either store
   const s = await openStream(`${base}/v1/events?id=${done.id},${queued.id},${job(5).id}`);
   const states = [await s.next(), await s.next()];
   assert.deepEqual(states.map((f) => [f.event, f.id, f.data.id, f.data.status, f.data.type]), [

@@ -1,9 +1,10 @@
 /**
  * GET /v1/jobs/{id}?wait= over a real socket (issue #19): it answers when the job reaches a final state
- * (its status changed by SQL and the event published, as a worker would), when reconciliation finds a
- * change whose event never came, at once for a finished job, with the job as it is when the wait ends
- * or the server shuts down; `wait` is checked; a wait outlives the socket idle timeout. Waits that must
- * end on an event run with a wait far longer than the test's own timeout, so only the event can end them.
+ * (its status changed in a transaction, which publishes nothing, then the event published), when
+ * reconciliation finds a change whose event never came, at once for a finished job, with the job as it
+ * is when the wait ends or the server shuts down; `wait` is checked; a wait outlives the socket idle
+ * timeout. Waits that must end on an event run with a wait far longer than the test's own timeout, so
+ * only the event can end them.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,11 +12,29 @@ import type pg from 'pg';
 import { assertErrorBody, buildTestApp, eventually, listen, UNKNOWN_ID } from '../helpers/fixtures.ts';
 import { jobEvent, publish } from '../helpers/events.ts';
 import type { EventHub } from '../../src/events/index.ts';
+import type { Queue } from '../../src/queue/queue.ts';
 
 const LONG = '110s';
 
-async function finish(pool: pg.Pool, id: string, status: 'succeeded' | 'cancelled'): Promise<void> {
-  await pool.query(`UPDATE jobq.jobs SET status = $2, attempts = 1, finished_at = now() WHERE id = $1`, [id, status]);
+/**
+ * Finishes the job as a worker (claim, complete) or an operator (cancel) would, in either store, in a
+ * transaction of its own: an operation inside the caller's transaction publishes nothing.
+ */
+async function finish(queue: Queue, pool: pg.Pool, id: string, status: 'succeeded' | 'cancelled'): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    if (status === 'succeeded') {
+      const [claimed] = await queue.claim('w', { db: client, limit: 1 });
+      assert.equal(claimed?.id, id);
+      assert.deepEqual(await queue.complete('w', [{ id, claimSeq: claimed.claimSeq }], { db: client }), [claimed.claimSeq]);
+    } else {
+      assert.equal((await queue.requestCancel(id, { db: client })).outcome, 'cancelled');
+    }
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
 }
 
 /** The long-poll has read the job and waits (the hub knows its state). */
@@ -29,7 +48,7 @@ test('a wait answers as soon as the job finishes (its event published), with the
   await waiting(hub!);
   // An event of another job, and a progress event of this one, do not end the wait.
   await publish(db!.pool, jobEvent({ ...job, id: UNKNOWN_ID }, 'succeeded'), jobEvent(job, 'progress', { progress: { value: 0.5 } }));
-  await finish(db!.pool, job.id, 'succeeded');
+  await finish(queue, db!.pool, job.id, 'succeeded');
   await publish(db!.pool, jobEvent(job, 'succeeded'));
   const res = await answer;
   assert.equal(res.status, 200);
@@ -56,7 +75,7 @@ test('reconciliation ends a wait whose final event was never published', { timeo
   const { job } = await queue.enqueue({ kind: 'noop', payload: {} });
   const answer = fetch(`${base}/v1/jobs/${job.id}?wait=${LONG}`);
   await waiting(hub!);
-  await finish(db!.pool, job.id, 'cancelled');
+  await finish(queue, db!.pool, job.id, 'cancelled');
   const body = await (await answer).json();
   assert.equal(body.status, 'cancelled');
 });
@@ -65,7 +84,7 @@ test('a finished job is answered at once; the end of the wait answers the job as
   const { app, queue, db } = await buildTestApp();
   const base = await listen(app);
   const { job: done } = await queue.enqueue({ kind: 'noop', payload: {} });
-  await finish(db!.pool, done.id, 'succeeded');
+  await finish(queue, db!.pool, done.id, 'succeeded');
   assert.equal((await (await fetch(`${base}/v1/jobs/${done.id}?wait=${LONG}`)).json()).status, 'succeeded');
   const { job } = await queue.enqueue({ kind: 'noop', payload: {} });
   for (const wait of ['300ms', '250', '0']) {

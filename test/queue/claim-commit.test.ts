@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
 import { Queue } from '../../src/queue/queue.ts';
+import { claimAll } from '../../src/queue/log/statements.ts';
 import { claim } from '../../src/queue/statements/claim.ts';
 import { freshDatabase, testKinds } from '../helpers/fixtures.ts';
 import { statementName } from '../helpers/statement-names.ts';
@@ -33,13 +34,13 @@ test('jobq.claim with p_async makes the rest of its transaction commit asynchron
 
 test("the queue claims asynchronously on its own, and never inside the caller's transaction", async () => {
   const db = await freshDatabase();
-  // The real pool, recording what each claim statement was sent with.
-  const sent: unknown[][] = [];
-  const asyncAt = claim.params.indexOf('async');
+  // The real pool, recording the async flag each claim statement (the row store's or both stores') was sent with.
+  const sent: unknown[] = [];
   class RecordingPool extends pg.Pool {
     override query(config: unknown, values?: unknown): never {
-      const c = config as { name?: string; values?: unknown[] };
-      if (statementName(c)?.startsWith('jobq_claim')) sent.push(c.values!);
+      const c = config as { name?: string; text?: string; values?: unknown[] };
+      if (statementName(c)?.startsWith('jobq_claim')) sent.push(c.values![claim.params.indexOf('async')]);
+      else if (c.text === claimAll.text) sent.push(c.values![claimAll.params.indexOf('async')]);
       return (super.query as (a: unknown, b?: unknown) => never)(config, values);
     }
   }
@@ -52,7 +53,7 @@ test("the queue claims asynchronously on its own, and never inside the caller's 
     await queue.enqueueMany(Array.from({ length: 4 }, () => ({ kind: 'noop', payload: {} })));
     assert.equal((await queue.claim('w', { limit: 1 })).length, 1);
     assert.equal((await queue.claim('w', { limit: 1, kinds: ['noop'] })).length, 1);
-    assert.deepEqual(sent.map((v) => v[asyncAt]), [true, true]);
+    assert.deepEqual(sent, [true, true]);
 
     const client = await db.pool.connect();
     try {

@@ -8,13 +8,15 @@ import { v7 as uuidv7 } from 'uuid';
 import { seededRandom } from '../../src/queue/backoff.ts';
 import { isJobqError, type JobqError } from '../../src/errors.ts';
 import { Queue } from '../../src/queue/queue.ts';
+import type { Job } from '../../src/queue/types.ts';
 import { claimOne, emailJob as email, freshQueue, noopJob as noop, succeed, testKinds } from '../helpers/fixtures.ts';
 
 const rejectsWith = (kind: string) => (err: unknown) => isJobqError(err) && err.kind === kind;
 
 test('claim takes up to limit jobs, highest priority first, then oldest run_at', async () => {
   const t0 = new Date('2030-01-01T00:00:00Z');
-  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 10_000) });
+  // The row store's claim order (the log keeps enqueue order within a lane, not run_at order across lanes: log-store.test.ts).
+  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 10_000), logStore: false });
   const low = await queue.enqueue(noop({ runAt: new Date(t0.getTime() + 1) }));
   const oldLow = await queue.enqueue(noop({ runAt: t0 }));
   const high = await queue.enqueue(noop({ priority: 5, runAt: new Date(t0.getTime() + 2) }));
@@ -55,10 +57,16 @@ test('8 claimers racing over 2,000 jobs claim every job exactly once', async () 
   );
   assert.equal(seen.size, 2000);
   assert.equal(new Set(seen.values()).size > 1, true, 'the work was spread over several claimers');
-  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'running' AND attempts = 1`);
-  assert.equal(rows[0].n, 2000);
-  const held = await db.pool.query<{ id: string; locked_by: string }>(`SELECT id, locked_by FROM jobq.jobs`);
-  for (const r of held.rows) assert.equal(r.locked_by, seen.get(r.id), `job ${r.id} is held by the worker that claimed it`);
+  // Every job as the queue reads it, from whichever store holds it: all pages of the listing.
+  const held: Job[] = [];
+  for (let cursor: string | undefined; ; ) {
+    const page = await queue.list({ limit: 500, cursor });
+    held.push(...page.jobs);
+    if (page.nextCursor === null) break;
+    cursor = page.nextCursor;
+  }
+  assert.equal(held.filter((j) => j.status === 'running' && j.attempts === 1).length, 2000);
+  for (const j of held) assert.equal(j.lockedBy, seen.get(j.id), `job ${j.id} is held by the worker that claimed it`);
 });
 
 test('complete stores the result; a worker guard protects a job held by another worker', async () => {
@@ -225,27 +233,29 @@ test('errors leave the queue module as JobqError, never as driver errors', async
 
 test('complete completes only the jobs this worker holds, each with its own result', async () => {
   const { queue } = await freshQueue();
-  const [a, b, c] = await queue.enqueueMany([noop(), noop(), noop()]);
+  const made = await queue.enqueueMany([noop(), noop(), noop()]);
   const [ca, cb] = await queue.claim('w1', { limit: 2 });
   const cc = (await claimOne(queue, 'w2'))!;
-  assert.deepEqual([ca!.id, cb!.id, cc.id], [a!.job.id, b!.job.id, c!.job.id]);
+  // Whichever jobs each claim took (the log store keeps enqueue order within a lane only): all three, once.
+  assert.deepEqual([ca!.id, cb!.id, cc.id].sort(), made.map((r) => r.job.id).sort());
   const done = await queue.complete('w1', [
     { ...ca!, result: { n: 1 } },
     { id: cb!.id, claimSeq: cb!.claimSeq },
     { id: cc.id, claimSeq: cc.claimSeq, result: 'not mine' },
   ]);
   assert.deepEqual(done.sort(), [ca!.claimSeq, cb!.claimSeq].sort());
-  assert.deepEqual((await queue.get(a!.job.id))?.result, { n: 1 });
-  const bAfter = await queue.get(b!.job.id);
+  assert.deepEqual((await queue.get(ca!.id))?.result, { n: 1 });
+  const bAfter = await queue.get(cb!.id);
   assert.equal(bAfter?.status, 'succeeded');
   assert.equal(bAfter?.result, null);
-  assert.equal((await queue.get(c!.job.id))?.status, 'running', "another worker's job is untouched");
+  assert.equal((await queue.get(cc.id))?.status, 'running', "another worker's job is untouched");
   assert.deepEqual(await queue.complete('w1', [{ id: ca!.id, claimSeq: ca!.claimSeq }]), [], 'a second completion changes nothing');
 });
 
 test('a claim from a cursor takes only later jobs of the same priority, in order', async () => {
   const t0 = new Date('2030-01-01T00:00:00Z');
-  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 60_000) });
+  // The cursor (`after`) is the row store's claim's: the log's claims take no part in it (claiming.ts).
+  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 60_000), logStore: false });
   const at = (ms: number) => new Date(t0.getTime() + ms);
   const [p0a, p0b, p0c, p5] = await queue.enqueueMany([
     noop({ runAt: at(1) }),
@@ -262,7 +272,8 @@ test('a claim from a cursor takes only later jobs of the same priority, in order
 
 test('a job its lost worker never started goes back to queued with its attempt given back', async () => {
   let now = new Date('2030-01-01T00:00:00Z');
-  const { queue } = await freshQueue({ clock: () => now });
+  // The row store's start watermark over its claim numbers (the log's buffered jobs: log-store.test.ts).
+  const { queue } = await freshQueue({ clock: () => now, logStore: false });
   const [a, b, c] = await queue.enqueueMany([noop({ maxAttempts: 1 }), noop({ maxAttempts: 1 }), noop({ maxAttempts: 1 })]);
   const claimed = await queue.claim('gone', { limit: 3, started: 1 }); // one in a slot, two buffered
   assert.deepEqual(claimed.map((j) => j.startedAt !== null), [true, false, false]);
@@ -288,7 +299,8 @@ test('a job its lost worker never started goes back to queued with its attempt g
 
 test("claim returns the stored job's fields a worker runs it with, in claim order", async () => {
   const t0 = new Date('2030-01-01T00:00:00.123Z');
-  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 1_000) });
+  // The row store's claim: its order across queues and its positive claim numbers (the log's: log-store.test.ts).
+  const { queue } = await freshQueue({ clock: () => new Date(t0.getTime() + 1_000), logStore: false });
   const made = await queue.enqueueMany([
     noop({ runAt: t0, timeoutMs: 1_500, maxAttempts: 7, queue: 'q1', payload: { sleep_ms: 5 } }),
     noop({ runAt: new Date(t0.getTime() + 1), priority: 3 }),

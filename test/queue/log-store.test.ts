@@ -36,7 +36,7 @@ test('plain jobs go to the log; a priority, a key, a group or a queue with a pol
   assert.equal((await queue.get(later.job.id))?.status, 'queued');
   assert.equal((await queue.get(later.job.id))?.runAt.getTime(), later.job.runAt.getTime());
 
-  const rowsOnly = new Queue({ pool: db.pool, kinds: testKinds() });
+  const rowsOnly = new Queue({ pool: db.pool, kinds: testKinds(), logStore: false }); // without the option (the log store is the default)
   await rowsOnly.enqueue(noop());
   assert.deepEqual(await counts(db.pool), { log: 3, scheduled: 1, rows: 5 });
 });
@@ -437,7 +437,7 @@ test('a filtered listing examines a bounded number of log jobs per page, says wh
 
 test('rows made before the log store was turned on finish as rows, beside the log\'s jobs', async () => {
   const s = await setup(testKinds(), LOG);
-  const before = new Queue({ pool: s.db.pool, kinds: testKinds() });
+  const before = new Queue({ pool: s.db.pool, kinds: testKinds(), logStore: false }); // before the option (the log store is the default)
   const old = await before.enqueueMany([noop(), noop()]);
   const fresh = await s.queue.enqueueMany([noop(), noop()]);
   await s.worker({ pollIntervalMs: 50 });

@@ -68,7 +68,7 @@ test('the SQL enum and the TypeScript statuses are the same list', async () => {
 });
 
 test('the schema refuses rows that break the state invariants', async () => {
-  const { queue, db } = await freshQueue();
+  const { queue, db } = await freshQueue({ logStore: false }); // the row store's table and its constraints
   const { job } = await queue.enqueue(noop());
   // A running job without a lease, or a finished one without finished_at, cannot be written.
   await assert.rejects(db.pool.query(`UPDATE jobq.jobs SET status = 'running' WHERE id = $1`, [job.id]), /jobs_running_has_lease/);

@@ -44,7 +44,7 @@ export class RingQueue extends Queue {
   readonly #clock: (() => Date) | undefined;
 
   constructor(options: QueueOptions) {
-    super(options);
+    super({ ...options, logStore: false }); // a design compared with the row store: what it does not override runs on the rows
     this.#pool = options.pool;
     this.#readPool = options.readPool ?? options.pool;
     this.#clock = options.clock;

@@ -107,7 +107,7 @@ export class SplitQueue extends Queue {
 
   constructor(options: QueueOptions) {
     if (options.schema !== undefined && options.schema !== 'jobq') throw unsupported('a schema other than jobq');
-    super(options);
+    super({ ...options, logStore: false }); // a design compared with the row store: what it does not override runs on the rows
     this.#pool = options.pool;
     this.#readPool = options.readPool ?? options.pool;
     this.#clock = options.clock;
