@@ -487,6 +487,25 @@ test('retention: a finished generation is archived by the sweep, and dropped who
   assert.equal((await queue.get(gone!.job.id))?.status, 'cancelled');
 });
 
+test('retention: a generation with a job still running stays, and holds back no later one', async () => {
+  const { queue, db } = await freshQueue(LOG);
+  await queue.enqueueMany([noop({ queue: 'slow' })]);
+  const [long] = await queue.claim('w', { limit: 1, queues: ['slow'] });
+  await db.pool.query('SELECT jobq.log_rotate()');
+  const [later] = await queue.enqueueMany([noop()]);
+  await queue.complete('w', await queue.claim('w', { limit: 1 }));
+  await db.pool.query('SELECT jobq.log_rotate()');
+  await queue.sweep(60_000);
+  const gens = async () => (await db.pool.query<{ gen: number; archived: boolean }>('SELECT gen, archived FROM jobq.log_gen ORDER BY gen')).rows;
+  assert.deepEqual(await gens(), [{ gen: 1, archived: false }, { gen: 2, archived: true }, { gen: 3, archived: false }]);
+  assert.equal(await queue.prune({ succeeded: 0, failed_permanent: 0, cancelled: 0 }), 1);
+  assert.equal(await queue.get(later!.job.id), null);
+  assert.equal((await queue.get(long!.id))?.status, 'running');
+  await queue.complete('w', [long!]);
+  await queue.sweep(60_000);
+  assert.deepEqual(await gens(), [{ gen: 1, archived: true }, { gen: 3, archived: false }], 'archived once its job ended');
+});
+
 test('reads by id look at the generations since an hour before the job was made (its UUIDv7 time), whatever the history kept', async () => {
   const { queue, db } = await freshQueue(LOG);
   for (let i = 0; i < 3; i++) await db.pool.query('SELECT jobq.log_rotate()');

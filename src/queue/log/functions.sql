@@ -365,7 +365,7 @@ AS $function$
   SELECT NOT EXISTS (SELECT FROM jobq.log_cursor c WHERE jobq.log_lane_busy(c.queue, c.lane, g))
      AND NOT EXISTS (
            SELECT FROM jobq.log_batch b
-            WHERE b.lo_gen <= g AND b.lost_at IS NULL
+            WHERE b.lo_gen <= g AND b.gen >= g AND b.lost_at IS NULL
               AND b.n > coalesce((SELECT sum(cardinality(d.pos)) FROM jobq.log_done d WHERE d.batch_id = b.batch_id), 0)
                         + (SELECT count(*) FROM jobq.log_fail f WHERE f.batch_id = b.batch_id))
 $function$;

@@ -38,7 +38,8 @@ const unarchived = statement<Record<string, never>, { gen: number }>(
 
 /**
  * Whether generation g may be archived: no client session of this database holds an xid or a snapshot
- * as old as the transaction that made the next generation current (so none can still insert with g),
+ * as old as the transaction that made the next generation current (so none can still insert with g;
+ * the next one still kept: a later one may have gone already),
  * and every entry of g finished (jobq.log_gen_finished).
  */
 const archivable = statement<{ gen: number }, { ok: boolean }>(
@@ -48,7 +49,7 @@ const archivable = statement<{ gen: number }, { ok: boolean }>(
              WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
                AND greatest(age(a.backend_xid), age(a.backend_xmin)) >= age((g.rotated_xid::text::bigint % 4294967296)::text::xid))
           AND jobq.log_gen_finished(:gen::int) AS ok
-     FROM jobq.log_gen g WHERE g.gen = :gen::int + 1`,
+     FROM jobq.log_gen g WHERE g.gen = (SELECT min(n.gen) FROM jobq.log_gen n WHERE n.gen > :gen::int)`,
 );
 
 const archive = statement<{ gen: number; now: Date | null }, unknown>('log_archive', 'SELECT jobq.log_archive(:gen::int, coalesce(:now::timestamptz, now()))');
@@ -68,11 +69,14 @@ export async function rotateIfDue(db: Queryable, rotateMs: number): Promise<bool
   return (await rotateIfOld(db, { rotateMs })).length > 0;
 }
 
-/** Archives every generation older than the current one whose entries all finished, oldest first, stopping at the first that has not. */
+/**
+ * Archives every generation older than the current one whose entries all finished, oldest first. One
+ * that has not (a job of it still runs or waits) stays, and does not hold back the later ones.
+ */
 export async function archiveGenerations(db: Queryable, now: Date | null): Promise<number> {
   let archived = 0;
   for (const { gen } of await unarchived(db, {})) {
-    if (!(await archivable(db, { gen }))[0]?.ok) break;
+    if (!(await archivable(db, { gen }))[0]?.ok) continue;
     await archive(db, { gen, now });
     archived++;
   }
