@@ -303,6 +303,18 @@ test('a log job\'s started_at is its claim\'s time, or its worker\'s start from 
   assert.deepEqual([a, c, d, b, e].map((j) => listed.get(j.id)), [t0, t0 + 3_000, t0 + 4_000, t0, null], 'a listing says the same');
 });
 
+test('a retrying log job was last updated when its attempt failed, as a row', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue } = await freshQueue({ ...LOG, clock: () => now });
+  const { job } = await queue.enqueue(noop());
+  const [c] = await queue.claim('w', { limit: 1 });
+  now = new Date(now.getTime() + 5_000);
+  await queue.markFailedOrRetry(c!.id, new Error('no'), { workerId: 'w', claimSeq: c!.claimSeq, previousDelayMs: null });
+  const read = (await queue.get(job.id))!;
+  assert.equal(read.status, 'retrying');
+  assert.equal(read.updatedAt.getTime(), now.getTime());
+});
+
 test('a log claim completes only the job it took: an unknown id, or another job\'s, under a held claim completes nothing, here or in another process', async () => {
   const { queue, db } = await freshQueue(LOG);
   const [a, b] = await queue.enqueueMany([noop({ queue: 'g' }), noop({ queue: 'g' })]);

@@ -63,7 +63,7 @@ export function toJob(r: Reads.DerivedRow & { status: JobStatus }): Job {
     maxAttempts: r.max_attempts, runAt: r.run_at, timeoutMs: r.timeout_ms, lockedBy: r.locked_by, lockedAt: r.locked_at,
     startedAt: r.started_at, claimSeq: r.claim_seq, cancelRequested: r.cancel_requested && r.status === 'running', idempotencyKey: null, group: null,
     singletonKey: null, debounceKey: null, dependsOn: null, onParentFailure: null, lastError: last?.error ?? null, errors: r.errors.map((e) => ({ ...e })),
-    backoffMs: r.backoff_ms, result: r.result ?? null, createdAt: r.created_at, updatedAt: r.finished_at ?? r.locked_at ?? r.created_at,
+    backoffMs: r.backoff_ms, result: r.result ?? null, createdAt: r.created_at, updatedAt: r.finished_at ?? r.locked_at ?? (last ? new Date(last.at) : r.created_at),
     finishedAt: r.finished_at, progress: (r.status === 'running' || r.status === 'succeeded' ? r.progress : null) as StoredProgress | null,
   } as Job;
 }

@@ -46,6 +46,6 @@ export const watchedStates = statement<{ ids: string[] }, { id: string; status: 
   'watched_states',
   `SELECT id, status::text AS status, queue, kind, group_key, attempts, updated_at FROM jobq.jobs WHERE id = ANY(:ids::uuid[])
    UNION ALL
-   SELECT id, status, queue, kind, NULL, attempts, coalesce(finished_at, locked_at, created_at)
+   SELECT id, status, queue, kind, NULL, attempts, coalesce(finished_at, locked_at, (errors -> -1 ->> 'at')::timestamptz, created_at)
      FROM jobq.log_jobs(ARRAY(SELECT i FROM unnest(:ids::uuid[]) i WHERE NOT EXISTS (SELECT FROM jobq.jobs j WHERE j.id = i)))`,
 );
