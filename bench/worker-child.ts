@@ -3,7 +3,8 @@
  * argument; it loads one system's driver and then:
  *
  * - mode "throughput": says `ready`, starts its worker on `start`, reports how many handlers have
- *   started (at most every 10 ms, so the reports cost nothing measurable), stops on `stop`;
+ *   started (at most every 10 ms, so the reports cost nothing measurable), stops on `stop` (saying
+ *   `drained` once the worker stopped, before its connections close, then `stopped`);
  * - mode "latency": starts an idle worker, then enqueues one job every `intervalMs` from this same
  *   process and reports, per job, handler start − the moment just before the enqueue call (both read
  *   from this process's monotonic clock);
@@ -30,6 +31,8 @@ export type ChildMessage =
   | { type: 'count'; n: number }
   | { type: 'latency'; ms: (number | null)[] }
   | { type: 'paced'; ms: (number | null)[]; seconds: number }
+  /** The worker stopped: every outcome written (its connections not yet closed). */
+  | { type: 'drained' }
   | { type: 'stopped'; n: number }
   | { type: 'error'; message: string };
 
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
   let handled = 0;
   let reported = 0;
   let worker: WorkerHandle | undefined;
+  let stopping = false;
   const timer = setInterval(() => {
     if (handled !== reported) send({ type: 'count', n: (reported = handled) });
   }, 10);
@@ -55,10 +59,12 @@ async function main(): Promise<void> {
         .startWorker({ concurrency: config.concurrency, onJob: () => void handled++ })
         .then((w) => (worker = w))
         .catch(fail);
-    } else if (m.type === 'stop') {
+    } else if (m.type === 'stop' && !stopping) {
+      stopping = true; // a second `stop` (the harness's cleanup) finds it under way
       void (async () => {
         for (let i = 0; !worker && i < 100; i++) await sleep(50);
         await worker?.stop();
+        send({ type: 'drained' });
         await driver.close();
         clearInterval(timer);
         send({ type: 'stopped', n: handled });

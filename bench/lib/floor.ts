@@ -7,7 +7,9 @@
  * beat, which puts an absolute latency target in this machine's terms.
  */
 import pg from 'pg';
-import { createDatabase, dropDatabase } from './infra.ts';
+import { createDatabase, dropDatabase, type Server } from './infra.ts';
+import type { Options } from './options.ts';
+import type { Results } from './report.ts';
 import { quantile } from './runs.ts';
 
 export interface Floor {
@@ -41,5 +43,24 @@ export async function measureFloor(adminUrl: string, samples: number, intervalMs
   } finally {
     await client.end().catch(() => {});
     await dropDatabase(adminUrl, name);
+  }
+}
+
+/** The floor for the report (its table, and the latency targets' bound): `--reps` measurements into `results.figures.postgres`. */
+export async function runFloor(server: Server, o: Options, results: Results, log: (m: string) => void): Promise<void> {
+  const figures = (results.figures.postgres ??= {});
+  const fig = (key: string) => (figures[key] ??= { unit: 'ms', values: [], median: null });
+  try {
+    for (let rep = 1; rep <= o.reps; rep++) {
+      const f = await measureFloor(server.url, o.samples, o.intervalMs);
+      fig('floor.insert').values.push(f.insertMs);
+      fig('floor.roundtrip').values.push(f.roundTripMs);
+      fig('floor.pickup').values.push(f.insertMs + f.roundTripMs);
+      log(`postgres floor rep ${rep}/${o.reps}: insert ${f.insertMs.toFixed(2)} ms + round trip ${f.roundTripMs.toFixed(2)} ms`);
+    }
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0]!;
+    for (const key of ['floor.insert', 'floor.roundtrip', 'floor.pickup']) fig(key).error = msg;
+    log(`postgres floor: FAILED ${msg}`);
   }
 }

@@ -4,21 +4,25 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SYSTEMS } from '../systems/index.ts';
 import type { CreateDriver, SystemDef, Target } from '../systems/types.ts';
-import { measureFloor } from './floor.ts';
+import { runFloor } from './floor.ts';
 import { openHttp } from './http.ts';
 import { createDatabase, dropDatabase, machine, packageVersion, type Redis, type Server, startPostgres, startRedis } from './infra.ts';
 import { parseOptions, type Options } from './options.ts';
-import { openPgbench } from './pgbench.ts';
+import { runPgbench } from './pgbench.ts';
 import { type Figure, METRICS, printReport, type Results, writeResults } from './report.ts';
 import { FLOW_RUNS, prefillFlow } from './flow.ts';
 import { streamsRep } from './streams.ts';
-import { enqueueBatches, enqueueSingles, latencyRun, prefill, processRun, type System } from './runs.ts';
+import { heldScenario } from './held.ts';
+import { historyScenario } from './history.ts';
+import { enqueueBatches, enqueueSingles, latencyRun, prefill, processRun, type System, vacuum } from './runs.ts';
 
 const PROCESS_RUNS = [
   { key: 'c10', concurrency: 10, processes: 1 },
   { key: 'c50', concurrency: 50, processes: 1 },
   { key: '2proc', concurrency: 10, processes: 2 },
   { key: 'xmin', concurrency: 10, processes: 1, holdXmin: true },
+  // Right after the bulk enqueue: the empty tables vacuumed and analyzed first, none after.
+  { key: 'fresh', concurrency: 10, processes: 1, prepare: 'none' },
 ] as const;
 
 export async function main(argv: string[], ctx: { root: string; bench: string; jobqVersion: string }): Promise<void> {
@@ -206,12 +210,13 @@ async function runSystem(
     for (const run of PROCESS_RUNS) {
       if (!scenario(run.key)) continue;
       const key = `process.${run.key}`;
-      if ('holdXmin' in run && def.backend !== 'postgres') {
+      if (('holdXmin' in run || 'prepare' in run) && def.backend !== 'postgres') {
         figures[key] = { unit: 'jobs/s', values: [], median: null, note: 'n/a on Redis' };
         continue;
       }
       await attempt(key, reps(key, perSec, async () => {
         await driver.reset();
+        if ('prepare' in run) await vacuum(target.pgUrl);
         await prefill(driver, jobs);
         const r = await processRun(sys, { ...run, jobs, timeoutMs: o.timeoutMs });
         add(key, r.jobsPerSec, { extraRuns: r.extraRuns }, { commitsPerJob: r.commitsPerJob, walBytesPerJob: r.walBytesPerJob, workerCpuMsPerJob: r.workerCpuMsPerJob, serverCpuMsPerJob: r.serverCpuMsPerJob });
@@ -237,24 +242,9 @@ async function runSystem(
         }
       });
     }
-    if (scenario('finished')) {
-      await attempt('process.finished', async () => {
-        await driver.reset();
-        log(`${def.id} adding ${o.finished.toLocaleString('en-US')} finished jobs`);
-        const note = await driver.addFinished(o.finished);
-        if (note) {
-          // Nothing to add: the run would be the 1 × 10 run again. Say so and show that figure.
-          figures['process.finished'] = { ...(figures['process.c10'] ?? { unit: 'jobs/s', values: [], median: null }), note };
-          return;
-        }
-        await reps('process.finished', perSec, async () => {
-          await prefill(driver, jobs);
-          const r = await processRun(sys, { concurrency: 10, processes: 1, jobs, timeoutMs: o.timeoutMs });
-          add('process.finished', r.jobsPerSec, { extraRuns: r.extraRuns }, { commitsPerJob: r.commitsPerJob, walBytesPerJob: r.walBytesPerJob, workerCpuMsPerJob: r.workerCpuMsPerJob, serverCpuMsPerJob: r.serverCpuMsPerJob });
-          return r.jobsPerSec;
-        })();
-      });
-    }
+    if (scenario('held')) await attempt('held', () => heldScenario(sys, o, jobs, figures, add, log));
+    // Last: jobq's history stays in the log store's archived generations (reset empties only the hot ones).
+    if (scenario('finished')) await attempt('process.finished', () => historyScenario(sys, o, jobs, figures, add, log));
     if (fewer) for (const [k, f] of Object.entries(figures)) if (k.startsWith('process.')) f.note = f.note ? `${f.note}; ${fewer}` : fewer;
   } finally {
     await driver.reset().catch(() => {});
@@ -285,51 +275,5 @@ async function runHttp(server: Server, o: Options, results: Results, log: (m: st
     const msg = (err as Error).message.split('\n')[0]!;
     for (const key of ['http.single', 'http.batch']) (figures[key] ??= { unit: 'jobs/s', values: [], median: null }).error = msg;
     log(`jobq HTTP: FAILED ${msg}`);
-  }
-}
-
-async function runPgbench(server: Server, o: Options, results: Results, log: (m: string) => void): Promise<void> {
-  const figures = (results.figures.pgbench ??= {});
-  const session = await openPgbench(server.url).catch((err: unknown) => `failed: ${(err as Error).message}`);
-  if (typeof session === 'string') {
-    results.notes.push(`pgbench skipped: ${session}`);
-    log(`pgbench skipped: ${session}`);
-    return;
-  }
-  try {
-    for (const script of ['batched', 'perJob'] as const) {
-      const key = `pgbench.${script}`;
-      try {
-        for (let rep = 1; rep <= o.reps; rep++) {
-          const v = await session.run(script, o.jobs);
-          (figures[key] ??= { unit: 'jobs/s', values: [], median: null }).values.push(v);
-          log(`pgbench ${script} rep ${rep}/${o.reps}: ${Math.round(v).toLocaleString('en-US')} jobs/s`);
-        }
-      } catch (err) {
-        (figures[key] ??= { unit: 'jobs/s', values: [], median: null }).error = (err as Error).message.split('\n')[0]!;
-        log(`pgbench ${script}: FAILED ${(err as Error).message}`);
-      }
-    }
-  } finally {
-    await session.close();
-  }
-}
-
-/** PostgreSQL alone: the durable insert and the round trip that every pickup contains (floor.ts). */
-async function runFloor(server: Server, o: Options, results: Results, log: (m: string) => void): Promise<void> {
-  const figures = (results.figures.postgres ??= {});
-  const fig = (key: string) => (figures[key] ??= { unit: 'ms', values: [], median: null });
-  try {
-    for (let rep = 1; rep <= o.reps; rep++) {
-      const f = await measureFloor(server.url, o.samples, o.intervalMs);
-      fig('floor.insert').values.push(f.insertMs);
-      fig('floor.roundtrip').values.push(f.roundTripMs);
-      fig('floor.pickup').values.push(f.insertMs + f.roundTripMs);
-      log(`postgres floor rep ${rep}/${o.reps}: insert ${f.insertMs.toFixed(2)} ms + round trip ${f.roundTripMs.toFixed(2)} ms`);
-    }
-  } catch (err) {
-    const msg = (err as Error).message.split('\n')[0]!;
-    for (const key of ['floor.insert', 'floor.roundtrip', 'floor.pickup']) fig(key).error = msg;
-    log(`postgres floor: FAILED ${msg}`);
   }
 }

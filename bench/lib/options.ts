@@ -5,8 +5,10 @@ export interface Options {
   quick: boolean;
   jobs: number;
   reps: number;
-  /** Finished jobs already in the table for the "finished" scenario. */
+  /** Finished jobs kept (the history) for the "finished" scenario. */
   finished: number;
+  /** The "held" scenario: how long (seconds) a transaction holds the xmin under the paced load. */
+  holdS: number;
   samples: number;
   intervalMs: number;
   /** Single-job enqueue calls measured (shared by 10 callers). */
@@ -30,11 +32,14 @@ export interface Options {
 }
 
 const HELP = `npm run bench -- [flags]
-  --quick              small and fast (2,000 jobs, 1 repetition, 10,000 finished rows, 30 latency samples,
-                       100 streams, paced runs of 3 s at 200 jobs/s)
+  --quick              small and fast (2,000 jobs, 1 repetition, 10,000 finished jobs, 30 latency samples,
+                       100 streams, paced runs of 3 s at 200 jobs/s, a held xmin of 15 s)
   --jobs N             jobs per processing run (default 100000)
   --reps N             repetitions; every figure is their median (default 3)
-  --finished N         finished jobs in the table for the "finished" scenario (default 1000000)
+  --finished N         "finished": finished jobs kept, made the way each system stores them (default 10000000;
+                       jobq's through its own API over its default retention: bench/systems/jobq-history.ts)
+  --hold-s N           "held": how long a transaction holds the xmin under a load of half the measured
+                       capacity (default 600)
   --samples N          pickup-latency samples, one every --interval-ms (default 200, 20 ms)
   --singles N          single-job enqueue calls from 10 callers (default 5000)
   --http-seconds N     duration of each autocannon run (default 10)
@@ -44,7 +49,8 @@ const HELP = `npm run bench -- [flags]
   --stream-seconds N   "streams": length of each paced run (default 20)
   --systems a,b        only these systems: jobq, pgboss, graphile, bullmq-pg, bullmq-redis or ids like pgboss-best;
                        the storage study's prototypes (jobq-split, ...: docs/design/storage.md) run only when named
-  --scenarios a,b      only these: latency, enqueue, c10, c50, 2proc, xmin, finished, and jobq's flow control:
+  --scenarios a,b      only these: latency, enqueue, c10, c50, 2proc, xmin, fresh (c10 right after the bulk
+                       enqueue, no statistics), held (a long held xmin under a paced load), finished, and jobq's flow control:
                        limited (queue concurrency 10), rated (a rate far above capacity), groups (1,000 groups),
                        and jobq's live events: streams (processing with 0 and with --streams open SSE streams)
   --no-http            skip jobq's HTTP enqueue runs
@@ -62,6 +68,7 @@ export function parseOptions(argv: string[], defaultOut: string): Options {
       jobs: { type: 'string' },
       reps: { type: 'string' },
       finished: { type: 'string' },
+      'hold-s': { type: 'string' },
       samples: { type: 'string' },
       'interval-ms': { type: 'string' },
       singles: { type: 'string' },
@@ -96,7 +103,8 @@ export function parseOptions(argv: string[], defaultOut: string): Options {
     quick,
     jobs: int('jobs', values.jobs, quick ? 2_000 : 100_000, 10),
     reps: int('reps', values.reps, quick ? 1 : 3),
-    finished: int('finished', values.finished, quick ? 10_000 : 1_000_000, 0),
+    finished: int('finished', values.finished, quick ? 10_000 : 10_000_000, 0),
+    holdS: int('hold-s', values['hold-s'], quick ? 15 : 600),
     samples: int('samples', values.samples, quick ? 30 : 200),
     intervalMs: int('interval-ms', values['interval-ms'], 20),
     singles: int('singles', values.singles, quick ? 1_000 : 5_000, 10),

@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { migrate } from '../../src/queue/migrate.ts';
-import { connectionParts, createDatabase, dropDatabase } from './infra.ts';
+import { connectionParts, createDatabase, dropDatabase, type Server } from './infra.ts';
+import type { Options } from './options.ts';
+import type { Results } from './report.ts';
 import { BENCH_DIR } from './runs.ts';
 
 export const PGBENCH = '/usr/bin/pgbench';
@@ -68,4 +70,32 @@ function exec(cmd: string, args: string[], password: string): Promise<string> {
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`pgbench exited with ${code}:\n${out.slice(-1500)}`))));
   });
+}
+
+/** Both scripts, `--reps` times each, into `results.figures.pgbench` (skipped with a note when pgbench is missing). */
+export async function runPgbench(server: Server, o: Options, results: Results, log: (m: string) => void): Promise<void> {
+  const figures = (results.figures.pgbench ??= {});
+  const session = await openPgbench(server.url).catch((err: unknown) => `failed: ${(err as Error).message}`);
+  if (typeof session === 'string') {
+    results.notes.push(`pgbench skipped: ${session}`);
+    log(`pgbench skipped: ${session}`);
+    return;
+  }
+  try {
+    for (const script of ['batched', 'perJob'] as const) {
+      const key = `pgbench.${script}`;
+      try {
+        for (let rep = 1; rep <= o.reps; rep++) {
+          const v = await session.run(script, o.jobs);
+          (figures[key] ??= { unit: 'jobs/s', values: [], median: null }).values.push(v);
+          log(`pgbench ${script} rep ${rep}/${o.reps}: ${Math.round(v).toLocaleString('en-US')} jobs/s`);
+        }
+      } catch (err) {
+        (figures[key] ??= { unit: 'jobs/s', values: [], median: null }).error = (err as Error).message.split('\n')[0]!;
+        log(`pgbench ${script}: FAILED ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    await session.close();
+  }
 }

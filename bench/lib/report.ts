@@ -17,6 +17,16 @@ export interface Figure {
   extra?: Record<string, number>;
   /** Per-repetition diagnostics (commits and WAL bytes per job), reported as medians. */
   diag?: Record<string, number[]>;
+  /** The `held` scenario's hot tables over the hold (its last repetition), on `held.dead`. */
+  samples?: Sample[];
+}
+
+/** The hot tables at `s` seconds into a held xmin: growth (bytes) since it began, dead tuples, jobs waiting. */
+export interface Sample {
+  s: number;
+  bytes: number;
+  dead: number;
+  waiting: number;
 }
 
 export interface Results {
@@ -40,6 +50,16 @@ export const METRICS: Record<string, { label: string; unit: string; higherIsBett
   'process.2proc': { label: '2 procs × 10', unit: 'jobs/s', higherIsBetter: true },
   'process.finished': { label: '+finished rows', unit: 'jobs/s', higherIsBetter: true },
   'process.xmin': { label: 'held xmin', unit: 'jobs/s', higherIsBetter: true },
+  'process.fresh': { label: 'just enqueued', unit: 'jobs/s', higherIsBetter: true },
+  'held.before': { label: 'full speed before', unit: 'jobs/s', higherIsBetter: true },
+  'held.drain': { label: 'full speed, held', unit: 'jobs/s', higherIsBetter: true },
+  'held.offered': { label: 'load offered', unit: 'jobs/s', higherIsBetter: true },
+  'held.rate': { label: 'load run', unit: 'jobs/s', higherIsBetter: true },
+  'held.waiting': { label: 'waiting at end', unit: 'jobs', higherIsBetter: false },
+  'held.dead': { label: 'dead tuples at end', unit: 'tuples', higherIsBetter: false },
+  'held.deadPerJob': { label: 'dead per job', unit: 'per job', higherIsBetter: false },
+  'held.growth': { label: 'hot tables +MB', unit: 'MB', higherIsBetter: false },
+  'retention.day': { label: 'retention of a day', unit: 'ms', higherIsBetter: false },
   'process.limited': { label: 'concurrency limit 10', unit: 'jobs/s', higherIsBetter: true },
   'process.rated': { label: 'rate limit (not reached)', unit: 'jobs/s', higherIsBetter: true },
   'process.groups': { label: '1,000 groups', unit: 'jobs/s', higherIsBetter: true },
@@ -81,6 +101,8 @@ function finalize(r: Results): void {
 const num = (v: number | null | undefined, unit: string): string => {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   if (unit === 'ms') return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US');
+  if (unit === 'per job') return v.toFixed(3);
+  if (unit === 'MB') return v < 100 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US');
   return Math.round(v).toLocaleString('en-US');
 };
 
@@ -111,6 +133,22 @@ function table(title: string, r: Results, metrics: string[], rowIds: string[]): 
   return ['', title, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
 }
 
+/** The held scenario's hot tables over the hold, a column per system: dead tuples, growth, jobs waiting; about ten rows. */
+function heldSeries(r: Results, ids: string[]): string[] {
+  const rows = ids.filter((id) => r.figures[id]?.['held.dead']?.samples?.length);
+  if (rows.length === 0) return [];
+  const series = rows.map((id) => r.figures[id]!['held.dead']!.samples!);
+  const longest = series.reduce((a, b) => (b.length > a.length ? b : a));
+  const step = Math.max(1, Math.ceil((longest.length - 1) / 10));
+  const picks = longest.map((_, i) => i).filter((i) => i % step === 0 || i === longest.length - 1);
+  const cellOf = (x: Sample | undefined) => (x ? `${x.dead.toLocaleString('en-US')} / ${(x.bytes / 1_048_576).toFixed(1)} / ${x.waiting.toLocaleString('en-US')}` : '');
+  const head = ['s', ...rows];
+  const body = picks.map((i) => [String(longest[i]!.s), ...series.map((s) => cellOf(s[i]))]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cols: string[]) => cols.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  return ['', 'The hot tables during the hold: dead tuples / MB grown / jobs waiting', line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+}
+
 export function printReport(r: Results): void {
   finalize(r);
   const o = r.options;
@@ -124,8 +162,14 @@ export function printReport(r: Results): void {
     `PostgreSQL ${r.postgres.version} (${r.postgres.embedded ? 'embedded' : 'DATABASE_URL'}; fsync=${r.postgres.settings.fsync}, synchronous_commit=${r.postgres.settings.synchronous_commit}, shared_buffers=${r.postgres.settings.shared_buffers}×8kB)` +
       (r.redis ? `; Redis ${r.redis.version} (appendonly everysec)` : ''),
     `every figure is the median of ${o.reps} repetition(s); "jobq/x" = jobq's figure ÷ that row's (throughput: >1 means jobq is faster; latency: <1 means jobq is faster)`,
-    ...table(`Processing throughput, jobs/s (${o.jobs.toLocaleString('en-US')} no-op jobs pre-enqueued; +finished rows: ${o.finished.toLocaleString('en-US')} finished jobs in the table, 1 proc × 10; held xmin: another session in BEGIN; SELECT txid_current(), 1 proc × 10)`,
-      r, ['process.c10', 'process.c50', 'process.2proc', 'process.finished', 'process.xmin'], ids),
+    ...table(`Processing throughput, jobs/s (${o.jobs.toLocaleString('en-US')} no-op jobs pre-enqueued, then VACUUM (ANALYZE); just enqueued: 1 proc × 10 without it, no statistics of the new rows; +finished rows: ${(o.finished ?? 0).toLocaleString('en-US')} finished jobs kept, 1 proc × 10; held xmin: another session in BEGIN; SELECT txid_current(), 1 proc × 10)`,
+      r, ['process.c10', 'process.c50', 'process.2proc', 'process.fresh', 'process.finished', 'process.xmin'], ids),
+    ...table(`A history kept (${(o.finished ?? 0).toLocaleString('en-US')} finished jobs over the default retention, made the way each system stores them), and the system's own retention of its first day, ms (bench/lib/history.ts)`,
+      r, ['process.c10', 'process.finished', 'retention.day'], ids.filter((id) => r.figures[id]?.['retention.day'])),
+    // (Saved runs from before the held scenario have no holdS: its tables are empty then.)
+    ...table(`A transaction holding the xmin for ${o.holdS ?? 0} s under a load of half the full speed before it (bench/lib/held.ts; 1 proc × 10; full speed: ${o.jobs.toLocaleString('en-US')} jobs before the hold and at its end, still held)`,
+      r, ['held.before', 'held.drain', 'held.offered', 'held.rate', 'held.waiting', 'held.dead', 'held.deadPerJob', 'held.growth'], ids),
+    ...heldSeries(r, ids),
     ...table(`Flow control, jobs/s (jobq only; 1 proc × 10 as the first column, the same ${o.jobs.toLocaleString('en-US')} jobs through a queue policy or groups: bench/lib/flow.ts)`,
       r, ['process.c10', 'process.limited', 'process.rated', 'process.groups'], ids.filter((id) => FLOW_METRICS.some((k) => r.figures[id]?.[k]))),
     // (Saved runs from before the streams scenario have none of its options: its tables are empty then.)
@@ -166,6 +210,8 @@ export function printReport(r: Results): void {
     }
   }
   out.push(...formatVerdicts(checkTargets(r)));
+  // The log store, opt-in until it is jobq's default: issue #22's verdicts on its own figures too.
+  if (ids.includes('jobq-logstore')) out.push(...formatVerdicts(checkTargets(r, 'jobq-logstore'), 'jobq-logstore', [22]));
   if (r.mode === 'quick') out.push('  (a quick run: too short for these ratios to mean much)');
   out.push('', 'Settings:');
   for (const s of r.systems) out.push(`  ${s.label} ${s.version}: ${s.skipped ? `SKIPPED (${s.skipped})` : s.settings}`);
@@ -179,6 +225,8 @@ export function printReport(r: Results): void {
       if (f.extra?.frames) footnotes.push(`${id} ${k}: the streams received ${f.extra.frames.toLocaleString('en-US')} frames over ${o.reps} repetition(s)`);
       if (f.extra?.extraRuns) footnotes.push(`${id} ${k}: ${f.extra.extraRuns} handler run(s) beyond one per job`);
       if (f.extra?.errors) footnotes.push(`${id} ${k}: ${f.extra.errors} HTTP error(s)/non-2xx`);
+      if (f.extra?.historySeconds) footnotes.push(`${id} ${k}: its ${(o.finished ?? 0).toLocaleString('en-US')} finished jobs took ${Math.round(f.extra.historySeconds).toLocaleString('en-US')} s to make`);
+      if (f.extra?.removed !== undefined) footnotes.push(`${id} ${k}: removed ${f.extra.removed.toLocaleString('en-US')} finished jobs in ${f.extra.calls} call(s)`);
     }
   }
   if (footnotes.length || r.notes.length) out.push('', 'Notes:', ...[...r.notes, ...footnotes].map((n) => `  - ${n}`));

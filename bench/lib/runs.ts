@@ -38,7 +38,7 @@ export function startChild(sys: System, cfg: Omit<ChildConfig, 'module' | 'targe
 }
 
 /** Sends to a worker process unless it has gone (a late `stop` must not crash the harness). */
-function tell(child: ChildProcess, message: { type: 'start' | 'stop' }): void {
+export function tell(child: ChildProcess, message: { type: 'start' | 'stop' }): void {
   if (!child.connected) return;
   try {
     child.send(message, () => {});
@@ -62,6 +62,19 @@ export interface ThroughputOptions {
   processes: number;
   /** Keep a transaction with an xid open on another connection of the same database for the whole run. */
   holdXmin?: boolean;
+  /**
+   * What the database gets before the run: `vacuum` (default): VACUUM (ANALYZE), statistics up to date;
+   * `analyze`: ANALYZE only (under a held xmin, where a vacuum can remove nothing); `none`: the state the
+   * enqueue left (right after a bulk enqueue, before PostgreSQL has statistics of the new rows).
+   */
+  prepare?: 'vacuum' | 'analyze' | 'none';
+  /**
+   * When the run ends: `count` (default): when the system's count of unfinished jobs reads 0, polled
+   * once every handler ran; `stop`: then, when the workers, told to stop, have written every outcome
+   * (the count is checked after, untimed). For tables a held xmin filled with dead rows, where one
+   * count takes seconds and would be timed with the run.
+   */
+  end?: 'count' | 'stop';
   timeoutMs: number;
 }
 
@@ -99,13 +112,14 @@ async function dbCounters(url: string): Promise<DbCounters> {
   }
 }
 
-/** N jobs must already be enqueued. Measures from the `start` sent to the workers until the database says none is left. */
+/** N jobs must already be enqueued. Measures from the `start` sent to the workers until the database says none is left (or, `end: 'stop'`, until the workers have written every outcome). */
 export async function processRun(sys: System, o: ThroughputOptions): Promise<ThroughputResult> {
-  if (sys.def.backend === 'postgres') await vacuum(sys.target.pgUrl);
+  if (sys.def.backend === 'postgres' && o.prepare !== 'none') await vacuum(sys.target.pgUrl, o.prepare === 'analyze' ? 'ANALYZE' : 'VACUUM (ANALYZE)');
   const children = Array.from({ length: o.processes }, () => startChild(sys, { concurrency: o.concurrency, mode: 'throughput' }));
   const counts = new Array<number>(o.processes).fill(0);
   let failure: string | undefined;
   let readyCount = 0;
+  const drained = children.map((child) => new Promise<void>((resolve) => child.on('message', (m: ChildMessage) => m.type === 'drained' && resolve()).on('exit', () => resolve())));
   const stopped: Promise<number>[] = children.map(
     (child, i) =>
       new Promise<number>((resolve) => {
@@ -152,6 +166,14 @@ export async function processRun(sys: System, o: ThroughputOptions): Promise<Thr
         await sleep(handled < o.jobs * 0.9 ? 50 : 5);
         continue;
       }
+      if (o.end === 'stop') {
+        for (const c of children) tell(c, { type: 'stop' });
+        await Promise.all(drained);
+        t1 = performance.now();
+        if (failure) throw new Error(failure);
+        await noneLeft(sys.driver, o.jobs);
+        break;
+      }
       const at = performance.now();
       if ((await sys.driver.remaining()) === 0) {
         t1 = at;
@@ -185,11 +207,18 @@ export async function processRun(sys: System, o: ThroughputOptions): Promise<Thr
   }
 }
 
-async function vacuum(url: string): Promise<void> {
+/** After workers stopped with every handler run: the system's count must read 0 (within 10 s: a commit on its way). */
+async function noneLeft(driver: Driver, jobs: number): Promise<void> {
+  let left = 0;
+  for (const until = performance.now() + 10_000; performance.now() < until; await sleep(100)) if ((left = await driver.remaining()) === 0) return;
+  throw new Error(`${left} of ${jobs} jobs unfinished after every handler ran and the workers stopped`);
+}
+
+export async function vacuum(url: string, command: 'VACUUM (ANALYZE)' | 'ANALYZE' = 'VACUUM (ANALYZE)'): Promise<void> {
   const c = new pg.Client(url);
   await c.connect();
   try {
-    await c.query('VACUUM (ANALYZE)');
+    await c.query(command);
   } finally {
     await c.end();
   }

@@ -53,6 +53,9 @@ class GraphileDriver implements Driver {
     await this.#sql.query('TRUNCATE graphile_worker._private_jobs');
   }
 
+  /** Jobs live in _private_jobs from enqueue to completion (a delete); named queues' rows in _private_job_queues. */
+  readonly hotTables = ['graphile_worker._private_jobs', 'graphile_worker._private_job_queues'];
+
   async addFinished(): Promise<string | undefined> {
     return 'graphile-worker deletes a job when it completes and keeps no finished rows: this is its 1 proc × 10 figure';
   }

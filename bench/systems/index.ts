@@ -1,4 +1,5 @@
 /** The rows of the comparison. Each peer appears in its best known throughput setting and with its defaults. */
+import { resolveConfig } from '../../src/config.ts';
 import { CANDIDATES } from '../storage/candidates.ts';
 import type { SystemDef } from './types.ts';
 
@@ -11,7 +12,7 @@ export const SYSTEMS: SystemDef[] = [
     variant: 'default',
     pkg: 'jobq',
     module: 'jobq.ts',
-    settings: 'its defaults (resolveConfig with no environment: pool 10, LISTEN/NOTIFY wake-up, 1 s fallback poll); log level warn',
+    settings: `its defaults (resolveConfig with no environment: the ${resolveConfig({}, {}).logStore ? 'log' : 'row'} store, pool 10, LISTEN/NOTIFY wake-up, 1 s fallback poll); log level warn`,
   },
   {
     id: 'pgboss-best',

@@ -4,6 +4,10 @@
  * 5 s...), only `concurrency` is set. The log level is `warn` (at jobq's default `info` it writes two
  * lines per job, which would measure pino rather than the queue).
  *
+ * Its store is the one jobq's defaults choose (the row store until the log store becomes the default),
+ * or the log store for the variant `logstore`; its finished jobs are made through the same API in that
+ * store (jobq-history.ts).
+ *
  * Variant `storage:<name>` runs a candidate of the storage study instead (bench/storage/<name>/,
  * docs/design/storage.md): its tables after jobq's migrations, and its `Queue` under the same `Worker`.
  */
@@ -14,12 +18,18 @@ import { createLogger } from '../../src/logger.ts';
 import { readFileSync } from 'node:fs';
 import type { StorageCandidate } from '../storage/candidate.ts';
 import { CANDIDATES } from '../storage/candidates.ts';
-import type { BenchPayload, BenchPolicy, CreateDriver, Driver, FlowDriver, StartWorkerOptions, StreamsDriver, Target, Variant, WorkerHandle } from './types.ts';
+import { buildHistory, type HistoryPlan, planHistory, timeRetention } from './jobq-history.ts';
+import type { BenchPayload, BenchPolicy, CreateDriver, Driver, FlowDriver, RetentionTiming, StartWorkerOptions, StreamsDriver, Target, Variant, WorkerHandle } from './types.ts';
 
 const KIND = 'bench_noop';
 const Payload = Type.Object({ s: Type.Optional(Type.Integer()) }, { additionalProperties: false });
+/** The log store's tables the hot path writes (the hot generations' partitions, not the archived ones). */
+const LOG_TABLES = ['jobq.log', 'jobq.log_batch', 'jobq.log_done', 'jobq.log_fail', 'jobq.log_window', 'jobq.log_cursor', 'jobq.log_scheduled', 'jobq.log_gen', 'jobq.log_sweep'];
 
-export const createDriver: CreateDriver = (target: Target, variant: Variant) => new JobqDriver(target, storageOf(variant), variant === 'logstore');
+// The store is jobq's default (resolveConfig with no environment: QueueOptions.logStore as `jobq worker`
+// sets it), or the log store for the opt-in variant `logstore`.
+export const createDriver: CreateDriver = (target: Target, variant: Variant) =>
+  new JobqDriver(target, storageOf(variant), variant === 'logstore' || resolveConfig({}, {}).logStore);
 
 function storageOf(variant: Variant): StorageCandidate | undefined {
   if (!variant.startsWith('storage:')) return undefined;
@@ -34,9 +44,12 @@ class JobqDriver implements Driver {
   readonly #pool: pg.Pool;
   #onJob: (p: BenchPayload) => void = () => {};
   readonly #queue: Queue;
+  readonly #kinds: KindRegistry;
   readonly #storage: StorageCandidate | undefined;
+  /** The history addFinished made, for retention(). */
+  #history: HistoryPlan | undefined;
 
-  /** The log store is on (variant `logstore`): plain jobs go to the log. */
+  /** The log store is on (variant `logstore`, or jobq's default once it is): plain jobs go to the log. */
   readonly #logStore: boolean;
 
   constructor(target: Target, storage?: StorageCandidate, logStore = false) {
@@ -44,7 +57,7 @@ class JobqDriver implements Driver {
     this.#storage = storage;
     this.#logStore = logStore;
     this.#pool = createPool(target.pgUrl, { max: this.#config.poolSize, applicationName: 'jobq-bench' });
-    const kinds = new KindRegistry([
+    const kinds = (this.#kinds = new KindRegistry([
       {
         name: KIND,
         payloadSchema: Payload,
@@ -54,8 +67,9 @@ class JobqDriver implements Driver {
           this.#onJob(payload);
         },
       },
-    ]);
-    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds, logStore });
+    ]));
+    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds, ...(logStore ? { logStore: true } : {}) });
+    this.hotTables = storage?.hotTables ?? (logStore ? ['jobq.jobs', 'jobq.workers', ...LOG_TABLES] : ['jobq.jobs', 'jobq.workers']);
   }
 
   async install(): Promise<void> {
@@ -126,30 +140,27 @@ class JobqDriver implements Driver {
     }
   }
 
-  async addFinished(count: number): Promise<string | undefined> {
-    // Finished an hour ago, created in the hour before. A client of its own: jobq's pool has a 60 s
-    // query timeout, and a million rows on a busy 2-core machine can take longer.
+  /**
+   * The storage study's prototypes: their own SQL, every job finished an hour ago. jobq: through its
+   * own API, in its store, over the default retention (jobq-history.ts).
+   */
+  async addFinished(count: number, progress?: (made: number) => void): Promise<string | undefined> {
     if (this.#storage) {
       await this.#withClient((c) => this.#storage!.addFinished(c, count, 1));
       return undefined;
     }
-    const c = new pg.Client(this.#target.pgUrl);
-    await c.connect();
-    try {
-      for (let from = 1; from <= count; from += 250_000) {
-        await c.query(
-          `INSERT INTO jobq.jobs (id, kind, payload, status, attempts, result, created_at, updated_at, finished_at)
-           SELECT gen_random_uuid(), $1, '{}', 'succeeded', 1, NULL,
-                  now() - interval '2 hours' + i * interval '1 millisecond', now() - interval '1 hour', now() - interval '1 hour'
-             FROM generate_series($2::int, $3::int) AS i`,
-          [KIND, from, Math.min(count, from + 249_999)],
-        );
-      }
-    } finally {
-      await c.end();
-    }
+    const plan = planHistory(count, this.#config.retention);
+    await buildHistory(this.#pool, this.#kinds, KIND, this.#logStore, plan, (_, made) => progress?.(made));
+    this.#history = plan;
     return undefined;
   }
+
+  async retention(): Promise<RetentionTiming> {
+    if (this.#storage || !this.#history) throw new Error(this.#storage ? "a prototype's retention is the storage study's (npm run bench:storage)" : 'no history to keep');
+    return timeRetention(this.#pool, this.#kinds, this.#logStore, this.#config.retention, this.#history);
+  }
+
+  readonly hotTables: string[];
 
   async startWorker(opts: StartWorkerOptions): Promise<WorkerHandle> {
     this.#onJob = opts.onJob;

@@ -46,16 +46,34 @@ export interface Driver {
   /** Removes every job, finished or not. */
   reset(): Promise<void>;
   /**
-   * Adds `count` finished jobs the way the system keeps them (SQL generate_series where it can).
+   * Adds `count` finished jobs the way the system keeps them (SQL generate_series where it can; jobq
+   * through its own API, in its store: systems/jobq-history.ts). `progress` hears of the jobs made so far.
    * Returns a note instead when the system (in this setting) keeps no finished jobs.
    */
-  addFinished(count: number): Promise<string | undefined>;
+  addFinished(count: number, progress?: (made: number) => void): Promise<string | undefined>;
+  /**
+   * The system's own retention, timed, of the first day of the history `addFinished` made (jobq:
+   * `Queue.prune`); absent where the bench does not measure it.
+   */
+  retention?(): Promise<RetentionTiming>;
+  /** The tables a held xmin grows (their size and dead tuples are sampled by the `held` scenario); absent: not measured. */
+  hotTables?: string[];
   startWorker(opts: StartWorkerOptions): Promise<WorkerHandle>;
   close(): Promise<void>;
   /** Flow control (jobq only): the scenarios `limited`, `rated` and `groups` run for drivers that have it. */
   flow?: FlowDriver;
   /** Live events (jobq only): the scenario `streams` runs for drivers that have it. */
   streams?: StreamsDriver;
+}
+
+/** What one retention of a day of history removed and took. */
+export interface RetentionTiming {
+  /** Finished jobs removed, and how many the day held. */
+  removed: number;
+  expected: number;
+  /** Milliseconds spent in the system's retention calls until the day was gone (or a call removed nothing). */
+  ms: number;
+  calls: number;
 }
 
 /** What the `streams` scenario needs besides the Driver: job ids to watch, and the queue the jobs go to. */
