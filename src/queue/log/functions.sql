@@ -413,57 +413,70 @@ AS $function$
    WHERE bt.batch_id = b
 $function$;
 
--- Drops archived generation g whole (its four partitions), the cancel requests and progress of jobs
--- that had no entry after it, and the windows no batch names any more. Its finished jobs that a status
--- keeps longer than the generation was kept (`keep`: {status: milliseconds after finishing, or null for
--- ever}) become finished rows first, as the log derived them, to be pruned as rows at their own time
--- (jobs whose newest entry is in g; one that went on in a later generation goes with that one). The
--- ended ones among them are found by their fail rows, written while g took entries (created_at to
+-- Drops archived generations `gens` whole (their four partitions each), the cancel requests and
+-- progress of jobs that had no entry after them, and the windows no batch names any more, in one call
+-- (a retention sweep drops a day of generations at once: each statement over the history is planned
+-- once, with the generations as constants). Their finished jobs that a status keeps longer than the
+-- generations were kept (`keep`: {status: milliseconds after finishing, or null for ever}) become
+-- finished rows first, as the log derived them, to be pruned as rows at their own time (jobs whose
+-- newest entry is in them; one that went on in a later generation goes with that one). The ended ones
+-- among them are found by their fail rows, written while a generation took entries (created_at to
 -- archived_at), so that the usual retention reads only the fail rows of that time. Returns how many
--- entries g held.
-CREATE OR REPLACE FUNCTION jobq.log_drop(g integer, keep jsonb, p_now timestamp with time zone)
+-- entries they held.
+CREATE OR REPLACE FUNCTION jobq.log_drop(gens integer[], keep jsonb, p_now timestamp with time zone)
  RETURNS integer
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-  n int;
+  n int := 0;
+  c int;
   t text;
-  gn jobq.log_gen;
+  g int;
+  lo int := (SELECT min(x) FROM unnest(gens) x);
   ids uuid[];
+  these text := format('%L::int[]', gens);
 BEGIN
-  SELECT * INTO gn FROM jobq.log_gen WHERE gen = g;
+  IF lo IS NULL THEN RETURN 0; END IF;
   IF keep IS NOT NULL AND keep <> '{}' THEN
-    SELECT array_agg(DISTINCT c.id) INTO ids FROM (
-      SELECT f.id FROM jobq.log_fail_all f
-       WHERE f.gen >= g AND f.status IN ('failed_permanent', 'cancelled') AND keep ? f.status
-         AND f.at >= gn.created_at AND f.at <= coalesce(gn.archived_at, p_now)
-      UNION ALL
-      SELECT l.id FROM jobq.log_all l WHERE l.gen = g AND keep ? 'succeeded'
-    ) c;
-    INSERT INTO jobq.jobs (id, queue, kind, payload, status, attempts, max_attempts, run_at, timeout_ms, backoff_ms, trace_context, errors,
-                           last_error, result, progress, created_at, updated_at, started_at, finished_at)
-    SELECT d.id, d.queue, d.kind, d.payload, d.status::jobq.job_status, d.attempts, d.max_attempts, d.run_at, d.timeout_ms, d.backoff_ms,
-           d.trace_context, d.errors, d.errors -> -1 ->> 'error', d.result, CASE WHEN d.status = 'succeeded' THEN d.progress END,
-           d.created_at, d.finished_at, d.started_at, d.finished_at
-      FROM jobq.log_jobs(ids) d
-     WHERE keep ? d.status
-       AND (keep ->> d.status IS NULL OR d.finished_at >= p_now - (keep ->> d.status)::bigint * interval '1 ms')
-       AND EXISTS (SELECT FROM jobq.log_all l WHERE l.gen = g AND l.id = d.id AND l.pos = d.pos)
-    ON CONFLICT (id) DO NOTHING;
+    EXECUTE format(
+      'SELECT array_agg(DISTINCT c.id) FROM (
+         SELECT f.id FROM jobq.log_fail_all f JOIN jobq.log_gen gn ON gn.gen = ANY (%1$s)
+          WHERE f.gen >= %2$s AND f.status IN (''failed_permanent'', ''cancelled'') AND $1 ? f.status
+            AND f.at >= gn.created_at AND f.at <= coalesce(gn.archived_at, $2)
+         UNION ALL
+         SELECT l.id FROM jobq.log_all l WHERE l.gen = ANY (%1$s) AND $1 ? ''succeeded'') c', these, lo)
+      INTO ids USING keep, p_now;
+    EXECUTE format(
+      'INSERT INTO jobq.jobs (id, queue, kind, payload, status, attempts, max_attempts, run_at, timeout_ms, backoff_ms, trace_context, errors,
+                              last_error, result, progress, created_at, updated_at, started_at, finished_at)
+       SELECT d.id, d.queue, d.kind, d.payload, d.status::jobq.job_status, d.attempts, d.max_attempts, d.run_at, d.timeout_ms, d.backoff_ms,
+              d.trace_context, d.errors, d.errors -> -1 ->> ''error'', d.result, CASE WHEN d.status = ''succeeded'' THEN d.progress END,
+              d.created_at, d.finished_at, d.started_at, d.finished_at
+         FROM jobq.log_jobs($3) d
+        WHERE $1 ? d.status
+          AND ($1 ->> d.status IS NULL OR d.finished_at >= $2 - ($1 ->> d.status)::bigint * interval ''1 ms'')
+          AND EXISTS (SELECT FROM jobq.log_all l WHERE l.gen = ANY (%1$s) AND l.id = d.id AND l.pos = d.pos)
+       ON CONFLICT (id) DO NOTHING', these)
+      USING keep, p_now, ids;
   END IF;
-  DELETE FROM jobq.log_cancel c
-   WHERE c.id IN (SELECT l.id FROM jobq.log_all l WHERE l.gen = g)
-     AND NOT EXISTS (SELECT FROM jobq.log_all l WHERE l.id = c.id AND l.gen > g)
-     AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = c.id);
-  DELETE FROM jobq.log_progress p
-   WHERE p.id IN (SELECT l.id FROM jobq.log_all l WHERE l.gen = g)
-     AND NOT EXISTS (SELECT FROM jobq.log_all l WHERE l.id = p.id AND l.gen > g)
-     AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = p.id);
-  EXECUTE format('SELECT count(*)::int FROM jobq.%I', 'log_g' || g) INTO n;
-  FOREACH t IN ARRAY ARRAY['log', 'log_batch', 'log_done', 'log_fail'] LOOP
-    EXECUTE format('DROP TABLE jobq.%I', t || '_g' || g);
+  EXECUTE format(
+    'DELETE FROM jobq.log_cancel c
+      WHERE EXISTS (SELECT FROM jobq.log_all l WHERE l.id = c.id AND l.gen = ANY (%1$s))
+        AND NOT EXISTS (SELECT FROM jobq.log_all l WHERE l.id = c.id AND l.gen > %2$s AND NOT l.gen = ANY (%1$s))
+        AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = c.id)', these, lo);
+  EXECUTE format(
+    'DELETE FROM jobq.log_progress p
+      WHERE EXISTS (SELECT FROM jobq.log_all l WHERE l.id = p.id AND l.gen = ANY (%1$s))
+        AND NOT EXISTS (SELECT FROM jobq.log_all l WHERE l.id = p.id AND l.gen > %2$s AND NOT l.gen = ANY (%1$s))
+        AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.id = p.id)', these, lo);
+  FOREACH g IN ARRAY gens LOOP
+    EXECUTE format('SELECT count(*)::int FROM jobq.%I', 'log_g' || g) INTO c;
+    n := n + c;
+    FOREACH t IN ARRAY ARRAY['log', 'log_batch', 'log_done', 'log_fail'] LOOP
+      EXECUTE format('DROP TABLE jobq.%I', t || '_g' || g);
+    END LOOP;
   END LOOP;
-  DELETE FROM jobq.log_gen WHERE gen = g;
+  DELETE FROM jobq.log_gen WHERE gen = ANY (gens);
   DELETE FROM jobq.log_window WHERE window_id < coalesce((SELECT min(window_id) FROM jobq.log_batch_all), 0);
   RETURN n;
 END $function$;

@@ -59,9 +59,9 @@ const archivedBefore = statement<{ before: Date }, { gen: number }>(
   'SELECT gen FROM jobq.log_gen WHERE archived AND archived_at < :before::timestamptz ORDER BY gen',
 );
 
-const drop = statement<{ gen: number; keep: string; now: Date | null }, { n: number }>(
+const drop = statement<{ gens: number[]; keep: string; now: Date | null }, { n: number }>(
   'log_drop',
-  'SELECT jobq.log_drop(:gen::int, :keep::jsonb, coalesce(:now::timestamptz, now())) AS n',
+  'SELECT jobq.log_drop(:gens::int[], :keep::jsonb, coalesce(:now::timestamptz, now())) AS n',
 );
 
 /** Makes a new generation current when the newest is `rotateMs` old. Returns whether it did. */
@@ -94,10 +94,9 @@ export async function dropGenerations(db: Queryable, retention: Retention, now: 
   if (kept.length === 0) return 0;
   const shortest = Math.min(...kept);
   const keep = Object.fromEntries(TERMINAL_STATUSES.filter((s) => retention[s] === null || retention[s]! > shortest).map((s) => [s, retention[s]]));
-  let dropped = 0;
   const before = new Date((now ?? new Date()).getTime() - shortest);
-  for (const { gen } of await archivedBefore(db, { before })) {
-    dropped += (await drop(db, { gen, keep: JSON.stringify(keep), now }))[0]!.n; // one statement: the move and the drop together
-  }
-  return dropped;
+  const gens = (await archivedBefore(db, { before })).map((r) => r.gen);
+  if (gens.length === 0) return 0;
+  // One statement for them all: the moves and the drops together, each statement over the history planned once.
+  return (await drop(db, { gens, keep: JSON.stringify(keep), now }))[0]!.n;
 }

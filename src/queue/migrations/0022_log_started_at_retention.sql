@@ -26,5 +26,6 @@ CREATE OR REPLACE VIEW jobq.log_fail_all AS SELECT * FROM jobq.log_fail UNION AL
 -- Retention per status (log/retention.ts): a generation is dropped after the shortest retention, its
 -- jobs that a status keeps longer made rows first; jobq.log_drop takes what to keep (functions.sql).
 DROP FUNCTION IF EXISTS jobq.log_drop(integer);
+DROP FUNCTION IF EXISTS jobq.log_drop(integer, jsonb, timestamp with time zone);
 -- And archiving takes the caller's clock, as every statement of the log does.
 DROP FUNCTION IF EXISTS jobq.log_archive(integer);
