@@ -8,6 +8,7 @@ import { JobqError } from '../errors.ts';
 import type { QueueContext } from './context.ts';
 import { committed, eventTime, jobEvent } from './events/publish.ts';
 import { type JobProgress, PROGRESS_MESSAGE_MAX } from './events/types.ts';
+import * as LogSQL from './log/statements.ts';
 import * as Log from './log/store.ts';
 import * as SQL from './statements/progress.ts';
 import type { WorkerWriteOptions } from './types.ts';
@@ -61,9 +62,14 @@ export async function setProgress(ctx: QueueContext, id: string, value: Progress
   const at = eventTime(ctx.now());
   const stored = JSON.stringify({ ...progress, at });
   const db = opts.db ?? ctx.pool;
-  const [row] = ctx.log !== null && opts.claimSeq !== undefined && Log.isLogClaim(opts.claimSeq)
+  let [row] = ctx.log !== null && opts.claimSeq !== undefined && Log.isLogClaim(opts.claimSeq)
     ? await logProgress(ctx, id, stored, opts)
     : await SQL.setProgress(db, { id, workerId: opts.workerId ?? null, claimSeq: opts.claimSeq ?? null, progress: stored });
+  if (!row && ctx.log !== null && opts.claimSeq === undefined) {
+    // Named by its id alone: a running log job, under the claim that holds it (its worker's, if given).
+    const [c] = await LogSQL.claimOf(db, { id });
+    if (c && (opts.workerId === undefined || opts.workerId === c.worker)) [row] = await logProgress(ctx, id, stored, { ...opts, claimSeq: c.claim_seq, workerId: c.worker });
+  }
   if (!row) return false;
   if (ctx.publisher.active && committed(opts.db)) {
     const job = { id, queue: row.queue, kind: row.kind, group: row.group_key, attempts: row.attempts };

@@ -82,7 +82,9 @@ test('an attempt that times out while a cancel is pending counts as cancelled, n
   const { job } = await s.queue.enqueue({ kind: 'probe', payload: {}, timeoutMs: 500 });
   await waitForStatus(s.queue, job.id, 'running');
   // The request reaches the database but not the worker (no NOTIFY; its next heartbeat is seconds away).
-  await s.db.pool.query(`UPDATE jobq.jobs SET cancel_requested = true WHERE id = $1`, [job.id]);
+  // Written in whichever store holds the job: the row's flag, or the log's request row (jobq.log_cancel).
+  const rows = await s.db.pool.query(`UPDATE jobq.jobs SET cancel_requested = true WHERE id = $1`, [job.id]);
+  if (rows.rowCount === 0) await s.db.pool.query(`INSERT INTO jobq.log_cancel (id, at) VALUES ($1, now())`, [job.id]);
   await waitForStatus(s.queue, job.id, 'cancelled');
   // The queue's `cancelled` event comes once the write's reply is read, and the worker's job:finish, which
   // would count a timed_out, after it: checked before that, a wrong timed_out would go unseen.

@@ -75,8 +75,15 @@ test('a burst of every outcome moves each metric by exactly the number of jobs',
   assert.ok(sum(samples, 'jobq_claim_batch_size_count') >= 1);
   assert.ok(samples.some((x) => x.name === 'jobq_nodejs_eventloop_lag_seconds'), 'process metrics are there');
 
-  // Gauges equal the counts in the database.
-  const { rows } = await s.db.pool.query(`SELECT queue, status::text, count(*)::int AS n FROM jobq.jobs GROUP BY 1, 2`);
+  // Gauges equal the counts in the database: the rows, and each log job as jobq.log_jobs derives it.
+  const { rows } = await s.db.pool.query(
+    `SELECT queue, status, count(*)::int AS n
+       FROM (SELECT queue, status::text FROM jobq.jobs
+             UNION ALL
+             SELECT queue, status FROM jobq.log_jobs(ARRAY(SELECT id FROM jobq.log_all UNION SELECT id FROM jobq.log_scheduled
+                                                           EXCEPT SELECT id FROM jobq.jobs))) j
+      GROUP BY 1, 2`,
+  );
   for (const queue of ['default', 'unserved']) {
     for (const status of JOB_STATUSES) {
       const expected = rows.find((r) => r.queue === queue && r.status === status)?.n ?? 0;

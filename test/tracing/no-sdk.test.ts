@@ -6,10 +6,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { context, ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+import type pg from 'pg';
 import { captureContext, startRunSpan, tracingEnabled } from '../../src/tracing.ts';
 import { buildTestApp, kindsWithProbe, listen, setup, waitForStatus } from '../helpers/fixtures.ts';
 
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+/** Stores `value` as the job's trace_context in whichever store holds it: its row, else its log entry. */
+async function storeContext(pool: pg.Pool, id: string, value: unknown): Promise<void> {
+  let set = await pool.query('UPDATE jobq.jobs SET trace_context = $2::jsonb WHERE id = $1', [id, JSON.stringify(value)]);
+  if (set.rowCount === 0) set = await pool.query('UPDATE jobq.log SET trace_context = $2::jsonb WHERE id = $1', [id, JSON.stringify(value)]);
+  assert.equal(set.rowCount, 1);
+}
 
 test('no SDK: tracing is off, nothing is captured even inside a context that carries a span, and no run span is made', () => {
   assert.equal(tracingEnabled(), false);
@@ -32,7 +40,14 @@ test('no SDK: enqueues over HTTP with a traceparent, single and batch, and from 
   const lib = await s.queue.enqueue({ kind: 'probe', payload: {} });
   const made = [((await one.json()) as { id: string }).id, ...((await batch.json()) as { jobs: { id: string }[] }).jobs.map((j) => j.id), lib.job.id];
 
-  const { rows } = await s.db.pool.query<{ id: string; trace_context: unknown }>('SELECT id, trace_context FROM jobq.jobs ORDER BY id');
+  // Every job of either store: the rows, and each log job as jobq.log_job derives it.
+  const { rows } = await s.db.pool.query<{ id: string; trace_context: unknown }>(
+    `SELECT id, trace_context FROM jobq.jobs
+     UNION ALL
+     SELECT d.id, d.trace_context FROM (SELECT id FROM jobq.log_all UNION SELECT id FROM jobq.log_scheduled EXCEPT SELECT id FROM jobq.jobs) l,
+            jobq.log_job(l.id) d
+     ORDER BY id`,
+  );
   assert.deepEqual(rows.map((r) => r.id).sort(), [...made].sort());
   assert.deepEqual(rows.map((r) => r.trace_context), made.map(() => null));
 
@@ -45,8 +60,8 @@ test('no SDK: a job stored with a context (a traced producer elsewhere), or with
   const s = await setup(kindsWithProbe(() => ++seen));
   const { job: traced } = await s.queue.enqueue({ kind: 'probe', payload: {} });
   const { job: odd } = await s.queue.enqueue({ kind: 'probe', payload: {} });
-  await s.db.pool.query(`UPDATE jobq.jobs SET trace_context = $2 WHERE id = $1`, [traced.id, { traceparent: TRACEPARENT }]);
-  await s.db.pool.query(`UPDATE jobq.jobs SET trace_context = '[1, 2]' WHERE id = $1`, [odd.id]);
+  await storeContext(s.db.pool, traced.id, { traceparent: TRACEPARENT });
+  await storeContext(s.db.pool, odd.id, [1, 2]);
   await s.worker();
   await waitForStatus(s.queue, traced.id, 'succeeded');
   await waitForStatus(s.queue, odd.id, 'succeeded');

@@ -11,7 +11,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type pg from 'pg';
 import { PermanentError } from '../../src/kinds/registry.ts';
 import type { Queue } from '../../src/queue/queue.ts';
-import { buildTestApp, eventually, kindsWithProbe, listen, type ProbeHandler, setup, waitForStatus } from '../helpers/fixtures.ts';
+import { buildTestApp, eventually, jobCount, kindsWithProbe, listen, type ProbeHandler, setup, waitForStatus } from '../helpers/fixtures.ts';
 import { exporter, ids, newSpanId, newTraceId, registerSdk, relations, runSpansOf, spansOf, traceparent } from './sdk.ts';
 
 registerSdk();
@@ -24,9 +24,14 @@ async function service(handler: ProbeHandler, queueOptions = {}) {
   return { ...s, url: await listen(app) };
 }
 
-/** The job's jobs.trace_context as stored. */
+/** The job's trace_context as stored, in whichever store holds it (its row, else the log's derived job). */
 async function storedContext(s: { db: { pool: pg.Pool } }, id: string): Promise<unknown> {
-  return (await s.db.pool.query<{ trace_context: unknown }>('SELECT trace_context FROM jobq.jobs WHERE id = $1', [id])).rows[0]!.trace_context;
+  const { rows } = await s.db.pool.query<{ trace_context: unknown }>(
+    'SELECT trace_context FROM jobq.jobs WHERE id = $1 UNION ALL SELECT trace_context FROM jobq.log_job($1) WHERE NOT EXISTS (SELECT FROM jobq.jobs WHERE id = $1)',
+    [id],
+  );
+  assert.equal(rows.length, 1, `job ${id} is stored`);
+  return rows[0]!.trace_context;
 }
 
 async function post(url: string, path: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; body: any }> {
@@ -158,7 +163,7 @@ test('an enqueue refused (400): the PRODUCER span ends with status ERROR, and no
   assert.equal(res.status, 400);
   const [producer] = spansOf(callerTrace);
   assert.equal(producer!.status.code, SpanStatusCode.ERROR);
-  assert.equal((await s.db.pool.query('SELECT count(*)::int AS n FROM jobq.jobs')).rows[0].n, 0);
+  assert.equal(await jobCount(s.db.pool), 0);
 });
 
 test('without a traceparent the PRODUCER span starts a trace; a malformed one is ignored, not refused', async () => {
@@ -270,7 +275,10 @@ test('a stored context that is not a usable carrier (not an object of strings, a
   const made: string[] = [];
   for (const value of stored) {
     const { job } = await s.queue.enqueue({ kind: 'probe', payload: {} });
-    await s.db.pool.query('UPDATE jobq.jobs SET trace_context = $2::jsonb WHERE id = $1', [job.id, JSON.stringify(value)]);
+    // Set in whichever store holds the job: its row, else its log entry.
+    let set = await s.db.pool.query('UPDATE jobq.jobs SET trace_context = $2::jsonb WHERE id = $1', [job.id, JSON.stringify(value)]);
+    if (set.rowCount === 0) set = await s.db.pool.query('UPDATE jobq.log SET trace_context = $2::jsonb WHERE id = $1', [job.id, JSON.stringify(value)]);
+    assert.equal(set.rowCount, 1);
     made.push(job.id);
   }
   await s.worker();

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
+import type pg from 'pg';
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { KindRegistry } from '../../src/kinds/registry.ts';
 import { Queue } from '../../src/queue/queue.ts';
@@ -25,6 +26,17 @@ function kinds(withBlock: boolean): KindRegistry {
   const k = new KindRegistry(builtinKinds({ outboxDir: '/nonexistent-outbox', httpAllowHosts: ['127.0.0.1'] }));
   if (withBlock) k.register({ name: 'block', payloadSchema: Type.Object({ wait_ms: Type.Integer(), block_ms: Type.Integer() }), handler: () => undefined });
   return k;
+}
+
+/** These jobs as stored, in whichever store holds each: its row, else the log's derived job. */
+async function stored(pool: pg.Pool, ids: string[]): Promise<{ id: string; status: string; locked_by: string | null; attempts: number }[]> {
+  const { rows } = await pool.query(
+    `SELECT id, status::text, locked_by, attempts FROM jobq.jobs WHERE id = ANY($1)
+     UNION ALL
+     SELECT id, status, locked_by, attempts FROM jobq.log_jobs($1) WHERE status <> 'moved'`,
+    [ids],
+  );
+  return rows;
 }
 
 export function blockingWorkerEnv(url: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -47,7 +59,8 @@ test('a handler blocking the event loop for four leases costs no other job an ex
 
   const blocked = group.start('blocked', [], blockingWorkerEnv(db.url), { script: 'test/helpers/blocking-worker.ts' });
   const startedAt = await blocked.waitForLine((l) => l.msg === 'blocking', 60_000, '"blocking"');
-  const held = (await db.pool.query<{ id: string }>(`SELECT id FROM jobq.jobs WHERE status = 'running' AND locked_by = 'blocked' AND id <> $1`, [blocker.id])).rows.map((r) => r.id);
+  const all = [blocker.id, ...jobs.map((r) => r.job.id)];
+  const held = (await stored(db.pool, all)).filter((r) => r.status === 'running' && r.locked_by === 'blocked' && r.id !== blocker.id).map((r) => r.id);
   assert.ok(held.length >= 2, `the blocked worker holds other jobs (${held.length})`);
 
   // Another worker sweeps (every 300 ms) and works the rest; the API runs here, not in the blocked process.
@@ -71,13 +84,13 @@ test('a handler blocking the event loop for four leases costs no other job an ex
   assert.ok(health.length >= 5 && health.every((st) => st === 200), `/healthz answered 200 while the worker was blocked: ${health.join(',')}`);
 
   await eventually(async () => {
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'succeeded'`);
-    return rows[0].n === JOBS + 1 ? true : undefined;
+    const rows = await stored(db.pool, all);
+    return rows.filter((r) => r.status === 'succeeded').length === JOBS + 1 ? true : undefined;
   }, 60_000, 'every job to succeed');
   const twice = jobs.filter((r) => target.deliveries.get(r.job.id) !== 1).map((r) => `${r.job.id}: ${target.deliveries.get(r.job.id) ?? 0}`);
   assert.deepEqual(twice, [], 'every http job delivered exactly once');
-  const { rows } = await db.pool.query(`SELECT id, attempts FROM jobq.jobs WHERE id = ANY($1)`, [[blocker.id, ...held]]);
-  assert.ok(rows.every((r) => r.attempts === 1), 'the jobs it held were not recovered');
+  const rows = await stored(db.pool, [blocker.id, ...held]);
+  assert.ok(rows.length === held.length + 1 && rows.every((r) => r.attempts === 1), 'the jobs it held were not recovered');
   assert.equal(blocked.output().split('\n').filter((l) => l.includes('"msg":"blocking"')).length, 1, 'the blocking job ran once');
   assert.equal(blocked.problems().filter((p) => /leases were given up|no more lease renewals|could not record/.test(String(p.msg))).length, 0, 'no lease given up, no outcome unwritten');
 });

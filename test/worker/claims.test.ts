@@ -5,12 +5,19 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import type pg from 'pg';
 import { resolveConfig } from '../../src/config.ts';
 import { type ClaimOptions, Queue } from '../../src/queue/queue.ts';
 import type { ClaimedJob } from '../../src/queue/types.ts';
 import { Worker, WorkerIdInUseError, type FinishOutcome } from '../../src/worker/worker.ts';
 import { ProcessGroup } from '../chaos/helpers/procs.ts';
 import { freshDatabase, deferred, eventually, kindsWithProbe, setup, silent, waitForStatus } from '../helpers/fixtures.ts';
+
+/** Lets these jobs' leases lapse an hour ago (as after a stall), in whichever store holds them: their rows, or their log batches. */
+async function lapse(pool: pg.Pool, ids: string[]): Promise<void> {
+  await pool.query(`UPDATE jobq.jobs SET locked_at = now() - interval '1 hour' WHERE id = ANY($1)`, [ids]);
+  await pool.query(`UPDATE jobq.log_batch SET locked_at = now() - interval '1 hour' WHERE batch_id IN (SELECT batch_id FROM jobq.log_jobs($1))`, [ids]);
+}
 
 test('attempt 1 finishing late, after the same worker claimed attempt 2, is lost; attempt 2 succeeds with its result', async () => {
   const releaseFirst = deferred();
@@ -31,7 +38,7 @@ test('attempt 1 finishing late, after the same worker claimed attempt 2, is lost
   const { job } = await s.queue.enqueue({ kind: 'probe', payload: {}, maxAttempts: 5 });
   await waitForStatus(s.queue, job.id, 'running');
   // The lease lapses (as after a stall) and the sweeper gives the job another run, which w claims.
-  await s.db.pool.query(`UPDATE jobq.jobs SET locked_at = now() - interval '1 hour' WHERE id = $1`, [job.id]);
+  await lapse(s.db.pool, [job.id]);
   assert.equal(await s.queue.recoverStale(30_000), 1);
   await eventually(async () => ((await s.queue.get(job.id))?.attempts === 2 ? true : undefined), 10_000, 'attempt 2 claimed');
   assert.equal((await s.queue.get(job.id))?.lockedBy, 'w');
@@ -61,7 +68,7 @@ test('a claim whose answer comes back after its jobs were recovered and claimed 
       const jobs = await super.claim(workerId, opts);
       if (jobs.length === 0 || stalled) return jobs;
       stalled = true;
-      await s.db.pool.query(`UPDATE jobq.jobs SET locked_at = now() - interval '1 hour' WHERE id = ANY($1)`, [jobs.map((j) => j.id)]);
+      await lapse(s.db.pool, jobs.map((j) => j.id));
       await s.queue.recoverStale(1_000);
       await s.queue.claim('other', { limit: 100 });
       await new Promise((r) => setTimeout(r, 600));

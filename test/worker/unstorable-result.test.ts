@@ -34,9 +34,10 @@ test('an http result holding NUL is stored as an excerpt; the 100 jobs beside it
   // (Released here, not in an after hook: the database's drop ends the pool, which waits for it.)
   const holder = await db.pool.connect();
   try {
-    await eventually(async () => ((await holder.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'running'`)).rows[0].n === 101 ? true : undefined), 10_000, 'all jobs running');
+    await eventually(async () => ((await queue.stats()).byStatus.running === 101 ? true : undefined), 10_000, 'all jobs running');
     await holder.query('BEGIN');
-    await holder.query('LOCK TABLE jobq.jobs IN SHARE MODE');
+    // Where either store writes a completion: the rows, and the log's done rows.
+    await holder.query('LOCK TABLE jobq.jobs, jobq.log_done IN SHARE MODE');
     // Every handler started (not only claimed: the rows are running before the worker reads the claim's
     // reply, and busy is 0 then too), then settled, while the lock holds their completions.
     await eventually(() => (starts.size === 101 && w.busy === 0 ? true : undefined), 10_000, 'every handler to start and settle');
