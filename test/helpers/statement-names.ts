@@ -6,10 +6,15 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/queue/statements');
+const here = path.dirname(fileURLToPath(import.meta.url));
 const byText = new Map<string, string>();
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
-  const mod = (await import(path.join(dir, file))) as Record<string, unknown>;
+// The row store's statements, and the log store's (its statements and its sweep's).
+const files = [
+  ...readdirSync(path.join(here, '../../src/queue/statements')).filter((f) => f.endsWith('.ts')).map((f) => path.join(here, '../../src/queue/statements', f)),
+  ...['statements.ts', 'sweep.ts', 'reads.ts', 'retention.ts'].map((f) => path.join(here, '../../src/queue/log', f)),
+];
+for (const file of files) {
+  const mod = (await import(file)) as Record<string, unknown>;
   for (const v of Object.values(mod)) {
     const s = v as { name?: unknown; text?: unknown };
     if (typeof v === 'function' && typeof s.text === 'string' && typeof s.name === 'string') byText.set(s.text, s.name);
@@ -23,7 +28,7 @@ export function statementName(config: unknown): string | undefined {
   return c.name ?? (c.text === undefined ? undefined : byText.get(c.text));
 }
 
-/** The `$n` text of every statement of src/queue/statements/. */
+/** The `$n` text of every statement of src/queue/statements/ and of the log store's. */
 export function statementTexts(): string[] {
   return [...byText.keys()];
 }
