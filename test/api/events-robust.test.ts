@@ -9,24 +9,13 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import type pg from 'pg';
+import { inTransaction } from '../../src/queue/db.ts';
+import type { Queryable } from '../../src/queue/types.ts';
 import { buildTestApp, eventually, listen } from '../helpers/fixtures.ts';
 import { jobEvent, openStream, publish } from '../helpers/events.ts';
 
 /** Runs the queue's operations of `fn` in a transaction of its own: they publish nothing, in either store. */
-async function unpublished<T>(pool: pg.Pool, fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
+const unpublished = <T>(pool: pg.Pool, fn: (db: Queryable) => Promise<T>): Promise<T> => inTransaction(pool, fn);
 
 test('a client that stops reading is disconnected once eventsStreamBuffer events wait for it; the others get every event', { timeout: 120_000 }, async () => {
   const { app, db, hub } = await buildTestApp({ config: { eventsStreamBuffer: 1_000 } });
