@@ -315,6 +315,29 @@ test('a retrying log job was last updated when its attempt failed, as a row', as
   assert.equal(read.updatedAt.getTime(), now.getTime());
 });
 
+test('a running log job reads its claim; progress by id reaches it; renewal and release hold only real claims; the sweep keeps its worker', async () => {
+  let now = new Date('2030-01-01T00:00:00Z');
+  const { queue, db } = await freshQueue({ ...LOG, clock: () => now });
+  const [a, b] = await queue.enqueueMany([noop({ queue: 'one' }), noop({ queue: 'one' })]);
+  const claimed = await queue.claim('w', { limit: 2, queues: ['one'] });
+  const ca = claimed.find((c) => c.id === a!.job.id)!;
+  const cb = claimed.find((c) => c.id === b!.job.id)!;
+  assert.equal((await queue.get(ca.id))?.claimSeq, ca.claimSeq, 'its claim number, as a running row has');
+  assert.equal(await queue.progress(ca.id, 0.5), true, 'progress named by the id alone');
+  assert.ok((await queue.get(ca.id))?.progress, 'stored');
+  const junk = { id: ca.id, claimSeq: Math.min(ca.claimSeq, cb.claimSeq) - 7 }; // in a held batch, never issued
+  const beat = await queue.renew('w', [ca, { id: 'not-a-uuid', claimSeq: cb.claimSeq }, junk]);
+  assert.deepEqual(beat.lost.sort(), [cb.claimSeq, junk.claimSeq].sort(), 'a claim without a UUID, and one never issued, are lost; the real one held');
+  await queue.requestCancel(cb.id);
+  await queue.release('w', [cb]);
+  assert.deepEqual([(await queue.get(cb.id))?.status, (await queue.get(cb.id))?.attempts], ['cancelled', 0], 'cancelled at release: its attempt given back');
+  await queue.markStartedThrough('w', ca.claimSeq); // the worker's row, written now
+  now = new Date(now.getTime() + 2 * 3_600_000);
+  await queue.renew('w', [ca]); // its batch renewed, its row not: silent for two hours
+  await queue.sweep(60_000);
+  assert.equal((await db.pool.query('SELECT count(*)::int AS n FROM jobq.workers WHERE id = $1', ['w'])).rows[0].n, 1, 'a worker still running a log job keeps its row');
+});
+
 test('a log claim completes only the job it took: an unknown id, or another job\'s, under a held claim completes nothing, here or in another process', async () => {
   const { queue, db } = await freshQueue(LOG);
   const [a, b] = await queue.enqueueMany([noop({ queue: 'g' }), noop({ queue: 'g' })]);
