@@ -242,3 +242,17 @@ test("a caller's client given as opts.db runs in the schema of the queue it is g
     client.release();
   }
 });
+
+test('the log store works in every schema: claims that find a queue empty keep their idle hint per installation', async () => {
+  for (const schema of ['tenant_a', 'order'] as const) {
+    const q = new Queue({ pool: pools[schema], schema, logStore: true, kinds: testKinds() });
+    const a = await q.enqueue({ kind: 'noop', payload: {}, queue: 'lg' });
+    const [got] = await q.claim(`w-${schema}`, { queues: ['lg'] });
+    assert.equal(got?.id, a.job.id, schema);
+    assert.equal((await q.get(a.job.id))?.status, 'running', `${schema}: a log job`);
+    // Found empty: the claim records the queue in the session's idle hint (a setting named for the schema).
+    assert.deepEqual(await q.claim(`w-${schema}`, { queues: ['lg'] }), [], schema);
+    const b = await q.enqueue({ kind: 'noop', payload: {}, queue: 'lg' });
+    assert.deepEqual((await q.claim(`w-${schema}`, { queues: ['lg'] })).map((j) => j.id), [b.job.id], `${schema}: an idle queue is still claimed`);
+  }
+});

@@ -277,6 +277,9 @@ DECLARE
   was text[];
   empty text[] := '{}';
   gave text[] := '{}';
+  -- The session's idle hint's setting, one per installation (a setting's name cannot hold a quoted
+  -- schema name, so it names the schema by its log table's oid).
+  hint_name text := 'jobq_claim.idle_' || 'jobq.log'::regclass::oid;
   -- The log's jobs have priority 0: runnable rows of a higher one go before them, of 0 share with them.
   top int := (
     SELECT j.priority FROM jobq.jobs j
@@ -299,11 +302,11 @@ BEGIN
   IF got < p_limit THEN
     -- The queues with entries in the hot generations or scheduled ones (a queue idle since its jobs'
     -- generation was archived costs nothing), each found by one index probe, in an order drawn for
-    -- each claim; those this session found empty in the last second after the others (jobq.claim_idle:
+    -- each claim; those this session found empty in the last second after the others (hint_name:
     -- '<epoch ms> <queues>'), so that a claim looks at idle queues once a second, not every time.
-    hint_at := nullif(split_part(current_setting('jobq.claim_idle', true), ' ', 1), '')::float8;
+    hint_at := nullif(split_part(current_setting(hint_name, true), ' ', 1), '')::float8;
     IF hint_at IS NOT NULL AND extract(epoch FROM v_now) * 1000 - hint_at BETWEEN 0 AND 1000 THEN
-      idle := substr(current_setting('jobq.claim_idle', true), length(split_part(current_setting('jobq.claim_idle', true), ' ', 1)) + 2)::text[];
+      idle := substr(current_setting(hint_name, true), length(split_part(current_setting(hint_name, true), ' ', 1)) + 2)::text[];
     ELSE
       hint_at := extract(epoch FROM v_now) * 1000;
     END IF;
@@ -344,7 +347,7 @@ BEGIN
     IF cardinality(empty) > 0 OR cardinality(gave) > 0 THEN
       idle := ARRAY(SELECT x.q FROM (SELECT unnest(idle) AS q UNION SELECT unnest(empty) EXCEPT SELECT unnest(gave)) x LIMIT 1000);
     END IF;
-    IF idle IS DISTINCT FROM was THEN PERFORM set_config('jobq.claim_idle', hint_at::text || ' ' || idle::text, false); END IF;
+    IF idle IS DISTINCT FROM was THEN PERFORM set_config(hint_name, hint_at::text || ' ' || idle::text, false); END IF;
   END IF;
   IF got < p_limit AND NOT rows_first THEN
     RETURN QUERY
