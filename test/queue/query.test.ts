@@ -24,12 +24,14 @@ test('list filters combine (status, kind, queue) and validate their input', asyn
   const { queue } = await freshQueue();
   await queue.enqueue(noop({ queue: 'q1' }));
   const b = await queue.enqueue(noop({ queue: 'q2' }));
-  await queue.enqueue({ kind: 'summarize_text', payload: { text: 'x' }, queue: 'q2' });
-  await queue.claim('w', { queues: ['q2'], limit: 1 });
+  const c = await queue.enqueue({ kind: 'summarize_text', payload: { text: 'x' }, queue: 'q2' });
+  await queue.claim('w', { queues: ['q2'], limit: 2 });
+  await queue.enqueue(noop({ queue: 'q2' })); // queued, of the same kind and queue
   const page = await queue.list({ kind: 'noop', queue: 'q2', status: 'running' });
   assert.deepEqual(page.jobs.map((j) => j.id), [b.job.id]);
+  assert.deepEqual((await queue.list({ queue: 'q2', status: 'running' })).jobs.map((j) => j.id).sort(), [b.job.id, c.job.id].sort());
   assert.equal(page.nextCursor, null);
-  assert.equal((await queue.list({ queue: 'q2' })).jobs.length, 2);
+  assert.equal((await queue.list({ queue: 'q2' })).jobs.length, 3);
   for (const bad of [{ limit: 0 }, { limit: 501 }, { limit: 2.5 }, { cursor: 'garbage' }, { status: 'nope' as never }]) {
     await assert.rejects(queue.list(bad), (err) => isJobqError(err, 'validation_failed'), JSON.stringify(bad));
   }
