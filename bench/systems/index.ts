@@ -106,6 +106,17 @@ export const SYSTEMS: SystemDef[] = [
     settings: 'as jobq, with the log store on (QueueOptions.logStore, JOBQ_LOG_STORE: plain jobs go to the append-only log, docs/design/storage.md)',
     optIn: true,
   },
+  {
+    id: 'jobq-busy',
+    family: 'jobq-busy',
+    label: 'jobq, log store for busy queues',
+    backend: 'postgres',
+    variant: 'logstore-busy',
+    pkg: 'jobq',
+    module: 'jobq.ts',
+    settings: "as jobq, with the log store for busy queues (QueueOptions.logStore 'busy', JOBQ_LOG_STORE=busy: a queue's plain jobs go to the log once it is busy, src/queue/log/busy.ts)",
+    optIn: true,
+  },
   // The storage study's prototypes (bench/storage, docs/design/storage.md): only when --systems names them.
   ...Object.values(CANDIDATES).filter((c) => c.name !== 'today' && !c.peer).map((c): SystemDef => ({
     id: `jobq-${c.name}`,

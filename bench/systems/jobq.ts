@@ -27,9 +27,9 @@ const Payload = Type.Object({ s: Type.Optional(Type.Integer()) }, { additionalPr
 const LOG_TABLES = ['jobq.log', 'jobq.log_batch', 'jobq.log_done', 'jobq.log_fail', 'jobq.log_window', 'jobq.log_cursor', 'jobq.log_scheduled', 'jobq.log_gen', 'jobq.log_sweep'];
 
 // The store is jobq's default (resolveConfig with no environment: QueueOptions.logStore as `jobq worker`
-// sets it), or the log store for the opt-in variant `logstore`.
+// sets it), or the log store for the opt-in variants `logstore` (every plain job) and `logstore-busy` (busy queues').
 export const createDriver: CreateDriver = (target: Target, variant: Variant) =>
-  new JobqDriver(target, storageOf(variant), variant === 'logstore' || resolveConfig({}, {}).logStore);
+  new JobqDriver(target, storageOf(variant), variant === 'logstore' ? true : variant === 'logstore-busy' ? 'busy' : resolveConfig({}, {}).logStore);
 
 function storageOf(variant: Variant): StorageCandidate | undefined {
   if (!variant.startsWith('storage:')) return undefined;
@@ -52,10 +52,10 @@ class JobqDriver implements Driver {
   /** The log store is on (variant `logstore`, or jobq's default once it is): plain jobs go to the log. */
   readonly #logStore: boolean;
 
-  constructor(target: Target, storage?: StorageCandidate, logStore = false) {
+  constructor(target: Target, storage?: StorageCandidate, logStore: boolean | 'busy' = false) {
     this.#target = target;
     this.#storage = storage;
-    this.#logStore = logStore;
+    this.#logStore = logStore !== false;
     this.#pool = createPool(target.pgUrl, { max: this.#config.poolSize, applicationName: 'jobq-bench' });
     const kinds = (this.#kinds = new KindRegistry([
       {
@@ -68,7 +68,7 @@ class JobqDriver implements Driver {
         },
       },
     ]));
-    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds, ...(logStore ? { logStore: true } : {}) });
+    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds, ...(logStore ? { logStore } : {}) });
     this.hotTables = storage?.hotTables ?? (logStore ? ['jobq.jobs', 'jobq.workers', ...LOG_TABLES] : ['jobq.jobs', 'jobq.workers']);
   }
 

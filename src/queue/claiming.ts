@@ -3,6 +3,7 @@ import { JobqError } from '../errors.ts';
 import type { QueueContext } from './context.ts';
 import { committed, eventTime, jobEvent, publishAll } from './events/publish.ts';
 import { type ClaimedRow, toClaimedJob } from './rows.ts';
+import type { BusyQueues } from './log/busy.ts';
 import * as LogSQL from './log/statements.ts';
 import * as Log from './log/store.ts';
 import * as SQL from './statements/claim.ts';
@@ -58,6 +59,21 @@ function claimRows(ctx: QueueContext, workerId: string, limit: number, opts: Cla
   });
 }
 
+/**
+ * The queues whose rows this process claims fast move to the log (log/busy.ts): their next plain jobs
+ * go there. Only a hint of where jobs should go next: a failure to record it leaves the queue counted
+ * again, and the claim stands.
+ */
+async function promoteBusy(ctx: QueueContext, busy: BusyQueues, jobs: ClaimedJob[]): Promise<void> {
+  const queues = busy.claimed(jobs.filter((j) => j.claimSeq >= 0).map((j) => j.queue));
+  if (queues.length === 0) return;
+  try {
+    await LogSQL.promote(ctx.pool, { queues });
+  } catch {
+    busy.forget(queues);
+  }
+}
+
 /** See Queue.claim. */
 export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOptions = {}): Promise<ClaimedJobs> {
   const limit = opts.limit ?? 1;
@@ -77,6 +93,7 @@ export async function claim(ctx: QueueContext, workerId: string, opts: ClaimOpti
   }
   const jobs = rows.map(toClaimedJob);
   if (ctx.log) for (const r of rows as LogSQL.ClaimedAllRow[]) if (r.pos !== null) ctx.log.set(r.claim_seq, r.id, r.pos);
+  if (ctx.log?.busy && jobs.length > 0) await promoteBusy(ctx, ctx.log.busy, jobs);
   // In claim order (RETURNING promises none): the last one is where the next claim's cursor starts.
   // The log's jobs (negative claims, priority 0) before the rows of their priority, in their batches' order.
   jobs.sort((x, y) => y.priority - x.priority || logFirst(x, y) || +x.runAt - +y.runAt || (x.id < y.id ? -1 : 1));

@@ -70,7 +70,7 @@ export function createContext(options: Omit<QueueOptions, 'kinds'>, events: Even
     random: options.random ?? Math.random,
     listBounds: { scanRows: LIST_SCAN_ROWS, pageBytes: PAGE_BYTES, ...options.listBounds },
     now: clock ? () => clock() : () => null,
-    log: options.logStore ? new LogClaims() : null,
+    log: options.logStore ? new LogClaims(options.logStore) : null,
     publisher: new Publisher(options.pool, (r) => events.emit('eventsPublished', r), options.publish),
   };
 }

@@ -47,8 +47,8 @@ export interface EnqueuerOptions {
   onEnqueued: (result: EnqueueResult) => void;
   /** Where the `enqueued` events of the jobs made go. */
   publisher: Publisher;
-  /** The log store is on: plain jobs go to it (log/statements.ts insertRouted). */
-  log: unknown;
+  /** The log store is on: plain jobs go to it, every one (`all`) or those of busy queues (log/statements.ts insertRouted). */
+  log: { readonly all: boolean } | null;
 }
 
 export class Enqueuer {
@@ -248,7 +248,9 @@ export class Enqueuer {
 
   /** One INSERT and its look-up: fills `out` (by `ord`); returns the rows whose key's job vanished. */
   async #insertOnce(rows: InsertRow[], input: string, notify: boolean, wake: Set<string>, db: Queryable, out: RowOutcome[]): Promise<InsertRow[]> {
-    const inserted = await (this.#o.log ? LogSQL.insertRouted : SQL.insert)(db, { input, notify, now: this.#o.now() });
+    const inserted = this.#o.log
+      ? await LogSQL.insertRouted(db, { input, notify, all: this.#o.log.all, now: this.#o.now() })
+      : await SQL.insert(db, { input, notify, now: this.#o.now() });
     const byId = new Map(inserted.map((r) => [r.id, r]));
     // The payloads as the database stored them: JSON's reading of what was sent (a Date becomes its
     // string, an undefined property goes), not the caller's objects.

@@ -52,9 +52,10 @@ export interface QueueOptions {
   schema?: string;
   /**
    * Plain jobs go to the log store (docs/design/storage.md, "Stage 2"): priority 0, no group, no key,
-   * no parents, in a queue without a policy; every other job stays a row. Default false (every job a row).
+   * no parents, in a queue without a policy; every other job stays a row. true: every plain job;
+   * 'busy': those of busy queues (log/busy.ts), the rest rows. Default false (every job a row).
    */
-  logStore?: boolean;
+  logStore?: boolean | 'busy';
 }
 
 export class Queue {

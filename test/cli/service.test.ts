@@ -63,6 +63,13 @@ test('resolveConfig reads the environment, treats empty as unset, and names a ba
   assert.throws(() => resolveConfig({}, { JOBQ_METRICS_AUTH: 'maybe' }), /JOBQ_METRICS_AUTH: must be true or false/);
 });
 
+test('the log store setting takes true, false or busy', () => {
+  assert.equal(resolveConfig({}, { JOBQ_LOG_STORE: 'busy' }).logStore, 'busy');
+  assert.equal(resolveConfig({}, { JOBQ_LOG_STORE: 'true' }).logStore, true);
+  assert.equal(resolveConfig({}, { JOBQ_LOG_STORE: 'off' }).logStore, false);
+  assert.throws(() => resolveConfig({}, { JOBQ_LOG_STORE: 'rows' }), /JOBQ_LOG_STORE: must be true, false or busy, got "rows"/);
+});
+
 test('a heartbeat not given follows the lease (a third, at most 5 s); one given explicitly must still be shorter', () => {
   assert.equal(resolveConfig({}, {}).heartbeatMs, 5_000);
   assert.equal(resolveConfig({}, { JOBQ_LEASE_MS: '3000' }).heartbeatMs, 1_000);

@@ -17,27 +17,40 @@ export const SEQ_SPAN = 1024;
 
 const DUE = `coalesce(run_at, ${NOW} + delay_ms * interval '1 millisecond')`;
 
+/** A batch of at least this many plain jobs of one queue makes the queue busy (QueueOptions.logStore 'busy'). */
+export const BUSY_BATCH = 100;
+
 /**
  * The enqueue with the log store on: one statement that sends each job of the batch to its store. A
  * job goes to the log when it asks for nothing the log does not carry (priority 0, no group, no
- * idempotency key, not named as a parent by a later entry of its batch: InsertRow.row_store) and its queue has no policy (jobq.queues: the log's claim takes no part in
- * flow control); the rest are rows, inserted exactly as `insert` does. A queue's first log entry makes
- * its cursor rows (one per lane). Returns what `insert` returns.
+ * idempotency key, not named as a parent by a later entry of its batch: InsertRow.row_store), its queue
+ * has no policy (jobq.queues: the log's claim takes no part in flow control), and the queue is in the
+ * log: `all` (QueueOptions.logStore true), or the queue has its cursor rows (made busy: by a batch of
+ * BUSY_BATCH of its plain jobs, here, or by a worker that claimed many of its rows, `promote`). The
+ * rest are rows, inserted exactly as `insert` does. Returns what `insert` returns.
  */
-export const insertRouted = statement<{ input: string; notify: boolean; now: Date | null }, InsertedRow>(
+export const insertRouted = statement<{ input: string; notify: boolean; all: boolean; now: Date | null }, InsertedRow>(
   'log_insert_routed',
   `WITH input AS (${insertInput(':input')}),
-   routed AS (
+   plain AS (
      SELECT input.*, (priority = 0 AND group_key IS NULL AND idempotency_key IS NULL AND row_store IS NOT TRUE
-                      AND NOT EXISTS (SELECT FROM jobq.queues q WHERE q.name = input.queue)) AS to_log
+                      AND NOT EXISTS (SELECT FROM jobq.queues q WHERE q.name = input.queue)) AS plain
        FROM input
+   ),
+   fresh AS (
+     SELECT p.queue AS q FROM plain p WHERE p.plain
+      GROUP BY p.queue HAVING (:all::boolean OR count(*) >= ${BUSY_BATCH}) AND NOT EXISTS (SELECT FROM jobq.log_cursor c WHERE c.queue = p.queue AND c.lane = 0)
+   ),
+   routed AS (
+     SELECT plain.*, plain AND (:all::boolean OR queue IN (SELECT q FROM fresh)
+                                OR EXISTS (SELECT FROM jobq.log_cursor c WHERE c.queue = plain.queue AND c.lane = 0)) AS to_log
+       FROM plain
    ),
    rowsin AS (SELECT * FROM routed WHERE NOT to_log),
    ins AS (${insertJobs('rowsin')}),
    cursors AS (
      INSERT INTO jobq.log_cursor (queue, lane)
-     SELECT q, l FROM (SELECT DISTINCT queue AS q FROM routed WHERE to_log) d, generate_series(0, jobq.log_lanes() - 1) l
-      WHERE NOT EXISTS (SELECT FROM jobq.log_cursor c WHERE c.queue = d.q AND c.lane = 0)
+     SELECT fresh.q, l FROM fresh, generate_series(0, jobq.log_lanes() - 1) l
      ON CONFLICT DO NOTHING
    ),
    now_in AS (
@@ -69,6 +82,17 @@ export const claimAll = statement<ClaimAllParams, ClaimedAllRow>(
   'log_claim_all',
   `SELECT * FROM jobq.claim_all(:workerId, :limit, :queues::text[], :kinds::text[], :now::timestamptz, :afterPriority::integer,
                                 :afterRunAt::timestamptz, :afterId::uuid, :started::integer, :async::boolean, :exclude::text[])`,
+);
+
+/**
+ * Busy queues move to the log (QueueOptions.logStore 'busy'): their cursor rows are made, so that their
+ * next plain jobs go to the log (insertRouted). A queue with a policy keeps its jobs rows all the same.
+ */
+export const promote = command<{ queues: string[] }>(
+  'log_promote',
+  `INSERT INTO jobq.log_cursor (queue, lane)
+   SELECT q, l FROM unnest(:queues::text[]) q, generate_series(0, jobq.log_lanes() - 1) l
+   ON CONFLICT DO NOTHING`,
 );
 
 /** The claims' items: batch, log position (null: the job's newest entry), id. */

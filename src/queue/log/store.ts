@@ -15,6 +15,7 @@ import * as RowReads from '../statements/reads.ts';
 import * as Reads from './reads.ts';
 import * as SQL from './statements.ts';
 import * as Sweep from './sweep.ts';
+import { BusyQueues } from './busy.ts';
 
 export { SEQ_SPAN } from './statements.ts';
 
@@ -27,6 +28,14 @@ export const batchOf = (claimSeq: number): number => Math.floor(-claimSeq / SQL.
 /** What a Queue keeps of the log store: the log position of each claim this process holds, so that outcomes need not look it up. */
 export class LogClaims {
   readonly #pos = new Map<number, { pos: string; id: string }>();
+  /** Every plain job goes to the log (QueueOptions.logStore true), or only those of busy queues ('busy': `busy`). */
+  readonly all: boolean;
+  readonly busy: BusyQueues | null;
+
+  constructor(mode: true | 'busy' = true) {
+    this.all = mode === true;
+    this.busy = mode === 'busy' ? new BusyQueues() : null;
+  }
 
   set(claimSeq: number, id: string, pos: string): void {
     this.#pos.set(claimSeq, { pos, id });
