@@ -12,6 +12,7 @@ import { parseKeyEntry } from './api/keys.ts';
 import { parseDuration } from './lib/duration.ts';
 import { EVENT_DEFAULTS } from './events/options.ts';
 import { DEFAULT_SCHEMA, schemaNameProblem } from './queue/schema.ts';
+import { DEFAULT_LOG_STORE } from './queue/log/busy.ts';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -90,7 +91,7 @@ export const SETTINGS = {
   listenUrl: spec<string | undefined>({ flag: '--listen-url <url>', env: 'JOBQ_LISTEN_URL', description: 'a direct PostgreSQL URL for LISTEN, when the database URL leads through PgBouncer in transaction mode (workers poll without one there)', default: undefined, parse: optionalText, shownDefault: 'the database URL' }),
   dataDir: spec({ flag: '--data-dir <dir>', env: 'JOBQ_DATA_DIR', description: 'folder for the embedded PostgreSQL and the e-mail outbox', default: './.jobq', parse: text }),
   schema: spec({ flag: '--schema <name>', env: 'JOBQ_SCHEMA', description: 'the PostgreSQL schema jobq lives in: installations with different schemas share a database without seeing each other (lowercase letters, digits, _; at most 40)', default: DEFAULT_SCHEMA, parse: schemaName }),
-  logStore: spec<boolean | 'busy'>({ flag: '--log-store [mode]', env: 'JOBQ_LOG_STORE', description: 'plain jobs (priority 0, no group, key or parents, a queue without a policy) go to the append-only log store (docs/design/storage.md): true, every one; busy, those of busy queues; false, none; give api and worker processes the same', default: false, parse: logStoreMode }),
+  logStore: spec<boolean | 'busy'>({ flag: '--log-store [mode]', env: 'JOBQ_LOG_STORE', description: 'plain jobs (priority 0, no group, key or parents, a queue without a policy) go to the append-only log store (docs/design/storage.md): true, every one; busy, those of busy queues; false, none; give api and worker processes the same', default: DEFAULT_LOG_STORE, parse: logStoreMode }),
   migrate: spec({ flag: '--migrate [bool]', env: 'JOBQ_MIGRATE', description: 'apply migrations at start', default: true, parse: bool }),
   logLevel: spec({ flag: '--log-level <level>', env: 'LOG_LEVEL', description: `log level (${LOG_LEVELS.join(', ')})`, default: 'info' as (typeof LOG_LEVELS)[number], parse: oneOf(LOG_LEVELS) }),
   poolSize: spec({ flag: '--pool-size <n>', env: 'JOBQ_POOL_SIZE', description: 'connections in the database pool', default: 10, parse: int(1, 1000) }),

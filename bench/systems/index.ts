@@ -12,7 +12,7 @@ export const SYSTEMS: SystemDef[] = [
     variant: 'default',
     pkg: 'jobq',
     module: 'jobq.ts',
-    settings: `its defaults (resolveConfig with no environment: the ${resolveConfig({}, {}).logStore ? 'log' : 'row'} store, pool 10, LISTEN/NOTIFY wake-up, 1 s fallback poll); log level warn`,
+    settings: `its defaults (resolveConfig with no environment: ${({ true: 'the log store', busy: 'the log store for busy queues', false: 'the row store' } as const)[String(resolveConfig({}, {}).logStore) as 'true' | 'busy' | 'false']}, pool 10, LISTEN/NOTIFY wake-up, 1 s fallback poll); log level warn`,
   },
   {
     id: 'pgboss-best',

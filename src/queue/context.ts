@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { type BackoffPolicy, DEFAULT_BACKOFF, type RandomSource, validatePolicy } from './backoff.ts';
 import { JobqError } from '../errors.ts';
 import { Publisher, type PublishReport } from './events/publisher.ts';
+import { DEFAULT_LOG_STORE } from './log/busy.ts';
 import { LogClaims } from './log/store.ts';
 import { LIST_SCAN_ROWS, type ListBounds, PAGE_BYTES } from './list.ts';
 import type { QueueOptions } from './queue.ts';
@@ -61,6 +62,7 @@ export function createContext(options: Omit<QueueOptions, 'kinds'>, events: Even
   const readPool = options.readPool ?? options.pool;
   bindSchema(options.pool, schema);
   bindSchema(readPool, schema);
+  const logStore = options.logStore ?? DEFAULT_LOG_STORE;
   return {
     schema,
     pool: options.pool,
@@ -70,7 +72,7 @@ export function createContext(options: Omit<QueueOptions, 'kinds'>, events: Even
     random: options.random ?? Math.random,
     listBounds: { scanRows: LIST_SCAN_ROWS, pageBytes: PAGE_BYTES, ...options.listBounds },
     now: clock ? () => clock() : () => null,
-    log: options.logStore ? new LogClaims(options.logStore) : null,
+    log: logStore ? new LogClaims(logStore) : null,
     publisher: new Publisher(options.pool, (r) => events.emit('eventsPublished', r), options.publish),
   };
 }
