@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { emitCancelled, type QueueContext } from './context.ts';
 import { publishOutcomes } from './events/publish.ts';
 import * as Log from './log/store.ts';
-import { archiveGenerations, dropGenerations, rotateEvery, rotateIfDue } from './log/retention.ts';
+import { archiveGenerations, demoteQuiet, dropGenerations, rotateEvery, rotateIfDue } from './log/retention.ts';
 import * as LogSweep from './log/sweep.ts';
 import type { Retention } from './retention.ts';
 import { toJob } from './rows.ts';
@@ -86,7 +86,8 @@ export async function sweep(ctx: QueueContext, staleAfterMs: number, retention?:
       await LogSweep.moveDue(ctx.pool, { now: ctx.now() });
       await LogSweep.strayToRows(ctx.pool, { now: ctx.now() });
       await rotateIfDue(ctx.pool, rotateEvery(retention));
-      await archiveGenerations(ctx.pool, ctx.now());
+      // Busy queues that went quiet are rows again (log/busy.ts), once their generations are history.
+      if ((await archiveGenerations(ctx.pool, ctx.now())) > 0 && ctx.log.busy) await demoteQuiet(ctx.pool);
     }
     await SQL.pruneWorkers(ctx.pool, { idleMs: Math.max(staleAfterMs, WORKER_ROW_RETENTION_MS), now: ctx.now() });
     await pruneQueues(ctx.pool, {});

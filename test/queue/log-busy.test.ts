@@ -78,3 +78,31 @@ test('BusyQueues counts claimed rows per queue in windows of BUSY_WINDOW_MS, nam
   busy.forget(['a']);
   assert.deepEqual(busy.claimed(Array(BUSY_RATE).fill('a')), ['a']);
 });
+
+test('a busy queue gone quiet is rows again once its generations are history; an entry left without cursor rows is still claimed', async () => {
+  const { queue, db } = await freshQueue(BUSY);
+  const cursors = async (q: string) => (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobq.log_cursor WHERE queue = $1', [q])).rows[0]!.n;
+  await queue.enqueueMany(Array.from({ length: BUSY_BATCH }, () => noop({ queue: 'burst' })));
+  await queue.enqueueMany(Array.from({ length: BUSY_BATCH }, () => noop({ queue: 'steady' })));
+  await queue.enqueue(noop({ queue: 'steady', delayMs: 3_600_000 })); // waiting: keeps it in the log
+  const jobs = await queue.claim('w', { limit: 2 * BUSY_BATCH });
+  assert.equal(jobs.length, 2 * BUSY_BATCH);
+  await queue.complete('w', jobs.map((c) => ({ id: c.id, claimSeq: c.claimSeq })));
+  await queue.sweep(60_000);
+  assert.equal(await cursors('burst'), 4, 'its entries are in the current generation: still busy');
+  await db.pool.query('SELECT jobq.log_rotate()');
+  await queue.sweep(60_000);
+  assert.deepEqual((await db.pool.query('SELECT gen FROM jobq.log_gen WHERE archived')).rows, [{ gen: 1 }]);
+  assert.equal(await cursors('burst'), 0, 'quiet: rows again');
+  assert.equal(await cursors('steady'), 4, 'a scheduled entry keeps a queue in the log');
+  await queue.enqueue(noop({ queue: 'burst' }));
+  await queue.enqueue(noop({ queue: 'steady' }));
+  assert.deepEqual(await stores(db.pool, 'burst'), { log: 0, scheduled: 0, rows: 1 });
+  assert.deepEqual(await stores(db.pool, 'steady'), { log: 1, scheduled: 1, rows: 0 });
+
+  // An enqueue that routed to the log as the sweep took the queue's cursor rows: its entry is claimed all the same.
+  await db.pool.query(`DELETE FROM jobq.log_cursor WHERE queue = 'steady'`);
+  const [late] = await queue.claim('w', { queues: ['steady'] });
+  assert.ok(late && late.claimSeq < 0, 'the log entry, claimed');
+  assert.equal(await cursors('steady'), 4);
+});

@@ -227,7 +227,15 @@ DECLARE
 BEGIN
   -- The lanes with work, found once (an idle queue costs a claim no more than this).
   busy := ARRAY(SELECT c.lane FROM jobq.log_cursor c WHERE c.queue = q AND jobq.log_lane_busy(q, c.lane));
-  IF cardinality(busy) = 0 THEN RETURN; END IF;
+  IF cardinality(busy) = 0 THEN
+    -- A queue with entries and no cursor rows (no policy took them: an enqueue routed a job to the log
+    -- while the sweep found the queue quiet and took them, log/busy.ts): made again, and looked at again.
+    IF NOT EXISTS (SELECT FROM jobq.log_cursor c WHERE c.queue = q) AND NOT EXISTS (SELECT FROM jobq.queues p WHERE p.name = q) THEN
+      INSERT INTO jobq.log_cursor (queue, lane) SELECT q, l FROM generate_series(0, lanes - 1) l ON CONFLICT DO NOTHING;
+      busy := ARRAY(SELECT c.lane FROM jobq.log_cursor c WHERE c.queue = q AND jobq.log_lane_busy(q, c.lane));
+    END IF;
+    IF cardinality(busy) = 0 THEN RETURN; END IF;
+  END IF;
   WHILE got < lim LOOP
     SELECT c.lane INTO ln FROM jobq.log_cursor c
      WHERE c.queue = q AND c.lane = ANY (busy) AND NOT c.lane = ANY (tried)

@@ -64,6 +64,25 @@ const drop = statement<{ gens: number[]; keep: string; now: Date | null }, { n: 
   'SELECT jobq.log_drop(:gens::int[], :keep::jsonb, coalesce(:now::timestamptz, now())) AS n',
 );
 
+/**
+ * Queues made busy (log/busy.ts) that are quiet now go back to rows: those with no entry in the hot
+ * generations and none scheduled lose their cursor rows, so that their next plain jobs are rows until
+ * they are busy again. An enqueue that routed a job to the log meanwhile leaves an entry without them,
+ * which the claim makes them again for (jobq.log_claim). Returns the queues.
+ */
+const demote = statement<Record<string, never>, { queue: string }>(
+  'log_demote_quiet',
+  `DELETE FROM jobq.log_cursor c
+    WHERE NOT EXISTS (SELECT FROM jobq.log l WHERE l.queue = c.queue)
+      AND NOT EXISTS (SELECT FROM jobq.log_scheduled s WHERE s.queue = c.queue)
+   RETURNING c.queue`,
+);
+
+/** See `demote`: the quiet queues' plain jobs are rows again. Returns how many queues. */
+export async function demoteQuiet(db: Queryable): Promise<number> {
+  return new Set((await demote(db, {})).map((r) => r.queue)).size;
+}
+
 /** Makes a new generation current when the newest is `rotateMs` old. Returns whether it did. */
 export async function rotateIfDue(db: Queryable, rotateMs: number): Promise<boolean> {
   return (await rotateIfOld(db, { rotateMs })).length > 0;
