@@ -207,7 +207,8 @@ export function cliOptions(names: SettingName[]): Option[] {
     const s = SETTINGS[name] as Spec<unknown>;
     const opt = new SettingOption(s.flag, s.description, name).env(s.env).argParser((raw: string) => s.parse(raw));
     const withDefault = s.default === undefined && !s.shownDefault ? opt : opt.default(s.default, s.shownDefault ?? JSON.stringify(s.default));
-    if (typeof s.default !== 'boolean') return [withDefault];
+    // A setting with an optional value (`[bool]`, `[mode]`) has its --no- form, whatever its default.
+    if (!/ \[\w+\]$/.test(s.flag)) return [withDefault];
     return [withDefault, new SettingOption(s.flag.replace(/^--(\S+).*$/, '--no-$1'), `the same as ${s.flag.split(' ')[0]} false`, name)];
   });
 }

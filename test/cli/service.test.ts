@@ -68,6 +68,14 @@ test('the log store setting takes true, false or busy', () => {
   assert.equal(resolveConfig({}, { JOBQ_LOG_STORE: 'true' }).logStore, true);
   assert.equal(resolveConfig({}, { JOBQ_LOG_STORE: 'off' }).logStore, false);
   assert.throws(() => resolveConfig({}, { JOBQ_LOG_STORE: 'rows' }), /JOBQ_LOG_STORE: must be true, false or busy, got "rows"/);
+  const parse = (argv: string[]) => {
+    const cmd = new Command('x').exitOverride().configureOutput({ writeErr: () => {} });
+    for (const opt of cliOptions(['logStore'])) cmd.addOption(opt);
+    return cmd.parse(argv, { from: 'user' }).opts().logStore as unknown;
+  };
+  assert.equal(parse(['--log-store']), true);
+  assert.equal(parse(['--log-store', 'busy']), 'busy');
+  assert.equal(parse(['--no-log-store']), false);
 });
 
 test('a heartbeat not given follows the lease (a third, at most 5 s); one given explicitly must still be shorter', () => {
