@@ -7,8 +7,8 @@
  * (statements.ts insertRouted), or this process claiming BUSY_RATE of its rows within BUSY_WINDOW_MS.
  * Counted in fixed windows, so its memory is the queues claimed within one.
  */
-/** Where plain jobs go without QueueOptions.logStore (and JOBQ_LOG_STORE): false, all rows. */
-export const DEFAULT_LOG_STORE: boolean | 'busy' = false;
+/** Where plain jobs go without QueueOptions.logStore (and JOBQ_LOG_STORE): the log, for busy queues. */
+export const DEFAULT_LOG_STORE: boolean | 'busy' = 'busy';
 
 export const BUSY_RATE = 200;
 export const BUSY_WINDOW_MS = 1_000;
