@@ -107,6 +107,17 @@ export const SYSTEMS: SystemDef[] = [
     optIn: true,
   },
   {
+    id: 'jobq-rows',
+    family: 'jobq-rows',
+    label: 'jobq, rows only',
+    backend: 'postgres',
+    variant: 'rows',
+    pkg: 'jobq',
+    module: 'jobq.ts',
+    settings: 'as jobq, every job a row (QueueOptions.logStore false, JOBQ_LOG_STORE=false: the row store alone, as before the log store)',
+    optIn: true,
+  },
+  {
     id: 'jobq-busy',
     family: 'jobq-busy',
     label: 'jobq, log store for busy queues',

@@ -26,10 +26,14 @@ const Payload = Type.Object({ s: Type.Optional(Type.Integer()) }, { additionalPr
 /** The log store's tables the hot path writes (the hot generations' partitions, not the archived ones). */
 const LOG_TABLES = ['jobq.log', 'jobq.log_batch', 'jobq.log_done', 'jobq.log_fail', 'jobq.log_window', 'jobq.log_cursor', 'jobq.log_scheduled', 'jobq.log_gen', 'jobq.log_sweep'];
 
+/** The store each opt-in variant names (QueueOptions.logStore); the others run jobq's default. */
+const STORES: Partial<Record<Variant, boolean | 'busy'>> = { logstore: true, 'logstore-busy': 'busy', rows: false };
+
 // The store is jobq's default (resolveConfig with no environment: QueueOptions.logStore as `jobq worker`
-// sets it), or the log store for the opt-in variants `logstore` (every plain job) and `logstore-busy` (busy queues').
+// sets it), or the store an opt-in variant names: `logstore` (every plain job in the log), `logstore-busy`
+// (busy queues'), `rows` (none).
 export const createDriver: CreateDriver = (target: Target, variant: Variant) =>
-  new JobqDriver(target, storageOf(variant), variant === 'logstore' ? true : variant === 'logstore-busy' ? 'busy' : resolveConfig({}, {}).logStore);
+  new JobqDriver(target, storageOf(variant), STORES[variant] ?? resolveConfig({}, {}).logStore);
 
 function storageOf(variant: Variant): StorageCandidate | undefined {
   if (!variant.startsWith('storage:')) return undefined;
@@ -68,7 +72,7 @@ class JobqDriver implements Driver {
         },
       },
     ]));
-    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds, ...(logStore ? { logStore } : {}) });
+    this.#queue = storage ? storage.createQueue({ pool: this.#pool, kinds }) : new Queue({ pool: this.#pool, kinds, logStore });
     this.hotTables = storage?.hotTables ?? (logStore ? ['jobq.jobs', 'jobq.workers', ...LOG_TABLES] : ['jobq.jobs', 'jobq.workers']);
   }
 

@@ -7,7 +7,7 @@
 
 export type Backend = 'postgres' | 'redis';
 /** A peer's tuned or default setting; for jobq also `storage:<name>`, a candidate of the storage study (bench/storage). */
-export type Variant = 'best' | 'default' | 'logstore' | 'logstore-busy' | `storage:${string}`;
+export type Variant = 'best' | 'default' | 'logstore' | 'logstore-busy' | 'rows' | `storage:${string}`;
 
 /** Where a system's state lives: its own database on the shared server, or the bench's own Redis. */
 export interface Target {
