@@ -167,6 +167,101 @@ BEGIN
     CASE WHEN d_at IS NULL THEN (-(b.batch_id * 1024 + seq))::float8 END;
 END $function$;
 
+-- A listing's candidates (log/reads.ts `list`): the ids of the newest `lim` first entries below
+-- `after` (all when NULL) of queue q and kind k (any when NULL) among the `scan_rows` newest first
+-- entries of the log and, apart, of the scheduled ones; and `edge`, down to where the answer is
+-- complete: its last id when it has `lim`, else the lowest id examined of a scan that used its whole
+-- budget (of the two, the higher), else NULL (both reached their end).
+-- The log is read newest generation first, not all at once: a generation older than g holds no entry
+-- whose id's time (a UUIDv7's first 48 bits, src/queue/ids.ts) is an hour or more (for clocks that
+-- disagree, as jobq.log_gen_floor) past g's creation, since every entry is written in the generation
+-- current when it is inserted, after its id was made. So the ids from that bound up are all in g and
+-- the newer ones, and each step reads them (a newer generation may hold older ids: a delayed job's
+-- entry joins the log when due, with its id). Steps take 1, 1, 2, 4... more generations, and stop once
+-- the answer is known: a page of the newest jobs reads the newest two or three generations, not every
+-- one kept (a listing's first page with 200 generations took 10-40 ms for this). Plans are generic, so
+-- the generations below a step's are pruned when it starts.
+CREATE OR REPLACE FUNCTION jobq.log_list_ids(after uuid, q text, k text, lim integer, scan_rows integer)
+ RETURNS TABLE(ids uuid[], edge uuid)
+ LANGUAGE plpgsql
+ STABLE
+ SET plan_cache_mode TO 'force_generic_plan'
+ SET enable_bitmapscan TO 'off'
+ SET enable_sort TO 'off'
+ SET enable_seqscan TO 'off'
+ SET jit TO 'off'
+AS $function$
+DECLARE
+  gens int[];
+  made timestamptz[];
+  oldest timestamptz := 'infinity';
+  hi uuid := coalesce(after, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+  hi_ms bigint;
+  lo uuid;
+  lo_ms bigint;
+  j int := 0;
+  upto int := 1;
+  step int := 1;
+  found uuid[] := '{}';
+  examined int := 0;
+  lowest uuid;
+  s_ids uuid[];
+  s_n int;
+  s_lowest uuid;
+  log_edge uuid;
+BEGIN
+  SELECT array_agg(g.gen ORDER BY g.gen DESC), array_agg(g.created_at ORDER BY g.gen DESC) INTO gens, made FROM jobq.log_gen g;
+  hi_ms := ('x' || substr(replace(hi::text, '-', ''), 1, 12))::bit(48)::bigint;
+  WHILE j < cardinality(gens) LOOP
+    -- The step reads ids in [lo, hi) of generations gens[1..j]: no older one holds an id from lo up
+    -- (all of them below the last step's, at 0 when it reads every generation).
+    WHILE j < upto LOOP
+      j := j + 1;
+      oldest := least(oldest, made[j]);
+    END LOOP;
+    lo_ms := ceil(extract(epoch FROM oldest + interval '1 hour') * 1000)::bigint + 1;
+    IF j < cardinality(gens) AND lo_ms > hi_ms THEN
+      upto := j + 1; -- nothing from lo up is below hi: the next generation
+      CONTINUE;
+    END IF;
+    lo := CASE WHEN j < cardinality(gens)
+               THEN (substr(lpad(to_hex(lo_ms), 12, '0'), 1, 8) || '-' || substr(lpad(to_hex(lo_ms), 12, '0'), 9, 4) || '-0000-0000-000000000000')::uuid
+               ELSE '00000000-0000-0000-0000-000000000000' END;
+    -- Its first entries newest first, within what is left of the budget, up to the matches still
+    -- wanted; of them the matches, how many were examined and the lowest (the rows come back as far
+    -- as the last match wanted, or as the last one examined).
+    SELECT array_agg(x.id ORDER BY x.id DESC) FILTER (WHERE x.m), max(x.n), (array_agg(x.id ORDER BY x.id))[1] INTO s_ids, s_n, s_lowest
+      FROM (SELECT w.id, w.m, w.n FROM (
+              SELECT e.id, e.m, row_number() OVER o AS n, lead(e.id) OVER o IS NULL AS final FROM (
+                SELECT l.id, (q IS NULL OR l.queue = q) AND (k IS NULL OR l.kind = k) AS m FROM jobq.log_all l
+                 WHERE l.gen >= gens[j] AND l.first AND l.id < hi AND l.id >= lo ORDER BY l.id DESC LIMIT scan_rows - examined) e
+              WINDOW o AS (ORDER BY e.id DESC)) w
+             WHERE w.m OR w.final LIMIT lim - cardinality(found)) x;
+    IF s_n IS NOT NULL THEN
+      found := found || coalesce(s_ids, '{}');
+      examined := examined + s_n;
+      lowest := s_lowest;
+    END IF;
+    EXIT WHEN cardinality(found) = lim OR examined = scan_rows;
+    hi := lo;
+    hi_ms := lo_ms;
+    upto := least(cardinality(gens), j + step);
+    step := step * 2;
+  END LOOP;
+  IF examined = scan_rows THEN log_edge := lowest; END IF;
+  -- The scheduled entries, read as the log's.
+  SELECT array_agg(x.id ORDER BY x.id DESC) FILTER (WHERE x.m), max(x.n), (array_agg(x.id ORDER BY x.id))[1] INTO s_ids, s_n, s_lowest
+    FROM (SELECT w.id, w.m, w.n FROM (
+            SELECT e.id, e.m, row_number() OVER o AS n, lead(e.id) OVER o IS NULL AS final FROM (
+              SELECT s.id, (q IS NULL OR s.queue = q) AND (k IS NULL OR s.kind = k) AS m FROM jobq.log_scheduled s
+               WHERE s.first AND s.id < coalesce(after, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY s.id DESC LIMIT scan_rows) e
+            WINDOW o AS (ORDER BY e.id DESC)) w
+           WHERE w.m OR w.final LIMIT lim) x;
+  ids := ARRAY(SELECT u.id FROM unnest(found || coalesce(s_ids, '{}')) u(id) ORDER BY u.id DESC LIMIT lim);
+  edge := CASE WHEN cardinality(ids) = lim THEN ids[lim] ELSE greatest(log_edge, CASE WHEN s_n = scan_rows THEN s_lowest END) END;
+  RETURN NEXT;
+END $function$;
+
 -- Moves the scheduled entries of these jobs into the log now, whatever their run_at (a cancel or a move
 -- to the row store ends them there: the job's newest entry is then the one that says so).
 CREATE OR REPLACE FUNCTION jobq.log_unschedule(ids uuid[])
