@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { Queue } from '../../src/queue/queue.ts';
-import { freshQueue, noopJob as noop, type TestDatabase } from '../helpers/fixtures.ts';
+import { freshQueue, noopJob as noop, testKinds, type TestDatabase } from '../helpers/fixtures.ts';
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
@@ -90,11 +90,15 @@ async function session(db: TestDatabase): Promise<pg.Client> {
   return client;
 }
 
-/** The listing's candidates as the log store read them before it read by generation: one scan of the whole log. */
+/**
+ * The listing's candidates as one scan of the whole log finds them (as the log store read them before
+ * it read by generation), and their edge: their last when there are `lim`, or higher, where a scan
+ * stopped for its budget.
+ */
 const REFERENCE = `
-  SELECT x.ids, CASE WHEN cardinality(x.ids) = $4::int THEN x.ids[$4::int] ELSE
-           greatest((SELECT CASE WHEN count(*) = $5::int THEN (array_agg(id ORDER BY id))[1] END FROM (SELECT id FROM jobq.log_all WHERE first AND id < coalesce($1::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY id DESC LIMIT $5) a),
-                    (SELECT CASE WHEN count(*) = $5::int THEN (array_agg(id ORDER BY id))[1] END FROM (SELECT id FROM jobq.log_scheduled WHERE first AND id < coalesce($1::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY id DESC LIMIT $5) s)) END AS edge
+  SELECT x.ids, greatest(CASE WHEN cardinality(x.ids) = $4::int THEN x.ids[$4::int] END,
+                    (SELECT CASE WHEN count(*) = $5::int THEN (array_agg(id ORDER BY id))[1] END FROM (SELECT id FROM jobq.log_all WHERE first AND id < coalesce($1::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY id DESC LIMIT $5) a),
+                    (SELECT CASE WHEN count(*) = $5::int THEN (array_agg(id ORDER BY id))[1] END FROM (SELECT id FROM jobq.log_scheduled WHERE first AND id < coalesce($1::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY id DESC LIMIT $5) s)) AS edge
     FROM (SELECT ARRAY(
             SELECT id FROM (
               (SELECT id FROM (SELECT id, queue, kind FROM jobq.log_all WHERE first AND id < coalesce($1::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY id DESC LIMIT $5) a
@@ -123,6 +127,29 @@ test('the log\'s candidates read by generation, newest first, are those of one s
     }
   }
   assert.equal(compared, FILTERS.length * 6 * afters.length);
+});
+
+test('pages walked with any filter, page size and scan budget hold every job once, newest first, as the stores hold them', async () => {
+  const { queue, db } = await freshQueue({ logStore: true });
+  const made = await history(await session(db), queue);
+  for (const [limit, scanRows] of [[3, 4], [5, 2], [2, 50], [10, 7], [100, 10_000]] as const) {
+    // (3, 4) with queue a: the scheduled entry of a fills the page while the log's scan stopped short
+    // of it: the page ends where the log's did. (5, 2): a budget below the page size, unfiltered:
+    // a short page still says where to go on. (Both lost jobs before.)
+    const q = new Queue({ pool: db.pool, kinds: testKinds(), logStore: true, listBounds: { scanRows, pageBytes: 8 * 1024 * 1024 } });
+    for (const f of FILTERS) {
+      const seen: string[] = [];
+      for (let cursor: string | null | undefined, pages = 0; cursor !== null; pages++) {
+        assert.ok(pages < 100, 'the walk ends');
+        const page = await q.list({ ...f, limit, cursor });
+        assert.ok(page.jobs.length <= limit);
+        seen.push(...page.jobs.map((j) => j.id));
+        cursor = page.nextCursor;
+      }
+      const want = made.filter((m) => (f.queue === undefined || m.queue === f.queue) && (f.kind === undefined || m.kind === f.kind)).map((m) => m.id);
+      assert.deepEqual(seen, want, `${JSON.stringify(f)} by ${limit}, scanning ${scanRows}`);
+    }
+  }
 });
 
 /** Scans (index and sequential) of each partition of the log's tables, as the statistics say. */

@@ -170,8 +170,9 @@ END $function$;
 -- A listing's candidates (log/reads.ts `list`): the ids of the newest `lim` first entries below
 -- `after` (all when NULL) of queue q and kind k (any when NULL) among the `scan_rows` newest first
 -- entries of the log and, apart, of the scheduled ones; and `edge`, down to where the answer is
--- complete: its last id when it has `lim`, else the lowest id examined of a scan that used its whole
--- budget (of the two, the higher), else NULL (both reached their end).
+-- complete: the highest of its last id when it has `lim` and the lowest id examined by each scan that
+-- used its whole budget first; NULL when neither applies (both reached their end). (A page filled
+-- partly by one scan is complete only down to where the other stopped, when that is higher.)
 -- The log is read newest generation first, not all at once: a generation older than g holds no entry
 -- whose id's time (a UUIDv7's first 48 bits, src/queue/ids.ts) is an hour or more (for clocks that
 -- disagree, as jobq.log_gen_floor) past g's creation, since every entry is written in the generation
@@ -258,7 +259,7 @@ BEGIN
             WINDOW o AS (ORDER BY e.id DESC)) w
            WHERE w.m OR w.final LIMIT lim) x;
   ids := ARRAY(SELECT u.id FROM unnest(found || coalesce(s_ids, '{}')) u(id) ORDER BY u.id DESC LIMIT lim);
-  edge := CASE WHEN cardinality(ids) = lim THEN ids[lim] ELSE greatest(log_edge, CASE WHEN s_n = scan_rows THEN s_lowest END) END;
+  edge := greatest(CASE WHEN cardinality(ids) = lim THEN ids[lim] END, log_edge, CASE WHEN s_n = scan_rows THEN s_lowest END);
   RETURN NEXT;
 END $function$;
 

@@ -54,9 +54,10 @@ export const isCandidate = (r: LogListRow): r is DerivedRow & { fits: boolean; e
 /**
  * A listing's candidates from the log: the newest first jobs (by id, below `after`) of `queue` and
  * `kind` when given, among the `scanRows` newest of the log (hot and archived) and of the scheduled
- * entries, derived in one call. `edge` (on every row): the last one when there are `limit`, else where
- * a scan stopped having used its budget, else null (jobq.log_list_ids, which reads the log's
- * generations newest first, only as far as the page needs).
+ * entries, derived in one call. `edge` (on every row) is down to where the candidates are complete:
+ * the last one when there are `limit`, or higher, where a scan stopped having used its budget; null
+ * when they are complete all the way (jobq.log_list_ids, which reads the log's generations newest
+ * first, only as far as the page needs).
  * Once their payloads, results and errors add up to `pageBytes`, later ones come back without those
  * (`fits` false: the caller ends the page before them), as the rows' listing does (statements/reads.ts).
  */
