@@ -45,51 +45,44 @@ export interface LogListParams {
   scanRows: number;
 }
 
-/** The first entries of jobs below the cursor in `table`, newest first, as many as a page examines at most (a range on the id, as the rows' listing). */
-const SCAN = (table: string) =>
-  `SELECT id, queue, kind FROM ${table} WHERE first AND id < coalesce(:after::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff') ORDER BY id DESC LIMIT :scanRows`;
+/** A row of `list`: a candidate job; or, when there is none, one row of nulls but `edge`. */
+export type LogListRow = { edge: string | null } & ((DerivedRow & { fits: boolean }) | { [C in keyof DerivedRow | 'fits']: null });
 
-/**
- * Where a filtered page's scan of the log stopped short of the end: the lowest id examined, of the log
- * or its scheduled entries (the higher of the two), when one of them used its whole budget; null when
- * both reached their end. The page is complete down to it.
- */
-export const listEdge = statement<{ after: string | null; scanRows: number }, { edge: string | null }>(
-  'log_list_edge',
-  `SELECT greatest((SELECT CASE WHEN count(*) = :scanRows THEN (array_agg(id ORDER BY id))[1] END FROM (${SCAN('jobq.log_all')}) a),
-                   (SELECT CASE WHEN count(*) = :scanRows THEN (array_agg(id ORDER BY id))[1] END FROM (${SCAN('jobq.log_scheduled')}) s))::text AS edge`,
-);
+/** Whether a row of `list` is a job (not the row of nulls that only says the edge). */
+export const isCandidate = (r: LogListRow): r is DerivedRow & { fits: boolean; edge: string | null } => r.id !== null;
 
 /**
  * A listing's candidates from the log: the newest first jobs (by id, below `after`) of `queue` and
  * `kind` when given, among the `scanRows` newest of the log (hot and archived) and of the scheduled
- * entries (listEdge: where that stopped), derived in one call.
+ * entries, derived in one call. `edge` (on every row) is down to where the candidates are complete:
+ * the last one when there are `limit`, or higher, where a scan stopped having used its budget; null
+ * when they are complete all the way (jobq.log_list_ids, which reads the log's generations newest
+ * first, only as far as the page needs).
  * Once their payloads, results and errors add up to `pageBytes`, later ones come back without those
  * (`fits` false: the caller ends the page before them), as the rows' listing does (statements/reads.ts).
  */
-export const list = statement<LogListParams, DerivedRow & { fits: boolean }>(
+export const list = statement<LogListParams, LogListRow>(
   'log_list',
-  `SELECT w.id, w.queue, w.kind, CASE WHEN w.fits THEN w.payload END AS payload, w.status, w.attempts, w.max_attempts, w.run_at,
-          w.timeout_ms, w.backoff_ms, w.locked_by, w.locked_at, CASE WHEN w.fits THEN w.result END AS result, w.created_at,
-          w.finished_at, w.pos, CASE WHEN w.fits THEN w.errors ELSE '[]' END AS errors, w.cancel_requested, w.progress,
+  `SELECT c.edge, w.id, w.queue, w.kind, w.payload, w.status, w.attempts, w.max_attempts, w.run_at, w.timeout_ms, w.backoff_ms,
+          w.locked_by, w.locked_at, w.result, w.created_at, w.finished_at, w.pos, w.errors, w.cancel_requested, w.progress,
           w.trace_context, w.started_at, w.claim_seq, w.fits
-     FROM (
-       SELECT m.*, m.upto = m.size OR m.upto <= :pageBytes AS fits
+     FROM jobq.log_list_ids(:after::uuid, :queue::text, :kind::text, :limit::int, :scanRows::int) c
+     LEFT JOIN LATERAL (
+       SELECT m.id, m.queue, m.kind, CASE WHEN m.fits THEN m.payload END AS payload, m.status, m.attempts, m.max_attempts, m.run_at,
+              m.timeout_ms, m.backoff_ms, m.locked_by, m.locked_at, CASE WHEN m.fits THEN m.result END AS result, m.created_at,
+              m.finished_at, m.pos, CASE WHEN m.fits THEN m.errors ELSE '[]' END AS errors, m.cancel_requested, m.progress,
+              m.trace_context, m.started_at, m.claim_seq, m.fits
          FROM (
-           SELECT d.*, sum(d.size) OVER (ORDER BY d.id DESC) AS upto
+           SELECT d.*, d.upto = d.size OR d.upto <= :pageBytes AS fits
              FROM (
-               SELECT x.*, 512 + octet_length(x.payload::text) + coalesce(octet_length(x.result::text), 0) + octet_length(x.errors::text) AS size
-                 FROM jobq.log_jobs(ARRAY(
-                   SELECT id FROM (
-                     (SELECT id FROM (${SCAN('jobq.log_all')}) a
-                       WHERE (:queue::text IS NULL OR queue = :queue::text) AND (:kind::text IS NULL OR kind = :kind::text) ORDER BY id DESC LIMIT :limit)
-                     UNION ALL
-                     (SELECT id FROM (${SCAN('jobq.log_scheduled')}) s
-                       WHERE (:queue::text IS NULL OR queue = :queue::text) AND (:kind::text IS NULL OR kind = :kind::text) ORDER BY id DESC LIMIT :limit)
-                   ) u ORDER BY id DESC LIMIT :limit)) x
+               SELECT x.*, sum(x.size) OVER (ORDER BY x.id DESC) AS upto
+                 FROM (
+                   SELECT j.*, 512 + octet_length(j.payload::text) + coalesce(octet_length(j.result::text), 0) + octet_length(j.errors::text) AS size
+                     FROM jobq.log_jobs(c.ids) j
+                 ) x
              ) d
          ) m
-     ) w
+     ) w ON true
     ORDER BY w.id DESC`,
 );
 

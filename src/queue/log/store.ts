@@ -226,23 +226,23 @@ export async function retry(ctx: QueueContext, id: string, db: Queryable): Promi
 /**
  * A listing's page from the log, merged with the row store's `rows` page (both newest first by id,
  * below the same cursor). Each page says up to where it is complete: the rows page to its nextCursor
- * (or all the way), the log's to its last candidate when it filled its limit, or to where its scans
- * stopped (Reads.listEdge) when a filter left it short. The merged page holds the
+ * (or all the way), the log's to its edge (Reads.list: its last candidate when it filled its limit, or
+ * higher, where a scan stopped for its budget). The merged page holds the
  * jobs above both bounds, newest first, at most `limit` and within `pageBytes` together (the first
  * always); its cursor is where it stops.
  */
 export async function mergeList(
   rows: JobPage, filter: { status: string | null } & Reads.LogListParams, db: Queryable, encode: (id: string) => string, decode: (cursor: string) => string,
 ): Promise<JobPage> {
-  const logged = await Reads.list(db, filter);
+  const listed = await Reads.list(db, filter);
+  const logged = listed.filter(Reads.isCandidate);
   const bounds: string[] = [];
   if (rows.nextCursor !== null) bounds.push(decode(rows.nextCursor));
-  if (logged.length === filter.limit) bounds.push(logged.at(-1)!.id);
-  else if (filter.queue !== null || filter.kind !== null) {
-    // A filter may have left the page short within the scans' budget: it is complete down to where they stopped.
-    const [edge] = await Reads.listEdge(db, { after: filter.after, scanRows: filter.scanRows });
-    if (edge?.edge) bounds.push(edge.edge);
-  }
+  // Where the log's candidates are complete down to: their last when they fill the limit, but no
+  // lower than where a scan of the log or of its scheduled entries stopped for its budget (a filter
+  // may leave one short while the other fills the page with older ids; so may a budget below the limit).
+  const edge = listed[0]?.edge ?? null;
+  if (edge !== null) bounds.push(edge);
   const bound = bounds.length === 0 ? null : bounds.reduce((a, b) => (a > b ? a : b));
   // A moved job is a row now: the rows' page has it (or will, past its bound).
   const all = [
