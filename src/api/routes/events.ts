@@ -13,7 +13,7 @@ import { securityFor } from '../auth.ts';
 import { errorResponses } from '../schemas/errors.ts';
 import { EVENT_STREAM_DESCRIPTION, EVENT_STREAM_EXAMPLE, EventsHeadersSchema, EventsQuerySchema, type EventsQueryWire } from '../schemas/events.ts';
 import { UUID_PATTERN } from '../schemas/requests.ts';
-import { NO_HUB, resetFrame, SseStream } from '../sse.ts';
+import { NO_HUB, resetFrame, type SentState, SseStream } from '../sse.ts';
 
 export interface EventRoutesOptions {
   hub: EventHub | undefined;
@@ -116,7 +116,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       };
       reply.raw.once('close', closed);
       void opening(hub, filter, subscription).then(
-        ({ frames, seq }) => stream.start(frames, seq),
+        ({ frames, seq, states }) => stream.start(frames, seq, states),
         (err: unknown) => {
           request.log.warn({ err: (err as Error).message }, 'event stream could not open; its client reconnects');
           reply.raw.destroy();
@@ -141,12 +141,19 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
  * watcher never misses a job that finished while it was away (with a replay, the states are only
  * read, as what its client knows, for reconciliation to compare against).
  */
-async function opening(hub: EventHub, filter: EventFilter, sub: ReturnType<EventHub['subscribe']>): Promise<{ frames: string[]; seq?: number }> {
+async function opening(
+  hub: EventHub,
+  filter: EventFilter,
+  sub: ReturnType<EventHub['subscribe']>,
+): Promise<{ frames: string[]; seq?: number; states?: Map<string, SentState> }> {
   await sub.ready;
   const replayed = Array.isArray(sub.replay);
   const frames = sub.replay === 'reset' ? [resetFrame('unknown_last_event_id')] : replayed ? (sub.replay as HubEvent[]).map(frameOf) : [];
   if (filter.id === undefined) return { frames };
   const { states, seq } = await hub.states(filter.id);
-  // Held events already reflected in states the client is sent need not follow them.
-  return replayed ? { frames } : { frames: [...frames, ...states.map(frameOf)], seq };
+  if (replayed) return { frames };
+  // Events already reflected in the states the client is sent need not follow them: those that came
+  // up to `seq`, and those that come later but led to a state sent (SseStream.start).
+  const sent = new Map(states.map((s) => [s.data.id, { status: s.data.status, attempt: s.data.attempt }]));
+  return { frames: [...frames, ...states.map(frameOf)], seq, states: sent };
 }
