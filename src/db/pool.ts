@@ -50,15 +50,32 @@ function clientClass(statementTimeoutMs: number): typeof pg.Client {
   return class JobqClient extends pg.Client {
     // pg-pool connects with a callback; a caller of its own may await the promise.
     override connect(callback?: any): any {
-      const ready = super.connect().then(async () => {
-        const mode = await askClient(this);
-        setMode(this, mode);
-        if (!mode.pooled) await this.query(`SET statement_timeout = ${timeout}`);
-        return this;
-      });
+      const ready = super.connect().then(() => this.#prepare());
       if (!callback) return ready;
       ready.then(() => callback(null, this), (err: Error) => callback(err));
       return undefined;
+    }
+
+    /**
+     * Between the connection opening and connect()'s caller hearing of it, nobody else listens to the
+     * client's 'error' (pg-pool listens once its callback runs), and an 'error' nobody hears ends the
+     * process. The connection lost meanwhile (pg-pool's connection timeout destroys it when that
+     * passes, as it did after a handler blocked the event loop for as long: the chaos suite's
+     * blocking-handler scenario) fails connect() instead.
+     */
+    async #prepare(): Promise<this> {
+      let lost: Error | undefined;
+      const onError = (err: Error) => (lost ??= err);
+      this.on('error', onError);
+      try {
+        const mode = await askClient(this);
+        setMode(this, mode);
+        if (!mode.pooled) await this.query(`SET statement_timeout = ${timeout}`);
+      } finally {
+        this.off('error', onError);
+      }
+      if (lost) throw lost;
+      return this;
     }
   } as typeof pg.Client;
 }

@@ -1,0 +1,68 @@
+/**
+ * The shared pool's clients (src/db/pool.ts) ask, once connected, whether they reach PostgreSQL straight
+ * and set their statement timeout, before pg-pool listens to them. A connection lost in that moment
+ * used to emit an 'error' nobody heard, which ends the process: the chaos suite's blocking-handler
+ * scenario lost a worker that way (pg-pool's connection timeout, passed while the event loop was
+ * blocked, destroyed a connection being prepared). Here a proxy ends the connection at its first query.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { createPool } from '../../src/db/pool.ts';
+import { directUrl, freshDatabase } from '../helpers/fixtures.ts';
+
+/**
+ * A TCP proxy to `target` that ends the first connection as soon as its client sends anything after
+ * the startup message (the first query: trust authentication, no TLS), and passes the rest through.
+ */
+async function dropsFirstQuery(target: URL): Promise<{ url: string; dropped: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  let dropped = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const first = ++connections === 1;
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    let messages = 0;
+    client.on('data', (d) => {
+      if (first && ++messages > 1) {
+        dropped++;
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => client.write(d));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = new URL(target);
+  url.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    url: url.toString(),
+    dropped: () => dropped,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+test('a connection lost while the pool prepares it fails that checkout; the process goes on and the next one works', async (t) => {
+  const db = await freshDatabase();
+  const proxy = await dropsFirstQuery(new URL(directUrl(db.url)));
+  t.after(() => proxy.close());
+  const pool = createPool(proxy.url, { max: 2 });
+  t.after(() => pool.end());
+
+  await assert.rejects(pool.query('SELECT 1'), /Connection terminated unexpectedly/);
+  assert.equal(proxy.dropped(), 1, 'the proxy ended the connection at its first query');
+  const { rows } = await pool.query<{ n: number }>('SELECT 41 + 1 AS n');
+  assert.equal(rows[0]!.n, 42);
+});
