@@ -106,12 +106,15 @@ export class Heartbeat {
   /** Renews the registration, then the lease of every claim held, in one statement; applies cancel requests and losses. */
   async #beat(): Promise<void> {
     const { queue, workerId } = this.#o;
+    const startedAt = Date.now();
     try {
       if (!(await queue.renewWorker(workerId, this.#o.instance, this.#o.leaseMs))) return this.#o.onIdentityLost();
       const held = this.#holding();
-      if (held.length === 0) return;
-      const hb = await queue.renew(workerId, held);
-      this.#apply(hb.cancelRequested, hb.lost);
+      if (held.length > 0) {
+        const hb = await queue.renew(workerId, held);
+        this.#apply(hb.cancelRequested, hb.lost);
+      }
+      this.#keeper.renewed(startedAt);
     } catch (err) {
       this.#o.logger.warn({ err: errText(err) }, 'heartbeat failed');
     }

@@ -6,13 +6,17 @@
  * the worker held, buffered, running or being written, was recovered by another process's sweeper and
  * ran a second time. The worker still renews what it holds itself, claim by claim, and its
  * registration, on its heartbeat (it alone knows its claims); the thread is a watchdog that costs
- * nothing per job: the main thread ticks every half heartbeat, and when the ticks stop for longer than
- * a heartbeat, the thread renews the registration and every job running under the worker's id (one
- * live worker per id, migrations/0009).
+ * nothing per job: the main thread ticks every half heartbeat and says when a renewal of its own
+ * succeeded, and when none has for a heartbeat and a half, the thread renews the registration and every
+ * job running under the worker's id (one live worker per id, migrations/0009). Late is late whatever
+ * the cause: a blocked event loop, and also an event loop that runs but whose renewal waits for a
+ * connection of an exhausted pool, or behind the backlog a long block left (the chaos suite caught a
+ * worker's own sweeper recovering its jobs two seconds after a block ended).
  *
- * Renewal is bounded: each tick carries how long the main thread may stay blocked (the largest timeout
- * of the jobs it holds plus the timeout grace, or `maxBlockedMs`); past it the worker counts as stuck
- * and renewals stop, so a process that never comes back does not hold its jobs forever.
+ * Renewal is bounded: each tick carries how long the main thread may stay blocked, or late (the largest
+ * timeout of the jobs it holds plus the timeout grace, or `maxBlockedMs`); past it the worker counts as
+ * stuck and renewals stop, so a process that never comes back, or whose pool never frees a connection,
+ * does not hold its jobs forever.
  *
  * The thread is plain JavaScript (lease-thread.js, see there why), loaded as it is under tsx and
  * compiled alike.
@@ -37,11 +41,11 @@ export interface KeeperInit {
   statements: typeof LEASE_KEEPER_STATEMENTS;
 }
 
-export type ToKeeper = { type: 'tick'; boundMs: number } | { type: 'stop' };
+export type ToKeeper = { type: 'tick'; boundMs: number } | { type: 'renewed'; startedAt: number } | { type: 'stop' };
 
 type FromKeeper =
   | { type: 'failed'; message: string }
-  | { type: 'stuck'; blockedMs: number; boundMs: number }
+  | { type: 'stuck'; blockedMs: number; lateMs: number; boundMs: number }
   | { type: 'identity-lost' };
 
 export interface LeaseKeeperOptions extends Omit<KeeperInit, 'logLevel' | 'statements'> {
@@ -117,6 +121,11 @@ export class LeaseKeeper {
     clearTimeout(timer);
   }
 
+  /** The worker's own renewal that started at `startedAt` (Date.now()) succeeded: the thread stands by. */
+  renewed(startedAt: number): void {
+    this.#thread?.postMessage({ type: 'renewed', startedAt } satisfies ToKeeper);
+  }
+
   #tick(): void {
     this.#thread?.postMessage({ type: 'tick', boundMs: this.#o.boundMs() } satisfies ToKeeper);
   }
@@ -132,7 +141,7 @@ export class LeaseKeeper {
     this.#thread = thread;
     thread.on('message', (m: FromKeeper) => {
       if (m.type === 'failed') o.logger.warn({ err: m.message }, 'the lease keeper could not renew');
-      else if (m.type === 'stuck') o.logger.error({ blocked_ms: m.blockedMs, bound_ms: m.boundMs }, 'the event loop was blocked past the bound: leases were given up');
+      else if (m.type === 'stuck') o.logger.error({ blocked_ms: m.blockedMs, late_ms: m.lateMs, bound_ms: m.boundMs }, 'the worker could not renew its leases within the bound: leases were given up');
       else if (m.type === 'identity-lost') o.onIdentityLost();
     });
     thread.on('error', (err) => o.logger.error({ err: err.message }, 'lease keeper thread failed'));

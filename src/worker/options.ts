@@ -27,7 +27,8 @@ export interface WorkerOptions {
   /** How long finished jobs are kept before the sweeper deletes them. Default DEFAULT_RETENTION. */
   retention?: Retention;
   /**
-   * How long leases are kept renewed while the event loop is blocked (a synchronous handler). Default:
+   * How long leases are kept renewed while the event loop is blocked (a synchronous handler), or the
+   * worker's own renewal is late (its pool exhausted; a heartbeat more then). Default:
    * the largest timeout of the jobs held plus `timeoutGraceMs`; past it the worker counts as stuck and
    * its jobs are left to the sweeper.
    */
