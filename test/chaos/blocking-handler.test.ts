@@ -13,7 +13,7 @@ import { Type } from '@sinclair/typebox';
 import { builtinKinds } from '../../src/kinds/index.ts';
 import { KindRegistry } from '../../src/kinds/registry.ts';
 import { Queue } from '../../src/queue/queue.ts';
-import { freshDatabase } from '../helpers/db.ts';
+import { EVERY_JOB, freshDatabase } from '../helpers/db.ts';
 import { keepAlive, request, startTarget } from './helpers/http.ts';
 import { baseEnv, startApi, startWorker, statusCounts } from './helpers/jobq.ts';
 import { runConcurrent } from './helpers/load.ts';
@@ -74,7 +74,7 @@ test(`blocking handlers: ${JOBS} http jobs beside ${BLOCKS} handlers blocking th
   await healthz.stop();
   await rss.stop();
 
-  const { rows } = await db.pool.query<{ id: string; status: string; attempts: number }>(`SELECT id, status, attempts FROM jobq.jobs`);
+  const { rows } = await db.pool.query<{ id: string; status: string; attempts: number }>(`SELECT id, status, attempts FROM ${EVERY_JOB} j`);
   const byId = new Map(rows.map((r) => [r.id, r]));
   const lost = [...enqueued, ...blockIds].filter((id) => byId.get(id)?.status !== 'succeeded');
   const stuck = rows.filter((r) => !['succeeded', 'failed_permanent', 'cancelled'].includes(r.status));

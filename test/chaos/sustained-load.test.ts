@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freshDatabase } from '../helpers/db.ts';
+import { EVERY_JOB, freshDatabase, STORES_MB } from '../helpers/db.ts';
 import { sum } from '../metrics/exposition.ts';
 import { keepAlive, request, startTarget } from './helpers/http.ts';
 import { baseEnv, histogram, histogramDelta, histogramQuantile, runnableCount, scrape, startApi, startWorker } from './helpers/jobq.ts';
@@ -71,13 +71,13 @@ test(`sustained load: ${DURATION_MS / 1000} s at half capacity with failures and
     group.sampleRss();
     const { rows } = await db.pool.query(`SELECT count(*) FILTER (WHERE status IN ('queued','retrying') AND run_at <= now())::int AS runnable,
              count(*) FILTER (WHERE status IN ('succeeded','failed_permanent','cancelled'))::int AS finished, count(*)::int AS rows,
-             pg_total_relation_size('jobq.jobs')::float8 / 1048576 AS table_mb FROM jobq.jobs`);
+             ${STORES_MB} AS table_mb FROM ${EVERY_JOB} j`);
     samples.push({ t: Date.now() - runStart, runnable: rows[0].runnable, finished: rows[0].finished, rows: rows[0].rows, tableMb: rows[0].table_mb });
   });
   const { ticks, skipped } = await fixedRate(100, DURATION_MS, async () => void (await Promise.all(Array.from({ length: perTick }, enqueueOne))), 50);
   const enqueueEnd = Date.now();
   await eventually(async () => {
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('queued','retrying','running')`);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${EVERY_JOB} j WHERE status IN ('queued','retrying','running')`);
     return rows[0].n === 0 ? true : undefined;
   }, 120_000, 'the backlog to drain', 500).catch(() => undefined);
   await sampler.stop();
@@ -101,7 +101,7 @@ test(`sustained load: ${DURATION_MS / 1000} s at half capacity with failures and
   // A duplicate explains itself: what the workers logged about leases, recoveries and failed writes.
   const why = duplicated === 0 ? [] : [w1.proc, w2.proc].flatMap((p) =>
     p.output().split('\n').filter((l) => /recovered|could not record|taken from this worker|heartbeat failed|retrying the write|sweep failed/.test(l) || duplicates.some((id) => l.includes(id))).slice(-40).map((l) => `${p.name}: ${l}`));
-  const { rows: left } = await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM jobq.jobs GROUP BY status`);
+  const { rows: left } = await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM ${EVERY_JOB} j GROUP BY status`);
   const stuck = left.filter((r) => !['succeeded', 'failed_permanent', 'cancelled'].includes(r.status)).reduce((a, r) => a + r.n, 0);
   const third = Math.floor(samples.length / 3);
   const [first, middle, last] = [samples.slice(0, third), samples.slice(third, 2 * third), samples.slice(2 * third)];
@@ -158,5 +158,5 @@ test(`sustained load: ${DURATION_MS / 1000} s at half capacity with failures and
   assert.ok(mean(last.map((s) => s.finished)) <= 1.5 * mean(middle.map((s) => s.finished)) + rate * 2, 'finished rows keep growing');
   assert.ok(pruned > 0, 'jobq_jobs_pruned_total counts the pruning');
   // The table's size levels off (space of deleted rows is reused); without pruning, 10 minutes at 300/s is ~200 MB.
-  assert.ok((samples.at(-1)?.tableMb ?? 0) <= TABLE_LIMIT_MB, `jobq.jobs takes ${samples.at(-1)?.tableMb} MB`);
+  assert.ok((samples.at(-1)?.tableMb ?? 0) <= TABLE_LIMIT_MB, `the jobs' tables take ${samples.at(-1)?.tableMb} MB`);
 });

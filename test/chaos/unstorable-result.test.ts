@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { freshDatabase } from '../helpers/db.ts';
+import { EVERY_JOB, freshDatabase } from '../helpers/db.ts';
 import { keepAlive, request } from './helpers/http.ts';
 import { baseEnv, startApi, startWorker } from './helpers/jobq.ts';
 import { every, eventually, ProcessGroup } from './helpers/procs.ts';
@@ -58,13 +58,13 @@ test('unstorable results: http jobs returning NUL bytes beside noop jobs, each j
   agent.destroy();
   const total = BATCHES * (NOOPS_PER_BATCH + 1);
   await eventually(async () => {
-    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('succeeded', 'failed_permanent', 'cancelled')`);
+    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${EVERY_JOB} j WHERE status IN ('succeeded', 'failed_permanent', 'cancelled')`);
     return rows[0]!.n === total ? true : undefined;
   }, pick(60_000, 180_000), 'every job to finish', 200).catch(() => undefined);
   group.sampleRss();
   await rss.stop();
 
-  const { rows } = await db.pool.query<{ id: string; kind: string; status: string; attempts: number; result: any }>(`SELECT id::text, kind, status, attempts, result FROM jobq.jobs`);
+  const { rows } = await db.pool.query<{ id: string; kind: string; status: string; attempts: number; result: any }>(`SELECT id::text, kind, status, attempts, result FROM ${EVERY_JOB} j`);
   const notOnce = rows.filter((r) => r.status !== 'succeeded' || r.attempts !== 1);
   const httpRows = rows.filter((r) => r.kind === 'http');
   const unmarked = httpRows.filter((r) => !(r.result?.jobq_altered?.reasons?.includes('nul_replaced') && r.result.status === 200 && String(r.result.body_excerpt).startsWith('\uFFFDPNG')));

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freshDatabase } from '../helpers/db.ts';
+import { EVERY_JOB, freshDatabase } from '../helpers/db.ts';
 import { keepAlive, request, startTarget } from './helpers/http.ts';
 import { baseEnv, runnableCount, startApi, startWorker, statusCounts, VIAS, viaPgBouncer } from './helpers/jobq.ts';
 import { runConcurrent } from './helpers/load.ts';
@@ -82,7 +82,7 @@ test(`worker crashes${through}: ${JOBS} http jobs, a worker SIGKILLed every seco
       const candidates = workers.filter((w) => started.has(w) && w.alive());
       if (candidates.length === 0) continue;
       const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
-      const heldBy = async () => (await db.pool.query<{ id: string }>(`SELECT id FROM jobq.jobs WHERE status = 'running' AND locked_by = $1`, [victim.name])).rows.map((r) => r.id);
+      const heldBy = async () => (await db.pool.query<{ id: string }>(`SELECT id FROM ${EVERY_JOB} j WHERE status = 'running' AND locked_by = $1`, [victim.name])).rows.map((r) => r.id);
       const before = await heldBy();
       victim.child.kill('SIGKILL');
       const at = Date.now();
@@ -109,7 +109,7 @@ test(`worker crashes${through}: ${JOBS} http jobs, a worker SIGKILLed every seco
   group.sampleRss();
 
   const { rows } = await db.pool.query<{ id: string; status: string; attempts: number; finished_at: Date | null; errors: { error: string }[] }>(
-    `SELECT id, status, attempts, finished_at, errors FROM jobq.jobs`,
+    `SELECT id, status, attempts, finished_at, errors FROM ${EVERY_JOB} j`,
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
   const lost = [...enqueuedAt.keys()].filter((id) => byId.get(id)?.status !== 'succeeded');
@@ -197,7 +197,7 @@ test('a worker that dies charges no attempt to the jobs it had claimed but not y
     let last = -1;
     let since = Date.now();
     const holding = await eventually(async () => {
-      const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'running' AND locked_by = $1`, [proc.name]);
+      const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${EVERY_JOB} j WHERE status = 'running' AND locked_by = $1`, [proc.name]);
       const n = rows[0]!.n;
       if (n !== last) [last, since] = [n, Date.now()];
       return target.total() >= 2 * round && Date.now() - since >= 500 ? n : undefined;
@@ -210,7 +210,7 @@ test('a worker that dies charges no attempt to the jobs it had claimed but not y
   hang = false;
   await startWorker(group, env, 'buffer-healthy', { metrics: false });
   const rows = await eventually(async () => {
-    const { rows } = await db.pool.query<{ id: string; status: string; attempts: number; errors: { error: string }[] }>(`SELECT id, status, attempts, errors FROM jobq.jobs`);
+    const { rows } = await db.pool.query<{ id: string; status: string; attempts: number; errors: { error: string }[] }>(`SELECT id, status, attempts, errors FROM ${EVERY_JOB} j`);
     return rows.every((r) => ['succeeded', 'failed_permanent'].includes(r.status)) ? rows : undefined;
   }, 30_000, 'every job to finish', 100);
   group.sampleRss();

@@ -131,6 +131,23 @@ export async function waitForLockWait(pool: pg.Pool, ms = 10_000): Promise<void>
   await eventually(async () => ((await pool.query<{ n: number }>(sql)).rows[0]!.n > 0 ? true : undefined), ms, 'a backend waiting for a lock', 10);
 }
 
+/**
+ * Every job, in whichever store holds it, as a FROM item (give it an alias): the rows, and each job of
+ * the log store that is not a row, as jobq.log_jobs derives it. Columns: id, queue, kind, status (text),
+ * attempts, result, errors, run_at, locked_by, finished_at. For tests that look at all jobs at once
+ * (the chaos suite) whichever store the default puts them in.
+ */
+export const EVERY_JOB = `(
+  SELECT id, queue, kind, status::text AS status, attempts, result, errors, run_at, locked_by, finished_at FROM jobq.jobs
+  UNION ALL
+  SELECT id, queue, kind, status, attempts, result, errors, run_at, locked_by, finished_at
+    FROM jobq.log_jobs(ARRAY(SELECT id FROM jobq.log_all UNION SELECT id FROM jobq.log_scheduled EXCEPT SELECT id FROM jobq.jobs))
+   WHERE status <> 'moved')`;
+
+/** The size of both stores' tables (and their indexes) in MB: the rows, and every log partition. */
+export const STORES_MB = `(SELECT sum(pg_total_relation_size(c.oid))::float8 / 1048576 FROM pg_class c
+   WHERE c.relnamespace = 'jobq'::regnamespace AND c.relkind = 'r' AND (c.relname = 'jobs' OR c.relname LIKE 'log%'))`;
+
 /** How many jobs the database holds, in either store. */
 export async function jobCount(pool: pg.Pool): Promise<number> {
   // Rows, and the jobs of the log store that are not rows (a job moved to the rows is both).

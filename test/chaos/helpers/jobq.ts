@@ -1,6 +1,7 @@
 /** Starting `jobq api` / `jobq worker` for a scenario, reading the jobs table, and reading /metrics. */
 import type { TestContext } from 'node:test';
 import type pg from 'pg';
+import { EVERY_JOB } from '../../helpers/db.ts';
 import { startPgBouncer } from '../../helpers/pgbouncer.ts';
 import { parseExposition, type Sample } from '../../metrics/exposition.ts';
 import { request } from './http.ts';
@@ -47,7 +48,7 @@ export async function startWorker(
 export type StatusCounts = Record<'queued' | 'running' | 'retrying' | 'succeeded' | 'failed_permanent' | 'cancelled', number>;
 
 export async function statusCounts(pool: pg.Pool): Promise<StatusCounts> {
-  const { rows } = await pool.query<{ status: keyof StatusCounts; n: number }>(`SELECT status, count(*)::int AS n FROM jobq.jobs GROUP BY status`);
+  const { rows } = await pool.query<{ status: keyof StatusCounts; n: number }>(`SELECT status, count(*)::int AS n FROM ${EVERY_JOB} j GROUP BY status`);
   const out: StatusCounts = { queued: 0, running: 0, retrying: 0, succeeded: 0, failed_permanent: 0, cancelled: 0 };
   for (const r of rows) out[r.status] = r.n;
   return out;
@@ -55,7 +56,7 @@ export async function statusCounts(pool: pg.Pool): Promise<StatusCounts> {
 
 /** Jobs waiting to run now (queued or retrying, run_at passed). */
 export async function runnableCount(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status IN ('queued','retrying') AND run_at <= now()`);
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${EVERY_JOB} j WHERE status IN ('queued','retrying') AND run_at <= now()`);
   return rows[0]!.n;
 }
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import type pg from 'pg';
+import { EVERY_JOB } from '../../helpers/db.ts';
 import { errorKind, keepAlive, request } from './http.ts';
 import { histogram, histogramQuantile, scrape, statusCounts } from './jobq.ts';
 import { eventually, type JobqProcess } from './procs.ts';
@@ -20,7 +21,7 @@ export interface Enqueue {
 
 /** Waits (up to 30 s) until `n` jobs have succeeded: the load flows before the scenario's fault. */
 export async function jobsFlowing(pool: pg.Pool, n: number): Promise<void> {
-  const succeeded = async () => (await pool.query(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'succeeded'`)).rows[0].n as number;
+  const succeeded = async () => (await pool.query(`SELECT count(*)::int AS n FROM ${EVERY_JOB} j WHERE status = 'succeeded'`)).rows[0].n as number;
   await eventually(async () => ((await succeeded()) >= n ? true : undefined), 30_000, 'jobs flowing');
 }
 
@@ -84,7 +85,7 @@ export async function outcome(pool: pg.Pool, results: Enqueue[], metricsUrls: st
     const c = await statusCounts(pool);
     return c.queued + c.running + c.retrying === 0 ? true : undefined;
   }, finishMs, 'every job to finish', 200).catch(() => undefined);
-  const { rows } = await pool.query<{ id: string; status: string }>(`SELECT id::text, status FROM jobq.jobs`);
+  const { rows } = await pool.query<{ id: string; status: string }>(`SELECT id::text, status FROM ${EVERY_JOB} j`);
   const status = new Map(rows.map((r) => [r.id, r.status]));
   const scrapes = await Promise.all(metricsUrls.map(scrape));
   const refused = results.filter((r) => r.status === 503);
