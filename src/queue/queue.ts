@@ -53,7 +53,7 @@ export interface QueueOptions {
   /**
    * Plain jobs go to the log store (docs/design/storage.md, "Stage 2"): priority 0, no group, no key,
    * no parents, in a queue without a policy; every other job stays a row. true: every plain job;
-   * 'busy': those of busy queues (log/busy.ts), the rest rows; false: every job a row. Default false
+   * 'busy': those of busy queues (log/busy.ts), the rest rows; false: every job a row. Default 'busy'
    * (log/busy.ts DEFAULT_LOG_STORE).
    */
   logStore?: boolean | 'busy';

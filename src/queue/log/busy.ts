@@ -8,11 +8,10 @@
  * Counted in fixed windows, so its memory is the queues claimed within one.
  */
 /**
- * Where plain jobs go without QueueOptions.logStore (and JOBQ_LOG_STORE): false, all rows. Not 'busy'
- * yet: with it, the chaos suite saw jobs run twice (blocking handlers, sustained load, unstorable
- * results; docs/design/storage.md, "Busy queues").
+ * Where plain jobs go without QueueOptions.logStore (and JOBQ_LOG_STORE): the log for busy queues,
+ * rows for the rest (docs/design/storage.md, "Busy queues").
  */
-export const DEFAULT_LOG_STORE: boolean | 'busy' = false;
+export const DEFAULT_LOG_STORE: boolean | 'busy' = 'busy';
 
 export const BUSY_RATE = 200;
 export const BUSY_WINDOW_MS = 1_000;
