@@ -66,3 +66,23 @@ test('a connection lost while the pool prepares it fails that checkout; the proc
   const { rows } = await pool.query<{ n: number }>('SELECT 41 + 1 AS n');
   assert.equal(rows[0]!.n, 42);
 });
+
+test('a query answered while the event loop was blocked past the query timeout succeeds: the answer is read before the timeout is judged', async (t) => {
+  const db = await freshDatabase();
+  // The server's own statement timeout longer, so that only the client's timeout can end the last query.
+  const pool = createPool(directUrl(db.url), { max: 1, queryTimeoutMs: 200, statementTimeoutMs: 10_000 });
+  t.after(() => pool.end());
+  const client = await pool.connect();
+  try {
+    const answer = client.query<{ n: number }>('SELECT 6 * 7 AS n');
+    const until = Date.now() + 600; // a handler's synchronous work: three timeouts long
+    while (Date.now() < until) {
+      // the event loop does nothing else; the server answers meanwhile
+    }
+    assert.equal((await answer).rows[0]!.n, 42);
+  } finally {
+    client.release();
+  }
+  // And a query the server does not answer still times out.
+  await assert.rejects(pool.query('SELECT pg_sleep(2)'), /Query read timeout/);
+});
