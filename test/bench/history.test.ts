@@ -1,11 +1,12 @@
-/** The bench's issue #22 scenarios without a database: their flags, jobq's history plan, the held scenario's sampling. */
+/** The bench's issue #22 scenarios: their flags, jobq's history plan and how it is built, the held scenario's sampling. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sampleEvery } from '../../bench/lib/held.ts';
 import { parseOptions } from '../../bench/lib/options.ts';
-import { firstDay, jobsIn, MARGIN_MS, planHistory } from '../../bench/systems/jobq-history.ts';
+import { buildHistory, firstDay, jobsIn, MARGIN_MS, planHistory } from '../../bench/systems/jobq-history.ts';
 import { ROTATE_MS } from '../../src/queue/log/retention.ts';
 import { DEFAULT_RETENTION } from '../../src/queue/retention.ts';
+import { freshDatabase, jobCount, testKinds } from '../helpers/db.ts';
 
 test('--finished and --hold-s: the issue sizes in a full run, small ones in --quick, given values, bad values refused', () => {
   const full = parseOptions([], '/out');
@@ -41,4 +42,15 @@ test("jobq's history: the default retention less the margin, in periods of the l
 
 test('the held scenario samples the hot tables 30 times a hold, between 1 and 20 s apart', () => {
   assert.deepEqual([sampleEvery(600), sampleEvery(300), sampleEvery(15), sampleEvery(3_600)], [20_000, 10_000, 1_000, 20_000]);
+});
+
+test('the history is built in the store the system names: rows for the row store, the log for the log store', async () => {
+  for (const logStore of [false, true]) {
+    const db = await freshDatabase();
+    const plan = { count: 300, start: Date.now() - 3 * ROTATE_MS, periods: 2 };
+    await buildHistory(db.pool, testKinds(), 'noop', logStore, plan);
+    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM jobq.jobs WHERE status = 'succeeded'`);
+    assert.equal(await jobCount(db.pool), 300, `${logStore ? 'log' : 'rows'}: every job made`);
+    assert.equal(rows[0]!.n, logStore ? 0 : 300, logStore ? 'none of them a row' : 'each of them a finished row');
+  }
 });
