@@ -10,8 +10,8 @@
  * succeeded, and when none has for a heartbeat and a half, the thread renews the registration and every
  * job running under the worker's id (one live worker per id, migrations/0009). Late is late whatever
  * the cause: a blocked event loop, and also an event loop that runs but whose renewal waits for a
- * connection of an exhausted pool, or behind the backlog a long block left (the chaos suite caught a
- * worker's own sweeper recovering its jobs two seconds after a block ended).
+ * connection of an exhausted pool, or behind the backlog a long block left (test/worker/lease-keeper.test.ts:
+ * before, the thread stood by while the main thread ticked, and another sweeper took the running jobs).
  *
  * Renewal is bounded: each tick carries how long the main thread may stay blocked, or late (the largest
  * timeout of the jobs it holds plus the timeout grace, or `maxBlockedMs`); past it the worker counts as
