@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import path from 'node:path';
 import { test } from 'node:test';
 import { createPool } from '../../src/db/pool.ts';
 import { directUrl, freshDatabase } from '../helpers/fixtures.ts';
@@ -16,12 +17,16 @@ import { directUrl, freshDatabase } from '../helpers/fixtures.ts';
  * the startup message (the first query: trust authentication, no TLS), and passes the rest through.
  */
 async function dropsFirstQuery(target: URL): Promise<{ url: string; dropped: () => number; close: () => Promise<void> }> {
+  // The server's URL may name a Unix socket's folder (the embedded server's: ?host=/tmp/...&port=...).
+  const folder = target.searchParams.get('host');
+  const port = Number(target.searchParams.get('port') ?? (target.port || 5432));
+  const socket = folder?.startsWith('/') ? path.join(folder, `.s.PGSQL.${port}`) : undefined;
   let connections = 0;
   let dropped = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const first = ++connections === 1;
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    const upstream = socket ? net.connect(socket) : net.connect(port, target.hostname);
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('error', () => {});
@@ -43,6 +48,8 @@ async function dropsFirstQuery(target: URL): Promise<{ url: string; dropped: () 
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = new URL(target);
+  url.searchParams.delete('host');
+  url.searchParams.delete('port');
   url.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
   return {
     url: url.toString(),
