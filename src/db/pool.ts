@@ -60,54 +60,40 @@ function clientClass(statementTimeoutMs: number): typeof pg.Client {
 
     /**
      * The query timeout, armed by the client instead of pg. pg's timer, once the event loop had been
-     * blocked for longer than the timeout (a handler's synchronous work), ran before the turn's I/O
-     * read the answer already there: a query the server had answered in time failed as unanswered, so
-     * a worker lost a claim it had made (its jobs waited a lease to be recovered) and wrote a
-     * completion twice, the second finding the job gone. This timer looks again after that I/O
-     * (setImmediate) before it gives up. A query that names its own timeout (or is a submittable, or carries
-     * its callback in its config) is left to pg.
+     * blocked for longer than the timeout (a handler's synchronous work), ran before the turn's I/O read
+     * the answer already there: a query the server had answered in time failed as unanswered, so a
+     * worker lost a claim it had made (its jobs waited a lease to be recovered) and wrote a completion
+     * twice, the second finding the job gone. This timer looks again after that I/O (setImmediate)
+     * before it gives up. A query that names its own timeout, is a submittable, or carries its callback
+     * in its config is left to pg.
      */
     override query(config: any, values?: any, callback?: any): any {
       const ms = this.#readTimeoutMs;
       if (!ms || config == null || typeof config.submit === 'function' || config.query_timeout || typeof config.callback === 'function') return super.query(config, values, callback);
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
+      // The first of the answer and the timeout settles the query; the other is dropped.
+      const once = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        fn(...a);
+      };
       const arm = (fail: (err: Error) => void) => {
-        timer = setTimeout(() => setImmediate(() => {
-          if (settled) return;
-          settled = true;
-          fail(new Error('Query read timeout'));
-        }), ms);
+        timer = setTimeout(() => setImmediate(fail, new Error('Query read timeout')), ms);
       };
       const done = typeof values === 'function' ? values : callback;
       if (typeof done === 'function') {
-        const wrapped = (err: Error, res: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          done(err, res);
-        };
-        const out = typeof values === 'function' ? super.query(config, wrapped) : super.query(config, values, wrapped);
-        arm((err) => done(err));
+        const settle = once(done as (err: Error | null, res?: unknown) => void);
+        const out = typeof values === 'function' ? super.query(config, settle) : super.query(config, values, settle);
+        arm(settle);
         return out;
       }
       const answer = super.query(config, values) as Promise<unknown>;
       return new Promise((resolve, reject) => {
-        arm(reject);
-        answer.then(
-          (res) => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            resolve(res);
-          },
-          (err: unknown) => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            reject(err);
-          },
-        );
+        const fail = once(reject);
+        arm(fail);
+        answer.then(once(resolve), fail);
       });
     }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
 import type { ProbeHandler } from '../helpers/worker.ts';
-import { deferred, eventually, kindsWithProbe, setup } from '../helpers/fixtures.ts';
+import { deferred, EVERY_JOB, eventually, kindsWithProbe, setup } from '../helpers/fixtures.ts';
 
 /** A probe handler that records starts (by queue and group) and how many run at once, each holding for `ms`. */
 function recorder(ms: number | (() => Promise<void>)) {
@@ -46,12 +46,7 @@ function recorder(ms: number | (() => Promise<void>)) {
 
 /** Every job's status and attempts, in whichever store holds it: its row, else the log's derived job. */
 async function stored(pool: pg.Pool): Promise<{ status: string; attempts: number }[]> {
-  const { rows } = await pool.query(
-    `SELECT status::text, attempts FROM jobq.jobs
-     UNION ALL
-     SELECT status, attempts FROM jobq.log_jobs(ARRAY(SELECT id FROM jobq.log_all UNION SELECT id FROM jobq.log_scheduled EXCEPT SELECT id FROM jobq.jobs))`,
-  );
-  return rows;
+  return (await pool.query(`SELECT status, attempts FROM ${EVERY_JOB} j`)).rows;
 }
 
 const probes = (n: number, extra: { queue?: string; group?: string } = {}) => Array.from({ length: n }, (_, i) => ({ kind: 'probe', payload: { n: i }, ...extra }));

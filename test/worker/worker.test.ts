@@ -3,15 +3,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type pg from 'pg';
 import { PermanentError } from '../../src/kinds/registry.ts';
-import { deferred, eventually, kindsWithProbe, setup, waitForStatus } from '../helpers/fixtures.ts';
+import { deferred, EVERY_JOB, eventually, kindsWithProbe, setup, waitForStatus } from '../helpers/fixtures.ts';
 
 /** Jobs by status and attempts, in whichever store holds each: the rows, and each log job as jobq.log_jobs derives it. */
 async function stored(pool: pg.Pool): Promise<{ status: string; attempts: number; n: number }[]> {
   const { rows } = await pool.query(
     `SELECT status, attempts, count(*)::int AS n
-       FROM (SELECT status::text, attempts FROM jobq.jobs
-             UNION ALL
-             SELECT status, attempts FROM jobq.log_jobs(ARRAY(SELECT id FROM jobq.log_all UNION SELECT id FROM jobq.log_scheduled EXCEPT SELECT id FROM jobq.jobs))) j
+       FROM ${EVERY_JOB} j
       GROUP BY 1, 2 ORDER BY 1`,
   );
   return rows;
